@@ -1,0 +1,3 @@
+fn main() {
+    println!("vmtriage: not yet implemented");
+}
