@@ -1,0 +1,94 @@
+//! Byte sources the format parsers read through: a plain buffer (usually a
+//! memory-mapped file) or the virtual file described by a makedumpfile
+//! flattened stream.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Shared, immutable bytes of a dump file.
+pub(crate) type Data = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Random access to the bytes of a (possibly virtual) dump file.
+///
+/// No method panics for any offset or length: out-of-range requests fail.
+pub(crate) trait ReadAt: Send + Sync {
+    /// Length of the file in bytes.
+    fn len(&self) -> u64;
+
+    /// Fills `buf` with the bytes at `offset`. Returns `false` (and leaves
+    /// `buf` in an unspecified state) if the range reaches past the end.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool;
+
+    /// The `len` bytes at `offset`, borrowed where the source allows it.
+    /// `None` if the range reaches past the end.
+    fn bytes(&self, offset: u64, len: usize) -> Option<Cow<'_, [u8]>> {
+        let end = offset.checked_add(len as u64)?;
+        if end > self.len() {
+            return None;
+        }
+        // Bounded: the range was checked against the file length above.
+        let mut v = vec![0u8; len];
+        self.read_at(offset, &mut v).then_some(Cow::Owned(v))
+    }
+
+    /// Whether `offset..offset+len` lies inside the file.
+    fn contains(&self, offset: u64, len: u64) -> bool {
+        offset.checked_add(len).is_some_and(|end| end <= self.len())
+    }
+}
+
+/// A plain in-memory (or memory-mapped) file.
+pub(crate) struct Plain(pub(crate) Data);
+
+impl Plain {
+    pub(crate) fn slice(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+}
+
+/// Slice `data[offset..offset+len]` without panicking.
+pub(crate) fn sub(data: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    let len = usize::try_from(len).ok()?;
+    let end = start.checked_add(len)?;
+    data.get(start..end)
+}
+
+impl ReadAt for Plain {
+    fn len(&self) -> u64 {
+        self.slice().len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        match sub(self.slice(), offset, buf.len() as u64) {
+            Some(s) => {
+                buf.copy_from_slice(s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn bytes(&self, offset: u64, len: usize) -> Option<Cow<'_, [u8]>> {
+        sub(self.slice(), offset, len as u64).map(Cow::Borrowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_bounds() {
+        let p = Plain(Arc::new(vec![1u8, 2, 3, 4]));
+        let mut b = [0u8; 2];
+        assert!(p.read_at(2, &mut b));
+        assert_eq!(b, [3, 4]);
+        assert!(!p.read_at(3, &mut b));
+        assert!(!p.read_at(u64::MAX, &mut b));
+        assert!(p.bytes(u64::MAX - 1, 4).is_none());
+        assert_eq!(p.bytes(0, 4).unwrap().as_ref(), &[1, 2, 3, 4]);
+        assert!(p.contains(4, 0));
+        assert!(!p.contains(4, 1));
+    }
+}
