@@ -1,1 +1,675 @@
-//! See the crate description in Cargo.toml and ARCHITECTURE.md.
+//! Kernel debug information from a debug `vmlinux`: ELF sections and notes,
+//! the symbol table, and a lazily built, thread-safe type index over the DWARF.
+//!
+//! ```no_run
+//! let k = kdebuginfo::KernelDebugInfo::open("/usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64")?;
+//! let task = k.find_type("struct task_struct")?;
+//! let comm = k.member_path(task, "comm")?;
+//! println!("comm at {} is {}", comm.offset, k.type_name(comm.ty));
+//! # Ok::<(), kdebuginfo::Error>(())
+//! ```
+//!
+//! All addresses are link-time addresses; callers add the KASLR offset.
+
+mod discover;
+mod dwarf;
+mod elf;
+mod error;
+mod hash;
+mod symbols;
+mod types;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock, RwLock};
+
+pub use discover::{candidate_paths, find_vmlinux};
+pub use dwarf::IndexStats;
+pub use elf::{to_hex, Section, SectionInfo};
+pub use error::{Error, Result};
+pub use symbols::{Symbol, SymbolKind, SymbolOffset, SymbolTable};
+pub use types::{Encoding, Member, MemberInfo, Type, TypeId, TypeKind, Variable};
+
+use dwarf::{DwarfData, NameIndex, NameSpace};
+use elf::{Backing, ElfFile};
+use hash::FxBuildHasher;
+use types::MAX_DEPTH;
+
+/// Debug information of one kernel image. `Send + Sync`: share it with `Arc`.
+pub struct KernelDebugInfo {
+    elf: ElfFile,
+    symbols: OnceLock<std::result::Result<SymbolTable, String>>,
+    dwarf: OnceLock<Result<DwarfData>>,
+    index: OnceLock<NameIndex>,
+    types: RwLock<HashMap<TypeId, Arc<Type>, FxBuildHasher>>,
+    // Declared last so that it is dropped after everything borrowing from it.
+    _backing: Backing,
+}
+
+impl std::fmt::Debug for KernelDebugInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelDebugInfo")
+            .field("path", &self.elf.path)
+            .field("build_id", &self.build_id_hex())
+            .finish_non_exhaustive()
+    }
+}
+
+fn extend(data: &[u8]) -> &'static [u8] {
+    // SAFETY: the bytes live in `Backing` (a memory map or a heap buffer that
+    // is never moved or mutated), which the `KernelDebugInfo` owns and drops
+    // last; the `'static` slices never escape with a lifetime longer than
+    // `&self` through the public API.
+    unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) }
+}
+
+impl KernelDebugInfo {
+    /// Map a vmlinux (or any ELF file with kernel debug info) and read its
+    /// section table. Symbols and the DWARF index are built on first use.
+    pub fn open(path: impl AsRef<Path>) -> Result<KernelDebugInfo> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the file is mapped read-only; modifying it while mapped is
+        // outside what this crate can guard against (as for every debugger).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let data = extend(&map);
+        Self::with_backing(path, data, Backing::Mmap(map))
+    }
+
+    /// Use an in-memory ELF image (`path` is only used in messages).
+    pub fn from_bytes(path: impl AsRef<Path>, bytes: Vec<u8>) -> Result<KernelDebugInfo> {
+        let data = extend(&bytes);
+        Self::with_backing(path.as_ref(), data, Backing::Owned(bytes))
+    }
+
+    fn with_backing(path: &Path, data: &'static [u8], backing: Backing) -> Result<KernelDebugInfo> {
+        let elf = ElfFile::parse(path, data)?;
+        Ok(KernelDebugInfo {
+            elf,
+            symbols: OnceLock::new(),
+            dwarf: OnceLock::new(),
+            index: OnceLock::new(),
+            types: RwLock::new(HashMap::default()),
+            _backing: backing,
+        })
+    }
+
+    /// The file this was opened from.
+    pub fn path(&self) -> &Path {
+        &self.elf.path
+    }
+
+    /// The ELF machine (`e_machine`, 62 for x86-64).
+    pub fn machine(&self) -> u16 {
+        self.elf.machine
+    }
+
+    /// Whether the file is a 64-bit, little-endian ELF.
+    pub fn is_64bit_le(&self) -> bool {
+        self.elf.is_64 && self.elf.little_endian
+    }
+
+    // ------------------------------------------------------------------ ELF
+
+    /// The GNU build-id (NT_GNU_BUILD_ID note) bytes.
+    pub fn build_id(&self) -> Option<&[u8]> {
+        self.elf.build_id()
+    }
+
+    /// The build-id as lower-case hex.
+    pub fn build_id_hex(&self) -> Option<String> {
+        self.build_id().map(to_hex)
+    }
+
+    /// Check that the dump's build-id (hex, as found in the dump's
+    /// VMCOREINFO `BUILD-ID=` line or its notes) is this vmlinux's.
+    /// A dump id that is a prefix of ours (truncated notes) is accepted.
+    pub fn check_build_id(&self, dump_build_id_hex: &str) -> Result<()> {
+        let ours = self.build_id_hex().ok_or_else(|| Error::NoBuildId {
+            path: self.elf.path.clone(),
+        })?;
+        let dump = dump_build_id_hex.trim().to_ascii_lowercase();
+        if !dump.is_empty() && ours.starts_with(&dump) {
+            return Ok(());
+        }
+        Err(Error::BuildIdMismatch {
+            path: self.elf.path.clone(),
+            dump,
+            vmlinux: ours,
+        })
+    }
+
+    /// Whether the file has DWARF (`.debug_info`).
+    pub fn has_dwarf(&self) -> bool {
+        self.elf
+            .section_index(".debug_info")
+            .is_some_and(|i| self.elf.sections[i].size > 0)
+    }
+
+    /// All sections.
+    pub fn sections(&self) -> &[SectionInfo] {
+        &self.elf.sections
+    }
+
+    /// A section's bytes and link-time address (`.orc_unwind_ip`,
+    /// `.orc_unwind`, `.orc_header`, `.BTF`, …). None when absent or when
+    /// it lies outside the file.
+    pub fn section(&self, name: &str) -> Option<Section<'_>> {
+        self.elf.section(name)
+    }
+
+    /// Bytes of the file image at a link-time address (from an allocated
+    /// section with file contents; `.bss` gives None). May be shorter than
+    /// `len` at the end of a section.
+    pub fn read_link_addr(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        self.elf.read_link_addr(addr, len)
+    }
+
+    /// The kernel release (`6.1.0-56-cloud-amd64`) from `linux_banner`.
+    pub fn release(&self) -> Option<String> {
+        let sym = self.symbols().ok()?.lookup("linux_banner")?;
+        let len = if sym.size > 0 {
+            sym.size.min(1024)
+        } else {
+            256
+        } as usize;
+        let bytes = self.read_link_addr(sym.addr, len)?;
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let text = std::str::from_utf8(&bytes[..end]).ok()?;
+        let rest = text.strip_prefix("Linux version ")?;
+        rest.split_whitespace().next().map(str::to_string)
+    }
+
+    // -------------------------------------------------------------- symbols
+
+    /// The ELF symbol table, built on first use.
+    pub fn symbols(&self) -> Result<&SymbolTable> {
+        match self
+            .symbols
+            .get_or_init(|| SymbolTable::build(&self.elf).map_err(|e| e.to_string()))
+        {
+            Ok(t) => Ok(t),
+            Err(_) if self.elf.shdrs.iter().all(|s| s.sh_type != 2) => Err(Error::NoSymtab {
+                path: self.elf.path.clone(),
+            }),
+            Err(e) => Err(Error::BadElf {
+                path: self.elf.path.clone(),
+                reason: e.clone(),
+            }),
+        }
+    }
+
+    /// Shortcut: the symbol of that name.
+    pub fn symbol(&self, name: &str) -> Option<Symbol<'_>> {
+        self.symbols().ok()?.lookup(name)
+    }
+
+    /// Shortcut: the nearest symbol at or below a link-time address.
+    pub fn symbolize(&self, addr: u64) -> Option<SymbolOffset<'_>> {
+        self.symbols().ok()?.symbolize(addr)
+    }
+
+    // ---------------------------------------------------------------- DWARF
+
+    fn dwarf(&self) -> Result<&DwarfData> {
+        match self.dwarf.get_or_init(|| DwarfData::load(&self.elf)) {
+            Ok(d) => Ok(d),
+            Err(e) => Err(self.copy_error(e)),
+        }
+    }
+
+    fn copy_error(&self, e: &Error) -> Error {
+        let path = self.elf.path.clone();
+        match e {
+            Error::NoDwarf { .. } => Error::NoDwarf { path },
+            Error::CompressedSection { section, .. } => Error::CompressedSection {
+                path,
+                section: section.clone(),
+            },
+            Error::BadElf { reason, .. } => Error::BadElf {
+                path,
+                reason: reason.clone(),
+            },
+            Error::Dwarf { reason, .. } => Error::Dwarf {
+                path,
+                reason: reason.clone(),
+            },
+            other => Error::Dwarf {
+                path,
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    fn index(&self) -> Result<&NameIndex> {
+        let d = self.dwarf()?;
+        Ok(self.index.get_or_init(|| d.build_index()))
+    }
+
+    /// Build the DWARF name index now (it is otherwise built on the first
+    /// type or variable lookup) and return its statistics.
+    pub fn index_stats(&self) -> Result<IndexStats> {
+        Ok(self.index()?.stats.clone())
+    }
+
+    fn lookup(&self, ns: NameSpace, name: &str) -> Result<Option<dwarf::Hit>> {
+        Ok(self.index()?.get(ns, name))
+    }
+
+    /// Find a type by C name: `struct task_struct`, `union thread_union`,
+    /// `enum pid_type`, a typedef (`rwlock_t`), a base type (`unsigned int`,
+    /// `unsigned long`), or a bare tag name (`task_struct`; typedefs and
+    /// base types win over tags). Trailing `*`s make pointer types.
+    pub fn find_type(&self, name: &str) -> Result<TypeId> {
+        let not_found = || Error::TypeNotFound(name.trim().to_string());
+        let mut n = name.trim();
+        let mut ptrs = 0;
+        while let Some(rest) = n.strip_suffix('*') {
+            ptrs += 1;
+            n = rest.trim_end();
+        }
+        let n = n.strip_prefix("const ").unwrap_or(n).trim();
+        let mut id = if n == "void" {
+            TypeId::VOID
+        } else {
+            let (spaces, bare): (&[NameSpace], &str) = if let Some(r) = n.strip_prefix("struct ") {
+                (&[NameSpace::Struct], r.trim())
+            } else if let Some(r) = n.strip_prefix("union ") {
+                (&[NameSpace::Union], r.trim())
+            } else if let Some(r) = n.strip_prefix("enum ") {
+                (&[NameSpace::Enum], r.trim())
+            } else {
+                (
+                    &[
+                        NameSpace::Typedef,
+                        NameSpace::Base,
+                        NameSpace::Struct,
+                        NameSpace::Union,
+                        NameSpace::Enum,
+                    ],
+                    n,
+                )
+            };
+            let canon = canonical_base_name(bare);
+            let mut best: Option<dwarf::Hit> = None;
+            for &ns in spaces {
+                let name = if ns == NameSpace::Base { canon } else { bare };
+                if let Some(h) = self.lookup(ns, name)? {
+                    if !h.decl {
+                        best = Some(h);
+                        break;
+                    }
+                    best.get_or_insert(h);
+                }
+            }
+            TypeId::from_die(best.ok_or_else(not_found)?.die)
+        };
+        for _ in 0..ptrs {
+            id = self.pointer_to(id).ok_or_else(not_found)?;
+        }
+        Ok(id)
+    }
+
+    /// A pointer to `id` (`void *` is not expressible: returns None for void).
+    pub fn pointer_to(&self, id: TypeId) -> Option<TypeId> {
+        id.add_ptr()
+    }
+
+    /// Resolve a type handle. Cached: later calls are a hash lookup.
+    pub fn type_of(&self, id: TypeId) -> Result<Arc<Type>> {
+        self.type_of_depth(id, 0)
+    }
+
+    fn type_of_depth(&self, id: TypeId, depth: u32) -> Result<Arc<Type>> {
+        if let Some(t) = self.types.read().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(t);
+        }
+        let d = self.dwarf()?;
+        let find_def = |tag: u16, name: &str| -> Option<u64> {
+            let ns = match gimli::DwTag(tag) {
+                gimli::DW_TAG_union_type => NameSpace::Union,
+                gimli::DW_TAG_enumeration_type => NameSpace::Enum,
+                _ => NameSpace::Struct,
+            };
+            self.index()
+                .ok()?
+                .get(ns, name)
+                .filter(|h| !h.decl)
+                .map(|h| h.die)
+        };
+        let t = Arc::new(d.parse_type(id, &find_def, depth)?);
+        if let Ok(mut m) = self.types.write() {
+            m.insert(id, t.clone());
+        }
+        Ok(t)
+    }
+
+    /// The size in bytes of a type (`sizeof`). Errors for void, functions
+    /// and incomplete types.
+    pub fn sizeof(&self, id: TypeId) -> Result<u64> {
+        let mut id = id;
+        let mut mult: u64 = 1;
+        for _ in 0..MAX_DEPTH {
+            let t = self.type_of(id)?;
+            let bad = |reason: &str| Error::BadType {
+                offset: id.die_offset().unwrap_or(0),
+                reason: format!("{} {reason}", self.type_name(id)),
+            };
+            match &t.kind {
+                TypeKind::Void => return Err(bad("has no size")),
+                TypeKind::Function { .. } => return Err(bad("is a function type and has no size")),
+                TypeKind::Base { size, .. } | TypeKind::Enum { size, .. } => {
+                    return Ok(mult.saturating_mul(*size))
+                }
+                TypeKind::Struct { size, .. } | TypeKind::Union { size, .. } => {
+                    if t.incomplete {
+                        return Err(bad("is incomplete (only declared in the debug info)"));
+                    }
+                    return Ok(mult.saturating_mul(*size));
+                }
+                TypeKind::Pointer { .. } => {
+                    return Ok(mult.saturating_mul(u64::from(self.dwarf()?.address_size)))
+                }
+                TypeKind::Typedef { target, .. } => id = *target,
+                TypeKind::Const(t) | TypeKind::Volatile(t) => id = *t,
+                TypeKind::Array { elem, count } => {
+                    mult = mult.saturating_mul(count.unwrap_or(0));
+                    id = *elem;
+                }
+            }
+        }
+        Err(Error::TypeCycle {
+            offset: id.die_offset().unwrap_or(0),
+        })
+    }
+
+    /// Follow typedefs and const/volatile qualifiers down to the underlying type.
+    pub fn strip_typedefs_and_cv(&self, id: TypeId) -> Result<TypeId> {
+        let mut id = id;
+        for _ in 0..MAX_DEPTH {
+            match &self.type_of(id)?.kind {
+                TypeKind::Typedef { target, .. } => id = *target,
+                TypeKind::Const(t) | TypeKind::Volatile(t) => id = *t,
+                _ => return Ok(id),
+            }
+        }
+        Err(Error::TypeCycle {
+            offset: id.die_offset().unwrap_or(0),
+        })
+    }
+
+    /// Resolve a dotted member path inside a struct/union (through
+    /// typedefs, qualifiers, anonymous structs/unions and array subscripts
+    /// such as `pids[1].node`), giving the offset from the start of `id`.
+    /// Pointers are not followed: `signal.nr_threads` on `task_struct`
+    /// fails because `signal` is a pointer.
+    pub fn member_path(&self, id: TypeId, path: &str) -> Result<MemberInfo> {
+        let mut cur = id;
+        let mut info = MemberInfo {
+            offset: 0,
+            bit_offset: None,
+            bit_size: None,
+            ty: id,
+        };
+        for comp in path.split('.') {
+            let comp = comp.trim();
+            let (name, subscripts) = match comp.find('[') {
+                Some(i) => (&comp[..i], &comp[i..]),
+                None => (comp, ""),
+            };
+            if !name.is_empty() {
+                let sid = self.strip_typedefs_and_cv(cur)?;
+                let st = self.type_of(sid)?;
+                let bad = |reason: String| Error::BadMemberPath {
+                    ty: self.type_name(cur),
+                    member: name.to_string(),
+                    reason,
+                };
+                match &st.kind {
+                    TypeKind::Struct { .. } | TypeKind::Union { .. } => {}
+                    TypeKind::Pointer { .. } => {
+                        return Err(bad(
+                            "it is a pointer; member_path does not dereference".into()
+                        ))
+                    }
+                    _ => return Err(bad("it is not a struct or union".into())),
+                }
+                if st.incomplete {
+                    return Err(bad("the struct is only declared in the debug info".into()));
+                }
+                let (off, m) = self
+                    .find_member(&st, name, 0)?
+                    .ok_or_else(|| Error::NoMember {
+                        ty: self.type_name(cur),
+                        member: name.to_string(),
+                    })?;
+                info.offset = info.offset.saturating_add(off);
+                info.bit_offset = m.bit_offset;
+                info.bit_size = m.bit_size;
+                info.ty = m.ty;
+                cur = m.ty;
+            }
+            let mut rest = subscripts;
+            while let Some(r) = rest.strip_prefix('[') {
+                let close = r.find(']').ok_or_else(|| Error::BadMemberPath {
+                    ty: self.type_name(cur),
+                    member: comp.to_string(),
+                    reason: "unbalanced [".into(),
+                })?;
+                let idx: u64 = r[..close]
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::BadMemberPath {
+                        ty: self.type_name(cur),
+                        member: comp.to_string(),
+                        reason: "array index is not a number".into(),
+                    })?;
+                rest = &r[close + 1..];
+                let aid = self.strip_typedefs_and_cv(cur)?;
+                let TypeKind::Array { elem, .. } = self.type_of(aid)?.kind else {
+                    return Err(Error::BadMemberPath {
+                        ty: self.type_name(cur),
+                        member: comp.to_string(),
+                        reason: "it is not an array".into(),
+                    });
+                };
+                let es = self.sizeof(elem)?;
+                info.offset = info.offset.saturating_add(idx.saturating_mul(es));
+                info.ty = elem;
+                info.bit_offset = None;
+                info.bit_size = None;
+                cur = elem;
+            }
+        }
+        Ok(info)
+    }
+
+    /// Find a member by name, looking inside anonymous struct/union members.
+    fn find_member(&self, st: &Type, name: &str, depth: u32) -> Result<Option<(u64, Member)>> {
+        if depth > MAX_DEPTH {
+            return Err(Error::TypeCycle {
+                offset: st.id.die_offset().unwrap_or(0),
+            });
+        }
+        for m in st.members() {
+            if m.name.as_deref() == Some(name) {
+                return Ok(Some((m.offset, m.clone())));
+            }
+        }
+        for m in st.members() {
+            if m.name.is_none() {
+                let inner = self.type_of(self.strip_typedefs_and_cv(m.ty)?)?;
+                if let Some((off, found)) = self.find_member(&inner, name, depth + 1)? {
+                    return Ok(Some((m.offset.saturating_add(off), found)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A C-like name for a type: `struct task_struct *`, `unsigned int`,
+    /// `char [16]`, `void (*)(int)`. Unresolvable parts print as `?`.
+    pub fn type_name(&self, id: TypeId) -> String {
+        self.declarator(id, String::new(), 0)
+    }
+
+    /// A C declaration of `name` with type `id`: `char comm[16]`,
+    /// `struct list_head *next`, `void (*fn)(int)`.
+    pub fn declaration(&self, id: TypeId, name: &str) -> String {
+        self.declarator(id, name.to_string(), 0)
+    }
+
+    fn declarator(&self, id: TypeId, inner: String, depth: u32) -> String {
+        let join = |base: String, inner: &str| {
+            if inner.is_empty() {
+                base
+            } else {
+                format!("{base} {inner}")
+            }
+        };
+        if depth > MAX_DEPTH {
+            return join("?".into(), &inner);
+        }
+        let Ok(t) = self.type_of(id) else {
+            return join("?".into(), &inner);
+        };
+        let tag = |kw: &str, name: &Option<String>| match name {
+            Some(n) => format!("{kw} {n}"),
+            None => format!("{kw} <anonymous>"),
+        };
+        match &t.kind {
+            TypeKind::Void => join("void".into(), &inner),
+            TypeKind::Base { name, .. } | TypeKind::Typedef { name, .. } => {
+                join(name.clone(), &inner)
+            }
+            TypeKind::Struct { name, .. } => join(tag("struct", name), &inner),
+            TypeKind::Union { name, .. } => join(tag("union", name), &inner),
+            TypeKind::Enum { name, .. } => join(tag("enum", name), &inner),
+            TypeKind::Pointer { target } => self.pointer_declarator(*target, "*", inner, depth),
+            TypeKind::Const(q_target) | TypeKind::Volatile(q_target) => {
+                let q = if matches!(t.kind, TypeKind::Const(_)) {
+                    "const"
+                } else {
+                    "volatile"
+                };
+                let t = q_target;
+                let target = self.type_of(*t).ok();
+                if let Some(TypeKind::Pointer { target: pt }) = target.as_ref().map(|x| &x.kind) {
+                    let star = format!("* {q}");
+                    self.pointer_declarator(*pt, &star, inner, depth)
+                } else {
+                    format!("{q} {}", self.declarator(*t, inner, depth + 1))
+                }
+            }
+            TypeKind::Array { elem, count } => {
+                let dim = match count {
+                    Some(c) => format!("[{c}]"),
+                    None => "[]".into(),
+                };
+                self.declarator(*elem, format!("{inner}{dim}"), depth + 1)
+            }
+            TypeKind::Function {
+                ret,
+                params,
+                variadic,
+            } => {
+                let mut ps: Vec<String> = params
+                    .iter()
+                    .map(|p| self.declarator(*p, String::new(), depth + 1))
+                    .collect();
+                if *variadic {
+                    ps.push("...".into());
+                }
+                if ps.is_empty() {
+                    ps.push("void".into());
+                }
+                self.declarator(*ret, format!("{inner}({})", ps.join(", ")), depth + 1)
+            }
+        }
+    }
+
+    fn pointer_declarator(&self, target: TypeId, star: &str, inner: String, depth: u32) -> String {
+        let needs_parens = matches!(
+            self.type_of(target).map(|t| t.kind.clone()),
+            Ok(TypeKind::Array { .. } | TypeKind::Function { .. })
+        );
+        let sep = if inner.is_empty() || star.ends_with('*') {
+            ""
+        } else {
+            " "
+        };
+        let inner = format!("{star}{sep}{inner}");
+        let inner = if needs_parens {
+            format!("({inner})")
+        } else {
+            inner
+        };
+        self.declarator(target, inner, depth + 1)
+    }
+
+    /// A global variable (prefers a definition over an `extern` declaration).
+    pub fn variable(&self, name: &str) -> Result<Variable> {
+        let hit = self
+            .lookup(NameSpace::Variable, name)?
+            .ok_or_else(|| Error::VariableNotFound(name.to_string()))?;
+        self.dwarf()?.parse_variable(hit.die, name, hit.decl)
+    }
+
+    /// The type of a global variable (`tasklist_lock` → `rwlock_t`).
+    pub fn variable_type(&self, name: &str) -> Result<TypeId> {
+        Ok(self.variable(name)?.ty)
+    }
+
+    /// The type of a function (a [`TypeKind::Function`]).
+    pub fn function_type(&self, name: &str) -> Result<TypeId> {
+        let hit = self
+            .lookup(NameSpace::Function, name)?
+            .ok_or_else(|| Error::TypeNotFound(format!("function {name}")))?;
+        Ok(TypeId::from_die(hit.die))
+    }
+
+    /// The value of an enumerator of a named enum (`enum pid_type`, `PIDTYPE_TGID`).
+    pub fn enumerator_value(&self, enum_type: &str, enumerator: &str) -> Result<i64> {
+        let id = self.strip_typedefs_and_cv(self.find_type(enum_type)?)?;
+        let t = self.type_of(id)?;
+        if let TypeKind::Enum { enumerators, .. } = &t.kind {
+            if let Some((_, v)) = enumerators.iter().find(|(n, _)| n == enumerator) {
+                return Ok(*v);
+            }
+        }
+        Err(Error::NoMember {
+            ty: enum_type.to_string(),
+            member: enumerator.to_string(),
+        })
+    }
+}
+
+/// GCC spells some base types differently from what people type.
+fn canonical_base_name(n: &str) -> &str {
+    match n {
+        "unsigned" => "unsigned int",
+        "signed" | "signed int" => "int",
+        "long" | "signed long" | "long signed int" => "long int",
+        "unsigned long" | "unsigned long int" => "long unsigned int",
+        "short" | "signed short" | "short signed int" => "short int",
+        "unsigned short" | "unsigned short int" => "short unsigned int",
+        "long long" | "signed long long" => "long long int",
+        "unsigned long long" | "unsigned long long int" => "long long unsigned int",
+        "bool" => "_Bool",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod assert_traits {
+    fn send_sync<T: Send + Sync>() {}
+    #[test]
+    fn kernel_debug_info_is_send_sync() {
+        send_sync::<super::KernelDebugInfo>();
+        send_sync::<super::Type>();
+    }
+}

@@ -1,0 +1,390 @@
+//! The DWARF layer: loading sections, the name index over top-level DIEs,
+//! and random access to DIEs by global `.debug_info` offset.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use gimli::constants as dw;
+use gimli::{AttributeValue, EndianSlice, RunTimeEndian, UnitHeader, UnitOffset};
+
+use crate::elf::ElfFile;
+use crate::error::{Error, Result};
+use crate::hash::FxBuildHasher;
+
+pub(crate) type R = EndianSlice<'static, RunTimeEndian>;
+pub(crate) type Unit = gimli::Unit<R>;
+
+/// The kinds of names the index distinguishes (C has separate tag and
+/// ordinary-identifier namespaces, so `struct foo` and typedef `foo` differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum NameSpace {
+    Struct,
+    Union,
+    Enum,
+    Typedef,
+    Base,
+    Variable,
+    Function,
+}
+
+/// One indexed DIE: the best one seen for its name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit {
+    /// Global `.debug_info` offset of the DIE.
+    pub die: u64,
+    /// Whether it is only a declaration (`DW_AT_declaration`).
+    pub decl: bool,
+}
+
+type Key = (NameSpace, &'static [u8]);
+type Map = HashMap<Key, Hit, FxBuildHasher>;
+
+/// Statistics about the name index, for measurements.
+#[derive(Clone, Debug, Default)]
+pub struct IndexStats {
+    /// Compilation units scanned.
+    pub units: usize,
+    /// Top-level DIEs looked at.
+    pub top_level_dies: u64,
+    /// Distinct (namespace, name) keys kept.
+    pub names: usize,
+    /// Threads used.
+    pub threads: usize,
+    /// Wall time of the build.
+    pub build_time: Duration,
+}
+
+pub(crate) struct NameIndex {
+    map: Map,
+    pub stats: IndexStats,
+}
+
+impl NameIndex {
+    pub fn get(&self, ns: NameSpace, name: &str) -> Option<Hit> {
+        self.map.get(&(ns, name.as_bytes())).copied()
+    }
+}
+
+fn merge(into: &mut Map, from: Map) {
+    for (k, v) in from {
+        into.entry(k)
+            .and_modify(|old| {
+                if old.decl && !v.decl {
+                    *old = v;
+                }
+            })
+            .or_insert(v);
+    }
+}
+
+pub(crate) struct DwarfData {
+    pub path: std::path::PathBuf,
+    pub dwarf: gimli::Dwarf<R>,
+    /// All unit headers, in section order.
+    pub headers: Vec<UnitHeader<R>>,
+    /// Start offsets of `headers`, for binary search.
+    starts: Vec<u64>,
+    units: RwLock<HashMap<usize, Arc<Unit>, FxBuildHasher>>,
+    pub address_size: u8,
+}
+
+impl DwarfData {
+    pub fn load(elf: &ElfFile) -> Result<DwarfData> {
+        let path = elf.path.clone();
+        if elf.section_index(".debug_info").is_none() {
+            if elf.section_index(".zdebug_info").is_some() {
+                return Err(Error::CompressedSection {
+                    path,
+                    section: ".zdebug_info".into(),
+                });
+            }
+            return Err(Error::NoDwarf { path });
+        }
+        let endian = if elf.little_endian {
+            RunTimeEndian::Little
+        } else {
+            RunTimeEndian::Big
+        };
+        let dwarf = gimli::Dwarf::load(|id| -> Result<R> {
+            let name = id.name();
+            let Some(idx) = elf.section_index(name) else {
+                return Ok(EndianSlice::new(&[], endian));
+            };
+            if elf.sections[idx].is_compressed() {
+                return Err(Error::CompressedSection {
+                    path: elf.path.clone(),
+                    section: name.into(),
+                });
+            }
+            let data = elf.section_data(idx).ok_or_else(|| Error::BadElf {
+                path: elf.path.clone(),
+                reason: format!("section {name} extends beyond the end of the file (truncated?)"),
+            })?;
+            Ok(EndianSlice::new(data, endian))
+        })?;
+        let derr = |e: gimli::Error| Error::Dwarf {
+            path: elf.path.clone(),
+            reason: format!("unit headers: {e}"),
+        };
+        let mut headers = Vec::new();
+        let mut iter = dwarf.units();
+        loop {
+            match iter.next() {
+                Ok(Some(h)) => headers.push(h),
+                Ok(None) => break,
+                // Keep the units before a damaged one rather than failing.
+                Err(e) if !headers.is_empty() => {
+                    let _ = derr(e);
+                    break;
+                }
+                Err(e) => return Err(derr(e)),
+            }
+        }
+        if headers.is_empty() {
+            return Err(Error::NoDwarf { path });
+        }
+        let starts = headers.iter().map(unit_start).collect();
+        let address_size = headers[0].address_size();
+        Ok(DwarfData {
+            path,
+            dwarf,
+            headers,
+            starts,
+            units: RwLock::new(HashMap::default()),
+            address_size,
+        })
+    }
+
+    pub fn derr(&self, e: gimli::Error) -> Error {
+        Error::Dwarf {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// The unit containing a global `.debug_info` offset, and that offset
+    /// relative to the unit.
+    pub fn unit_for(&self, off: u64) -> Result<(Arc<Unit>, UnitOffset<usize>)> {
+        let n = self.starts.partition_point(|&s| s <= off);
+        let bad = || Error::BadType {
+            offset: off,
+            reason: "offset is outside every unit".into(),
+        };
+        if n == 0 {
+            return Err(bad());
+        }
+        let idx = n - 1;
+        let h = &self.headers[idx];
+        let rel = (off - self.starts[idx]) as usize;
+        if rel >= h.length_including_self() {
+            return Err(bad());
+        }
+        if let Some(u) = self.units.read().ok().and_then(|m| m.get(&idx).cloned()) {
+            return Ok((u, UnitOffset(rel)));
+        }
+        let unit = Arc::new(Unit::new(&self.dwarf, *h).map_err(|e| self.derr(e))?);
+        if let Ok(mut m) = self.units.write() {
+            m.insert(idx, unit.clone());
+        }
+        Ok((unit, UnitOffset(rel)))
+    }
+
+    /// Build the name index over the top-level DIEs of every unit.
+    pub fn build_index(&self) -> NameIndex {
+        let start = Instant::now();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+            .min(self.headers.len().max(1));
+        // Split the units into contiguous chunks of similar byte size.
+        let total: usize = self.headers.iter().map(|h| h.length_including_self()).sum();
+        let per = total / threads + 1;
+        let mut chunks: Vec<&[UnitHeader<R>]> = Vec::new();
+        let mut begin = 0;
+        let mut acc = 0;
+        for (i, h) in self.headers.iter().enumerate() {
+            acc += h.length_including_self();
+            if acc >= per && chunks.len() + 1 < threads {
+                chunks.push(&self.headers[begin..=i]);
+                begin = i + 1;
+                acc = 0;
+            }
+        }
+        chunks.push(&self.headers[begin..]);
+        let results: Vec<(Map, u64)> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|chunk| s.spawn(move || self.scan_units(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut map = Map::default();
+        let mut dies = 0;
+        for (i, (m, n)) in results.into_iter().enumerate() {
+            dies += n;
+            if i == 0 {
+                map = m;
+            } else {
+                merge(&mut map, m);
+            }
+        }
+        let stats = IndexStats {
+            units: self.headers.len(),
+            top_level_dies: dies,
+            names: map.len(),
+            threads: chunks.len(),
+            build_time: start.elapsed(),
+        };
+        NameIndex { map, stats }
+    }
+
+    fn scan_units(&self, headers: &[UnitHeader<R>]) -> (Map, u64) {
+        let mut map = Map::with_capacity_and_hasher(1 << 16, FxBuildHasher);
+        let mut count = 0;
+        for h in headers {
+            // A damaged unit is skipped; the rest of the index stays usable.
+            let _ = self.scan_unit(*h, &mut map, &mut count);
+        }
+        (map, count)
+    }
+
+    fn scan_unit(
+        &self,
+        header: UnitHeader<R>,
+        map: &mut Map,
+        count: &mut u64,
+    ) -> gimli::Result<()> {
+        let base = unit_start(&header);
+        let unit = Unit::new(&self.dwarf, header)?;
+        let mut raw = unit.entries_raw(None)?;
+        let Some(root) = raw.read_abbreviation()? else {
+            return Ok(());
+        };
+        raw.skip_attributes(root.attributes())?;
+        if !root.has_children() {
+            return Ok(());
+        }
+        while !raw.is_empty() {
+            let off = raw.next_offset();
+            let Some(abbrev) = raw.read_abbreviation()? else {
+                break; // end of the unit's top-level children
+            };
+            *count += 1;
+            let ns = match abbrev.tag() {
+                dw::DW_TAG_structure_type | dw::DW_TAG_class_type => Some(NameSpace::Struct),
+                dw::DW_TAG_union_type => Some(NameSpace::Union),
+                dw::DW_TAG_enumeration_type => Some(NameSpace::Enum),
+                dw::DW_TAG_typedef => Some(NameSpace::Typedef),
+                dw::DW_TAG_base_type => Some(NameSpace::Base),
+                dw::DW_TAG_variable => Some(NameSpace::Variable),
+                dw::DW_TAG_subprogram => Some(NameSpace::Function),
+                _ => None,
+            };
+            let mut name: Option<AttributeValue<R>> = None;
+            let mut decl = false;
+            let mut sibling = None;
+            let mut spec = None;
+            for s in abbrev.attributes() {
+                let wanted = match s.name() {
+                    dw::DW_AT_sibling => true,
+                    dw::DW_AT_name | dw::DW_AT_declaration | dw::DW_AT_specification => {
+                        ns.is_some()
+                    }
+                    _ => false,
+                };
+                if !wanted {
+                    raw.skip_attributes(std::slice::from_ref(s))?;
+                    continue;
+                }
+                let attr = raw.read_attribute(*s)?;
+                match s.name() {
+                    dw::DW_AT_sibling => {
+                        if let AttributeValue::UnitRef(o) = attr.value() {
+                            sibling = Some(o);
+                        }
+                    }
+                    dw::DW_AT_name => name = Some(attr.value()),
+                    dw::DW_AT_declaration => {
+                        decl = matches!(attr.value(), AttributeValue::Flag(true))
+                    }
+                    _ => {
+                        if let AttributeValue::UnitRef(o) = attr.value() {
+                            spec = Some(o);
+                        }
+                    }
+                }
+            }
+            if abbrev.has_children() {
+                match sibling {
+                    Some(sib) if sib.0 > off.0 => raw = unit.entries_raw(Some(sib))?,
+                    _ => skip_children(&mut raw)?,
+                }
+            }
+            let Some(ns) = ns else { continue };
+            let name = match name {
+                Some(n) => n,
+                None => {
+                    // A definition that refers to its declaration for the name
+                    // (`DW_AT_specification`), as GCC emits for variables
+                    // declared extern in a header and defined in the unit.
+                    let Some(spec) = spec else { continue };
+                    let Ok(e) = unit.entry(spec) else { continue };
+                    let Some(n) = e.attr_value(dw::DW_AT_name) else {
+                        continue;
+                    };
+                    n
+                }
+            };
+            let Ok(name) = self.dwarf.attr_string(&unit, name) else {
+                continue;
+            };
+            let name: &'static [u8] = name.slice();
+            let hit = Hit {
+                die: base + off.0 as u64,
+                decl,
+            };
+            map.entry((ns, name))
+                .and_modify(|old| {
+                    if old.decl && !decl {
+                        *old = hit;
+                    }
+                })
+                .or_insert(hit);
+        }
+        Ok(())
+    }
+}
+
+fn skip_children(raw: &mut gimli::EntriesRaw<'_, R>) -> gimli::Result<()> {
+    let mut depth = 1usize;
+    while depth > 0 {
+        match raw.read_abbreviation()? {
+            None => depth -= 1,
+            Some(a) => {
+                raw.skip_attributes(a.attributes())?;
+                if a.has_children() {
+                    depth += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn unit_start(h: &UnitHeader<R>) -> u64 {
+    h.debug_info_offset().map(|o| o.0 as u64).unwrap_or(0)
+}
+
+impl From<gimli::Error> for Error {
+    fn from(e: gimli::Error) -> Self {
+        Error::Dwarf {
+            path: Default::default(),
+            reason: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The ELF symbol table, indexed by name and by address.
+
+use std::collections::HashMap;
+
+use goblin::elf::section_header::SHT_SYMTAB;
+use goblin::elf::sym::{self, Symtab};
+
+use crate::elf::{cstr_at, slice, ElfFile};
+use crate::error::{Error, Result};
+use crate::hash::FxBuildHasher;
+
+/// What a symbol names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SymbolKind {
+    /// `STT_FUNC`.
+    Function,
+    /// `STT_OBJECT` (and `STT_TLS`, `STT_COMMON`).
+    Object,
+    /// `STT_NOTYPE`: assembler labels such as `_stext`.
+    NoType,
+}
+
+/// One symbol. Addresses are link-time: callers add the KASLR offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Symbol<'a> {
+    pub name: &'a str,
+    pub addr: u64,
+    pub size: u64,
+    pub kind: SymbolKind,
+    /// `STB_GLOBAL` or `STB_WEAK` rather than `STB_LOCAL`.
+    pub global: bool,
+}
+
+/// The result of an address lookup: the nearest symbol at or below the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SymbolOffset<'a> {
+    pub symbol: Symbol<'a>,
+    /// `addr - symbol.addr`. When `symbol.size > 0` and `offset >= size` the
+    /// address lies in a gap after the symbol (like kallsyms would still say).
+    pub offset: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Raw {
+    name: &'static str,
+    addr: u64,
+    size: u64,
+    kind: SymbolKind,
+    global: bool,
+}
+
+impl Raw {
+    fn sym(&self) -> Symbol<'static> {
+        Symbol {
+            name: self.name,
+            addr: self.addr,
+            size: self.size,
+            kind: self.kind,
+            global: self.global,
+        }
+    }
+    /// Higher is preferred when several symbols share an address.
+    fn rank(&self) -> u8 {
+        let k = match self.kind {
+            SymbolKind::Function => 4,
+            SymbolKind::Object => 4,
+            SymbolKind::NoType => 0,
+        };
+        k + u8::from(self.global) * 2 + u8::from(self.size > 0)
+    }
+}
+
+/// The symbol table: sorted by address, hashed by name.
+pub struct SymbolTable {
+    by_addr: Vec<Raw>,
+    by_name: HashMap<&'static str, u32, FxBuildHasher>,
+}
+
+impl SymbolTable {
+    pub(crate) fn build(elf: &ElfFile) -> Result<SymbolTable> {
+        let idx = elf
+            .shdrs
+            .iter()
+            .position(|s| s.sh_type == SHT_SYMTAB)
+            .ok_or_else(|| Error::NoSymtab {
+                path: elf.path.clone(),
+            })?;
+        let sh = &elf.shdrs[idx];
+        let entsize = sym::Sym::size(elf.ctx.container) as u64;
+        let count = (sh.sh_size / entsize) as usize;
+        let bad = |reason: String| Error::BadElf {
+            path: elf.path.clone(),
+            reason,
+        };
+        let symtab = Symtab::parse(elf.data, sh.sh_offset as usize, count, elf.ctx)
+            .map_err(|e| bad(format!("symbol table: {e}")))?;
+        let strtab: &'static [u8] = elf
+            .shdrs
+            .get(sh.sh_link as usize)
+            .and_then(|s| slice(elf.data, s.sh_offset, s.sh_size))
+            .unwrap_or(&[]);
+        let mut by_addr = Vec::with_capacity(count);
+        for s in symtab.iter() {
+            let kind = match s.st_type() {
+                sym::STT_FUNC | sym::STT_GNU_IFUNC => SymbolKind::Function,
+                sym::STT_OBJECT | sym::STT_TLS | sym::STT_COMMON => SymbolKind::Object,
+                sym::STT_NOTYPE => SymbolKind::NoType,
+                _ => continue, // sections, files
+            };
+            if s.st_shndx == 0 {
+                continue; // undefined
+            }
+            let Some(name) = cstr_at(strtab, s.st_name).and_then(|b| std::str::from_utf8(b).ok())
+            else {
+                continue;
+            };
+            if name.is_empty() {
+                continue;
+            }
+            by_addr.push(Raw {
+                name,
+                addr: s.st_value,
+                size: s.st_size,
+                kind,
+                global: s.st_bind() != sym::STB_LOCAL,
+            });
+        }
+        // Within one address, the preferred symbol sorts last so that a
+        // "last entry <= addr" search finds it.
+        by_addr.sort_by(|a, b| a.addr.cmp(&b.addr).then(a.rank().cmp(&b.rank())));
+        let mut by_name: HashMap<&'static str, u32, FxBuildHasher> =
+            HashMap::with_capacity_and_hasher(by_addr.len(), FxBuildHasher);
+        for (i, r) in by_addr.iter().enumerate() {
+            by_name
+                .entry(r.name)
+                .and_modify(|old| {
+                    if by_addr[*old as usize].rank() < r.rank() {
+                        *old = i as u32;
+                    }
+                })
+                .or_insert(i as u32);
+        }
+        Ok(SymbolTable { by_addr, by_name })
+    }
+
+    /// Number of symbols indexed.
+    pub fn len(&self) -> usize {
+        self.by_addr.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_addr.is_empty()
+    }
+
+    /// The symbol of that name (a global one when there are several).
+    pub fn lookup(&self, name: &str) -> Option<Symbol<'_>> {
+        self.by_name
+            .get(name)
+            .map(|&i| self.by_addr[i as usize].sym())
+    }
+
+    /// The nearest symbol at or below `addr` (link-time address).
+    pub fn symbolize(&self, addr: u64) -> Option<SymbolOffset<'_>> {
+        let n = self.by_addr.partition_point(|r| r.addr <= addr);
+        if n == 0 {
+            return None;
+        }
+        let best = &self.by_addr[n - 1];
+        // Prefer a sized symbol that actually contains the address when the
+        // nearest one is a zero-sized label at the same address.
+        let mut chosen = best;
+        if best.size == 0 || addr - best.addr >= best.size {
+            let mut i = n - 1;
+            while i > 0 && self.by_addr[i - 1].addr == best.addr {
+                i -= 1;
+                let r = &self.by_addr[i];
+                if r.size > 0 && addr - r.addr < r.size {
+                    chosen = r;
+                    break;
+                }
+            }
+        }
+        Some(SymbolOffset {
+            symbol: chosen.sym(),
+            offset: addr - chosen.addr,
+        })
+    }
+
+    /// All symbols, sorted by address.
+    pub fn iter(&self) -> impl Iterator<Item = Symbol<'_>> + '_ {
+        self.by_addr.iter().map(|r| -> Symbol<'_> { r.sym() })
+    }
+}
