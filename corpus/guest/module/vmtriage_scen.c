@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Puts a guest kernel into the state a corpus scenario needs. One module, one
+ * mode per load, so every kernel series builds the same source.
+ *
+ *   mode=tasklist  tasklist_addr=0x.. parent=PID : read-hold tasklist_lock from a
+ *                  kthread, SIGKILL every child of PID (and their threads) and spin:
+ *                  the exits queue on the lock, as in a mass exit in production.
+ *   mode=mutex     : a kthread takes a mutex and sleeps; writers to
+ *                  /proc/vmtriage_mutex block on it in D state.
+ *   mode=fault     : /proc/vmtriage_fault can be mmap'ed; its fault handler waits
+ *                  forever, holding the faulting mm's mmap_lock for read.
+ *   mode=null      : dereference NULL from module init (an oops).
+ *   mode=softlockup: a kthread spins with preemption off.
+ */
+#include <linux/module.h>
+#include <linux/kthread.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/delay.h>
+#include <linux/mutex.h>
+#include <linux/proc_fs.h>
+#include <linux/mm.h>
+#include <linux/completion.h>
+#include <linux/spinlock.h>
+#include <linux/version.h>
+
+static char *mode = "none";
+module_param(mode, charp, 0444);
+static unsigned long tasklist_addr;
+module_param(tasklist_addr, ulong, 0444);
+static int parent;
+module_param(parent, int, 0444);
+static int ready_ms = 1500;
+module_param(ready_ms, int, 0444);
+
+static DEFINE_MUTEX(vmt_mutex);
+static DECLARE_COMPLETION(vmt_never);
+
+/* tasklist ---------------------------------------------------------------- */
+
+static int tasklist_holder(void *unused)
+{
+	rwlock_t *lock = (rwlock_t *)tasklist_addr;
+	struct task_struct *p, *child, *t;
+	int killed = 0, threads = 0;
+
+	rcu_read_lock();
+	p = pid_task(find_vpid(parent), PIDTYPE_PID);
+	if (p)
+		get_task_struct(p);
+	rcu_read_unlock();
+	if (!p) {
+		pr_err("vmtriage_scen: no task with pid %d\n", parent);
+		return 0;
+	}
+	read_lock(lock);
+	list_for_each_entry(child, &p->children, sibling) {
+		for_each_thread(child, t)
+			threads++;
+		/* send_sig takes the child's siglock, not tasklist_lock. */
+		send_sig(SIGKILL, child, 1);
+		killed++;
+	}
+	pr_info("vmtriage_scen: holding tasklist_lock for read; SIGKILL sent to %d children (%d tasks) of %d\n",
+		killed, threads, parent);
+	mdelay(ready_ms);
+	pr_info("VMTRIAGE-READY tasklist\n");
+	for (;;) {
+		mdelay(10);
+		cpu_relax();
+	}
+	return 0;
+}
+
+/* mutex ------------------------------------------------------------------- */
+
+static int mutex_owner(void *unused)
+{
+	mutex_lock(&vmt_mutex);
+	pr_info("vmtriage_scen: mutex owner sleeps holding vmt_mutex\n");
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(3600 * HZ);
+	mutex_unlock(&vmt_mutex);
+	return 0;
+}
+
+static ssize_t mutex_write(struct file *f, const char __user *buf, size_t n, loff_t *off)
+{
+	mutex_lock(&vmt_mutex);
+	mutex_unlock(&vmt_mutex);
+	return n;
+}
+
+/* fault ------------------------------------------------------------------- */
+
+static vm_fault_t stall_fault(struct vm_fault *vmf)
+{
+	/* A driver waiting for hardware that never answers. */
+	wait_for_completion(&vmt_never);
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct stall_vm_ops = {
+	.fault = stall_fault,
+};
+
+static int stall_mmap(struct file *f, struct vm_area_struct *vma)
+{
+	vma->vm_ops = &stall_vm_ops;
+	return 0;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 6, 0)
+static const struct proc_ops mutex_fops = { .proc_write = mutex_write };
+static const struct proc_ops fault_fops = { .proc_mmap = stall_mmap };
+#else
+static const struct file_operations mutex_fops = { .write = mutex_write };
+static const struct file_operations fault_fops = { .mmap = stall_mmap };
+#endif
+
+/* softlockup -------------------------------------------------------------- */
+
+static int spinner(void *unused)
+{
+	preempt_disable();
+	pr_info("VMTRIAGE-READY softlockup spinning\n");
+	for (;;)
+		cpu_relax();
+	return 0;
+}
+
+static int __init vmt_init(void)
+{
+	if (!strcmp(mode, "tasklist")) {
+		if (!tasklist_addr || !parent)
+			return -EINVAL;
+		kthread_run(tasklist_holder, NULL, "vmt_tasklist");
+	} else if (!strcmp(mode, "mutex")) {
+		proc_create("vmtriage_mutex", 0222, NULL, &mutex_fops);
+		kthread_run(mutex_owner, NULL, "vmt_mutex_owner");
+	} else if (!strcmp(mode, "fault")) {
+		proc_create("vmtriage_fault", 0444, NULL, &fault_fops);
+	} else if (!strcmp(mode, "null")) {
+		pr_info("vmtriage_scen: dereferencing NULL\n");
+		*(volatile int *)NULL = 1;
+	} else if (!strcmp(mode, "softlockup")) {
+		kthread_run(spinner, NULL, "vmt_spinner");
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+module_init(vmt_init);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("vmtriage corpus scenarios");

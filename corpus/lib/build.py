@@ -1,0 +1,210 @@
+"""Corpus builder: scenarios × kernels → dumps in every format, drgn ground truth, manifest."""
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checks  # noqa: E402
+from guest import build_initramfs, build_tools, run_kdump_capture, run_qemu_capture  # noqa: E402
+from kernels import SERIES, build_module, fetch_kernel  # noqa: E402
+from util import BuildError, atomic_dir, hash_inputs, log, run, sha256_file  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent.parent
+LIB = CORPUS / "lib"
+# The demo set: the smallest set that shows several diagnoses (README's main command).
+DEMO = [("tasklist-exit-storm", "6.1"), ("mutex-hung-task", "6.1"), ("idle", "6.1"), ("sysrq-panic", "6.1")]
+
+
+def load_recipes():
+    out = {}
+    for d in sorted((CORPUS / "scenarios").iterdir()):
+        if (d / "recipe.json").exists():
+            out[d.name] = (d, json.loads((d / "recipe.json").read_text()))
+    return out
+
+
+def flattened_length(path: Path):
+    """Bytes of a makedumpfile flattened stream written onto a raw disk (to the end record)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        if not head.startswith(b"makedumpfile"):
+            raise BuildError(f"{path.name}: no flattened stream on the capture disk")
+        pos = 4096
+        while True:
+            f.seek(pos)
+            rec = f.read(16)
+            if len(rec) < 16:
+                raise BuildError(f"{path.name}: flattened stream has no end record")
+            off, size = struct.unpack(">qq", rec)
+            pos += 16
+            if off == -1:
+                return pos
+            if size < 0:
+                raise BuildError(f"{path.name}: corrupt flattened record at {pos - 16}")
+            pos += size
+
+
+def truth(cache: Path, dump: Path, vmlinux: Path, out: Path):
+    r = subprocess.run([str(cache / "venv/bin/python3"), str(LIB / "truth.py"), str(dump), str(vmlinux), str(out)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise BuildError(f"drgn could not read {dump.name}:\n{r.stdout[-3000:]}")
+
+
+def build_one(cache, name, sdir, recipe, series, tools, force=False):
+    release, kdir = fetch_kernel(cache, series)
+    module = build_module(cache, release, CORPUS / "guest/module") if recipe.get("module") else None
+    key = hash_inputs(sdir, CORPUS / "guest", LIB / "guest.py", LIB / "truth.py", LIB / "build.py",
+                      json.dumps(recipe, sort_keys=True), release, series,
+                      module.read_bytes() if module else b"")
+    out = cache / "dumps" / f"{name}.{series}.{key}"
+    if (out / "entries.json").exists() and not force:
+        return json.loads((out / "entries.json").read_text())
+    last = None
+    for attempt in (1, 2):
+        log(f"{name} on {release}: attempt {attempt}")
+        try:
+            with atomic_dir(out) as tmp:
+                entries = _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tmp, out)
+                (tmp / "entries.json").write_text(json.dumps(entries, indent=1))
+            return entries
+        except BuildError as e:
+            last = e
+            log(f"{name} on {release}: attempt {attempt} failed: {str(e).splitlines()[0]}")
+    raise BuildError(f"scenario {name} on {release} failed twice:\n{last}")
+
+
+def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tmp, final):
+    work = tmp / "work"
+    work.mkdir()
+    kdump = recipe["capture"] == "kdump"
+    initrd = build_initramfs(work, kdir, sdir, tools, module, kdump)
+    base = f"{name}.{series}"
+    common = {"scenario": name, "kernel_series": series, "release": release,
+              "vcpus": recipe["vcpus"], "ram_mb": recipe["ram_mb"],
+              "paging_levels": 5 if series in recipe.get("la57", []) else 4,
+              "capture": recipe["capture"], "vmlinux": str(kdir / "vmlinux")}
+    entries = []
+    t0 = time.time()
+    if not kdump:
+        elf, flat = tmp / f"{base}.qemu.elf", tmp / f"{base}.qemu-zlib.flat"
+        run_qemu_capture(kdir, initrd, recipe, series, work, elf, flat)
+        kd = tmp / f"{base}.qemu-zlib.kdump"
+        with open(flat, "rb") as fin:
+            run(["makedumpfile", "-R", str(kd)], stdin=fin, capture=True)
+        files = [(elf, "elf", "none", 0), (flat, "flattened", "zlib", 0), (kd, "kdump", "zlib", 0)]
+        truth_src = elf
+    else:
+        vda, vdb = run_kdump_capture(kdir, initrd, recipe, series, work)
+        flat = tmp / f"{base}.kdump-lzo.flat"
+        n = flattened_length(vda)
+        with open(vda, "rb") as fin, open(flat, "wb") as fout:
+            left = n
+            while left:
+                b = fin.read(min(left, 1 << 22))
+                fout.write(b)
+                left -= len(b)
+        lzo = tmp / f"{base}.kdump-lzo.kdump"
+        with open(flat, "rb") as fin:
+            run(["makedumpfile", "-R", str(lzo)], stdin=fin, capture=True)
+        elf = tmp / f"{base}.kdump.elf"
+        with open(vdb, "rb") as fin:
+            run(["makedumpfile", "-R", str(elf)], stdin=fin, capture=True)
+        zl = tmp / f"{base}.kdump-zlib.kdump"
+        run(["makedumpfile", "-c", "-d", "31", str(elf), str(zl)], capture=True)
+        files = [(lzo, "kdump", "lzo", 31), (zl, "kdump", "zlib", 31), (elf, "elf", "none", 31),
+                 (flat, "flattened", "lzo", 31)]
+        truth_src = elf
+    log(f"{base}: captured in {time.time() - t0:.0f}s; reading it with drgn")
+    tpath = tmp / f"{base}.truth.json"
+    truth(cache, truth_src, kdir / "vmlinux", tpath)
+    t = json.loads(tpath.read_text())
+    problems = checks.check(name, t, recipe)
+    if problems:
+        raise BuildError(f"{base}: the dump does not show the scenario's state: " + "; ".join(problems))
+    shutil.copy(work / "console.log", tmp / f"{base}.console.log")
+    shutil.rmtree(work)
+    for path, fmt, comp, level in files:
+        entries.append(dict(common, path=str(final / path.name), format=fmt, compression=comp, dump_level=level,
+                            size=path.stat().st_size, sha256=sha256_file(path),
+                            truth=str(final / tpath.name), truth_from=truth_src.name))
+    return entries
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--demo", action="store_true", help="only the demo set (README's main command)")
+    ap.add_argument("--only", help="comma-separated scenario names")
+    ap.add_argument("--kernels", help="comma-separated series (5.10,6.1,6.12)")
+    ap.add_argument("--force", action="store_true", help="rebuild even if cached")
+    ap.add_argument("--summary", action="store_true", help="print the manifest as a table")
+    a = ap.parse_args()
+    cache = Path(a.cache)
+    recipes = load_recipes()
+    jobs = []
+    for name, (sdir, r) in recipes.items():
+        for series in r["kernels"]:
+            jobs.append((name, series))
+    if a.demo:
+        jobs = [j for j in jobs if j in DEMO]
+    if a.only:
+        want = set(a.only.split(","))
+        unknown = want - set(recipes)
+        if unknown:
+            raise SystemExit(f"corpus/build: unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(recipes)}")
+        jobs = [j for j in jobs if j[0] in want]
+    if a.kernels:
+        jobs = [j for j in jobs if j[1] in a.kernels.split(",")]
+    tools = build_tools(cache)
+    entries, failed = [], []
+    for name, series in jobs:
+        try:
+            entries += build_one(cache, name, recipes[name][0], recipes[name][1], series, tools, a.force)
+        except BuildError as e:
+            log(f"FAILED: {e}")
+            failed.append(f"{name} on {series}")
+    # The manifest lists every complete dump in the cache, not only this run's.
+    all_entries = []
+    for f in sorted((cache / "dumps").glob("*/entries.json")):
+        d = f.parent.name.split(".")
+        if (d[0], ".".join(d[1:-1])) in {(n, s) for n, s in ((x, y) for x, (sd, r) in recipes.items() for y in r["kernels"])}:
+            cur = build_key_current(cache, f.parent)
+            if cur:
+                all_entries += json.loads(f.read_text())
+    man = {"version": 1, "dumps": all_entries}
+    tmpm = cache / "manifest.json.tmp"
+    tmpm.write_text(json.dumps(man, indent=1))
+    os.rename(tmpm, cache / "manifest.json")
+    print_summary(all_entries)
+    if failed:
+        print("corpus/build: scenarios that never reached their state: " + ", ".join(failed), file=sys.stderr)
+        sys.exit(1)
+
+
+def build_key_current(cache, d: Path):
+    return True
+
+
+def print_summary(entries):
+    print(f"{'scenario':22} {'kernel':28} {'format':10} {'compr':5} {'lvl':>3} {'size':>10}  file")
+    for e in entries:
+        print(f"{e['scenario']:22} {e['release']:28} {e['format']:10} {e['compression']:5} {e['dump_level']:>3} "
+              f"{e['size'] / 1e6:9.1f}M  {Path(e['path']).name}")
+    print(f"{len(entries)} dumps")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BuildError as e:
+        print(f"corpus/build: error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,221 @@
+"""Fetch Debian cloud kernels by package name and keep only what the corpus needs."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from util import BuildError, atomic_dir, log, run
+
+# Series we test on: (series prefix, Debian suites that carry it, codename for notes)
+SERIES = {
+    "5.10": "bullseye",
+    "6.1": "bookworm",
+    "6.12": "trixie",
+}
+
+# Modules the guests load: fw_cfg carries VMCOREINFO to QEMU's dumps; virtio for the kdump disks.
+# In load order; (name, required). The *_dev helpers were split out of virtio_pci in 5.14.
+GUEST_MODULES = [
+    ("qemu_fw_cfg", True),
+    ("virtio_ring", True), ("virtio", True), ("virtio_pci_modern_dev", False),
+    ("virtio_pci_legacy_dev", False), ("virtio_pci", True), ("virtio_blk", True),
+]
+
+
+def _madison(pkg):
+    out = run(["apt-cache", "madison", pkg], capture=True)
+    rows = []
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) >= 3:
+            rows.append((parts[1], parts[2]))
+    return rows
+
+
+def _vkey(v):
+    return [int(x) if x.isdigit() else x for x in re.split(r"[.\-+~]", v)]
+
+
+def candidate_releases(series):
+    """ABIs of a series named by the linux-image-cloud-amd64 meta packages, newest first.
+
+    The newest is the current one; older ones are fallbacks for when the archive
+    lacks a -dbg package (bullseye-security's LTS kernels have none)."""
+    rows = sorted({v for v, _ in _madison("linux-image-cloud-amd64") if v.startswith(series + ".")},
+                  key=_vkey, reverse=True)
+    if not rows:
+        raise BuildError(f"no linux-image-cloud-amd64 for {series} in the apt sources "
+                         f"(is the {SERIES[series]} suite configured? see corpus/lib/apt/)")
+    return [_release_of(v) for v in rows]
+
+
+def _release_of(ver):
+    show = run(["apt-cache", "show", f"linux-image-cloud-amd64={ver}"], capture=True)
+    m = re.search(r"^Depends:.*?linux-image-(\S+-cloud-amd64)", show, re.M)
+    if not m:
+        raise BuildError(f"cannot read the ABI from linux-image-cloud-amd64={ver}")
+    return m.group(1)
+
+
+def _download(pkgs, dest):
+    r = subprocess.run(["apt-get", "download", "-q"] + pkgs, cwd=dest,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise BuildError("apt-get download failed for " + " ".join(pkgs) + ":\n" + r.stdout[-2000:]
+                         + "\nA package missing from the archive? Run apt-get update and retry.")
+
+
+def _extract(deb, dest, members=None):
+    """dpkg-deb --fsys-tarfile | tar -x [members]"""
+    cmd = f"dpkg-deb --fsys-tarfile {deb} | tar -x -C {dest} --wildcards " + " ".join(
+        f"'{m}'" for m in (members or []))
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise BuildError(f"extracting {deb} failed: {r.stderr[-500:]}")
+
+
+def fetch_kernel(cache: Path, series: str):
+    """Returns (release, kernel directory holding vmlinuz, vmlinux, System.map, config, modules/)."""
+    errors = []
+    for release in candidate_releases(series):
+        try:
+            return release, _fetch_release(cache, series, release)
+        except BuildError as e:
+            errors.append(str(e))
+            log(f"kernel {release} not usable, trying an older ABI: {str(e).splitlines()[0]}")
+    raise BuildError(f"no usable {series} kernel:\n" + "\n".join(errors))
+
+
+def _fetch_release(cache, series, release):
+    kdir = cache / "kernels" / release
+    if (kdir / ".complete").exists():
+        return kdir
+    log(f"fetching kernel {release} ({SERIES[series]})")
+    with atomic_dir(kdir) as tmp, tempfile.TemporaryDirectory(dir=cache) as dl:
+        dl = Path(dl)
+        _download([f"linux-image-{release}", f"linux-image-{release}-dbg"], dl)
+        debs = {p.name: p for p in dl.glob("*.deb")}
+        img = next(p for n, p in debs.items() if n.startswith(f"linux-image-{release}_"))
+        dbg = next(p for n, p in debs.items() if n.startswith(f"linux-image-{release}-dbg_"))
+        x = dl / "x"
+        x.mkdir()
+        _extract(img, x)
+        _extract(dbg, x, ["./usr/lib/debug/boot/*"])
+        shutil.move(str(x / "boot" / f"vmlinuz-{release}"), tmp / "vmlinuz")
+        # The image's System.map is a placeholder; the real one is in -dbg.
+        dbgboot = x / "usr/lib/debug/boot"
+        smap = next(dbgboot.glob("System.map*"), None) or (x / "boot" / f"System.map-{release}")
+        shutil.move(str(smap), tmp / "System.map")
+        shutil.move(str(x / "boot" / f"config-{release}"), tmp / "config")
+        shutil.move(str(x / "usr/lib/debug/boot" / f"vmlinux-{release}"), tmp / "vmlinux")
+        moddir = None
+        for base in ("lib/modules", "usr/lib/modules"):
+            if (x / base / release).exists():
+                moddir = x / base / release
+        if moddir is None:
+            raise BuildError(f"no modules directory in linux-image-{release}")
+        (tmp / "modules").mkdir()
+        order = []
+        for name, required in GUEST_MODULES:
+            found = [p for p in moddir.rglob("*.ko*") if re.sub(r"\.ko(\.xz|\.zst)?$", "", p.name).replace("-", "_") == name]
+            builtin = (moddir / "modules.builtin")
+            if not found and builtin.exists() and re.search(
+                    rf"/{name.replace('_', '[_-]')}\.ko$", builtin.read_text(), re.M):
+                continue  # built into this kernel
+            if not found:
+                if required:
+                    raise BuildError(f"module {name} not found in linux-image-{release}")
+                continue
+            order.append(name)
+            p = found[0]
+            if p.name.endswith(".ko.xz"):
+                run(["xz", "-dk", str(p)])
+                p = p.with_suffix("")
+            elif p.name.endswith(".ko.zst"):
+                run(["zstd", "-qd", str(p)])
+                p = p.with_suffix("")
+            shutil.copy(p, tmp / "modules" / f"{name}.ko")
+        (tmp / "modules" / "order").write_text("\n".join(order) + "\n")
+        (tmp / "release").write_text(release + "\n")
+        (tmp / ".complete").write_text("")
+    return kdir
+
+
+def fetch_headers(cache: Path, release: str):
+    """Extracts linux-headers-RELEASE (+ its -common and linux-kbuild) for module builds.
+
+    Extracted, not installed: the 5.10 and 6.12 packages depend on compilers and
+    libraries of other suites that must not land on the host."""
+    hdir = cache / "kernels" / release / "headers"
+    if (hdir / ".complete").exists():
+        return hdir / "usr/src" / f"linux-headers-{release}"
+    log(f"fetching headers for {release}")
+    show = run(["apt-cache", "show", f"linux-headers-{release}"], capture=True)
+    dep = re.search(r"^Depends: (.*)$", show, re.M).group(1)
+    pkgs = [f"linux-headers-{release}"] + re.findall(r"(linux-(?:headers|kbuild)-[^\s,(]+)", dep)
+    with atomic_dir(hdir) as tmp, tempfile.TemporaryDirectory(dir=cache) as dl:
+        _download(pkgs, Path(dl))
+        for deb in Path(dl).glob("*.deb"):
+            run(["dpkg-deb", "-x", str(deb), str(tmp)])
+        _make_host_tools_runnable(cache, tmp, hdir)
+        mk = tmp / "usr/src" / f"linux-headers-{release}" / "Makefile"
+        mk.write_text(mk.read_text().replace("include /usr/src/", f"include {hdir}/usr/src/"))
+        (tmp / ".complete").write_text("")
+    return hdir / "usr/src" / f"linux-headers-{release}"
+
+
+def build_module(cache: Path, release: str, src: Path):
+    """Builds the scenario module for one kernel with the host's gcc; returns the .ko path."""
+    hdr = fetch_headers(cache, release)
+    from util import hash_inputs
+    key = hash_inputs(src, release)
+    out = cache / "kernels" / release / f"vmtriage_scen-{key}.ko"
+    if out.exists():
+        return out
+    with tempfile.TemporaryDirectory(dir=cache) as b:
+        for f in src.iterdir():
+            shutil.copy(f, b)
+        r = subprocess.run(["make", "-C", str(hdr), f"M={b}", f"CC={Path(__file__).resolve().parent / 'gcc-compat'}",
+                            "CONFIG_DEBUG_INFO_BTF_MODULES=", "modules"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0 or not (Path(b) / "vmtriage_scen.ko").exists():
+            raise BuildError(f"building the scenario module for {release} failed:\n{r.stdout[-3000:]}")
+        shutil.copy(Path(b) / "vmtriage_scen.ko", str(out) + ".tmp")
+        os.rename(str(out) + ".tmp", out)
+    return out
+
+
+def _needs_newer_glibc(exe: Path):
+    r = subprocess.run([str(exe), "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return "GLIBC_" in r.stderr and "not found" in r.stderr
+
+
+def _make_host_tools_runnable(cache: Path, root: Path, final: Path):
+    """trixie's kbuild tools (fixdep, modpost, objtool) need glibc 2.38+. Run them
+    through trixie's own loader and libraries, extracted beside them, rather than
+    upgrading the host's glibc."""
+    exes = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and os.access(p, os.X_OK)
+            and p.read_bytes()[:4] == b"\x7fELF"]
+    if not any(_needs_newer_glibc(p) for p in exes):
+        return
+    rt = root / "trixie-runtime"
+    rt.mkdir()
+    with tempfile.TemporaryDirectory(dir=cache) as dl:
+        _download([f"{p}/trixie" for p in ("libc6", "libelf1t64", "zlib1g", "libzstd1")], Path(dl))
+        for deb in Path(dl).glob("*.deb"):
+            run(["dpkg-deb", "-x", str(deb), str(rt)])
+    loader = rt / "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+    if not loader.exists():
+        loader = next(rt.rglob("ld-linux-x86-64.so.2"))
+    libs = ":".join(str(d) for d in {p.parent for p in rt.rglob("*.so*")})
+    # The wrappers name the directory as it will be once renamed into place.
+    libs = libs.replace(str(root), str(final))
+    loader = str(loader).replace(str(root), str(final))
+    for exe in exes:
+        real = exe.with_name(exe.name + ".real")
+        exe.rename(real)
+        realpath = str(real).replace(str(root), str(final))
+        exe.write_text(f'#!/bin/sh\nexec {loader} --argv0 "$0" --library-path {libs} {realpath} "$@"\n')
+        exe.chmod(0o755)

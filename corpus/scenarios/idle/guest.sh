@@ -1,0 +1,3 @@
+# A quiet system: the negative control.
+sleep 2
+marker READY idle
