@@ -84,11 +84,8 @@ impl FlatFile {
         let mut pos = FLAT_HEADER_SIZE;
         let mut complete = false;
         let mut index = 0u64;
-        loop {
-            let Some(hdr) = sub(bytes, pos, RECORD_HEADER_SIZE) else {
-                // Stream cut at or inside a record header: keep what we have.
-                break;
-            };
+        // A stream cut at or inside a record header keeps what it has.
+        while let Some(hdr) = sub(bytes, pos, RECORD_HEADER_SIZE) {
             let off = be_i64(hdr, 0).unwrap_or(-1);
             let size = be_i64(hdr, 8).unwrap_or(-1);
             if off == -1 {

@@ -86,7 +86,7 @@ pub enum Arch {
 
 enum Body {
     Elf(ElfDump),
-    Kdump(KdumpDump),
+    Kdump(Box<KdumpDump>),
 }
 
 /// An open crash dump. `Send + Sync`: reads may come from several threads.
@@ -207,7 +207,7 @@ impl Vmcore {
                     flattened,
                     incomplete: k.header.incomplete() || !stream_complete,
                 };
-                (Body::Kdump(k), format, arch)
+                (Body::Kdump(Box::new(k)), format, arch)
             }
         };
         Ok(Vmcore {
