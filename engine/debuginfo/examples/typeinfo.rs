@@ -80,6 +80,14 @@ fn main() {
         }
     }
     let _ = t1;
+    let tb = Instant::now();
+    if let Some(btf) = k.btf() {
+        println!(
+            "/* BTF parse + name index: {:?} ({} types) */",
+            tb.elapsed(),
+            btf.len()
+        );
+    }
     let t2 = Instant::now();
     let nsyms = k.symbols().map(|s| s.len()).unwrap_or(0);
     println!(

@@ -11,6 +11,7 @@
 //!
 //! All addresses are link-time addresses; callers add the KASLR offset.
 
+pub mod btf;
 mod discover;
 mod dwarf;
 mod elf;
@@ -160,6 +161,11 @@ impl KernelDebugInfo {
     /// it lies outside the file.
     pub fn section(&self, name: &str) -> Option<Section<'_>> {
         self.elf.section(name)
+    }
+
+    /// The parsed `.BTF` section, if present and well-formed.
+    pub fn btf(&self) -> Option<btf::Btf<'_>> {
+        btf::Btf::parse(self.section(".BTF")?.data)
     }
 
     /// Bytes of the file image at a link-time address (from an allocated

@@ -1,0 +1,349 @@
+//! A small reader for the kernel's BTF (`.BTF` section): used to measure BTF
+//! as a fast type source and to cross-check the DWARF layouts.
+//!
+//! BTF in vmlinux covers every struct/union/enum/typedef/function prototype
+//! (with member bit offsets and bitfield sizes), but only per-CPU variables
+//! (`BTF_KIND_VAR`), so global variable types still need DWARF.
+
+use std::collections::HashMap;
+
+use crate::hash::FxBuildHasher;
+
+/// BTF kinds (`BTF_KIND_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BtfKind {
+    Int,
+    Ptr,
+    Array,
+    Struct,
+    Union,
+    Enum,
+    Fwd,
+    Typedef,
+    Volatile,
+    Const,
+    Restrict,
+    Func,
+    FuncProto,
+    Var,
+    Datasec,
+    Float,
+    DeclTag,
+    TypeTag,
+    Enum64,
+    Unknown(u8),
+}
+
+impl BtfKind {
+    fn from_u8(k: u8) -> BtfKind {
+        use BtfKind::*;
+        match k {
+            1 => Int,
+            2 => Ptr,
+            3 => Array,
+            4 => Struct,
+            5 => Union,
+            6 => Enum,
+            7 => Fwd,
+            8 => Typedef,
+            9 => Volatile,
+            10 => Const,
+            11 => Restrict,
+            12 => Func,
+            13 => FuncProto,
+            14 => Var,
+            15 => Datasec,
+            16 => Float,
+            17 => DeclTag,
+            18 => TypeTag,
+            19 => Enum64,
+            k => Unknown(k),
+        }
+    }
+}
+
+/// One BTF member of a struct/union.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BtfMember {
+    pub name: String,
+    pub type_id: u32,
+    /// Offset in bits from the start of the struct.
+    pub bit_offset: u64,
+    /// Bitfield size, when the struct uses the kind_flag encoding and it is nonzero.
+    pub bitfield_size: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// Byte offset of the `btf_type` in the type section.
+    pos: u32,
+    kind: BtfKind,
+    vlen: u16,
+    kind_flag: bool,
+    name_off: u32,
+    size_or_type: u32,
+}
+
+/// A parsed `.BTF` section.
+pub struct Btf<'a> {
+    types: &'a [u8],
+    strings: &'a [u8],
+    le: bool,
+    entries: Vec<Entry>,
+    by_name: HashMap<(u8, &'a [u8]), u32, FxBuildHasher>,
+}
+
+fn kind_key(k: BtfKind) -> u8 {
+    match k {
+        BtfKind::Struct => 4,
+        BtfKind::Union => 5,
+        BtfKind::Enum | BtfKind::Enum64 => 6,
+        BtfKind::Typedef => 8,
+        BtfKind::Int | BtfKind::Float => 1,
+        BtfKind::Func => 12,
+        BtfKind::Var => 14,
+        _ => 0,
+    }
+}
+
+impl<'a> Btf<'a> {
+    /// Parse the section. Returns None for a malformed or unknown-format section.
+    pub fn parse(data: &'a [u8]) -> Option<Btf<'a>> {
+        let magic = data.get(0..2)?;
+        let le = match magic {
+            [0x9f, 0xeb] => true,
+            [0xeb, 0x9f] => false,
+            _ => return None,
+        };
+        let rd = |off: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(off..off + 4)?.try_into().ok()?;
+            Some(if le {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            })
+        };
+        let hdr_len = rd(4)? as usize;
+        let type_off = rd(8)? as usize;
+        let type_len = rd(12)? as usize;
+        let str_off = rd(16)? as usize;
+        let str_len = rd(20)? as usize;
+        let tstart = hdr_len.checked_add(type_off)?;
+        let types = data.get(tstart..tstart.checked_add(type_len)?)?;
+        let sstart = hdr_len.checked_add(str_off)?;
+        let strings = data.get(sstart..sstart.checked_add(str_len)?)?;
+        let mut btf = Btf {
+            types,
+            strings,
+            le,
+            entries: Vec::new(),
+            by_name: HashMap::default(),
+        };
+        // Type id 0 is void.
+        btf.entries.push(Entry {
+            pos: 0,
+            kind: BtfKind::Unknown(0),
+            vlen: 0,
+            kind_flag: false,
+            name_off: 0,
+            size_or_type: 0,
+        });
+        let mut pos = 0usize;
+        while pos + 12 <= types.len() {
+            let name_off = btf.u32_at(pos)?;
+            let info = btf.u32_at(pos + 4)?;
+            let size_or_type = btf.u32_at(pos + 8)?;
+            let kind = BtfKind::from_u8(((info >> 24) & 0x1f) as u8);
+            let vlen = (info & 0xffff) as u16;
+            let extra = match kind {
+                BtfKind::Int | BtfKind::Var | BtfKind::DeclTag => 4,
+                BtfKind::Array => 12,
+                BtfKind::Struct | BtfKind::Union | BtfKind::Datasec | BtfKind::Enum64 => {
+                    12 * vlen as usize
+                }
+                BtfKind::Enum | BtfKind::FuncProto => 8 * vlen as usize,
+                BtfKind::Unknown(_) => return None,
+                _ => 0,
+            };
+            let id = btf.entries.len() as u32;
+            btf.entries.push(Entry {
+                pos: pos as u32,
+                kind,
+                vlen,
+                kind_flag: info >> 31 != 0,
+                name_off,
+                size_or_type,
+            });
+            let key = kind_key(kind);
+            if key != 0 && name_off != 0 {
+                if let Some(name) = btf.str_at(name_off) {
+                    btf.by_name.entry((key, name)).or_insert(id);
+                }
+            }
+            pos += 12 + extra;
+        }
+        Some(btf)
+    }
+
+    fn u32_at(&self, off: usize) -> Option<u32> {
+        let b: [u8; 4] = self.types.get(off..off + 4)?.try_into().ok()?;
+        Some(if self.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    fn str_at(&self, off: u32) -> Option<&'a [u8]> {
+        crate::elf::cstr_at(self.strings, off as usize)
+    }
+
+    /// Number of types (including void at id 0).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no types besides void.
+    pub fn is_empty(&self) -> bool {
+        self.entries.len() <= 1
+    }
+
+    /// Find a named type: `struct task_struct`, `union x`, `enum y`, or a
+    /// typedef / base type name.
+    pub fn find(&self, name: &str) -> Option<u32> {
+        let (key, n) = if let Some(r) = name.strip_prefix("struct ") {
+            (4, r)
+        } else if let Some(r) = name.strip_prefix("union ") {
+            (5, r)
+        } else if let Some(r) = name.strip_prefix("enum ") {
+            (6, r)
+        } else {
+            return self
+                .by_name
+                .get(&(8, name.as_bytes()))
+                .or_else(|| self.by_name.get(&(1, name.as_bytes())))
+                .copied();
+        };
+        self.by_name.get(&(key, n.trim().as_bytes())).copied()
+    }
+
+    /// A type's kind.
+    pub fn kind(&self, id: u32) -> Option<BtfKind> {
+        self.entries.get(id as usize).map(|e| e.kind)
+    }
+
+    /// A type's name (empty when anonymous).
+    pub fn name(&self, id: u32) -> Option<String> {
+        let e = self.entries.get(id as usize)?;
+        Some(String::from_utf8_lossy(self.str_at(e.name_off)?).into_owned())
+    }
+
+    /// Size in bytes of a struct/union/enum/int (the `size` field).
+    pub fn size(&self, id: u32) -> Option<u32> {
+        let e = self.entries.get(id as usize)?;
+        match e.kind {
+            BtfKind::Int
+            | BtfKind::Struct
+            | BtfKind::Union
+            | BtfKind::Enum
+            | BtfKind::Enum64
+            | BtfKind::Float
+            | BtfKind::Datasec => Some(e.size_or_type),
+            _ => None,
+        }
+    }
+
+    /// The referenced type of a pointer/typedef/qualifier/var/func.
+    pub fn target(&self, id: u32) -> Option<u32> {
+        let e = self.entries.get(id as usize)?;
+        match e.kind {
+            BtfKind::Ptr
+            | BtfKind::Typedef
+            | BtfKind::Volatile
+            | BtfKind::Const
+            | BtfKind::Restrict
+            | BtfKind::Func
+            | BtfKind::Var
+            | BtfKind::TypeTag
+            | BtfKind::FuncProto => Some(e.size_or_type),
+            _ => None,
+        }
+    }
+
+    /// Members of a struct or union.
+    pub fn members(&self, id: u32) -> Vec<BtfMember> {
+        let Some(e) = self.entries.get(id as usize) else {
+            return Vec::new();
+        };
+        if !matches!(e.kind, BtfKind::Struct | BtfKind::Union) {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(e.vlen as usize);
+        for i in 0..e.vlen as usize {
+            let p = e.pos as usize + 12 + 12 * i;
+            let (Some(n), Some(t), Some(o)) =
+                (self.u32_at(p), self.u32_at(p + 4), self.u32_at(p + 8))
+            else {
+                break;
+            };
+            let (bit_offset, bitfield_size) = if e.kind_flag {
+                (u64::from(o & 0xff_ffff), Some(o >> 24).filter(|&s| s != 0))
+            } else {
+                (u64::from(o), None)
+            };
+            out.push(BtfMember {
+                name: self
+                    .str_at(n)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default(),
+                type_id: t,
+                bit_offset,
+                bitfield_size,
+            });
+        }
+        out
+    }
+
+    /// Resolve a dotted member path (through anonymous members and
+    /// typedefs/qualifiers) to a bit offset from the start of `id`.
+    pub fn member_bit_offset(&self, id: u32, path: &str) -> Option<u64> {
+        let mut cur = id;
+        let mut total = 0u64;
+        for comp in path.split('.') {
+            let (off, ty) = self.find_member(self.strip(cur)?, comp, 0)?;
+            total += off;
+            cur = ty;
+        }
+        Some(total)
+    }
+
+    fn strip(&self, mut id: u32) -> Option<u32> {
+        for _ in 0..64 {
+            match self.kind(id)? {
+                BtfKind::Typedef
+                | BtfKind::Const
+                | BtfKind::Volatile
+                | BtfKind::Restrict
+                | BtfKind::TypeTag => id = self.target(id)?,
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    fn find_member(&self, id: u32, name: &str, depth: u32) -> Option<(u64, u32)> {
+        if depth > 32 {
+            return None;
+        }
+        let ms = self.members(id);
+        if let Some(m) = ms.iter().find(|m| m.name == name) {
+            return Some((m.bit_offset, m.type_id));
+        }
+        for m in ms.iter().filter(|m| m.name.is_empty()) {
+            if let Some((o, t)) = self.find_member(self.strip(m.type_id)?, name, depth + 1) {
+                return Some((m.bit_offset + o, t));
+            }
+        }
+        None
+    }
+}
