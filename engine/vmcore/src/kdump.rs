@@ -488,12 +488,13 @@ impl KdumpDump {
         }
         let pd = self.page_desc(src, pfn)?;
         let corrupt = |reason: String| ReadError::Corrupt { paddr, reason };
-        if pd.size == 0 {
-            // makedumpfile leaves unwritten descriptors zeroed when a dump is
-            // cut short.
+        if pd.size == 0 || pd.offset == 0 {
+            // makedumpfile leaves the descriptors of pages it could not write
+            // zeroed when it runs out of space (and flags the dump
+            // incomplete); a flattened stream cut short leaves them as holes.
             return Err(ReadError::Truncated { paddr });
         }
-        if pd.offset <= 0 {
+        if pd.offset < 0 {
             return Err(corrupt(format!("page descriptor has offset {}", pd.offset)));
         }
         let off = pd.offset as u64;
