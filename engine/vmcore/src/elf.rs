@@ -160,7 +160,7 @@ impl ElfDump {
                             flen,
                         )
                     })?;
-                    notes.add_area(&area, big_endian, x86_64);
+                    notes.add_area(&area, big_endian, is_64, x86_64);
                 }
                 PT_LOAD if ph.p_memsz > 0 => loads.push(Segment {
                     paddr: ph.p_paddr,

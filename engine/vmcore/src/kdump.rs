@@ -351,7 +351,7 @@ impl KdumpDump {
         };
         if let Some(r) = &header.note_area {
             let area = read_area(r, "ELF note")?;
-            notes.add_area(&area, false, header.utsname.machine == "x86_64");
+            notes.add_area(&area, false, true, header.utsname.machine == "x86_64");
         }
         if notes.vmcoreinfo.is_none() {
             if let Some(r) = &header.vmcoreinfo_area {

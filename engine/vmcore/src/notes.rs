@@ -254,11 +254,12 @@ pub(crate) struct Notes {
 }
 
 impl Notes {
-    /// Collects the notes of one note area.
-    pub(crate) fn add_area(&mut self, area: &[u8], big_endian: bool, x86_64: bool) {
+    /// Collects the notes of one note area. PRSTATUS is only understood in
+    /// its 64-bit little-endian layout (`layout64`).
+    pub(crate) fn add_area(&mut self, area: &[u8], big_endian: bool, layout64: bool, x86_64: bool) {
         for n in iter_notes(area, big_endian) {
             match (n.name, n.n_type) {
-                (b"CORE", NT_PRSTATUS) if !big_endian => {
+                (b"CORE", NT_PRSTATUS) if !big_endian && layout64 => {
                     if let Some(p) = PrStatus::parse(n.desc, x86_64) {
                         self.prstatus.push(p);
                     }
@@ -315,7 +316,7 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].desc, b"x");
         let mut n = Notes::default();
-        n.add_area(&area, false, true);
+        n.add_area(&area, false, true, true);
         assert_eq!(n.prstatus.len(), 1);
         let p = &n.prstatus[0];
         assert_eq!(p.pid, 42);
@@ -332,7 +333,7 @@ mod tests {
         assert_eq!(iter_notes(&area, false).count(), 0);
         assert_eq!(iter_notes(&area[..5], false).count(), 0);
         let mut n = Notes::default();
-        n.add_area(&note(b"CORE", 1, &[0; 50]), false, true);
+        n.add_area(&note(b"CORE", 1, &[0; 50]), false, true, true);
         assert!(n.prstatus.is_empty());
     }
 
