@@ -1,0 +1,7 @@
+//! The `vmtriage` command line, as a library so that tests drive the same code.
+
+pub mod print;
+pub mod report;
+pub mod session;
+
+pub use session::{OpenError, Session};

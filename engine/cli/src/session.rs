@@ -1,0 +1,100 @@
+//! Opening a dump with its debug info: format detection, vmlinux discovery,
+//! build-id check; errors that say what to do next.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kdebuginfo::KernelDebugInfo;
+use kmodel::Kernel;
+use miette::Diagnostic;
+use vmcore::Vmcore;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum OpenError {
+    #[error("cannot open dump {path}: {source}")]
+    #[diagnostic(
+        code(vmtriage::dump),
+        help("vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams. If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first.")
+    )]
+    Dump {
+        path: PathBuf,
+        #[source]
+        source: vmcore::VmcoreError,
+    },
+    #[error("cannot use debug info {path}: {source}")]
+    #[diagnostic(
+        code(vmtriage::debuginfo),
+        help("pass the debug vmlinux of exactly the kernel that crashed with --vmlinux (Debian: linux-image-RELEASE-dbg, /usr/lib/debug/boot/vmlinux-RELEASE)")
+    )]
+    Debug {
+        path: PathBuf,
+        #[source]
+        source: kdebuginfo::Error,
+    },
+    #[error("no debug vmlinux found: {source}")]
+    #[diagnostic(
+        code(vmtriage::no_vmlinux),
+        help("pass --vmlinux PATH or --debuginfo-dir DIR")
+    )]
+    NoVmlinux {
+        #[source]
+        source: kdebuginfo::Error,
+    },
+    #[error("the dump and the vmlinux do not fit together: {source}")]
+    #[diagnostic(
+        code(vmtriage::kernel),
+        help("check that the vmlinux is the debug image of the dump's kernel (`vmtriage info DUMP` prints its release and build-id)")
+    )]
+    Kernel {
+        #[source]
+        source: kmodel::Error,
+    },
+}
+
+/// An open dump: the file, its debug info and the kernel model over both.
+pub struct Session {
+    pub path: PathBuf,
+    pub kernel: Kernel,
+}
+
+impl Session {
+    pub fn open(dump: &Path, vmlinux: Option<&Path>, debuginfo_dirs: &[PathBuf]) -> Result<Session, OpenError> {
+        let core = Vmcore::open(dump).map_err(|source| OpenError::Dump {
+            path: dump.to_path_buf(),
+            source,
+        })?;
+        let vmlinux = match vmlinux {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let info = core.vmcoreinfo();
+                let release = info.and_then(|i| i.osrelease()).unwrap_or("unknown").to_string();
+                let build_id = info
+                    .and_then(|i| i.build_id())
+                    .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+                kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs)
+                    .map_err(|source| OpenError::NoVmlinux { source })?
+            }
+        };
+        let debug = KernelDebugInfo::open(&vmlinux).map_err(|source| OpenError::Debug {
+            path: vmlinux.clone(),
+            source,
+        })?;
+        if !debug.has_dwarf() {
+            return Err(OpenError::Debug {
+                path: vmlinux.clone(),
+                source: kdebuginfo::Error::NoDwarf { path: vmlinux },
+            });
+        }
+        let kernel = Kernel::open(Arc::new(core), Arc::new(debug)).map_err(|source| match source {
+            kmodel::Error::Debug(e @ kdebuginfo::Error::BuildIdMismatch { .. }) => OpenError::Debug {
+                path: vmlinux.clone(),
+                source: e,
+            },
+            source => OpenError::Kernel { source },
+        })?;
+        Ok(Session {
+            path: dump.to_path_buf(),
+            kernel,
+        })
+    }
+}
