@@ -80,6 +80,21 @@ fn main() {
         }
     }
     let _ = t1;
+    if let Ok(st) = std::fs::read_to_string("/proc/self/status") {
+        let pick: Vec<&str> = st
+            .lines()
+            .filter(|l| {
+                l.starts_with("VmHWM") || l.starts_with("RssAnon") || l.starts_with("RssFile")
+            })
+            .collect();
+        println!(
+            "/* memory after index: {} */",
+            pick.join(", ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     let tb = Instant::now();
     if let Some(btf) = k.btf() {
         println!(

@@ -227,6 +227,11 @@ impl<'a> Btf<'a> {
         self.by_name.get(&(key, n.trim().as_bytes())).copied()
     }
 
+    /// All type ids (1..len), for iteration.
+    pub fn ids(&self) -> std::ops::Range<u32> {
+        1..self.entries.len() as u32
+    }
+
     /// A type's kind.
     pub fn kind(&self, id: u32) -> Option<BtfKind> {
         self.entries.get(id as usize).map(|e| e.kind)

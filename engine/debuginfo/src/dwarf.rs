@@ -37,8 +37,64 @@ pub(crate) struct Hit {
     pub decl: bool,
 }
 
+/// A candidate definition: its DIE, its byte size (structs/unions/enums)
+/// and how many units define a type of that name with that size.
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    hit: Hit,
+    size: u64,
+    count: u32,
+}
+
+/// What the index keeps per name. Headers define kernel structs in many
+/// units, while a file-local struct that reuses a name (`struct irq_info`,
+/// a second `struct console`) lives in one: when two definitions of a name
+/// differ in size, the one seen in more units wins.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    first: Cand,
+    second: Option<Cand>,
+}
+
+impl Slot {
+    fn new(c: Cand) -> Slot {
+        Slot {
+            first: c,
+            second: None,
+        }
+    }
+
+    fn add(&mut self, c: Cand) {
+        if self.first.hit.decl {
+            if !c.hit.decl {
+                *self = Slot::new(c);
+            }
+            return;
+        }
+        if c.hit.decl {
+            return;
+        }
+        if c.size == self.first.size {
+            self.first.count += c.count;
+        } else if let Some(s) = &mut self.second {
+            if s.size == c.size {
+                s.count += c.count;
+            }
+        } else {
+            self.second = Some(c);
+        }
+    }
+
+    fn best(&self) -> Hit {
+        match self.second {
+            Some(s) if s.count > self.first.count => s.hit,
+            _ => self.first.hit,
+        }
+    }
+}
+
 type Key = (NameSpace, &'static [u8]);
-type Map = HashMap<Key, Hit, FxBuildHasher>;
+type Map = HashMap<Key, Slot, FxBuildHasher>;
 
 /// Statistics about the name index, for measurements.
 #[derive(Clone, Debug, Default)]
@@ -62,19 +118,23 @@ pub(crate) struct NameIndex {
 
 impl NameIndex {
     pub fn get(&self, ns: NameSpace, name: &str) -> Option<Hit> {
-        self.map.get(&(ns, name.as_bytes())).copied()
+        self.map.get(&(ns, name.as_bytes())).map(Slot::best)
     }
 }
 
 fn merge(into: &mut Map, from: Map) {
     for (k, v) in from {
-        into.entry(k)
-            .and_modify(|old| {
-                if old.decl && !v.decl {
-                    *old = v;
+        match into.entry(k) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                o.get_mut().add(v.first);
+                if let Some(s) = v.second {
+                    o.get_mut().add(s);
                 }
-            })
-            .or_insert(v);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
     }
 }
 
@@ -193,10 +253,17 @@ impl DwarfData {
     /// Build the name index over the top-level DIEs of every unit.
     pub fn build_index(&self) -> NameIndex {
         let start = Instant::now();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4)
+        // KDEBUGINFO_THREADS overrides the thread count (for measurements).
+        let threads = std::env::var("KDEBUGINFO_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+                    .min(4)
+            })
+            .clamp(1, 16)
             .min(self.headers.len().max(1));
         // Split the units into contiguous chunks of similar byte size.
         let total: usize = self.headers.iter().map(|h| h.length_including_self()).sum();
@@ -287,11 +354,16 @@ impl DwarfData {
             };
             let mut name: Option<AttributeValue<R>> = None;
             let mut decl = false;
+            let mut size = 0;
             let mut sibling = None;
             let mut spec = None;
             for s in abbrev.attributes() {
                 let wanted = match s.name() {
                     dw::DW_AT_sibling => true,
+                    dw::DW_AT_byte_size => matches!(
+                        ns,
+                        Some(NameSpace::Struct | NameSpace::Union | NameSpace::Enum)
+                    ),
                     dw::DW_AT_name | dw::DW_AT_declaration | dw::DW_AT_specification => {
                         ns.is_some()
                     }
@@ -309,6 +381,7 @@ impl DwarfData {
                         }
                     }
                     dw::DW_AT_name => name = Some(attr.value()),
+                    dw::DW_AT_byte_size => size = attr.udata_value().unwrap_or(0),
                     dw::DW_AT_declaration => {
                         decl = matches!(attr.value(), AttributeValue::Flag(true))
                     }
@@ -344,17 +417,17 @@ impl DwarfData {
                 continue;
             };
             let name: &'static [u8] = name.slice();
-            let hit = Hit {
-                die: base + off.0 as u64,
-                decl,
+            let cand = Cand {
+                hit: Hit {
+                    die: base + off.0 as u64,
+                    decl,
+                },
+                size,
+                count: 1,
             };
             map.entry((ns, name))
-                .and_modify(|old| {
-                    if old.decl && !decl {
-                        *old = hit;
-                    }
-                })
-                .or_insert(hit);
+                .and_modify(|slot| slot.add(cand))
+                .or_insert(Slot::new(cand));
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Tests on a small ELF image with hand-built DWARF (gimli's writer), a
 //! symbol table, a build-id note and a banner: no real kernel needed.
 
+#![allow(clippy::disallowed_names)]
 use gimli::write::{
     AttributeValue as AV, DebugInfoRef, Dwarf, EndianVec, Expression, LineProgram, Sections, Unit,
     UnitEntryId, UnitId,
@@ -72,13 +73,13 @@ fn build_elf(mut secs: Vec<Sec>, syms: &[Sym]) -> Vec<u8> {
     let mut out = vec![0u8; 64];
     let mut offsets = Vec::new();
     for s in &secs {
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         offsets.push(out.len() as u64);
         out.extend_from_slice(&s.data);
     }
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(8) {
         out.push(0);
     }
     let shoff = out.len() as u64;
@@ -124,7 +125,7 @@ fn build_id_note(id: &[u8]) -> Vec<u8> {
     n.extend_from_slice(&3u32.to_le_bytes());
     n.extend_from_slice(b"GNU\0");
     n.extend_from_slice(id);
-    while n.len() % 4 != 0 {
+    while !n.len().is_multiple_of(4) {
         n.push(0);
     }
     n
