@@ -125,7 +125,7 @@ impl ElfDump {
                     flen,
                 )
             })?;
-            let sh = SectionHeader::parse(&sh, 0, 1, ctx)
+            let sh = SectionHeader::parse_from(&sh, 0, 1, ctx)
                 .ok()
                 .and_then(|v| v.into_iter().next())
                 .ok_or_else(|| VmcoreError::malformed(FORMAT, "unreadable section header 0"))?;

@@ -803,3 +803,20 @@ fn garbled_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn elf_pn_xnum_program_header_count() {
+    let mut f = sample_elf(64);
+    let count = u16::from_le_bytes([f[56], f[57]]);
+    let shoff = f.len() as u64;
+    f[56..58].copy_from_slice(&0xffffu16.to_le_bytes());
+    f[40..48].copy_from_slice(&shoff.to_le_bytes()); // e_shoff
+    f[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    f[60..62].copy_from_slice(&1u16.to_le_bytes()); // e_shnum
+    let mut sh = vec![0u8; 64];
+    sh[44..48].copy_from_slice(&(count as u32).to_le_bytes()); // sh_info
+    f.extend(sh);
+    let core = Vmcore::from_bytes(f).unwrap();
+    check_notes(&core);
+    assert_eq!(core.phys_ranges().len(), 2);
+}
