@@ -1,1 +1,141 @@
-fn main() {}
+//! Every corpus dump read by vmtriage and compared with drgn's reading of the
+//! same dump (the ground truth written by corpus/build). One test per dump.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{manifest, truth, Entry};
+use libtest_mimic::{Arguments, Failed, Trial};
+use vmtriage_cli::{report, Session};
+
+fn check_dump(e: &Entry) -> Result<(), Failed> {
+    let t = truth(e)?;
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
+    let k = &s.kernel;
+    let mut problems: Vec<String> = Vec::new();
+    if k.release != t.release {
+        problems.push(format!("release {} != {}", k.release, t.release));
+    }
+    // Tasks: the same set, the same fields.
+    let ours = report::ps(k).map_err(|err| format!("ps: {err}"))?;
+    let ours: BTreeMap<i32, _> = ours.into_iter().map(|r| (r.pid, r)).collect();
+    let theirs: BTreeMap<i32, _> = t.tasks.iter().map(|r| (r.pid, r)).collect();
+    let missing: Vec<_> = theirs.keys().filter(|p| !ours.contains_key(p)).collect();
+    let extra: Vec<_> = ours.keys().filter(|p| !theirs.contains_key(p)).collect();
+    if !missing.is_empty() {
+        problems.push(format!("{} tasks missing, e.g. pids {:?}", missing.len(), &missing[..missing.len().min(10)]));
+    }
+    if !extra.is_empty() {
+        problems.push(format!("{} tasks drgn does not list, e.g. pids {:?}", extra.len(), &extra[..extra.len().min(10)]));
+    }
+    let mut field_mismatch = Vec::new();
+    for (pid, tt) in &theirs {
+        let Some(o) = ours.get(pid) else { continue };
+        let mut diffs = Vec::new();
+        if o.tgid != tt.tgid {
+            diffs.push(format!("tgid {} != {}", o.tgid, tt.tgid));
+        }
+        if o.ppid != tt.ppid {
+            diffs.push(format!("ppid {:?} != {:?}", o.ppid, tt.ppid));
+        }
+        if o.comm != tt.comm {
+            diffs.push(format!("comm {:?} != {:?}", o.comm, tt.comm));
+        }
+        if o.state != tt.state {
+            diffs.push(format!("state {} != {}", o.state, tt.state));
+        }
+        if o.cpu != Some(tt.cpu) {
+            diffs.push(format!("cpu {:?} != {}", o.cpu, tt.cpu));
+        }
+        if o.kthread != tt.kthread || o.exiting != tt.exiting {
+            diffs.push("flags differ".into());
+        }
+        if u64::from_str_radix(&o.task, 16).ok() != u64::from_str_radix(tt.address.trim_start_matches("0x"), 16).ok() {
+            diffs.push(format!("task address {} != {}", o.task, tt.address));
+        }
+        if !diffs.is_empty() {
+            field_mismatch.push(format!("pid {pid}: {}", diffs.join(", ")));
+        }
+    }
+    if !field_mismatch.is_empty() {
+        problems.push(format!(
+            "{} tasks differ: {}",
+            field_mismatch.len(),
+            field_mismatch[..field_mismatch.len().min(8)].join("; ")
+        ));
+    }
+    // The log.
+    let log = report::dmesg(k).map_err(|err| format!("dmesg: {err}"))?;
+    let ours_text: Vec<&str> = log.iter().map(|r| r.text.as_str()).collect();
+    let theirs_text: Vec<&str> = t.dmesg.iter().map(|r| r.text.as_str()).collect();
+    if ours_text != theirs_text {
+        let first = ours_text.iter().zip(&theirs_text).position(|(a, b)| a != b);
+        problems.push(format!(
+            "dmesg differs: {} records vs {}; first difference at {:?}",
+            ours_text.len(),
+            theirs_text.len(),
+            first.map(|i| (ours_text[i], theirs_text[i]))
+        ));
+    }
+    if log.iter().zip(&t.dmesg).any(|(a, b)| a.level != b.level || a.timestamp_ns != b.timestamp_ns) {
+        problems.push("dmesg levels or timestamps differ".into());
+    }
+    // Crash context and globals.
+    let crashed = k.crashed_task().map_err(|err| format!("crashed task: {err}"))?;
+    if crashed.as_ref().map(|c| c.pid) != t.crashed_pid && e.capture == "kdump" {
+        problems.push(format!("crashed pid {:?} != {:?}", crashed.map(|c| c.pid), t.crashed_pid));
+    }
+    let g = &t.globals;
+    let num = |v: &serde_json::Value| v.as_u64().unwrap_or(u64::MAX);
+    let jiffies = k.jiffies().map_err(|err| err.to_string())?;
+    if jiffies != num(&g["jiffies"]) {
+        problems.push(format!("jiffies {jiffies} != {}", g["jiffies"]));
+    }
+    let uptime = k.uptime_ns().map_err(|err| err.to_string())?;
+    if uptime != num(&g["uptime_ns"]) {
+        problems.push(format!("uptime_ns {uptime} != {}", g["uptime_ns"]));
+    }
+    let lock = k.global("tasklist_lock").and_then(|l| l.member("raw_lock.cnts.counter")).and_then(|c| c.as_u64());
+    if lock.as_ref().ok().copied() != Some(num(&g["tasklist_lock"]["cnts"])) {
+        problems.push(format!("tasklist_lock cnts {lock:?} != {}", g["tasklist_lock"]["cnts"]));
+    }
+    let nr_threads = k.global("nr_threads").and_then(|o| o.as_u64());
+    if nr_threads.as_ref().ok().copied() != Some(num(&g["nr_threads"])) {
+        problems.push(format!("nr_threads {nr_threads:?} != {}", g["nr_threads"]));
+    }
+    let mem = k.memory().map_err(|err| format!("memory: {err}"))?;
+    if mem.totalram_pages != num(&g["totalram_pages"]) || mem.free_pages != num(&g["free_pages"]) {
+        problems.push(format!("memory {}/{} != {}/{}", mem.totalram_pages, mem.free_pages, g["totalram_pages"], g["free_pages"]));
+    }
+    let zones: Vec<(String, u64, u64, u64, u64)> = mem.zones.iter().map(|z| (z.name.clone(), z.free, z.min, z.low, z.high)).collect();
+    let tz: Vec<(String, u64, u64, u64, u64)> = g["zones"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|z| (z["name"].as_str().unwrap_or("").to_string(), num(&z["free"]), num(&z["min"]), num(&z["low"]), num(&z["high"])))
+                .collect()
+        })
+        .unwrap_or_default();
+    if zones != tz {
+        problems.push(format!("zones {zones:?} != {tz:?}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} ({}):\n  {}", e.name(), e.path.display(), problems.join("\n  ")).into())
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = match manifest() {
+        Ok(entries) if !entries.is_empty() => entries
+            .into_iter()
+            .map(|e| Trial::test(format!("read/{}", e.name()), move || check_dump(&e)))
+            .collect(),
+        Ok(_) => vec![Trial::test("corpus/manifest", || Err("the corpus manifest lists no dumps".into()))],
+        Err(msg) => vec![Trial::test("corpus/manifest", move || Err(msg.clone().into()))],
+    };
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,102 @@
+//! The corpus manifest and ground truth (written by corpus/build), for tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub scenario: String,
+    pub release: String,
+    pub kernel_series: String,
+    pub format: String,
+    pub compression: String,
+    pub dump_level: u32,
+    pub capture: String,
+    pub paging_levels: u32,
+    pub vmlinux: PathBuf,
+    pub truth: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Entry {
+    pub fn name(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.scenario,
+            self.kernel_series,
+            self.path.file_name().unwrap().to_string_lossy()
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    dumps: Vec<Entry>,
+}
+
+pub fn corpus_dir() -> PathBuf {
+    match std::env::var_os("VMTRIAGE_CORPUS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/vmtriage-corpus"),
+    }
+}
+
+/// The manifest's entries, or an error telling how to build the corpus.
+pub fn manifest() -> Result<Vec<Entry>, String> {
+    let p = corpus_dir().join("manifest.json");
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| format!("{}: {e}; build the corpus first: sudo corpus/build", p.display()))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(m.dumps)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Truth {
+    pub release: String,
+    pub crashed_pid: Option<i32>,
+    pub crashed_cpu: Option<u32>,
+    pub tasks: Vec<TruthTask>,
+    pub dmesg: Vec<TruthRecord>,
+    pub globals: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TruthTask {
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: Option<i32>,
+    pub comm: String,
+    pub state: String,
+    pub cpu: u32,
+    pub kthread: bool,
+    pub exiting: bool,
+    pub sigkill_pending: Option<bool>,
+    pub address: String,
+    pub stack: Vec<TruthFrame>,
+    pub stack_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TruthFrame {
+    pub function: Option<String>,
+    pub inline: bool,
+    pub pc: Option<String>,
+    pub sp: Option<String>,
+    pub lock_var: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TruthRecord {
+    pub level: u8,
+    pub timestamp_ns: u64,
+    pub text: String,
+}
+
+pub fn truth(e: &Entry) -> Result<Truth, String> {
+    let text = std::fs::read_to_string(&e.truth).map_err(|err| format!("{}: {err}", e.truth.display()))?;
+    serde_json::from_str(&text).map_err(|err| format!("{}: {err}", e.truth.display()))
+}
