@@ -69,7 +69,8 @@ def build_one(cache, name, sdir, recipe, series, tools, force=False):
     if (out / "entries.json").exists() and not force:
         return json.loads((out / "entries.json").read_text())
     last = None
-    for attempt in (1, 2):
+    attempts = int(os.environ.get("VMTRIAGE_CORPUS_ATTEMPTS", "2"))
+    for attempt in range(1, attempts + 1):
         log(f"{name} on {release}: attempt {attempt}")
         try:
             with atomic_dir(out) as tmp:
@@ -78,13 +79,16 @@ def build_one(cache, name, sdir, recipe, series, tools, force=False):
             return entries
         except BuildError as e:
             last = e
-            log(f"{name} on {release}: attempt {attempt} failed: {str(e).splitlines()[0]}")
-    raise BuildError(f"scenario {name} on {release} failed twice:\n{last}")
+            log(f"{name} on {release}: attempt {attempt} failed: {str(e).splitlines()[0]}"
+                f" (console: {cache / 'work' / f'{name}.{series}' / 'console.log'})")
+    raise BuildError(f"scenario {name} on {release} failed {attempts} times:\n{last}")
 
 
 def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tmp, final):
-    work = tmp / "work"
-    work.mkdir()
+    # Outside the atomic dir so a failed attempt leaves its console log to read.
+    work = cache / "work" / f"{name}.{series}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     kdump = recipe["capture"] == "kdump"
     initrd = build_initramfs(work, kdir, sdir, tools, module, kdump)
     base = f"{name}.{series}"

@@ -80,10 +80,17 @@ def fetch_kernel(cache: Path, series: str):
     """Returns (release, kernel directory holding vmlinuz, vmlinux, System.map, config, modules/)."""
     errors = []
     for release in candidate_releases(series):
+        bad = cache / "kernels" / f"{release}.unusable"
+        if bad.exists():
+            errors.append(bad.read_text())
+            continue
         try:
             return release, _fetch_release(cache, series, release)
         except BuildError as e:
             errors.append(str(e))
+            if "404" in str(e) or "not found in linux-image" in str(e):  # definitive, not a network hiccup
+                bad.parent.mkdir(parents=True, exist_ok=True)
+                bad.write_text(f"{release}: {e}")
             log(f"kernel {release} not usable, trying an older ABI: {str(e).splitlines()[0]}")
     raise BuildError(f"no usable {series} kernel:\n" + "\n".join(errors))
 
