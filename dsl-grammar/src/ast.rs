@@ -38,7 +38,11 @@ pub enum Stmt {
     /// element for which the condition holds is one diagnosis instance.
     For { name: Ident, iter: Expr, span: Span },
     /// `let NAME = EXPR`: a named value, reported as evidence.
-    Let { name: Ident, value: Expr, span: Span },
+    Let {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,28 +113,71 @@ pub enum ExprKind {
     Var(String),
     /// `@tasklist_lock` (a kernel global through DWARF) or `@?tasklist_waiters`
     /// (optional: null on kernels without it).
-    Global { name: String, optional: bool },
+    Global {
+        name: String,
+        optional: bool,
+    },
     /// `a.b`, or `a?.b` (optional: null when `a` is null or has no member `b`).
-    Field { base: Box<Expr>, name: Ident, optional: bool },
+    Field {
+        base: Box<Expr>,
+        name: Ident,
+        optional: bool,
+    },
     /// `a[i]`
-    Index { base: Box<Expr>, index: Box<Expr> },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `f(args)`, e.g. `count(xs)`, `sym("x")`, `signal_pending(SIGKILL)`;
     /// helpers from `.rhai` files are called the same way.
-    Call { func: Ident, args: Vec<Expr> },
-    Unary { op: UnOp, expr: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `COLL where COND`: the elements for which COND holds.
-    Where { coll: Box<Expr>, cond: Box<Expr> },
+    Where {
+        coll: Box<Expr>,
+        cond: Box<Expr>,
+    },
     /// `any of COLL where COND`, `all of …`, `none of …` (`where COND` optional
     /// for `any`/`none`: then it tests for (non-)emptiness).
-    Quant { q: Quantifier, coll: Box<Expr>, cond: Option<Box<Expr>> },
+    Quant {
+        q: Quantifier,
+        coll: Box<Expr>,
+        cond: Option<Box<Expr>>,
+    },
     /// `STACK has PATTERN` (STACK is a task, or a task's `stack`).
-    Has { stack: Box<Expr>, pattern: HasPattern },
+    Has {
+        stack: Box<Expr>,
+        pattern: HasPattern,
+    },
     /// `group COLL by KEY [as NAME] [having COND]`: a collection of groups, each
     /// with fields `key` (also reachable as NAME), `items` and `count`.
-    Group { coll: Box<Expr>, key: Box<Expr>, name: Option<Ident>, having: Option<Box<Expr>> },
+    Group {
+        coll: Box<Expr>,
+        key: Box<Expr>,
+        name: Option<Ident>,
+        having: Option<Box<Expr>>,
+    },
     /// `sort COLL by KEY [desc]`
-    Sort { coll: Box<Expr>, key: Box<Expr>, desc: bool },
+    Sort {
+        coll: Box<Expr>,
+        key: Box<Expr>,
+        desc: bool,
+    },
     /// `top N of COLL by KEY` (largest KEY first)
-    Top { n: Box<Expr>, coll: Box<Expr>, key: Box<Expr> },
+    Top {
+        n: Box<Expr>,
+        coll: Box<Expr>,
+        key: Box<Expr>,
+    },
 }
