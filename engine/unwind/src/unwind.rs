@@ -1,0 +1,668 @@
+//! The unwinding loop: starting registers, one step at a time (DWARF CFI,
+//! ORC, exception frames, a frame-pointer fallback), frames with their
+//! source view, and the checks that stop a corrupt stack.
+
+use gimli::UnwindContext;
+use kmodel::tasks::Task;
+use kmodel::Kernel;
+
+use crate::cfi::{Cfa, CfiRow, Rule};
+use crate::orc::{reg as orc_reg, OrcEntry, OrcKind, OrcTable};
+use crate::regs::{Reg, Regs};
+use crate::{Frame, Start, StackTrace, Unwinder};
+
+/// More frames than this means a loop or a corrupt stack.
+pub const MAX_FRAMES: usize = 256;
+
+/// Lowest kernel address (the start of the kernel half on x86_64).
+const KERNEL_MIN: u64 = 0xffff_8000_0000_0000;
+
+/// The registers of one frame as recovered by the unwinder.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub regs: Regs,
+    /// The pc is exact (first frame from CPU registers, or an interrupted
+    /// instruction) rather than a return address.
+    pub interrupted: bool,
+    /// The canonical frame address of this frame (the caller's sp), once
+    /// the step out of the frame computed it.
+    pub cfa: Option<u64>,
+    /// Entered from a full register set (CPU registers or a pt_regs).
+    pub full: bool,
+    /// Reached by a step whose CFA was not sp-relative (it may have moved
+    /// to another stack, e.g. from the IRQ stack back to the task's).
+    pub switched: bool,
+}
+
+/// A loaded module's text, ORC table and symbols.
+pub(crate) struct ModuleCode {
+    pub name: String,
+    pub start: u64,
+    pub end: u64,
+    pub orc: OrcTable,
+    /// (address, size, name), sorted by address.
+    pub syms: Vec<(u64, u64, String)>,
+}
+
+enum Step {
+    Next(State),
+    End,
+    /// No unwind information: try the fallback.
+    NotFound,
+    Fail(String),
+}
+
+struct Ctx<'a> {
+    u: &'a Unwinder,
+    k: &'a Kernel,
+    cfi_ctx: Box<UnwindContext<usize>>,
+}
+
+impl Ctx<'_> {
+    fn read_u64(&self, addr: u64) -> Result<u64, String> {
+        self.k
+            .read_u64(addr)
+            .map_err(|e| format!("stack memory at {addr:#x} unreadable: {e}"))
+    }
+}
+
+pub(crate) fn unwind_task(u: &Unwinder, k: &Kernel, task: &Task<'_>) -> StackTrace {
+    let mut trace = StackTrace {
+        task: task.addr(),
+        pid: task.pid,
+        start: None,
+        frames: Vec::new(),
+        error: None,
+        reached_user: false,
+        states: Vec::new(),
+    };
+    let (state, start) = match initial_state(k, task) {
+        Ok(s) => s,
+        Err(e) => {
+            trace.error = Some(e);
+            return trace;
+        }
+    };
+    trace.start = Some(start);
+    let mut cx = Ctx {
+        u,
+        k,
+        cfi_ctx: Box::new(UnwindContext::new()),
+    };
+    let mut st = state;
+    loop {
+        let Some(pc) = st.regs.get(Reg::Rip) else {
+            trace.error = Some("the program counter is not known".into());
+            break;
+        };
+        if st.regs.user_mode() || pc < KERNEL_MIN {
+            trace.reached_user = true;
+            break;
+        }
+        if trace.states.len() >= MAX_FRAMES {
+            trace.error = Some(format!("more than {MAX_FRAMES} frames: the stack is corrupt or loops"));
+            break;
+        }
+        let idx = trace.states.len();
+        push_frames(&cx, &st, idx, &mut trace.frames);
+        let mut cur = st.clone();
+        let step = step(&mut cx, &mut cur);
+        trace.states.push(cur.clone());
+        let next = match step {
+            Step::Next(n) => n,
+            Step::End => break,
+            Step::NotFound => match fallback(&cx, &cur) {
+                Ok(n) => n,
+                Err(e) => {
+                    trace.error = Some(e);
+                    break;
+                }
+            },
+            Step::Fail(e) => {
+                trace.error = Some(e);
+                break;
+            }
+        };
+        let (old_sp, new_sp) = (cur.regs.get(Reg::Rsp), next.regs.get(Reg::Rsp));
+        if new_sp.is_none() {
+            trace.error = Some("the stack pointer of the caller is not known".into());
+            break;
+        }
+        if old_sp == new_sp && cur.regs.get(Reg::Rip) == next.regs.get(Reg::Rip) {
+            trace.error = Some(format!("no progress at pc {pc:#x}: the stack loops"));
+            break;
+        }
+        if !next.full && !next.switched && new_sp < old_sp {
+            trace.error = Some(format!(
+                "the stack pointer went backwards ({:#x} → {:#x}) at pc {pc:#x}",
+                old_sp.unwrap_or(0),
+                new_sp.unwrap_or(0)
+            ));
+            break;
+        }
+        st = next;
+    }
+    trace
+}
+
+/// Where a task's unwinding starts.
+fn initial_state(k: &Kernel, task: &Task<'_>) -> Result<(State, Start), String> {
+    let on_cpu = if task.obj.has_member("on_cpu") {
+        task.obj
+            .member("on_cpu")
+            .and_then(|o| o.as_u64())
+            .map_err(|e| format!("task->on_cpu unreadable: {e}"))?
+            != 0
+    } else {
+        k.cpu_curr(task.cpu.unwrap_or(0))
+            .map(|t| t.addr() == task.addr())
+            .unwrap_or(false)
+    };
+    if on_cpu {
+        let cpu = task.cpu.unwrap_or(0);
+        let regs = cpu_regs(k, cpu)?;
+        return Ok((
+            State {
+                regs,
+                interrupted: true,
+                cfa: None,
+                full: true,
+                switched: true,
+            },
+            Start::Cpu(cpu),
+        ));
+    }
+    let sp = task
+        .obj
+        .member("thread.sp")
+        .and_then(|o| o.as_u64())
+        .map_err(|e| format!("task->thread.sp unreadable: {e}"))?;
+    let frame = k
+        .object(sp, "struct inactive_task_frame")
+        .map_err(|e| format!("struct inactive_task_frame: {e}"))?;
+    let size = frame.size().map_err(|e| e.to_string())?;
+    let mut regs = Regs::default();
+    for (member, reg) in [
+        ("ret_addr", Reg::Rip),
+        ("bp", Reg::Rbp),
+        ("bx", Reg::Rbx),
+        ("r12", Reg::R12),
+        ("r13", Reg::R13),
+        ("r14", Reg::R14),
+        ("r15", Reg::R15),
+    ] {
+        match frame.member(member).and_then(|o| o.as_u64()) {
+            Ok(v) => regs.set(reg, v),
+            Err(e) if reg == Reg::Rip => {
+                return Err(format!("the switched-out frame at {sp:#x} is unreadable: {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+    regs.set(Reg::Rsp, sp.wrapping_add(size));
+    Ok((
+        State {
+            regs,
+            interrupted: false,
+            cfa: None,
+            full: false,
+            switched: false,
+        },
+        Start::SwitchedOut,
+    ))
+}
+
+/// The registers a CPU was stopped with: from `crash_notes` in memory for a
+/// kdump capture (the notes of the kernel that crashed), else from the
+/// dump's PRSTATUS note of that CPU (QEMU numbers them by CPU + 1).
+fn cpu_regs(k: &Kernel, cpu: u32) -> Result<Regs, String> {
+    let kdump = k.dump.vmcoreinfo().and_then(|i| i.crashtime()).is_some();
+    if kdump {
+        let base = k
+            .global("crash_notes")
+            .and_then(|o| o.as_u64())
+            .map_err(|e| format!("crash_notes: {e}"))?;
+        let addr = k.per_cpu_addr(base, cpu).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 0x200];
+        if k.read(addr, &mut buf).is_err() {
+            buf.truncate(0x170);
+            k.read(addr, &mut buf)
+                .map_err(|e| format!("crash notes of CPU {cpu} unreadable: {e}"))?;
+        }
+        for n in vmcore::iter_notes(&buf, false) {
+            if n.name == b"CORE" && n.n_type == vmcore::NT_PRSTATUS {
+                if let Some(p) = vmcore::PrStatus::parse(n.desc, true) {
+                    if let Some(r) = Regs::from_pt_regs(&p.regs) {
+                        return Ok(r);
+                    }
+                }
+            }
+        }
+        return Err(format!("registers for CPU {cpu} were not saved"));
+    }
+    let notes = k.dump.prstatus();
+    let p = notes
+        .iter()
+        .find(|p| p.pid == cpu + 1)
+        .or_else(|| notes.get(cpu as usize))
+        .ok_or_else(|| format!("registers for CPU {cpu} were not saved"))?;
+    Regs::from_pt_regs(&p.regs).ok_or_else(|| format!("registers for CPU {cpu} are truncated"))
+}
+
+fn in_vmlinux(u: &Unwinder, link: u64) -> bool {
+    link >= u.text.0 && link < u.text.1
+}
+
+fn module_of(u: &Unwinder, k: &Kernel, pc: u64) -> Option<usize> {
+    u.modules
+        .get_or_init(|| load_modules(k))
+        .iter()
+        .position(|m| pc >= m.start && pc < m.end)
+}
+
+/// The frames (inline ones first) for one register state.
+fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
+    let u = cx.u;
+    let pc = st.regs.get(Reg::Rip).unwrap_or(0);
+    let lookup = pc.wrapping_sub(u64::from(!st.interrupted));
+    let link = lookup.wrapping_sub(u.kaslr);
+    let regs = st.full.then_some(st.regs);
+    let sp = st.regs.get(Reg::Rsp).unwrap_or(0);
+    let base = Frame {
+        pc,
+        sp,
+        function: None,
+        offset: 0,
+        size: 0,
+        file: None,
+        line: None,
+        inline: false,
+        module: None,
+        regs,
+        state: idx,
+        depth: 0,
+    };
+    if in_vmlinux(u, link) {
+        let (sym_name, offset, size) = match u.debug.symbolize(link) {
+            Some(s) => (
+                Some(s.symbol.name.to_string()),
+                pc.wrapping_sub(s.symbol.addr.wrapping_add(u.kaslr)),
+                s.symbol.size,
+            ),
+            None => (None, 0, 0),
+        };
+        let syms = u.dwarf.frames(link);
+        if syms.iter().all(|s| s.function.is_none()) {
+            let (file, line) = syms.first().map(|s| (s.file.clone(), s.line)).unwrap_or((None, None));
+            out.push(Frame {
+                function: sym_name,
+                offset,
+                size,
+                file,
+                line,
+                ..base
+            });
+            return;
+        }
+        for (d, s) in syms.iter().enumerate() {
+            out.push(Frame {
+                function: s.function.clone().or_else(|| sym_name.clone()),
+                offset,
+                size,
+                file: s.file.clone(),
+                line: s.line,
+                inline: s.inline,
+                regs: if d == 0 { regs } else { None },
+                depth: d,
+                ..base.clone()
+            });
+        }
+        return;
+    }
+    if let Some(mi) = module_of(u, cx.k, lookup) {
+        let m = &u.modules.get().unwrap()[mi];
+        let i = m.syms.partition_point(|s| s.0 <= lookup);
+        let (function, offset, size) = match i.checked_sub(1).map(|i| &m.syms[i]) {
+            Some((a, sz, n)) => (Some(n.clone()), pc - a, *sz),
+            None => (None, pc - m.start, 0),
+        };
+        out.push(Frame {
+            function,
+            offset,
+            size,
+            module: Some(m.name.clone()),
+            ..base
+        });
+        return;
+    }
+    out.push(base);
+}
+
+/// One step: the caller's registers. Sets `st.cfa`.
+fn step(cx: &mut Ctx<'_>, st: &mut State) -> Step {
+    let u = cx.u;
+    let pc = st.regs.get(Reg::Rip).unwrap_or(0);
+    let lookup = pc.wrapping_sub(u64::from(!st.interrupted));
+    let link = lookup.wrapping_sub(u.kaslr);
+    if in_vmlinux(u, link) {
+        let orc = u.orc_table();
+        let e = orc.lookup(link);
+        let prefer_orc = e.is_some_and(|e| e.sp_reg == orc_reg::SP_INDIRECT);
+        if !prefer_orc {
+            if let Some(row) = u.cfi().row(link, &mut cx.cfi_ctx) {
+                return apply_cfi(cx, &row, st);
+            }
+        }
+        return match e {
+            Some(e) => apply_orc(cx, &e, st),
+            None => Step::NotFound,
+        };
+    }
+    if let Some(mi) = module_of(u, cx.k, lookup) {
+        let m = &u.modules.get().unwrap()[mi];
+        return match m.orc.lookup(lookup) {
+            Some(e) => apply_orc(cx, &e, st),
+            None => Step::NotFound,
+        };
+    }
+    Step::NotFound
+}
+
+fn apply_cfi(cx: &Ctx<'_>, row: &CfiRow, st: &mut State) -> Step {
+    let cfa = match &row.cfa {
+        Cfa::RegOffset(r, off) => match st.regs.get(*r) {
+            Some(v) => v.wrapping_add(*off as u64),
+            None => return Step::Fail(format!("the CFA depends on {} which is not known", r.name())),
+        },
+        Cfa::Expr(bytes) => match eval_cfa_expr(cx, bytes, &st.regs) {
+            Some(v) => v,
+            None => return Step::Fail("the CFA expression cannot be evaluated".into()),
+        },
+    };
+    st.cfa = Some(cfa);
+    let mut next = Regs::default();
+    for &(reg, rule) in &row.rules {
+        let v = match rule {
+            Rule::Undefined | Rule::Unsupported => None,
+            Rule::SameValue => st.regs.get(reg),
+            Rule::AtCfa(n) => cx.k.read_u64(cfa.wrapping_add(n as u64)).ok(),
+            Rule::CfaPlus(n) => Some(cfa.wrapping_add(n as u64)),
+            Rule::Register(r) => st.regs.get(r),
+        };
+        next.set_opt(reg, v);
+    }
+    match next.get(Reg::Rip) {
+        None => match row.rules.iter().find(|r| r.0 == Reg::Rip) {
+            Some((_, Rule::Undefined)) => Step::End,
+            _ => Step::Fail(format!(
+                "the return address at {:#x} is unreadable",
+                cfa.wrapping_sub(8)
+            )),
+        },
+        Some(_) => Step::Next(State {
+            regs: next,
+            interrupted: false,
+            cfa: None,
+            full: false,
+            switched: false,
+        }),
+    }
+}
+
+fn eval_cfa_expr(cx: &Ctx<'_>, bytes: &'static [u8], regs: &Regs) -> Option<u64> {
+    let expr = gimli::Expression(gimli::EndianSlice::new(bytes, gimli::RunTimeEndian::Little));
+    let enc = gimli::Encoding {
+        format: gimli::Format::Dwarf32,
+        version: 4,
+        address_size: 8,
+    };
+    let mut eval = expr.evaluation(enc);
+    let mut r = eval.evaluate().ok()?;
+    loop {
+        r = match r {
+            gimli::EvaluationResult::Complete => break,
+            gimli::EvaluationResult::RequiresRegister { register, .. } => {
+                let v = regs.get(Reg::from_dwarf(register.0)?)?;
+                eval.resume_with_register(gimli::Value::Generic(v)).ok()?
+            }
+            gimli::EvaluationResult::RequiresMemory { address, .. } => {
+                let v = cx.k.read_u64(address).ok()?;
+                eval.resume_with_memory(gimli::Value::Generic(v)).ok()?
+            }
+            _ => return None,
+        };
+    }
+    match eval.result().first()?.location {
+        gimli::Location::Address { address } => Some(address),
+        gimli::Location::Value { value } => value.to_u64(u64::MAX).ok(),
+        _ => None,
+    }
+}
+
+fn apply_orc(cx: &Ctx<'_>, e: &OrcEntry, st: &mut State) -> Step {
+    match e.kind {
+        OrcKind::Undefined => return Step::NotFound,
+        OrcKind::EndOfStack => return Step::End,
+        _ => {}
+    }
+    let need = |r: Reg| -> Result<u64, String> {
+        st.regs
+            .get(r)
+            .ok_or_else(|| format!("ORC needs {} which is not known in this frame", r.name()))
+    };
+    let off = e.sp_offset as i64 as u64;
+    let cfa = (|| -> Result<u64, String> {
+        Ok(match e.sp_reg {
+            orc_reg::SP => need(Reg::Rsp)?.wrapping_add(off),
+            orc_reg::BP => need(Reg::Rbp)?.wrapping_add(off),
+            orc_reg::SP_INDIRECT => cx.read_u64(need(Reg::Rsp)?)?.wrapping_add(off),
+            orc_reg::BP_INDIRECT => cx.read_u64(need(Reg::Rbp)?.wrapping_add(off))?,
+            orc_reg::R10 => need(Reg::R10)?,
+            orc_reg::R13 => need(Reg::R13)?,
+            orc_reg::DI => need(Reg::Rdi)?,
+            orc_reg::DX => need(Reg::Rdx)?,
+            other => return Err(format!("unknown ORC sp register {other}")),
+        })
+    })();
+    let cfa = match cfa {
+        Ok(c) => c,
+        Err(e) => return Step::Fail(e),
+    };
+    st.cfa = Some(cfa);
+    let mut next = Regs::default();
+    let mut full = false;
+    match e.kind {
+        OrcKind::Call => {
+            match cx.read_u64(cfa.wrapping_sub(8)) {
+                Ok(ip) => next.set(Reg::Rip, ip),
+                Err(e) => return Step::Fail(e),
+            }
+            next.set(Reg::Rsp, cfa);
+        }
+        OrcKind::Regs => {
+            let mut b = [0u8; 21 * 8];
+            if let Err(err) = cx.k.read(cfa, &mut b) {
+                return Step::Fail(format!("exception frame at {cfa:#x} unreadable: {err}"));
+            }
+            let w: Vec<u64> = b
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            next = Regs::from_pt_regs(&w).unwrap_or_default();
+            full = true;
+        }
+        OrcKind::RegsPartial => {
+            let mut b = [0u8; 5 * 8];
+            if let Err(err) = cx.k.read(cfa, &mut b) {
+                return Step::Fail(format!("interrupt frame at {cfa:#x} unreadable: {err}"));
+            }
+            let w = |i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap());
+            next.set(Reg::Rip, w(0));
+            next.set(Reg::Cs, w(1));
+            next.set(Reg::Rflags, w(2));
+            next.set(Reg::Rsp, w(3));
+            next.set(Reg::Ss, w(4));
+            for r in [Reg::R10, Reg::R13, Reg::Rdi, Reg::Rdx] {
+                next.set_opt(r, st.regs.get(r));
+            }
+        }
+        OrcKind::Undefined | OrcKind::EndOfStack => unreachable!(),
+    }
+    if e.kind != OrcKind::Regs {
+        let bp = match e.bp_reg {
+            orc_reg::UNDEFINED => st.regs.get(Reg::Rbp),
+            orc_reg::PREV_SP => cx.k.read_u64(cfa.wrapping_add(e.bp_offset as i64 as u64)).ok(),
+            orc_reg::BP => st
+                .regs
+                .get(Reg::Rbp)
+                .and_then(|bp| cx.k.read_u64(bp.wrapping_add(e.bp_offset as i64 as u64)).ok()),
+            _ => None,
+        };
+        next.set_opt(Reg::Rbp, bp);
+    }
+    Step::Next(State {
+        regs: next,
+        interrupted: e.signal || full,
+        cfa: None,
+        full,
+        switched: e.sp_reg != orc_reg::SP,
+    })
+}
+
+/// Without unwind information: a call through a NULL pointer (pc 0: the
+/// return address is on top of the stack), an encoded pt_regs pointer in
+/// rbp (odd), or a frame-pointer chain.
+fn fallback(cx: &Ctx<'_>, st: &State) -> Result<State, String> {
+    let pc = st.regs.get(Reg::Rip).unwrap_or(0);
+    let no_info = || format!("no unwind information for pc {pc:#x}");
+    if pc == 0 {
+        let sp = st.regs.get(Reg::Rsp).ok_or_else(no_info)?;
+        let ret = cx.read_u64(sp)?;
+        let mut regs = st.regs;
+        regs.set(Reg::Rip, ret);
+        regs.set(Reg::Rsp, sp + 8);
+        return Ok(State {
+            regs,
+            interrupted: false,
+            cfa: None,
+            full: false,
+            switched: false,
+        });
+    }
+    let bp = st.regs.get(Reg::Rbp).ok_or_else(no_info)?;
+    if bp & 1 == 1 {
+        let at = bp & !1;
+        let mut b = [0u8; 21 * 8];
+        cx.k.read(at, &mut b)
+            .map_err(|e| format!("{}; encoded pt_regs at {at:#x} unreadable: {e}", no_info()))?;
+        let w: Vec<u64> = b
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        return Ok(State {
+            regs: Regs::from_pt_regs(&w).unwrap_or_default(),
+            interrupted: true,
+            cfa: None,
+            full: true,
+            switched: true,
+        });
+    }
+    let read = |a: u64| {
+        cx.read_u64(a)
+            .map_err(|e| format!("{}; frame pointer chain: {e}", no_info()))
+    };
+    let ret = read(bp.wrapping_add(8))?;
+    let prev_bp = read(bp)?;
+    let mut regs = Regs::default();
+    regs.set(Reg::Rip, ret);
+    regs.set(Reg::Rbp, prev_bp);
+    regs.set(Reg::Rsp, bp.wrapping_add(16));
+    Ok(State {
+        regs,
+        interrupted: false,
+        cfa: None,
+        full: false,
+        switched: true,
+    })
+}
+
+/// Modules with their text range, ORC table (from memory) and symbols.
+fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
+    let Ok(head) = k.symbol_addr("modules") else {
+        return Vec::new();
+    };
+    let Ok(list) = k.list_entries(head, "struct module", "list") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for m in list {
+        let Ok(name) = m.member("name").and_then(|o| o.string()) else {
+            continue;
+        };
+        let range = if m.has_member("core_layout") {
+            m.member("core_layout.base")
+                .and_then(|o| o.as_u64())
+                .and_then(|b| Ok((b, m.member("core_layout.size")?.as_u64()?)))
+        } else {
+            m.member("mem")
+                .and_then(|o| o.index(0))
+                .and_then(|t| Ok((t.member("base")?.as_u64()?, t.member("size")?.as_u64()?)))
+        };
+        let Ok((start, size)) = range else {
+            continue;
+        };
+        let orc = (|| -> Option<OrcTable> {
+            let n = m.member("arch.num_orcs").ok()?.as_u64().ok()? as usize;
+            let ips = m.member("arch.orc_unwind_ip").ok()?.as_u64().ok()?;
+            let ents = m.member("arch.orc_unwind").ok()?.as_u64().ok()?;
+            if n == 0 || n > 1 << 22 {
+                return None;
+            }
+            let mut ipb = vec![0u8; 4 * n];
+            let mut eb = vec![0u8; 6 * n];
+            k.read(ips, &mut ipb).ok()?;
+            k.read(ents, &mut eb).ok()?;
+            let layout = crate::OrcLayout::detect(&k.debug, &k.release);
+            Some(OrcTable::build(ips, &ipb, &eb, &layout))
+        })()
+        .unwrap_or_default();
+        let syms = module_symbols(k, &m, start, start + size).unwrap_or_default();
+        out.push(ModuleCode {
+            name,
+            start,
+            end: start + size,
+            orc,
+            syms,
+        });
+    }
+    out
+}
+
+/// A module's own symbol table (`mod->kallsyms`), for its text range.
+fn module_symbols(k: &Kernel, m: &kmodel::Object<'_>, lo: u64, hi: u64) -> Option<Vec<(u64, u64, String)>> {
+    let ks = m.member("kallsyms").ok()?;
+    let symtab = ks.member("symtab").ok()?.as_u64().ok()?;
+    let num = ks.member("num_symtab").ok()?.as_u64().ok()? as usize;
+    let strtab = ks.member("strtab").ok()?.as_u64().ok()?;
+    if num == 0 || num > 1 << 20 {
+        return None;
+    }
+    let mut b = vec![0u8; 24 * num];
+    k.read(symtab, &mut b).ok()?;
+    let mut out = Vec::new();
+    for s in b.chunks_exact(24) {
+        let name_off = u32::from_le_bytes(s[0..4].try_into().unwrap()) as u64;
+        let value = u64::from_le_bytes(s[8..16].try_into().unwrap());
+        let size = u64::from_le_bytes(s[16..24].try_into().unwrap());
+        if value < lo || value >= hi || name_off == 0 {
+            continue;
+        }
+        if let Ok(n) = k.read_cstr(strtab + name_off, 256) {
+            if !n.is_empty() && !n.starts_with("$x") {
+                out.push((value, size, n));
+            }
+        }
+    }
+    out.sort();
+    Some(out)
+}
