@@ -59,13 +59,18 @@ def truth(cache: Path, dump: Path, vmlinux: Path, out: Path):
         raise BuildError(f"drgn could not read {dump.name}:\n{r.stdout[-3000:]}")
 
 
-def build_one(cache, name, sdir, recipe, series, tools, force=False):
+def recipe_dir(cache, name, sdir, recipe, series):
+    """Where a recipe's dumps live: keyed by everything that shapes them."""
     release, kdir = fetch_kernel(cache, series)
     module = build_module(cache, release, CORPUS / "guest/module") if recipe.get("module") else None
-    key = hash_inputs(sdir, CORPUS / "guest", LIB / "guest.py", LIB / "truth.py", LIB / "build.py",
+    key = hash_inputs(sdir, CORPUS / "guest", LIB / "guest.py", LIB / "truth.py", LIB / "checks.py",
                       json.dumps(recipe, sort_keys=True), release, series,
                       module.read_bytes() if module else b"")
-    out = cache / "dumps" / f"{name}.{series}.{key}"
+    return release, kdir, module, cache / "dumps" / f"{name}.{series}.{key}"
+
+
+def build_one(cache, name, sdir, recipe, series, tools, force=False):
+    release, kdir, module, out = recipe_dir(cache, name, sdir, recipe, series)
     if (out / "entries.json").exists() and not force:
         return json.loads((out / "entries.json").read_text())
     last = None
@@ -176,14 +181,18 @@ def main():
         except BuildError as e:
             log(f"FAILED: {e}")
             failed.append(f"{name} on {series}")
-    # The manifest lists every complete dump in the cache, not only this run's.
+    # The manifest lists every complete, current dump in the cache, not only
+    # this run's; dumps of outdated recipes are removed.
+    current = set()
+    for name, (sdir, r) in recipes.items():
+        for series in r["kernels"]:
+            current.add(recipe_dir(cache, name, sdir, r, series)[3])
     all_entries = []
-    for f in sorted((cache / "dumps").glob("*/entries.json")):
-        d = f.parent.name.split(".")
-        if (d[0], ".".join(d[1:-1])) in {(n, s) for n, s in ((x, y) for x, (sd, r) in recipes.items() for y in r["kernels"])}:
-            cur = build_key_current(cache, f.parent)
-            if cur:
-                all_entries += json.loads(f.read_text())
+    for d in sorted((cache / "dumps").iterdir()):
+        if d not in current and not d.name.endswith(".tmp"):
+            shutil.rmtree(d, ignore_errors=True)
+        elif (d / "entries.json").exists():
+            all_entries += json.loads((d / "entries.json").read_text())
     man = {"version": 1, "dumps": all_entries}
     tmpm = cache / "manifest.json.tmp"
     tmpm.write_text(json.dumps(man, indent=1))
@@ -192,10 +201,6 @@ def main():
     if failed:
         print("corpus/build: scenarios that never reached their state: " + ", ".join(failed), file=sys.stderr)
         sys.exit(1)
-
-
-def build_key_current(cache, d: Path):
-    return True
 
 
 def print_summary(entries):

@@ -86,7 +86,7 @@ fn fls(x: u64) -> usize {
 }
 
 pub struct TaskReader<'k> {
-    k: &'k Kernel,
+    _k: std::marker::PhantomData<&'k Kernel>,
     letters: Vec<char>,
     state_member: &'static str,
     cpu_member: Option<&'static str>,
@@ -108,7 +108,7 @@ impl<'k> TaskReader<'k> {
             None
         };
         Ok(TaskReader {
-            k,
+            _k: std::marker::PhantomData,
             letters: state_letters(k)?,
             state_member,
             cpu_member,

@@ -1,0 +1,375 @@
+//! The checker: types a rule's expressions against the schema before any dump
+//! is opened. Members reached through DWARF (`@x`, `.raw`) are typed `object`
+//! and checked once a dump is open.
+
+use std::collections::BTreeMap;
+
+use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Span, Stmt};
+
+use crate::rule::{MessagePart, ParamValue, Rule};
+use crate::schema::{Ty, CONSTANTS, FIELDS, FUNCTIONS, ROOTS};
+
+/// A checker finding, with the span inside the expression it came from.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub code: &'static str,
+    pub title: String,
+    pub label: String,
+    pub help: Option<String>,
+    pub span: Span,
+    /// Which text the span is in: "match", "message", or "evidence:N".
+    pub origin: String,
+}
+
+pub fn param_ty(p: &ParamValue) -> Ty {
+    match p {
+        ParamValue::Int(_) => Ty::Int,
+        ParamValue::Float(_) => Ty::Float,
+        ParamValue::Str(_) => Ty::Str,
+        ParamValue::Bool(_) => Ty::Bool,
+        ParamValue::List(l) => Ty::list(l.first().map(param_ty).unwrap_or(Ty::Any)),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+struct Checker<'a> {
+    params: &'a BTreeMap<String, ParamValue>,
+    helpers: &'a [String],
+    scopes: Vec<(String, Ty)>,
+    elems: Vec<Ty>,
+    used: Vec<String>,
+    out: Vec<Finding>,
+    origin: String,
+}
+
+impl Checker<'_> {
+    fn find(&mut self, code: &'static str, title: String, label: impl Into<String>, help: Option<String>, span: Span) {
+        self.out.push(Finding { code, title, label: label.into(), help, span, origin: self.origin.clone() });
+    }
+
+    fn name(&mut self, n: &str, span: Span) -> Ty {
+        self.used.push(n.to_string());
+        if n == "it" {
+            if let Some(e) = self.elems.last() {
+                return e.clone();
+            }
+        }
+        if let Some((_, t)) = self.scopes.iter().rev().find(|(x, _)| x == n) {
+            return t.clone();
+        }
+        if let Some(p) = self.params.get(n) {
+            return param_ty(p);
+        }
+        if CONSTANTS.iter().any(|(c, _)| *c == n) {
+            return Ty::Int;
+        }
+        if let Some(e) = self.elems.last().cloned() {
+            if let Some(t) = e.field(n) {
+                return t;
+            }
+        }
+        if let Some(r) = ROOTS.iter().find(|r| r.name == n) {
+            return (r.ty)();
+        }
+        let close_param = self.params.keys().find(|p| edit_distance(p, n) <= 2).cloned();
+        if let Some(p) = close_param {
+            self.find("C005", format!("unknown param `{n}`"), "not a param of this rule",
+                Some(format!("did you mean the param `{p}`? params are declared under `params:`")), span);
+        } else {
+            let mut known: Vec<String> = self.scopes.iter().map(|(x, _)| x.clone()).collect();
+            known.extend(self.params.keys().cloned());
+            known.extend(ROOTS.iter().map(|r| r.name.to_string()));
+            self.find("C001", format!("unknown name `{n}`"), "not a binding, param, constant or root",
+                Some(format!("names in scope here: {}", known.join(", "))), span);
+        }
+        Ty::Any
+    }
+
+    fn field(&mut self, base: &Ty, name: &str, span: Span) -> Ty {
+        match base.field(name) {
+            Some(t) => t,
+            None => {
+                let owner = match base { Ty::List(x) => x.as_ref(), t => t };
+                let fields: Vec<&str> = FIELDS.iter().filter(|f| f.owner == owner.name()).map(|f| f.name).collect();
+                let help = if fields.is_empty() {
+                    format!("a {base} has no fields")
+                } else if let Some(c) = fields.iter().find(|f| edit_distance(f, name) <= 2) {
+                    format!("did you mean `{c}`? fields of {}: {}", owner.name(), fields.join(", "))
+                } else {
+                    format!("fields of {}: {} (kernel members: `.raw.{name}`)", owner.name(), fields.join(", "))
+                };
+                self.find("C002", format!("no field `{name}` on {base}"), "unknown field", Some(help), span);
+                Ty::Any
+            }
+        }
+    }
+
+    fn expect_list(&mut self, t: Ty, span: Span, what: &str) -> Ty {
+        match t {
+            Ty::List(x) => *x,
+            Ty::Any | Ty::Object | Ty::Null => Ty::Any,
+            Ty::Group(x) => *x,
+            other => {
+                self.find("C003", "type mismatch".into(), format!("{what} needs a list, this is a {other}"), None, span);
+                Ty::Any
+            }
+        }
+    }
+
+    fn regex_lit(&mut self, e: &Expr) {
+        if let ExprKind::Str(s) = &e.kind {
+            if let Err(err) = regex::Regex::new(s) {
+                let msg = err.to_string();
+                let last = msg.lines().last().unwrap_or("invalid regex").trim().to_string();
+                self.find("C007", "invalid regex".into(), last, Some("regexes use Rust `regex` syntax (no look-around or backreferences)".into()), e.span);
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> Ty {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Null => Ty::Null,
+            ExprKind::Bool(_) => Ty::Bool,
+            ExprKind::Int(_) => Ty::Int,
+            ExprKind::Float(_) => Ty::Float,
+            ExprKind::Str(_) => Ty::Str,
+            ExprKind::List(items) => {
+                let mut t = Ty::Any;
+                for i in items {
+                    t = self.expr(i);
+                }
+                Ty::list(t)
+            }
+            ExprKind::Var(n) => self.name(n, span),
+            ExprKind::Global { .. } => Ty::Object,
+            ExprKind::Field { base, name, .. } => {
+                let b = self.expr(base);
+                self.field(&b, &name.name, name.span)
+            }
+            ExprKind::Index { base, index } => {
+                let b = self.expr(base);
+                self.expr(index);
+                match b {
+                    Ty::List(x) => *x,
+                    _ => Ty::Object,
+                }
+            }
+            ExprKind::Call { func, args } => {
+                let tys: Vec<Ty> = args.iter().map(|a| self.expr(a)).collect();
+                let f = func.name.as_str();
+                match f {
+                    "count" | "sum" | "min" | "max" | "first" | "unique" => {
+                        if tys.len() != 1 {
+                            self.find("C004", format!("`{f}` takes one argument"), format!("{} given", tys.len()), None, func.span);
+                            return Ty::Any;
+                        }
+                        if f == "count" && tys[0] == Ty::Str {
+                            return Ty::Int;
+                        }
+                        let el = self.expect_list(tys[0].clone(), args[0].span, f);
+                        match f {
+                            "count" => Ty::Int,
+                            "sum" => if el == Ty::Float { Ty::Float } else { Ty::Int },
+                            "unique" => Ty::list(el),
+                            _ => el,
+                        }
+                    }
+                    "len" | "percent" => if f == "len" { Ty::Int } else { Ty::Float },
+                    "sym" | "sym_opt" | "rwlock" | "rwsem" | "mutex" => Ty::Object,
+                    "task" => Ty::Task,
+                    "signal_pending" => Ty::Bool,
+                    "version" => Ty::Version,
+                    "waiters" => Ty::list(Ty::Task),
+                    _ if self.helpers.iter().any(|h| h == f) => Ty::Any,
+                    _ => {
+                        let mut names: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+                        names.extend(self.helpers.iter().map(|s| s.as_str()));
+                        self.find("C004", format!("unknown function `{f}`"), "not a built-in or a helper", Some(format!("functions: {}", names.join(", "))), func.span);
+                        Ty::Any
+                    }
+                }
+            }
+            ExprKind::Unary { expr, .. } => {
+                let t = self.expr(expr);
+                if t == Ty::Bool { Ty::Bool } else { t }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let a = self.expr(lhs);
+                let b = self.expr(rhs);
+                match op {
+                    BinOp::Or | BinOp::And => Ty::Bool,
+                    BinOp::Eq | BinOp::Ne => {
+                        let comparable = |x: &Ty, y: &Ty| {
+                            matches!(x, Ty::Any | Ty::Object | Ty::Null) || matches!(y, Ty::Any | Ty::Object | Ty::Null)
+                                || x == y || (x.is_numeric() && y.is_numeric())
+                                || matches!((x, y), (Ty::Version, Ty::Str) | (Ty::Str, Ty::Version) | (Ty::Lock, Ty::Str) | (Ty::Str, Ty::Lock))
+                        };
+                        if !comparable(&a, &b) {
+                            self.find("C003", "type mismatch".into(), format!("comparing a {a} with a {b} is always false"), Some("compare values of the same type".into()), span);
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        let ok = |t: &Ty| t.is_numeric() || matches!(t, Ty::Str | Ty::Version);
+                        if !ok(&a) || !ok(&b) || (a == Ty::Str && b.is_numeric() && b != Ty::Any && b != Ty::Object) || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object) {
+                            self.find("C003", "type mismatch".into(), format!("cannot order a {a} and a {b}"), Some("`<`, `>` compare numbers, strings or versions".into()), span);
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::In => {
+                        self.expect_list(b, rhs.span, "`in`");
+                        Ty::Bool
+                    }
+                    BinOp::Matches => {
+                        if !matches!(a, Ty::Str | Ty::Any | Ty::Object | Ty::Null) {
+                            self.find("C003", "type mismatch".into(), format!("`matches` needs a string, this is a {a}"), None, lhs.span);
+                        }
+                        self.regex_lit(rhs);
+                        Ty::Bool
+                    }
+                    _ => {
+                        for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
+                            if !t.is_numeric() && !(*op == BinOp::Add && *t == Ty::Str) {
+                                self.find("C003", "type mismatch".into(), format!("arithmetic on a {t}"), None, s);
+                            }
+                        }
+                        if a == Ty::Float || b == Ty::Float { Ty::Float } else if a == Ty::Str { Ty::Str } else { Ty::Int }
+                    }
+                }
+            }
+            ExprKind::Where { coll, cond } => {
+                let c = self.expr(coll);
+                let el = self.expect_list(c, coll.span, "`where`");
+                self.elems.push(el.clone());
+                self.expr(cond);
+                self.elems.pop();
+                Ty::list(el)
+            }
+            ExprKind::Quant { coll, cond, .. } => {
+                let c = self.expr(coll);
+                let el = self.expect_list(c, coll.span, "a quantifier");
+                if let Some(cond) = cond {
+                    self.elems.push(el);
+                    self.expr(cond);
+                    self.elems.pop();
+                }
+                Ty::Bool
+            }
+            ExprKind::Has { stack, pattern } => {
+                let t = self.expr(stack);
+                let ok = matches!(&t, Ty::Task | Ty::Any | Ty::Null) || t == Ty::list(Ty::Frame) || t == Ty::list(Ty::Str);
+                if !ok {
+                    self.find("C003", "type mismatch".into(), format!("`has` looks into a stack or a task, this is a {t}"), Some("write `task has \"fn\"` or `task.stack has \"fn\"`".into()), stack.span);
+                }
+                match pattern {
+                    HasPattern::Exact(p) | HasPattern::AnyOf(p) | HasPattern::Prefix(p) => {
+                        let pt = self.expr(p);
+                        if !matches!(pt, Ty::Str | Ty::Any) && pt != Ty::list(Ty::Str) && pt != Ty::list(Ty::Any) {
+                            self.find("C003", "type mismatch".into(), format!("a function name or a list of names, not a {pt}"), None, p.span);
+                        }
+                    }
+                    HasPattern::Regex(p) => {
+                        self.expr(p);
+                        self.regex_lit(p);
+                    }
+                }
+                Ty::Bool
+            }
+            ExprKind::Group { coll, key, name, having } => {
+                let c = self.expr(coll);
+                let el = self.expect_list(c, coll.span, "`group`");
+                self.elems.push(el.clone());
+                let kt = self.expr(key);
+                self.elems.pop();
+                if let Some(h) = having {
+                    if let Some(n) = name {
+                        self.scopes.push((n.name.clone(), kt.clone()));
+                    }
+                    self.elems.push(Ty::Group(Box::new(el.clone())));
+                    self.expr(h);
+                    self.elems.pop();
+                    if name.is_some() {
+                        self.scopes.pop();
+                    }
+                }
+                Ty::list(Ty::Group(Box::new(el)))
+            }
+            ExprKind::Sort { coll, key, .. } | ExprKind::Top { coll, key, .. } => {
+                if let ExprKind::Top { n, .. } = &e.kind {
+                    self.expr(n);
+                }
+                let c = self.expr(coll);
+                let el = self.expect_list(c, coll.span, "sorting");
+                self.elems.push(el.clone());
+                self.expr(key);
+                self.elems.pop();
+                Ty::list(el)
+            }
+        }
+    }
+}
+
+/// Checks a parsed rule; returns the findings (empty when the rule is sound).
+pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
+    let mut c = Checker { params: &rule.params, helpers, scopes: Vec::new(), elems: Vec::new(), used: Vec::new(), out: Vec::new(), origin: "match".into() };
+    let mut lets: Vec<(String, Span, usize)> = Vec::new();
+    for s in &rule.program.stmts {
+        match s {
+            Stmt::For { name, iter, .. } => {
+                let t = c.expr(iter);
+                let el = c.expect_list(t, iter.span, "`for`");
+                c.scopes.push((name.name.clone(), el));
+            }
+            Stmt::Let { name, value, .. } => {
+                let before = c.used.len();
+                let t = c.expr(value);
+                let _ = before;
+                lets.push((name.name.clone(), name.span, c.used.len()));
+                c.scopes.push((name.name.clone(), t));
+            }
+        }
+    }
+    let t = c.expr(&rule.program.cond);
+    if !matches!(t, Ty::Bool | Ty::Any | Ty::Object | Ty::Null) {
+        c.find("C003", "type mismatch".into(), format!("the condition is a {t}, not a bool"), Some("end the match with a condition, e.g. `count(x) >= min_x`".into()), rule.program.cond.span);
+    }
+    for (i, (_, e, _)) in rule.evidence.iter().enumerate() {
+        c.origin = format!("evidence:{i}");
+        c.expr(e);
+    }
+    c.origin = "message".into();
+    for p in &rule.message {
+        if let MessagePart::Hole(e, _) = p {
+            c.expr(e);
+        }
+    }
+    // A `let` nobody reads: reported, as Sigma validators flag unused selections.
+    c.origin = "match".into();
+    for (i, (name, span, _)) in lets.iter().enumerate() {
+        let _ = i;
+        let uses = c.used.iter().filter(|u| *u == name).count();
+        if uses == 0 {
+            c.find("C006", format!("unused capture `{name}`"), "bound here but never used", Some(format!("use `{name}` in the condition, the message or `evidence:`, or remove it")), *span);
+        }
+    }
+    for p in rule.params.keys() {
+        if !c.used.iter().any(|u| u == p) {
+            c.origin = "params".into();
+            c.find("C008", format!("unused param `{p}`"), "declared but never used", Some("remove it, or use it in `match:`".into()), Span::new(0, 0));
+        }
+    }
+    c.out
+}

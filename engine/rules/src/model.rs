@@ -1,0 +1,176 @@
+//! The per-dump model rules evaluate over: the kernel's data read once and on
+//! demand (tasks, indexes, log, memory…), stacks unwound only when asked.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kmodel::mm::MemorySummary;
+use kmodel::modules::ModuleInfo;
+use kmodel::printk::LogRecord;
+use kmodel::tasks::Task;
+use kmodel::Kernel;
+
+/// One frame of a kernel stack.
+#[derive(Debug, Clone, Default)]
+pub struct FrameInfo {
+    pub function: Option<String>,
+    pub pc: u64,
+    pub sp: u64,
+    pub offset: u64,
+    pub inline: bool,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub module: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StackInfo {
+    pub frames: Vec<FrameInfo>,
+    pub error: Option<String>,
+}
+
+/// Where stacks come from (the unwinder in production; tests may count calls).
+pub trait Stacks<'k> {
+    fn stack(&self, k: &'k Kernel, task: &Task<'k>) -> Arc<StackInfo>;
+    /// The lock a task waits on: (address, the slow-path function).
+    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<(u64, String)>;
+}
+
+#[derive(Debug, Clone)]
+pub struct CpuInfo {
+    pub id: u32,
+    pub current: Option<usize>,
+    pub nr_running: u64,
+}
+
+#[derive(Default)]
+pub struct Index {
+    pub by_pid: HashMap<i32, usize>,
+    pub by_addr: HashMap<u64, usize>,
+    /// ppid → indices of group leaders whose parent process is ppid.
+    pub children: HashMap<i32, Vec<usize>>,
+    pub threads: HashMap<i32, Vec<usize>>,
+}
+
+type Lazy<T> = OnceCell<Result<T, String>>;
+
+pub struct Model<'k> {
+    pub k: &'k Kernel,
+    pub stacks: &'k dyn Stacks<'k>,
+    tasks: Lazy<Vec<Task<'k>>>,
+    index: OnceCell<Index>,
+    dmesg: Lazy<Vec<LogRecord>>,
+    memory: Lazy<MemorySummary>,
+    modules: Lazy<Vec<ModuleInfo>>,
+    cpus: Lazy<Vec<CpuInfo>>,
+    panic: Lazy<Option<String>>,
+    stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
+    blocked_cache: RefCell<HashMap<usize, Option<(u64, String)>>>,
+    /// Stacks unwound through this model (a laziness test reads it).
+    pub unwound: Cell<usize>,
+}
+
+fn lazy<'a, T>(cell: &'a Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> Result<&'a T, String> {
+    cell.get_or_init(|| f().map_err(|e| e.to_string())).as_ref().map_err(|e| e.clone())
+}
+
+impl<'k> Model<'k> {
+    pub fn new(k: &'k Kernel, stacks: &'k dyn Stacks<'k>) -> Model<'k> {
+        Model {
+            k,
+            stacks,
+            tasks: OnceCell::new(),
+            index: OnceCell::new(),
+            dmesg: OnceCell::new(),
+            memory: OnceCell::new(),
+            modules: OnceCell::new(),
+            cpus: OnceCell::new(),
+            panic: OnceCell::new(),
+            stack_cache: RefCell::new(HashMap::new()),
+            blocked_cache: RefCell::new(HashMap::new()),
+            unwound: Cell::new(0),
+        }
+    }
+
+    pub fn tasks(&self) -> Result<&[Task<'k>], String> {
+        lazy(&self.tasks, || self.k.tasks()).map(|v| v.as_slice())
+    }
+
+    pub fn index(&self) -> Result<&Index, String> {
+        let tasks = self.tasks()?;
+        Ok(self.index.get_or_init(|| {
+            let mut ix = Index::default();
+            for (i, t) in tasks.iter().enumerate() {
+                ix.by_pid.insert(t.pid, i);
+                ix.by_addr.insert(t.addr(), i);
+                ix.threads.entry(t.tgid).or_default().push(i);
+                if t.pid == t.tgid {
+                    if let Some(pp) = t.ppid {
+                        ix.children.entry(pp).or_default().push(i);
+                    }
+                }
+            }
+            ix
+        }))
+    }
+
+    pub fn task(&self, i: usize) -> Result<&Task<'k>, String> {
+        self.tasks()?.get(i).ok_or_else(|| format!("no task #{i}"))
+    }
+
+    pub fn dmesg(&self) -> Result<&[LogRecord], String> {
+        lazy(&self.dmesg, || self.k.dmesg()).map(|v| v.as_slice())
+    }
+
+    pub fn memory(&self) -> Result<&MemorySummary, String> {
+        lazy(&self.memory, || self.k.memory())
+    }
+
+    pub fn modules(&self) -> Result<&[ModuleInfo], String> {
+        lazy(&self.modules, || self.k.modules()).map(|v| v.as_slice())
+    }
+
+    pub fn panic_message(&self) -> Result<Option<&str>, String> {
+        lazy(&self.panic, || self.k.panic_message()).map(|o| o.as_deref())
+    }
+
+    pub fn cpus(&self) -> Result<&[CpuInfo], String> {
+        let ix = self.index()?;
+        lazy(&self.cpus, || {
+            let mut v = Vec::new();
+            for id in self.k.online_cpus()? {
+                let rq = self.k.runqueue(id)?;
+                let curr = rq.member("curr")?.as_u64()?;
+                v.push(CpuInfo {
+                    id,
+                    current: ix.by_addr.get(&curr).copied(),
+                    nr_running: rq.member("nr_running")?.as_u64()?,
+                });
+            }
+            Ok(v)
+        })
+        .map(|v| v.as_slice())
+    }
+
+    pub fn stack(&self, i: usize) -> Result<Arc<StackInfo>, String> {
+        if let Some(s) = self.stack_cache.borrow().get(&i) {
+            return Ok(s.clone());
+        }
+        let t = self.task(i)?;
+        let s = self.stacks.stack(self.k, t);
+        self.unwound.set(self.unwound.get() + 1);
+        self.stack_cache.borrow_mut().insert(i, s.clone());
+        Ok(s)
+    }
+
+    pub fn blocked_on(&self, i: usize) -> Result<Option<(u64, String)>, String> {
+        if let Some(b) = self.blocked_cache.borrow().get(&i) {
+            return Ok(b.clone());
+        }
+        let t = self.task(i)?;
+        let b = self.stacks.blocked_on(self.k, t);
+        self.blocked_cache.borrow_mut().insert(i, b.clone());
+        Ok(b)
+    }
+}

@@ -1,0 +1,303 @@
+//! A rule pack: rules and helpers loaded and checked together; scanning one
+//! dump with every rule that applies to its kernel.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use vmtriage_dsl::ast::Span;
+
+use crate::check::{check, Finding};
+use crate::diag::RuleDiagnostic;
+use crate::eval::{EvalError, Evaluator};
+use crate::helpers::RhaiHelpers;
+use crate::model::Model;
+use crate::rule::{load_rule, read_dir, version_matches, MessagePart, ParamValue, Rule, Severity};
+use crate::value::Value;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+pub struct RulePack {
+    pub rules: Vec<Rule>,
+    pub helpers: RhaiHelpers,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleRunError {
+    pub rule: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanResult {
+    pub release: String,
+    pub diagnoses: Vec<Diagnosis>,
+    pub errors: Vec<RuleRunError>,
+    /// Rules skipped because `applies_to` excludes this kernel.
+    pub skipped: Vec<String>,
+}
+
+/// Maps a checker finding's span (inside an embedded expression) to the file.
+fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
+    let file_span = |s: Span| -> (usize, usize) {
+        if f.origin == "match" {
+            if let Some(ft) = r.fields.get("match") {
+                return (ft.file_offset(s.start), ft.file_offset(s.end.max(s.start + 1) - 1) + 1);
+            }
+        } else if let Some(i) = f.origin.strip_prefix("evidence:").and_then(|i| i.parse::<usize>().ok()) {
+            if let Some((_, _, (a, _))) = r.evidence.get(i) {
+                return (a + s.start, a + s.end.max(s.start + 1));
+            }
+        } else if f.origin == "message" {
+            if let Some(ft) = r.fields.get("message") {
+                // Holes were parsed on their own: find the hole's text again.
+                let hole = r.message.iter().find_map(|p| match p {
+                    MessagePart::Hole(e, text) if e.span.end >= s.end => Some(text.clone()),
+                    _ => None,
+                });
+                if let Some(h) = hole {
+                    if let Some(pos) = ft.text.find(&format!("{{{h}}}")) {
+                        let a = ft.file_offset(pos + 1 + s.start);
+                        return (a, a + (s.end - s.start).max(1));
+                    }
+                }
+                return (ft.file_offset(0), ft.file_offset(0) + 1);
+            }
+        } else if f.origin == "params" {
+            if let Some(ft) = r.fields.get("params") {
+                let name = f.title.split('`').nth(1).unwrap_or("");
+                if let Some(pos) = r.src[ft.region.0..ft.region.1].find(&format!("{name}:")) {
+                    let a = ft.region.0 + pos;
+                    return (a, a + name.len());
+                }
+            }
+        }
+        (0, 1)
+    };
+    let mut d = RuleDiagnostic::new(f.code, f.title.clone(), &r.file, &r.src, file_span(f.span)).label(f.label.clone());
+    if let Some(h) = &f.help {
+        d = d.help(h.clone());
+    }
+    d
+}
+
+impl RulePack {
+    /// Loads and checks rule sources; every problem is returned, none stops the others.
+    pub fn from_sources(rules: &[(String, String)], helpers: &[(String, String)]) -> (RulePack, Vec<RuleDiagnostic>) {
+        let mut diags = Vec::new();
+        let h = match RhaiHelpers::compile(helpers) {
+            Ok(h) => h,
+            Err(errs) => {
+                for (file, msg, off) in errs {
+                    let src = Arc::new(helpers.iter().find(|(f, _)| *f == file).map(|(_, s)| s.clone()).unwrap_or_default());
+                    diags.push(RuleDiagnostic::new("H001", "helper does not compile", &file, &src, (off, off + 1)).label(msg).help("helpers are rhai functions: `fn name(x) { ... }`"));
+                }
+                RhaiHelpers::empty()
+            }
+        };
+        let mut out = Vec::new();
+        let mut ids: BTreeMap<String, (String, usize, Arc<String>)> = BTreeMap::new();
+        for (file, text) in rules {
+            match load_rule(file, text) {
+                Ok(r) => {
+                    let findings = check(&r, &h.names);
+                    if !findings.is_empty() {
+                        diags.extend(findings.iter().map(|f| finding_diag(&r, f)));
+                        continue;
+                    }
+                    let id_off = r.fields.get("id").map(|f| f.file_offset(0)).unwrap_or(0);
+                    if let Some((other, _, _)) = ids.get(&r.doc.id) {
+                        diags.push(
+                            RuleDiagnostic::new("R009", format!("duplicate rule id `{}`", r.doc.id), file, &r.src, (id_off, id_off + r.doc.id.len()))
+                                .label("already used")
+                                .help(format!("{other} has the same id; ids are stable keys of findings: give this rule a new one")),
+                        );
+                        continue;
+                    }
+                    ids.insert(r.doc.id.clone(), (file.clone(), id_off, r.src.clone()));
+                    out.push(r);
+                }
+                Err(ds) => diags.extend(ds),
+            }
+        }
+        out.sort_by(|a, b| a.doc.id.cmp(&b.doc.id));
+        (RulePack { rules: out, helpers: h }, diags)
+    }
+
+    pub fn load_dir(dir: &Path) -> std::io::Result<(RulePack, Vec<RuleDiagnostic>)> {
+        let (rules, helpers) = read_dir(dir)?;
+        Ok(Self::from_sources(&rules, &helpers))
+    }
+
+    /// The pack compiled into the binary (from the repository's `rules/`).
+    pub fn embedded() -> (RulePack, Vec<RuleDiagnostic>) {
+        let mut rules = Vec::new();
+        let mut helpers = Vec::new();
+        for (name, text) in embedded::EMBEDDED {
+            if name.ends_with(".rhai") {
+                helpers.push((name.to_string(), text.to_string()));
+            } else {
+                rules.push((name.to_string(), text.to_string()));
+            }
+        }
+        Self::from_sources(&rules, &helpers)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.doc.id == id)
+    }
+
+    /// Applies `RULE.NAME=VALUE` overrides; unknown rules/params are errors.
+    pub fn override_params(&mut self, overrides: &[String]) -> Result<(), String> {
+        for o in overrides {
+            let (lhs, val) = o.split_once('=').ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
+            let (id, name) = lhs.split_once('.').ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
+            let r = self.rules.iter_mut().find(|r| r.doc.id == id).ok_or_else(|| format!("--param `{o}`: no rule `{id}`"))?;
+            let cur = r.params.get(name).ok_or_else(|| format!("--param `{o}`: rule {id} has no param `{name}` (it has: {})", r.params.keys().cloned().collect::<Vec<_>>().join(", ")))?;
+            let v = cur.parse_like(val).ok_or_else(|| format!("--param `{o}`: `{val}` is not a valid value for `{name}`"))?;
+            r.params.insert(name.to_string(), v);
+        }
+        Ok(())
+    }
+
+    /// Evaluates every rule that applies to this kernel.
+    pub fn scan<'k>(&self, m: &Model<'k>) -> ScanResult {
+        let mut res = ScanResult { release: m.k.release.clone(), diagnoses: Vec::new(), errors: Vec::new(), skipped: Vec::new() };
+        for r in &self.rules {
+            if !r.kernels.is_empty() && !version_matches(&r.kernels, &m.k.release) {
+                res.skipped.push(r.doc.id.clone());
+                continue;
+            }
+            match evaluate(r, m, &r.params, &self.helpers) {
+                Ok(ds) => res.diagnoses.extend(ds),
+                Err(e) => res.errors.push(RuleRunError { rule: r.doc.id.clone(), message: e }),
+            }
+        }
+        res.diagnoses.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        res
+    }
+}
+
+/// Renders a rule run-time error with the expression's position in its file.
+fn located(r: &Rule, e: &EvalError) -> String {
+    let off = r.fields.get("match").map(|f| f.file_offset(e.span.start)).unwrap_or(0);
+    let line = r.src[..off.min(r.src.len())].matches('\n').count() + 1;
+    format!("{} ({}:{line})", e.message, r.file)
+}
+
+pub fn evaluate<'k>(r: &Rule, m: &Model<'k>, params: &BTreeMap<String, ParamValue>, helpers: &RhaiHelpers) -> Result<Vec<Diagnosis>, String> {
+    let mut ev = Evaluator::new(m, params, helpers);
+    let instances = ev.run(&r.program.stmts, &r.program.cond, 20).map_err(|e| located(r, &e))?;
+    let mut out = Vec::new();
+    for bindings in instances {
+        let mut ev = Evaluator::new(m, params, helpers);
+        for (n, v) in &bindings {
+            ev.bind(n, v.clone());
+        }
+        let mut message = String::new();
+        for p in &r.message {
+            match p {
+                MessagePart::Text(t) => message.push_str(t),
+                MessagePart::Hole(e, _) => match ev.eval(e) {
+                    Ok(v) => message.push_str(&display(&ev, &v)),
+                    Err(err) => message.push_str(&format!("<{}>", err.message)),
+                },
+            }
+        }
+        let mut evidence = Vec::new();
+        if r.evidence.is_empty() {
+            for (n, v) in &bindings {
+                evidence.push(Evidence { name: n.clone(), value: render(&ev, v, 0) });
+            }
+        } else {
+            for (text, e, _) in &r.evidence {
+                let value = match ev.eval(e) {
+                    Ok(v) => render(&ev, &v, 0),
+                    Err(err) => serde_json::json!({"error": err.message}),
+                };
+                evidence.push(Evidence { name: text.clone(), value });
+            }
+        }
+        out.push(Diagnosis {
+            rule: r.doc.id.clone(),
+            title: r.doc.title.clone(),
+            severity: r.doc.severity,
+            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+            evidence,
+            references: r.doc.references.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// A value as message text.
+pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:.2}"),
+        Value::Str(s) => s.to_string(),
+        Value::Task(i) => ev.m.task(*i).map(|t| format!("{} ({})", t.comm, t.pid)).unwrap_or_default(),
+        Value::Lock(l) => l.name.clone().unwrap_or_else(|| format!("{} at {:#x}", l.kind, l.address)),
+        Value::List(l) => {
+            let items: Vec<String> = l.iter().take(5).map(|x| display(ev, x)).collect();
+            if l.len() > 5 {
+                format!("{}, … ({} in all)", items.join(", "), l.len())
+            } else {
+                items.join(", ")
+            }
+        }
+        other => match ev.to_json_plain(other) {
+            serde_json::Value::String(s) => s,
+            j => j.to_string(),
+        },
+    }
+}
+
+const SAMPLE: usize = 3;
+
+/// A value as evidence JSON: tasks with pid, comm, state and a stack excerpt.
+pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        Value::Task(i) => {
+            let Ok(t) = ev.m.task(*i) else { return serde_json::Value::Null };
+            let mut j = json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()});
+            if depth <= 1 {
+                if let Ok(s) = ev.m.stack(*i) {
+                    let frames: Vec<String> = s.frames.iter().filter_map(|f| f.function.clone()).take(8).collect();
+                    j["stack"] = json!(frames);
+                }
+            }
+            j
+        }
+        Value::List(l) if l.iter().any(|x| matches!(x, Value::Task(_))) => {
+            json!({"count": l.len(), "sample": l.iter().take(SAMPLE).map(|x| render(ev, x, depth + 1)).collect::<Vec<_>>()})
+        }
+        Value::List(l) => serde_json::Value::Array(l.iter().take(20).map(|x| render(ev, x, depth + 1)).collect()),
+        Value::Group(g) => json!({"key": render(ev, &g.key, depth + 1), "count": g.items.len(),
+            "sample": g.items.iter().take(SAMPLE).map(|x| render(ev, x, depth + 1)).collect::<Vec<_>>()}),
+        Value::Map(m) => serde_json::Value::Object(m.iter().map(|(k, x)| (k.clone(), render(ev, x, depth + 1))).collect()),
+        other => ev.to_json_plain(other),
+    }
+}

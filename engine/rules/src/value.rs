@@ -1,0 +1,87 @@
+//! Run-time values of the rule language.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use kmodel::Object;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockVal {
+    pub address: u64,
+    pub name: Option<String>,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupVal<'k> {
+    pub key: Value<'k>,
+    pub name: Option<String>,
+    pub items: Vec<Value<'k>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Value<'k> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    Version(Rc<Vec<u64>>),
+    List(Rc<Vec<Value<'k>>>),
+    Task(usize),
+    Frame(usize, usize),
+    Cpu(usize),
+    Kernel,
+    Record(usize),
+    Memory,
+    Zone(usize),
+    Module(usize),
+    Lock(Rc<LockVal>),
+    Group(Rc<GroupVal<'k>>),
+    Obj(Object<'k>),
+    Map(Rc<BTreeMap<String, Value<'k>>>),
+}
+
+impl<'k> Value<'k> {
+    pub fn str(s: &str) -> Value<'k> {
+        Value::Str(Rc::from(s))
+    }
+    pub fn list(v: Vec<Value<'k>>) -> Value<'k> {
+        Value::List(Rc::new(v))
+    }
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Version(_) => "version",
+            Value::List(_) => "list",
+            Value::Task(_) => "task",
+            Value::Frame(..) => "frame",
+            Value::Cpu(_) => "cpu",
+            Value::Kernel => "kernel",
+            Value::Record(_) => "record",
+            Value::Memory => "memory",
+            Value::Zone(_) => "zone",
+            Value::Module(_) => "module",
+            Value::Lock(_) => "lock",
+            Value::Group(_) => "group",
+            Value::Obj(_) => "object",
+            Value::Map(_) => "map",
+        }
+    }
+}
+
+/// A hashable identity for grouping and equality of model values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Addr(u64),
+    Task(usize),
+    Other(String),
+}
