@@ -1,5 +1,6 @@
 //! The `vmtriage` command line, as a library so that tests drive the same code.
 
+pub mod bt;
 pub mod print;
 pub mod report;
 pub mod session;

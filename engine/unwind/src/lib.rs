@@ -140,6 +140,7 @@ pub struct Unwinder {
     orc: OnceLock<Arc<OrcTable>>,
     cfi: OnceLock<cfi::CfiIndex>,
     modules: OnceLock<Vec<unwind::ModuleCode>>,
+    syms: OnceLock<unwind::SymIndex>,
     text: (u64, u64),
     dwarf: dwarf::DwarfInfo,
     stacks: Mutex<HashMap<u64, Arc<StackTrace>>>,
@@ -177,6 +178,7 @@ impl Unwinder {
             orc: OnceLock::new(),
             cfi: OnceLock::new(),
             modules: OnceLock::new(),
+            syms: OnceLock::new(),
             text,
             dwarf: dwarf::DwarfInfo::new(k.debug.clone()),
             stacks: Mutex::new(HashMap::new()),
@@ -210,6 +212,10 @@ impl Unwinder {
                 }
             })
             .clone()
+    }
+
+    fn syms(&self) -> &unwind::SymIndex {
+        self.syms.get_or_init(|| unwind::SymIndex::build(&self.debug))
     }
 
     fn cfi(&self) -> &cfi::CfiIndex {

@@ -44,6 +44,40 @@ pub(crate) struct ModuleCode {
     pub syms: Vec<(u64, u64, String)>,
 }
 
+/// The vmlinux's sized symbols, to name an address by the symbol that
+/// contains it (a zero-sized label inside a function does not win).
+pub(crate) struct SymIndex {
+    /// (start, size, name), sorted by start.
+    syms: Vec<(u64, u64, Box<str>)>,
+}
+
+impl SymIndex {
+    pub fn build(debug: &kdebuginfo::KernelDebugInfo) -> SymIndex {
+        let mut syms: Vec<(u64, u64, Box<str>)> = match debug.symbols() {
+            Ok(t) => t
+                .iter()
+                .filter(|s| s.size > 0)
+                .map(|s| (s.addr, s.size, s.name.into()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        // Globals sort after locals at one address; the last one is kept.
+        syms.sort_by(|a, b| a.0.cmp(&b.0));
+        SymIndex { syms }
+    }
+
+    /// The innermost sized symbol containing `addr`.
+    pub fn lookup(&self, addr: u64) -> Option<(u64, u64, &str)> {
+        let n = self.syms.partition_point(|s| s.0 <= addr);
+        for s in self.syms[..n].iter().rev().take(64) {
+            if addr - s.0 < s.1 {
+                return Some((s.0, s.1, &s.2));
+            }
+        }
+        None
+    }
+}
+
 enum Step {
     Next(State),
     End,
@@ -283,13 +317,16 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
         depth: 0,
     };
     if in_vmlinux(u, link) {
-        let (sym_name, offset, size) = match u.debug.symbolize(link) {
-            Some(s) => (
-                Some(s.symbol.name.to_string()),
-                pc.wrapping_sub(s.symbol.addr.wrapping_add(u.kaslr)),
-                s.symbol.size,
-            ),
-            None => (None, 0, 0),
+        let (sym_name, offset, size) = match u.syms().lookup(link) {
+            Some((addr, size, name)) => (Some(name.to_string()), pc.wrapping_sub(addr.wrapping_add(u.kaslr)), size),
+            None => match u.debug.symbolize(link) {
+                Some(s) => (
+                    Some(s.symbol.name.to_string()),
+                    pc.wrapping_sub(s.symbol.addr.wrapping_add(u.kaslr)),
+                    s.symbol.size,
+                ),
+                None => (None, 0, 0),
+            },
         };
         let syms = u.dwarf.frames(link);
         if syms.iter().all(|s| s.function.is_none()) {

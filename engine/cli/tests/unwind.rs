@@ -1,0 +1,160 @@
+//! Every corpus dump's kernel stacks unwound by vmtriage and compared with
+//! drgn's (the ground truth written by corpus/build). One test per dump.
+//!
+//! Compared: the sequence of kernel-frame function names (inline frames
+//! included) of every task drgn could unwind; user-space frames, which drgn
+//! continues into, are left out. Required: every switched-out task and at
+//! least 99 % of all tasks match, the crashed task of a kdump capture
+//! matches, and the lock each task waits on (`lock_var` of a lock slow-path
+//! frame) is the address drgn read.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{manifest, truth, Entry, TruthFrame};
+use kunwind::{Start, Unwinder, VarValue};
+use libtest_mimic::{Arguments, Failed, Trial};
+use vmtriage_cli::Session;
+
+const KERNEL_MIN: u64 = 0xffff_8000_0000_0000;
+
+fn parse_hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+/// drgn's kernel frames as names ("?" where drgn had only an address).
+fn truth_names(frames: &[TruthFrame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f.pc.as_deref().and_then(parse_hex).is_some_and(|pc| pc >= KERNEL_MIN))
+        .map(|f| match f.function.as_deref() {
+            Some(n) if !n.starts_with("0x") => n.to_string(),
+            _ => "?".to_string(),
+        })
+        .collect()
+}
+
+fn check_dump(e: &Entry) -> Result<(), Failed> {
+    let t = truth(e)?;
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
+    let k = &s.kernel;
+    let u = Unwinder::new(k).map_err(|err| format!("unwinder: {err}"))?;
+    let tasks = k.tasks().map_err(|err| format!("tasks: {err}"))?;
+    let by_pid: HashMap<i32, _> = tasks.iter().map(|t| (t.pid, t)).collect();
+    let mut problems = Vec::new();
+    let (mut total, mut matched, mut sleeping, mut sleeping_ok) = (0usize, 0usize, 0usize, 0usize);
+    let (mut locks, mut locks_ok) = (0usize, 0usize);
+    let mut mismatches = Vec::new();
+    let mut lock_problems = Vec::new();
+    for tt in &t.tasks {
+        if tt.stack_error.is_some() {
+            continue;
+        }
+        let Some(task) = by_pid.get(&tt.pid) else {
+            problems.push(format!("pid {} not found", tt.pid));
+            continue;
+        };
+        let trace = u.stack(k, task);
+        let ours: Vec<String> = trace
+            .frames
+            .iter()
+            .map(|f| f.function.clone().unwrap_or_else(|| "?".into()))
+            .collect();
+        let theirs = truth_names(&tt.stack);
+        total += 1;
+        let switched_out = trace.start == Some(Start::SwitchedOut);
+        if switched_out {
+            sleeping += 1;
+        }
+        let ok = ours == theirs;
+        if ok {
+            matched += 1;
+            if switched_out {
+                sleeping_ok += 1;
+            }
+        } else {
+            mismatches.push(format!(
+                "pid {} ({}, {}{}):\n      ours:  {}\n      drgn:  {}{}",
+                tt.pid,
+                tt.comm,
+                tt.state,
+                if switched_out { "" } else { ", on CPU" },
+                ours.join(" < "),
+                theirs.join(" < "),
+                trace.error.as_ref().map(|e| format!("\n      error: {e}")).unwrap_or_default()
+            ));
+        }
+        if Some(tt.pid) == t.crashed_pid && e.capture == "kdump" && !ok {
+            problems.push(format!("the crashed task (pid {}) differs", tt.pid));
+        }
+        // Locks: frame by frame where the sequences agree.
+        if ok {
+            let kernel_frames: Vec<&TruthFrame> = tt
+                .stack
+                .iter()
+                .filter(|f| f.pc.as_deref().and_then(parse_hex).is_some_and(|pc| pc >= KERNEL_MIN))
+                .collect();
+            for (i, tf) in kernel_frames.iter().enumerate() {
+                let Some(lv) = &tf.lock_var else { continue };
+                let Some(addr) = lv["address"].as_str().and_then(parse_hex) else {
+                    continue;
+                };
+                let name = lv["name"].as_str().unwrap_or("lock");
+                locks += 1;
+                match u.frame_var(k, &trace, i, name) {
+                    Ok(VarValue::Value(v)) if v == addr => locks_ok += 1,
+                    other => lock_problems.push(format!(
+                        "pid {} frame #{i} {}: {name} = {other:?}, drgn {addr:#x}",
+                        tt.pid,
+                        tf.function.as_deref().unwrap_or("?")
+                    )),
+                }
+            }
+        }
+    }
+    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    eprintln!(
+        "{}: {matched}/{total} tasks match ({:.2} %), switched-out {sleeping_ok}/{sleeping} ({:.2} %), locks {locks_ok}/{locks}, {} unwinds",
+        e.name(),
+        pct(matched, total),
+        pct(sleeping_ok, sleeping),
+        u.unwind_count()
+    );
+    if sleeping_ok < sleeping {
+        problems.push(format!("{} switched-out tasks differ", sleeping - sleeping_ok));
+    }
+    if pct(matched, total) < 99.0 {
+        problems.push(format!("only {:.2} % of tasks match", pct(matched, total)));
+    }
+    if !lock_problems.is_empty() {
+        problems.push(format!("{} lock variables differ:\n    {}", lock_problems.len(), lock_problems.join("\n    ")));
+    }
+    if !mismatches.is_empty() && !problems.is_empty() {
+        problems.push(format!(
+            "{} mismatches, e.g.:\n    {}",
+            mismatches.len(),
+            mismatches[..mismatches.len().min(12)].join("\n    ")
+        ));
+    } else if !mismatches.is_empty() {
+        eprintln!("  tolerated mismatches:\n    {}", mismatches[..mismatches.len().min(12)].join("\n    "));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} ({}):\n  {}", e.name(), e.path.display(), problems.join("\n  ")).into())
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = match manifest() {
+        Ok(entries) if !entries.is_empty() => entries
+            .into_iter()
+            .map(|e| Trial::test(format!("unwind/{}", e.name()), move || check_dump(&e)))
+            .collect(),
+        Ok(_) => vec![Trial::test("unwind/manifest", || Err("the corpus manifest lists no dumps".into()))],
+        Err(msg) => vec![Trial::test("unwind/manifest", move || Err(msg.clone().into()))],
+    };
+    libtest_mimic::run(&args, trials).exit();
+}
