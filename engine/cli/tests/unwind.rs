@@ -61,13 +61,21 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             .iter()
             .map(|f| f.function.clone().unwrap_or_else(|| "?".into()))
             .collect();
+        let in_module: Vec<bool> = trace.frames.iter().map(|f| f.module.is_some()).collect();
         let theirs = truth_names(&tt.stack);
         total += 1;
         let switched_out = trace.start == Some(Start::SwitchedOut);
         if switched_out {
             sleeping += 1;
         }
-        let ok = ours == theirs;
+        // drgn 0.3.0 does not name module functions (it shows their
+        // address): any name of ours matches there, in a module.
+        let ok = ours.len() == theirs.len()
+            && ours
+                .iter()
+                .zip(&theirs)
+                .zip(&in_module)
+                .all(|((o, t), m)| o == t || (t == "?" && (*m || o == "?")));
         if ok {
             matched += 1;
             if switched_out {
