@@ -32,6 +32,10 @@ pub const MAX_NESTING: usize = 64;
 /// recursively afterwards (checker, evaluator) stays within its stack.
 pub const MAX_TREE_DEPTH: usize = 256;
 
+/// The longest text accepted (64 KiB); longer input is rejected at once
+/// with E011, before any parsing.
+pub const MAX_SOURCE_LEN: usize = 64 * 1024;
+
 /// Parses a rule's `match:` text: `for`/`let` statements, then the condition.
 pub fn parse_program(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
     parser::parse_program(src)
