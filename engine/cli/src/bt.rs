@@ -124,9 +124,11 @@ fn frame_row(f: &Frame) -> BtFrame {
         file: f.file.clone(),
         line: f.line,
         module: f.module.clone(),
-        regs: f
-            .regs
-            .map(|r| r.known().map(|(reg, v)| (reg.name().to_string(), hex(v))).collect()),
+        regs: f.regs.map(|r| {
+            r.known()
+                .map(|(reg, v)| (reg.name().to_string(), hex(v)))
+                .collect()
+        }),
     }
 }
 
@@ -155,17 +157,32 @@ pub fn bt(k: &Kernel, sel: &Selection) -> Result<Vec<BtTask>, kunwind::Error> {
 /// on up to two threads.
 pub fn bt_with(k: &Kernel, u: &Unwinder, sel: &Selection) -> Result<Vec<BtTask>, kunwind::Error> {
     let tasks = select(k, sel)?;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 2);
     if threads == 1 || tasks.len() < 64 {
-        return Ok(tasks.iter().map(|t| task_row(k, t, &u.stack(k, t))).collect());
+        return Ok(tasks
+            .iter()
+            .map(|t| task_row(k, t, &u.stack(k, t)))
+            .collect());
     }
     let chunk = tasks.len().div_ceil(threads);
     let rows: Vec<Vec<BtTask>> = std::thread::scope(|s| {
         let handles: Vec<_> = tasks
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|t| task_row(k, t, &u.stack(k, t))).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|t| task_row(k, t, &u.stack(k, t)))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     Ok(rows.into_iter().flatten().collect())
 }
@@ -179,7 +196,11 @@ pub fn bt_text(rows: &[BtTask]) -> String {
             s.push('\n');
         }
         let cpu = t.cpu.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
-        let _ = writeln!(s, "PID: {:<7} TASK: {}  CPU: {:<3} COMMAND: \"{}\"", t.pid, t.task, cpu, t.comm);
+        let _ = writeln!(
+            s,
+            "PID: {:<7} TASK: {}  CPU: {:<3} COMMAND: \"{}\"",
+            t.pid, t.task, cpu, t.comm
+        );
         for (n, f) in t.frames.iter().enumerate() {
             if let Some(regs) = &f.regs {
                 if n > 0 || !t.active {
@@ -191,7 +212,11 @@ pub fn bt_text(rows: &[BtTask]) -> String {
             }
             let name = describe(f);
             let inline = if f.inline { " (inline)" } else { "" };
-            let module = f.module.as_ref().map(|m| format!(" [{m}]")).unwrap_or_default();
+            let module = f
+                .module
+                .as_ref()
+                .map(|m| format!(" [{m}]"))
+                .unwrap_or_default();
             let _ = write!(
                 s,
                 " #{n:<2} [{}] {name}{inline}{module} at {}",
@@ -280,7 +305,11 @@ mod tests {
             frames: vec![
                 f("context_switch", true, None),
                 f("__schedule", false, None),
-                f("do_syscall_64", false, Some(vec![("rip".into(), "0x10".into())])),
+                f(
+                    "do_syscall_64",
+                    false,
+                    Some(vec![("rip".into(), "0x10".into())]),
+                ),
             ],
             error: None,
         }];

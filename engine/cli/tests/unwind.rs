@@ -27,7 +27,11 @@ fn parse_hex(s: &str) -> Option<u64> {
 fn truth_names(frames: &[TruthFrame]) -> Vec<String> {
     frames
         .iter()
-        .filter(|f| f.pc.as_deref().and_then(parse_hex).is_some_and(|pc| pc >= KERNEL_MIN))
+        .filter(|f| {
+            f.pc.as_deref()
+                .and_then(parse_hex)
+                .is_some_and(|pc| pc >= KERNEL_MIN)
+        })
         .map(|f| match f.function.as_deref() {
             Some(n) if !n.starts_with("0x") => n.to_string(),
             _ => "?".to_string(),
@@ -37,7 +41,8 @@ fn truth_names(frames: &[TruthFrame]) -> Vec<String> {
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
     let t = truth(e)?;
-    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
+    let s =
+        Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
     let k = &s.kernel;
     let u = Unwinder::new(k).map_err(|err| format!("unwinder: {err}"))?;
     let tasks = k.tasks().map_err(|err| format!("tasks: {err}"))?;
@@ -90,7 +95,11 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
                 if switched_out { "" } else { ", on CPU" },
                 ours.join(" < "),
                 theirs.join(" < "),
-                trace.error.as_ref().map(|e| format!("\n      error: {e}")).unwrap_or_default()
+                trace
+                    .error
+                    .as_ref()
+                    .map(|e| format!("\n      error: {e}"))
+                    .unwrap_or_default()
             ));
         }
         if Some(tt.pid) == t.crashed_pid && e.capture == "kdump" && !ok {
@@ -101,7 +110,11 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             let kernel_frames: Vec<&TruthFrame> = tt
                 .stack
                 .iter()
-                .filter(|f| f.pc.as_deref().and_then(parse_hex).is_some_and(|pc| pc >= KERNEL_MIN))
+                .filter(|f| {
+                    f.pc.as_deref()
+                        .and_then(parse_hex)
+                        .is_some_and(|pc| pc >= KERNEL_MIN)
+                })
                 .collect();
             for (i, tf) in kernel_frames.iter().enumerate() {
                 let Some(lv) = &tf.lock_var else { continue };
@@ -121,7 +134,13 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             }
         }
     }
-    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            100.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
     eprintln!(
         "{}: {matched}/{total} tasks match ({:.2} %), switched-out {sleeping_ok}/{sleeping} ({:.2} %), locks {locks_ok}/{locks}, {} unwinds",
         e.name(),
@@ -130,13 +149,20 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         u.unwind_count()
     );
     if sleeping_ok < sleeping {
-        problems.push(format!("{} switched-out tasks differ", sleeping - sleeping_ok));
+        problems.push(format!(
+            "{} switched-out tasks differ",
+            sleeping - sleeping_ok
+        ));
     }
     if pct(matched, total) < 99.0 {
         problems.push(format!("only {:.2} % of tasks match", pct(matched, total)));
     }
     if !lock_problems.is_empty() {
-        problems.push(format!("{} lock variables differ:\n    {}", lock_problems.len(), lock_problems.join("\n    ")));
+        problems.push(format!(
+            "{} lock variables differ:\n    {}",
+            lock_problems.len(),
+            lock_problems.join("\n    ")
+        ));
     }
     if !mismatches.is_empty() && !problems.is_empty() {
         problems.push(format!(
@@ -145,12 +171,21 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             mismatches[..mismatches.len().min(12)].join("\n    ")
         ));
     } else if !mismatches.is_empty() {
-        eprintln!("  tolerated mismatches:\n    {}", mismatches[..mismatches.len().min(12)].join("\n    "));
+        eprintln!(
+            "  tolerated mismatches:\n    {}",
+            mismatches[..mismatches.len().min(12)].join("\n    ")
+        );
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} ({}):\n  {}", e.name(), e.path.display(), problems.join("\n  ")).into())
+        Err(format!(
+            "{} ({}):\n  {}",
+            e.name(),
+            e.path.display(),
+            problems.join("\n  ")
+        )
+        .into())
     }
 }
 
@@ -161,8 +196,12 @@ fn main() {
             .into_iter()
             .map(|e| Trial::test(format!("unwind/{}", e.name()), move || check_dump(&e)))
             .collect(),
-        Ok(_) => vec![Trial::test("unwind/manifest", || Err("the corpus manifest lists no dumps".into()))],
-        Err(msg) => vec![Trial::test("unwind/manifest", move || Err(msg.clone().into()))],
+        Ok(_) => vec![Trial::test("unwind/manifest", || {
+            Err("the corpus manifest lists no dumps".into())
+        })],
+        Err(msg) => vec![Trial::test("unwind/manifest", move || {
+            Err(msg.clone().into())
+        })],
     };
     libtest_mimic::run(&args, trials).exit();
 }

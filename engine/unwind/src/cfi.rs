@@ -100,7 +100,9 @@ impl CfiIndex {
             .section
             .fde_from_offset(&bases, DebugFrameOffset(off), DebugFrame::cie_from_offset)
             .ok()?;
-        let row = fde.unwind_info_for_address(&self.section, &bases, ctx, addr).ok()?;
+        let row = fde
+            .unwind_info_for_address(&self.section, &bases, ctx, addr)
+            .ok()?;
         let data: &'static [u8] = self.data;
         let expr = |e: &gimli::UnwindExpression<usize>| -> Option<&'static [u8]> {
             data.get(e.offset..e.offset.checked_add(e.length)?)
@@ -112,7 +114,16 @@ impl CfiIndex {
             CfaRule::Expression(e) => Cfa::Expr(expr(e)?),
         };
         let mut rules = Vec::with_capacity(8);
-        for reg in [Reg::Rip, Reg::Rsp, Reg::Rbx, Reg::Rbp, Reg::R12, Reg::R13, Reg::R14, Reg::R15] {
+        for reg in [
+            Reg::Rip,
+            Reg::Rsp,
+            Reg::Rbx,
+            Reg::Rbp,
+            Reg::R12,
+            Reg::R13,
+            Reg::R14,
+            Reg::R15,
+        ] {
             let rule = match row.register(gimli::Register(reg as u16)) {
                 None => match reg {
                     Reg::Rsp => Rule::CfaPlus(0),
@@ -133,5 +144,4 @@ impl CfiIndex {
         }
         Some(CfiRow { cfa, rules })
     }
-
 }

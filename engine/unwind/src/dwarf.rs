@@ -69,7 +69,10 @@ impl DwarfInfo {
         if g.is_none() {
             let debug = self.debug.clone();
             let dwarf = gimli::Dwarf::load(|id| -> Result<R, ()> {
-                Ok(EndianSlice::new(section_static(&debug, id.name()), RunTimeEndian::Little))
+                Ok(EndianSlice::new(
+                    section_static(&debug, id.name()),
+                    RunTimeEndian::Little,
+                ))
             });
             *g = Some(match dwarf {
                 Ok(d) => addr2line::Context::from_dwarf(d).map_err(|e| format!("DWARF: {e}")),
@@ -85,7 +88,12 @@ impl DwarfInfo {
     /// Source frames at a link-time address (already adjusted for return
     /// addresses), innermost inline function first. Cached.
     pub fn frames(&self, addr: u64) -> Arc<[SymFrame]> {
-        if let Some(v) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&addr) {
+        if let Some(v) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&addr)
+        {
             return v.clone();
         }
         let v: Arc<[SymFrame]> = self
@@ -185,7 +193,12 @@ fn die_name(unit: UnitRef<'_, R>, off: UnitOffset, depth: u32) -> Option<String>
 }
 
 /// An attribute of a DIE or of its abstract origin.
-fn attr_follow(unit: UnitRef<'_, R>, off: UnitOffset, at: gimli::DwAt, depth: u32) -> Option<AttributeValue<R>> {
+fn attr_follow(
+    unit: UnitRef<'_, R>,
+    off: UnitOffset,
+    at: gimli::DwAt,
+    depth: u32,
+) -> Option<AttributeValue<R>> {
     let e = unit.entry(off).ok()?;
     if let Some(v) = e.attr_value(at) {
         return Some(v);
@@ -204,7 +217,12 @@ fn attr_follow(unit: UnitRef<'_, R>, off: UnitOffset, at: gimli::DwAt, depth: u3
 /// The parameter or local named `name` visible at `addr` in the scope DIE
 /// (a subprogram or inlined_subroutine), searching nested lexical blocks
 /// that contain `addr` first.
-fn find_variable(unit: UnitRef<'_, R>, scope: UnitOffset, addr: u64, name: &str) -> Result<Option<UnitOffset>, String> {
+fn find_variable(
+    unit: UnitRef<'_, R>,
+    scope: UnitOffset,
+    addr: u64,
+    name: &str,
+) -> Result<Option<UnitOffset>, String> {
     let mut tree = unit.entries_tree(Some(scope)).map_err(gerr)?;
     let root = tree.root().map_err(gerr)?;
     fn walk(
@@ -219,10 +237,11 @@ fn find_variable(unit: UnitRef<'_, R>, scope: UnitOffset, addr: u64, name: &str)
         while let Some(child) = children.next().map_err(gerr)? {
             let e = child.entry();
             match e.tag() {
-                gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable => {
-                    if found.is_none() && die_name(unit, e.offset(), 0).as_deref() == Some(name) {
-                        found = Some(e.offset());
-                    }
+                gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable
+                    if found.is_none()
+                        && die_name(unit, e.offset(), 0).as_deref() == Some(name) =>
+                {
+                    found = Some(e.offset());
                 }
                 gimli::DW_TAG_lexical_block if depth < 32 => {
                     let mut inside = false;
@@ -259,7 +278,10 @@ fn type_size(unit: UnitRef<'_, R>, var: UnitOffset) -> Option<u64> {
         if e.tag() == gimli::DW_TAG_pointer_type {
             return Some(8);
         }
-        if let Some(v) = e.attr_value(gimli::DW_AT_byte_size).and_then(|v| v.udata_value()) {
+        if let Some(v) = e
+            .attr_value(gimli::DW_AT_byte_size)
+            .and_then(|v| v.udata_value())
+        {
             return Some(v);
         }
         match e.attr_value(gimli::DW_AT_type) {
@@ -270,7 +292,13 @@ fn type_size(unit: UnitRef<'_, R>, var: UnitOffset) -> Option<u64> {
     None
 }
 
-fn var_value(unit: UnitRef<'_, R>, var: UnitOffset, func: Option<UnitOffset>, addr: u64, env: &FrameEnv<'_>) -> VarValue {
+fn var_value(
+    unit: UnitRef<'_, R>,
+    var: UnitOffset,
+    func: Option<UnitOffset>,
+    addr: u64,
+    env: &FrameEnv<'_>,
+) -> VarValue {
     let size = type_size(unit, var).unwrap_or(8).clamp(1, 8) as usize;
     let Ok(e) = unit.entry(var) else {
         return VarValue::Unavailable("variable DIE unreadable".into());
@@ -307,10 +335,13 @@ fn var_value(unit: UnitRef<'_, R>, var: UnitOffset, func: Option<UnitOffset>, ad
     if expr.0.is_empty() {
         return VarValue::OptimizedOut;
     }
-    let frame_base = func.and_then(|f| match unit.entry(f).ok()?.attr_value(gimli::DW_AT_frame_base)? {
-        AttributeValue::Exprloc(x) => Some(x),
-        _ => None,
-    });
+    let frame_base =
+        func.and_then(
+            |f| match unit.entry(f).ok()?.attr_value(gimli::DW_AT_frame_base)? {
+                AttributeValue::Exprloc(x) => Some(x),
+                _ => None,
+            },
+        );
     evaluate(unit.encoding(), expr, frame_base, size, env)
 }
 
@@ -342,13 +373,17 @@ pub(crate) fn evaluate(
     };
     match &piece.location {
         Location::Empty => VarValue::OptimizedOut,
-        Location::Register { register } => match Reg::from_dwarf(register.0).and_then(|r| env.regs.get(r)) {
-            Some(v) => VarValue::Value(v & mask),
-            None => VarValue::Unavailable(format!(
-                "held in {} which is not known in this frame",
-                Reg::from_dwarf(register.0).map(Reg::name).unwrap_or("an unsupported register")
-            )),
-        },
+        Location::Register { register } => {
+            match Reg::from_dwarf(register.0).and_then(|r| env.regs.get(r)) {
+                Some(v) => VarValue::Value(v & mask),
+                None => VarValue::Unavailable(format!(
+                    "held in {} which is not known in this frame",
+                    Reg::from_dwarf(register.0)
+                        .map(Reg::name)
+                        .unwrap_or("an unsupported register")
+                )),
+            }
+        }
         Location::Address { address } => match (env.read)(*address, size) {
             Some(v) => VarValue::Value(v),
             None => VarValue::Unavailable(format!("memory at {address:#x} unreadable")),
@@ -377,7 +412,9 @@ fn run(
 ) -> Result<Vec<gimli::Piece<R>>, VarValue> {
     let un = |s: String| VarValue::Unavailable(s);
     let mut eval: Evaluation<R> = expr.evaluation(encoding);
-    let mut res = eval.evaluate().map_err(|e| un(format!("bad location expression: {e}")))?;
+    let mut res = eval
+        .evaluate()
+        .map_err(|e| un(format!("bad location expression: {e}")))?;
     loop {
         let next = match res {
             EvaluationResult::Complete => break,
@@ -389,10 +426,12 @@ fn run(
             EvaluationResult::RequiresRegister { register, .. } => {
                 let r = Reg::from_dwarf(register.0)
                     .ok_or_else(|| un(format!("unsupported DWARF register {}", register.0)))?;
-                let v = env
-                    .regs
-                    .get(r)
-                    .ok_or_else(|| un(format!("depends on {} which is not known in this frame", r.name())))?;
+                let v = env.regs.get(r).ok_or_else(|| {
+                    un(format!(
+                        "depends on {} which is not known in this frame",
+                        r.name()
+                    ))
+                })?;
                 eval.resume_with_register(gimli::Value::Generic(v))
             }
             EvaluationResult::RequiresFrameBase => {
@@ -406,18 +445,27 @@ fn run(
                     Some(Location::Register { register }) => Reg::from_dwarf(register.0)
                         .and_then(|r| env.regs.get(r))
                         .ok_or_else(|| un("frame base register unknown".into()))?,
-                    Some(Location::Value { value }) => value.to_u64(u64::MAX).map_err(|e| un(e.to_string()))?,
+                    Some(Location::Value { value }) => {
+                        value.to_u64(u64::MAX).map_err(|e| un(e.to_string()))?
+                    }
                     _ => return Err(un("frame base unavailable".into())),
                 };
                 eval.resume_with_frame_base(base)
             }
             EvaluationResult::RequiresCallFrameCfa => {
-                let cfa = env.cfa.ok_or_else(|| un("the frame's CFA is not known".into()))?;
+                let cfa = env
+                    .cfa
+                    .ok_or_else(|| un("the frame's CFA is not known".into()))?;
                 eval.resume_with_call_frame_cfa(cfa)
             }
-            EvaluationResult::RequiresRelocatedAddress(a) => eval.resume_with_relocated_address(a.wrapping_add(env.kaslr)),
+            EvaluationResult::RequiresRelocatedAddress(a) => {
+                eval.resume_with_relocated_address(a.wrapping_add(env.kaslr))
+            }
             EvaluationResult::RequiresEntryValue(_) => {
-                return Err(un("depends on the value of a register at function entry (DW_OP_entry_value)".into()))
+                return Err(un(
+                    "depends on the value of a register at function entry (DW_OP_entry_value)"
+                        .into(),
+                ))
             }
             EvaluationResult::RequiresTls(_) => return Err(un("thread-local storage".into())),
             other => return Err(un(format!("unsupported DWARF operation ({other:?})"))),
@@ -431,7 +479,12 @@ fn run(
 mod tests {
     use super::*;
 
-    fn env_eval(bytes: &'static [u8], regs: &Regs, cfa: Option<u64>, fb: Option<&'static [u8]>) -> VarValue {
+    fn env_eval(
+        bytes: &'static [u8],
+        regs: &Regs,
+        cfa: Option<u64>,
+        fb: Option<&'static [u8]>,
+    ) -> VarValue {
         let enc = gimli::Encoding {
             format: gimli::Format::Dwarf32,
             version: 5,
@@ -440,7 +493,11 @@ mod tests {
         let read = |a: u64, n: usize| -> Option<u64> {
             // Memory: each 8-byte word holds its own address + 1.
             let v = (a & !7) + 1;
-            Some(if n >= 8 { v } else { v & ((1u64 << (8 * n)) - 1) })
+            Some(if n >= 8 {
+                v
+            } else {
+                v & ((1u64 << (8 * n)) - 1)
+            })
         };
         let env = FrameEnv {
             regs,
@@ -462,9 +519,15 @@ mod tests {
         let mut r = Regs::default();
         r.set(Reg::Rbx, 0xffff_8880_1234_5678);
         // DW_OP_reg3 (rbx)
-        assert_eq!(env_eval(&[0x53], &r, None, None), VarValue::Value(0xffff_8880_1234_5678));
+        assert_eq!(
+            env_eval(&[0x53], &r, None, None),
+            VarValue::Value(0xffff_8880_1234_5678)
+        );
         // DW_OP_reg12 (r12): unknown in this frame
-        assert!(matches!(env_eval(&[0x5c], &r, None, None), VarValue::Unavailable(_)));
+        assert!(matches!(
+            env_eval(&[0x5c], &r, None, None),
+            VarValue::Unavailable(_)
+        ));
     }
 
     #[test]
@@ -475,7 +538,10 @@ mod tests {
         let v = env_eval(&[0x91, 0x68], &r, Some(0x1000), Some(&[0x9c]));
         assert_eq!(v, VarValue::Value(0xfe8 + 1));
         // Without a CFA it is unavailable, not guessed.
-        assert!(matches!(env_eval(&[0x91, 0x68], &r, None, Some(&[0x9c])), VarValue::Unavailable(_)));
+        assert!(matches!(
+            env_eval(&[0x91, 0x68], &r, None, Some(&[0x9c])),
+            VarValue::Unavailable(_)
+        ));
     }
 
     #[test]
@@ -483,7 +549,10 @@ mod tests {
         let mut r = Regs::default();
         r.set(Reg::Rdi, 0x100);
         // DW_OP_breg5 (rdi) +16; DW_OP_stack_value
-        assert_eq!(env_eval(&[0x75, 0x10, 0x9f], &r, None, None), VarValue::Value(0x110));
+        assert_eq!(
+            env_eval(&[0x75, 0x10, 0x9f], &r, None, None),
+            VarValue::Value(0x110)
+        );
         // DW_OP_entry_value(DW_OP_reg5) DW_OP_stack_value
         assert!(matches!(
             env_eval(&[0xa3, 0x01, 0x55, 0x9f], &r, None, None),

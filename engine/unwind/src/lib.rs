@@ -207,7 +207,9 @@ impl Unwinder {
                     self.debug.section(".orc_unwind_ip"),
                     self.debug.section(".orc_unwind"),
                 ) {
-                    (Some(ip), Some(u)) => Arc::new(OrcTable::build(ip.addr, ip.data, u.data, &layout)),
+                    (Some(ip), Some(u)) => {
+                        Arc::new(OrcTable::build(ip.addr, ip.data, u.data, &layout))
+                    }
                     _ => Arc::new(OrcTable::default()),
                 }
             })
@@ -215,18 +217,25 @@ impl Unwinder {
     }
 
     fn syms(&self) -> &unwind::SymIndex {
-        self.syms.get_or_init(|| unwind::SymIndex::build(&self.debug))
+        self.syms
+            .get_or_init(|| unwind::SymIndex::build(&self.debug))
     }
 
     fn cfi(&self) -> &cfi::CfiIndex {
-        self.cfi
-            .get_or_init(|| cfi::CfiIndex::build(dwarf::section_static(&self.debug, ".debug_frame")))
+        self.cfi.get_or_init(|| {
+            cfi::CfiIndex::build(dwarf::section_static(&self.debug, ".debug_frame"))
+        })
     }
 
     /// The task's kernel stack, unwound on first request and cached.
     pub fn stack(&self, k: &Kernel, task: &Task<'_>) -> Arc<StackTrace> {
         let key = task.addr();
-        if let Some(t) = self.stacks.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(t) = self
+            .stacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return t.clone();
         }
         self.unwinds.fetch_add(1, Ordering::Relaxed);
@@ -248,7 +257,13 @@ impl Unwinder {
 
     /// A parameter or local variable of a frame, from its DWARF location
     /// and the registers recovered for that frame.
-    pub fn frame_var(&self, k: &Kernel, trace: &StackTrace, frame: usize, name: &str) -> Result<VarValue> {
+    pub fn frame_var(
+        &self,
+        k: &Kernel,
+        trace: &StackTrace,
+        frame: usize,
+        name: &str,
+    ) -> Result<VarValue> {
         let f = trace
             .frames
             .get(frame)
@@ -262,10 +277,9 @@ impl Unwinder {
             return Err(no_var());
         }
         let st = &trace.states[f.state];
-        let link = f
-            .pc
-            .wrapping_sub(self.kaslr)
-            .wrapping_sub(u64::from(!st.interrupted));
+        let link =
+            f.pc.wrapping_sub(self.kaslr)
+                .wrapping_sub(u64::from(!st.interrupted));
         let read = |addr: u64, n: usize| -> Option<u64> {
             let mut b = [0u8; 8];
             k.read(addr, &mut b[..n.min(8)]).ok()?;

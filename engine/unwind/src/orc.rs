@@ -209,7 +209,9 @@ impl OrcTable {
         let mut pairs: Vec<(u64, OrcEntry)> = Vec::with_capacity(n);
         for i in 0..n {
             let off = i32::from_le_bytes(ip_data[4 * i..4 * i + 4].try_into().unwrap());
-            let ip = ip_base.wrapping_add(4 * i as u64).wrapping_add(off as i64 as u64);
+            let ip = ip_base
+                .wrapping_add(4 * i as u64)
+                .wrapping_add(off as i64 as u64);
             let raw: &[u8; 6] = entry_data[6 * i..6 * i + 6].try_into().unwrap();
             pairs.push((ip, layout.decode(raw)));
         }
@@ -270,7 +272,10 @@ mod tests {
         // sp_reg=SP(5), bp_reg=PREV_SP(1), type=CALL(0)
         let e = l.decode(&raw(16, -16, 5 | 1 << 4));
         assert_eq!(e.kind, OrcKind::Call);
-        assert_eq!((e.sp_reg, e.bp_reg, e.sp_offset, e.bp_offset), (5, 1, 16, -16));
+        assert_eq!(
+            (e.sp_reg, e.bp_reg, e.sp_offset, e.bp_offset),
+            (5, 1, 16, -16)
+        );
         assert!(!e.signal);
         // type=REGS(1) implies signal
         let e = l.decode(&raw(0, 0, 5 | 1 << 8));
@@ -316,7 +321,11 @@ mod tests {
         let l = OrcLayout::V6_4;
         let base = 0xffff_ffff_8200_0000u64;
         // Three slots pointing at 0x...1000, 0x...3000 and (out of order) 0x...2000.
-        let targets = [0xffff_ffff_8100_1000u64, 0xffff_ffff_8100_3000, 0xffff_ffff_8100_2000];
+        let targets = [
+            0xffff_ffff_8100_1000u64,
+            0xffff_ffff_8100_3000,
+            0xffff_ffff_8100_2000,
+        ];
         let mut ips = Vec::new();
         for (i, t) in targets.iter().enumerate() {
             let slot = base + 4 * i as u64;
@@ -331,6 +340,9 @@ mod tests {
         assert_eq!(t.lookup(0xffff_ffff_8100_0fff), None);
         assert_eq!(t.lookup(0xffff_ffff_8100_1000).unwrap().sp_offset, 8);
         assert_eq!(t.lookup(0xffff_ffff_8100_2abc).unwrap().sp_offset, 16);
-        assert_eq!(t.lookup(0xffff_ffff_8100_3001).unwrap().kind, OrcKind::EndOfStack);
+        assert_eq!(
+            t.lookup(0xffff_ffff_8100_3001).unwrap().kind,
+            OrcKind::EndOfStack
+        );
     }
 }

@@ -70,8 +70,8 @@ impl Reg {
 
     pub fn name(self) -> &'static str {
         [
-            "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
-            "r13", "r14", "r15", "rip", "rflags", "cs", "ss",
+            "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
+            "r12", "r13", "r14", "r15", "rip", "rflags", "cs", "ss",
         ][self as usize]
     }
 }

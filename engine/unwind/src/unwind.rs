@@ -9,7 +9,7 @@ use kmodel::Kernel;
 use crate::cfi::{Cfa, CfiRow, Rule};
 use crate::orc::{reg as orc_reg, OrcEntry, OrcKind, OrcTable};
 use crate::regs::{Reg, Regs};
-use crate::{Frame, Start, StackTrace, Unwinder};
+use crate::{Frame, StackTrace, Start, Unwinder};
 
 /// More frames than this means a loop or a corrupt stack.
 pub const MAX_FRAMES: usize = 256;
@@ -62,7 +62,7 @@ impl SymIndex {
             Err(_) => Vec::new(),
         };
         // Globals sort after locals at one address; the last one is kept.
-        syms.sort_by(|a, b| a.0.cmp(&b.0));
+        syms.sort_by_key(|a| a.0);
         SymIndex { syms }
     }
 
@@ -79,7 +79,7 @@ impl SymIndex {
 }
 
 enum Step {
-    Next(State),
+    Next(Box<State>),
     End,
     /// No unwind information: try the fallback.
     NotFound,
@@ -134,7 +134,9 @@ pub(crate) fn unwind_task(u: &Unwinder, k: &Kernel, task: &Task<'_>) -> StackTra
             break;
         }
         if trace.states.len() >= MAX_FRAMES {
-            trace.error = Some(format!("more than {MAX_FRAMES} frames: the stack is corrupt or loops"));
+            trace.error = Some(format!(
+                "more than {MAX_FRAMES} frames: the stack is corrupt or loops"
+            ));
             break;
         }
         let idx = trace.states.len();
@@ -143,7 +145,7 @@ pub(crate) fn unwind_task(u: &Unwinder, k: &Kernel, task: &Task<'_>) -> StackTra
         let step = step(&mut cx, &mut cur);
         trace.states.push(cur.clone());
         let next = match step {
-            Step::Next(n) => n,
+            Step::Next(n) => *n,
             Step::End => break,
             Step::NotFound => match fallback(&cx, &cur) {
                 Ok(n) => n,
@@ -228,7 +230,9 @@ fn initial_state(k: &Kernel, task: &Task<'_>) -> Result<(State, Start), String> 
         match frame.member(member).and_then(|o| o.as_u64()) {
             Ok(v) => regs.set(reg, v),
             Err(e) if reg == Reg::Rip => {
-                return Err(format!("the switched-out frame at {sp:#x} is unreadable: {e}"))
+                return Err(format!(
+                    "the switched-out frame at {sp:#x} is unreadable: {e}"
+                ))
             }
             Err(_) => {}
         }
@@ -318,7 +322,11 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
     };
     if in_vmlinux(u, link) {
         let (sym_name, offset, size) = match u.syms().lookup(link) {
-            Some((addr, size, name)) => (Some(name.to_string()), pc.wrapping_sub(addr.wrapping_add(u.kaslr)), size),
+            Some((addr, size, name)) => (
+                Some(name.to_string()),
+                pc.wrapping_sub(addr.wrapping_add(u.kaslr)),
+                size,
+            ),
             None => match u.debug.symbolize(link) {
                 Some(s) => (
                     Some(s.symbol.name.to_string()),
@@ -330,7 +338,10 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
         };
         let syms = u.dwarf.frames(link);
         if syms.iter().all(|s| s.function.is_none()) {
-            let (file, line) = syms.first().map(|s| (s.file.clone(), s.line)).unwrap_or((None, None));
+            let (file, line) = syms
+                .first()
+                .map(|s| (s.file.clone(), s.line))
+                .unwrap_or((None, None));
             out.push(Frame {
                 function: sym_name,
                 offset,
@@ -409,7 +420,12 @@ fn apply_cfi(cx: &Ctx<'_>, row: &CfiRow, st: &mut State) -> Step {
     let cfa = match &row.cfa {
         Cfa::RegOffset(r, off) => match st.regs.get(*r) {
             Some(v) => v.wrapping_add(*off as u64),
-            None => return Step::Fail(format!("the CFA depends on {} which is not known", r.name())),
+            None => {
+                return Step::Fail(format!(
+                    "the CFA depends on {} which is not known",
+                    r.name()
+                ))
+            }
         },
         Cfa::Expr(bytes) => match eval_cfa_expr(cx, bytes, &st.regs) {
             Some(v) => v,
@@ -436,13 +452,13 @@ fn apply_cfi(cx: &Ctx<'_>, row: &CfiRow, st: &mut State) -> Step {
                 cfa.wrapping_sub(8)
             )),
         },
-        Some(_) => Step::Next(State {
+        Some(_) => Step::Next(Box::new(State {
             regs: next,
             interrupted: false,
             cfa: None,
             full: false,
             switched: false,
-        }),
+        })),
     }
 }
 
@@ -548,22 +564,25 @@ fn apply_orc(cx: &Ctx<'_>, e: &OrcEntry, st: &mut State) -> Step {
     if e.kind != OrcKind::Regs {
         let bp = match e.bp_reg {
             orc_reg::UNDEFINED => st.regs.get(Reg::Rbp),
-            orc_reg::PREV_SP => cx.k.read_u64(cfa.wrapping_add(e.bp_offset as i64 as u64)).ok(),
-            orc_reg::BP => st
-                .regs
-                .get(Reg::Rbp)
-                .and_then(|bp| cx.k.read_u64(bp.wrapping_add(e.bp_offset as i64 as u64)).ok()),
+            orc_reg::PREV_SP => {
+                cx.k.read_u64(cfa.wrapping_add(e.bp_offset as i64 as u64))
+                    .ok()
+            }
+            orc_reg::BP => st.regs.get(Reg::Rbp).and_then(|bp| {
+                cx.k.read_u64(bp.wrapping_add(e.bp_offset as i64 as u64))
+                    .ok()
+            }),
             _ => None,
         };
         next.set_opt(Reg::Rbp, bp);
     }
-    Step::Next(State {
+    Step::Next(Box::new(State {
         regs: next,
         interrupted: e.signal || full,
         cfa: None,
         full,
         switched: e.sp_reg != orc_reg::SP,
-    })
+    }))
 }
 
 /// Without unwind information: a call through a NULL pointer (pc 0: the
@@ -676,7 +695,12 @@ fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
 }
 
 /// A module's own symbol table (`mod->kallsyms`), for its text range.
-fn module_symbols(k: &Kernel, m: &kmodel::Object<'_>, lo: u64, hi: u64) -> Option<Vec<(u64, u64, String)>> {
+fn module_symbols(
+    k: &Kernel,
+    m: &kmodel::Object<'_>,
+    lo: u64,
+    hi: u64,
+) -> Option<Vec<(u64, u64, String)>> {
     let ks = m.member("kallsyms").ok()?;
     let symtab = ks.member("symtab").ok()?.as_u64().ok()?;
     let num = ks.member("num_symtab").ok()?.as_u64().ok()? as usize;
