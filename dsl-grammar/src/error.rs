@@ -56,8 +56,8 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
     (
         "E007",
-        "number out of range",
-        "an integer literal does not fit in 64 bits",
+        "invalid number",
+        "a number literal is malformed or does not fit in 64 bits",
     ),
     (
         "E008",
@@ -76,8 +76,8 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
     (
         "E011",
-        "expression too complex",
-        "the parser gave up on the input's size or shape",
+        "expression too large",
+        "the text is longer than 64 KiB, or too complex for the parser",
     ),
 ];
 
@@ -136,6 +136,12 @@ impl Diagnostic {
             ));
         }
         Diagnostic::new("E004", span, format!("unknown escape `\\{c}`")).help(help)
+    }
+
+    pub(crate) fn invalid_number(span: Span, text: &str) -> Diagnostic {
+        Diagnostic::new("E007", span, format!("invalid number `{text}`")).help(
+            "numbers are written `123`, `1_000`, `0xffff_8880`, `1.5` or `2e-3`; a name cannot start with a digit",
+        )
     }
 
     pub(crate) fn unclosed(span: Span, open: &str, end: usize) -> Diagnostic {
@@ -498,7 +504,18 @@ pub(crate) fn from_pest(
         d = Diagnostic::new("E001", span, message)
             .label(p.span, label)
             .help(help);
-    } else if program && found.is_none() && exp.stmt && exp.expr {
+    } else if exp.operator && matches!(found_text, "let" | "for") {
+        d = Diagnostic::new(
+            "E001",
+            span,
+            format!("a `{found_text}` statement cannot follow the condition"),
+        )
+        .help(if program {
+            "put the `for`/`let` statements first: a program is statements, then the one condition that decides the match"
+        } else {
+            "this is a single expression: statements are not allowed here"
+        });
+    } else if program && found.is_none() && exp.stmt && exp.expr && prev.is_some() {
         // The text ends after a statement: the condition is missing.
         d = Diagnostic::new(
             "E001",
@@ -579,6 +596,7 @@ pub(crate) fn from_pest(
         "=" => Some("compare with `==`; `=` only appears in `let NAME = EXPR`"),
         "'" => Some("strings are written in double quotes: \"text\""),
         "=>" => Some("compare with `>=`"),
+        "?" => Some("`?` is only part of `?.` (null-safe field: `a?.b`) and `@?` (optional global: `@?name`)"),
         "&" | "|" => Some("logical operators are `and`, `or` and `not`"),
         _ => None,
     };

@@ -57,15 +57,27 @@ pub fn tokenize(src: &str) -> Vec<Tok> {
                 TokKind::Str
             }
             b'0'..=b'9' => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
+                let word = |i: &mut usize| {
+                    while *i < b.len() && (b[*i].is_ascii_alphanumeric() || b[*i] == b'_') {
+                        *i += 1;
+                    }
+                };
+                word(&mut i);
                 // A fraction: `1.5`, but not `1.field`.
                 if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
                     i += 1;
-                    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                        i += 1;
-                    }
+                    word(&mut i);
+                }
+                // An exponent's sign: `1e-5`.
+                let hex = b[start..].starts_with(b"0x") || b[start..].starts_with(b"0X");
+                if !hex
+                    && matches!(b[i - 1], b'e' | b'E')
+                    && i + 1 < b.len()
+                    && matches!(b[i], b'+' | b'-')
+                    && b[i + 1].is_ascii_digit()
+                {
+                    i += 1;
+                    word(&mut i);
                 }
                 TokKind::Number
             }
@@ -116,6 +128,9 @@ pub fn check(src: &str, toks: &[Tok]) -> Vec<Diagnostic> {
     for tok in toks {
         match tok.kind {
             TokKind::Str => check_string(src, tok.span, &mut errors),
+            TokKind::Number if !valid_number(tok.text(src)) => {
+                errors.push(Diagnostic::invalid_number(tok.span, tok.text(src)));
+            }
             TokKind::Punct if !bracket_error => match tok.text(src) {
                 "(" | "[" => {
                     open.push(*tok);
@@ -199,4 +214,40 @@ pub fn unescape(text: &str) -> String {
         }
     }
     out
+}
+
+/// `123`, `1_000`, `0xff_ff`, `1.5`, `2e-3`, `1.5E+3`.
+fn valid_number(t: &str) -> bool {
+    fn digits(s: &str, hex: bool) -> bool {
+        !s.is_empty()
+            && s.split('_').all(|part| {
+                !part.is_empty()
+                    && part.bytes().all(|c| {
+                        if hex {
+                            c.is_ascii_hexdigit()
+                        } else {
+                            c.is_ascii_digit()
+                        }
+                    })
+            })
+    }
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return digits(h, true);
+    }
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => digits(int, false) && digits(frac, false),
+        None => digits(mantissa, false),
+    };
+    let exp_ok = match exp {
+        None => true,
+        Some(e) => {
+            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
+        }
+    };
+    mantissa_ok && exp_ok
 }

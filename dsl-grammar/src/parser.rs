@@ -380,6 +380,9 @@ impl<'s> Builder<'s> {
     fn primary(&self, pair: Pair<Rule>, depth: usize) -> Res {
         let p = pair.into_inner().next().unwrap();
         let span = span_of(&p);
+        if depth > MAX_NESTING {
+            return Err(Box::new(Diagnostic::too_deep(self.trim(span))));
+        }
         let leaf = |kind| node(kind, span, 1);
         match p.as_rule() {
             Rule::paren => {
@@ -532,7 +535,6 @@ impl<'s> Builder<'s> {
             Some(v) => node(ExprKind::Int(v), span, 1),
             None => {
                 let d = Diagnostic::new("E007", span, "number too large")
-                    .label(span, "does not fit in 64 bits")
                     .help("integers are signed 64-bit (up to 9223372036854775807); hex literals may use all 64 bits (up to 0xffff_ffff_ffff_ffff)");
                 self.soft.borrow_mut().push(d);
                 node(ExprKind::Int(0), span, 1)
@@ -547,7 +549,6 @@ impl<'s> Builder<'s> {
             Ok(v) if v.is_finite() => node(ExprKind::Float(v), span, 1),
             _ => {
                 let d = Diagnostic::new("E007", span, "number too large")
-                    .label(span, "does not fit in a 64-bit float")
                     .help("floats are 64-bit, up to about 1.8e308");
                 self.soft.borrow_mut().push(d);
                 node(ExprKind::Float(0.0), span, 1)
