@@ -602,6 +602,10 @@ pub(crate) fn from_pest(
     };
     if let Some(s) = slip {
         d = d.help(s);
+    } else if !found_text.is_ascii() && found.is_some_and(|f| f.kind == TokKind::Punct) {
+        d = d.help(
+            "names are ASCII: letters, digits and `_`; other characters only appear in strings",
+        );
     } else if let (Some(f), Some(p)) = (found, prev) {
         let gap = f.span.start > p.span.end;
         if gap && p.kind == TokKind::Word && f.text(src) == "(" && exp.operator {

@@ -416,3 +416,15 @@ fn rendered() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn non_ascii_outside_strings() {
+    let d = check(
+        "tâche",
+        "E001",
+        "expected an operator or end of input, found `â`",
+        (1, 3),
+    );
+    assert!(d.help.unwrap().starts_with("names are ASCII"));
+    assert!(parse_program("comm == \"tâche\"").is_ok());
+}
