@@ -2,12 +2,17 @@
 use std::path::{Path, PathBuf};
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
             walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "rhai") {
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "yml" || x == "rhai")
+        {
             out.push(p);
         }
     }
@@ -23,8 +28,16 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let rel = f.strip_prefix(&root).unwrap().display().to_string();
-        s += &format!("    ({:?}, include_str!({:?})),\n", format!("rules/{rel}"), f.canonicalize().unwrap().display().to_string());
+        s += &format!(
+            "    ({:?}, include_str!({:?})),\n",
+            format!("rules/{rel}"),
+            f.canonicalize().unwrap().display().to_string()
+        );
     }
     s += "];\n";
-    std::fs::write(PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded.rs"), s).unwrap();
+    std::fs::write(
+        PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded.rs"),
+        s,
+    )
+    .unwrap();
 }

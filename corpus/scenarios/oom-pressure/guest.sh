@@ -1,7 +1,8 @@
-# Memory exhausted: eaters outgrow RAM, the OOM killer fires, free memory stays
-# near the min watermark as the survivors keep allocating.
+# Memory exhausted: a hog outgrows RAM and the OOM killer ends it; then a
+# holder takes memory back down to the zones' high watermarks and keeps it
+# there, the state in which allocations stall in direct reclaim.
 echo -1000 > /proc/self/oom_score_adj
-for i in 1 2; do (echo 1000 > /proc/self/oom_score_adj; exec /bin/eater) & done
+(echo 1000 > /proc/self/oom_score_adj; exec /bin/eater) &
 until dmesg | grep -q "Out of memory: Killed process"; do sleep 0.5; done
 sleep 1
-marker READY oom
+/bin/eater hold &

@@ -3,6 +3,7 @@
 pub mod bt;
 pub mod print;
 pub mod report;
+pub mod scan;
 pub mod session;
 
 pub use session::{OpenError, Session};

@@ -5,14 +5,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, Report};
-use vmtriage_cli::{print, report, Session};
+use vmtriage_cli::{bt, print, report, scan, Session};
+use vmtriage_rules::RulePack;
 
 /// Exit codes: 0 success; 1 the command ran and found a problem (a diagnosis
-/// above info for `scan`, a failed check); 2 bad input (unreadable dump, wrong
-/// vmlinux, bad arguments).
+/// above info for `scan`, a rule error for `rules check`, a mismatch for
+/// `rules test`); 2 bad input (unreadable dump, wrong vmlinux, bad arguments).
 #[derive(Parser)]
-#[command(name = "vmtriage", version, about = "Triage Linux kernel crash dumps",
-    after_help = "Exit codes: 0 success; 1 findings or failed checks; 2 bad input (dump, vmlinux, arguments).")]
+#[command(
+    name = "vmtriage",
+    version,
+    about = "Triage Linux kernel crash dumps",
+    after_help = "Exit codes: 0 success; 1 findings or failed checks; 2 bad input (dump, vmlinux, arguments)."
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -52,6 +57,76 @@ enum Cmd {
         args: DumpArgs,
         expr: String,
     },
+    /// Kernel stacks: of PIDs, of every task (--all) or of the tasks on CPUs (--active).
+    Bt {
+        #[command(flatten)]
+        args: DumpArgs,
+        pids: Vec<i32>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        active: bool,
+    },
+    /// Evaluate the rule pack against dumps and print diagnoses.
+    Scan {
+        /// Dumps to scan.
+        #[arg(required = true)]
+        dumps: Vec<PathBuf>,
+        /// Rule directory (default: the pack built into this binary).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Override a rule parameter: RULE.NAME=VALUE.
+        #[arg(long = "param")]
+        params: Vec<String>,
+        #[arg(long)]
+        vmlinux: Option<PathBuf>,
+        #[arg(long = "debuginfo-dir")]
+        debuginfo_dirs: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Evaluate one expression on a dump, for rule authoring: `count(tasks where state == "D")`.
+    Query {
+        #[command(flatten)]
+        args: DumpArgs,
+        expr: String,
+    },
+    /// The rule pack: check, list, show, test.
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesCmd,
+    },
+    /// The object model rules query (roots, types, fields, functions).
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Check rule files before any dump is opened; non-zero exit on any error.
+    Check {
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// The pack as a table.
+    List {
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// A rule as its knowledge-base article.
+    Show {
+        id: String,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
+    /// Run each rule's tests against the corpus; non-zero exit on any mismatch.
+    Test {
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The corpus manifest (default: $VMTRIAGE_CORPUS or ~/.cache/vmtriage-corpus, manifest.json).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -70,8 +145,55 @@ fn main() -> ExitCode {
     }
 }
 
+fn load_pack(
+    dir: Option<&std::path::Path>,
+) -> Result<(RulePack, Vec<vmtriage_rules::RuleDiagnostic>), Report> {
+    match dir {
+        Some(d) => RulePack::load_dir(d).map_err(|e| {
+            miette::miette!(
+                code = "vmtriage::rules",
+                help = "pass a directory of rule files (*.yaml)",
+                "cannot read rules from {}: {e}",
+                d.display()
+            )
+        }),
+        None => Ok(RulePack::embedded()),
+    }
+}
+
+/// A pack that must be clean: rule errors are printed and stop the command.
+fn clean_pack(dir: Option<&std::path::Path>) -> Result<RulePack, Report> {
+    let (pack, diags) = load_pack(dir)?;
+    if !diags.is_empty() {
+        for d in &diags {
+            eprintln!("{:?}", Report::new(d.clone()));
+        }
+        return Err(miette::miette!(
+            code = "vmtriage::rules",
+            help = "run `vmtriage rules check` to see every error",
+            "{} error(s) in the rule pack",
+            diags.len()
+        ));
+    }
+    Ok(pack)
+}
+
+fn manifest_path() -> PathBuf {
+    let dir = std::env::var_os("VMTRIAGE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/vmtriage-corpus")
+        });
+    dir.join("manifest.json")
+}
+
 fn open(a: &DumpArgs) -> Result<Session, Report> {
-    Ok(Session::open(&a.dump, a.vmlinux.as_deref(), &a.debuginfo_dirs)?)
+    Ok(Session::open(
+        &a.dump,
+        a.vmlinux.as_deref(),
+        &a.debuginfo_dirs,
+    )?)
 }
 
 fn emit<T: serde::Serialize>(f: Format, v: &T, text: impl FnOnce(&T) -> String) {
@@ -104,6 +226,152 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
             let p = print::print(&s.kernel, &expr).map_err(rf)?;
             emit(args.format, &p, print::print_text);
         }
+        Cmd::Bt {
+            args,
+            pids,
+            all,
+            active,
+        } => {
+            let s = open(&args)?;
+            let sel = bt::Selection { pids, all, active };
+            let rows =
+                bt::bt(&s.kernel, &sel).map_err(|e| Report::new(ReadFailed(e.to_string())))?;
+            match args.format {
+                Format::Json => println!("{}", bt::bt_json(&rows)),
+                Format::Text => print!("{}", bt::bt_text(&rows)),
+            }
+        }
+        Cmd::Scan {
+            dumps,
+            rules,
+            params,
+            vmlinux,
+            debuginfo_dirs,
+            format,
+        } => {
+            let mut pack = clean_pack(rules.as_deref())?;
+            pack.override_params(&params).map_err(|e| {
+                miette::miette!(
+                    code = "vmtriage::param",
+                    help = "see `vmtriage rules show RULE` for its params",
+                    "{e}"
+                )
+            })?;
+            let mut worst = None;
+            let mut failed = false;
+            for d in &dumps {
+                let s = match Session::open(d, vmlinux.as_deref(), &debuginfo_dirs) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        failed = true;
+                        match format {
+                            Format::Json => println!(
+                                "{}",
+                                serde_json::json!({"dump": d.display().to_string(), "error": e.to_string()})
+                            ),
+                            Format::Text => eprintln!("{:?}", Report::new(e)),
+                        }
+                        continue;
+                    }
+                };
+                let result = scan::scan_kernel(&pack, &s.kernel);
+                for dg in &result.diagnoses {
+                    worst = worst.max(Some(dg.severity));
+                }
+                let rep = scan::DumpReport {
+                    dump: d.display().to_string(),
+                    result,
+                };
+                match format {
+                    Format::Json => println!("{}", serde_json::to_string(&rep).unwrap_or_default()),
+                    Format::Text => print!("{}", scan::diagnoses_text(&rep)),
+                }
+            }
+            if failed {
+                return Ok(ExitCode::from(2));
+            }
+            if worst.is_some_and(|w| w > vmtriage_rules::rule::Severity::Info) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::Query { args, expr } => {
+            let s = open(&args)?;
+            let v = vmtriage_cli::scan::query(&s.kernel, &expr).map_err(|e| {
+                miette::miette!(
+                    code = "vmtriage::query",
+                    help = "see `vmtriage schema` for the roots and fields",
+                    "{e}"
+                )
+            })?;
+            match args.format {
+                Format::Json => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                }
+                Format::Text => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                }
+            }
+        }
+        Cmd::Schema => print!("{}", vmtriage_rules::schema::render()),
+        Cmd::Rules { cmd } => match cmd {
+            RulesCmd::Check { dir, format } => {
+                let (pack, diags) = load_pack(dir.as_deref())?;
+                match format {
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::Value::Array(diags.iter().map(|d| d.to_json()).collect())
+                    ),
+                    Format::Text => {
+                        for d in &diags {
+                            eprintln!("{:?}", Report::new(d.clone()));
+                        }
+                        eprintln!(
+                            "{} rule(s) passed the checks, {} error(s)",
+                            pack.rules.len(),
+                            diags.len()
+                        );
+                    }
+                }
+                if !diags.is_empty() {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            RulesCmd::List { rules } => {
+                print!("{}", scan::rules_list(&clean_pack(rules.as_deref())?))
+            }
+            RulesCmd::Show { id, rules } => {
+                let pack = clean_pack(rules.as_deref())?;
+                let r = pack.get(&id).ok_or_else(|| {
+                    miette::miette!(
+                        code = "vmtriage::rules",
+                        help = "`vmtriage rules list` shows the ids",
+                        "no rule {id}"
+                    )
+                })?;
+                print!("{}", scan::rule_article(r));
+            }
+            RulesCmd::Test { rules, manifest } => {
+                let pack = clean_pack(rules.as_deref())?;
+                let m = manifest.unwrap_or_else(manifest_path);
+                let rows = scan::rules_test(&pack, &m, |d, v| {
+                    Session::open(d, Some(v), &[])
+                        .map(|s| s.kernel)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(|e| {
+                    miette::miette!(
+                        code = "vmtriage::corpus",
+                        help = "build the corpus: corpus/build",
+                        "{e}"
+                    )
+                })?;
+                let (table, ok) = scan::test_table(&rows);
+                print!("{table}");
+                if !ok {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,14 +20,19 @@ pub fn resolve<'k>(k: &'k Kernel, expr: &str) -> Result<Object<'k>> {
     let (root, mut rest) = expr.split_at(root_end);
     let mut obj = if let Some(arg) = root.strip_prefix("task(").and_then(|r| r.strip_suffix(')')) {
         // `task(1)` may be followed by a path; the root ends at ')'.
-        let pid: i32 = arg.trim().parse().map_err(|_| Error::Type(format!("task(): `{arg}` is not a pid")))?;
+        let pid: i32 = arg
+            .trim()
+            .parse()
+            .map_err(|_| Error::Type(format!("task(): `{arg}` is not a pid")))?;
         k.tasks()?
             .into_iter()
             .find(|t| t.pid == pid)
             .ok_or_else(|| Error::Type(format!("no task with pid {pid}")))?
             .obj
     } else if root.starts_with("task(") {
-        let close = expr.find(')').ok_or_else(|| Error::Type("task( without )".into()))?;
+        let close = expr
+            .find(')')
+            .ok_or_else(|| Error::Type("task( without )".into()))?;
         rest = &expr[close + 1..];
         return resolve_rest(k, resolve(k, &expr[..=close])?, rest);
     } else {
@@ -47,7 +52,10 @@ fn resolve_rest<'k>(_k: &'k Kernel, mut obj: Object<'k>, mut rest: &str) -> Resu
             rest = &r[end..];
         } else if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']').ok_or_else(|| Error::Type("missing ]".into()))?;
-            let i: u64 = r[..end].trim().parse().map_err(|_| Error::Type(format!("bad index `{}`", &r[..end])))?;
+            let i: u64 = r[..end]
+                .trim()
+                .parse()
+                .map_err(|_| Error::Type(format!("bad index `{}`", &r[..end])))?;
             obj = obj.index(i)?;
             rest = &r[end + 1..];
         } else {
@@ -90,7 +98,11 @@ fn value(o: &Object<'_>, depth: u32) -> Result<serde_json::Value> {
             let n = count.unwrap_or(0).min(64);
             let mut v = Vec::new();
             for i in 0..n {
-                v.push(if depth > 4 { V::from("…") } else { value(&o.index(i)?, depth + 1)? });
+                v.push(if depth > 4 {
+                    V::from("…")
+                } else {
+                    value(&o.index(i)?, depth + 1)?
+                });
             }
             V::Array(v)
         }

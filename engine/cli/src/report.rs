@@ -79,17 +79,29 @@ pub fn info_text(i: &Info) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     s += &format!("     RELEASE: {}\n", i.release);
     s += &format!("    BUILD-ID: {}\n", opt(i.build_id.clone()));
-    s += &format!("      FORMAT: {}, compression {}{}\n", i.format, i.compression,
-        i.dump_level.map(|l| format!(", dump level {l}")).unwrap_or_default());
+    s += &format!(
+        "      FORMAT: {}, compression {}{}\n",
+        i.format,
+        i.compression,
+        i.dump_level
+            .map(|l| format!(", dump level {l}"))
+            .unwrap_or_default()
+    );
     s += &format!("        CPUS: {}\n", i.cpus);
     s += &format!("       TASKS: {}\n", opt(i.tasks.map(|t| t.to_string())));
-    s += &format!("      UPTIME: {}\n", opt(i.uptime_s.map(|u| format!("{u:.2} s"))));
+    s += &format!(
+        "      UPTIME: {}\n",
+        opt(i.uptime_s.map(|u| format!("{u:.2} s")))
+    );
     s += &format!("     JIFFIES: {}\n", opt(i.jiffies.map(|u| u.to_string())));
     s += &format!("       PANIC: {}\n", opt(i.panic_message.clone()));
-    s += &format!("     CRASHED: {}\n", match (i.crashed_pid, i.crashed_cpu) {
-        (Some(p), Some(c)) => format!("pid {p} on CPU {c}"),
-        _ => "-".into(),
-    });
+    s += &format!(
+        "     CRASHED: {}\n",
+        match (i.crashed_pid, i.crashed_cpu) {
+            (Some(p), Some(c)) => format!("pid {p} on CPU {c}"),
+            _ => "-".into(),
+        }
+    );
     s += &format!("        KASLR: offset {}\n", i.kaslr_offset);
     s += &format!("      PAGING: {}-level\n", i.paging_levels);
     s
@@ -128,7 +140,11 @@ pub fn ps(k: &Kernel) -> Result<Vec<PsRow>> {
 pub fn ps_text(rows: &[PsRow]) -> String {
     let mut s = String::from("    PID    PPID  CPU       TASK        ST  COMM\n");
     for r in rows {
-        let comm = if r.kthread { format!("[{}]", r.comm) } else { r.comm.clone() };
+        let comm = if r.kthread {
+            format!("[{}]", r.comm)
+        } else {
+            r.comm.clone()
+        };
         s += &format!(
             "{:>7} {:>7} {:>4}  {:>16}  {:<2}  {}\n",
             r.pid,

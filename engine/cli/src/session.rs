@@ -58,7 +58,11 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn open(dump: &Path, vmlinux: Option<&Path>, debuginfo_dirs: &[PathBuf]) -> Result<Session, OpenError> {
+    pub fn open(
+        dump: &Path,
+        vmlinux: Option<&Path>,
+        debuginfo_dirs: &[PathBuf],
+    ) -> Result<Session, OpenError> {
         let core = Vmcore::open(dump).map_err(|source| OpenError::Dump {
             path: dump.to_path_buf(),
             source,
@@ -67,7 +71,10 @@ impl Session {
             Some(p) => p.to_path_buf(),
             None => {
                 let info = core.vmcoreinfo();
-                let release = info.and_then(|i| i.osrelease()).unwrap_or("unknown").to_string();
+                let release = info
+                    .and_then(|i| i.osrelease())
+                    .unwrap_or("unknown")
+                    .to_string();
                 let build_id = info
                     .and_then(|i| i.build_id())
                     .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>());
@@ -85,13 +92,16 @@ impl Session {
                 source: kdebuginfo::Error::NoDwarf { path: vmlinux },
             });
         }
-        let kernel = Kernel::open(Arc::new(core), Arc::new(debug)).map_err(|source| match source {
-            kmodel::Error::Debug(e @ kdebuginfo::Error::BuildIdMismatch { .. }) => OpenError::Debug {
-                path: vmlinux.clone(),
-                source: e,
-            },
-            source => OpenError::Kernel { source },
-        })?;
+        let kernel =
+            Kernel::open(Arc::new(core), Arc::new(debug)).map_err(|source| match source {
+                kmodel::Error::Debug(e @ kdebuginfo::Error::BuildIdMismatch { .. }) => {
+                    OpenError::Debug {
+                        path: vmlinux.clone(),
+                        source: e,
+                    }
+                }
+                source => OpenError::Kernel { source },
+            })?;
         Ok(Session {
             path: dump.to_path_buf(),
             kernel,

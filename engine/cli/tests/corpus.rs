@@ -11,7 +11,8 @@ use vmtriage_cli::{report, Session};
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
     let t = truth(e)?;
-    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
+    let s =
+        Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
     let k = &s.kernel;
     let mut problems: Vec<String> = Vec::new();
     if k.release != t.release {
@@ -24,10 +25,18 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     let missing: Vec<_> = theirs.keys().filter(|p| !ours.contains_key(p)).collect();
     let extra: Vec<_> = ours.keys().filter(|p| !theirs.contains_key(p)).collect();
     if !missing.is_empty() {
-        problems.push(format!("{} tasks missing, e.g. pids {:?}", missing.len(), &missing[..missing.len().min(10)]));
+        problems.push(format!(
+            "{} tasks missing, e.g. pids {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        ));
     }
     if !extra.is_empty() {
-        problems.push(format!("{} tasks drgn does not list, e.g. pids {:?}", extra.len(), &extra[..extra.len().min(10)]));
+        problems.push(format!(
+            "{} tasks drgn does not list, e.g. pids {:?}",
+            extra.len(),
+            &extra[..extra.len().min(10)]
+        ));
     }
     let mut field_mismatch = Vec::new();
     for (pid, tt) in &theirs {
@@ -51,7 +60,9 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         if o.kthread != tt.kthread || o.exiting != tt.exiting {
             diffs.push("flags differ".into());
         }
-        if u64::from_str_radix(&o.task, 16).ok() != u64::from_str_radix(tt.address.trim_start_matches("0x"), 16).ok() {
+        if u64::from_str_radix(&o.task, 16).ok()
+            != u64::from_str_radix(tt.address.trim_start_matches("0x"), 16).ok()
+        {
             diffs.push(format!("task address {} != {}", o.task, tt.address));
         }
         if !diffs.is_empty() {
@@ -78,13 +89,23 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             first.map(|i| (ours_text[i], theirs_text[i]))
         ));
     }
-    if log.iter().zip(&t.dmesg).any(|(a, b)| a.level != b.level || a.timestamp_ns != b.timestamp_ns) {
+    if log
+        .iter()
+        .zip(&t.dmesg)
+        .any(|(a, b)| a.level != b.level || a.timestamp_ns != b.timestamp_ns)
+    {
         problems.push("dmesg levels or timestamps differ".into());
     }
     // Crash context and globals.
-    let crashed = k.crashed_task().map_err(|err| format!("crashed task: {err}"))?;
+    let crashed = k
+        .crashed_task()
+        .map_err(|err| format!("crashed task: {err}"))?;
     if crashed.as_ref().map(|c| c.pid) != t.crashed_pid && e.capture == "kdump" {
-        problems.push(format!("crashed pid {:?} != {:?}", crashed.map(|c| c.pid), t.crashed_pid));
+        problems.push(format!(
+            "crashed pid {:?} != {:?}",
+            crashed.map(|c| c.pid),
+            t.crashed_pid
+        ));
     }
     let g = &t.globals;
     let num = |v: &serde_json::Value| v.as_u64().unwrap_or(u64::MAX);
@@ -96,9 +117,15 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if uptime != num(&g["uptime_ns"]) {
         problems.push(format!("uptime_ns {uptime} != {}", g["uptime_ns"]));
     }
-    let lock = k.global("tasklist_lock").and_then(|l| l.member("raw_lock.cnts.counter")).and_then(|c| c.as_u64());
+    let lock = k
+        .global("tasklist_lock")
+        .and_then(|l| l.member("raw_lock.cnts.counter"))
+        .and_then(|c| c.as_u64());
     if lock.as_ref().ok().copied() != Some(num(&g["tasklist_lock"]["cnts"])) {
-        problems.push(format!("tasklist_lock cnts {lock:?} != {}", g["tasklist_lock"]["cnts"]));
+        problems.push(format!(
+            "tasklist_lock cnts {lock:?} != {}",
+            g["tasklist_lock"]["cnts"]
+        ));
     }
     let nr_threads = k.global("nr_threads").and_then(|o| o.as_u64());
     if nr_threads.as_ref().ok().copied() != Some(num(&g["nr_threads"])) {
@@ -106,14 +133,29 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     }
     let mem = k.memory().map_err(|err| format!("memory: {err}"))?;
     if mem.totalram_pages != num(&g["totalram_pages"]) || mem.free_pages != num(&g["free_pages"]) {
-        problems.push(format!("memory {}/{} != {}/{}", mem.totalram_pages, mem.free_pages, g["totalram_pages"], g["free_pages"]));
+        problems.push(format!(
+            "memory {}/{} != {}/{}",
+            mem.totalram_pages, mem.free_pages, g["totalram_pages"], g["free_pages"]
+        ));
     }
-    let zones: Vec<(String, u64, u64, u64, u64)> = mem.zones.iter().map(|z| (z.name.clone(), z.free, z.min, z.low, z.high)).collect();
+    let zones: Vec<(String, u64, u64, u64, u64)> = mem
+        .zones
+        .iter()
+        .map(|z| (z.name.clone(), z.free, z.min, z.low, z.high))
+        .collect();
     let tz: Vec<(String, u64, u64, u64, u64)> = g["zones"]
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|z| (z["name"].as_str().unwrap_or("").to_string(), num(&z["free"]), num(&z["min"]), num(&z["low"]), num(&z["high"])))
+                .map(|z| {
+                    (
+                        z["name"].as_str().unwrap_or("").to_string(),
+                        num(&z["free"]),
+                        num(&z["min"]),
+                        num(&z["low"]),
+                        num(&z["high"]),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -123,7 +165,13 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} ({}):\n  {}", e.name(), e.path.display(), problems.join("\n  ")).into())
+        Err(format!(
+            "{} ({}):\n  {}",
+            e.name(),
+            e.path.display(),
+            problems.join("\n  ")
+        )
+        .into())
     }
 }
 
@@ -134,8 +182,12 @@ fn main() {
             .into_iter()
             .map(|e| Trial::test(format!("read/{}", e.name()), move || check_dump(&e)))
             .collect(),
-        Ok(_) => vec![Trial::test("corpus/manifest", || Err("the corpus manifest lists no dumps".into()))],
-        Err(msg) => vec![Trial::test("corpus/manifest", move || Err(msg.clone().into()))],
+        Ok(_) => vec![Trial::test("corpus/manifest", || {
+            Err("the corpus manifest lists no dumps".into())
+        })],
+        Err(msg) => vec![Trial::test("corpus/manifest", move || {
+            Err(msg.clone().into())
+        })],
     };
     libtest_mimic::run(&args, trials).exit();
 }

@@ -79,7 +79,9 @@ impl Kernel {
             phys_base,
             release,
             walker: PageTableWalker {
-                root: root_v.wrapping_sub(START_KERNEL_MAP).wrapping_add(phys_base),
+                root: root_v
+                    .wrapping_sub(START_KERNEL_MAP)
+                    .wrapping_add(phys_base),
                 levels: 4,
             },
             page_offset_base: 0,
@@ -127,7 +129,9 @@ impl Kernel {
     /// Virtual → physical.
     pub fn translate(&self, vaddr: u64) -> Result<u64> {
         if vaddr >= self.text.0 && vaddr < self.text.1 {
-            return Ok(vaddr.wrapping_sub(START_KERNEL_MAP).wrapping_add(self.phys_base));
+            return Ok(vaddr
+                .wrapping_sub(START_KERNEL_MAP)
+                .wrapping_add(self.phys_base));
         }
         if self.page_offset_base != 0
             && vaddr >= self.page_offset_base
@@ -136,7 +140,12 @@ impl Kernel {
             return Ok(vaddr - self.page_offset_base);
         }
         let page = vaddr & !0xfff;
-        if let Some(p) = self.tlb.lock().unwrap_or_else(|e| e.into_inner()).get(&page) {
+        if let Some(p) = self
+            .tlb
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&page)
+        {
             return Ok(p | (vaddr & 0xfff));
         }
         let p = self.walker.translate(&self.dump, page)?;
@@ -199,11 +208,19 @@ impl Kernel {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// The run-time address of a symbol of the vmlinux.
+    /// The run-time address of a symbol of the vmlinux. Per-CPU variables
+    /// (link addresses that are offsets into `.data..percpu`, below the kernel
+    /// map) are not relocated by KASLR: they stay offsets, for `per_cpu_addr`.
     pub fn symbol_addr(&self, name: &str) -> Result<u64> {
         self.debug
             .symbol(name)
-            .map(|s| s.addr.wrapping_add(self.kaslr_offset))
+            .map(|s| {
+                if s.addr < START_KERNEL_MAP {
+                    s.addr
+                } else {
+                    s.addr.wrapping_add(self.kaslr_offset)
+                }
+            })
             .ok_or_else(|| Error::NoSymbol(name.into()))
     }
 
@@ -250,7 +267,10 @@ impl Kernel {
     /// CPUs that were online (from `__cpu_online_mask`).
     pub fn online_cpus(&self) -> Result<Vec<u32>> {
         let mask = self.global("__cpu_online_mask")?;
-        let nr = self.global("nr_cpu_ids").and_then(|o| o.as_u64()).unwrap_or(64) as u32;
+        let nr = self
+            .global("nr_cpu_ids")
+            .and_then(|o| o.as_u64())
+            .unwrap_or(64) as u32;
         let mut out = Vec::new();
         let words = nr.div_ceil(64);
         for w in 0..words.min(128) {

@@ -24,7 +24,10 @@ pub struct MemorySummary {
 impl Kernel {
     pub fn memory(&self) -> Result<MemorySummary> {
         let nr_free = self.enumerator("enum zone_stat_item", "NR_FREE_PAGES")? as u64;
-        let totalram_pages = self.global("_totalram_pages")?.member("counter")?.as_u64()?;
+        let totalram_pages = self
+            .global("_totalram_pages")?
+            .member("counter")?
+            .as_u64()?;
         let free_pages = self
             .global("vm_zone_stat")?
             .index(nr_free)?
@@ -66,7 +69,11 @@ impl Kernel {
                 zones.push(ZoneInfo {
                     node: nid,
                     name: z.member("name")?.string()?,
-                    free: z.member("vm_stat")?.index(nr_free)?.member("counter")?.as_u64()?,
+                    free: z
+                        .member("vm_stat")?
+                        .index(nr_free)?
+                        .member("counter")?
+                        .as_u64()?,
                     min: wm.index(wmin)?.as_u64()?,
                     low: wm.index(wlow)?.as_u64()?,
                     high: wm.index(whigh)?.as_u64()?,

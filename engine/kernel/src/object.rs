@@ -59,13 +59,17 @@ impl<'k> Object<'k> {
             if let TypeKind::Pointer { .. } = cur.resolved()?.kind {
                 cur = cur.deref()?;
             }
-            let info = self.k.debug.member_path(cur.ty, comp).map_err(|e| match e {
-                kdebuginfo::Error::NoMember { ty, member } => Error::Type(format!(
-                    "no member `{member}` in {ty} on {}",
-                    self.k.release
-                )),
-                other => Error::Debug(other),
-            })?;
+            let info = self
+                .k
+                .debug
+                .member_path(cur.ty, comp)
+                .map_err(|e| match e {
+                    kdebuginfo::Error::NoMember { ty, member } => Error::Type(format!(
+                        "no member `{member}` in {ty} on {}",
+                        self.k.release
+                    )),
+                    other => Error::Debug(other),
+                })?;
             cur = Object {
                 k: self.k,
                 addr: cur.addr.wrapping_add(info.offset),
@@ -103,7 +107,10 @@ impl<'k> Object<'k> {
     pub fn deref(&self) -> Result<Object<'k>> {
         match self.resolved()?.kind {
             TypeKind::Pointer { target } => Ok(Object::new(self.k, self.read_word()?, target)),
-            _ => Err(Error::Type(format!("cannot dereference {}", self.type_name()))),
+            _ => Err(Error::Type(format!(
+                "cannot dereference {}",
+                self.type_name()
+            ))),
         }
     }
 
@@ -248,7 +255,12 @@ impl Kernel {
     /// The entries of a `list_head` list (`head` is the address of the head),
     /// as objects of `type_name` linked through `member`. Bounded: a cycle
     /// that does not return to the head, or a garbage pointer, is an error.
-    pub fn list_entries(&self, head: u64, type_name: &str, member: &str) -> Result<Vec<Object<'_>>> {
+    pub fn list_entries(
+        &self,
+        head: u64,
+        type_name: &str,
+        member: &str,
+    ) -> Result<Vec<Object<'_>>> {
         let ty = self.find_type(type_name)?;
         let off = self.debug.member_path(ty, member)?.offset;
         Ok(self

@@ -30,7 +30,9 @@ impl Kernel {
         let dr = prb.member("desc_ring")?;
         let count_bits = dr.member("count_bits")?.as_u64()?;
         if count_bits > 24 {
-            return Err(Error::Type(format!("printk ring has implausible count_bits {count_bits}")));
+            return Err(Error::Type(format!(
+                "printk ring has implausible count_bits {count_bits}"
+            )));
         }
         let count = 1u64 << count_bits;
         let descs = dr.member("descs")?.as_u64()?;
@@ -40,7 +42,9 @@ impl Kernel {
         let data_ring = prb.member("text_data_ring")?;
         let size_bits = data_ring.member("size_bits")?.as_u64()?;
         if size_bits > 32 {
-            return Err(Error::Type(format!("printk data ring has implausible size_bits {size_bits}")));
+            return Err(Error::Type(format!(
+                "printk data ring has implausible size_bits {size_bits}"
+            )));
         }
         let data_size = 1u64 << size_bits;
         let data = data_ring.member("data")?.as_u64()?;

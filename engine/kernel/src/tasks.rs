@@ -169,7 +169,8 @@ impl Kernel {
     pub fn tasks(&self) -> Result<Vec<Task<'_>>> {
         let r = TaskReader::new(self)?;
         let init = self.global("init_task")?;
-        let leaders = self.list_entries(init.member("tasks")?.addr, "struct task_struct", "tasks")?;
+        let leaders =
+            self.list_entries(init.member("tasks")?.addr, "struct task_struct", "tasks")?;
         let thread_list = init.has_member("signal.thread_head");
         let mut out = Vec::with_capacity(leaders.len());
         for l in leaders {
@@ -180,7 +181,11 @@ impl Kernel {
                 }
             } else {
                 out.push(r.read(l)?);
-                for t in self.list_entries(l.member("thread_group")?.addr, "struct task_struct", "thread_group")? {
+                for t in self.list_entries(
+                    l.member("thread_group")?.addr,
+                    "struct task_struct",
+                    "thread_group",
+                )? {
                     out.push(r.read(t)?);
                 }
             }

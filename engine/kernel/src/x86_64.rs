@@ -28,10 +28,11 @@ impl PageTableWalker {
         for (i, &shift) in shifts.iter().enumerate() {
             let idx = (vaddr >> shift) & 0x1ff;
             let mut e = [0u8; 8];
-            dump.read_phys(table + idx * 8, &mut e).map_err(|err| Error::Translate {
-                vaddr,
-                reason: format!("page table at {:#x} unreadable: {err}", table),
-            })?;
+            dump.read_phys(table + idx * 8, &mut e)
+                .map_err(|err| Error::Translate {
+                    vaddr,
+                    reason: format!("page table at {:#x} unreadable: {err}", table),
+                })?;
             let entry = u64::from_le_bytes(e);
             if entry & PRESENT == 0 {
                 return Err(Error::Translate {

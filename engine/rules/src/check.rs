@@ -37,7 +37,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + (ca != *cb) as usize)
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -55,8 +59,22 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn find(&mut self, code: &'static str, title: String, label: impl Into<String>, help: Option<String>, span: Span) {
-        self.out.push(Finding { code, title, label: label.into(), help, span, origin: self.origin.clone() });
+    fn find(
+        &mut self,
+        code: &'static str,
+        title: String,
+        label: impl Into<String>,
+        help: Option<String>,
+        span: Span,
+    ) {
+        self.out.push(Finding {
+            code,
+            title,
+            label: label.into(),
+            help,
+            span,
+            origin: self.origin.clone(),
+        });
     }
 
     fn name(&mut self, n: &str, span: Span) -> Ty {
@@ -83,16 +101,32 @@ impl Checker<'_> {
         if let Some(r) = ROOTS.iter().find(|r| r.name == n) {
             return (r.ty)();
         }
-        let close_param = self.params.keys().find(|p| edit_distance(p, n) <= 2).cloned();
+        let close_param = self
+            .params
+            .keys()
+            .find(|p| edit_distance(p, n) <= 2)
+            .cloned();
         if let Some(p) = close_param {
-            self.find("C005", format!("unknown param `{n}`"), "not a param of this rule",
-                Some(format!("did you mean the param `{p}`? params are declared under `params:`")), span);
+            self.find(
+                "C005",
+                format!("unknown param `{n}`"),
+                "not a param of this rule",
+                Some(format!(
+                    "did you mean the param `{p}`? params are declared under `params:`"
+                )),
+                span,
+            );
         } else {
             let mut known: Vec<String> = self.scopes.iter().map(|(x, _)| x.clone()).collect();
             known.extend(self.params.keys().cloned());
             known.extend(ROOTS.iter().map(|r| r.name.to_string()));
-            self.find("C001", format!("unknown name `{n}`"), "not a binding, param, constant or root",
-                Some(format!("names in scope here: {}", known.join(", "))), span);
+            self.find(
+                "C001",
+                format!("unknown name `{n}`"),
+                "not a binding, param, constant or root",
+                Some(format!("names in scope here: {}", known.join(", "))),
+                span,
+            );
         }
         Ty::Any
     }
@@ -101,16 +135,37 @@ impl Checker<'_> {
         match base.field(name) {
             Some(t) => t,
             None => {
-                let owner = match base { Ty::List(x) => x.as_ref(), t => t };
-                let fields: Vec<&str> = FIELDS.iter().filter(|f| f.owner == owner.name()).map(|f| f.name).collect();
+                let owner = match base {
+                    Ty::List(x) => x.as_ref(),
+                    t => t,
+                };
+                let fields: Vec<&str> = FIELDS
+                    .iter()
+                    .filter(|f| f.owner == owner.name())
+                    .map(|f| f.name)
+                    .collect();
                 let help = if fields.is_empty() {
                     format!("a {base} has no fields")
                 } else if let Some(c) = fields.iter().find(|f| edit_distance(f, name) <= 2) {
-                    format!("did you mean `{c}`? fields of {}: {}", owner.name(), fields.join(", "))
+                    format!(
+                        "did you mean `{c}`? fields of {}: {}",
+                        owner.name(),
+                        fields.join(", ")
+                    )
                 } else {
-                    format!("fields of {}: {} (kernel members: `.raw.{name}`)", owner.name(), fields.join(", "))
+                    format!(
+                        "fields of {}: {} (kernel members: `.raw.{name}`)",
+                        owner.name(),
+                        fields.join(", ")
+                    )
                 };
-                self.find("C002", format!("no field `{name}` on {base}"), "unknown field", Some(help), span);
+                self.find(
+                    "C002",
+                    format!("no field `{name}` on {base}"),
+                    "unknown field",
+                    Some(help),
+                    span,
+                );
                 Ty::Any
             }
         }
@@ -122,7 +177,13 @@ impl Checker<'_> {
             Ty::Any | Ty::Object | Ty::Null => Ty::Any,
             Ty::Group(x) => *x,
             other => {
-                self.find("C003", "type mismatch".into(), format!("{what} needs a list, this is a {other}"), None, span);
+                self.find(
+                    "C003",
+                    "type mismatch".into(),
+                    format!("{what} needs a list, this is a {other}"),
+                    None,
+                    span,
+                );
                 Ty::Any
             }
         }
@@ -132,8 +193,21 @@ impl Checker<'_> {
         if let ExprKind::Str(s) = &e.kind {
             if let Err(err) = regex::Regex::new(s) {
                 let msg = err.to_string();
-                let last = msg.lines().last().unwrap_or("invalid regex").trim().to_string();
-                self.find("C007", "invalid regex".into(), last, Some("regexes use Rust `regex` syntax (no look-around or backreferences)".into()), e.span);
+                let last = msg
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid regex")
+                    .trim()
+                    .to_string();
+                self.find(
+                    "C007",
+                    "invalid regex".into(),
+                    last,
+                    Some(
+                        "regexes use Rust `regex` syntax (no look-around or backreferences)".into(),
+                    ),
+                    e.span,
+                );
             }
         }
     }
@@ -173,7 +247,13 @@ impl Checker<'_> {
                 match f {
                     "count" | "sum" | "min" | "max" | "first" | "unique" => {
                         if tys.len() != 1 {
-                            self.find("C004", format!("`{f}` takes one argument"), format!("{} given", tys.len()), None, func.span);
+                            self.find(
+                                "C004",
+                                format!("`{f}` takes one argument"),
+                                format!("{} given", tys.len()),
+                                None,
+                                func.span,
+                            );
                             return Ty::Any;
                         }
                         if f == "count" && tys[0] == Ty::Str {
@@ -182,12 +262,30 @@ impl Checker<'_> {
                         let el = self.expect_list(tys[0].clone(), args[0].span, f);
                         match f {
                             "count" => Ty::Int,
-                            "sum" => if el == Ty::Float { Ty::Float } else { Ty::Int },
+                            "sum" => {
+                                if el == Ty::Float {
+                                    Ty::Float
+                                } else {
+                                    Ty::Int
+                                }
+                            }
                             "unique" => Ty::list(el),
                             _ => el,
                         }
                     }
-                    "len" | "percent" => if f == "len" { Ty::Int } else { Ty::Float },
+                    "len" | "percent" => {
+                        if f == "len" {
+                            Ty::Int
+                        } else {
+                            Ty::Float
+                        }
+                    }
+                    "capture" => {
+                        if let Some(p) = args.get(1) {
+                            self.regex_lit(p);
+                        }
+                        Ty::Str
+                    }
                     "sym" | "sym_opt" | "rwlock" | "rwsem" | "mutex" => Ty::Object,
                     "task" => Ty::Task,
                     "signal_pending" => Ty::Bool,
@@ -197,14 +295,24 @@ impl Checker<'_> {
                     _ => {
                         let mut names: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
                         names.extend(self.helpers.iter().map(|s| s.as_str()));
-                        self.find("C004", format!("unknown function `{f}`"), "not a built-in or a helper", Some(format!("functions: {}", names.join(", "))), func.span);
+                        self.find(
+                            "C004",
+                            format!("unknown function `{f}`"),
+                            "not a built-in or a helper",
+                            Some(format!("functions: {}", names.join(", "))),
+                            func.span,
+                        );
                         Ty::Any
                     }
                 }
             }
             ExprKind::Unary { expr, .. } => {
                 let t = self.expr(expr);
-                if t == Ty::Bool { Ty::Bool } else { t }
+                if t == Ty::Bool {
+                    Ty::Bool
+                } else {
+                    t
+                }
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let a = self.expr(lhs);
@@ -213,19 +321,43 @@ impl Checker<'_> {
                     BinOp::Or | BinOp::And => Ty::Bool,
                     BinOp::Eq | BinOp::Ne => {
                         let comparable = |x: &Ty, y: &Ty| {
-                            matches!(x, Ty::Any | Ty::Object | Ty::Null) || matches!(y, Ty::Any | Ty::Object | Ty::Null)
-                                || x == y || (x.is_numeric() && y.is_numeric())
-                                || matches!((x, y), (Ty::Version, Ty::Str) | (Ty::Str, Ty::Version) | (Ty::Lock, Ty::Str) | (Ty::Str, Ty::Lock))
+                            matches!(x, Ty::Any | Ty::Object | Ty::Null)
+                                || matches!(y, Ty::Any | Ty::Object | Ty::Null)
+                                || x == y
+                                || (x.is_numeric() && y.is_numeric())
+                                || matches!(
+                                    (x, y),
+                                    (Ty::Version, Ty::Str)
+                                        | (Ty::Str, Ty::Version)
+                                        | (Ty::Lock, Ty::Str)
+                                        | (Ty::Str, Ty::Lock)
+                                )
                         };
                         if !comparable(&a, &b) {
-                            self.find("C003", "type mismatch".into(), format!("comparing a {a} with a {b} is always false"), Some("compare values of the same type".into()), span);
+                            self.find(
+                                "C003",
+                                "type mismatch".into(),
+                                format!("comparing a {a} with a {b} is always false"),
+                                Some("compare values of the same type".into()),
+                                span,
+                            );
                         }
                         Ty::Bool
                     }
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                         let ok = |t: &Ty| t.is_numeric() || matches!(t, Ty::Str | Ty::Version);
-                        if !ok(&a) || !ok(&b) || (a == Ty::Str && b.is_numeric() && b != Ty::Any && b != Ty::Object) || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object) {
-                            self.find("C003", "type mismatch".into(), format!("cannot order a {a} and a {b}"), Some("`<`, `>` compare numbers, strings or versions".into()), span);
+                        if !ok(&a)
+                            || !ok(&b)
+                            || (a == Ty::Str && b.is_numeric() && b != Ty::Any && b != Ty::Object)
+                            || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object)
+                        {
+                            self.find(
+                                "C003",
+                                "type mismatch".into(),
+                                format!("cannot order a {a} and a {b}"),
+                                Some("`<`, `>` compare numbers, strings or versions".into()),
+                                span,
+                            );
                         }
                         Ty::Bool
                     }
@@ -235,7 +367,13 @@ impl Checker<'_> {
                     }
                     BinOp::Matches => {
                         if !matches!(a, Ty::Str | Ty::Any | Ty::Object | Ty::Null) {
-                            self.find("C003", "type mismatch".into(), format!("`matches` needs a string, this is a {a}"), None, lhs.span);
+                            self.find(
+                                "C003",
+                                "type mismatch".into(),
+                                format!("`matches` needs a string, this is a {a}"),
+                                None,
+                                lhs.span,
+                            );
                         }
                         self.regex_lit(rhs);
                         Ty::Bool
@@ -243,10 +381,22 @@ impl Checker<'_> {
                     _ => {
                         for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
                             if !t.is_numeric() && !(*op == BinOp::Add && *t == Ty::Str) {
-                                self.find("C003", "type mismatch".into(), format!("arithmetic on a {t}"), None, s);
+                                self.find(
+                                    "C003",
+                                    "type mismatch".into(),
+                                    format!("arithmetic on a {t}"),
+                                    None,
+                                    s,
+                                );
                             }
                         }
-                        if a == Ty::Float || b == Ty::Float { Ty::Float } else if a == Ty::Str { Ty::Str } else { Ty::Int }
+                        if a == Ty::Float || b == Ty::Float {
+                            Ty::Float
+                        } else if a == Ty::Str {
+                            Ty::Str
+                        } else {
+                            Ty::Int
+                        }
                     }
                 }
             }
@@ -270,15 +420,32 @@ impl Checker<'_> {
             }
             ExprKind::Has { stack, pattern } => {
                 let t = self.expr(stack);
-                let ok = matches!(&t, Ty::Task | Ty::Any | Ty::Null) || t == Ty::list(Ty::Frame) || t == Ty::list(Ty::Str);
+                let ok = matches!(&t, Ty::Task | Ty::Any | Ty::Null)
+                    || t == Ty::list(Ty::Frame)
+                    || t == Ty::list(Ty::Str);
                 if !ok {
-                    self.find("C003", "type mismatch".into(), format!("`has` looks into a stack or a task, this is a {t}"), Some("write `task has \"fn\"` or `task.stack has \"fn\"`".into()), stack.span);
+                    self.find(
+                        "C003",
+                        "type mismatch".into(),
+                        format!("`has` looks into a stack or a task, this is a {t}"),
+                        Some("write `task has \"fn\"` or `task.stack has \"fn\"`".into()),
+                        stack.span,
+                    );
                 }
                 match pattern {
                     HasPattern::Exact(p) | HasPattern::AnyOf(p) | HasPattern::Prefix(p) => {
                         let pt = self.expr(p);
-                        if !matches!(pt, Ty::Str | Ty::Any) && pt != Ty::list(Ty::Str) && pt != Ty::list(Ty::Any) {
-                            self.find("C003", "type mismatch".into(), format!("a function name or a list of names, not a {pt}"), None, p.span);
+                        if !matches!(pt, Ty::Str | Ty::Any)
+                            && pt != Ty::list(Ty::Str)
+                            && pt != Ty::list(Ty::Any)
+                        {
+                            self.find(
+                                "C003",
+                                "type mismatch".into(),
+                                format!("a function name or a list of names, not a {pt}"),
+                                None,
+                                p.span,
+                            );
                         }
                     }
                     HasPattern::Regex(p) => {
@@ -288,7 +455,12 @@ impl Checker<'_> {
                 }
                 Ty::Bool
             }
-            ExprKind::Group { coll, key, name, having } => {
+            ExprKind::Group {
+                coll,
+                key,
+                name,
+                having,
+            } => {
                 let c = self.expr(coll);
                 let el = self.expect_list(c, coll.span, "`group`");
                 self.elems.push(el.clone());
@@ -324,7 +496,15 @@ impl Checker<'_> {
 
 /// Checks a parsed rule; returns the findings (empty when the rule is sound).
 pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
-    let mut c = Checker { params: &rule.params, helpers, scopes: Vec::new(), elems: Vec::new(), used: Vec::new(), out: Vec::new(), origin: "match".into() };
+    let mut c = Checker {
+        params: &rule.params,
+        helpers,
+        scopes: Vec::new(),
+        elems: Vec::new(),
+        used: Vec::new(),
+        out: Vec::new(),
+        origin: "match".into(),
+    };
     let mut lets: Vec<(String, Span, usize)> = Vec::new();
     for s in &rule.program.stmts {
         match s {
@@ -344,7 +524,13 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
     }
     let t = c.expr(&rule.program.cond);
     if !matches!(t, Ty::Bool | Ty::Any | Ty::Object | Ty::Null) {
-        c.find("C003", "type mismatch".into(), format!("the condition is a {t}, not a bool"), Some("end the match with a condition, e.g. `count(x) >= min_x`".into()), rule.program.cond.span);
+        c.find(
+            "C003",
+            "type mismatch".into(),
+            format!("the condition is a {t}, not a bool"),
+            Some("end the match with a condition, e.g. `count(x) >= min_x`".into()),
+            rule.program.cond.span,
+        );
     }
     for (i, (_, e, _)) in rule.evidence.iter().enumerate() {
         c.origin = format!("evidence:{i}");
@@ -362,13 +548,27 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         let _ = i;
         let uses = c.used.iter().filter(|u| *u == name).count();
         if uses == 0 {
-            c.find("C006", format!("unused capture `{name}`"), "bound here but never used", Some(format!("use `{name}` in the condition, the message or `evidence:`, or remove it")), *span);
+            c.find(
+                "C006",
+                format!("unused capture `{name}`"),
+                "bound here but never used",
+                Some(format!(
+                    "use `{name}` in the condition, the message or `evidence:`, or remove it"
+                )),
+                *span,
+            );
         }
     }
     for p in rule.params.keys() {
         if !c.used.iter().any(|u| u == p) {
             c.origin = "params".into();
-            c.find("C008", format!("unused param `{p}`"), "declared but never used", Some("remove it, or use it in `match:`".into()), Span::new(0, 0));
+            c.find(
+                "C008",
+                format!("unused param `{p}`"),
+                "declared but never used",
+                Some("remove it, or use it in `match:`".into()),
+                Span::new(0, 0),
+            );
         }
     }
     c.out

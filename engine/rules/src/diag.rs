@@ -19,7 +19,13 @@ pub struct RuleDiagnostic {
 }
 
 impl RuleDiagnostic {
-    pub fn new(code: &str, title: impl Into<String>, file: &str, src: &Arc<String>, span: (usize, usize)) -> Self {
+    pub fn new(
+        code: &str,
+        title: impl Into<String>,
+        file: &str,
+        src: &Arc<String>,
+        span: (usize, usize),
+    ) -> Self {
         RuleDiagnostic {
             code: code.into(),
             title: title.into(),
@@ -43,7 +49,12 @@ impl RuleDiagnostic {
     pub fn line_col(&self) -> (usize, usize) {
         let before = &self.src[..self.span.0.min(self.src.len())];
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
     /// The JSON form: `{code, title, file, line, column, labels, help}`.
@@ -57,8 +68,9 @@ impl RuleDiagnostic {
     /// The rendered report without colors (for snapshots and logs).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .with_width(100);
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
         let _ = handler.render_report(&mut out, self);
         out
     }
@@ -77,7 +89,9 @@ impl Diagnostic for RuleDiagnostic {
         Some(Box::new(&self.code))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(self as &dyn SourceCode)
@@ -89,7 +103,10 @@ impl Diagnostic for RuleDiagnostic {
             (self.span.0, len),
         )];
         for ((s, e), l) in &self.extra {
-            v.push(LabeledSpan::new_with_span(Some(l.clone()), (*s, e.saturating_sub(*s).max(1))));
+            v.push(LabeledSpan::new_with_span(
+                Some(l.clone()),
+                (*s, e.saturating_sub(*s).max(1)),
+            ));
         }
         Some(Box::new(v.into_iter()))
     }

@@ -28,7 +28,11 @@ type R<'k> = Result<Value<'k>, EvalError>;
 pub const BUDGET: u64 = 50_000_000;
 
 pub trait Helpers {
-    fn call(&self, name: &str, args: Vec<serde_json::Value>) -> Option<Result<serde_json::Value, String>>;
+    fn call(
+        &self,
+        name: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Option<Result<serde_json::Value, String>>;
 }
 
 pub struct Evaluator<'m, 'k> {
@@ -42,7 +46,10 @@ pub struct Evaluator<'m, 'k> {
 }
 
 fn err<T>(span: Span, msg: impl Into<String>) -> Result<T, EvalError> {
-    Err(EvalError { message: msg.into(), span })
+    Err(EvalError {
+        message: msg.into(),
+        span,
+    })
 }
 
 pub fn param_value<'k>(p: &ParamValue) -> Value<'k> {
@@ -56,14 +63,29 @@ pub fn param_value<'k>(p: &ParamValue) -> Value<'k> {
 }
 
 impl<'m, 'k> Evaluator<'m, 'k> {
-    pub fn new(m: &'m Model<'k>, params: &'m BTreeMap<String, ParamValue>, helpers: &'m dyn Helpers) -> Self {
-        Evaluator { m, params, helpers, scopes: Vec::new(), elems: Vec::new(), budget: Cell::new(BUDGET), regexes: HashMap::new() }
+    pub fn new(
+        m: &'m Model<'k>,
+        params: &'m BTreeMap<String, ParamValue>,
+        helpers: &'m dyn Helpers,
+    ) -> Self {
+        Evaluator {
+            m,
+            params,
+            helpers,
+            scopes: Vec::new(),
+            elems: Vec::new(),
+            budget: Cell::new(BUDGET),
+            regexes: HashMap::new(),
+        }
     }
 
     fn spend(&self, n: u64, span: Span) -> Result<(), EvalError> {
         let b = self.budget.get();
         if b < n {
-            return err(span, "the rule exceeded its evaluation budget (an expression too costly for this dump)");
+            return err(
+                span,
+                "the rule exceeded its evaluation budget (an expression too costly for this dump)",
+            );
         }
         self.budget.set(b - n);
         Ok(())
@@ -71,13 +93,24 @@ impl<'m, 'k> Evaluator<'m, 'k> {
 
     /// Runs a program; returns the bindings of every instance whose condition
     /// held (at most `max` instances).
-    pub fn run(&mut self, stmts: &[Stmt], cond: &Expr, max: usize) -> Result<Vec<Vec<(String, Value<'k>)>>, EvalError> {
+    pub fn run(
+        &mut self,
+        stmts: &[Stmt],
+        cond: &Expr,
+        max: usize,
+    ) -> Result<Vec<Vec<(String, Value<'k>)>>, EvalError> {
         let mut out = Vec::new();
         self.run_from(stmts, cond, max, &mut out)?;
         Ok(out)
     }
 
-    fn run_from(&mut self, stmts: &[Stmt], cond: &Expr, max: usize, out: &mut Vec<Vec<(String, Value<'k>)>>) -> Result<(), EvalError> {
+    fn run_from(
+        &mut self,
+        stmts: &[Stmt],
+        cond: &Expr,
+        max: usize,
+        out: &mut Vec<Vec<(String, Value<'k>)>>,
+    ) -> Result<(), EvalError> {
         if out.len() >= max {
             return Ok(());
         }
@@ -97,7 +130,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 r
             }
             Some(Stmt::For { name, iter, .. }) => {
-                let items = { let __v = self.eval(iter)?; self.as_list(__v, iter.span)? };
+                let items = {
+                    let __v = self.eval(iter)?;
+                    self.as_list(__v, iter.span)?
+                };
                 for it in items.iter() {
                     self.spend(1, iter.span)?;
                     self.scopes.push((name.name.clone(), it.clone()));
@@ -145,12 +181,44 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
         }
         match name {
-            "tasks" => Ok(Value::list((0..self.m.tasks().map_err(|e| EvalError { message: e, span })?.len()).map(Value::Task).collect())),
-            "cpus" => Ok(Value::list((0..self.m.cpus().map_err(|e| EvalError { message: e, span })?.len()).map(Value::Cpu).collect())),
+            "tasks" => Ok(Value::list(
+                (0..self
+                    .m
+                    .tasks()
+                    .map_err(|e| EvalError { message: e, span })?
+                    .len())
+                    .map(Value::Task)
+                    .collect(),
+            )),
+            "cpus" => Ok(Value::list(
+                (0..self
+                    .m
+                    .cpus()
+                    .map_err(|e| EvalError { message: e, span })?
+                    .len())
+                    .map(Value::Cpu)
+                    .collect(),
+            )),
             "kernel" => Ok(Value::Kernel),
-            "dmesg" => Ok(Value::list((0..self.m.dmesg().map_err(|e| EvalError { message: e, span })?.len()).map(Value::Record).collect())),
+            "dmesg" => Ok(Value::list(
+                (0..self
+                    .m
+                    .dmesg()
+                    .map_err(|e| EvalError { message: e, span })?
+                    .len())
+                    .map(Value::Record)
+                    .collect(),
+            )),
             "memory" => Ok(Value::Memory),
-            "modules" => Ok(Value::list((0..self.m.modules().map_err(|e| EvalError { message: e, span })?.len()).map(Value::Module).collect())),
+            "modules" => Ok(Value::list(
+                (0..self
+                    .m
+                    .modules()
+                    .map_err(|e| EvalError { message: e, span })?
+                    .len())
+                    .map(Value::Module)
+                    .collect(),
+            )),
             _ => err(span, format!("unknown name `{name}`")),
         }
     }
@@ -172,7 +240,11 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
             ExprKind::Var(n) => self.lookup(n, span)?,
             ExprKind::Global { name, optional } => self.global(name, *optional, span)?,
-            ExprKind::Field { base, name, optional } => {
+            ExprKind::Field {
+                base,
+                name,
+                optional,
+            } => {
                 let b = self.eval(base)?;
                 self.field(&b, &name.name, *optional, name.span)?
             }
@@ -195,7 +267,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span)?,
             ExprKind::Where { coll, cond } => {
-                let items = { let __v = self.eval(coll)?; self.as_list(__v, coll.span)? };
+                let items = {
+                    let __v = self.eval(coll)?;
+                    self.as_list(__v, coll.span)?
+                };
                 self.spend(items.len() as u64, span)?;
                 let mut out = Vec::new();
                 for it in items.iter() {
@@ -207,7 +282,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Value::list(out)
             }
             ExprKind::Quant { q, coll, cond } => {
-                let items = { let __v = self.eval(coll)?; self.as_list(__v, coll.span)? };
+                let items = {
+                    let __v = self.eval(coll)?;
+                    self.as_list(__v, coll.span)?
+                };
                 self.spend(items.len() as u64, span)?;
                 let mut any = false;
                 let mut all = true;
@@ -236,8 +314,16 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 let names = self.function_names(&s, stack.span)?;
                 Value::Bool(self.has(&names, pattern)?)
             }
-            ExprKind::Group { coll, key, name, having } => {
-                let items = { let __v = self.eval(coll)?; self.as_list(__v, coll.span)? };
+            ExprKind::Group {
+                coll,
+                key,
+                name,
+                having,
+            } => {
+                let items = {
+                    let __v = self.eval(coll)?;
+                    self.as_list(__v, coll.span)?
+                };
                 self.spend(items.len() as u64, span)?;
                 let mut groups: BTreeMap<Key, (Value<'k>, Vec<Value<'k>>)> = BTreeMap::new();
                 for it in items.iter() {
@@ -246,11 +332,19 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                         continue; // elements without a key form no group
                     }
                     let kk = self.key(&k, key.span)?;
-                    groups.entry(kk).or_insert_with(|| (k.clone(), Vec::new())).1.push(it.clone());
+                    groups
+                        .entry(kk)
+                        .or_insert_with(|| (k.clone(), Vec::new()))
+                        .1
+                        .push(it.clone());
                 }
                 let mut out = Vec::new();
                 for (_, (k, items)) in groups {
-                    let g = Value::Group(Rc::new(GroupVal { key: k.clone(), name: name.as_ref().map(|n| n.name.clone()), items }));
+                    let g = Value::Group(Rc::new(GroupVal {
+                        key: k.clone(),
+                        name: name.as_ref().map(|n| n.name.clone()),
+                        items,
+                    }));
                     let keep = match having {
                         Some(h) => {
                             let bound = name.as_ref().map(|n| n.name.clone());
@@ -282,7 +376,12 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             ExprKind::Top { n, coll, key } => {
                 let n = match self.eval(n)? {
                     Value::Int(i) if i >= 0 => i as usize,
-                    other => return err(n.span, format!("top needs a count, not {}", other.type_name())),
+                    other => {
+                        return err(
+                            n.span,
+                            format!("top needs a count, not {}", other.type_name()),
+                        )
+                    }
                 };
                 let mut v = self.keyed(coll, key, span)?;
                 v.sort_by(|a, b| b.0.cmp(&a.0));
@@ -291,8 +390,16 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    fn keyed(&mut self, coll: &Expr, key: &Expr, span: Span) -> Result<Vec<(Key, Value<'k>)>, EvalError> {
-        let items = { let __v = self.eval(coll)?; self.as_list(__v, coll.span)? };
+    fn keyed(
+        &mut self,
+        coll: &Expr,
+        key: &Expr,
+        span: Span,
+    ) -> Result<Vec<(Key, Value<'k>)>, EvalError> {
+        let items = {
+            let __v = self.eval(coll)?;
+            self.as_list(__v, coll.span)?
+        };
         self.spend(items.len() as u64, span)?;
         let mut v = Vec::new();
         for it in items.iter() {
@@ -315,9 +422,16 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Some(i) => Key::Int(i),
                 None => Key::Addr(o.addr),
             },
-            Value::Cpu(i) | Value::Zone(i) | Value::Module(i) | Value::Record(i) => Key::Int(*i as i64),
+            Value::Cpu(i) | Value::Zone(i) | Value::Module(i) | Value::Record(i) => {
+                Key::Int(*i as i64)
+            }
             Value::Version(v) => Key::Other(format!("{v:?}")),
-            other => return err(span, format!("cannot group or sort by a {}", other.type_name())),
+            other => {
+                return err(
+                    span,
+                    format!("cannot group or sort by a {}", other.type_name()),
+                )
+            }
         })
     }
 
@@ -326,7 +440,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             Value::List(l) => Ok(l),
             Value::Null => Ok(Rc::new(Vec::new())),
             Value::Group(g) => Ok(Rc::new(g.items.clone())),
-            other => err(span, format!("expected a list, found a {}", other.type_name())),
+            other => err(
+                span,
+                format!("expected a list, found a {}", other.type_name()),
+            ),
         }
     }
 
@@ -338,14 +455,22 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         match self.m.k.global(name) {
             Ok(o) => Ok(Value::Obj(o)),
             Err(_) if optional => Ok(Value::Null),
-            Err(e) => err(span, format!("{e} (on {}); write `@?{name}` if only some kernels have it", self.m.k.release)),
+            Err(e) => err(
+                span,
+                format!(
+                    "{e} (on {}); write `@?{name}` if only some kernels have it",
+                    self.m.k.release
+                ),
+            ),
         }
     }
 
     /// The integer value of a scalar kernel object; None for aggregates.
     fn scalar(&self, o: &Object<'k>) -> Option<i64> {
         match o.resolved().ok()?.kind {
-            TypeKind::Base { .. } | TypeKind::Enum { .. } | TypeKind::Pointer { .. } => o.as_i64().ok(),
+            TypeKind::Base { .. } | TypeKind::Enum { .. } | TypeKind::Pointer { .. } => {
+                o.as_i64().ok()
+            }
             _ => None,
         }
     }
@@ -354,14 +479,22 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         match self.field_opt(base, name, span) {
             Ok(Some(v)) => Ok(v),
             Ok(None) if optional => Ok(Value::Null),
-            Ok(None) => err(span, format!("a {} has no field `{name}`", base.type_name())),
+            Ok(None) => err(
+                span,
+                format!("a {} has no field `{name}`", base.type_name()),
+            ),
             Err(_) if optional => Ok(Value::Null),
             Err(e) => Err(e),
         }
     }
 
     /// `Ok(None)` when the value has no such field.
-    fn field_opt(&mut self, base: &Value<'k>, name: &str, span: Span) -> Result<Option<Value<'k>>, EvalError> {
+    fn field_opt(
+        &mut self,
+        base: &Value<'k>,
+        name: &str,
+        span: Span,
+    ) -> Result<Option<Value<'k>>, EvalError> {
         let me = Self::model_err(span);
         let m = self.m;
         Ok(Some(match base {
@@ -390,7 +523,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     "state_name" => Value::str(t.state_name()),
                     "flags" => Value::Int(t.flags as i64),
                     "cpu" => t.cpu.map(|c| Value::Int(c as i64)).unwrap_or(Value::Null),
-                    "on_cpu" => Value::Bool(t.obj.member("on_cpu").and_then(|o| o.as_u64()).map(|v| v != 0).unwrap_or(false)),
+                    "on_cpu" => Value::Bool(
+                        t.obj
+                            .member("on_cpu")
+                            .and_then(|o| o.as_u64())
+                            .map(|v| v != 0)
+                            .unwrap_or(false),
+                    ),
                     "kthread" => Value::Bool(t.is_kthread()),
                     "exiting" => Value::Bool(t.is_exiting()),
                     "sigkill_pending" => Value::Bool(t.signal_pending(9).unwrap_or(false)),
@@ -400,9 +539,25 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                         Some(j) if j != *i => Value::Task(j),
                         _ => Value::Null,
                     },
-                    "leader" => ix()?.by_pid.get(&t.tgid).map(|j| Value::Task(*j)).unwrap_or(Value::Null),
-                    "children" => Value::list(ix()?.children.get(&t.tgid).map(|v| v.iter().map(|j| Value::Task(*j)).collect()).unwrap_or_default()),
-                    "threads" => Value::list(ix()?.threads.get(&t.tgid).map(|v| v.iter().map(|j| Value::Task(*j)).collect()).unwrap_or_default()),
+                    "leader" => ix()?
+                        .by_pid
+                        .get(&t.tgid)
+                        .map(|j| Value::Task(*j))
+                        .unwrap_or(Value::Null),
+                    "children" => Value::list(
+                        ix()?
+                            .children
+                            .get(&t.tgid)
+                            .map(|v| v.iter().map(|j| Value::Task(*j)).collect())
+                            .unwrap_or_default(),
+                    ),
+                    "threads" => Value::list(
+                        ix()?
+                            .threads
+                            .get(&t.tgid)
+                            .map(|v| v.iter().map(|j| Value::Task(*j)).collect())
+                            .unwrap_or_default(),
+                    ),
                     "stack" => {
                         let s = m.stack(*i).map_err(&me)?;
                         Value::list((0..s.frames.len()).map(|f| Value::Frame(*i, f)).collect())
@@ -416,7 +571,9 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
             Value::Frame(ti, fi) => {
                 let s = m.stack(*ti).map_err(&me)?;
-                let Some(f) = s.frames.get(*fi) else { return Ok(Some(Value::Null)) };
+                let Some(f) = s.frames.get(*fi) else {
+                    return Ok(Some(Value::Null));
+                };
                 let opt = |o: &Option<String>| o.as_deref().map(Value::str).unwrap_or(Value::Null);
                 match name {
                     "function" => opt(&f.function),
@@ -520,32 +677,62 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         let m = self.m;
         let k = m.k;
         let me = Self::model_err(span);
-        let ke = |e: kmodel::Error| EvalError { message: e.to_string(), span };
+        let ke = |e: kmodel::Error| EvalError {
+            message: e.to_string(),
+            span,
+        };
         Ok(Some(match name {
             "release" => Value::str(&k.release),
             "version" => Value::Version(Rc::new(parse_version(&k.release).unwrap_or_default())),
             "uptime" => Value::Float(k.uptime_ns().map_err(ke)? as f64 / 1e9),
             "jiffies" => Value::Int(k.jiffies().map_err(ke)? as i64),
-            "panic" => m.panic_message().map_err(&me)?.map(Value::str).unwrap_or(Value::Null),
+            "panic" => m
+                .panic_message()
+                .map_err(&me)?
+                .map(Value::str)
+                .unwrap_or(Value::Null),
             "panicked" => Value::Bool(k.panic_cpu().map_err(ke)?.is_some()),
-            "crashed_cpu" => k.panic_cpu().map_err(ke)?.map(|c| Value::Int(c as i64)).unwrap_or(Value::Null),
+            "crashed_cpu" => k
+                .panic_cpu()
+                .map_err(ke)?
+                .map(|c| Value::Int(c as i64))
+                .unwrap_or(Value::Null),
             "crashed_task" => match k.crashed_task().map_err(ke)? {
-                Some(t) => m.index().map_err(&me)?.by_addr.get(&t.addr()).map(|i| Value::Task(*i)).unwrap_or(Value::Null),
+                Some(t) => m
+                    .index()
+                    .map_err(&me)?
+                    .by_addr
+                    .get(&t.addr())
+                    .map(|i| Value::Task(*i))
+                    .unwrap_or(Value::Null),
                 None => Value::Null,
             },
             "taint" => Value::Int(k.tainted_mask().map_err(ke)? as i64),
             "taint_flags" => {
                 let mask = k.tainted_mask().map_err(ke)?;
                 const LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTNJ";
-                Value::list((0..LETTERS.len()).filter(|b| mask & (1 << b) != 0).map(|b| Value::str(&(LETTERS[b] as char).to_string())).collect())
+                Value::list(
+                    (0..LETTERS.len())
+                        .filter(|b| mask & (1 << b) != 0)
+                        .map(|b| Value::str(&(LETTERS[b] as char).to_string()))
+                        .collect(),
+                )
             }
             "cmdline" => match k.global("saved_command_line").and_then(|o| o.string()) {
                 Ok(s) => Value::str(&s),
                 Err(_) => Value::Null,
             },
-            "nr_threads" => Value::Int(k.global("nr_threads").and_then(|o| o.as_i64()).map_err(ke)?),
+            "nr_threads" => Value::Int(
+                k.global("nr_threads")
+                    .and_then(|o| o.as_i64())
+                    .map_err(ke)?,
+            ),
             "pid_max" => Value::Int(k.global("pid_max").and_then(|o| o.as_i64()).map_err(ke)?),
-            "threads_max" => Value::Int(k.global("max_threads").and_then(|o| o.as_i64()).map_err(ke)?),
+            "threads_max" => Value::Int(
+                k.global("max_threads")
+                    .and_then(|o| o.as_i64())
+                    .map_err(ke)?,
+            ),
             _ => return Ok(None),
         }))
     }
@@ -562,8 +749,17 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         } else {
             "spinlock"
         };
-        let name = self.m.k.symbolize(addr).filter(|(_, off, _)| *off == 0).map(|(n, _, _)| n);
-        LockVal { address: addr, name, kind }
+        let name = self
+            .m
+            .k
+            .symbolize(addr)
+            .filter(|(_, off, _)| *off == 0)
+            .map(|(n, _, _)| n);
+        LockVal {
+            address: addr,
+            name,
+            kind,
+        }
     }
 
     fn index(&mut self, b: Value<'k>, i: Value<'k>, span: Span) -> R<'k> {
@@ -572,34 +768,75 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 let n = if *n < 0 { l.len() as i64 + n } else { *n };
                 Ok(l.get(n as usize).cloned().unwrap_or(Value::Null))
             }
-            (Value::Obj(o), Value::Int(n)) => o.index(*n as u64).map(Value::Obj).map_err(|e| EvalError { message: e.to_string(), span }),
-            (Value::Obj(o), Value::Str(s)) => o.member(s).map(Value::Obj).map_err(|e| EvalError { message: e.to_string(), span }),
+            (Value::Obj(o), Value::Int(n)) => {
+                o.index(*n as u64).map(Value::Obj).map_err(|e| EvalError {
+                    message: e.to_string(),
+                    span,
+                })
+            }
+            (Value::Obj(o), Value::Str(s)) => o.member(s).map(Value::Obj).map_err(|e| EvalError {
+                message: e.to_string(),
+                span,
+            }),
             (Value::Null, _) => Ok(Value::Null),
-            _ => err(span, format!("cannot index a {} with a {}", b.type_name(), i.type_name())),
+            _ => err(
+                span,
+                format!("cannot index a {} with a {}", b.type_name(), i.type_name()),
+            ),
         }
     }
 
     fn function_names(&self, s: &Value<'k>, span: Span) -> Result<Vec<String>, EvalError> {
         let me = Self::model_err(span);
         Ok(match s {
-            Value::Task(i) => self.m.stack(*i).map_err(&me)?.frames.iter().filter_map(|f| f.function.clone()).collect(),
+            Value::Task(i) => self
+                .m
+                .stack(*i)
+                .map_err(&me)?
+                .frames
+                .iter()
+                .filter_map(|f| f.function.clone())
+                .collect(),
             Value::List(frames) => {
                 let mut out = Vec::new();
                 for f in frames.iter() {
                     match f {
                         Value::Frame(ti, fi) => {
-                            if let Some(n) = self.m.stack(*ti).map_err(&me)?.frames.get(*fi).and_then(|f| f.function.clone()) {
+                            if let Some(n) = self
+                                .m
+                                .stack(*ti)
+                                .map_err(&me)?
+                                .frames
+                                .get(*fi)
+                                .and_then(|f| f.function.clone())
+                            {
                                 out.push(n);
                             }
                         }
                         Value::Str(s) => out.push(s.to_string()),
-                        other => return err(span, format!("`has` needs a stack, found a list of {}", other.type_name())),
+                        other => {
+                            return err(
+                                span,
+                                format!(
+                                    "`has` needs a stack, found a list of {}",
+                                    other.type_name()
+                                ),
+                            )
+                        }
                     }
                 }
                 out
             }
             Value::Null => Vec::new(),
-            other => return err(span, format!("`has` needs a task or a stack, found a {}", other.type_name())),
+            other => {
+                return err(
+                    span,
+                    format!(
+                        "`has` needs a task or a stack, found a {}",
+                        other.type_name()
+                    ),
+                )
+            }
         })
     }
 
@@ -607,7 +844,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         if let Some(r) = self.regexes.get(pat) {
             return Ok(r.clone());
         }
-        let r = Regex::new(pat).map_err(|e| EvalError { message: format!("bad regex: {e}"), span })?;
+        let r = Regex::new(pat).map_err(|e| EvalError {
+            message: format!("bad regex: {e}"),
+            span,
+        })?;
         self.regexes.insert(pat.to_string(), r.clone());
         Ok(r)
     }
@@ -619,10 +859,19 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 .iter()
                 .map(|v| match v {
                     Value::Str(s) => Ok(s.to_string()),
-                    other => err(e.span, format!("expected strings, found a {}", other.type_name())),
+                    other => err(
+                        e.span,
+                        format!("expected strings, found a {}", other.type_name()),
+                    ),
                 })
                 .collect(),
-            other => err(e.span, format!("expected a string or a list of strings, found a {}", other.type_name())),
+            other => err(
+                e.span,
+                format!(
+                    "expected a string or a list of strings, found a {}",
+                    other.type_name()
+                ),
+            ),
         }
     }
 
@@ -634,7 +883,9 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
             HasPattern::Prefix(e) => {
                 let want = self.strings(e)?;
-                names.iter().any(|n| want.iter().any(|w| n.starts_with(w.as_str())))
+                names
+                    .iter()
+                    .any(|n| want.iter().any(|w| n.starts_with(w.as_str())))
             }
             HasPattern::Regex(e) => {
                 let pats = self.strings(e)?;
@@ -664,7 +915,12 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     }
                 }
             },
-            other => return err(span, format!("expected a number, found a {}", other.type_name())),
+            other => {
+                return err(
+                    span,
+                    format!("expected a number, found a {}", other.type_name()),
+                )
+            }
         })
     }
 
@@ -674,11 +930,17 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             (Value::Null, _) | (_, Value::Null) => false,
             (Value::Str(x), Value::Str(y)) => x == y,
             (Value::Version(x), Value::Str(y)) | (Value::Str(y), Value::Version(x)) => {
-                parse_version(y).map(|y| cmp_versions(x, &y).is_eq()).unwrap_or(false)
+                parse_version(y)
+                    .map(|y| cmp_versions(x, &y).is_eq())
+                    .unwrap_or(false)
             }
-            (Value::Lock(l), Value::Obj(o)) | (Value::Obj(o), Value::Lock(l)) => l.address == o.addr,
+            (Value::Lock(l), Value::Obj(o)) | (Value::Obj(o), Value::Lock(l)) => {
+                l.address == o.addr
+            }
             (Value::Lock(l), Value::Lock(m)) => l.address == m.address,
-            (Value::Lock(l), Value::Str(s)) | (Value::Str(s), Value::Lock(l)) => l.name.as_deref() == Some(&**s),
+            (Value::Lock(l), Value::Str(s)) | (Value::Str(s), Value::Lock(l)) => {
+                l.name.as_deref() == Some(&**s)
+            }
             (Value::Task(x), Value::Task(y)) => x == y,
             (Value::Obj(x), Value::Obj(y)) => match (self.scalar(x), self.scalar(y)) {
                 (Some(p), Some(q)) => p == q,
@@ -695,11 +957,19 @@ impl<'m, 'k> Evaluator<'m, 'k> {
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, span: Span) -> R<'k> {
         if op == BinOp::And {
             let a = self.eval(lhs)?;
-            return if !truthy(&a) { Ok(Value::Bool(false)) } else { Ok(Value::Bool(truthy(&self.eval(rhs)?))) };
+            return if !truthy(&a) {
+                Ok(Value::Bool(false))
+            } else {
+                Ok(Value::Bool(truthy(&self.eval(rhs)?)))
+            };
         }
         if op == BinOp::Or {
             let a = self.eval(lhs)?;
-            return if truthy(&a) { Ok(Value::Bool(true)) } else { Ok(Value::Bool(truthy(&self.eval(rhs)?))) };
+            return if truthy(&a) {
+                Ok(Value::Bool(true))
+            } else {
+                Ok(Value::Bool(truthy(&self.eval(rhs)?)))
+            };
         }
         let a = self.eval(lhs)?;
         let b = self.eval(rhs)?;
@@ -710,13 +980,18 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 let ord = match (&a, &b) {
                     (Value::Null, _) | (_, Value::Null) => return Ok(Value::Bool(false)),
                     (Value::Version(x), Value::Str(y)) => {
-                        let y = parse_version(y).ok_or_else(|| EvalError { message: format!("`{y}` is not a version"), span: rhs.span })?;
+                        let y = parse_version(y).ok_or_else(|| EvalError {
+                            message: format!("`{y}` is not a version"),
+                            span: rhs.span,
+                        })?;
                         Some(cmp_versions(x, &y))
                     }
                     (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
                     _ => self.num(&a, lhs.span)?.cmp(&self.num(&b, rhs.span)?),
                 };
-                let Some(o) = ord else { return Ok(Value::Bool(false)) };
+                let Some(o) = ord else {
+                    return Ok(Value::Bool(false));
+                };
                 Value::Bool(match op {
                     BinOp::Lt => o.is_lt(),
                     BinOp::Le => o.is_le(),
@@ -769,7 +1044,16 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     Value::Bool(r.is_match(s))
                 }
                 (Value::Null, _) => Value::Bool(false),
-                _ => return err(span, format!("`matches` needs a string and a regex, found {} and {}", a.type_name(), b.type_name())),
+                _ => {
+                    return err(
+                        span,
+                        format!(
+                            "`matches` needs a string and a regex, found {} and {}",
+                            a.type_name(),
+                            b.type_name()
+                        ),
+                    )
+                }
             },
             BinOp::And | BinOp::Or => unreachable!("handled above"),
         })
@@ -807,7 +1091,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     let k = self.key(v, arg_span(0))?;
                     let better = match &best {
                         None => true,
-                        Some((bk, _)) => if f == "min" { k < *bk } else { k > *bk },
+                        Some((bk, _)) => {
+                            if f == "min" {
+                                k < *bk
+                            } else {
+                                k > *bk
+                            }
+                        }
                     };
                     if better {
                         best = Some((k, v.clone()));
@@ -831,7 +1121,14 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 _ => return err(span, format!("{f}() needs a symbol name")),
             },
             "task" => match vals.first() {
-                Some(Value::Int(p)) => self.m.index().map_err(Self::model_err(span))?.by_pid.get(&(*p as i32)).map(|i| Value::Task(*i)).unwrap_or(Value::Null),
+                Some(Value::Int(p)) => self
+                    .m
+                    .index()
+                    .map_err(Self::model_err(span))?
+                    .by_pid
+                    .get(&(*p as i32))
+                    .map(|i| Value::Task(*i))
+                    .unwrap_or(Value::Null),
                 _ => return err(span, "task() needs a pid"),
             },
             "signal_pending" => {
@@ -847,16 +1144,47 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     return err(span, format!("{sig} is not a signal number"));
                 }
                 let task = self.m.task(t).map_err(Self::model_err(span))?;
-                Value::Bool(task.signal_pending(sig as u32).map_err(|e| EvalError { message: e.to_string(), span })?)
+                Value::Bool(task.signal_pending(sig as u32).map_err(|e| EvalError {
+                    message: e.to_string(),
+                    span,
+                })?)
             }
             "version" => match vals.first() {
-                Some(Value::Str(s)) => Value::Version(Rc::new(parse_version(s).ok_or_else(|| EvalError { message: format!("`{s}` is not a version"), span })?)),
+                Some(Value::Str(s)) => {
+                    Value::Version(Rc::new(parse_version(s).ok_or_else(|| EvalError {
+                        message: format!("`{s}` is not a version"),
+                        span,
+                    })?))
+                }
                 _ => return err(span, "version() needs a string"),
             },
             "percent" => {
-                let (a, b) = (self.num(&vals[0], arg_span(0))?.f(), self.num(vals.get(1).unwrap_or(&Value::Null), arg_span(1))?.f());
-                if b == 0.0 { Value::Null } else { Value::Float(100.0 * a / b) }
+                let (a, b) = (
+                    self.num(&vals[0], arg_span(0))?.f(),
+                    self.num(vals.get(1).unwrap_or(&Value::Null), arg_span(1))?
+                        .f(),
+                );
+                if b == 0.0 {
+                    Value::Null
+                } else {
+                    Value::Float(100.0 * a / b)
+                }
             }
+            "capture" => match (vals.first(), vals.get(1)) {
+                (Some(Value::Str(text)), Some(Value::Str(pat))) => {
+                    let r = self.regex(pat, arg_span(1))?;
+                    match r.captures(text) {
+                        Some(c) => c
+                            .get(1)
+                            .or_else(|| c.get(0))
+                            .map(|m| Value::str(m.as_str()))
+                            .unwrap_or(Value::Null),
+                        None => Value::Null,
+                    }
+                }
+                (Some(Value::Null), _) => Value::Null,
+                _ => return err(span, "capture(text, regex) needs two strings"),
+            },
             "rwlock" => self.rwlock_state(vals.first(), span)?,
             "mutex" => self.mutex_state(vals.first(), span)?,
             "rwsem" => self.rwsem_state(vals.first(), span)?,
@@ -869,7 +1197,8 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 self.waiters(addr, span)?
             }
             other => {
-                let json: Vec<serde_json::Value> = vals.iter().map(|v| self.to_json_plain(v)).collect();
+                let json: Vec<serde_json::Value> =
+                    vals.iter().map(|v| self.to_json_plain(v)).collect();
                 match self.helpers.call(other, json) {
                     Some(Ok(v)) => from_json(&v),
                     Some(Err(e)) => return err(span, format!("helper `{other}`: {e}")),
@@ -879,20 +1208,78 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    fn obj_arg(&self, v: Option<&Value<'k>>, what: &str, span: Span) -> Result<Object<'k>, EvalError> {
+    fn obj_arg(
+        &self,
+        v: Option<&Value<'k>>,
+        what: &str,
+        span: Span,
+    ) -> Result<Object<'k>, EvalError> {
         match v {
             Some(Value::Obj(o)) => Ok(*o),
-            Some(Value::Lock(l)) => Ok(l.name.as_deref().and_then(|n| self.m.k.global(n).ok()).ok_or_else(|| EvalError { message: format!("{what}(): lock at {:#x} has no type here; pass @name", l.address), span })?),
-            _ => err(span, format!("{what}() needs a kernel object such as @tasklist_lock")),
+            Some(Value::Lock(l)) => {
+                if let Some(o) = l.name.as_deref().and_then(|n| self.m.k.global(n).ok()) {
+                    return Ok(o);
+                }
+                // A lock that is not a global: its kind says its type.
+                let ty = match l.kind {
+                    "mutex" => "struct mutex",
+                    "rwsem" => "struct rw_semaphore",
+                    "rwlock" => "rwlock_t",
+                    _ => "spinlock_t",
+                };
+                self.m.k.object(l.address, ty).map_err(|e| EvalError {
+                    message: e.to_string(),
+                    span,
+                })
+            }
+            _ => err(
+                span,
+                format!("{what}() needs a kernel object such as @tasklist_lock"),
+            ),
         }
     }
 
-    fn waiters(&self, addr: u64, span: Span) -> R<'k> {
-        let n = self.m.tasks().map_err(Self::model_err(span))?.len();
-        self.spend(n as u64 * 100, span)?;
+    /// Tasks queued on a sleeping lock, from the lock's own wait list
+    /// (`struct mutex_waiter` / `struct rwsem_waiter`, bounded walk).
+    fn wait_list(&self, o: &Object<'k>, waiter_type: &str, span: Span) -> R<'k> {
+        let ke = |e: kmodel::Error| EvalError {
+            message: e.to_string(),
+            span,
+        };
+        let head = o.member("wait_list").map_err(ke)?;
+        let ix = self.m.index().map_err(Self::model_err(span))?;
         let mut out = Vec::new();
-        for i in 0..n {
-            if let Some((a, _)) = self.m.blocked_on(i).map_err(Self::model_err(span))? {
+        for w in self
+            .m
+            .k
+            .list_entries(head.addr, waiter_type, "list")
+            .map_err(ke)?
+        {
+            let t = w.member("task").map_err(ke)?.as_u64().map_err(ke)?;
+            if let Some(i) = ix.by_addr.get(&t) {
+                out.push(Value::Task(*i));
+            }
+        }
+        Ok(Value::list(out))
+    }
+
+    /// Tasks spinning on a lock: spinners are on a CPU, so only the CPUs'
+    /// current tasks (and tasks in D state, for sleeping PREEMPT_RT locks) are unwound.
+    fn spinners(&self, addr: u64, span: Span) -> R<'k> {
+        let me = Self::model_err(span);
+        let tasks = self.m.tasks().map_err(&me)?;
+        let mut out = Vec::new();
+        for (i, t) in tasks.iter().enumerate() {
+            let on_cpu = t
+                .obj
+                .member("on_cpu")
+                .and_then(|o| o.as_u64())
+                .map(|v| v != 0)
+                .unwrap_or(false);
+            if !(on_cpu || t.state == 'D') {
+                continue;
+            }
+            if let Some((a, _)) = self.m.blocked_on(i).map_err(&me)? {
                 if a == addr {
                     out.push(Value::Task(i));
                 }
@@ -901,18 +1288,33 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         Ok(Value::list(out))
     }
 
+    fn waiters(&self, addr: u64, span: Span) -> R<'k> {
+        self.spinners(addr, span)
+    }
+
     fn rwlock_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
         let o = self.obj_arg(v, "rwlock", span)?;
-        let ke = |e: kmodel::Error| EvalError { message: e.to_string(), span };
+        let ke = |e: kmodel::Error| EvalError {
+            message: e.to_string(),
+            span,
+        };
         // queued rwlock: cnts = readers << 9 | writer bits (0x100 waiting, 0xff locked)
-        let raw = if o.has_member("raw_lock") { o.member("raw_lock").map_err(ke)? } else { o };
-        let cnts = raw.member("cnts.counter").map_err(ke)?.as_u64().map_err(ke)? as u32;
+        let raw = if o.has_member("raw_lock") {
+            o.member("raw_lock").map_err(ke)?
+        } else {
+            o
+        };
+        let cnts = raw
+            .member("cnts.counter")
+            .map_err(ke)?
+            .as_u64()
+            .map_err(ke)? as u32;
         let mut m = BTreeMap::new();
         m.insert("cnts".into(), Value::Int(cnts as i64));
         m.insert("readers".into(), Value::Int((cnts >> 9) as i64));
         m.insert("writer_locked".into(), Value::Bool(cnts & 0xff == 0xff));
         m.insert("writer_waiting".into(), Value::Bool(cnts & 0x100 != 0));
-        m.insert("waiters".into(), self.waiters(o.addr, span)?);
+        m.insert("waiters".into(), self.spinners(o.addr, span)?);
         Ok(Value::Map(Rc::new(m)))
     }
 
@@ -921,43 +1323,91 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         if addr == 0 {
             return Ok(Value::Null);
         }
-        Ok(self.m.index().map_err(Self::model_err(span))?.by_addr.get(&addr).map(|i| Value::Task(*i)).unwrap_or(Value::Null))
+        Ok(self
+            .m
+            .index()
+            .map_err(Self::model_err(span))?
+            .by_addr
+            .get(&addr)
+            .map(|i| Value::Task(*i))
+            .unwrap_or(Value::Null))
     }
 
     fn mutex_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
         let o = self.obj_arg(v, "mutex", span)?;
-        let ke = |e: kmodel::Error| EvalError { message: e.to_string(), span };
+        let ke = |e: kmodel::Error| EvalError {
+            message: e.to_string(),
+            span,
+        };
         let mut m = BTreeMap::new();
         if o.has_member("owner") {
-            let w = o.member("owner.counter").or_else(|_| o.member("owner")).map_err(ke)?.as_u64().map_err(ke)?;
+            let w = o
+                .member("owner.counter")
+                .or_else(|_| o.member("owner"))
+                .map_err(ke)?
+                .as_u64()
+                .map_err(ke)?;
             m.insert("owner".into(), self.owner_task(w, span)?);
             m.insert("locked".into(), Value::Bool(w & !0x7 != 0));
         } else {
             // PREEMPT_RT: a mutex is an rt_mutex underneath.
-            let w = o.member("rtmutex.owner").map_err(ke)?.as_u64().map_err(ke)?;
+            let w = o
+                .member("rtmutex.owner")
+                .map_err(ke)?
+                .as_u64()
+                .map_err(ke)?;
             m.insert("owner".into(), self.owner_task(w & !1, span)?);
             m.insert("locked".into(), Value::Bool(w & !1 != 0));
         }
-        m.insert("waiters".into(), self.waiters(o.addr, span)?);
+        let waiters = if o.has_member("wait_list") {
+            self.wait_list(&o, "struct mutex_waiter", span)?
+        } else {
+            self.spinners(o.addr, span)?
+        };
+        m.insert("waiters".into(), waiters);
         Ok(Value::Map(Rc::new(m)))
     }
 
     fn rwsem_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
         let o = self.obj_arg(v, "rwsem", span)?;
-        let ke = |e: kmodel::Error| EvalError { message: e.to_string(), span };
+        let ke = |e: kmodel::Error| EvalError {
+            message: e.to_string(),
+            span,
+        };
         let mut m = BTreeMap::new();
         if o.has_member("count") {
-            let count = o.member("count.counter").map_err(ke)?.as_u64().map_err(ke)?;
-            let owner = o.member("owner.counter").or_else(|_| o.member("owner")).map_err(ke)?.as_u64().map_err(ke)?;
+            let count = o
+                .member("count.counter")
+                .map_err(ke)?
+                .as_u64()
+                .map_err(ke)?;
+            let owner = o
+                .member("owner.counter")
+                .or_else(|_| o.member("owner"))
+                .map_err(ke)?
+                .as_u64()
+                .map_err(ke)?;
             // count: bit 0 writer locked, bit 1 waiters, bit 2 handoff, readers from bit 8.
             m.insert("count".into(), Value::Int(count as i64));
             m.insert("writer_locked".into(), Value::Bool(count & 1 != 0));
             m.insert("readers".into(), Value::Int((count >> 8) as i64));
-            m.insert("owner".into(), if count & 1 != 0 { self.owner_task(owner, span)? } else { Value::Null });
+            m.insert(
+                "owner".into(),
+                if count & 1 != 0 {
+                    self.owner_task(owner, span)?
+                } else {
+                    Value::Null
+                },
+            );
         } else {
             m.insert("owner".into(), Value::Null);
         }
-        m.insert("waiters".into(), self.waiters(o.addr, span)?);
+        let waiters = if o.has_member("wait_list") {
+            self.wait_list(&o, "struct rwsem_waiter", span)?
+        } else {
+            self.spinners(o.addr, span)?
+        };
+        m.insert("waiters".into(), waiters);
         Ok(Value::Map(Rc::new(m)))
     }
 
@@ -982,6 +1432,26 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 None => json!({"type": o.type_name(), "address": format!("{:#x}", o.addr)}),
             },
             Value::Map(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), self.to_json_plain(v))).collect()),
+            Value::Record(i) => match self.m.dmesg() {
+                Ok(d) => d.get(*i).map(|r| json!({"level": r.level, "timestamp": r.timestamp_ns as f64 / 1e9, "text": r.text})).unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            },
+            Value::Zone(i) => match self.m.memory() {
+                Ok(mem) => mem.zones.get(*i).map(|z| json!({"node": z.node, "name": z.name, "free": z.free, "min": z.min, "low": z.low, "high": z.high})).unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            },
+            Value::Module(i) => match self.m.modules() {
+                Ok(ms) => ms.get(*i).map(|m| json!({"name": m.name, "base": format!("{:#x}", m.base), "size": m.size, "taints": m.taints})).unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            },
+            Value::Cpu(i) => match self.m.cpus() {
+                Ok(cs) => cs.get(*i).map(|c| json!({"id": c.id, "nr_running": c.nr_running})).unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            },
+            Value::Frame(t, f) => match self.m.stack(*t) {
+                Ok(s) => s.frames.get(*f).map(|fr| json!({"function": fr.function, "pc": format!("{:#x}", fr.pc), "inline": fr.inline})).unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            },
             other => json!(other.type_name()),
         }
     }
@@ -991,10 +1461,15 @@ fn from_json<'k>(v: &serde_json::Value) -> Value<'k> {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
         serde_json::Value::String(s) => Value::str(s),
         serde_json::Value::Array(a) => Value::list(a.iter().map(from_json).collect()),
-        serde_json::Value::Object(o) => Value::Map(Rc::new(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())),
+        serde_json::Value::Object(o) => Value::Map(Rc::new(
+            o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
+        )),
     }
 }
 

@@ -47,11 +47,18 @@ fn sandbox(deadline: Arc<std::sync::Mutex<Instant>>) -> Engine {
 impl RhaiHelpers {
     pub fn empty() -> RhaiHelpers {
         let deadline = Arc::new(std::sync::Mutex::new(Instant::now()));
-        RhaiHelpers { engine: sandbox(deadline.clone()), ast: None, names: Vec::new(), deadline }
+        RhaiHelpers {
+            engine: sandbox(deadline.clone()),
+            ast: None,
+            names: Vec::new(),
+            deadline,
+        }
     }
 
     /// Compiles helper files; returns (file, message, byte offset) per error.
-    pub fn compile(files: &[(String, String)]) -> Result<RhaiHelpers, Vec<(String, String, usize)>> {
+    pub fn compile(
+        files: &[(String, String)],
+    ) -> Result<RhaiHelpers, Vec<(String, String, usize)>> {
         let mut h = RhaiHelpers::empty();
         let mut errs = Vec::new();
         let mut ast: Option<AST> = None;
@@ -68,9 +75,16 @@ impl RhaiHelpers {
                 }
                 Err(e) => {
                     let pos = e.position();
-                    let off = pos.line().map(|l| {
-                        src.split_inclusive('\n').take(l.saturating_sub(1)).map(|x| x.len()).sum::<usize>() + pos.position().unwrap_or(1).saturating_sub(1)
-                    }).unwrap_or(0);
+                    let off = pos
+                        .line()
+                        .map(|l| {
+                            src.split_inclusive('\n')
+                                .take(l.saturating_sub(1))
+                                .map(|x| x.len())
+                                .sum::<usize>()
+                                + pos.position().unwrap_or(1).saturating_sub(1)
+                        })
+                        .unwrap_or(0);
                     errs.push((name.clone(), e.to_string(), off));
                 }
             }
@@ -88,7 +102,11 @@ fn to_dynamic(v: serde_json::Value) -> Dynamic {
 }
 
 impl Helpers for RhaiHelpers {
-    fn call(&self, name: &str, args: Vec<serde_json::Value>) -> Option<Result<serde_json::Value, String>> {
+    fn call(
+        &self,
+        name: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Option<Result<serde_json::Value, String>> {
         let ast = self.ast.as_ref()?;
         if !self.names.iter().any(|n| n == name) {
             return None;
@@ -100,8 +118,12 @@ impl Helpers for RhaiHelpers {
         Some(match r {
             Ok(d) => rhai::serde::from_dynamic::<serde_json::Value>(&d).map_err(|e| e.to_string()),
             Err(e) => Err(match *e {
-                rhai::EvalAltResult::ErrorTooManyOperations(_) => format!("stopped after {MAX_OPERATIONS} operations (a loop that never ends?)"),
-                rhai::EvalAltResult::ErrorTerminated(..) => format!("stopped after {} ms", TIME_LIMIT.as_millis()),
+                rhai::EvalAltResult::ErrorTooManyOperations(_) => {
+                    format!("stopped after {MAX_OPERATIONS} operations (a loop that never ends?)")
+                }
+                rhai::EvalAltResult::ErrorTerminated(..) => {
+                    format!("stopped after {} ms", TIME_LIMIT.as_millis())
+                }
                 other => other.to_string(),
             }),
         })

@@ -72,7 +72,9 @@ pub struct Model<'k> {
 }
 
 fn lazy<'a, T>(cell: &'a Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> Result<&'a T, String> {
-    cell.get_or_init(|| f().map_err(|e| e.to_string())).as_ref().map_err(|e| e.clone())
+    cell.get_or_init(|| f().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| e.clone())
 }
 
 impl<'k> Model<'k> {

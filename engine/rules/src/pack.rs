@@ -61,9 +61,16 @@ fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
     let file_span = |s: Span| -> (usize, usize) {
         if f.origin == "match" {
             if let Some(ft) = r.fields.get("match") {
-                return (ft.file_offset(s.start), ft.file_offset(s.end.max(s.start + 1) - 1) + 1);
+                return (
+                    ft.file_offset(s.start),
+                    ft.file_offset(s.end.max(s.start + 1) - 1) + 1,
+                );
             }
-        } else if let Some(i) = f.origin.strip_prefix("evidence:").and_then(|i| i.parse::<usize>().ok()) {
+        } else if let Some(i) = f
+            .origin
+            .strip_prefix("evidence:")
+            .and_then(|i| i.parse::<usize>().ok())
+        {
             if let Some((_, _, (a, _))) = r.evidence.get(i) {
                 return (a + s.start, a + s.end.max(s.start + 1));
             }
@@ -93,7 +100,8 @@ fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
         }
         (0, 1)
     };
-    let mut d = RuleDiagnostic::new(f.code, f.title.clone(), &r.file, &r.src, file_span(f.span)).label(f.label.clone());
+    let mut d = RuleDiagnostic::new(f.code, f.title.clone(), &r.file, &r.src, file_span(f.span))
+        .label(f.label.clone());
     if let Some(h) = &f.help {
         d = d.help(h.clone());
     }
@@ -102,14 +110,33 @@ fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
 
 impl RulePack {
     /// Loads and checks rule sources; every problem is returned, none stops the others.
-    pub fn from_sources(rules: &[(String, String)], helpers: &[(String, String)]) -> (RulePack, Vec<RuleDiagnostic>) {
+    pub fn from_sources(
+        rules: &[(String, String)],
+        helpers: &[(String, String)],
+    ) -> (RulePack, Vec<RuleDiagnostic>) {
         let mut diags = Vec::new();
         let h = match RhaiHelpers::compile(helpers) {
             Ok(h) => h,
             Err(errs) => {
                 for (file, msg, off) in errs {
-                    let src = Arc::new(helpers.iter().find(|(f, _)| *f == file).map(|(_, s)| s.clone()).unwrap_or_default());
-                    diags.push(RuleDiagnostic::new("H001", "helper does not compile", &file, &src, (off, off + 1)).label(msg).help("helpers are rhai functions: `fn name(x) { ... }`"));
+                    let src = Arc::new(
+                        helpers
+                            .iter()
+                            .find(|(f, _)| *f == file)
+                            .map(|(_, s)| s.clone())
+                            .unwrap_or_default(),
+                    );
+                    diags.push(
+                        RuleDiagnostic::new(
+                            "H001",
+                            "helper does not compile",
+                            &file,
+                            &src,
+                            (off, off + 1),
+                        )
+                        .label(msg)
+                        .help("helpers are rhai functions: `fn name(x) { ... }`"),
+                    );
                 }
                 RhaiHelpers::empty()
             }
@@ -140,7 +167,13 @@ impl RulePack {
             }
         }
         out.sort_by(|a, b| a.doc.id.cmp(&b.doc.id));
-        (RulePack { rules: out, helpers: h }, diags)
+        (
+            RulePack {
+                rules: out,
+                helpers: h,
+            },
+            diags,
+        )
     }
 
     pub fn load_dir(dir: &Path) -> std::io::Result<(RulePack, Vec<RuleDiagnostic>)> {
@@ -169,11 +202,26 @@ impl RulePack {
     /// Applies `RULE.NAME=VALUE` overrides; unknown rules/params are errors.
     pub fn override_params(&mut self, overrides: &[String]) -> Result<(), String> {
         for o in overrides {
-            let (lhs, val) = o.split_once('=').ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
-            let (id, name) = lhs.split_once('.').ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
-            let r = self.rules.iter_mut().find(|r| r.doc.id == id).ok_or_else(|| format!("--param `{o}`: no rule `{id}`"))?;
-            let cur = r.params.get(name).ok_or_else(|| format!("--param `{o}`: rule {id} has no param `{name}` (it has: {})", r.params.keys().cloned().collect::<Vec<_>>().join(", ")))?;
-            let v = cur.parse_like(val).ok_or_else(|| format!("--param `{o}`: `{val}` is not a valid value for `{name}`"))?;
+            let (lhs, val) = o
+                .split_once('=')
+                .ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
+            let (id, name) = lhs
+                .split_once('.')
+                .ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
+            let r = self
+                .rules
+                .iter_mut()
+                .find(|r| r.doc.id == id)
+                .ok_or_else(|| format!("--param `{o}`: no rule `{id}`"))?;
+            let cur = r.params.get(name).ok_or_else(|| {
+                format!(
+                    "--param `{o}`: rule {id} has no param `{name}` (it has: {})",
+                    r.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            let v = cur.parse_like(val).ok_or_else(|| {
+                format!("--param `{o}`: `{val}` is not a valid value for `{name}`")
+            })?;
             r.params.insert(name.to_string(), v);
         }
         Ok(())
@@ -181,7 +229,12 @@ impl RulePack {
 
     /// Evaluates every rule that applies to this kernel.
     pub fn scan<'k>(&self, m: &Model<'k>) -> ScanResult {
-        let mut res = ScanResult { release: m.k.release.clone(), diagnoses: Vec::new(), errors: Vec::new(), skipped: Vec::new() };
+        let mut res = ScanResult {
+            release: m.k.release.clone(),
+            diagnoses: Vec::new(),
+            errors: Vec::new(),
+            skipped: Vec::new(),
+        };
         for r in &self.rules {
             if !r.kernels.is_empty() && !version_matches(&r.kernels, &m.k.release) {
                 res.skipped.push(r.doc.id.clone());
@@ -189,24 +242,39 @@ impl RulePack {
             }
             match evaluate(r, m, &r.params, &self.helpers) {
                 Ok(ds) => res.diagnoses.extend(ds),
-                Err(e) => res.errors.push(RuleRunError { rule: r.doc.id.clone(), message: e }),
+                Err(e) => res.errors.push(RuleRunError {
+                    rule: r.doc.id.clone(),
+                    message: e,
+                }),
             }
         }
-        res.diagnoses.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        res.diagnoses
+            .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
         res
     }
 }
 
 /// Renders a rule run-time error with the expression's position in its file.
 fn located(r: &Rule, e: &EvalError) -> String {
-    let off = r.fields.get("match").map(|f| f.file_offset(e.span.start)).unwrap_or(0);
+    let off = r
+        .fields
+        .get("match")
+        .map(|f| f.file_offset(e.span.start))
+        .unwrap_or(0);
     let line = r.src[..off.min(r.src.len())].matches('\n').count() + 1;
     format!("{} ({}:{line})", e.message, r.file)
 }
 
-pub fn evaluate<'k>(r: &Rule, m: &Model<'k>, params: &BTreeMap<String, ParamValue>, helpers: &RhaiHelpers) -> Result<Vec<Diagnosis>, String> {
+pub fn evaluate<'k>(
+    r: &Rule,
+    m: &Model<'k>,
+    params: &BTreeMap<String, ParamValue>,
+    helpers: &RhaiHelpers,
+) -> Result<Vec<Diagnosis>, String> {
     let mut ev = Evaluator::new(m, params, helpers);
-    let instances = ev.run(&r.program.stmts, &r.program.cond, 20).map_err(|e| located(r, &e))?;
+    let instances = ev
+        .run(&r.program.stmts, &r.program.cond, 20)
+        .map_err(|e| located(r, &e))?;
     let mut out = Vec::new();
     for bindings in instances {
         let mut ev = Evaluator::new(m, params, helpers);
@@ -226,7 +294,10 @@ pub fn evaluate<'k>(r: &Rule, m: &Model<'k>, params: &BTreeMap<String, ParamValu
         let mut evidence = Vec::new();
         if r.evidence.is_empty() {
             for (n, v) in &bindings {
-                evidence.push(Evidence { name: n.clone(), value: render(&ev, v, 0) });
+                evidence.push(Evidence {
+                    name: n.clone(),
+                    value: render(&ev, v, 0),
+                });
             }
         } else {
             for (text, e, _) in &r.evidence {
@@ -234,7 +305,10 @@ pub fn evaluate<'k>(r: &Rule, m: &Model<'k>, params: &BTreeMap<String, ParamValu
                     Ok(v) => render(&ev, &v, 0),
                     Err(err) => serde_json::json!({"error": err.message}),
                 };
-                evidence.push(Evidence { name: text.clone(), value });
+                evidence.push(Evidence {
+                    name: text.clone(),
+                    value,
+                });
             }
         }
         out.push(Diagnosis {
@@ -257,8 +331,15 @@ pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format!("{f:.2}"),
         Value::Str(s) => s.to_string(),
-        Value::Task(i) => ev.m.task(*i).map(|t| format!("{} ({})", t.comm, t.pid)).unwrap_or_default(),
-        Value::Lock(l) => l.name.clone().unwrap_or_else(|| format!("{} at {:#x}", l.kind, l.address)),
+        Value::Task(i) => {
+            ev.m.task(*i)
+                .map(|t| format!("{} ({})", t.comm, t.pid))
+                .unwrap_or_default()
+        }
+        Value::Lock(l) => l
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} at {:#x}", l.kind, l.address)),
         Value::List(l) => {
             let items: Vec<String> = l.iter().take(5).map(|x| display(ev, x)).collect();
             if l.len() > 5 {
@@ -281,11 +362,19 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_js
     use serde_json::json;
     match v {
         Value::Task(i) => {
-            let Ok(t) = ev.m.task(*i) else { return serde_json::Value::Null };
-            let mut j = json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()});
+            let Ok(t) = ev.m.task(*i) else {
+                return serde_json::Value::Null;
+            };
+            let mut j =
+                json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()});
             if depth <= 1 {
                 if let Ok(s) = ev.m.stack(*i) {
-                    let frames: Vec<String> = s.frames.iter().filter_map(|f| f.function.clone()).take(8).collect();
+                    let frames: Vec<String> = s
+                        .frames
+                        .iter()
+                        .filter_map(|f| f.function.clone())
+                        .take(8)
+                        .collect();
                     j["stack"] = json!(frames);
                 }
             }
@@ -294,10 +383,19 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_js
         Value::List(l) if l.iter().any(|x| matches!(x, Value::Task(_))) => {
             json!({"count": l.len(), "sample": l.iter().take(SAMPLE).map(|x| render(ev, x, depth + 1)).collect::<Vec<_>>()})
         }
-        Value::List(l) => serde_json::Value::Array(l.iter().take(20).map(|x| render(ev, x, depth + 1)).collect()),
+        Value::List(l) => serde_json::Value::Array(
+            l.iter()
+                .take(20)
+                .map(|x| render(ev, x, depth + 1))
+                .collect(),
+        ),
         Value::Group(g) => json!({"key": render(ev, &g.key, depth + 1), "count": g.items.len(),
             "sample": g.items.iter().take(SAMPLE).map(|x| render(ev, x, depth + 1)).collect::<Vec<_>>()}),
-        Value::Map(m) => serde_json::Value::Object(m.iter().map(|(k, x)| (k.clone(), render(ev, x, depth + 1))).collect()),
+        Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), render(ev, x, depth + 1)))
+                .collect(),
+        ),
         other => ev.to_json_plain(other),
     }
 }

@@ -108,7 +108,9 @@ impl ParamValue {
                 None => ParamValue::Float(n.as_f64()?),
             },
             Y::String(s) => ParamValue::Str(s.clone()),
-            Y::Sequence(s) => ParamValue::List(s.iter().map(ParamValue::from_yaml).collect::<Option<_>>()?),
+            Y::Sequence(s) => {
+                ParamValue::List(s.iter().map(ParamValue::from_yaml).collect::<Option<_>>()?)
+            }
             _ => return None,
         })
     }
@@ -119,7 +121,11 @@ impl ParamValue {
             ParamValue::Float(_) => ParamValue::Float(s.parse().ok()?),
             ParamValue::Bool(_) => ParamValue::Bool(s.parse().ok()?),
             ParamValue::Str(_) => ParamValue::Str(s.to_string()),
-            ParamValue::List(_) => ParamValue::List(s.split(',').map(|x| ParamValue::Str(x.trim().to_string())).collect()),
+            ParamValue::List(_) => ParamValue::List(
+                s.split(',')
+                    .map(|x| ParamValue::Str(x.trim().to_string()))
+                    .collect(),
+            ),
         })
     }
 }
@@ -154,14 +160,25 @@ pub struct Rule {
 
 /// A kernel version from a release string: the leading numbers (`6.1.0-56-cloud-amd64` → [6, 1, 0]).
 pub fn parse_version(s: &str) -> Option<Vec<u64>> {
-    let head: String = s.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    let v: Vec<u64> = head.split('.').filter(|x| !x.is_empty()).map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let head: String = s
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let v: Vec<u64> = head
+        .split('.')
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     (!v.is_empty()).then_some(v)
 }
 
 pub fn cmp_versions(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
     for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i).copied().unwrap_or(0), b.get(i).copied().unwrap_or(0));
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(0),
+            b.get(i).copied().unwrap_or(0),
+        );
         if x != y {
             return x.cmp(&y);
         }
@@ -180,8 +197,14 @@ pub fn parse_version_reqs(s: &str) -> Result<Vec<VersionReq>, String> {
             .iter()
             .find_map(|op| p.strip_prefix(op).map(|r| (*op, r)))
             .ok_or_else(|| format!("`{p}` has no comparison: write e.g. `>= 5.10` or `< 6.13`"))?;
-        let v = parse_version(rest).filter(|_| rest.trim().chars().all(|c| c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{}` is not a kernel version (expected numbers like 5.10 or 6.1.12)", rest.trim()))?;
+        let v = parse_version(rest)
+            .filter(|_| rest.trim().chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| {
+                format!(
+                    "`{}` is not a kernel version (expected numbers like 5.10 or 6.1.12)",
+                    rest.trim()
+                )
+            })?;
         out.push(VersionReq { op, version: v });
     }
     if out.is_empty() {
@@ -191,7 +214,9 @@ pub fn parse_version_reqs(s: &str) -> Result<Vec<VersionReq>, String> {
 }
 
 pub fn version_matches(reqs: &[VersionReq], release: &str) -> bool {
-    let Some(v) = parse_version(release) else { return true };
+    let Some(v) = parse_version(release) else {
+        return true;
+    };
     reqs.iter().all(|r| {
         let o = cmp_versions(&v, &r.version);
         match r.op {
@@ -204,14 +229,29 @@ pub fn version_matches(reqs: &[VersionReq], release: &str) -> bool {
     })
 }
 
-fn dsl_diag(d: &vmtriage_dsl::Diagnostic, file: &str, src: &Arc<String>, f: &FieldText) -> RuleDiagnostic {
-    let span = (f.file_offset(d.span.start), f.file_offset(d.span.end.max(d.span.start + 1) - 1) + 1);
-    let mut r = RuleDiagnostic::new(d.code, d.title.clone(), file, src, span).label(d.message.clone());
+fn dsl_diag(
+    d: &vmtriage_dsl::Diagnostic,
+    file: &str,
+    src: &Arc<String>,
+    f: &FieldText,
+) -> RuleDiagnostic {
+    let span = (
+        f.file_offset(d.span.start),
+        f.file_offset(d.span.end.max(d.span.start + 1) - 1) + 1,
+    );
+    let mut r =
+        RuleDiagnostic::new(d.code, d.title.clone(), file, src, span).label(d.message.clone());
     if let Some(h) = &d.help {
         r = r.help(h.clone());
     }
     for (s, l) in &d.labels {
-        r.extra.push(((f.file_offset(s.start), f.file_offset(s.end.max(s.start + 1) - 1) + 1), l.clone()));
+        r.extra.push((
+            (
+                f.file_offset(s.start),
+                f.file_offset(s.end.max(s.start + 1) - 1) + 1,
+            ),
+            l.clone(),
+        ));
     }
     r
 }
@@ -226,10 +266,16 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     };
     let mut errs = Vec::new();
     let at = |name: &str| -> (usize, usize) {
-        fields.get(name).map(|f| (f.key_offset, f.key_offset + name.len())).unwrap_or((0, 1))
+        fields
+            .get(name)
+            .map(|f| (f.key_offset, f.key_offset + name.len()))
+            .unwrap_or((0, 1))
     };
     let id_ok = doc.id.split_once('-').is_some_and(|(a, b)| {
-        !a.is_empty() && a.chars().all(|c| c.is_ascii_uppercase()) && b.len() == 4 && b.chars().all(|c| c.is_ascii_digit())
+        !a.is_empty()
+            && a.chars().all(|c| c.is_ascii_uppercase())
+            && b.len() == 4
+            && b.chars().all(|c| c.is_ascii_digit())
     });
     if !id_ok {
         let f = &fields["id"];
@@ -246,8 +292,14 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
                 params.insert(name.clone(), v);
             }
             None => errs.push(
-                RuleDiagnostic::new("R006", format!("param `{name}` has an unusable default"), file, &src, at("params"))
-                    .help("a default is a number, a string, a bool or a list of those"),
+                RuleDiagnostic::new(
+                    "R006",
+                    format!("param `{name}` has an unusable default"),
+                    file,
+                    &src,
+                    at("params"),
+                )
+                .help("a default is a number, a string, a bool or a list of those"),
             ),
         }
     }
@@ -256,18 +308,32 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             Ok(v) => v,
             Err(msg) => {
                 let region = fields.get("applies_to").map(|f| f.region).unwrap_or((0, 1));
-                let off = src[region.0..region.1].find(k.as_str()).map(|o| o + region.0).unwrap_or(region.0);
+                let off = src[region.0..region.1]
+                    .find(k.as_str())
+                    .map(|o| o + region.0)
+                    .unwrap_or(region.0);
                 errs.push(
-                    RuleDiagnostic::new("R007", "bad kernel version range", file, &src, (off, off + k.len()))
-                        .label(msg)
-                        .help("write ranges as comma-separated comparisons: `>= 5.10, < 6.13`"),
+                    RuleDiagnostic::new(
+                        "R007",
+                        "bad kernel version range",
+                        file,
+                        &src,
+                        (off, off + k.len()),
+                    )
+                    .label(msg)
+                    .help("write ranges as comma-separated comparisons: `>= 5.10, < 6.13`"),
                 );
                 Vec::new()
             }
         },
         None => Vec::new(),
     };
-    let mf = fields.get("match").cloned().unwrap_or(FieldText { key_offset: 0, text: doc.match_expr.clone(), map: vec![], region: (0, 0) });
+    let mf = fields.get("match").cloned().unwrap_or(FieldText {
+        key_offset: 0,
+        text: doc.match_expr.clone(),
+        map: vec![],
+        region: (0, 0),
+    });
     let program = match vmtriage_dsl::parse_program(&mf.text) {
         Ok(p) => Some(p),
         Err(ds) => {
@@ -285,7 +351,12 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             .map(|o| o + search_from)
             .unwrap_or(ev_region.0);
         search_from = off + item.len();
-        let ft = FieldText { key_offset: off, text: item.clone(), map: (off..off + item.len()).collect(), region: (off, off + item.len()) };
+        let ft = FieldText {
+            key_offset: off,
+            text: item.clone(),
+            map: (off..off + item.len()).collect(),
+            region: (off, off + item.len()),
+        };
         match vmtriage_dsl::parse_expr(item) {
             Ok(e) => evidence.push((item.clone(), e, (off, off + item.len()))),
             Err(ds) => errs.extend(ds.iter().map(|d| dsl_diag(d, file, &src, &ft))),
@@ -294,7 +365,10 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     // The message template's `{expr}` holes.
     let mut message = Vec::new();
     let msg_field = fields.get("message").cloned();
-    let mtext = msg_field.as_ref().map(|f| f.text.clone()).unwrap_or_else(|| doc.message.clone());
+    let mtext = msg_field
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_else(|| doc.message.clone());
     let mut rest = 0usize;
     while let Some(open) = mtext[rest..].find('{').map(|o| o + rest) {
         if open > rest {
@@ -302,7 +376,16 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
         }
         let Some(close) = mtext[open..].find('}').map(|c| c + open) else {
             let off = msg_field.as_ref().map(|f| f.file_offset(open)).unwrap_or(0);
-            errs.push(RuleDiagnostic::new("R008", "unclosed `{` in message", file, &src, (off, off + 1)).help("write `{expr}` to insert a value, `{{` for a literal brace"));
+            errs.push(
+                RuleDiagnostic::new(
+                    "R008",
+                    "unclosed `{` in message",
+                    file,
+                    &src,
+                    (off, off + 1),
+                )
+                .help("write `{expr}` to insert a value, `{{` for a literal brace"),
+            );
             break;
         };
         let inner = &mtext[open + 1..close];
@@ -310,7 +393,12 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             Ok(e) => message.push(MessagePart::Hole(e, inner.to_string())),
             Err(ds) => {
                 if let Some(f) = &msg_field {
-                    let sub = FieldText { key_offset: f.key_offset, text: inner.to_string(), map: f.map[(open + 1).min(f.map.len())..close.min(f.map.len())].to_vec(), region: f.region };
+                    let sub = FieldText {
+                        key_offset: f.key_offset,
+                        text: inner.to_string(),
+                        map: f.map[(open + 1).min(f.map.len())..close.min(f.map.len())].to_vec(),
+                        region: f.region,
+                    };
                     errs.extend(ds.iter().map(|d| dsl_diag(d, file, &src, &sub)));
                 }
             }
@@ -323,20 +411,44 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     if !errs.is_empty() {
         return Err(errs);
     }
-    let Some(program) = program else { return Err(errs) };
-    Ok(Rule { doc, file: file.to_string(), src, fields, program, evidence, message, params, kernels })
+    let Some(program) = program else {
+        return Err(errs);
+    };
+    Ok(Rule {
+        doc,
+        file: file.to_string(),
+        src,
+        fields,
+        program,
+        evidence,
+        message,
+        params,
+        kernels,
+    })
 }
 
-fn yaml_diag(e: &serde_yaml_ng::Error, file: &str, src: &Arc<String>, fields: &BTreeMap<String, FieldText>) -> RuleDiagnostic {
+fn yaml_diag(
+    e: &serde_yaml_ng::Error,
+    file: &str,
+    src: &Arc<String>,
+    fields: &BTreeMap<String, FieldText>,
+) -> RuleDiagnostic {
     let msg = e.to_string();
     let off = e.location().map(|l| l.index()).unwrap_or(0);
     // serde reports a position after the mapping for missing fields: point at the file's start.
     let first_line_end = src.find('\n').unwrap_or(src.len());
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or("");
-        let span = fields.get(name).map(|f| (f.key_offset, f.key_offset + name.len())).unwrap_or((off, off + name.len().max(1)));
-        let expected = rest.split("expected ").nth(1).map(|s| s.split(" at line").next().unwrap_or(s).to_string());
-        let mut d = RuleDiagnostic::new("R002", format!("unknown field `{name}`"), file, src, span).label("not a rule field");
+        let span = fields
+            .get(name)
+            .map(|f| (f.key_offset, f.key_offset + name.len()))
+            .unwrap_or((off, off + name.len().max(1)));
+        let expected = rest
+            .split("expected ")
+            .nth(1)
+            .map(|s| s.split(" at line").next().unwrap_or(s).to_string());
+        let mut d = RuleDiagnostic::new("R002", format!("unknown field `{name}`"), file, src, span)
+            .label("not a rule field");
         if let Some(x) = expected {
             d = d.help(format!("rule fields are: {x}"));
         }
@@ -344,13 +456,24 @@ fn yaml_diag(e: &serde_yaml_ng::Error, file: &str, src: &Arc<String>, fields: &B
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or("");
-        return RuleDiagnostic::new("R003", format!("missing field `{name}`"), file, src, (0, first_line_end.max(1)))
-            .label(format!("this rule has no `{name}`"))
-            .help(format!("every rule needs `{name}`; see rules/README.md for the format"));
+        return RuleDiagnostic::new(
+            "R003",
+            format!("missing field `{name}`"),
+            file,
+            src,
+            (0, first_line_end.max(1)),
+        )
+        .label(format!("this rule has no `{name}`"))
+        .help(format!(
+            "every rule needs `{name}`; see rules/README.md for the format"
+        ));
     }
     if msg.contains("unknown variant") {
         let bad = msg.split('`').nth(1).unwrap_or("");
-        let span = src.find(&format!("severity: {bad}")).map(|o| (o + 10, o + 10 + bad.len())).unwrap_or((off, off + 1));
+        let span = src
+            .find(&format!("severity: {bad}"))
+            .map(|o| (o + 10, o + 10 + bad.len()))
+            .unwrap_or((off, off + 1));
         return RuleDiagnostic::new("R004", format!("unknown value `{bad}`"), file, src, span)
             .label("not one of the allowed values")
             .help("severity is one of: info, low, medium, high, critical");
@@ -368,7 +491,10 @@ pub fn read_dir(dir: &Path) -> std::io::Result<(Vec<(String, String)>, Vec<(Stri
     let mut helpers = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(&d)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         for p in entries {
             if p.is_dir() {

@@ -101,7 +101,12 @@ pub struct Field {
 
 macro_rules! f {
     ($owner:literal, $name:literal, $ty:expr, $doc:literal) => {
-        Field { owner: $owner, name: $name, ty: || $ty, doc: $doc }
+        Field {
+            owner: $owner,
+            name: $name,
+            ty: || $ty,
+            doc: $doc,
+        }
     };
 }
 
@@ -109,50 +114,140 @@ macro_rules! f {
 pub static FIELDS: &[Field] = &[
     f!("task", "pid", Ty::Int, "thread id"),
     f!("task", "tgid", Ty::Int, "process id (thread group id)"),
-    f!("task", "ppid", Ty::Int, "parent's process id, as /proc's PPid"),
+    f!(
+        "task",
+        "ppid",
+        Ty::Int,
+        "parent's process id, as /proc's PPid"
+    ),
     f!("task", "comm", Ty::Str, "command name"),
-    f!("task", "state", Ty::Str, "state letter as ps shows it: R S D T t X Z P I"),
-    f!("task", "state_name", Ty::Str, "state as /proc/PID/status spells it"),
+    f!(
+        "task",
+        "state",
+        Ty::Str,
+        "state letter as ps shows it: R S D T t X Z P I"
+    ),
+    f!(
+        "task",
+        "state_name",
+        Ty::Str,
+        "state as /proc/PID/status spells it"
+    ),
     f!("task", "flags", Ty::Int, "PF_* flags"),
     f!("task", "cpu", Ty::Int, "CPU the task last ran on"),
     f!("task", "on_cpu", Ty::Bool, "running on a CPU at dump time"),
     f!("task", "kthread", Ty::Bool, "a kernel thread (PF_KTHREAD)"),
     f!("task", "exiting", Ty::Bool, "in the exit path (PF_EXITING)"),
-    f!("task", "sigkill_pending", Ty::Bool, "SIGKILL pending for the task or its group"),
+    f!(
+        "task",
+        "sigkill_pending",
+        Ty::Bool,
+        "SIGKILL pending for the task or its group"
+    ),
     f!("task", "address", Ty::Int, "address of the task_struct"),
-    f!("task", "parent", Ty::Task, "real parent (null for pid 1 and kthreadd)"),
+    f!(
+        "task",
+        "parent",
+        Ty::Task,
+        "real parent (null for pid 1 and kthreadd)"
+    ),
     f!("task", "leader", Ty::Task, "thread group leader"),
-    f!("task", "children", Ty::list(Ty::Task), "child processes (their group leaders)"),
-    f!("task", "threads", Ty::list(Ty::Task), "every thread of the task's group, leader included"),
-    f!("task", "stack", Ty::list(Ty::Frame), "kernel stack, innermost frame first (unwound on first use)"),
-    f!("task", "blocked_on", Ty::Lock, "the lock the task waits on, from its lock slow-path frame's variables; null if none"),
-    f!("task", "raw", Ty::Object, "the task_struct as a typed kernel object (members through DWARF)"),
-    f!("frame", "function", Ty::Str, "function name (null if unknown)"),
+    f!(
+        "task",
+        "children",
+        Ty::list(Ty::Task),
+        "child processes (their group leaders)"
+    ),
+    f!(
+        "task",
+        "threads",
+        Ty::list(Ty::Task),
+        "every thread of the task's group, leader included"
+    ),
+    f!(
+        "task",
+        "stack",
+        Ty::list(Ty::Frame),
+        "kernel stack, innermost frame first (unwound on first use)"
+    ),
+    f!(
+        "task",
+        "blocked_on",
+        Ty::Lock,
+        "the lock the task waits on, from its lock slow-path frame's variables; null if none"
+    ),
+    f!(
+        "task",
+        "raw",
+        Ty::Object,
+        "the task_struct as a typed kernel object (members through DWARF)"
+    ),
+    f!(
+        "frame",
+        "function",
+        Ty::Str,
+        "function name (null if unknown)"
+    ),
     f!("frame", "pc", Ty::Int, "program counter"),
     f!("frame", "sp", Ty::Int, "stack pointer"),
     f!("frame", "offset", Ty::Int, "pc offset into the function"),
     f!("frame", "inline", Ty::Bool, "an inlined call at this pc"),
     f!("frame", "file", Ty::Str, "source file"),
     f!("frame", "line", Ty::Int, "source line"),
-    f!("frame", "module", Ty::Str, "module name, null for the kernel image"),
+    f!(
+        "frame",
+        "module",
+        Ty::Str,
+        "module name, null for the kernel image"
+    ),
     f!("cpu", "id", Ty::Int, "CPU number"),
     f!("cpu", "current", Ty::Task, "task running at dump time"),
-    f!("cpu", "nr_running", Ty::Int, "runnable tasks on its runqueue"),
+    f!(
+        "cpu",
+        "nr_running",
+        Ty::Int,
+        "runnable tasks on its runqueue"
+    ),
     f!("cpu", "crashed", Ty::Bool, "the CPU that panicked"),
     f!("kernel", "release", Ty::Str, "uname -r"),
-    f!("kernel", "version", Ty::Version, "the release as a comparable version (compare with \"6.1\")"),
+    f!(
+        "kernel",
+        "version",
+        Ty::Version,
+        "the release as a comparable version (compare with \"6.1\")"
+    ),
     f!("kernel", "uptime", Ty::Float, "seconds since boot"),
     f!("kernel", "jiffies", Ty::Int, "jiffies_64"),
-    f!("kernel", "panic", Ty::Str, "panic message, null if the kernel did not panic"),
+    f!(
+        "kernel",
+        "panic",
+        Ty::Str,
+        "panic message, null if the kernel did not panic"
+    ),
     f!("kernel", "panicked", Ty::Bool, "the kernel panicked"),
     f!("kernel", "crashed_task", Ty::Task, "the task that panicked"),
     f!("kernel", "crashed_cpu", Ty::Int, "the CPU that panicked"),
-    f!("kernel", "taint", Ty::Int, "taint mask (/proc/sys/kernel/tainted)"),
-    f!("kernel", "taint_flags", Ty::list(Ty::Str), "taint letters set, e.g. [\"O\", \"E\"]"),
+    f!(
+        "kernel",
+        "taint",
+        Ty::Int,
+        "taint mask (/proc/sys/kernel/tainted)"
+    ),
+    f!(
+        "kernel",
+        "taint_flags",
+        Ty::list(Ty::Str),
+        "taint letters set, e.g. [\"O\", \"E\"]"
+    ),
     f!("kernel", "cmdline", Ty::Str, "kernel command line"),
     f!("kernel", "nr_threads", Ty::Int, "nr_threads"),
     f!("kernel", "pid_max", Ty::Int, "pid_max"),
-    f!("kernel", "threads_max", Ty::Int, "max_threads (kernel.threads-max)"),
+    f!(
+        "kernel",
+        "threads_max",
+        Ty::Int,
+        "max_threads (kernel.threads-max)"
+    ),
     f!("record", "level", Ty::Int, "log level 0-7"),
     f!("record", "timestamp", Ty::Float, "seconds since boot"),
     f!("record", "text", Ty::Str, "message text"),
@@ -170,12 +265,37 @@ pub static FIELDS: &[Field] = &[
     f!("module", "base", Ty::Int, "start of its core text"),
     f!("module", "size", Ty::Int, "size of its core text"),
     f!("module", "taints", Ty::Int, "taint mask of the module"),
-    f!("module", "out_of_tree", Ty::Bool, "loaded from outside the kernel tree (taint O)"),
-    f!("module", "unsigned", Ty::Bool, "loaded without a valid signature (taint E)"),
+    f!(
+        "module",
+        "out_of_tree",
+        Ty::Bool,
+        "loaded from outside the kernel tree (taint O)"
+    ),
+    f!(
+        "module",
+        "unsigned",
+        Ty::Bool,
+        "loaded without a valid signature (taint E)"
+    ),
     f!("lock", "address", Ty::Int, "address of the lock"),
-    f!("lock", "name", Ty::Str, "symbol of a global lock, null otherwise"),
-    f!("lock", "kind", Ty::Str, "mutex, rwsem, rwlock, spinlock, rt_mutex"),
-    f!("lock", "raw", Ty::Object, "the lock as a typed kernel object"),
+    f!(
+        "lock",
+        "name",
+        Ty::Str,
+        "symbol of a global lock, null otherwise"
+    ),
+    f!(
+        "lock",
+        "kind",
+        Ty::Str,
+        "mutex, rwsem, rwlock, spinlock, rt_mutex"
+    ),
+    f!(
+        "lock",
+        "raw",
+        Ty::Object,
+        "the lock as a typed kernel object"
+    ),
 ];
 
 pub struct Root {
@@ -185,12 +305,36 @@ pub struct Root {
 }
 
 pub static ROOTS: &[Root] = &[
-    Root { name: "tasks", ty: || Ty::list(Ty::Task), doc: "every task (thread) in the dump" },
-    Root { name: "cpus", ty: || Ty::list(Ty::Cpu), doc: "online CPUs" },
-    Root { name: "kernel", ty: || Ty::Kernel, doc: "release, uptime, panic, taint, cmdline" },
-    Root { name: "dmesg", ty: || Ty::list(Ty::Record), doc: "the kernel log" },
-    Root { name: "memory", ty: || Ty::Memory, doc: "RAM and zone watermarks" },
-    Root { name: "modules", ty: || Ty::list(Ty::Module), doc: "loaded modules" },
+    Root {
+        name: "tasks",
+        ty: || Ty::list(Ty::Task),
+        doc: "every task (thread) in the dump",
+    },
+    Root {
+        name: "cpus",
+        ty: || Ty::list(Ty::Cpu),
+        doc: "online CPUs",
+    },
+    Root {
+        name: "kernel",
+        ty: || Ty::Kernel,
+        doc: "release, uptime, panic, taint, cmdline",
+    },
+    Root {
+        name: "dmesg",
+        ty: || Ty::list(Ty::Record),
+        doc: "the kernel log",
+    },
+    Root {
+        name: "memory",
+        ty: || Ty::Memory,
+        doc: "RAM and zone watermarks",
+    },
+    Root {
+        name: "modules",
+        ty: || Ty::list(Ty::Module),
+        doc: "loaded modules",
+    },
 ];
 
 /// Signal numbers and other constants rules may name.
@@ -213,23 +357,96 @@ pub struct Function {
 }
 
 pub static FUNCTIONS: &[Function] = &[
-    Function { name: "count", sig: "count(list) -> int", doc: "number of elements" },
-    Function { name: "sum", sig: "sum(list<int>) -> int", doc: "sum of numbers" },
-    Function { name: "min", sig: "min(list) -> value", doc: "smallest element (null if empty)" },
-    Function { name: "max", sig: "max(list) -> value", doc: "largest element (null if empty)" },
-    Function { name: "first", sig: "first(list) -> value", doc: "first element (null if empty)" },
-    Function { name: "unique", sig: "unique(list) -> list", doc: "elements without repeats" },
-    Function { name: "len", sig: "len(string|list) -> int", doc: "length" },
-    Function { name: "sym", sig: "sym(string) -> object", doc: "a kernel global by name (same as @name)" },
-    Function { name: "sym_opt", sig: "sym_opt(string) -> object", doc: "a kernel global, null if absent (same as @?name)" },
-    Function { name: "task", sig: "task(int) -> task", doc: "the task with this pid (null if none)" },
-    Function { name: "signal_pending", sig: "signal_pending([task,] int) -> bool", doc: "the signal is pending for the task or its group" },
-    Function { name: "version", sig: "version(string) -> version", doc: "parse a kernel version" },
-    Function { name: "rwlock", sig: "rwlock(object) -> object", doc: "queued rwlock state: {readers, writer_locked, writer_waiting, waiters}" },
-    Function { name: "rwsem", sig: "rwsem(object) -> object", doc: "rw_semaphore state: {owner, readers, writer_locked, waiters}" },
-    Function { name: "mutex", sig: "mutex(object) -> object", doc: "mutex state: {owner, locked, waiters}" },
-    Function { name: "waiters", sig: "waiters(lock|object) -> list<task>", doc: "tasks blocked on this lock (from their stacks)" },
-    Function { name: "percent", sig: "percent(num, num) -> float", doc: "100 * a / b" },
+    Function {
+        name: "count",
+        sig: "count(list) -> int",
+        doc: "number of elements",
+    },
+    Function {
+        name: "sum",
+        sig: "sum(list<int>) -> int",
+        doc: "sum of numbers",
+    },
+    Function {
+        name: "min",
+        sig: "min(list) -> value",
+        doc: "smallest element (null if empty)",
+    },
+    Function {
+        name: "max",
+        sig: "max(list) -> value",
+        doc: "largest element (null if empty)",
+    },
+    Function {
+        name: "first",
+        sig: "first(list) -> value",
+        doc: "first element (null if empty)",
+    },
+    Function {
+        name: "unique",
+        sig: "unique(list) -> list",
+        doc: "elements without repeats",
+    },
+    Function {
+        name: "len",
+        sig: "len(string|list) -> int",
+        doc: "length",
+    },
+    Function {
+        name: "sym",
+        sig: "sym(string) -> object",
+        doc: "a kernel global by name (same as @name)",
+    },
+    Function {
+        name: "sym_opt",
+        sig: "sym_opt(string) -> object",
+        doc: "a kernel global, null if absent (same as @?name)",
+    },
+    Function {
+        name: "task",
+        sig: "task(int) -> task",
+        doc: "the task with this pid (null if none)",
+    },
+    Function {
+        name: "signal_pending",
+        sig: "signal_pending([task,] int) -> bool",
+        doc: "the signal is pending for the task or its group",
+    },
+    Function {
+        name: "version",
+        sig: "version(string) -> version",
+        doc: "parse a kernel version",
+    },
+    Function {
+        name: "rwlock",
+        sig: "rwlock(object) -> object",
+        doc: "queued rwlock state: {readers, writer_locked, writer_waiting, waiters}",
+    },
+    Function {
+        name: "rwsem",
+        sig: "rwsem(object) -> object",
+        doc: "rw_semaphore state: {owner, readers, writer_locked, waiters}",
+    },
+    Function {
+        name: "mutex",
+        sig: "mutex(object) -> object",
+        doc: "mutex state: {owner, locked, waiters}",
+    },
+    Function {
+        name: "waiters",
+        sig: "waiters(lock|object) -> list<task>",
+        doc: "tasks blocked on this lock (from their stacks)",
+    },
+    Function {
+        name: "capture",
+        sig: "capture(string, regex) -> string",
+        doc: "the regex's first group in the text (null if no match)",
+    },
+    Function {
+        name: "percent",
+        sig: "percent(num, num) -> float",
+        doc: "100 * a / b",
+    },
 ];
 
 /// The schema as text (`vmtriage schema`).
@@ -251,7 +468,11 @@ pub fn render() -> String {
         s += &format!("  {:<44} {}\n", f.sig, f.doc);
     }
     s += "\n## Constants\n\n  ";
-    s += &CONSTANTS.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(" ");
+    s += &CONSTANTS
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     s += "\n\n## Kernel globals\n\n  @name reads any global through the dump's DWARF (members with .field);\n  @?name is null on kernels that lack it. Such members are checked once a dump is open.\n";
     s
 }

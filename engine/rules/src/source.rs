@@ -48,7 +48,12 @@ pub fn scan_fields(src: &str) -> HashMap<String, FieldText> {
         let (off, line) = lines[i];
         let key_end = line.find(':');
         let is_key = !line.starts_with([' ', '\t', '#', '-'])
-            && key_end.is_some_and(|e| e > 0 && line[..e].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-'));
+            && key_end.is_some_and(|e| {
+                e > 0
+                    && line[..e]
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            });
         if !is_key {
             i += 1;
             continue;
@@ -89,7 +94,10 @@ pub fn scan_fields(src: &str) -> HashMap<String, FieldText> {
                 text.push('\n');
                 map.push(loff + l.len());
             }
-        } else if let Some(q) = rest_trim.strip_prefix('"').or_else(|| rest_trim.strip_prefix('\'')) {
+        } else if let Some(q) = rest_trim
+            .strip_prefix('"')
+            .or_else(|| rest_trim.strip_prefix('\''))
+        {
             let quote = rest_trim.as_bytes()[0] as char;
             let body = q.rfind(quote).map(|p| &q[..p]).unwrap_or(q);
             for (bi, ch) in body.char_indices() {

@@ -41,15 +41,20 @@ struct Manifest {
 pub fn corpus_dir() -> PathBuf {
     match std::env::var_os("VMTRIAGE_CORPUS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/vmtriage-corpus"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/vmtriage-corpus"),
     }
 }
 
 /// The manifest's entries, or an error telling how to build the corpus.
 pub fn manifest() -> Result<Vec<Entry>, String> {
     let p = corpus_dir().join("manifest.json");
-    let text = std::fs::read_to_string(&p)
-        .map_err(|e| format!("{}: {e}; build the corpus first: sudo corpus/build", p.display()))?;
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        format!(
+            "{}: {e}; build the corpus first: sudo corpus/build",
+            p.display()
+        )
+    })?;
     let m: Manifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
     Ok(m.dumps)
 }
@@ -97,6 +102,7 @@ pub struct TruthRecord {
 }
 
 pub fn truth(e: &Entry) -> Result<Truth, String> {
-    let text = std::fs::read_to_string(&e.truth).map_err(|err| format!("{}: {err}", e.truth.display()))?;
+    let text =
+        std::fs::read_to_string(&e.truth).map_err(|err| format!("{}: {err}", e.truth.display()))?;
     serde_json::from_str(&text).map_err(|err| format!("{}: {err}", e.truth.display()))
 }

@@ -1,0 +1,420 @@
+//! `scan`, `query` and `rules …`: the rule engine on dumps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kmodel::tasks::Task;
+use kmodel::Kernel;
+use kunwind::Unwinder;
+use serde::Serialize;
+use vmtriage_rules::model::{FrameInfo, Model, StackInfo, Stacks};
+use vmtriage_rules::rule::Rule;
+use vmtriage_rules::{RulePack, ScanResult};
+
+/// Stacks from the ORC unwinder, for the rule engine.
+pub struct UnwindStacks {
+    pub unwinder: Unwinder,
+}
+
+impl<'k> Stacks<'k> for UnwindStacks {
+    fn stack(&self, k: &'k Kernel, task: &Task<'k>) -> Arc<StackInfo> {
+        let t = self.unwinder.stack(k, task);
+        Arc::new(StackInfo {
+            frames: t
+                .frames
+                .iter()
+                .map(|f| FrameInfo {
+                    function: f.function.clone(),
+                    pc: f.pc,
+                    sp: f.sp,
+                    offset: f.offset,
+                    inline: f.inline,
+                    file: f.file.clone(),
+                    line: f.line,
+                    module: f.module.clone(),
+                })
+                .collect(),
+            error: t.error.clone(),
+        })
+    }
+    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<(u64, String)> {
+        self.unwinder.blocked_on(k, task)
+    }
+}
+
+/// Stands in when the vmlinux has no usable unwind data: every stack is empty
+/// with the reason, the other rules still run.
+pub struct NoStacks(pub String);
+
+impl<'k> Stacks<'k> for NoStacks {
+    fn stack(&self, _: &'k Kernel, _: &Task<'k>) -> Arc<StackInfo> {
+        Arc::new(StackInfo {
+            frames: Vec::new(),
+            error: Some(self.0.clone()),
+        })
+    }
+    fn blocked_on(&self, _: &'k Kernel, _: &Task<'k>) -> Option<(u64, String)> {
+        None
+    }
+}
+
+pub fn stacks_for(k: &Kernel) -> Box<dyn for<'k> Stacks<'k>> {
+    match Unwinder::new(k) {
+        Ok(u) => Box::new(UnwindStacks { unwinder: u }),
+        Err(e) => Box::new(NoStacks(format!("no stacks: {e}"))),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DumpReport {
+    pub dump: String,
+    #[serde(flatten)]
+    pub result: ScanResult,
+}
+
+/// Scans one opened dump with a pack.
+pub fn scan_kernel(pack: &RulePack, k: &Kernel) -> ScanResult {
+    let stacks = stacks_for(k);
+    let model = Model::new(k, stacks.as_ref());
+    pack.scan(&model)
+}
+
+pub fn diagnoses_text(r: &DumpReport) -> String {
+    let mut s = format!("== {}  ({})\n", r.dump, r.result.release);
+    if r.result.diagnoses.is_empty() {
+        s += "   no diagnoses\n";
+    }
+    for d in &r.result.diagnoses {
+        s += &format!(
+            "\n[{}] {} {}\n",
+            d.severity.as_str().to_uppercase(),
+            d.rule,
+            d.title
+        );
+        s += &format!("    {}\n", d.message);
+        for e in &d.evidence {
+            let v = evidence_text(&e.value);
+            if v.contains('\n') {
+                s += &format!("    {}:\n", e.name);
+                for line in v.lines() {
+                    s += &format!("      {line}\n");
+                }
+            } else {
+                s += &format!("    {}: {v}\n", e.name);
+            }
+        }
+        for r in &d.references {
+            s += &format!("    see: {r}\n");
+        }
+    }
+    for e in &r.result.errors {
+        s += &format!("\n[rule error] {}: {}\n", e.rule, e.message);
+    }
+    s
+}
+
+fn task_line(t: &serde_json::Value) -> String {
+    let mut s = format!(
+        "{} {} [{}]",
+        t["pid"].as_i64().unwrap_or(0),
+        t["comm"].as_str().unwrap_or(""),
+        t["state"].as_str().unwrap_or("")
+    );
+    if let Some(st) = t["stack"].as_array() {
+        let fns: Vec<&str> = st.iter().filter_map(|f| f.as_str()).take(6).collect();
+        if !fns.is_empty() {
+            s += &format!("  {}", fns.join(" < "));
+        }
+    }
+    s
+}
+
+fn evidence_text(v: &serde_json::Value) -> String {
+    if v.get("pid").is_some() && v.get("comm").is_some() {
+        return task_line(v);
+    }
+    if let (Some(n), Some(sample)) = (v.get("count"), v.get("sample").and_then(|x| x.as_array())) {
+        let mut s = format!("{n} tasks");
+        if let Some(k) = v.get("key") {
+            s = format!("{n} items, key {}", evidence_text(k));
+        }
+        for t in sample {
+            s += &format!(
+                "\n{}",
+                if t.get("pid").is_some() {
+                    task_line(t)
+                } else {
+                    t.to_string()
+                }
+            );
+        }
+        return s;
+    }
+    if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
+        return format!("[{:>12.6}] {t}", v["timestamp"].as_f64().unwrap_or(0.0));
+    }
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        serde_json::Value::Array(a) if a.iter().any(|x| x.get("text").is_some()) => {
+            let mut s = format!("{} records", a.len());
+            for x in a.iter().take(3) {
+                s += &format!("\n{}", evidence_text(x));
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `rules list`
+pub fn rules_list(pack: &RulePack) -> String {
+    let mut s = format!(
+        "{:<12} {:<9} {:<55} {}\n",
+        "ID", "SEVERITY", "TITLE", "KERNELS"
+    );
+    for r in &pack.rules {
+        s += &format!(
+            "{:<12} {:<9} {:<55} {}\n",
+            r.doc.id,
+            r.doc.severity.as_str(),
+            r.doc.title,
+            r.doc.applies_to.kernels.as_deref().unwrap_or("all")
+        );
+    }
+    s
+}
+
+/// `rules show ID`: the rule as its knowledge-base article.
+pub fn rule_article(r: &Rule) -> String {
+    let d = &r.doc;
+    let mut s = format!(
+        "{} — {}\n{}\n\nSeverity: {}   Kernels: {}   Tags: {}\n\n",
+        d.id,
+        d.title,
+        "=".repeat(d.id.len() + d.title.len() + 3),
+        d.severity.as_str(),
+        d.applies_to.kernels.as_deref().unwrap_or("all"),
+        d.tags.join(", ")
+    );
+    s += &format!("{}\n\n", d.summary.trim());
+    if !d.description.is_empty() {
+        s += &format!("{}\n\n", d.description.trim());
+    }
+    s += "Detection\n---------\n";
+    for l in d.match_expr.trim_end().lines() {
+        s += &format!("    {l}\n");
+    }
+    if !d.params.is_empty() {
+        s += "\nParameters\n----------\n";
+        for (n, p) in &d.params {
+            s += &format!(
+                "  {n} = {}  — {}\n",
+                serde_json::to_string(&p.default).unwrap_or_default(),
+                p.help
+            );
+        }
+    }
+    if !d.remediation.is_empty() {
+        s += &format!("\nRemediation\n-----------\n{}\n", d.remediation.trim());
+    }
+    if !d.references.is_empty() {
+        s += "\nReferences\n----------\n";
+        for r in &d.references {
+            s += &format!("  - {r}\n");
+        }
+    }
+    if !d.tests.fires_on.is_empty() || !d.tests.silent_on.is_empty() {
+        s += &format!(
+            "\nTested on the corpus: fires on {}; silent on {}.\n",
+            d.tests.fires_on.join(", "),
+            d.tests.silent_on.join(", ")
+        );
+    }
+    s
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRow {
+    pub rule: String,
+    pub scenario: String,
+    pub kernel: String,
+    pub expected: bool,
+    pub fired: bool,
+    pub error: Option<String>,
+}
+
+/// The corpus manifest entries to test on: one dump per (scenario, kernel),
+/// preferring the ELF twin (all formats of a capture hold the same memory;
+/// format coverage is the reader tests' job).
+pub fn test_dumps(manifest: &Path) -> Result<Vec<(String, String, PathBuf, PathBuf)>, String> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| {
+        format!(
+            "{}: {e}; build the corpus: corpus/build",
+            manifest.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let mut pick: BTreeMap<(String, String), (PathBuf, PathBuf, bool)> = BTreeMap::new();
+    for e in v["dumps"].as_array().cloned().unwrap_or_default() {
+        let key = (
+            e["scenario"].as_str().unwrap_or("").to_string(),
+            e["release"].as_str().unwrap_or("").to_string(),
+        );
+        let is_elf = e["format"] == "elf";
+        let path = PathBuf::from(e["path"].as_str().unwrap_or(""));
+        let vml = PathBuf::from(e["vmlinux"].as_str().unwrap_or(""));
+        match pick.get(&key) {
+            Some((_, _, true)) => {}
+            _ => {
+                pick.insert(key, (path, vml, is_elf));
+            }
+        }
+    }
+    Ok(pick
+        .into_iter()
+        .map(|((s, r), (p, v, _))| (s, r, p, v))
+        .collect())
+}
+
+/// Runs the pack over the corpus; returns one row per (rule, dump) where the
+/// rule has an expectation for the dump's scenario.
+pub fn rules_test(
+    pack: &RulePack,
+    manifest: &Path,
+    open: impl Fn(&Path, &Path) -> Result<Kernel, String>,
+) -> Result<Vec<TestRow>, String> {
+    let mut rows = Vec::new();
+    for (scenario, release, path, vmlinux) in test_dumps(manifest)? {
+        let k = match open(&path, &vmlinux) {
+            Ok(k) => k,
+            Err(e) => {
+                for r in &pack.rules {
+                    let exp = r.doc.tests.fires_on.contains(&scenario);
+                    if exp || r.doc.tests.silent_on.contains(&scenario) {
+                        rows.push(TestRow {
+                            rule: r.doc.id.clone(),
+                            scenario: scenario.clone(),
+                            kernel: release.clone(),
+                            expected: exp,
+                            fired: false,
+                            error: Some(e.clone()),
+                        });
+                    }
+                }
+                continue;
+            }
+        };
+        let res = scan_kernel(pack, &k);
+        for r in &pack.rules {
+            let expected = r.doc.tests.fires_on.contains(&scenario);
+            let silent = r.doc.tests.silent_on.contains(&scenario);
+            let fired = res.diagnoses.iter().any(|d| d.rule == r.doc.id);
+            let error = res
+                .errors
+                .iter()
+                .find(|e| e.rule == r.doc.id)
+                .map(|e| e.message.clone());
+            if expected || silent || fired {
+                rows.push(TestRow {
+                    rule: r.doc.id.clone(),
+                    scenario: scenario.clone(),
+                    kernel: release.clone(),
+                    expected,
+                    fired,
+                    error,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The expected-vs-actual table with precision and recall per rule.
+pub fn test_table(rows: &[TestRow]) -> (String, bool) {
+    let mut s = format!(
+        "{:<12} {:<22} {:<28} {:<8} {:<8} {}\n",
+        "RULE", "SCENARIO", "KERNEL", "EXPECT", "ACTUAL", ""
+    );
+    let mut ok_all = true;
+    for r in rows {
+        let ok = r.expected == r.fired && r.error.is_none();
+        ok_all &= ok;
+        s += &format!(
+            "{:<12} {:<22} {:<28} {:<8} {:<8} {}{}\n",
+            r.rule,
+            r.scenario,
+            r.kernel,
+            if r.expected { "fire" } else { "silent" },
+            if r.fired { "fired" } else { "silent" },
+            if ok { "ok" } else { "MISMATCH" },
+            r.error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    s += &format!(
+        "\n{:<12} {:>4} {:>4} {:>4} {:>9} {:>7}\n",
+        "RULE", "TP", "FP", "FN", "PRECISION", "RECALL"
+    );
+    let mut per: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
+    for r in rows {
+        let e = per.entry(&r.rule).or_default();
+        match (r.expected, r.fired) {
+            (true, true) => e.0 += 1,
+            (false, true) => e.1 += 1,
+            (true, false) => e.2 += 1,
+            _ => {}
+        }
+    }
+    for (rule, (tp, fp, fnn)) in per {
+        let p = if tp + fp == 0 {
+            1.0
+        } else {
+            tp as f64 / (tp + fp) as f64
+        };
+        let rc = if tp + fnn == 0 {
+            1.0
+        } else {
+            tp as f64 / (tp + fnn) as f64
+        };
+        s += &format!("{rule:<12} {tp:>4} {fp:>4} {fnn:>4} {p:>9.2} {rc:>7.2}\n");
+    }
+    (s, ok_all)
+}
+
+/// `vmtriage query`: `let` bindings then one expression, its value as JSON.
+pub fn query(k: &Kernel, src: &str) -> Result<serde_json::Value, String> {
+    use vmtriage_dsl::ast::Stmt;
+    let prog = vmtriage_dsl::parse_program(src).map_err(|ds| {
+        ds.iter()
+            .map(|d| {
+                format!(
+                    "{}: {} at {}..{}",
+                    d.code, d.message, d.span.start, d.span.end
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let stacks = stacks_for(k);
+    let model = Model::new(k, stacks.as_ref());
+    let params = BTreeMap::new();
+    let helpers = vmtriage_rules::helpers::RhaiHelpers::empty();
+    let mut ev = vmtriage_rules::eval::Evaluator::new(&model, &params, &helpers);
+    for s in &prog.stmts {
+        match s {
+            Stmt::Let { name, value, .. } => {
+                let v = ev.eval(value).map_err(|e| e.message)?;
+                ev.bind(&name.name, v);
+            }
+            Stmt::For { .. } => {
+                return Err("`for` is for rules; in a query, filter with `where`".into())
+            }
+        }
+    }
+    let v = ev.eval(&prog.cond).map_err(|e| e.message)?;
+    Ok(vmtriage_rules::pack::render(&ev, &v, 0))
+}
