@@ -37,8 +37,8 @@ pub(crate) struct State {
 /// A loaded module's text, ORC table and symbols.
 pub(crate) struct ModuleCode {
     pub name: String,
-    pub start: u64,
-    pub end: u64,
+    /// Core and init memory, [start, end).
+    pub ranges: Vec<(u64, u64)>,
     pub orc: OrcTable,
     /// (address, size, name), sorted by address.
     pub syms: Vec<(u64, u64, String)>,
@@ -295,7 +295,7 @@ fn module_of(u: &Unwinder, k: &Kernel, pc: u64) -> Option<usize> {
     u.modules
         .get_or_init(|| load_modules(k))
         .iter()
-        .position(|m| pc >= m.start && pc < m.end)
+        .position(|m| m.ranges.iter().any(|r| pc >= r.0 && pc < r.1))
 }
 
 /// The frames (inline ones first) for one register state.
@@ -372,7 +372,7 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
         let i = m.syms.partition_point(|s| s.0 <= lookup);
         let (function, offset, size) = match i.checked_sub(1).map(|i| &m.syms[i]) {
             Some((a, sz, n)) => (Some(n.clone()), pc - a, *sz),
-            None => (None, pc - m.start, 0),
+            None => (None, 0, 0),
         };
         out.push(Frame {
             function,
@@ -655,18 +655,32 @@ fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
         let Ok(name) = m.member("name").and_then(|o| o.string()) else {
             continue;
         };
-        let range = if m.has_member("core_layout") {
-            m.member("core_layout.base")
-                .and_then(|o| o.as_u64())
-                .and_then(|b| Ok((b, m.member("core_layout.size")?.as_u64()?)))
-        } else {
-            m.member("mem")
-                .and_then(|o| o.index(0))
-                .and_then(|t| Ok((t.member("base")?.as_u64()?, t.member("size")?.as_u64()?)))
-        };
-        let Ok((start, size)) = range else {
+        // Core and init code: 6.4 replaced core_layout/init_layout with mem[].
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        if m.has_member("core_layout") {
+            for l in ["core_layout", "init_layout"] {
+                if let (Ok(b), Ok(sz)) = (
+                    m.member(&format!("{l}.base")).and_then(|o| o.as_u64()),
+                    m.member(&format!("{l}.size")).and_then(|o| o.as_u64()),
+                ) {
+                    ranges.push((b, b.wrapping_add(sz)));
+                }
+            }
+        } else if let Ok(mem) = m.member("mem") {
+            for i in 0..8 {
+                let Ok(t) = mem.index(i) else { break };
+                if let (Ok(b), Ok(sz)) = (
+                    t.member("base").and_then(|o| o.as_u64()),
+                    t.member("size").and_then(|o| o.as_u64()),
+                ) {
+                    ranges.push((b, b.wrapping_add(sz)));
+                }
+            }
+        }
+        ranges.retain(|r| r.0 != 0 && r.1 > r.0);
+        if ranges.is_empty() {
             continue;
-        };
+        }
         let orc = (|| -> Option<OrcTable> {
             let n = m.member("arch.num_orcs").ok()?.as_u64().ok()? as usize;
             let ips = m.member("arch.orc_unwind_ip").ok()?.as_u64().ok()?;
@@ -682,11 +696,10 @@ fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
             Some(OrcTable::build(ips, &ipb, &eb, &layout))
         })()
         .unwrap_or_default();
-        let syms = module_symbols(k, &m, start, start + size).unwrap_or_default();
+        let syms = module_symbols(k, &m, &ranges).unwrap_or_default();
         out.push(ModuleCode {
             name,
-            start,
-            end: start + size,
+            ranges,
             orc,
             syms,
         });
@@ -698,8 +711,7 @@ fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
 fn module_symbols(
     k: &Kernel,
     m: &kmodel::Object<'_>,
-    lo: u64,
-    hi: u64,
+    ranges: &[(u64, u64)],
 ) -> Option<Vec<(u64, u64, String)>> {
     let ks = m.member("kallsyms").ok()?;
     let symtab = ks.member("symtab").ok()?.as_u64().ok()?;
@@ -715,7 +727,7 @@ fn module_symbols(
         let name_off = u32::from_le_bytes(s[0..4].try_into().unwrap()) as u64;
         let value = u64::from_le_bytes(s[8..16].try_into().unwrap());
         let size = u64::from_le_bytes(s[16..24].try_into().unwrap());
-        if value < lo || value >= hi || name_off == 0 {
+        if name_off == 0 || !ranges.iter().any(|r| value >= r.0 && value < r.1) {
             continue;
         }
         if let Ok(n) = k.read_cstr(strtab + name_off, 256) {
