@@ -31,6 +31,7 @@ fn sandbox(deadline: Arc<std::sync::Mutex<Instant>>) -> Engine {
     e.set_max_array_size(100_000);
     e.set_max_map_size(100_000);
     e.set_strict_variables(true);
+    e.disable_symbol("eval");
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
     e.on_progress(move |_| {

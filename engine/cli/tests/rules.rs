@@ -1,0 +1,103 @@
+//! The rule pack on the corpus: every scenario's expected diagnoses fire and
+//! nothing fires where it does not belong (`vmtriage rules test`), plus the
+//! engine's guarantees on real dumps: laziness and isolation of a runaway helper.
+
+mod common;
+
+use common::{corpus_dir, manifest};
+use libtest_mimic::{Arguments, Failed, Trial};
+use vmtriage_cli::scan::{rules_test, test_table, UnwindStacks};
+use vmtriage_cli::Session;
+use vmtriage_rules::model::Model;
+use vmtriage_rules::RulePack;
+
+fn pack_matches_expectations() -> Result<(), Failed> {
+    let (pack, diags) = RulePack::embedded();
+    if !diags.is_empty() {
+        return Err(format!("{} rule errors", diags.len()).into());
+    }
+    let rows = rules_test(&pack, &corpus_dir().join("manifest.json"), |d, v| {
+        Session::open(d, Some(v), &[]).map(|s| s.kernel).map_err(|e| e.to_string())
+    })?;
+    let (table, ok) = test_table(&rows);
+    println!("{table}");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("expected vs actual differ:\n{table}").into())
+    }
+}
+
+fn first_dump(scenario: &str) -> Result<common::Entry, Failed> {
+    manifest()?
+        .into_iter()
+        .find(|e| e.scenario == scenario && e.format == "elf")
+        .ok_or_else(|| format!("no {scenario} dump in the corpus").into())
+}
+
+/// A pack whose rules never look at stacks unwinds no stack.
+fn lazy_unwinding() -> Result<(), Failed> {
+    let e = first_dump("mutex-hung-task")?;
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|e| e.to_string())?;
+    let rules = vec![(
+        "lazy.yaml".to_string(),
+        "id: TEST-0100\ntitle: t\nseverity: info\nsummary: s\nmatch: |\n  let d = tasks where state == \"D\"\n  count(d) > 0 and kernel.release matches \"^[0-9]\"\nmessage: \"{count(d)}\"\n".to_string(),
+    )];
+    let (pack, diags) = RulePack::from_sources(&rules, &[]);
+    assert!(diags.is_empty());
+    let stacks = UnwindStacks { unwinder: kunwind::Unwinder::new(&s.kernel).map_err(|e| e.to_string())? };
+    let m = Model::new(&s.kernel, &stacks);
+    let res = pack.scan(&m);
+    if res.diagnoses.len() != 1 {
+        return Err(format!("expected one diagnosis, got {:?} / {:?}", res.diagnoses, res.errors).into());
+    }
+    if m.unwound.get() != 0 || stacks.unwinder.unwind_count() != 0 {
+        return Err(format!("{} stacks unwound by a rule that never looks at stacks", stacks.unwinder.unwind_count()).into());
+    }
+    // And a rule that does look unwinds only what it asks for.
+    let rules = vec![("s.yaml".to_string(), "id: TEST-0101\ntitle: t\nseverity: info\nsummary: s\nmatch: |\n  any of tasks where state == \"D\" and stack has \"__mutex_lock\"\nmessage: m\n".to_string())];
+    let (pack, _) = RulePack::from_sources(&rules, &[]);
+    let res = pack.scan(&m);
+    let d_tasks = s.kernel.tasks().map_err(|e| e.to_string())?.iter().filter(|t| t.state == 'D').count();
+    if res.diagnoses.len() != 1 || m.unwound.get() == 0 || m.unwound.get() > d_tasks {
+        return Err(format!("unwound {} stacks for {} D tasks: {:?}", m.unwound.get(), d_tasks, res.errors).into());
+    }
+    Ok(())
+}
+
+/// A helper that never ends is stopped and reported; the other rules still run.
+fn runaway_helper_is_isolated() -> Result<(), Failed> {
+    let e = first_dump("idle")?;
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|e| e.to_string())?;
+    let helpers = vec![("loop.rhai".to_string(), "fn spin(n) { let i = 0; loop { i += 1; } i }".to_string())];
+    let rules = vec![
+        ("a.yaml".to_string(), "id: TEST-0200\ntitle: loops\nseverity: low\nsummary: s\nmatch: spin(1) > 0\nmessage: m\n".to_string()),
+        ("b.yaml".to_string(), "id: TEST-0201\ntitle: works\nseverity: low\nsummary: s\nmatch: count(tasks) > 0\nmessage: m\n".to_string()),
+    ];
+    let (pack, diags) = RulePack::from_sources(&rules, &helpers);
+    assert!(diags.is_empty(), "{diags:?}");
+    let stacks = vmtriage_cli::scan::stacks_for(&s.kernel);
+    let m = Model::new(&s.kernel, stacks.as_ref());
+    let t = std::time::Instant::now();
+    let res = pack.scan(&m);
+    if !res.errors.iter().any(|e| e.rule == "TEST-0200" && e.message.contains("stopped")) {
+        return Err(format!("no error row for the looping helper: {:?}", res.errors).into());
+    }
+    if !res.diagnoses.iter().any(|d| d.rule == "TEST-0201") {
+        return Err("the other rule did not run".into());
+    }
+    if t.elapsed().as_secs() > 10 {
+        return Err(format!("took {:?}", t.elapsed()).into());
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = vec![
+        Trial::test("rules/pack-on-corpus", pack_matches_expectations),
+        Trial::test("rules/lazy-unwinding", lazy_unwinding),
+        Trial::test("rules/runaway-helper", runaway_helper_is_isolated),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,95 @@
+//! Broken rule files: each must produce the right report at the right span.
+//! The rendered reports are snapshots (what a rule author reads).
+
+use std::path::Path;
+
+use vmtriage_rules::helpers::RhaiHelpers;
+use vmtriage_rules::eval::Helpers;
+use vmtriage_rules::RulePack;
+
+fn load(files: &[&str]) -> Vec<vmtriage_rules::RuleDiagnostic> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
+    let rules: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (format!("tests/broken/{f}"), std::fs::read_to_string(dir.join(f)).unwrap()))
+        .collect();
+    RulePack::from_sources(&rules, &[]).1
+}
+
+fn one(file: &str, code: &str, line: usize) -> String {
+    let all = load(&[file]);
+    let rendered: Vec<String> = all.iter().map(|x| x.render()).collect();
+    let d: Vec<_> = all.iter().filter(|x| x.code == code).collect();
+    assert_eq!(d.len(), 1, "{file}: expected one {code}: {rendered:#?}");
+    assert_eq!(d[0].line_col().0, line, "{file}: {}", d[0].render());
+    d[0].render()
+}
+
+macro_rules! broken {
+    ($name:ident, $file:literal, $code:literal, $line:literal) => {
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(one($file, $code, $line));
+        }
+    };
+}
+
+broken!(syntax_error, "syntax-error.yaml", "E001", 7);
+broken!(unknown_field, "unknown-field.yaml", "R002", 7);
+broken!(type_mismatch, "type-mismatch.yaml", "C003", 7);
+broken!(unknown_param, "unknown-param.yaml", "C005", 8);
+broken!(bad_severity, "bad-severity.yaml", "R004", 3);
+broken!(missing_id, "missing-id.yaml", "R003", 1);
+broken!(bad_regex, "bad-regex.yaml", "C007", 6);
+broken!(bad_version_range, "bad-version-range.yaml", "R007", 5);
+broken!(unused_capture, "unused-capture.yaml", "C006", 6);
+broken!(bad_message_hole, "bad-message-hole.yaml", "E001", 6);
+broken!(unknown_function, "unknown-function.yaml", "C004", 5);
+
+#[test]
+fn unknown_model_field() {
+    let d = load(&["unknown-model-field.yaml"]);
+    assert_eq!(d.len(), 2, "{:#?}", d.iter().map(|x| x.render()).collect::<Vec<_>>());
+    assert!(d.iter().all(|x| x.code == "C001" || x.code == "C002"));
+    assert!(d.iter().all(|x| x.line_col().0 == 6));
+    insta::assert_snapshot!(d.iter().map(|x| x.render()).collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn duplicate_id() {
+    let d = load(&["duplicate-id-a.yaml", "duplicate-id-b.yaml"]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "R009");
+    assert!(d[0].file.ends_with("duplicate-id-b.yaml"));
+    insta::assert_snapshot!(d[0].render());
+}
+
+#[test]
+fn helper_that_never_ends_is_stopped() {
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers/loop.rhai")).unwrap();
+    let h = RhaiHelpers::compile(&[("loop.rhai".into(), src)]).unwrap_or_else(|_| panic!("compiles"));
+    let t = std::time::Instant::now();
+    let r = h.call("spin", vec![serde_json::json!(1)]).expect("spin is a helper");
+    let err = r.expect_err("an endless loop must be stopped");
+    assert!(err.contains("stopped"), "{err}");
+    assert!(t.elapsed().as_secs() < 5, "stopped in {:?}", t.elapsed());
+    // The engine goes on: the next call works.
+    assert_eq!(h.call("double", vec![serde_json::json!(21)]).unwrap().unwrap(), serde_json::json!(42));
+}
+
+#[test]
+fn helper_has_no_access_to_the_outside() {
+    for (name, body) in [("f1", "fn f1() { import \"x\" as y; 1 }"), ("f2", "fn f2() { eval(\"1\") }")] {
+        match RhaiHelpers::compile(&[(format!("{name}.rhai"), body.to_string())]) {
+            Err(_) => {}
+            Ok(h) => assert!(!matches!(h.call(name, vec![]), Some(Ok(_))), "{name} must fail"),
+        }
+    }
+}
+
+#[test]
+fn the_shipped_pack_is_clean() {
+    let (pack, diags) = RulePack::embedded();
+    assert!(diags.is_empty(), "{}", diags.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"));
+    assert!(pack.rules.len() >= 11);
+}
