@@ -63,10 +63,11 @@ static int tasklist_holder(void *unused)
 		send_sig(SIGKILL, child, 1);
 		killed++;
 	}
-	pr_info("vmtriage_scen: holding tasklist_lock for read; SIGKILL sent to %d children (%d tasks) of %d\n",
+	pr_warn("vmtriage_scen: holding tasklist_lock for read; SIGKILL sent to %d children (%d tasks) of %d\n",
 		killed, threads, parent);
 	mdelay(ready_ms);
-	pr_info("VMTRIAGE-READY tasklist\n");
+	/* warn: the console shows it at the default loglevel, info it would not */
+	pr_warn("VMTRIAGE-READY tasklist\n");
 	for (;;) {
 		mdelay(10);
 		cpu_relax();
@@ -125,7 +126,7 @@ static const struct file_operations fault_fops = { .mmap = stall_mmap };
 static int spinner(void *unused)
 {
 	preempt_disable();
-	pr_info("VMTRIAGE-READY softlockup spinning\n");
+	pr_warn("VMTRIAGE-READY softlockup spinning\n");
 	for (;;)
 		cpu_relax();
 	return 0;
