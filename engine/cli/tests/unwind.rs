@@ -52,6 +52,25 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     let (mut locks, mut locks_ok) = (0usize, 0usize);
     let mut mismatches = Vec::new();
     let mut lock_problems = Vec::new();
+    let mut beyond_drgn: Vec<String> = Vec::new();
+    let mut pc_sp_problems: Vec<String> = Vec::new();
+    // The ORC layout read from the vmlinux's DWARF is the one of its release.
+    let want = if e.kernel_series.starts_with("5.")
+        || e.kernel_series == "6.1"
+        || e.kernel_series == "6.2"
+    {
+        kunwind::OrcLayout::V6_2
+    } else if e.kernel_series == "6.3" {
+        kunwind::OrcLayout::V6_3
+    } else {
+        kunwind::OrcLayout::V6_4
+    };
+    if u.orc_layout() != want {
+        problems.push(format!(
+            "ORC layout {:?}, expected {want:?}",
+            u.orc_layout()
+        ));
+    }
     for tt in &t.tasks {
         if tt.stack_error.is_some() {
             continue;
@@ -75,12 +94,42 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         }
         // drgn 0.3.0 does not name module functions (it shows their
         // address): any name of ours matches there, in a module.
+        let same = |o: &String, t: &String, m: bool| o == t || (t == "?" && (m || o == "?"));
         let ok = ours.len() == theirs.len()
             && ours
                 .iter()
                 .zip(&theirs)
                 .zip(&in_module)
-                .all(|((o, t), m)| o == t || (t == "?" && (*m || o == "?")));
+                .all(|((o, t), m)| same(o, t, *m));
+        // Where drgn loses the trail in a module's code it has no ORC for
+        // (init text on 6.1) it continues by frame pointer into garbage and
+        // shows only addresses from there on. Accept a trace that agrees up
+        // to that module frame and goes on through named kernel frames.
+        let lost = theirs.iter().position(|t| t == "?").filter(|&i| {
+            theirs[i..].iter().all(|t| t == "?")
+                && in_module.get(i) == Some(&true)
+                && ours.len() > theirs.len()
+                && ours[..i]
+                    .iter()
+                    .zip(&theirs[..i])
+                    .zip(&in_module)
+                    .all(|((o, t), m)| same(o, t, *m))
+                && ours[i + 1..].iter().all(|o| o != "?")
+        });
+        if !ok && lost.is_some() {
+            beyond_drgn.push(format!(
+                "pid {} ({}): drgn stops in module code where we go on:\n      ours:  {}\n      drgn:  {}",
+                tt.pid,
+                tt.comm,
+                ours.join(" < "),
+                theirs.join(" < ")
+            ));
+            total -= 1;
+            if switched_out {
+                sleeping -= 1;
+            }
+            continue;
+        }
         if ok {
             matched += 1;
             if switched_out {
@@ -116,6 +165,22 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
                         .is_some_and(|pc| pc >= KERNEL_MIN)
                 })
                 .collect();
+            // The same pc and sp in every frame, too.
+            for (i, (tf, of)) in kernel_frames.iter().zip(&trace.frames).enumerate() {
+                let pc = tf.pc.as_deref().and_then(parse_hex);
+                let sp = tf.sp.as_deref().and_then(parse_hex);
+                if pc != Some(of.pc) || (sp.is_some() && sp != Some(of.sp)) {
+                    pc_sp_problems.push(format!(
+                        "pid {} frame #{i} {}: pc/sp {:#x}/{:#x}, drgn {:?}/{:?}",
+                        tt.pid,
+                        tf.function.as_deref().unwrap_or("?"),
+                        of.pc,
+                        of.sp,
+                        tf.pc,
+                        tf.sp
+                    ));
+                }
+            }
             for (i, tf) in kernel_frames.iter().enumerate() {
                 let Some(lv) = &tf.lock_var else { continue };
                 let Some(addr) = lv["address"].as_str().and_then(parse_hex) else {
@@ -148,6 +213,12 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         pct(sleeping_ok, sleeping),
         u.unwind_count()
     );
+    if !beyond_drgn.is_empty() {
+        eprintln!(
+            "  where drgn could not unwind, but we could (not counted):\n    {}",
+            beyond_drgn.join("\n    ")
+        );
+    }
     if sleeping_ok < sleeping {
         problems.push(format!(
             "{} switched-out tasks differ",
@@ -156,6 +227,13 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     }
     if pct(matched, total) < 99.0 {
         problems.push(format!("only {:.2} % of tasks match", pct(matched, total)));
+    }
+    if !pc_sp_problems.is_empty() {
+        problems.push(format!(
+            "{} frames with another pc or sp:\n    {}",
+            pc_sp_problems.len(),
+            pc_sp_problems[..pc_sp_problems.len().min(12)].join("\n    ")
+        ));
     }
     if !lock_problems.is_empty() {
         problems.push(format!(
