@@ -166,7 +166,7 @@ impl Unwinder {
     /// Cheap: tables are loaded on first use.
     pub fn new(k: &Kernel) -> Result<Unwinder> {
         let link = |name: &str| k.debug.symbol(name).map(|s| s.addr);
-        let text = match (link("_stext").or(link("_text")), link("_etext")) {
+        let text = match (link("_text").or(link("_stext")), link("_end")) {
             (Some(a), Some(b)) => (a, b),
             _ => (0xffff_ffff_8000_0000, 0xffff_ffff_c000_0000),
         };
