@@ -155,7 +155,8 @@ def main():
     ap.add_argument("--only", help="comma-separated scenario names")
     ap.add_argument("--kernels", help="comma-separated series (5.10,6.1,6.12)")
     ap.add_argument("--force", action="store_true", help="rebuild even if cached")
-    ap.add_argument("--summary", action="store_true", help="print the manifest as a table")
+    ap.add_argument("--paths", action="store_true",
+                    help="print only the selected scenarios' dump paths (one ELF per scenario and kernel), for scanning")
     a = ap.parse_args()
     cache = Path(a.cache)
     recipes = load_recipes()
@@ -197,7 +198,13 @@ def main():
     tmpm = cache / "manifest.json.tmp"
     tmpm.write_text(json.dumps(man, indent=1))
     os.rename(tmpm, cache / "manifest.json")
-    print_summary(all_entries)
+    if a.paths:
+        chosen = {(n, s) for n, s in jobs}
+        for e in all_entries:
+            if (e["scenario"], e["kernel_series"]) in chosen and e["format"] == "elf":
+                print(e["path"])
+    else:
+        print_summary(all_entries)
     if failed:
         print("corpus/build: scenarios that never reached their state: " + ", ".join(failed), file=sys.stderr)
         sys.exit(1)

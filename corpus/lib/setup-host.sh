@@ -16,7 +16,7 @@ if ! cmp -s "$here/apt/vmtriage-corpus.sources" "$src" || ! cmp -s "$here/apt/vm
 fi
 
 pkgs=(qemu-system-x86 busybox-static cpio makedumpfile kexec-tools zstd xz-utils
-      gcc make libc6-dev libelf-dev bc python3-venv)
+      gcc make libc6-dev libelf-dev bc python3-venv chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

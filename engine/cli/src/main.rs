@@ -119,6 +119,14 @@ enum RulesCmd {
         #[arg(long)]
         rules: Option<PathBuf>,
     },
+    /// Write the pack as a static knowledge-base site.
+    Export {
+        /// Output directory for the HTML site.
+        #[arg(long)]
+        html: PathBuf,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// Run each rule's tests against the corpus; non-zero exit on any mismatch.
     Test {
         #[arg(long)]
@@ -349,6 +357,18 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
                     )
                 })?;
                 print!("{}", scan::rule_article(r));
+            }
+            RulesCmd::Export { html, rules } => {
+                let pack = clean_pack(rules.as_deref())?;
+                let n = vmtriage_cli::export::export_html(&pack, &html).map_err(|e| {
+                    miette::miette!(
+                        code = "vmtriage::export",
+                        help = "choose a writable directory",
+                        "cannot write {}: {e}",
+                        html.display()
+                    )
+                })?;
+                eprintln!("wrote {n} pages to {}", html.display());
             }
             RulesCmd::Test { rules, manifest } => {
                 let pack = clean_pack(rules.as_deref())?;
