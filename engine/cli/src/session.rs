@@ -11,7 +11,7 @@ use vmcore::Vmcore;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum OpenError {
-    #[error("cannot open dump {path}: {source}")]
+    #[error("cannot open dump {path}")]
     #[diagnostic(
         code(vmtriage::dump),
         help("vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams. If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first.")
@@ -21,7 +21,7 @@ pub enum OpenError {
         #[source]
         source: vmcore::VmcoreError,
     },
-    #[error("cannot use debug info {path}: {source}")]
+    #[error("cannot use debug info {path}")]
     #[diagnostic(
         code(vmtriage::debuginfo),
         help("pass the debug vmlinux of exactly the kernel that crashed with --vmlinux (Debian: linux-image-RELEASE-dbg, /usr/lib/debug/boot/vmlinux-RELEASE)")
@@ -31,7 +31,7 @@ pub enum OpenError {
         #[source]
         source: kdebuginfo::Error,
     },
-    #[error("no debug vmlinux found: {source}")]
+    #[error("no debug vmlinux found")]
     #[diagnostic(
         code(vmtriage::no_vmlinux),
         help("pass --vmlinux PATH or --debuginfo-dir DIR")
@@ -40,12 +40,22 @@ pub enum OpenError {
         #[source]
         source: kdebuginfo::Error,
     },
-    #[error("the dump and the vmlinux do not fit together: {source}")]
+    #[error("the dump and the vmlinux do not fit together")]
     #[diagnostic(
         code(vmtriage::kernel),
         help("check that the vmlinux is the debug image of the dump's kernel (`vmtriage info DUMP` prints its release and build-id)")
     )]
     Kernel {
+        #[source]
+        source: kmodel::Error,
+    },
+    #[error("the dump {path} is damaged or incomplete")]
+    #[diagnostic(
+        code(vmtriage::damaged),
+        help("pages the kernel's own structures live in are missing: the file was cut short (copy it again and compare its size) or makedumpfile stopped before the end (an incomplete dump); a dump level that excludes kernel data (-d 31 keeps it) also does this")
+    )]
+    Damaged {
+        path: PathBuf,
         #[source]
         source: kmodel::Error,
     },
@@ -100,8 +110,41 @@ impl Session {
                         source: e,
                     }
                 }
+                source @ kmodel::Error::Read { .. } => OpenError::Damaged {
+                    path: dump.to_path_buf(),
+                    source,
+                },
                 source => OpenError::Kernel { source },
             })?;
+        Ok(Session {
+            path: dump.to_path_buf(),
+            kernel,
+        })
+    }
+}
+
+impl Session {
+    /// A session over an already opened dump and shared debug info (one
+    /// `KernelDebugInfo` per build, reused across the dumps of a bulk scan).
+    pub fn from_parts(
+        dump: &Path,
+        core: Vmcore,
+        debug: Arc<KernelDebugInfo>,
+    ) -> Result<Session, OpenError> {
+        let vmlinux = debug.path().to_path_buf();
+        let kernel = Kernel::open(Arc::new(core), debug).map_err(|source| match source {
+            kmodel::Error::Debug(e @ kdebuginfo::Error::BuildIdMismatch { .. }) => {
+                OpenError::Debug {
+                    path: vmlinux.clone(),
+                    source: e,
+                }
+            }
+            source @ kmodel::Error::Read { .. } => OpenError::Damaged {
+                path: dump.to_path_buf(),
+                source,
+            },
+            source => OpenError::Kernel { source },
+        })?;
         Ok(Session {
             path: dump.to_path_buf(),
             kernel,

@@ -17,7 +17,9 @@ fn pack_matches_expectations() -> Result<(), Failed> {
         return Err(format!("{} rule errors", diags.len()).into());
     }
     let rows = rules_test(&pack, &corpus_dir().join("manifest.json"), |d, v| {
-        Session::open(d, Some(v), &[]).map(|s| s.kernel).map_err(|e| e.to_string())
+        Session::open(d, Some(v), &[])
+            .map(|s| s.kernel)
+            .map_err(|e| e.to_string())
     })?;
     let (table, ok) = test_table(&rows);
     println!("{table}");
@@ -45,22 +47,44 @@ fn lazy_unwinding() -> Result<(), Failed> {
     )];
     let (pack, diags) = RulePack::from_sources(&rules, &[]);
     assert!(diags.is_empty());
-    let stacks = UnwindStacks { unwinder: kunwind::Unwinder::new(&s.kernel).map_err(|e| e.to_string())? };
+    let stacks = UnwindStacks {
+        unwinder: kunwind::Unwinder::new(&s.kernel).map_err(|e| e.to_string())?,
+    };
     let m = Model::new(&s.kernel, &stacks);
     let res = pack.scan(&m);
     if res.diagnoses.len() != 1 {
-        return Err(format!("expected one diagnosis, got {:?} / {:?}", res.diagnoses, res.errors).into());
+        return Err(format!(
+            "expected one diagnosis, got {:?} / {:?}",
+            res.diagnoses, res.errors
+        )
+        .into());
     }
     if m.unwound.get() != 0 || stacks.unwinder.unwind_count() != 0 {
-        return Err(format!("{} stacks unwound by a rule that never looks at stacks", stacks.unwinder.unwind_count()).into());
+        return Err(format!(
+            "{} stacks unwound by a rule that never looks at stacks",
+            stacks.unwinder.unwind_count()
+        )
+        .into());
     }
     // And a rule that does look unwinds only what it asks for.
     let rules = vec![("s.yaml".to_string(), "id: TEST-0101\ntitle: t\nseverity: info\nsummary: s\nmatch: |\n  any of tasks where state == \"D\" and stack has \"__mutex_lock\"\nmessage: m\n".to_string())];
     let (pack, _) = RulePack::from_sources(&rules, &[]);
     let res = pack.scan(&m);
-    let d_tasks = s.kernel.tasks().map_err(|e| e.to_string())?.iter().filter(|t| t.state == 'D').count();
+    let d_tasks = s
+        .kernel
+        .tasks()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter(|t| t.state == 'D')
+        .count();
     if res.diagnoses.len() != 1 || m.unwound.get() == 0 || m.unwound.get() > d_tasks {
-        return Err(format!("unwound {} stacks for {} D tasks: {:?}", m.unwound.get(), d_tasks, res.errors).into());
+        return Err(format!(
+            "unwound {} stacks for {} D tasks: {:?}",
+            m.unwound.get(),
+            d_tasks,
+            res.errors
+        )
+        .into());
     }
     Ok(())
 }
@@ -69,7 +93,10 @@ fn lazy_unwinding() -> Result<(), Failed> {
 fn runaway_helper_is_isolated() -> Result<(), Failed> {
     let e = first_dump("idle")?;
     let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|e| e.to_string())?;
-    let helpers = vec![("loop.rhai".to_string(), "fn spin(n) { let i = 0; loop { i += 1; } i }".to_string())];
+    let helpers = vec![(
+        "loop.rhai".to_string(),
+        "fn spin(n) { let i = 0; loop { i += 1; } i }".to_string(),
+    )];
     let rules = vec![
         ("a.yaml".to_string(), "id: TEST-0200\ntitle: loops\nseverity: low\nsummary: s\nmatch: spin(1) > 0\nmessage: m\n".to_string()),
         ("b.yaml".to_string(), "id: TEST-0201\ntitle: works\nseverity: low\nsummary: s\nmatch: count(tasks) > 0\nmessage: m\n".to_string()),
@@ -80,7 +107,11 @@ fn runaway_helper_is_isolated() -> Result<(), Failed> {
     let m = Model::new(&s.kernel, stacks.as_ref());
     let t = std::time::Instant::now();
     let res = pack.scan(&m);
-    if !res.errors.iter().any(|e| e.rule == "TEST-0200" && e.message.contains("stopped")) {
+    if !res
+        .errors
+        .iter()
+        .any(|e| e.rule == "TEST-0200" && e.message.contains("stopped"))
+    {
         return Err(format!("no error row for the looping helper: {:?}", res.errors).into());
     }
     if !res.diagnoses.iter().any(|d| d.rule == "TEST-0201") {

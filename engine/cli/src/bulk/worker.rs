@@ -1,0 +1,468 @@
+//! The work on one dump (open, pair with debug info, evaluate rules), the
+//! per-build debug-info cache, and the worker processes that isolate it.
+//!
+//! Isolation: a scan thread cannot be stopped safely from outside (it may
+//! hold locks, its memory maps are shared), so with `--isolate process` each
+//! job slot is a long-lived child process of the same binary
+//! (`vmtriage scan --bulk-worker`) that reads requests on stdin and answers on
+//! stdout, one JSON line each. The parent waits for each answer at most
+//! `--timeout`; past it, the child is killed and replaced, and the dump gets an
+//! error row. The child limits its own heap with `RLIMIT_DATA` (anonymous and
+//! private writable memory; the read-only maps of dumps and vmlinux files do
+//! not count, unlike with `RLIMIT_AS`, so a 100 GB dump can still be mapped),
+//! so a runaway allocation ends that child only. A child keeps its
+//! debug-info cache across requests: each build is indexed once per worker.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use kdebuginfo::KernelDebugInfo;
+use serde::{Deserialize, Serialize};
+use vmcore::{DumpFormat, Vmcore};
+use vmtriage_rules::model::Model;
+use vmtriage_rules::rule::{version_matches, Severity};
+use vmtriage_rules::RulePack;
+
+use crate::session::{OpenError, Session};
+
+/// One finding as stored and exchanged (a `Diagnosis` that can be read back).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub message: String,
+    pub evidence: Vec<(String, serde_json::Value)>,
+    pub references: Vec<String>,
+}
+
+impl Finding {
+    pub fn from_diagnosis(d: &vmtriage_rules::Diagnosis) -> Finding {
+        Finding {
+            rule: d.rule.clone(),
+            title: d.title.clone(),
+            severity: d.severity,
+            message: d.message.clone(),
+            evidence: d
+                .evidence
+                .iter()
+                .map(|e| (e.name.clone(), e.value.clone()))
+                .collect(),
+            references: d.references.clone(),
+        }
+    }
+    pub fn to_diagnosis(&self) -> vmtriage_rules::Diagnosis {
+        vmtriage_rules::Diagnosis {
+            rule: self.rule.clone(),
+            title: self.title.clone(),
+            severity: self.severity,
+            message: self.message.clone(),
+            evidence: self
+                .evidence
+                .iter()
+                .map(|(n, v)| vmtriage_rules::pack::Evidence {
+                    name: n.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            references: self.references.clone(),
+        }
+    }
+}
+
+/// What scanning one dump produced.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    pub release: String,
+    pub build_id: Option<String>,
+    pub format: String,
+    pub findings: Vec<Finding>,
+    /// (rule, message) of rules that failed to evaluate.
+    pub rule_errors: Vec<(String, String)>,
+    /// The rules evaluated (including those whose `applies_to` excluded this kernel).
+    pub evaluated: Vec<String>,
+    /// The dump could not be scanned: (stage, cause).
+    pub error: Option<(String, String)>,
+    pub duration_ms: u64,
+}
+
+/// A job for a worker: a dump and the rules to evaluate (None: all).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub path: PathBuf,
+    pub rules: Option<Vec<String>>,
+}
+
+pub fn format_name(f: DumpFormat) -> String {
+    match f {
+        DumpFormat::Elf { flattened, .. } => {
+            if flattened {
+                "elf-flattened".into()
+            } else {
+                "elf".into()
+            }
+        }
+        DumpFormat::Kdump {
+            compression,
+            flattened,
+            incomplete,
+            ..
+        } => {
+            let mut s = format!("kdump-{}", format!("{compression:?}").to_lowercase());
+            if flattened {
+                s += "-flattened";
+            }
+            if incomplete {
+                s += "-incomplete";
+            }
+            s
+        }
+    }
+}
+
+type Slot = Arc<OnceLock<Result<Arc<KernelDebugInfo>, String>>>;
+
+/// Debug info per build: opened and indexed once, shared by every dump of
+/// that build.
+pub struct DebugCache {
+    vmlinux: Option<PathBuf>,
+    dirs: Vec<PathBuf>,
+    slots: Mutex<HashMap<String, Slot>>,
+    /// How many vmlinux files were opened and indexed.
+    pub opened: AtomicUsize,
+}
+
+impl DebugCache {
+    pub fn new(vmlinux: Option<PathBuf>, dirs: Vec<PathBuf>) -> DebugCache {
+        DebugCache {
+            vmlinux,
+            dirs,
+            slots: Mutex::new(HashMap::new()),
+            opened: AtomicUsize::new(0),
+        }
+    }
+
+    fn get(&self, release: &str, build_id: Option<&str>) -> Result<Arc<KernelDebugInfo>, String> {
+        let key = match (&self.vmlinux, build_id) {
+            (Some(v), _) => format!("path:{}", v.display()),
+            (None, Some(b)) => format!("build-id:{b}"),
+            (None, None) => format!("release:{release}"),
+        };
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        slot.get_or_init(|| {
+            let path = match &self.vmlinux {
+                Some(p) => p.clone(),
+                None => kdebuginfo::find_vmlinux(release, build_id, &self.dirs).map_err(|e| {
+                    OpenError::NoVmlinux { source: e }.to_string()
+                        + " (pass --vmlinux PATH or --debuginfo-dir DIR)"
+                })?,
+            };
+            let d = KernelDebugInfo::open(&path).map_err(|e| {
+                OpenError::Debug {
+                    path: path.clone(),
+                    source: e,
+                }
+                .to_string()
+            })?;
+            if !d.has_dwarf() {
+                return Err(format!(
+                    "cannot use debug info {}: it has no DWARF (a stripped vmlinux?)",
+                    path.display()
+                ));
+            }
+            // Build the name index now, once, rather than inside the first dump's rules.
+            let _ = d.index_stats();
+            let _ = d.symbols();
+            self.opened.fetch_add(1, Ordering::Relaxed);
+            Ok(Arc::new(d))
+        })
+        .clone()
+    }
+}
+
+/// Scans one dump in this process.
+pub fn scan_one(
+    path: &Path,
+    pack: &RulePack,
+    only: Option<&[String]>,
+    cache: &DebugCache,
+) -> Outcome {
+    let t0 = Instant::now();
+    let mut out = Outcome::default();
+    let fail = |mut out: Outcome, stage: &str, msg: String| {
+        out.error = Some((stage.to_string(), msg));
+        out.duration_ms = t0.elapsed().as_millis() as u64;
+        out
+    };
+    let core = match Vmcore::open(path) {
+        Ok(c) => c,
+        Err(e) => return fail(out, "open", e.to_string()),
+    };
+    out.format = format_name(core.format());
+    let info = core.vmcoreinfo();
+    out.release = info
+        .and_then(|i| i.osrelease())
+        .unwrap_or("unknown")
+        .to_string();
+    out.build_id = info
+        .and_then(|i| i.build_id())
+        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect());
+    let debug = match cache.get(&out.release, out.build_id.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(out, "debuginfo", e),
+    };
+    let s = match Session::from_parts(path, core, debug) {
+        Ok(s) => s,
+        Err(e) => return fail(out, "kernel", e.to_string()),
+    };
+    out.release = s.kernel.release.clone();
+    let stacks = crate::scan::stacks_for(&s.kernel);
+    let model = Model::new(&s.kernel, stacks.as_ref());
+    for r in &pack.rules {
+        if only.is_some_and(|o| !o.iter().any(|x| *x == r.doc.id)) {
+            continue;
+        }
+        out.evaluated.push(r.doc.id.clone());
+        if !r.kernels.is_empty() && !version_matches(&r.kernels, &s.kernel.release) {
+            continue;
+        }
+        match vmtriage_rules::pack::evaluate(r, &model, &r.params, &pack.helpers) {
+            Ok(ds) => out
+                .findings
+                .extend(ds.iter().map(Finding::from_diagnosis)),
+            Err(e) => out.rule_errors.push((r.doc.id.clone(), e)),
+        }
+    }
+    out.findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+    out.duration_ms = t0.elapsed().as_millis() as u64;
+    out
+}
+
+/// Scans one dump, turning a panic into an error outcome.
+pub fn scan_one_guarded(
+    path: &Path,
+    pack: &RulePack,
+    only: Option<&[String]>,
+    cache: &DebugCache,
+) -> Outcome {
+    let t0 = Instant::now();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scan_one(path, pack, only, cache)
+    })) {
+        Ok(o) => o,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Outcome {
+                error: Some(("panic".into(), format!("internal error: {msg}"))),
+                duration_ms: t0.elapsed().as_millis() as u64,
+                ..Outcome::default()
+            }
+        }
+    }
+}
+
+/// Limits this process's data segment (heap and anonymous maps).
+pub fn limit_memory(bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    let lim = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: setrlimit with a valid pointer to an initialised struct.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_DATA, &lim);
+    }
+}
+
+/// The worker side: answers requests on stdin until it is closed.
+pub fn worker_loop(pack: &RulePack, cache: &DebugCache, max_memory: u64) -> std::io::Result<()> {
+    limit_memory(max_memory);
+    // The parent reports failures; a panic message on stderr would only break its progress bar.
+    std::panic::set_hook(Box::new(|_| {}));
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let out = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => scan_one_guarded(&req.path, pack, req.rules.as_deref(), cache),
+            Err(e) => Outcome {
+                error: Some(("protocol".into(), e.to_string())),
+                ..Outcome::default()
+            },
+        };
+        serde_json::to_writer(&mut stdout, &out)?;
+        stdout.write_all(b"\n")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
+
+/// The parent side of one worker process.
+pub struct WorkerProc {
+    exe: PathBuf,
+    args: Vec<String>,
+    child: Option<(Child, ChildStdin, Receiver<Option<String>>)>,
+    /// Processes started (1 + restarts after a timeout or a crash).
+    pub spawned: usize,
+}
+
+impl WorkerProc {
+    pub fn new(exe: PathBuf, args: Vec<String>) -> WorkerProc {
+        WorkerProc {
+            exe,
+            args,
+            child: None,
+            spawned: 0,
+        }
+    }
+
+    fn start(&mut self) -> Result<(), String> {
+        let mut child = Command::new(&self.exe)
+            .args(&self.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start worker {}: {e}", self.exe.display()))?;
+        let stdin = child.stdin.take().ok_or("worker has no stdin")?;
+        let stdout = child.stdout.take().ok_or("worker has no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(Some(l)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            let _ = tx.send(None);
+        });
+        self.spawned += 1;
+        self.child = Some((child, stdin, rx));
+        Ok(())
+    }
+
+    fn kill(&mut self) -> String {
+        match self.child.take() {
+            Some((mut c, _, _)) => {
+                let _ = c.kill();
+                match c.wait() {
+                    Ok(st) => describe_exit(st),
+                    Err(e) => e.to_string(),
+                }
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Sends one request and waits for its answer at most `timeout`.
+    pub fn call(&mut self, req: &Request, timeout: Option<Duration>) -> Outcome {
+        let t0 = Instant::now();
+        let err = |stage: &str, msg: String| Outcome {
+            error: Some((stage.into(), msg)),
+            duration_ms: t0.elapsed().as_millis() as u64,
+            ..Outcome::default()
+        };
+        if self.child.is_none() {
+            if let Err(e) = self.start() {
+                return err("worker", e);
+            }
+        }
+        let Some((_, stdin, rx)) = self.child.as_mut() else {
+            return err("worker", "no worker".into());
+        };
+        let line = serde_json::to_string(req).unwrap_or_default() + "\n";
+        if stdin.write_all(line.as_bytes()).and_then(|_| stdin.flush()).is_err() {
+            let why = self.kill();
+            return err("worker", format!("the worker process died before the dump was sent ({why})"));
+        }
+        let got = match timeout {
+            Some(t) => rx.recv_timeout(t),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match got {
+            Ok(Some(l)) => match serde_json::from_str::<Outcome>(&l) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.kill();
+                    err("worker", format!("unreadable answer from the worker: {e}"))
+                }
+            },
+            Ok(None) | Err(RecvTimeoutError::Disconnected) => {
+                let why = self.kill();
+                err(
+                    "crash",
+                    format!("the worker scanning this dump died ({why}); out of memory under --max-memory, or a crash"),
+                )
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.kill();
+                err(
+                    "timeout",
+                    format!(
+                        "scanning took longer than --timeout {}s; the worker was stopped",
+                        timeout.unwrap_or_default().as_secs_f64()
+                    ),
+                )
+            }
+        }
+    }
+}
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        if let Some((mut c, stdin, _)) = self.child.take() {
+            drop(stdin); // EOF: the worker ends by itself
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                match c.try_wait() {
+                    Ok(Some(_)) => return,
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    _ => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe_exit(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match st.signal() {
+        Some(9) => "killed by SIGKILL".into(),
+        Some(6) => "aborted (SIGABRT, e.g. an allocation over the memory limit)".into(),
+        Some(11) => "segmentation fault".into(),
+        Some(s) => format!("killed by signal {s}"),
+        None => format!("exit status {}", st.code().unwrap_or(-1)),
+    }
+}
