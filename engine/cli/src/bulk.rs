@@ -327,7 +327,8 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
     let (mut cands, input_errors) = discover::discover(&args.dumps);
     let shard = match &args.shard {
         Some(s) => Some(
-            discover::parse_shard(s).map_err(|e| err("vmtriage::args", "for example --shard 0/4", e))?,
+            discover::parse_shard(s)
+                .map_err(|e| err("vmtriage::args", "for example --shard 0/4", e))?,
         ),
         None => None,
     };
@@ -367,7 +368,9 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
                 db::now(),
                 phash,
                 args.shard.clone().unwrap_or_else(|| "all".into()),
-                std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim()
+                std::fs::read_to_string("/etc/hostname")
+                    .unwrap_or_default()
+                    .trim()
             ],
         )
         .map_err(dberr)?;
@@ -397,7 +400,10 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
             sha: None,
             need: Some(None),
             full: true,
-            pre_error: md.as_ref().err().map(|e| ("open".into(), format!("cannot read {path}: {e}"))),
+            pre_error: md
+                .as_ref()
+                .err()
+                .map(|e| ("open".into(), format!("cannot read {path}: {e}"))),
         };
         if conn.is_some() && it.pre_error.is_none() {
             match known.get(&path) {
@@ -467,12 +473,16 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
         std::thread::scope(|s| {
             for _ in 0..jobs.min(to_hash.len()) {
                 s.spawn(|| loop {
-                    let Some(i) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                    let Some(i) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
                         return;
                     };
                     let r = sha256_file(Path::new(&items[i].path));
                     pb.inc(1);
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, r));
                 });
             }
         });
@@ -482,7 +492,8 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
             match r {
                 Ok(h) => items[i].sha = Some(h),
                 Err(e) => {
-                    items[i].pre_error = Some(("open".into(), format!("cannot read {}: {e}", items[i].path)))
+                    items[i].pre_error =
+                        Some(("open".into(), format!("cannot read {}: {e}", items[i].path)))
                 }
             }
         }
@@ -544,7 +555,8 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
         return Err(err(
             "vmtriage::args",
             "drop --isolate thread, or --timeout",
-            "--timeout needs worker processes (--isolate process): a thread cannot be stopped".into(),
+            "--timeout needs worker processes (--isolate process): a thread cannot be stopped"
+                .into(),
         ));
     }
     let timeout = match args.timeout.unwrap_or(600.0) {
@@ -586,11 +598,21 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
                 error: Some(("open".into(), e.message.clone())),
                 ..Outcome::default()
             };
-            let run = db::Run { id: &run_id, pack_hash: &phash, versions: &versions };
+            let run = db::Run {
+                id: &run_id,
+                pack_hash: &phash,
+                versions: &versions,
+            };
             db::store(c, &run, &e.path.to_string_lossy(), None, -1, 0, &o, true).map_err(dberr)?;
         }
         if !args.quiet {
-            print_error(out, args.format, &e.path.to_string_lossy(), "open", &e.message);
+            print_error(
+                out,
+                args.format,
+                &e.path.to_string_lossy(),
+                "open",
+                &e.message,
+            );
         }
     }
     for (i, it) in items.iter().enumerate() {
@@ -621,12 +643,14 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
     std::thread::scope(|s| {
         for _ in 0..jobs.min(jobs_list.len()) {
             let tx = tx.clone();
-            let (queue, jobs_list, items, pack, cache) = (&queue, &jobs_list, &items, &pack, &cache);
+            let (queue, jobs_list, items, pack, cache) =
+                (&queue, &jobs_list, &items, &pack, &cache);
             let (exe, wargs, ws) = (exe.clone(), wargs.clone(), workers_started.clone());
             s.spawn(move || {
                 let mut wp = process.then(|| WorkerProc::new(exe, wargs));
                 loop {
-                    let Some(j) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                    let Some(j) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
                         break;
                     };
                     let job = &jobs_list[j];
@@ -653,7 +677,9 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
         drop(tx);
         let mut flush = |outcomes: &mut Vec<Option<Outcome>>, out: &mut dyn Write| {
             while printed < items.len() {
-                let Some(o) = outcomes[printed].take() else { break };
+                let Some(o) = outcomes[printed].take() else {
+                    break;
+                };
                 if o.error.is_some() {
                     tally.0 += 1;
                 } else {
@@ -676,10 +702,23 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
                 findings_so_far += o.findings.len();
             }
             if let Some(c) = &mut conn {
-                let run = db::Run { id: &run_id, pack_hash: &phash, versions: &versions };
+                let run = db::Run {
+                    id: &run_id,
+                    pack_hash: &phash,
+                    versions: &versions,
+                };
                 for &m in &job.members {
                     let it = &items[m];
-                    match db::store(c, &run, &it.path, it.sha.as_deref(), it.size, it.mtime, &o, it.full) {
+                    match db::store(
+                        c,
+                        &run,
+                        &it.path,
+                        it.sha.as_deref(),
+                        it.size,
+                        it.mtime,
+                        &o,
+                        it.full,
+                    ) {
                         Ok(n) => stats.new_fingerprints += n,
                         Err(e) => {
                             if result.is_ok() {
@@ -692,7 +731,10 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
             // A partial rescan printed in full: the stored rows of the other rules too.
             for &m in &job.members {
                 let o2 = match (&conn, job.rules.is_some() && o.error.is_none()) {
-                    (Some(c), true) => db::load_outcome(c, &items[m].path).ok().flatten().unwrap_or_else(|| o.clone()),
+                    (Some(c), true) => db::load_outcome(c, &items[m].path)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| o.clone()),
                     _ => o.clone(),
                 };
                 outcomes[m] = Some(o2);
@@ -768,7 +810,11 @@ fn stage_help(stage: &str) -> (&'static str, &'static str) {
 fn print_error(out: &mut dyn Write, f: OutFormat, path: &str, stage: &str, msg: &str) {
     match f {
         OutFormat::Json => {
-            let _ = writeln!(out, "{}", serde_json::json!({"dump": path, "error": msg, "stage": stage}));
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"dump": path, "error": msg, "stage": stage})
+            );
         }
         OutFormat::Text => {
             let (code, help) = stage_help(stage);
@@ -853,8 +899,13 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode, Report> {
             format!("no database at {}", args.db.display()),
         ));
     }
-    let c = db::open(&args.db)
-        .map_err(|e| err("vmtriage::db", "", format!("cannot open {}: {e}", args.db.display())))?;
+    let c = db::open(&args.db).map_err(|e| {
+        err(
+            "vmtriage::db",
+            "",
+            format!("cannot open {}: {e}", args.db.display()),
+        )
+    })?;
     let r = report::summary(&c, args.top, args.since_run.as_deref())
         .map_err(|e| err("vmtriage::db", "", format!("database: {e}")))?;
     match args.format {
@@ -877,13 +928,30 @@ pub struct MergeArgs {
 pub fn run_merge(args: MergeArgs) -> Result<ExitCode, Report> {
     for p in &args.inputs {
         if !p.is_file() {
-            return Err(err("vmtriage::db", "pass the shard databases written by `scan --db`", format!("no database at {}", p.display())));
+            return Err(err(
+                "vmtriage::db",
+                "pass the shard databases written by `scan --db`",
+                format!("no database at {}", p.display()),
+            ));
         }
     }
-    let mut c = db::open(&args.out)
-        .map_err(|e| err("vmtriage::db", "", format!("cannot open {}: {e}", args.out.display())))?;
-    let (n, dumps) = db::merge(&mut c, &args.inputs)
-        .map_err(|e| err("vmtriage::db", "are these results databases of `vmtriage scan --db`?", format!("merge: {e}")))?;
-    eprintln!("merged {n} database(s), {dumps} dump row(s) into {}", args.out.display());
+    let mut c = db::open(&args.out).map_err(|e| {
+        err(
+            "vmtriage::db",
+            "",
+            format!("cannot open {}: {e}", args.out.display()),
+        )
+    })?;
+    let (n, dumps) = db::merge(&mut c, &args.inputs).map_err(|e| {
+        err(
+            "vmtriage::db",
+            "are these results databases of `vmtriage scan --db`?",
+            format!("merge: {e}"),
+        )
+    })?;
+    eprintln!(
+        "merged {n} database(s), {dumps} dump row(s) into {}",
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! The `vmtriage` command line, as a library so that tests drive the same code.
 
 pub mod bt;
+pub mod bulk;
 pub mod export;
 pub mod print;
 pub mod report;

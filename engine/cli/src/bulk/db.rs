@@ -313,7 +313,10 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
 /// Merges shard databases into `c`: per dump, the most recently scanned copy
 /// wins; fingerprints keep their earliest sighting; runs with the same id
 /// (the shards of one batch) add up.
-pub fn merge(c: &mut Connection, inputs: &[std::path::PathBuf]) -> rusqlite::Result<(usize, usize)> {
+pub fn merge(
+    c: &mut Connection,
+    inputs: &[std::path::PathBuf],
+) -> rusqlite::Result<(usize, usize)> {
     let mut dumps = 0;
     for (i, p) in inputs.iter().enumerate() {
         // make sure the input has the schema (and is a database at all)

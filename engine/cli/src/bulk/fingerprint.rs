@@ -149,29 +149,53 @@ mod tests {
 
     #[test]
     fn pids_and_addresses_do_not_matter() {
-        let a = vec![(
-            "parent".to_string(),
-            json!({"pid": 812, "tgid": 812, "comm": "stress", "state": "S",
+        let a = vec![
+            (
+                "parent".to_string(),
+                json!({"pid": 812, "tgid": 812, "comm": "stress", "state": "S",
                    "stack": ["__schedule+0x2f3/0x8a0", "do_wait", "kernel_wait4"]}),
-        ), ("lock".to_string(), json!({"address": "0xffffffff82a0b040", "cnts": 513}))];
-        let b = vec![(
-            "parent".to_string(),
-            json!({"pid": 1904, "tgid": 1904, "comm": "stress", "state": "S",
+            ),
+            (
+                "lock".to_string(),
+                json!({"address": "0xffffffff82a0b040", "cnts": 513}),
+            ),
+        ];
+        let b = vec![
+            (
+                "parent".to_string(),
+                json!({"pid": 1904, "tgid": 1904, "comm": "stress", "state": "S",
                    "stack": ["__schedule+0x11/0x8a0", "do_wait", "kernel_wait4"]}),
-        ), ("lock".to_string(), json!({"address": "0xffffffff9aa0b040", "cnts": 257}))];
-        assert_eq!(fingerprint("LOCK-0001", &a).0, fingerprint("LOCK-0001", &b).0);
-        assert_ne!(fingerprint("LOCK-0001", &a).0, fingerprint("LOCK-0002", &a).0);
+            ),
+            (
+                "lock".to_string(),
+                json!({"address": "0xffffffff9aa0b040", "cnts": 257}),
+            ),
+        ];
+        assert_eq!(
+            fingerprint("LOCK-0001", &a).0,
+            fingerprint("LOCK-0001", &b).0
+        );
+        assert_ne!(
+            fingerprint("LOCK-0001", &a).0,
+            fingerprint("LOCK-0002", &a).0
+        );
         let c = vec![(
             "parent".to_string(),
             json!({"pid": 1, "comm": "stress", "state": "S", "stack": ["__schedule", "do_exit"]}),
         )];
-        assert_ne!(fingerprint("LOCK-0001", &a).0, fingerprint("LOCK-0001", &c).0);
+        assert_ne!(
+            fingerprint("LOCK-0001", &a).0,
+            fingerprint("LOCK-0001", &c).0
+        );
     }
 
     #[test]
     fn masking() {
         assert_eq!(mask("kworker/1:2"), "kworker/#:#");
         assert_eq!(mask("at 0xffff8880 in foo+0x1a/0x40"), "at ADDR in foo");
-        assert_eq!(mask("watchdog: BUG: soft lockup - CPU#1 stuck for 22s!"), "watchdog: BUG: soft lockup - CPU## stuck for #s!");
+        assert_eq!(
+            mask("watchdog: BUG: soft lockup - CPU#1 stuck for 22s!"),
+            "watchdog: BUG: soft lockup - CPU## stuck for #s!"
+        );
     }
 }

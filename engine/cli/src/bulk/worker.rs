@@ -231,7 +231,7 @@ pub fn scan_one(
     let stacks = crate::scan::stacks_for(&s.kernel);
     let model = Model::new(&s.kernel, stacks.as_ref());
     for r in &pack.rules {
-        if only.is_some_and(|o| !o.iter().any(|x| *x == r.doc.id)) {
+        if only.is_some_and(|o| !o.contains(&r.doc.id)) {
             continue;
         }
         out.evaluated.push(r.doc.id.clone());
@@ -239,9 +239,7 @@ pub fn scan_one(
             continue;
         }
         match vmtriage_rules::pack::evaluate(r, &model, &r.params, &pack.helpers) {
-            Ok(ds) => out
-                .findings
-                .extend(ds.iter().map(Finding::from_diagnosis)),
+            Ok(ds) => out.findings.extend(ds.iter().map(Finding::from_diagnosis)),
             Err(e) => out.rule_errors.push((r.doc.id.clone(), e)),
         }
     }
@@ -397,9 +395,16 @@ impl WorkerProc {
             return err("worker", "no worker".into());
         };
         let line = serde_json::to_string(req).unwrap_or_default() + "\n";
-        if stdin.write_all(line.as_bytes()).and_then(|_| stdin.flush()).is_err() {
+        if stdin
+            .write_all(line.as_bytes())
+            .and_then(|_| stdin.flush())
+            .is_err()
+        {
             let why = self.kill();
-            return err("worker", format!("the worker process died before the dump was sent ({why})"));
+            return err(
+                "worker",
+                format!("the worker process died before the dump was sent ({why})"),
+            );
         }
         let got = match timeout {
             Some(t) => rx.recv_timeout(t),

@@ -1,0 +1,281 @@
+//! `vmtriage report`: findings per rule, per kernel release, buckets
+//! (fingerprints), what is new since the last scan, errors.
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct RuleRow {
+    pub rule: String,
+    pub severity: String,
+    pub title: String,
+    pub dumps: i64,
+    pub findings: i64,
+    pub buckets: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseRow {
+    pub release: String,
+    pub dumps: i64,
+    pub with_findings: i64,
+    pub findings: i64,
+    pub errors: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BucketRow {
+    pub fingerprint: String,
+    pub rule: String,
+    pub dumps: i64,
+    pub first_seen: i64,
+    pub first_path: String,
+    pub label: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorRow {
+    pub path: String,
+    pub rule: Option<String>,
+    pub stage: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub dumps: i64,
+    pub dumps_ok: i64,
+    pub dumps_error: i64,
+    pub findings: i64,
+    pub buckets: i64,
+    pub last_run: Option<String>,
+    pub last_run_started: Option<i64>,
+    pub per_rule: Vec<RuleRow>,
+    pub per_release: Vec<ReleaseRow>,
+    pub top_buckets: Vec<BucketRow>,
+    /// Buckets first seen in the last run.
+    pub new_buckets: Vec<BucketRow>,
+    /// Dumps first seen in the last run.
+    pub new_dumps: i64,
+    pub errors: Vec<ErrorRow>,
+}
+
+fn buckets(
+    c: &Connection,
+    filter: &str,
+    arg: Option<&str>,
+    top: usize,
+) -> rusqlite::Result<Vec<BucketRow>> {
+    let sql = format!(
+        "SELECT f.fingerprint, f.rule_id, count(DISTINCT x.path), COALESCE(f.first_seen, 0),
+             COALESCE(f.first_path, ''), COALESCE(f.label, '')
+         FROM fingerprints f JOIN findings x ON x.fingerprint = f.fingerprint
+         {filter}
+         GROUP BY f.fingerprint ORDER BY count(DISTINCT x.path) DESC, f.rule_id LIMIT {top}"
+    );
+    let mut st = c.prepare(&sql)?;
+    let map = |r: &rusqlite::Row| {
+        Ok(BucketRow {
+            fingerprint: r.get(0)?,
+            rule: r.get(1)?,
+            dumps: r.get(2)?,
+            first_seen: r.get(3)?,
+            first_path: r.get(4)?,
+            label: r.get(5)?,
+        })
+    };
+    let rows = match arg {
+        Some(a) => st.query_map([a], map)?.collect::<Result<Vec<_>, _>>()?,
+        None => st.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows)
+}
+
+pub fn summary(c: &Connection, top: usize, since_run: Option<&str>) -> rusqlite::Result<Summary> {
+    let one = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let last: Option<(String, i64)> = match since_run {
+        Some(r) => c
+            .query_row("SELECT id, started_at FROM runs WHERE id = ?1", [r], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?,
+        None => c
+            .query_row(
+                "SELECT id, started_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+    };
+    let mut per_rule = Vec::new();
+    {
+        let mut st = c.prepare(
+            "SELECT rule_id, severity, max(title), count(DISTINCT path), count(*), count(DISTINCT fingerprint)
+             FROM findings GROUP BY rule_id ORDER BY max(severity_rank) DESC, rule_id",
+        )?;
+        for r in st.query_map([], |r| {
+            Ok(RuleRow {
+                rule: r.get(0)?,
+                severity: r.get(1)?,
+                title: r.get(2)?,
+                dumps: r.get(3)?,
+                findings: r.get(4)?,
+                buckets: r.get(5)?,
+            })
+        })? {
+            per_rule.push(r?);
+        }
+    }
+    let mut per_release = Vec::new();
+    {
+        let mut st = c.prepare(
+            "SELECT COALESCE(NULLIF(d.release, ''), '(unknown)'), count(*),
+                 sum(EXISTS(SELECT 1 FROM findings f WHERE f.path = d.path)),
+                 (SELECT count(*) FROM findings f JOIN dumps d2 ON d2.path = f.path
+                      WHERE COALESCE(NULLIF(d2.release, ''), '(unknown)') = COALESCE(NULLIF(d.release, ''), '(unknown)')),
+                 sum(d.status = 'error')
+             FROM dumps d GROUP BY 1 ORDER BY 1",
+        )?;
+        for r in st.query_map([], |r| {
+            Ok(ReleaseRow {
+                release: r.get(0)?,
+                dumps: r.get(1)?,
+                with_findings: r.get(2)?,
+                findings: r.get(3)?,
+                errors: r.get(4)?,
+            })
+        })? {
+            per_release.push(r?);
+        }
+    }
+    let mut errors = Vec::new();
+    {
+        let mut st = c.prepare(&format!(
+            "SELECT path, rule_id, stage, message FROM errors ORDER BY rule_id IS NOT NULL, path LIMIT {top}"
+        ))?;
+        for r in st.query_map([], |r| {
+            Ok(ErrorRow {
+                path: r.get(0)?,
+                rule: r.get(1)?,
+                stage: r.get(2)?,
+                message: r.get(3)?,
+            })
+        })? {
+            errors.push(r?);
+        }
+    }
+    let (new_buckets, new_dumps) = match &last {
+        Some((id, _)) => (
+            buckets(c, "WHERE f.first_run = ?1", Some(id), top)?,
+            c.query_row(
+                "SELECT count(*) FROM dumps WHERE first_run = ?1",
+                [id],
+                |r| r.get(0),
+            )?,
+        ),
+        None => (Vec::new(), 0),
+    };
+    Ok(Summary {
+        dumps: one("SELECT count(*) FROM dumps")?,
+        dumps_ok: one("SELECT count(*) FROM dumps WHERE status = 'ok'")?,
+        dumps_error: one("SELECT count(*) FROM dumps WHERE status = 'error'")?,
+        findings: one("SELECT count(*) FROM findings")?,
+        buckets: one("SELECT count(DISTINCT fingerprint) FROM findings")?,
+        last_run: last.as_ref().map(|l| l.0.clone()),
+        last_run_started: last.as_ref().map(|l| l.1),
+        per_rule,
+        per_release,
+        top_buckets: buckets(c, "", None, top)?,
+        new_buckets,
+        new_dumps,
+        errors,
+    })
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+pub fn summary_text(s: &Summary) -> String {
+    let mut o = format!(
+        "{} dump(s): {} scanned, {} could not be read; {} finding(s) in {} bucket(s)\n",
+        s.dumps, s.dumps_ok, s.dumps_error, s.findings, s.buckets
+    );
+    if let Some(r) = &s.last_run {
+        o += &format!("last run: {r}\n");
+    }
+    o += &format!(
+        "\nFindings per rule\n{:<12} {:<9} {:>6} {:>9} {:>8}  {}\n",
+        "RULE", "SEVERITY", "DUMPS", "FINDINGS", "BUCKETS", "TITLE"
+    );
+    for r in &s.per_rule {
+        o += &format!(
+            "{:<12} {:<9} {:>6} {:>9} {:>8}  {}\n",
+            r.rule,
+            r.severity,
+            r.dumps,
+            r.findings,
+            r.buckets,
+            cut(&r.title, 60)
+        );
+    }
+    if s.per_rule.is_empty() {
+        o += "  (none)\n";
+    }
+    o += &format!(
+        "\nPer kernel release\n{:<32} {:>6} {:>14} {:>9} {:>7}\n",
+        "RELEASE", "DUMPS", "WITH FINDINGS", "FINDINGS", "ERRORS"
+    );
+    for r in &s.per_release {
+        o += &format!(
+            "{:<32} {:>6} {:>14} {:>9} {:>7}\n",
+            r.release, r.dumps, r.with_findings, r.findings, r.errors
+        );
+    }
+    let bucket_table = |o: &mut String, rows: &[super::report::BucketRow]| {
+        *o += &format!(
+            "{:<17} {:<12} {:>6}  {}\n",
+            "FINGERPRINT", "RULE", "DUMPS", "WHAT"
+        );
+        for b in rows {
+            *o += &format!(
+                "{:<17} {:<12} {:>6}  {}\n",
+                b.fingerprint,
+                b.rule,
+                b.dumps,
+                cut(&b.label, 90)
+            );
+        }
+        if rows.is_empty() {
+            *o += "  (none)\n";
+        }
+    };
+    o += "\nBuckets (the same problem in several dumps)\n";
+    bucket_table(&mut o, &s.top_buckets);
+    o += &format!(
+        "\nNew since the last scan ({} new dump(s)); buckets first seen in run {}\n",
+        s.new_dumps,
+        s.last_run.as_deref().unwrap_or("-")
+    );
+    bucket_table(&mut o, &s.new_buckets);
+    if !s.errors.is_empty() {
+        o += "\nErrors\n";
+        for e in &s.errors {
+            o += &format!(
+                "  {}{}: [{}] {}\n",
+                e.path,
+                e.rule
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                e.stage,
+                cut(&e.message, 200)
+            );
+        }
+    }
+    o
+}
