@@ -1,1 +1,340 @@
-fn main() {}
+//! Bulk scanning on a corpus-derived archive: every corpus dump (symlinks),
+//! a copy, a truncated and a garbage file. The bulk results equal scanning
+//! each dump alone, each bad file gets one error row, a second run does no
+//! dump work, a changed rule is re-evaluated alone, shards merge into the
+//! same database.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{manifest, Entry};
+use libtest_mimic::{Arguments, Failed, Trial};
+use vmtriage_cli::bulk::{self, db, worker::Finding, Isolate, ScanArgs, ScanStats};
+use vmtriage_cli::Session;
+use vmtriage_rules::RulePack;
+
+fn kernels_dir() -> PathBuf {
+    common::corpus_dir().join("kernels")
+}
+
+/// The executable that serves `scan --bulk-worker`: the vmtriage binary once
+/// main.rs routes `scan` to `bulk::run_scan`, else the `bulk` example.
+fn worker_exe() -> Option<PathBuf> {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_vmtriage"));
+    if let Ok(o) = std::process::Command::new(&bin)
+        .args(["scan", "--help"])
+        .output()
+    {
+        if String::from_utf8_lossy(&o.stdout).contains("--db") {
+            return Some(bin);
+        }
+    }
+    let ex = std::env::current_exe()
+        .ok()?
+        .parent()?
+        .parent()?
+        .join("examples/bulk");
+    ex.is_file().then_some(ex)
+}
+
+fn fresh_dir(name: &str) -> Result<PathBuf, Failed> {
+    let d = std::env::temp_dir().join(format!("vmtriage-bulk-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+    Ok(d)
+}
+
+/// Archive: every corpus dump, one copy, a truncated and a garbage file.
+/// Returns the archive and the good dumps (archive path → manifest entry).
+fn build_archive(entries: &[Entry], dir: &Path) -> Result<BTreeMap<PathBuf, Entry>, Failed> {
+    let mut good = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let sub = dir.join(format!("{}/{}", e.scenario, e.kernel_series));
+        std::fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
+        let p = sub.join(format!(
+            "{i:03}-{}",
+            e.path.file_name().unwrap().to_string_lossy()
+        ));
+        std::os::unix::fs::symlink(&e.path, &p).map_err(|e| e.to_string())?;
+        good.insert(p, e.clone());
+    }
+    let small = entries
+        .iter()
+        .min_by_key(|e| e.size)
+        .ok_or("empty corpus")?;
+    let copy = dir.join("copies/copy-of-smallest");
+    std::fs::create_dir_all(copy.parent().unwrap()).map_err(|e| e.to_string())?;
+    std::fs::copy(&small.path, &copy).map_err(|e| e.to_string())?;
+    good.insert(copy, small.clone());
+    let bytes = std::fs::read(&small.path).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("copies/truncated"),
+        &bytes[..bytes.len().min(3 << 20)],
+    )
+    .map_err(|e| e.to_string())?;
+    let garbage: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80)
+        .collect();
+    std::fs::write(dir.join("copies/garbage"), garbage).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("copies/NOTES.txt"),
+        "not a dump, skipped by content\n",
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(good)
+}
+
+fn args(inputs: Vec<PathBuf>, db: &Path) -> ScanArgs {
+    let mut a = ScanArgs::new(inputs);
+    a.jobs = Some(2);
+    a.db = Some(db.to_path_buf());
+    a.debuginfo_dirs = vec![kernels_dir()];
+    a.quiet = true;
+    match worker_exe() {
+        Some(w) => {
+            a.worker_exe = Some(w);
+            a.isolate = Isolate::Process;
+        }
+        None => a.isolate = Isolate::Thread,
+    }
+    a
+}
+
+fn scan(a: &ScanArgs) -> Result<ScanStats, Failed> {
+    let mut sink = Vec::new();
+    bulk::scan_archive(a, &mut sink).map_err(|e| format!("{e:?}").into())
+}
+
+fn stored(dbp: &Path, path: &Path) -> Result<bulk::worker::Outcome, Failed> {
+    let c = db::open(dbp).map_err(|e| e.to_string())?;
+    let p = std::path::absolute(path).map_err(|e| e.to_string())?;
+    db::load_outcome(&c, &p.to_string_lossy())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no row for {}", p.display()).into())
+}
+
+fn alone(pack: &RulePack, e: &Entry) -> Result<Vec<Finding>, Failed> {
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|x| x.to_string())?;
+    let r = vmtriage_cli::scan::scan_kernel(pack, &s.kernel);
+    Ok(r.diagnoses.iter().map(Finding::from_diagnosis).collect())
+}
+
+/// `scan --jobs 2 --db` over the archive equals scanning each dump alone;
+/// one error row per bad file; a second run does no dump work.
+fn archive_equals_single_scans() -> Result<(), Failed> {
+    let entries = manifest()?;
+    if entries.is_empty() {
+        return Err("the corpus manifest lists no dumps: corpus/build".into());
+    }
+    let dir = fresh_dir("archive")?;
+    let good = build_archive(&entries, &dir.join("archive"))?;
+    let dbp = dir.join("results.sqlite");
+    let a = args(vec![dir.join("archive")], &dbp);
+    let s1 = scan(&a)?;
+    println!("first run: {s1:?}");
+    if s1.seen != good.len() + 2 {
+        return Err(format!(
+            "{} files seen, expected {} dumps + 2 bad files (the text file is skipped)",
+            s1.seen,
+            good.len()
+        )
+        .into());
+    }
+    if s1.errors != 2 {
+        return Err(format!("{} errors, expected 2 (truncated, garbage)", s1.errors).into());
+    }
+    if s1.copies < 1 {
+        return Err("the copy was not recognised by content".into());
+    }
+    let c = db::open(&dbp).map_err(|e| e.to_string())?;
+    let mut st = c
+        .prepare("SELECT path, stage FROM errors WHERE rule_id IS NULL ORDER BY path")
+        .map_err(|e| e.to_string())?;
+    let rows: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|(p, _)| p.rsplit('/').next().unwrap_or(""))
+        .collect();
+    if names != ["garbage", "truncated"] {
+        return Err(format!("error rows: {rows:?}").into());
+    }
+    let (pack, _) = RulePack::embedded();
+    let mut mismatches = Vec::new();
+    for (p, e) in &good {
+        let o = stored(&dbp, p)?;
+        if let Some(err) = &o.error {
+            mismatches.push(format!("{}: bulk error {err:?}", p.display()));
+            continue;
+        }
+        let single = alone(&pack, e)?;
+        if serde_json::to_value(&single).ok() != serde_json::to_value(&o.findings).ok() {
+            mismatches.push(format!(
+                "{}: alone {:?} vs bulk {:?}",
+                p.display(),
+                single.iter().map(|f| &f.rule).collect::<Vec<_>>(),
+                o.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
+            ));
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(mismatches.join("\n").into());
+    }
+    // Nothing changed: no hashing, no dump opened, no rule evaluated.
+    let s2 = scan(&a)?;
+    println!("second run: {s2:?}");
+    if s2.scanned != 0 || s2.hashed != 0 || s2.rule_evaluations != 0 || s2.workers_started != 0 {
+        return Err(format!("the second run did dump work: {s2:?}").into());
+    }
+    if s2.unchanged != good.len() + 2 || s2.findings != s1.findings || s2.errors != 2 {
+        return Err(format!("second run {s2:?} differs from the first {s1:?}").into());
+    }
+    if s2.seconds >= 1.0 {
+        return Err(format!("the second run took {:.2}s", s2.seconds).into());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &t)?;
+        } else {
+            std::fs::copy(e.path(), t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Changing one rule re-evaluates that rule only; shards merge into what one
+/// run produces.
+fn changed_rule_and_shards() -> Result<(), Failed> {
+    let entries = manifest()?;
+    let mut small: Vec<Entry> = entries.into_iter().filter(|e| e.format != "elf").collect();
+    small.sort_by_key(|e| e.size);
+    small.truncate(3);
+    if small.is_empty() {
+        return Err("no compressed dumps in the corpus".into());
+    }
+    let dir = fresh_dir("rules")?;
+    let rules = dir.join("rules");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules"),
+        &rules,
+    )
+    .map_err(|e| e.to_string())?;
+    let list = dir.join("dumps.list");
+    std::fs::write(
+        &list,
+        small
+            .iter()
+            .map(|e| e.path.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    let dbp = dir.join("r.sqlite");
+    let mut a = args(vec![list.clone()], &dbp);
+    a.rules = Some(rules.clone());
+    let s1 = scan(&a)?;
+    if s1.scanned != small.len() || s1.errors != 0 {
+        return Err(format!("first run: {s1:?}").into());
+    }
+    let rule_count = RulePack::load_dir(&rules)
+        .map_err(|e| e.to_string())?
+        .0
+        .rules
+        .len();
+    if s1.rule_evaluations != rule_count * small.len() {
+        return Err(format!(
+            "{} evaluations for {} rules x {} dumps",
+            s1.rule_evaluations,
+            rule_count,
+            small.len()
+        )
+        .into());
+    }
+    let f = rules.join("kernel/tainted.yaml");
+    let mut text = std::fs::read_to_string(&f).map_err(|e| e.to_string())?;
+    text += "\n# changed\n";
+    std::fs::write(&f, text).map_err(|e| e.to_string())?;
+    let s2 = scan(&a)?;
+    println!("after a rule change: {s2:?}");
+    if s2.scanned != small.len() || s2.rule_evaluations != small.len() || s2.hashed != 0 {
+        return Err(
+            format!("a one-rule change should evaluate that rule once per dump: {s2:?}").into(),
+        );
+    }
+    if s2.findings != s1.findings {
+        return Err(format!("findings changed: {} then {}", s1.findings, s2.findings).into());
+    }
+    // Shards: 0/2 and 1/2 cover the list once; merged they equal the full run.
+    let mut parts = Vec::new();
+    let mut seen = 0;
+    for k in 0..2 {
+        let p = dir.join(format!("shard{k}.sqlite"));
+        let mut b = args(vec![list.clone()], &p);
+        b.rules = Some(rules.clone());
+        b.shard = Some(format!("{k}/2"));
+        b.run_id = Some("batch-1".into());
+        seen += scan(&b)?.seen;
+        parts.push(p);
+    }
+    if seen != small.len() {
+        return Err(format!("shards saw {seen} dumps, expected {}", small.len()).into());
+    }
+    let merged = dir.join("merged.sqlite");
+    bulk::run_merge(bulk::MergeArgs {
+        out: merged.clone(),
+        inputs: parts,
+    })
+    .map_err(|e| format!("{e:?}"))?;
+    let count = |p: &Path, sql: &str| -> Result<i64, Failed> {
+        let c = db::open(p).map_err(|e| e.to_string())?;
+        c.query_row(sql, [], |r| r.get(0))
+            .map_err(|e| e.to_string().into())
+    };
+    for sql in [
+        "SELECT count(*) FROM dumps",
+        "SELECT count(*) FROM findings",
+        "SELECT count(DISTINCT fingerprint) FROM findings",
+    ] {
+        let (x, y) = (count(&dbp, sql)?, count(&merged, sql)?);
+        if x != y {
+            return Err(format!("{sql}: {x} in one run, {y} merged").into());
+        }
+    }
+    let c = db::open(&merged).map_err(|e| e.to_string())?;
+    let r = bulk::report::summary(&c, 10, None).map_err(|e| e.to_string())?;
+    println!("{}", bulk::report::summary_text(&r));
+    if r.last_run.as_deref() != Some("batch-1") || r.new_dumps != small.len() as i64 {
+        return Err(format!(
+            "merged runs: last {:?}, new dumps {}",
+            r.last_run, r.new_dumps
+        )
+        .into());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = vec![
+        Trial::test(
+            "bulk/archive_equals_single_scans",
+            archive_equals_single_scans,
+        ),
+        Trial::test("bulk/changed_rule_and_shards", changed_rule_and_shards),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
