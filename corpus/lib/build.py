@@ -63,8 +63,11 @@ def recipe_dir(cache, name, sdir, recipe, series):
     """Where a recipe's dumps live: keyed by everything that shapes them."""
     release, kdir = fetch_kernel(cache, series)
     module = build_module(cache, release, CORPUS / "guest/module") if recipe.get("module") else None
-    key = hash_inputs(sdir, CORPUS / "guest", LIB / "guest.py", LIB / "truth.py", LIB / "checks.py",
-                      json.dumps(recipe, sort_keys=True), release, series,
+    # Only what shapes the dumps: editing an `expect` file or the README
+    # must not throw away twenty captures.
+    g = CORPUS / "guest"
+    key = hash_inputs(sdir / "guest.sh", json.dumps(recipe, sort_keys=True), g / "init", g / "capture.sh",
+                      g / "tools", LIB / "guest.py", LIB / "truth.py", LIB / "checks.py", release, series,
                       module.read_bytes() if module else b"")
     return release, kdir, module, cache / "dumps" / f"{name}.{series}.{key}"
 

@@ -147,6 +147,24 @@ pub(crate) struct DwarfData {
     starts: Vec<u64>,
     units: RwLock<HashMap<usize, Arc<Unit>, FxBuildHasher>>,
     pub address_size: u8,
+    /// The sections are a private read-only file mapping (not a heap buffer),
+    /// so scanned pages may be dropped from the resident set.
+    pub mmapped: bool,
+}
+
+/// Drops the whole pages inside `bytes` from this process's resident set.
+/// Only for read-only private file mappings: a later read refaults the file.
+fn release_pages(bytes: &[u8]) {
+    const PAGE: usize = 4096;
+    let start = (bytes.as_ptr() as usize).div_ceil(PAGE) * PAGE;
+    let end = (bytes.as_ptr() as usize + bytes.len()) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the range lies inside a live read-only file mapping (the
+        // caller checks `mmapped`); MADV_DONTNEED does not change its contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
 }
 
 impl DwarfData {
@@ -213,6 +231,7 @@ impl DwarfData {
             starts,
             units: RwLock::new(HashMap::default()),
             address_size,
+            mmapped: false,
         })
     }
 
@@ -313,9 +332,18 @@ impl DwarfData {
     fn scan_units(&self, headers: &[UnitHeader<R>]) -> (Map, u64) {
         let mut map = Map::with_capacity_and_hasher(1 << 16, FxBuildHasher);
         let mut count = 0;
+        let info = gimli::Section::reader(&self.dwarf.debug_info).slice();
         for h in headers {
             // A damaged unit is skipped; the rest of the index stays usable.
             let _ = self.scan_unit(*h, &mut map, &mut count);
+            // Keep the peak resident set small: a scanned unit is not needed
+            // again until one of its types is resolved.
+            if self.mmapped {
+                let start = unit_start(h) as usize;
+                if let Some(b) = info.get(start..start + h.length_including_self()) {
+                    release_pages(b);
+                }
+            }
         }
         (map, count)
     }
