@@ -54,8 +54,10 @@ cat "$vmlinux" > /dev/null
 now() { date +%s.%N; }
 tree_rss_kb() { # the summed RSS of a process and its children
     local pids
-    pids=$(pgrep -P "$1" | tr '\n' ' ')
-    ps -o rss= -p "$1 $pids" 2>/dev/null | awk '{s+=$1} END {print s+0}'
+    pids=$(pgrep -P "$1" | tr '\n' ',' || true)
+    local list=$1
+    if [ -n "$pids" ]; then list="$1,${pids%,}"; fi
+    ps -o rss= -p "$list" 2>/dev/null | awk '{s+=$1} END {print s+0}'
 }
 
 echo "archive: $n dumps (symlinks over $distinct distinct 6.1 ELF dumps), --jobs $jobs, $(nproc) CPUs"
@@ -67,7 +69,10 @@ pid=$!
 peak=0
 while kill -0 "$pid" 2>/dev/null; do
     child=$(pgrep -P "$pid" | head -1 || true)
-    [ -n "$child" ] && r=$(tree_rss_kb "$child") && [ "$r" -gt "$peak" ] && peak=$r
+    if [ -n "$child" ]; then
+        r=$(tree_rss_kb "$child")
+        if [ "$r" -gt "$peak" ]; then peak=$r; fi
+    fi
     sleep 0.05
 done
 wait "$pid" || true
