@@ -151,6 +151,35 @@ def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tm
     return entries
 
 
+def probe_kdump_files(cache, entries):
+    """Records drgn's verdict on each kdump-compressed file of a kdump capture
+    (`drgn_reading`); the flattened stream shares its reassembled twin's.
+    Returns whether anything was added."""
+    changed = False
+    by_name = {Path(e["path"]).name: e for e in entries}
+    for e in entries:
+        if e["capture"] != "kdump" or "drgn_reading" in e:
+            continue
+        if e["format"] == "elf":
+            e["drgn_reading"] = "ok"
+        elif e["format"] == "kdump":
+            r = subprocess.run([str(cache / "venv/bin/python3"), str(LIB / "probe.py"), e["path"], e["vmlinux"]],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            e["drgn_reading"] = (r.stdout.strip().splitlines() or ["error: no output"])[-1]
+            if e["drgn_reading"].startswith("ok"):
+                e["drgn_reading"] = "ok"
+        else:
+            continue
+        changed = True
+    for e in entries:
+        if e["capture"] == "kdump" and e["format"] == "flattened" and "drgn_reading" not in e:
+            twin = by_name.get(Path(e["path"]).name.replace(".flat", ".kdump"), {})
+            if "drgn_reading" in twin:
+                e["drgn_reading"] = twin["drgn_reading"]
+                changed = True
+    return changed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", required=True)
@@ -196,7 +225,12 @@ def main():
         if d not in current and not d.name.endswith(".tmp"):
             shutil.rmtree(d, ignore_errors=True)
         elif (d / "entries.json").exists():
-            all_entries += json.loads((d / "entries.json").read_text())
+            entries = json.loads((d / "entries.json").read_text())
+            if probe_kdump_files(cache, entries):
+                tmpe = d / "entries.json.tmp"
+                tmpe.write_text(json.dumps(entries, indent=1))
+                os.rename(tmpe, d / "entries.json")
+            all_entries += entries
     man = {"version": 1, "dumps": all_entries}
     tmpm = cache / "manifest.json.tmp"
     tmpm.write_text(json.dumps(man, indent=1))

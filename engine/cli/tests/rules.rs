@@ -38,25 +38,39 @@ fn expect_files_agree() -> Result<(), Failed> {
     for e in std::fs::read_dir(&dir)? {
         let sdir = e?.path();
         let scenario = sdir.file_name().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(sdir.join("expect")).map_err(|e| format!("{scenario}/expect: {e}"))?;
+        let text = std::fs::read_to_string(sdir.join("expect"))
+            .map_err(|e| format!("{scenario}/expect: {e}"))?;
         let list = |key: &str| -> Vec<String> {
-            text.lines().find_map(|l| l.strip_prefix(key)).map(|l| l.split_whitespace().map(String::from).collect()).unwrap_or_default()
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|l| l.split_whitespace().map(String::from).collect())
+                .unwrap_or_default()
         };
         for (key, fire) in [("fire:", true), ("silent:", false)] {
             for id in list(key) {
                 match pack.get(&id) {
                     None => problems.push(format!("{scenario}/expect names unknown rule {id}")),
                     Some(r) => {
-                        let t = if fire { &r.doc.tests.fires_on } else { &r.doc.tests.silent_on };
+                        let t = if fire {
+                            &r.doc.tests.fires_on
+                        } else {
+                            &r.doc.tests.silent_on
+                        };
                         if !t.contains(&scenario) {
-                            problems.push(format!("{scenario}/expect says {id} {key} but the rule's tests do not"));
+                            problems.push(format!(
+                                "{scenario}/expect says {id} {key} but the rule's tests do not"
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n").into()) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
 }
 
 fn first_dump(scenario: &str) -> Result<common::Entry, Failed> {

@@ -168,7 +168,7 @@ fn release_pages(bytes: &[u8]) {
 }
 
 impl DwarfData {
-    pub fn load(elf: &ElfFile) -> Result<DwarfData> {
+    pub fn load(elf: &ElfFile, mmapped: bool) -> Result<DwarfData> {
         let path = elf.path.clone();
         if elf.section_index(".debug_info").is_none() {
             if elf.section_index(".zdebug_info").is_some() {
@@ -207,9 +207,23 @@ impl DwarfData {
         };
         let mut headers = Vec::new();
         let mut iter = dwarf.units();
+        // Reading each unit's header faults in its page and, through the
+        // kernel's fault-around, its neighbours: without releasing behind us
+        // the header walk alone maps all of .debug_info.
+        let info = gimli::Section::reader(&dwarf.debug_info).slice();
+        let mut released = 0usize;
         loop {
             match iter.next() {
-                Ok(Some(h)) => headers.push(h),
+                Ok(Some(h)) => {
+                    let at = unit_start(&h) as usize;
+                    if mmapped && at >= released + (8 << 20) {
+                        if let Some(b) = info.get(released..at) {
+                            release_pages(b);
+                        }
+                        released = at;
+                    }
+                    headers.push(h)
+                }
                 Ok(None) => break,
                 // Keep the units before a damaged one rather than failing.
                 Err(e) if !headers.is_empty() => {
@@ -231,7 +245,7 @@ impl DwarfData {
             starts,
             units: RwLock::new(HashMap::default()),
             address_size,
-            mmapped: false,
+            mmapped,
         })
     }
 

@@ -222,12 +222,10 @@ impl KernelDebugInfo {
     // ---------------------------------------------------------------- DWARF
 
     fn dwarf(&self) -> Result<&DwarfData> {
-        match self.dwarf.get_or_init(|| {
-            DwarfData::load(&self.elf).map(|mut d| {
-                d.mmapped = matches!(self._backing, Backing::Mmap(_));
-                d
-            })
-        }) {
+        match self
+            .dwarf
+            .get_or_init(|| DwarfData::load(&self.elf, matches!(self._backing, Backing::Mmap(_))))
+        {
             Ok(d) => Ok(d),
             Err(e) => Err(self.copy_error(e)),
         }

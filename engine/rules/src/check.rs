@@ -380,7 +380,7 @@ impl Checker<'_> {
                     }
                     _ => {
                         for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
-                            if !t.is_numeric() && !(*op == BinOp::Add && *t == Ty::Str) {
+                            if !(t.is_numeric() || (*op == BinOp::Add && *t == Ty::Str)) {
                                 self.find(
                                     "C003",
                                     "type mismatch".into(),

@@ -71,7 +71,7 @@ pub struct Model<'k> {
     pub unwound: Cell<usize>,
 }
 
-fn lazy<'a, T>(cell: &'a Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> Result<&'a T, String> {
+fn lazy<T>(cell: &Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> Result<&T, String> {
     cell.get_or_init(|| f().map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| e.clone())

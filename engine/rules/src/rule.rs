@@ -486,7 +486,10 @@ fn yaml_diag(
 
 /// Reads every `*.yaml` rule under a directory (sorted, recursive) and every
 /// `*.rhai` helper file.
-pub fn read_dir(dir: &Path) -> std::io::Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+/// (file name, text) pairs.
+pub type Sources = Vec<(String, String)>;
+
+pub fn read_dir(dir: &Path) -> std::io::Result<(Sources, Sources)> {
     let mut rules = Vec::new();
     let mut helpers = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

@@ -3,15 +3,20 @@
 
 use std::path::Path;
 
-use vmtriage_rules::helpers::RhaiHelpers;
 use vmtriage_rules::eval::Helpers;
+use vmtriage_rules::helpers::RhaiHelpers;
 use vmtriage_rules::RulePack;
 
 fn load(files: &[&str]) -> Vec<vmtriage_rules::RuleDiagnostic> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
     let rules: Vec<(String, String)> = files
         .iter()
-        .map(|f| (format!("tests/broken/{f}"), std::fs::read_to_string(dir.join(f)).unwrap()))
+        .map(|f| {
+            (
+                format!("tests/broken/{f}"),
+                std::fs::read_to_string(dir.join(f)).unwrap(),
+            )
+        })
         .collect();
     RulePack::from_sources(&rules, &[]).1
 }
@@ -49,7 +54,12 @@ broken!(unknown_function, "unknown-function.yaml", "C004", 5);
 #[test]
 fn unknown_model_field() {
     let d = load(&["unknown-model-field.yaml"]);
-    assert_eq!(d.len(), 2, "{:#?}", d.iter().map(|x| x.render()).collect::<Vec<_>>());
+    assert_eq!(
+        d.len(),
+        2,
+        "{:#?}",
+        d.iter().map(|x| x.render()).collect::<Vec<_>>()
+    );
     assert!(d.iter().all(|x| x.code == "C001" || x.code == "C002"));
     assert!(d.iter().all(|x| x.line_col().0 == 6));
     insta::assert_snapshot!(d.iter().map(|x| x.render()).collect::<Vec<_>>().join("\n"));
@@ -66,23 +76,40 @@ fn duplicate_id() {
 
 #[test]
 fn helper_that_never_ends_is_stopped() {
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers/loop.rhai")).unwrap();
-    let h = RhaiHelpers::compile(&[("loop.rhai".into(), src)]).unwrap_or_else(|_| panic!("compiles"));
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers/loop.rhai"),
+    )
+    .unwrap();
+    let h =
+        RhaiHelpers::compile(&[("loop.rhai".into(), src)]).unwrap_or_else(|_| panic!("compiles"));
     let t = std::time::Instant::now();
-    let r = h.call("spin", vec![serde_json::json!(1)]).expect("spin is a helper");
+    let r = h
+        .call("spin", vec![serde_json::json!(1)])
+        .expect("spin is a helper");
     let err = r.expect_err("an endless loop must be stopped");
     assert!(err.contains("stopped"), "{err}");
     assert!(t.elapsed().as_secs() < 5, "stopped in {:?}", t.elapsed());
     // The engine goes on: the next call works.
-    assert_eq!(h.call("double", vec![serde_json::json!(21)]).unwrap().unwrap(), serde_json::json!(42));
+    assert_eq!(
+        h.call("double", vec![serde_json::json!(21)])
+            .unwrap()
+            .unwrap(),
+        serde_json::json!(42)
+    );
 }
 
 #[test]
 fn helper_has_no_access_to_the_outside() {
-    for (name, body) in [("f1", "fn f1() { import \"x\" as y; 1 }"), ("f2", "fn f2() { eval(\"1\") }")] {
+    for (name, body) in [
+        ("f1", "fn f1() { import \"x\" as y; 1 }"),
+        ("f2", "fn f2() { eval(\"1\") }"),
+    ] {
         match RhaiHelpers::compile(&[(format!("{name}.rhai"), body.to_string())]) {
             Err(_) => {}
-            Ok(h) => assert!(!matches!(h.call(name, vec![]), Some(Ok(_))), "{name} must fail"),
+            Ok(h) => assert!(
+                !matches!(h.call(name, vec![]), Some(Ok(_))),
+                "{name} must fail"
+            ),
         }
     }
 }
@@ -90,6 +117,14 @@ fn helper_has_no_access_to_the_outside() {
 #[test]
 fn the_shipped_pack_is_clean() {
     let (pack, diags) = RulePack::embedded();
-    assert!(diags.is_empty(), "{}", diags.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        diags.is_empty(),
+        "{}",
+        diags
+            .iter()
+            .map(|d| d.render())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(pack.rules.len() >= 11);
 }

@@ -139,10 +139,23 @@ impl Vmcore {
                 found: describe_start(&[]),
             });
         }
-        // SAFETY: the map is read-only; the documented contract is that the
-        // file is not changed while it is open.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Vmcore::from_data(Arc::new(map))
+        let mut head = [0u8; 16];
+        let n = head.len().min(len as usize);
+        {
+            use std::os::unix::fs::FileExt;
+            file.read_exact_at(&mut head[..n], 0).map_err(io)?;
+        }
+        if head[..n].starts_with(flat::FLAT_SIGNATURE) {
+            // The flattened stream's index points into the file: map it.
+            // SAFETY: the map is read-only; the documented contract is that
+            // the file is not changed while it is open.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+            return Vmcore::from_data(Arc::new(map));
+        }
+        let kind = Kind::detect(&head[..n]).ok_or_else(|| VmcoreError::NotADump {
+            found: describe_start(&head[..n]),
+        })?;
+        Vmcore::with_source(Box::new(source::PreadFile { file, len }), kind, false, true)
     }
 
     /// Opens a dump held in memory.

@@ -20,6 +20,10 @@ pub struct Entry {
     pub truth: PathBuf,
     pub sha256: String,
     pub size: u64,
+    /// drgn's verdict on this very file, for kdump captures: "ok", or the
+    /// error it met (makedumpfile may exclude pages the kernel's lists live in).
+    #[serde(default)]
+    pub drgn_reading: Option<String>,
 }
 
 impl Entry {
