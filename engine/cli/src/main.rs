@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, Report};
-use vmtriage_cli::{bt, print, report, scan, Session};
+use vmtriage_cli::{bt, bulk, print, report, scan, Session};
 use vmtriage_rules::RulePack;
 
 /// Exit codes: 0 success; 1 the command ran and found a problem (a diagnosis
@@ -67,23 +67,15 @@ enum Cmd {
         #[arg(long)]
         active: bool,
     },
-    /// Evaluate the rule pack against dumps and print diagnoses.
-    Scan {
-        /// Dumps to scan.
-        #[arg(required = true)]
-        dumps: Vec<PathBuf>,
-        /// Rule directory (default: the pack built into this binary).
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Override a rule parameter: RULE.NAME=VALUE.
-        #[arg(long = "param")]
-        params: Vec<String>,
-        #[arg(long)]
-        vmlinux: Option<PathBuf>,
-        #[arg(long = "debuginfo-dir")]
-        debuginfo_dirs: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+    /// Evaluate the rule pack against dumps, directories or lists of dumps and
+    /// print diagnoses; in parallel with --jobs, into a database with --db.
+    Scan(Box<bulk::ScanArgs>),
+    /// Summarise a scan database: findings per rule and release, new buckets.
+    Report(bulk::ReportArgs),
+    /// Scan databases: merge shards.
+    Db {
+        #[command(subcommand)]
+        cmd: DbCmd,
     },
     /// Evaluate one expression on a dump, for rule authoring: `count(tasks where state == "D")`.
     Query {
@@ -98,6 +90,12 @@ enum Cmd {
     },
     /// The object model rules query (roots, types, fields, functions).
     Schema,
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Merge shard databases into one.
+    Merge(bulk::MergeArgs),
 }
 
 #[derive(Subcommand)]
@@ -249,59 +247,11 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
                 Format::Text => print!("{}", bt::bt_text(&rows)),
             }
         }
-        Cmd::Scan {
-            dumps,
-            rules,
-            params,
-            vmlinux,
-            debuginfo_dirs,
-            format,
-        } => {
-            let mut pack = clean_pack(rules.as_deref())?;
-            pack.override_params(&params).map_err(|e| {
-                miette::miette!(
-                    code = "vmtriage::param",
-                    help = "see `vmtriage rules show RULE` for its params",
-                    "{e}"
-                )
-            })?;
-            let mut worst = None;
-            let mut failed = false;
-            for d in &dumps {
-                let s = match Session::open(d, vmlinux.as_deref(), &debuginfo_dirs) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        failed = true;
-                        match format {
-                            Format::Json => println!(
-                                "{}",
-                                serde_json::json!({"dump": d.display().to_string(), "error": e.to_string()})
-                            ),
-                            Format::Text => eprintln!("{:?}", Report::new(e)),
-                        }
-                        continue;
-                    }
-                };
-                let result = scan::scan_kernel(&pack, &s.kernel);
-                for dg in &result.diagnoses {
-                    worst = worst.max(Some(dg.severity));
-                }
-                let rep = scan::DumpReport {
-                    dump: d.display().to_string(),
-                    result,
-                };
-                match format {
-                    Format::Json => println!("{}", serde_json::to_string(&rep).unwrap_or_default()),
-                    Format::Text => print!("{}", scan::diagnoses_text(&rep)),
-                }
-            }
-            if failed {
-                return Ok(ExitCode::from(2));
-            }
-            if worst.is_some_and(|w| w > vmtriage_rules::rule::Severity::Info) {
-                return Ok(ExitCode::from(1));
-            }
-        }
+        Cmd::Scan(a) => return bulk::run_scan(*a),
+        Cmd::Report(a) => return bulk::run_report(a),
+        Cmd::Db {
+            cmd: DbCmd::Merge(a),
+        } => return bulk::run_merge(a),
         Cmd::Query { args, expr } => {
             let s = open(&args)?;
             let v = vmtriage_cli::scan::query(&s.kernel, &expr).map_err(|e| {
