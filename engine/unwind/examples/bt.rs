@@ -38,11 +38,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: bt DUMP VMLINUX");
         std::process::exit(2);
     }
+    let timing = std::env::var_os("KUNWIND_TIMING").is_some();
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timing {
+            eprintln!("{:8.3} s  {what}", t0.elapsed().as_secs_f64());
+        }
+    };
     let dump = Arc::new(Vmcore::open(args[1].as_ref())?);
     let debug = Arc::new(KernelDebugInfo::open(&args[2])?);
     let k = Kernel::open(dump, debug)?;
+    lap("opened");
     let u = Unwinder::new(&k)?;
     let tasks = k.tasks()?;
+    lap("tasks listed");
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -92,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
+    lap("unwound");
     let body: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
     println!("[{}]", body.join(","));
     Ok(())

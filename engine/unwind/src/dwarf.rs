@@ -85,6 +85,11 @@ impl DwarfInfo {
         }
     }
 
+    /// Builds the addr2line context now.
+    pub fn preload(&self) {
+        let _ = self.with_ctx(|_| ());
+    }
+
     /// Source frames at a link-time address (already adjusted for return
     /// addresses), innermost inline function first. Cached.
     pub fn frames(&self, addr: u64) -> Arc<[SymFrame]> {
