@@ -38,7 +38,33 @@ def _vkey(v):
     return [int(x) if x.isdigit() else x for x in re.split(r"[.\-+~]", v)]
 
 
-def candidate_releases(series):
+_resolved = {}
+
+
+def candidate_releases(series, cache: Path = None):
+    """Memoised per run, and on disk while apt's package lists are unchanged
+    (each apt-cache call takes a second or two)."""
+    if series in _resolved:
+        return _resolved[series]
+    lists = Path("/var/lib/apt/lists")
+    stamp = max((p.stat().st_mtime for p in lists.glob("*Packages*")), default=0)
+    memo = cache / "kernels" / f"resolved-{series}.json" if cache else None
+    if memo and memo.exists():
+        import json
+        m = json.loads(memo.read_text())
+        if m.get("stamp") == stamp:
+            _resolved[series] = m["releases"]
+            return m["releases"]
+    rel = _candidate_releases(series)
+    if memo:
+        import json
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.write_text(json.dumps({"stamp": stamp, "releases": rel}))
+    _resolved[series] = rel
+    return rel
+
+
+def _candidate_releases(series):
     """ABIs of a series named by the linux-image-cloud-amd64 meta packages, newest first.
 
     The newest is the current one; older ones are fallbacks for when the archive
@@ -79,7 +105,7 @@ def _extract(deb, dest, members=None):
 def fetch_kernel(cache: Path, series: str):
     """Returns (release, kernel directory holding vmlinuz, vmlinux, System.map, config, modules/)."""
     errors = []
-    for release in candidate_releases(series):
+    for release in candidate_releases(series, cache):
         bad = cache / "kernels" / f"{release}.unusable"
         if bad.exists():
             errors.append(bad.read_text())
