@@ -10,6 +10,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use vmtriage_cli::{report, Session};
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
+    if let Some(why) = common::unreadable(e) {
+        return common::expect_unreadable(e, why).map_err(Into::into);
+    }
     let t = truth(e)?;
     let s =
         Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;

@@ -12,7 +12,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use sha2::{Digest, Sha256};
 
 fn fns(t: &TruthTask) -> HashSet<&str> {
-    t.stack.iter().filter_map(|f| f.function.as_deref()).collect()
+    t.stack
+        .iter()
+        .filter_map(|f| f.function.as_deref())
+        .collect()
 }
 
 fn log_has(t: &Truth, needle: &str) -> bool {
@@ -29,53 +32,99 @@ fn state_reached(e: &Entry, t: &Truth) -> Result<(), String> {
         "tasklist-exit-storm" => {
             let parent = tasks
                 .iter()
-                .find(|x| fns(x).contains("do_wait") && tasks.iter().filter(|c| c.ppid == Some(x.tgid) && c.pid == c.tgid).count() >= 100)
+                .find(|x| {
+                    fns(x).contains("do_wait")
+                        && tasks
+                            .iter()
+                            .filter(|c| c.ppid == Some(x.tgid) && c.pid == c.tgid)
+                            .count()
+                            >= 100
+                })
                 .ok_or("no parent in do_wait with >= 100 children")?;
-            let kids: HashSet<i32> = tasks.iter().filter(|c| c.ppid == Some(parent.tgid) && c.pid == c.tgid).map(|c| c.tgid).collect();
+            let kids: HashSet<i32> = tasks
+                .iter()
+                .filter(|c| c.ppid == Some(parent.tgid) && c.pid == c.tgid)
+                .map(|c| c.tgid)
+                .collect();
             let exit_path = ["do_exit", "do_group_exit", "exit_notify", "release_task"];
             let dying = tasks
                 .iter()
-                .filter(|x| kids.contains(&x.tgid) && (x.exiting || x.sigkill_pending == Some(true) || exit_path.iter().any(|f| fns(x).contains(f))))
+                .filter(|x| {
+                    kids.contains(&x.tgid)
+                        && (x.exiting
+                            || x.sigkill_pending == Some(true)
+                            || exit_path.iter().any(|f| fns(x).contains(f)))
+                })
                 .count();
             if dying < 300 {
                 return Err(format!("{dying} dying children/threads (want >= 300)"));
             }
             let slow = tasks
                 .iter()
-                .filter(|x| fns(x).contains("queued_write_lock_slowpath") || fns(x).contains("queued_read_lock_slowpath"))
+                .filter(|x| {
+                    fns(x).contains("queued_write_lock_slowpath")
+                        || fns(x).contains("queued_read_lock_slowpath")
+                })
                 .count();
             if slow < 2 {
-                return Err(format!("{slow} tasks in a tasklist_lock slow path (want >= 2)"));
+                return Err(format!(
+                    "{slow} tasks in a tasklist_lock slow path (want >= 2)"
+                ));
             }
         }
         "mutex-hung-task" => {
-            let n = tasks.iter().filter(|x| x.state == "D" && fns(x).contains("__mutex_lock")).count();
+            let n = tasks
+                .iter()
+                .filter(|x| x.state == "D" && fns(x).contains("__mutex_lock"))
+                .count();
             if n < 3 || !log_has(t, "blocked for more than") {
-                return Err(format!("{n} D tasks in __mutex_lock, hung-task warning: {}", log_has(t, "blocked for more than")));
+                return Err(format!(
+                    "{n} D tasks in __mutex_lock, hung-task warning: {}",
+                    log_has(t, "blocked for more than")
+                ));
             }
         }
         "mmap-lock-pileup" => {
-            let w = tasks.iter().filter(|x| fns(x).contains("rwsem_down_write_slowpath")).count();
-            let r = tasks.iter().filter(|x| fns(x).contains("rwsem_down_read_slowpath")).count();
+            let w = tasks
+                .iter()
+                .filter(|x| fns(x).contains("rwsem_down_write_slowpath"))
+                .count();
+            let r = tasks
+                .iter()
+                .filter(|x| fns(x).contains("rwsem_down_read_slowpath"))
+                .count();
             if w < 1 || r < 2 {
                 return Err(format!("{w} queued writers, {r} queued readers"));
             }
         }
-        "sysrq-panic" if !log_has(t, "sysrq: Trigger a crash") => return Err("no sysrq trigger in the log".into()),
-        "null-deref-oops" if !log_has(t, "BUG: kernel NULL pointer dereference") => return Err("no NULL-pointer oops in the log".into()),
-        "softlockup-panic" if !log_has(t, "soft lockup") => return Err("no soft lockup in the log".into()),
+        "sysrq-panic" if !log_has(t, "sysrq: Trigger a crash") => {
+            return Err("no sysrq trigger in the log".into())
+        }
+        "null-deref-oops" if !log_has(t, "BUG: kernel NULL pointer dereference") => {
+            return Err("no NULL-pointer oops in the log".into())
+        }
+        "softlockup-panic" if !log_has(t, "soft lockup") => {
+            return Err("no soft lockup in the log".into())
+        }
         "oom-pressure" => {
             if !log_has(t, "Out of memory") {
                 return Err("no OOM kill in the log".into());
             }
             let zones = t.globals["zones"].as_array().cloned().unwrap_or_default();
-            let near = zones.iter().any(|z| z["name"] != "DMA" && z["free"].as_u64().unwrap_or(u64::MAX) < 2 * z["high"].as_u64().unwrap_or(0));
+            let near = zones.iter().any(|z| {
+                z["name"] != "DMA"
+                    && z["free"].as_u64().unwrap_or(u64::MAX) < 2 * z["high"].as_u64().unwrap_or(0)
+            });
             if !near {
                 return Err("no zone near its watermarks".into());
             }
         }
-        "fork-storm" if tasks.len() < 10_000 => return Err(format!("{} tasks (want >= 10000)", tasks.len())),
-        "idle" if log_has(t, "Kernel panic") || log_has(t, "BUG:") => return Err("the idle guest logged a bug".into()),
+        "fork-storm" if tasks.len() < 10_000 => {
+            return Err(format!("{} tasks (want >= 10000)", tasks.len()))
+        }
+        "idle" if log_has(t, "Kernel panic") || log_has(t, "BUG:") => {
+            return Err("the idle guest logged a bug".into())
+        }
         _ => {}
     }
     Ok(())
@@ -104,7 +153,8 @@ fn check(e: &Entry) -> Result<(), Failed> {
     if t.tasks.is_empty() {
         return Err("the ground truth lists no tasks".into());
     }
-    state_reached(e, &t).map_err(|m| format!("{}: scenario state not reached: {m}", e.name()).into())
+    state_reached(e, &t)
+        .map_err(|m| format!("{}: scenario state not reached: {m}", e.name()).into())
 }
 
 fn main() {
@@ -117,8 +167,16 @@ fn main() {
                 Trial::test(name, move || check(&e))
             })
             .collect(),
-        Ok(entries) => vec![Trial::test("corpus/manifest", move || Err(format!("the manifest lists {} dumps; the corpus has at least 20", entries.len()).into()))],
-        Err(msg) => vec![Trial::test("corpus/manifest", move || Err(msg.clone().into()))],
+        Ok(entries) => vec![Trial::test("corpus/manifest", move || {
+            Err(format!(
+                "the manifest lists {} dumps; the corpus has at least 20",
+                entries.len()
+            )
+            .into())
+        })],
+        Err(msg) => vec![Trial::test("corpus/manifest", move || {
+            Err(msg.clone().into())
+        })],
     };
     libtest_mimic::run(&args, trials).exit();
 }

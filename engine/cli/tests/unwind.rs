@@ -40,6 +40,9 @@ fn truth_names(frames: &[TruthFrame]) -> Vec<String> {
 }
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
+    if let Some(why) = common::unreadable(e) {
+        return common::expect_unreadable(e, why).map_err(Into::into);
+    }
     let t = truth(e)?;
     let s =
         Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;

@@ -166,10 +166,19 @@ impl<'k> Model<'k> {
         Ok(s)
     }
 
+    /// The stack if a rule already unwound it (evidence shows those only:
+    /// rendering a report must not unwind what no rule looked at).
+    pub fn cached_stack(&self, i: usize) -> Option<Arc<StackInfo>> {
+        self.stack_cache.borrow().get(&i).cloned()
+    }
+
     pub fn blocked_on(&self, i: usize) -> Result<Option<(u64, String)>, String> {
         if let Some(b) = self.blocked_cache.borrow().get(&i) {
             return Ok(b.clone());
         }
+        // The lock comes from the stack's frame variables: unwinding is
+        // needed anyway, and keeping the stack lets evidence show it.
+        self.stack(i)?;
         let t = self.task(i)?;
         let b = self.stacks.blocked_on(self.k, t);
         self.blocked_cache.borrow_mut().insert(i, b.clone());

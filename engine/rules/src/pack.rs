@@ -368,7 +368,7 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_js
             let mut j =
                 json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()});
             if depth <= 1 {
-                if let Ok(s) = ev.m.stack(*i) {
+                if let Some(s) = ev.m.cached_stack(*i) {
                     let frames: Vec<String> = s
                         .frames
                         .iter()

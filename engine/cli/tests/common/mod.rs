@@ -110,3 +110,33 @@ pub fn truth(e: &Entry) -> Result<Truth, String> {
         std::fs::read_to_string(&e.truth).map_err(|err| format!("{}: {err}", e.truth.display()))?;
     serde_json::from_str(&text).map_err(|err| format!("{}: {err}", e.truth.display()))
 }
+
+/// drgn's verdict when it could not read this very file (pages excluded by
+/// makedumpfile), if so.
+pub fn unreadable(e: &Entry) -> Option<&str> {
+    e.drgn_reading.as_deref().filter(|r| r.starts_with("error"))
+}
+
+/// A file drgn itself cannot read whole: vmtriage must say so — a read error
+/// naming the excluded page — rather than answer.
+pub fn expect_unreadable(e: &Entry, why: &str) -> Result<(), String> {
+    let s = match vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[]) {
+        Ok(s) => s,
+        Err(err) => {
+            let msg = format!("{err:?}");
+            return if msg.contains("excluded") {
+                Ok(())
+            } else {
+                Err(format!("drgn: {why}; vmtriage: {msg}"))
+            };
+        }
+    };
+    match s.kernel.tasks() {
+        Err(err) if err.to_string().contains("excluded by the dump level") => Ok(()),
+        Err(err) => Err(format!("drgn: {why}; vmtriage failed differently: {err}")),
+        Ok(t) => Err(format!(
+            "drgn: {why}; vmtriage listed {} tasks from a dump with excluded kernel pages",
+            t.len()
+        )),
+    }
+}
