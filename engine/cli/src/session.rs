@@ -102,24 +102,7 @@ impl Session {
                 source: kdebuginfo::Error::NoDwarf { path: vmlinux },
             });
         }
-        let kernel =
-            Kernel::open(Arc::new(core), Arc::new(debug)).map_err(|source| match source {
-                kmodel::Error::Debug(e @ kdebuginfo::Error::BuildIdMismatch { .. }) => {
-                    OpenError::Debug {
-                        path: vmlinux.clone(),
-                        source: e,
-                    }
-                }
-                source @ kmodel::Error::Read { .. } => OpenError::Damaged {
-                    path: dump.to_path_buf(),
-                    source,
-                },
-                source => OpenError::Kernel { source },
-            })?;
-        Ok(Session {
-            path: dump.to_path_buf(),
-            kernel,
-        })
+        Self::from_parts(dump, core, Arc::new(debug))
     }
 }
 

@@ -5,8 +5,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{manifest, truth, Entry};
-use libtest_mimic::{Arguments, Failed, Trial};
+use common::{truth, Entry};
+use libtest_mimic::{Arguments, Failed};
 use vmtriage_cli::{report, Session};
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
@@ -180,17 +180,5 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = match manifest() {
-        Ok(entries) if !entries.is_empty() => entries
-            .into_iter()
-            .map(|e| Trial::test(format!("read/{}", e.name()), move || check_dump(&e)))
-            .collect(),
-        Ok(_) => vec![Trial::test("corpus/manifest", || {
-            Err("the corpus manifest lists no dumps".into())
-        })],
-        Err(msg) => vec![Trial::test("corpus/manifest", move || {
-            Err(msg.clone().into())
-        })],
-    };
-    libtest_mimic::run(&args, trials).exit();
+    libtest_mimic::run(&args, common::per_dump_trials("read", check_dump)).exit();
 }

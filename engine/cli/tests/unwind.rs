@@ -12,9 +12,9 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{manifest, truth, Entry, TruthFrame};
+use common::{truth, Entry, TruthFrame};
 use kunwind::{Start, Unwinder, VarValue};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use vmtriage_cli::Session;
 
 const KERNEL_MIN: u64 = 0xffff_8000_0000_0000;
@@ -272,17 +272,5 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = match manifest() {
-        Ok(entries) if !entries.is_empty() => entries
-            .into_iter()
-            .map(|e| Trial::test(format!("unwind/{}", e.name()), move || check_dump(&e)))
-            .collect(),
-        Ok(_) => vec![Trial::test("unwind/manifest", || {
-            Err("the corpus manifest lists no dumps".into())
-        })],
-        Err(msg) => vec![Trial::test("unwind/manifest", move || {
-            Err(msg.clone().into())
-        })],
-    };
-    libtest_mimic::run(&args, trials).exit();
+    libtest_mimic::run(&args, common::per_dump_trials("unwind", check_dump)).exit();
 }

@@ -140,3 +140,24 @@ pub fn expect_unreadable(e: &Entry, why: &str) -> Result<(), String> {
         )),
     }
 }
+
+/// One libtest-mimic trial per manifest entry, named `PREFIX/scenario/series/file`;
+/// a missing or empty manifest is one failing trial that says how to build it.
+pub fn per_dump_trials(
+    prefix: &str,
+    check: fn(&Entry) -> Result<(), libtest_mimic::Failed>,
+) -> Vec<libtest_mimic::Trial> {
+    use libtest_mimic::Trial;
+    match manifest() {
+        Ok(entries) if !entries.is_empty() => entries
+            .into_iter()
+            .map(|e| Trial::test(format!("{prefix}/{}", e.name()), move || check(&e)))
+            .collect(),
+        Ok(_) => vec![Trial::test(format!("{prefix}/manifest"), || {
+            Err("the corpus manifest lists no dumps".into())
+        })],
+        Err(msg) => vec![Trial::test(format!("{prefix}/manifest"), move || {
+            Err(msg.clone().into())
+        })],
+    }
+}
