@@ -130,10 +130,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 r
             }
             Some(Stmt::For { name, iter, .. }) => {
-                let items = {
-                    let __v = self.eval(iter)?;
-                    self.as_list(__v, iter.span)?
-                };
+                let items = self.eval_list(iter)?;
                 for it in items.iter() {
                     self.spend(1, iter.span)?;
                     self.scopes.push((name.name.clone(), it.clone()));
@@ -267,10 +264,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span)?,
             ExprKind::Where { coll, cond } => {
-                let items = {
-                    let __v = self.eval(coll)?;
-                    self.as_list(__v, coll.span)?
-                };
+                let items = self.eval_list(coll)?;
                 self.spend(items.len() as u64, span)?;
                 let mut out = Vec::new();
                 for it in items.iter() {
@@ -282,10 +276,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Value::list(out)
             }
             ExprKind::Quant { q, coll, cond } => {
-                let items = {
-                    let __v = self.eval(coll)?;
-                    self.as_list(__v, coll.span)?
-                };
+                let items = self.eval_list(coll)?;
                 self.spend(items.len() as u64, span)?;
                 let mut any = false;
                 let mut all = true;
@@ -320,10 +311,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 name,
                 having,
             } => {
-                let items = {
-                    let __v = self.eval(coll)?;
-                    self.as_list(__v, coll.span)?
-                };
+                let items = self.eval_list(coll)?;
                 self.spend(items.len() as u64, span)?;
                 let mut groups: BTreeMap<Key, (Value<'k>, Vec<Value<'k>>)> = BTreeMap::new();
                 for it in items.iter() {
@@ -396,10 +384,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         key: &Expr,
         span: Span,
     ) -> Result<Vec<(Key, Value<'k>)>, EvalError> {
-        let items = {
-            let __v = self.eval(coll)?;
-            self.as_list(__v, coll.span)?
-        };
+        let items = self.eval_list(coll)?;
         self.spend(items.len() as u64, span)?;
         let mut v = Vec::new();
         for it in items.iter() {
@@ -433,6 +418,12 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 )
             }
         })
+    }
+
+    /// Evaluates an expression that must give a collection.
+    fn eval_list(&mut self, e: &Expr) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
+        let v = self.eval(e)?;
+        self.as_list(v, e.span)
     }
 
     fn as_list(&self, v: Value<'k>, span: Span) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
