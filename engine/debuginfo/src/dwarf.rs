@@ -18,6 +18,7 @@ pub(crate) type Unit = gimli::Unit<R>;
 /// The kinds of names the index distinguishes (C has separate tag and
 /// ordinary-identifier namespaces, so `struct foo` and typedef `foo` differ).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub(crate) enum NameSpace {
     Struct,
     Union,
@@ -114,6 +115,88 @@ pub struct IndexStats {
 pub(crate) struct NameIndex {
     map: Map,
     pub stats: IndexStats,
+}
+
+const INDEX_MAGIC: &[u8; 8] = b"VMTIDX01";
+
+impl NameIndex {
+    /// The index as bytes: each name as an offset into the file it was read
+    /// from (names are slices of the mapped vmlinux), with its best DIE.
+    /// `None` if a name does not lie in `file` (nothing to persist then).
+    pub fn to_bytes(&self, file: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+        let base = file.as_ptr() as usize;
+        let mut out = Vec::with_capacity(16 + key.len() + self.map.len() * 24);
+        out.extend_from_slice(INDEX_MAGIC);
+        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        out.extend_from_slice(key);
+        out.extend_from_slice(&(self.map.len() as u64).to_le_bytes());
+        for ((ns, name), slot) in &self.map {
+            let off = (name.as_ptr() as usize).checked_sub(base)?;
+            if off + name.len() > file.len() {
+                return None;
+            }
+            let hit = slot.best();
+            out.push(*ns as u8);
+            out.push(hit.decl as u8);
+            out.extend_from_slice(&(off as u64).to_le_bytes());
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(&hit.die.to_le_bytes());
+        }
+        Some(out)
+    }
+
+    /// Reads an index written by `to_bytes` for the same file and key; any
+    /// mismatch or damage gives `None` (the caller rebuilds).
+    pub fn from_bytes(bytes: &[u8], file: &'static [u8], key: &[u8]) -> Option<NameIndex> {
+        let start = std::time::Instant::now();
+        let rest = bytes.strip_prefix(INDEX_MAGIC.as_slice())?;
+        let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        if rest.get(4..4 + klen)? != key {
+            return None;
+        }
+        let rest = &rest[4 + klen..];
+        let n = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
+        let body = rest.get(8..)?;
+        const REC: usize = 1 + 1 + 8 + 4 + 8;
+        if body.len() != n.checked_mul(REC)? {
+            return None;
+        }
+        const NS: [NameSpace; 7] = [
+            NameSpace::Struct,
+            NameSpace::Union,
+            NameSpace::Enum,
+            NameSpace::Typedef,
+            NameSpace::Base,
+            NameSpace::Variable,
+            NameSpace::Function,
+        ];
+        let mut map = Map::with_capacity_and_hasher(n, FxBuildHasher);
+        for r in body.chunks_exact(REC) {
+            let ns = *NS.get(r[0] as usize)?;
+            let off = u64::from_le_bytes(r[2..10].try_into().ok()?) as usize;
+            let len = u32::from_le_bytes(r[10..14].try_into().ok()?) as usize;
+            let die = u64::from_le_bytes(r[14..22].try_into().ok()?);
+            let name = file.get(off..off.checked_add(len)?)?;
+            let hit = Hit {
+                die,
+                decl: r[1] != 0,
+            };
+            map.insert(
+                (ns, name),
+                Slot::new(Cand {
+                    hit,
+                    size: 0,
+                    count: 1,
+                }),
+            );
+        }
+        let stats = IndexStats {
+            names: map.len(),
+            build_time: start.elapsed(),
+            ..Default::default()
+        };
+        Some(NameIndex { map, stats })
+    }
 }
 
 impl NameIndex {

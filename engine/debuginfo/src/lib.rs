@@ -257,14 +257,68 @@ impl KernelDebugInfo {
     fn index(&self) -> Result<&NameIndex> {
         let d = self.dwarf()?;
         Ok(self.index.get_or_init(|| {
+            let cache = self.index_cache_path();
+            let key = self.index_cache_key();
+            if let Some(ix) = cache
+                .as_ref()
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|b| NameIndex::from_bytes(&b, self.elf.data, &key))
+            {
+                return ix;
+            }
             let ix = d.build_index();
             self.release_scanned_pages();
+            if let (Some(p), Some(bytes)) = (cache, ix.to_bytes(self.elf.data, &key)) {
+                // Best effort: a read-only or full disk only costs the next run a rebuild.
+                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+                if p.parent()
+                    .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+                    && std::fs::write(&tmp, bytes).is_ok()
+                {
+                    let _ = std::fs::rename(&tmp, &p);
+                }
+            }
             ix
         }))
     }
 
     /// Build the DWARF name index now (it is otherwise built on the first
     /// type or variable lookup) and return its statistics.
+    /// Where the name index of this build is cached: `$VMTRIAGE_INDEX_CACHE`
+    /// (`off` disables it), else `$XDG_CACHE_HOME/vmtriage/index` or
+    /// `~/.cache/vmtriage/index`, one file per build-id.
+    fn index_cache_path(&self) -> Option<std::path::PathBuf> {
+        // Only files opened from disk: an in-memory image has nothing to key on.
+        if !matches!(self._backing, Backing::Mmap(_)) {
+            return None;
+        }
+        let dir = match std::env::var_os("VMTRIAGE_INDEX_CACHE") {
+            Some(v) if v == "off" => return None,
+            Some(v) => std::path::PathBuf::from(v),
+            None => std::env::var_os("XDG_CACHE_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache"))
+                })?
+                .join("vmtriage/index"),
+        };
+        Some(dir.join(format!("{}.idx", self.build_id_hex()?)))
+    }
+
+    /// What a cached index must match: the build-id, the file's size and
+    /// its .debug_info size (a different file with the same build-id, such
+    /// as a stripped copy, does not reuse the index).
+    fn index_cache_key(&self) -> Vec<u8> {
+        let mut k = self.build_id().map(|b| b.to_vec()).unwrap_or_default();
+        k.extend_from_slice(&(self.elf.data.len() as u64).to_le_bytes());
+        let info = self
+            .section(".debug_info")
+            .map(|s| s.data.len())
+            .unwrap_or(0);
+        k.extend_from_slice(&(info as u64).to_le_bytes());
+        k
+    }
+
     /// The index scan touches every top-level DIE of ~200 MB of DWARF; once
     /// it is built those pages are not needed: drop them from this process's
     /// resident set (they stay in the page cache, and refault cheaply when a
