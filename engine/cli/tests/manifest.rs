@@ -5,11 +5,9 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::Read;
 
 use common::{manifest, truth, Entry, Truth, TruthTask};
 use libtest_mimic::{Arguments, Failed, Trial};
-use sha2::{Digest, Sha256};
 
 fn fns(t: &TruthTask) -> HashSet<&str> {
     t.stack
@@ -135,17 +133,7 @@ fn check(e: &Entry) -> Result<(), Failed> {
     if meta.len() != e.size {
         return Err(format!("size {} != manifest {}", meta.len(), e.size).into());
     }
-    let mut f = std::fs::File::open(&e.path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let got: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let got = vmtriage_cli::bulk::sha256_file(&e.path)?;
     if got != e.sha256 {
         return Err(format!("sha256 {got} != manifest {}", e.sha256).into());
     }
