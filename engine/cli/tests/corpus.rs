@@ -165,17 +165,7 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if zones != tz {
         problems.push(format!("zones {zones:?} != {tz:?}"));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} ({}):\n  {}",
-            e.name(),
-            e.path.display(),
-            problems.join("\n  ")
-        )
-        .into())
-    }
+    common::verdict(e, &problems)
 }
 
 fn main() {

@@ -257,17 +257,7 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             mismatches[..mismatches.len().min(12)].join("\n    ")
         );
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} ({}):\n  {}",
-            e.name(),
-            e.path.display(),
-            problems.join("\n  ")
-        )
-        .into())
-    }
+    common::verdict(e, &problems)
 }
 
 fn main() {

@@ -39,8 +39,6 @@ impl Kernel {
         let mut zones = Vec::new();
         let nodes: Vec<(u32, crate::Object<'_>)> = if self.has_global("node_data") {
             let nd = self.global("node_data")?;
-            let online = self.global("node_states").ok();
-            let _ = online;
             let mut v = Vec::new();
             for nid in 0..1024u32 {
                 let Ok(p) = nd.index(nid as u64) else { break };

@@ -505,7 +505,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         out: Vec::new(),
         origin: "match".into(),
     };
-    let mut lets: Vec<(String, Span, usize)> = Vec::new();
+    let mut lets: Vec<(String, Span)> = Vec::new();
     for s in &rule.program.stmts {
         match s {
             Stmt::For { name, iter, .. } => {
@@ -514,10 +514,8 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
                 c.scopes.push((name.name.clone(), el));
             }
             Stmt::Let { name, value, .. } => {
-                let before = c.used.len();
                 let t = c.expr(value);
-                let _ = before;
-                lets.push((name.name.clone(), name.span, c.used.len()));
+                lets.push((name.name.clone(), name.span));
                 c.scopes.push((name.name.clone(), t));
             }
         }
@@ -544,10 +542,8 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
     }
     // A `let` nobody reads: reported, as Sigma validators flag unused selections.
     c.origin = "match".into();
-    for (i, (name, span, _)) in lets.iter().enumerate() {
-        let _ = i;
-        let uses = c.used.iter().filter(|u| *u == name).count();
-        if uses == 0 {
+    for (name, span) in &lets {
+        if !c.used.iter().any(|u| u == name) {
             c.find(
                 "C006",
                 format!("unused capture `{name}`"),

@@ -1180,12 +1180,8 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             "mutex" => self.mutex_state(vals.first(), span)?,
             "rwsem" => self.rwsem_state(vals.first(), span)?,
             "waiters" => {
-                let addr = match vals.first() {
-                    Some(Value::Lock(l)) => l.address,
-                    Some(Value::Obj(o)) => o.addr,
-                    _ => return err(span, "waiters() needs a lock"),
-                };
-                self.waiters(addr, span)?
+                let o = self.obj_arg(vals.first(), "waiters", span)?;
+                self.waiters_of(&o, span)?
             }
             other => {
                 let json: Vec<serde_json::Value> =
@@ -1279,8 +1275,18 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         Ok(Value::list(out))
     }
 
-    fn waiters(&self, addr: u64, span: Span) -> R<'k> {
-        self.spinners(addr, span)
+    /// Who waits on a lock: a sleeping lock's own wait list (mutex, rwsem),
+    /// else the tasks spinning on it.
+    fn waiters_of(&self, o: &Object<'k>, span: Span) -> R<'k> {
+        if !o.has_member("wait_list") {
+            return self.spinners(o.addr, span);
+        }
+        let waiter = if o.type_name().contains("rw_semaphore") {
+            "struct rwsem_waiter"
+        } else {
+            "struct mutex_waiter"
+        };
+        self.wait_list(o, waiter, span)
     }
 
     fn rwlock_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
@@ -1350,11 +1356,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             m.insert("owner".into(), self.owner_task(w & !1, span)?);
             m.insert("locked".into(), Value::Bool(w & !1 != 0));
         }
-        let waiters = if o.has_member("wait_list") {
-            self.wait_list(&o, "struct mutex_waiter", span)?
-        } else {
-            self.spinners(o.addr, span)?
-        };
+        let waiters = self.waiters_of(&o, span)?;
         m.insert("waiters".into(), waiters);
         Ok(Value::Map(Rc::new(m)))
     }
@@ -1393,11 +1395,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         } else {
             m.insert("owner".into(), Value::Null);
         }
-        let waiters = if o.has_member("wait_list") {
-            self.wait_list(&o, "struct rwsem_waiter", span)?
-        } else {
-            self.spinners(o.addr, span)?
-        };
+        let waiters = self.waiters_of(&o, span)?;
         m.insert("waiters".into(), waiters);
         Ok(Value::Map(Rc::new(m)))
     }

@@ -161,3 +161,17 @@ pub fn per_dump_trials(
         })],
     }
 }
+
+/// A dump's check result: every problem found, under the dump's name.
+pub fn verdict(e: &Entry, problems: &[String]) -> Result<(), libtest_mimic::Failed> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} ({}):\n  {}",
+        e.name(),
+        e.path.display(),
+        problems.join("\n  ")
+    )
+    .into())
+}
