@@ -1,11 +1,12 @@
 //! Source-level view of code addresses from the vmlinux's DWARF: function
-//! names with inline expansion, file and line (through `addr2line`, which
-//! parses a unit only when an address in it is first asked about), and
+//! names with inline expansion, file and line (through `addr2line`, one
+//! context per compilation unit, found through `.debug_aranges` and built
+//! when an address in it is first asked about), and
 //! frame variables (their DIEs and location expressions, evaluated with the
 //! registers the unwinder recovered).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use gimli::{
     AttributeValue, EndianSlice, Evaluation, EvaluationResult, Expression, Location, RunTimeEndian,
@@ -36,10 +37,46 @@ pub(crate) struct FrameEnv<'a> {
 }
 
 pub(crate) struct DwarfInfo {
-    // Declared before `debug` so that it is dropped before the data it borrows.
-    ctx: Mutex<Option<Result<addr2line::Context<R>, String>>>,
+    // Declared before `debug` so that they are dropped before the data they borrow.
+    units: OnceLock<UnitMap>,
+    /// An addr2line context per compilation unit, built when an address in
+    /// it is first asked about (key: the unit's offset in .debug_info).
+    ctxs: Mutex<HashMap<usize, CtxSlot>>,
+    /// The context over the whole .debug_info: only for units that refer to
+    /// other units (DW_FORM_ref_addr and kin), which a one-unit context
+    /// cannot resolve. Parsing every unit header and abbreviation table of a
+    /// vmlinux costs ~0.13 s, so it is the exception.
+    whole: OnceLock<Result<Shared<addr2line::Context<R>>, String>>,
     cache: Mutex<HashMap<u64, Arc<[SymFrame]>>>,
     debug: Arc<KernelDebugInfo>,
+}
+
+/// addr2line's contexts fill their caches through `&self` and are not
+/// `Sync`: one lock per context.
+type Shared<T> = Arc<Mutex<T>>;
+
+type CtxSlot = Arc<OnceLock<Result<Shared<addr2line::Context<R>>, String>>>;
+
+/// Which compilation unit covers an address: `.debug_aranges`, plus the
+/// root DIE ranges of units it omits.
+#[derive(Default)]
+struct UnitMap {
+    /// (begin, end, unit offset), sorted by begin.
+    ranges: Vec<(u64, u64, usize)>,
+    /// The longest range, to bound the backward search over overlaps.
+    max_len: u64,
+}
+
+impl UnitMap {
+    fn unit_at(&self, addr: u64) -> Option<usize> {
+        let i = self.ranges.partition_point(|r| r.0 <= addr);
+        self.ranges[..i]
+            .iter()
+            .rev()
+            .take_while(|r| addr - r.0 < self.max_len)
+            .find(|r| addr < r.1)
+            .map(|r| r.2)
+    }
 }
 
 /// A section's bytes with the lifetime of the process.
@@ -55,39 +92,139 @@ pub(crate) fn section_static(debug: &Arc<KernelDebugInfo>, name: &str) -> &'stat
     }
 }
 
+fn load_dwarf(debug: &Arc<KernelDebugInfo>) -> gimli::Dwarf<R> {
+    let load = |id: gimli::SectionId| -> Result<R, ()> {
+        Ok(EndianSlice::new(
+            section_static(debug, id.name()),
+            RunTimeEndian::Little,
+        ))
+    };
+    match gimli::Dwarf::load(load) {
+        Ok(d) => d,
+        Err(()) => unreachable!("the loader never fails"),
+    }
+}
+
+/// Forms that point outside their own unit (into .debug_info at large, a
+/// supplementary file or a type unit).
+fn is_cross_unit_form(form: u64) -> bool {
+    matches!(form, 0x10 | 0x1c | 0x20 | 0x24 | 0x1f20 | 0x1f21)
+}
+
+/// Whether the abbreviation table at `table` declares any cross-unit
+/// reference form. Unparseable tables count as "yes" (the whole context
+/// copes with them or fails the way it always did).
+fn abbrevs_cross_unit(table: &[u8]) -> bool {
+    let mut r = EndianSlice::new(table, RunTimeEndian::Little);
+    use gimli::Reader;
+    let mut step = || -> gimli::Result<Option<bool>> {
+        if r.read_uleb128()? == 0 {
+            return Ok(Some(false)); // end of the table
+        }
+        r.read_uleb128()?; // tag
+        r.read_u8()?; // children
+        loop {
+            let (name, form) = (r.read_uleb128()?, r.read_uleb128()?);
+            if name == 0 && form == 0 {
+                return Ok(None);
+            }
+            if form == 0x21 {
+                r.read_sleb128()?; // DW_FORM_implicit_const's value
+            }
+            if is_cross_unit_form(form) {
+                return Ok(Some(true));
+            }
+        }
+    };
+    for _ in 0..1_000_000 {
+        match step() {
+            Ok(None) => continue,
+            Ok(Some(v)) => return v,
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
 impl DwarfInfo {
     pub fn new(debug: Arc<KernelDebugInfo>) -> DwarfInfo {
         DwarfInfo {
-            ctx: Mutex::new(None),
+            units: OnceLock::new(),
+            ctxs: Mutex::new(HashMap::new()),
+            whole: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
             debug,
         }
     }
 
-    fn with_ctx<T>(&self, f: impl FnOnce(&addr2line::Context<R>) -> T) -> Result<T, String> {
-        let mut g = self.ctx.lock().unwrap_or_else(|e| e.into_inner());
-        if g.is_none() {
-            let debug = self.debug.clone();
-            let dwarf = gimli::Dwarf::load(|id| -> Result<R, ()> {
-                Ok(EndianSlice::new(
-                    section_static(&debug, id.name()),
-                    RunTimeEndian::Little,
-                ))
-            });
-            *g = Some(match dwarf {
-                Ok(d) => addr2line::Context::from_dwarf(d).map_err(|e| format!("DWARF: {e}")),
-                Err(()) => Err("DWARF sections unreadable".into()),
-            });
-        }
-        match g.as_ref().unwrap() {
-            Ok(ctx) => Ok(f(ctx)),
-            Err(e) => Err(e.clone()),
-        }
+    fn unit_map(&self) -> &UnitMap {
+        self.units
+            .get_or_init(|| build_unit_map(&load_dwarf(&self.debug)))
     }
 
-    /// Builds the addr2line context now.
+    fn whole(&self) -> Result<Shared<addr2line::Context<R>>, String> {
+        self.whole
+            .get_or_init(|| {
+                addr2line::Context::from_dwarf(load_dwarf(&self.debug))
+                    .map(|c| Arc::new(Mutex::new(c)))
+                    .map_err(|e| format!("DWARF: {e}"))
+            })
+            .clone()
+    }
+
+    /// The context that knows the unit covering `addr`.
+    fn ctx_for(&self, addr: u64) -> Result<Shared<addr2line::Context<R>>, String> {
+        let Some(unit) = self.unit_map().unit_at(addr) else {
+            return Err(format!("no DWARF unit covers {addr:#x}"));
+        };
+        let slot = self
+            .ctxs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(unit)
+            .or_default()
+            .clone();
+        slot.get_or_init(|| self.unit_ctx(unit)).clone()
+    }
+
+    fn unit_ctx(&self, unit: usize) -> Result<Shared<addr2line::Context<R>>, String> {
+        let info = section_static(&self.debug, ".debug_info");
+        let abbrev = section_static(&self.debug, ".debug_abbrev");
+        let header = gimli::DebugInfo::new(info, RunTimeEndian::Little)
+            .header_from_offset(gimli::DebugInfoOffset(unit))
+            .map_err(|e| format!("DWARF unit at {unit:#x}: {e}"))?;
+        let end = unit
+            .checked_add(header.length_including_self())
+            .filter(|&e| e <= info.len())
+            .ok_or_else(|| format!("DWARF unit at {unit:#x} runs past .debug_info"))?;
+        let table = abbrev.get(header.debug_abbrev_offset().0..).unwrap_or(&[]);
+        if abbrevs_cross_unit(table) {
+            return self.whole();
+        }
+        // A context over this unit alone: its offsets inside .debug_info
+        // shift, which nothing in it can observe (no cross-unit forms);
+        // .debug_aranges is dropped because its offsets would not match.
+        let mut dwarf = load_dwarf(&self.debug);
+        dwarf.debug_info = gimli::DebugInfo::new(&info[unit..end], RunTimeEndian::Little);
+        dwarf.debug_aranges = gimli::DebugAranges::new(&[], RunTimeEndian::Little);
+        addr2line::Context::from_dwarf(dwarf)
+            .map(|c| Arc::new(Mutex::new(c)))
+            .map_err(|e| format!("DWARF: {e}"))
+    }
+
+    fn with_ctx<T>(
+        &self,
+        addr: u64,
+        f: impl FnOnce(&addr2line::Context<R>) -> T,
+    ) -> Result<T, String> {
+        let ctx = self.ctx_for(addr)?;
+        let g = ctx.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&g))
+    }
+
+    /// Builds the address-to-unit map now.
     pub fn preload(&self) {
-        let _ = self.with_ctx(|_| ());
+        let _ = self.unit_map();
     }
 
     /// Source frames at a link-time address (already adjusted for return
@@ -102,7 +239,7 @@ impl DwarfInfo {
             return v.clone();
         }
         let v: Arc<[SymFrame]> = self
-            .with_ctx(|ctx| {
+            .with_ctx(addr, |ctx| {
                 let mut out = Vec::new();
                 let Ok(mut it) = ctx.find_frames(addr).skip_all_loads() else {
                     return out;
@@ -147,7 +284,7 @@ impl DwarfInfo {
         name: &str,
         env: &FrameEnv<'_>,
     ) -> Result<Option<VarValue>, String> {
-        self.with_ctx(|ctx| -> Result<Option<VarValue>, String> {
+        self.with_ctx(addr, |ctx| -> Result<Option<VarValue>, String> {
             let unit = ctx
                 .find_dwarf_and_unit(addr)
                 .skip_all_loads()
@@ -171,6 +308,63 @@ impl DwarfInfo {
             Ok(Some(var_value(unit, var, func, addr, env)))
         })?
     }
+}
+
+/// The address-to-unit map of a `.debug_info`: `.debug_aranges` where it
+/// lists a unit, the unit's root DIE ranges (DW_AT_ranges, low/high pc)
+/// where it does not.
+fn build_unit_map(dwarf: &gimli::Dwarf<R>) -> UnitMap {
+    let mut map = UnitMap::default();
+    let mut listed = std::collections::HashSet::new();
+    let mut headers = dwarf.debug_aranges.headers();
+    while let Ok(Some(h)) = headers.next() {
+        let unit = h.debug_info_offset().0;
+        let mut entries = h.entries();
+        // Errors (an address overflow, say) skip the entry, as addr2line does.
+        while let Some(e) = entries.next().transpose() {
+            if let Ok(e) = e {
+                if e.length() != 0 {
+                    let r = e.range();
+                    map.ranges.push((r.begin, r.end, unit));
+                    listed.insert(unit);
+                }
+            }
+        }
+    }
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Some(off) = header.debug_info_offset() else {
+            continue;
+        };
+        if listed.contains(&off.0)
+            || !matches!(
+                header.type_(),
+                gimli::UnitType::Compilation | gimli::UnitType::Skeleton(_)
+            )
+        {
+            continue;
+        }
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let unit = gimli::UnitRef::new(dwarf, &unit);
+        let root = unit
+            .entries_tree(None)
+            .ok()
+            .and_then(|mut t| t.root().ok().map(|r| r.entry().clone()));
+        if let Some(e) = root {
+            if let Ok(mut ranges) = unit.die_ranges(&e) {
+                while let Ok(Some(r)) = ranges.next() {
+                    if r.end > r.begin {
+                        map.ranges.push((r.begin, r.end, off.0));
+                    }
+                }
+            }
+        }
+    }
+    map.ranges.sort_unstable();
+    map.max_len = map.ranges.iter().map(|r| r.1 - r.0).max().unwrap_or(0) + 1;
+    map
 }
 
 fn gerr(e: gimli::Error) -> String {
@@ -483,6 +677,39 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_map_finds_the_covering_unit() {
+        let mut map = UnitMap {
+            ranges: vec![(0x100, 0x200, 1), (0x180, 0x190, 2), (0x300, 0x310, 3)],
+            max_len: 0,
+        };
+        map.max_len = 0x101;
+        assert_eq!(map.unit_at(0x100), Some(1));
+        assert_eq!(map.unit_at(0x185), Some(2));
+        assert_eq!(map.unit_at(0x1a0), Some(1)); // past the nested range
+        assert_eq!(map.unit_at(0x200), None);
+        assert_eq!(map.unit_at(0x30f), Some(3));
+        assert_eq!(map.unit_at(0x50), None);
+        assert_eq!(UnitMap::default().unit_at(0x100), None);
+    }
+
+    #[test]
+    fn abbreviation_tables_with_cross_unit_forms() {
+        // code 1, DW_TAG_compile_unit, children, (name, strp), (low_pc, addr), end; table end.
+        let plain = [1, 0x11, 1, 0x03, 0x0e, 0x11, 0x01, 0, 0, 0];
+        assert!(!abbrevs_cross_unit(&plain));
+        // code 2, DW_TAG_subprogram, no children, (abstract_origin, ref_addr).
+        let cross = [
+            1, 0x11, 1, 0x03, 0x0e, 0, 0, 2, 0x2e, 0, 0x31, 0x10, 0, 0, 0,
+        ];
+        assert!(abbrevs_cross_unit(&cross));
+        // DW_FORM_implicit_const carries a value to skip; 0x10 there is data.
+        let implicit = [1, 0x11, 0, 0x3b, 0x21, 0x10, 0, 0, 0];
+        assert!(!abbrevs_cross_unit(&implicit));
+        // Truncated: assume the worst.
+        assert!(abbrevs_cross_unit(&[1, 0x11]));
+    }
 
     fn env_eval(
         bytes: &'static [u8],
