@@ -1,7 +1,7 @@
 //! Tasks, CPUs and the crash context, read the way /proc and `ps` show them.
 
 use crate::error::{Error, Result};
-use crate::object::Object;
+use crate::object::{FieldReader, Object};
 use crate::Kernel;
 
 // Task flags and signal numbers are user-visible ABI, stable across kernels.
@@ -86,50 +86,73 @@ fn fls(x: u64) -> usize {
 }
 
 pub struct TaskReader<'k> {
-    _k: std::marker::PhantomData<&'k Kernel>,
+    k: &'k Kernel,
     letters: Vec<char>,
-    state_member: &'static str,
-    cpu_member: Option<&'static str>,
+    pid: FieldReader,
+    tgid: FieldReader,
+    real_parent: FieldReader,
+    comm: (u64, usize),
+    flags: FieldReader,
+    state: FieldReader,
+    exit_state: FieldReader,
+    cpu: Option<FieldReader>,
 }
 
 impl<'k> TaskReader<'k> {
     pub fn new(k: &'k Kernel) -> Result<TaskReader<'k>> {
         let init = k.global("init_task")?;
+        let field = |path: &str| FieldReader::new(&init, path);
         let state_member = if init.has_member("__state") {
             "__state"
         } else {
             "state"
         };
-        let cpu_member = if init.has_member("thread_info.cpu") {
-            Some("thread_info.cpu")
+        let cpu = if init.has_member("thread_info.cpu") {
+            Some(field("thread_info.cpu")?)
         } else if init.has_member("cpu") {
-            Some("cpu")
+            Some(field("cpu")?)
         } else {
             None
         };
+        let comm = init.member("comm")?;
+        let comm_len = match comm.resolved()?.kind {
+            kdebuginfo::TypeKind::Array { count, .. } => count.unwrap_or(16).min(256) as usize,
+            _ => return Err(Error::Type("task_struct.comm is not an array".into())),
+        };
         Ok(TaskReader {
-            _k: std::marker::PhantomData,
+            k,
             letters: state_letters(k)?,
-            state_member,
-            cpu_member,
+            pid: field("pid")?,
+            tgid: field("tgid")?,
+            real_parent: field("real_parent")?,
+            comm: (comm.addr - init.addr, comm_len),
+            flags: field("flags")?,
+            state: field(state_member)?,
+            exit_state: field("exit_state")?,
+            cpu,
         })
     }
 
     pub fn read(&self, obj: Object<'k>) -> Result<Task<'k>> {
-        let pid = obj.member("pid")?.as_i64()? as i32;
-        let tgid = obj.member("tgid")?.as_i64()? as i32;
-        let ppid = obj
-            .member("real_parent")
-            .and_then(|p| p.member("tgid"))
-            .and_then(|o| o.as_i64())
+        let (k, a) = (self.k, obj.addr);
+        let pid = self.pid.read_i64(k, a)? as i32;
+        let tgid = self.tgid.read_i64(k, a)? as i32;
+        let ppid = self
+            .real_parent
+            .read_u64(k, a)
+            .and_then(|p| self.tgid.read_i64(k, p))
             .ok()
             .map(|v| v as i32);
-        let comm = obj.member("comm")?.string()?;
-        let flags = obj.member("flags")?.as_u64()?;
-        let st = obj.member(self.state_member)?.as_u64()?;
-        let exit_state = obj.member("exit_state")?.as_u64()?;
-        let cpu = match self.cpu_member {
-            Some(m) => Some(obj.member(m)?.as_u64()? as u32),
+        let mut comm = [0u8; 256];
+        let comm = &mut comm[..self.comm.1];
+        k.read(a + self.comm.0, comm)?;
+        let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
+        let comm = String::from_utf8_lossy(&comm[..end]).into_owned();
+        let flags = self.flags.read_u64(k, a)?;
+        let st = self.state.read_u64(k, a)?;
+        let exit_state = self.exit_state.read_u64(k, a)?;
+        let cpu = match &self.cpu {
+            Some(f) => Some(f.read_u64(k, a)? as u32),
             None => None,
         };
         Ok(Task {

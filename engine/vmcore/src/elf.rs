@@ -10,11 +10,15 @@ use goblin::elf::header::ET_CORE;
 use goblin::elf::program_header::{ProgramHeader, PT_LOAD, PT_NOTE};
 use goblin::elf::section_header::SectionHeader;
 
+use std::sync::Arc;
+
+use crate::cache::PageCache;
 use crate::error::{ReadError, VmcoreError};
 use crate::notes::Notes;
 use crate::source::ReadAt;
 
 const FORMAT: &str = "ELF";
+const PAGE: u64 = 4096;
 /// `e_phnum` value saying the real count is in section header 0's `sh_info`.
 const PN_XNUM: u16 = 0xffff;
 /// x86_64 `e_machine`.
@@ -43,6 +47,10 @@ pub(crate) struct ElfDump {
     /// ignored.
     pub ehsize_quirk: bool,
     pub notes: Notes,
+    /// Whole pages of recent small reads: walks over thousands of structs
+    /// read a few fields from each page, and a `pread` per field costs more
+    /// than the walk.
+    pub cache: PageCache,
 }
 
 fn truncated(what: impl Into<String>, needed: u64, len: u64) -> VmcoreError {
@@ -175,6 +183,7 @@ impl ElfDump {
             segments: normalize(loads),
             machine,
             ehsize_quirk,
+            cache: PageCache::default(),
             notes,
         })
     }
@@ -187,6 +196,39 @@ impl ElfDump {
         paddr: u64,
         buf: &mut [u8],
     ) -> Result<(), ReadError> {
+        let page = paddr & !(PAGE - 1);
+        if !buf.is_empty() && (paddr + buf.len() as u64 - 1) & !(PAGE - 1) == page {
+            if let Some(data) = self.cached_page(src, page) {
+                let rel = (paddr - page) as usize;
+                buf.copy_from_slice(&data[rel..rel + buf.len()]);
+                return Ok(());
+            }
+        }
+        self.read_direct(src, paddr, buf)
+    }
+
+    /// The page at `page` through the cache, when one segment holds all of
+    /// it in the file (else the caller reads directly and reports holes).
+    fn cached_page(&self, src: &dyn ReadAt, page: u64) -> Option<Arc<[u8]>> {
+        if let Some(d) = self.cache.get(page / PAGE) {
+            return Some(d);
+        }
+        let i = self.segments.partition_point(|s| s.paddr <= page);
+        let seg = self.segments[i.checked_sub(1)?];
+        let rel = page - seg.paddr;
+        if rel.checked_add(PAGE)? > seg.filesz {
+            return None;
+        }
+        let mut data = vec![0u8; PAGE as usize];
+        if !src.read_at(seg.offset.checked_add(rel)?, &mut data) {
+            return None;
+        }
+        let data: Arc<[u8]> = Arc::from(data);
+        self.cache.insert(page / PAGE, data.clone());
+        Some(data)
+    }
+
+    fn read_direct(&self, src: &dyn ReadAt, paddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0usize;
         while done < buf.len() {
             let addr = paddr

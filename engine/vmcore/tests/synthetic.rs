@@ -372,6 +372,24 @@ fn elf_reads_and_notes() {
 }
 
 #[test]
+fn elf_small_reads_match_large_ones() {
+    // Small reads go through the page cache; a large read does not.
+    let core = Vmcore::from_bytes(sample_elf(64)).unwrap();
+    let whole = read(&core, 0, 0x5000).unwrap();
+    for len in [1usize, 7, 64, 4096] {
+        for off in (0..0x5000 - len).step_by(509) {
+            assert_eq!(
+                read(&core, off as u64, len).unwrap(),
+                whole[off..off + len],
+                "{len} bytes at {off:#x}"
+            );
+        }
+    }
+    // Twice: the second time from the cache.
+    assert_eq!(read(&core, 0x10, 8).unwrap(), whole[0x10..0x18]);
+}
+
+#[test]
 fn elf_qemu_ehsize_quirk() {
     let core = Vmcore::from_bytes(sample_elf(8)).unwrap();
     assert_eq!(
