@@ -22,7 +22,7 @@ mod types;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 pub use discover::{candidate_paths, find_vmlinux};
 pub use dwarf::IndexStats;
@@ -38,6 +38,10 @@ use types::MAX_DEPTH;
 
 /// Debug information of one kernel image. `Send + Sync`: share it with `Arc`.
 pub struct KernelDebugInfo {
+    /// Tables other crates derive from this build (the unwinder's ORC and
+    /// line tables…), one per type: every dump of the build shares them.
+    /// First, so that they are dropped before the bytes they may borrow.
+    derived: Mutex<HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
     elf: ElfFile,
     symbols: OnceLock<std::result::Result<SymbolTable, String>>,
     dwarf: OnceLock<Result<DwarfData>>,
@@ -90,6 +94,7 @@ impl KernelDebugInfo {
     fn with_backing(path: &Path, data: &'static [u8], backing: Backing) -> Result<KernelDebugInfo> {
         let elf = ElfFile::parse(path, data)?;
         Ok(KernelDebugInfo {
+            derived: Mutex::new(HashMap::new()),
             elf,
             symbols: OnceLock::new(),
             dwarf: OnceLock::new(),
@@ -97,6 +102,24 @@ impl KernelDebugInfo {
             types: RwLock::new(HashMap::default()),
             _backing: backing,
         })
+    }
+
+    /// The `T` derived from this build, made by `init` the first time it is
+    /// asked for. `T` must not hold an `Arc` of this `KernelDebugInfo` (a
+    /// cycle that would never be freed): take it as an argument instead.
+    pub fn derived<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let key = std::any::TypeId::of::<T>();
+        let get = |m: &HashMap<_, Arc<dyn std::any::Any + Send + Sync>>| {
+            m.get(&key).cloned().and_then(|v| v.downcast::<T>().ok())
+        };
+        if let Some(v) = get(&self.derived.lock().unwrap_or_else(|e| e.into_inner())) {
+            return v;
+        }
+        // Made outside the lock: `init` may ask for other derived tables.
+        let made: Arc<dyn std::any::Any + Send + Sync> = Arc::new(init());
+        let mut m = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(key).or_insert(made);
+        get(&m).expect("inserted above with this type")
     }
 
     /// The file this was opened from.

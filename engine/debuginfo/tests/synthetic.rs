@@ -802,3 +802,21 @@ fn discovery_layouts() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn derived_tables_are_made_once_per_type() {
+    let k = open(true);
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let a = k.derived(|| {
+        made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        42u32
+    });
+    let b = k.derived(|| {
+        made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        7u32
+    });
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert_eq!((*a, made.into_inner()), (42, 1));
+    // Another type has its own slot.
+    assert_eq!(*k.derived(|| "x".to_string()), "x");
+}

@@ -6,7 +6,7 @@
 //! registers the unwinder recovered).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use gimli::{
     AttributeValue, EndianSlice, Evaluation, EvaluationResult, Expression, Location, RunTimeEndian,
@@ -48,7 +48,9 @@ pub(crate) struct DwarfInfo {
     /// vmlinux costs ~0.13 s, so it is the exception.
     whole: OnceLock<Result<Shared<addr2line::Context<R>>, String>>,
     cache: Mutex<HashMap<u64, Arc<[SymFrame]>>>,
-    debug: Arc<KernelDebugInfo>,
+    /// Weak: this lives among the build's derived tables, inside the
+    /// `KernelDebugInfo` itself.
+    debug: Weak<KernelDebugInfo>,
 }
 
 /// addr2line's contexts fill their caches through `&self` and are not
@@ -147,25 +149,33 @@ fn abbrevs_cross_unit(table: &[u8]) -> bool {
 }
 
 impl DwarfInfo {
-    pub fn new(debug: Arc<KernelDebugInfo>) -> DwarfInfo {
+    pub fn new(debug: &Arc<KernelDebugInfo>) -> DwarfInfo {
         DwarfInfo {
             units: OnceLock::new(),
             ctxs: Mutex::new(HashMap::new()),
             whole: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
-            debug,
+            debug: Arc::downgrade(debug),
         }
     }
 
+    fn debug(&self) -> Result<Arc<KernelDebugInfo>, String> {
+        self.debug
+            .upgrade()
+            .ok_or_else(|| "the debug info was closed".to_string())
+    }
+
     fn unit_map(&self) -> &UnitMap {
-        self.units
-            .get_or_init(|| build_unit_map(&load_dwarf(&self.debug)))
+        self.units.get_or_init(|| match self.debug() {
+            Ok(d) => build_unit_map(&load_dwarf(&d)),
+            Err(_) => UnitMap::default(),
+        })
     }
 
     fn whole(&self) -> Result<Shared<addr2line::Context<R>>, String> {
         self.whole
             .get_or_init(|| {
-                addr2line::Context::from_dwarf(load_dwarf(&self.debug))
+                addr2line::Context::from_dwarf(load_dwarf(&self.debug()?))
                     .map(|c| Arc::new(Mutex::new(c)))
                     .map_err(|e| format!("DWARF: {e}"))
             })
@@ -188,8 +198,9 @@ impl DwarfInfo {
     }
 
     fn unit_ctx(&self, unit: usize) -> Result<Shared<addr2line::Context<R>>, String> {
-        let info = section_static(&self.debug, ".debug_info");
-        let abbrev = section_static(&self.debug, ".debug_abbrev");
+        let debug = self.debug()?;
+        let info = section_static(&debug, ".debug_info");
+        let abbrev = section_static(&debug, ".debug_abbrev");
         let header = gimli::DebugInfo::new(info, RunTimeEndian::Little)
             .header_from_offset(gimli::DebugInfoOffset(unit))
             .map_err(|e| format!("DWARF unit at {unit:#x}: {e}"))?;
@@ -204,7 +215,7 @@ impl DwarfInfo {
         // A context over this unit alone: its offsets inside .debug_info
         // shift, which nothing in it can observe (no cross-unit forms);
         // .debug_aranges is dropped because its offsets would not match.
-        let mut dwarf = load_dwarf(&self.debug);
+        let mut dwarf = load_dwarf(&debug);
         dwarf.debug_info = gimli::DebugInfo::new(&info[unit..end], RunTimeEndian::Little);
         dwarf.debug_aranges = gimli::DebugAranges::new(&[], RunTimeEndian::Little);
         addr2line::Context::from_dwarf(dwarf)

@@ -133,18 +133,26 @@ pub struct StackTrace {
 
 /// Unwinds kernel stacks of one dump. `Send + Sync`: share it.
 pub struct Unwinder {
+    /// Before `debug`: dropped first (it borrows the vmlinux's bytes).
+    build: Arc<BuildTables>,
     debug: Arc<KernelDebugInfo>,
     kaslr: u64,
     release: String,
+    modules: OnceLock<Vec<unwind::ModuleCode>>,
+    text: (u64, u64),
+    stacks: Mutex<HashMap<u64, Arc<StackTrace>>>,
+    unwinds: AtomicUsize,
+}
+
+/// The unwinder's tables of one kernel build (ORC, CFI, symbols, DWARF
+/// line and inline tables): loaded on first use and shared by every dump of
+/// the build through [`KernelDebugInfo::derived`].
+pub(crate) struct BuildTables {
     layout: OnceLock<OrcLayout>,
     orc: OnceLock<Arc<OrcTable>>,
     cfi: OnceLock<cfi::CfiIndex>,
-    modules: OnceLock<Vec<unwind::ModuleCode>>,
     syms: OnceLock<unwind::SymIndex>,
-    text: (u64, u64),
     dwarf: dwarf::DwarfInfo,
-    stacks: Mutex<HashMap<u64, Arc<StackTrace>>>,
-    unwinds: AtomicUsize,
 }
 
 /// Functions whose frame names the lock a blocked task waits on, and the
@@ -170,17 +178,20 @@ impl Unwinder {
             (Some(a), Some(b)) => (a, b),
             _ => (0xffff_ffff_8000_0000, 0xffff_ffff_c000_0000),
         };
-        Ok(Unwinder {
-            debug: k.debug.clone(),
-            kaslr: k.kaslr_offset,
-            release: k.release.clone(),
+        let build = k.debug.derived(|| BuildTables {
             layout: OnceLock::new(),
             orc: OnceLock::new(),
             cfi: OnceLock::new(),
-            modules: OnceLock::new(),
             syms: OnceLock::new(),
+            dwarf: dwarf::DwarfInfo::new(&k.debug),
+        });
+        Ok(Unwinder {
+            build,
+            debug: k.debug.clone(),
+            kaslr: k.kaslr_offset,
+            release: k.release.clone(),
+            modules: OnceLock::new(),
             text,
-            dwarf: dwarf::DwarfInfo::new(k.debug.clone()),
             stacks: Mutex::new(HashMap::new()),
             unwinds: AtomicUsize::new(0),
         })
@@ -194,13 +205,15 @@ impl Unwinder {
     /// The ORC layout of this vmlinux.
     pub fn orc_layout(&self) -> OrcLayout {
         *self
+            .build
             .layout
             .get_or_init(|| OrcLayout::detect(&self.debug, &self.release))
     }
 
     /// The vmlinux's ORC table (absolute link-time addresses).
     pub fn orc_table(&self) -> Arc<OrcTable> {
-        self.orc
+        self.build
+            .orc
             .get_or_init(|| {
                 let layout = self.orc_layout();
                 match (
@@ -217,12 +230,13 @@ impl Unwinder {
     }
 
     fn syms(&self) -> &unwind::SymIndex {
-        self.syms
+        self.build
+            .syms
             .get_or_init(|| unwind::SymIndex::build(&self.debug))
     }
 
     fn cfi(&self) -> &cfi::CfiIndex {
-        self.cfi.get_or_init(|| {
+        self.build.cfi.get_or_init(|| {
             cfi::CfiIndex::build(dwarf::section_static(&self.debug, ".debug_frame"))
         })
     }
@@ -234,7 +248,7 @@ impl Unwinder {
         let _ = self.orc_table();
         let _ = self.cfi();
         let _ = self.syms();
-        self.dwarf.preload();
+        self.build.dwarf.preload();
     }
 
     /// The task's kernel stack, unwound on first request and cached.
@@ -262,7 +276,7 @@ impl Unwinder {
     /// exact (`exact`) or a return address.
     pub fn source_frames(&self, pc: u64, exact: bool) -> Arc<[SymFrame]> {
         let link = pc.wrapping_sub(self.kaslr).wrapping_sub(u64::from(!exact));
-        self.dwarf.frames(link)
+        self.build.dwarf.frames(link)
     }
 
     /// A parameter or local variable of a frame, from its DWARF location
@@ -301,7 +315,7 @@ impl Unwinder {
             kaslr: self.kaslr,
             read: &read,
         };
-        match self.dwarf.variable(link, f.depth, name, &env) {
+        match self.build.dwarf.variable(link, f.depth, name, &env) {
             Ok(Some(v)) => Ok(v),
             Ok(None) => Err(no_var()),
             Err(e) => Err(Error::Dwarf(e)),

@@ -336,7 +336,7 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
                 None => (None, 0, 0),
             },
         };
-        let syms = u.dwarf.frames(link);
+        let syms = u.build.dwarf.frames(link);
         if syms.iter().all(|s| s.function.is_none()) {
             let (file, line) = syms
                 .first()
