@@ -97,6 +97,30 @@ impl Slot {
 type Key = (NameSpace, &'static [u8]);
 type Map = HashMap<Key, Slot, FxBuildHasher>;
 
+/// What a scanning thread collects. Most names are `.debug_str` offsets,
+/// which the linker deduplicates: keying by offset hashes 8 bytes instead
+/// of the name. The names are resolved once per distinct offset at the end
+/// (and merged by content there, should a linker not have deduplicated).
+#[derive(Default)]
+struct ScanMap {
+    by_str: HashMap<(NameSpace, u64), Slot, FxBuildHasher>,
+    inline: Map,
+}
+
+fn add_to(map: &mut Map, key: Key, slot: Slot) {
+    match map.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut o) => {
+            o.get_mut().add(slot.first);
+            if let Some(s) = slot.second {
+                o.get_mut().add(s);
+            }
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(slot);
+        }
+    }
+}
+
 /// Statistics about the name index, for measurements.
 #[derive(Clone, Debug, Default)]
 pub struct IndexStats {
@@ -205,7 +229,10 @@ impl NameIndex {
     }
 }
 
-fn merge(into: &mut Map, from: Map) {
+fn merge_raw<K: std::hash::Hash + Eq>(
+    into: &mut HashMap<K, Slot, FxBuildHasher>,
+    from: HashMap<K, Slot, FxBuildHasher>,
+) {
     for (k, v) in from {
         match into.entry(k) {
             std::collections::hash_map::Entry::Occupied(mut o) => {
@@ -396,7 +423,7 @@ impl DwarfData {
             }
         }
         chunks.push(&self.headers[begin..]);
-        let results: Vec<(Map, u64)> = std::thread::scope(|s| {
+        let results: Vec<(ScanMap, u64)> = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|chunk| s.spawn(move || self.scan_units(chunk)))
@@ -406,15 +433,26 @@ impl DwarfData {
                 .map(|h| h.join().unwrap_or_default())
                 .collect()
         });
-        let mut map = Map::default();
+        let mut raw = ScanMap::default();
         let mut dies = 0;
         for (i, (m, n)) in results.into_iter().enumerate() {
             dies += n;
             if i == 0 {
-                map = m;
+                raw = m;
             } else {
-                merge(&mut map, m);
+                merge_raw(&mut raw.by_str, m.by_str);
+                merge_raw(&mut raw.inline, m.inline);
             }
+        }
+        let strs = gimli::Section::reader(&self.dwarf.debug_str).slice();
+        let mut map = raw.inline;
+        map.reserve(raw.by_str.len());
+        for ((ns, off), slot) in raw.by_str {
+            let Some(tail) = strs.get(off as usize..) else {
+                continue;
+            };
+            let name = &tail[..tail.iter().position(|&c| c == 0).unwrap_or(tail.len())];
+            add_to(&mut map, (ns, name), slot);
         }
         let stats = IndexStats {
             units: self.headers.len(),
@@ -426,8 +464,11 @@ impl DwarfData {
         NameIndex { map, stats }
     }
 
-    fn scan_units(&self, headers: &[UnitHeader<R>]) -> (Map, u64) {
-        let mut map = Map::with_capacity_and_hasher(1 << 16, FxBuildHasher);
+    fn scan_units(&self, headers: &[UnitHeader<R>]) -> (ScanMap, u64) {
+        let mut map = ScanMap {
+            by_str: HashMap::with_capacity_and_hasher(1 << 16, FxBuildHasher),
+            inline: Map::default(),
+        };
         let mut count = 0;
         let info = gimli::Section::reader(&self.dwarf.debug_info).slice();
         for h in headers {
@@ -448,7 +489,7 @@ impl DwarfData {
     fn scan_unit(
         &self,
         header: UnitHeader<R>,
-        map: &mut Map,
+        map: &mut ScanMap,
         count: &mut u64,
     ) -> gimli::Result<()> {
         let base = unit_start(&header);
@@ -482,7 +523,12 @@ impl DwarfData {
             let mut size = 0;
             let mut sibling = None;
             let mut spec = None;
-            for s in abbrev.attributes() {
+            // Unwanted attributes are skipped in runs (fixed-size forms add
+            // up to one jump); past the last wanted one, a DIE with a
+            // sibling pointer is left without reading the rest.
+            let specs = abbrev.attributes();
+            let mut run = 0;
+            for (i, s) in specs.iter().enumerate() {
                 let wanted = match s.name() {
                     dw::DW_AT_sibling => true,
                     dw::DW_AT_byte_size => matches!(
@@ -495,9 +541,10 @@ impl DwarfData {
                     _ => false,
                 };
                 if !wanted {
-                    raw.skip_attributes(std::slice::from_ref(s))?;
                     continue;
                 }
+                raw.skip_attributes(&specs[run..i])?;
+                run = i + 1;
                 let attr = raw.read_attribute(*s)?;
                 match s.name() {
                     dw::DW_AT_sibling => {
@@ -517,10 +564,15 @@ impl DwarfData {
                     }
                 }
             }
-            if abbrev.has_children() {
-                match sibling {
-                    Some(sib) if sib.0 > off.0 => raw = unit.entries_raw(Some(sib))?,
-                    _ => skip_children(&mut raw)?,
+            match sibling {
+                Some(sib) if abbrev.has_children() && sib.0 > off.0 => {
+                    raw = unit.entries_raw(Some(sib))?
+                }
+                _ => {
+                    raw.skip_attributes(&specs[run..])?;
+                    if abbrev.has_children() {
+                        skip_children(&mut raw)?;
+                    }
                 }
             }
             let Some(ns) = ns else { continue };
@@ -538,10 +590,6 @@ impl DwarfData {
                     n
                 }
             };
-            let Ok(name) = self.dwarf.attr_string(&unit, name) else {
-                continue;
-            };
-            let name: &'static [u8] = name.slice();
             let cand = Cand {
                 hit: Hit {
                     die: base + off.0 as u64,
@@ -550,7 +598,19 @@ impl DwarfData {
                 size,
                 count: 1,
             };
-            map.entry((ns, name))
+            if let AttributeValue::DebugStrRef(s) = name {
+                map.by_str
+                    .entry((ns, s.0 as u64))
+                    .and_modify(|slot| slot.add(cand))
+                    .or_insert(Slot::new(cand));
+                continue;
+            }
+            let Ok(name) = self.dwarf.attr_string(&unit, name) else {
+                continue;
+            };
+            let name: &'static [u8] = name.slice();
+            map.inline
+                .entry((ns, name))
                 .and_modify(|slot| slot.add(cand))
                 .or_insert(Slot::new(cand));
         }

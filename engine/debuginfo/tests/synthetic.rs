@@ -793,7 +793,8 @@ fn discovery_layouts() {
     assert_eq!(p, dir.join(rel).join("vmlinux"));
     // A vmlinux with another build-id is not taken.
     assert!(kdebuginfo::find_vmlinux(rel, Some("0011223344"), std::slice::from_ref(&dir)).is_err());
-    let k = KernelDebugInfo::open(&p).unwrap();
+    // From bytes: a mapped file's index would be persisted in the user's cache.
+    let k = KernelDebugInfo::from_bytes(&p, std::fs::read(&p).unwrap()).unwrap();
     assert_eq!(
         k.find_type("struct foo")
             .map(|id| k.sizeof(id).unwrap())
