@@ -107,7 +107,11 @@ struct ScanMap {
     inline: Map,
 }
 
-fn add_to(map: &mut Map, key: Key, slot: Slot) {
+fn add_to<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Slot, FxBuildHasher>,
+    key: K,
+    slot: Slot,
+) {
     match map.entry(key) {
         std::collections::hash_map::Entry::Occupied(mut o) => {
             o.get_mut().add(slot.first);
@@ -234,17 +238,7 @@ fn merge_raw<K: std::hash::Hash + Eq>(
     from: HashMap<K, Slot, FxBuildHasher>,
 ) {
     for (k, v) in from {
-        match into.entry(k) {
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                o.get_mut().add(v.first);
-                if let Some(s) = v.second {
-                    o.get_mut().add(s);
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(v);
-            }
-        }
+        add_to(into, k, v);
     }
 }
 
