@@ -107,11 +107,7 @@ struct ScanMap {
     inline: Map,
 }
 
-fn add_to<K: std::hash::Hash + Eq>(
-    map: &mut HashMap<K, Slot, FxBuildHasher>,
-    key: K,
-    slot: Slot,
-) {
+fn add_to<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Slot, FxBuildHasher>, key: K, slot: Slot) {
     match map.entry(key) {
         std::collections::hash_map::Entry::Occupied(mut o) => {
             o.get_mut().add(slot.first);

@@ -187,6 +187,11 @@ impl SymbolTable {
         })
     }
 
+    /// The `i`-th symbol in address order (as `iter` yields them).
+    pub fn get(&self, i: usize) -> Option<Symbol<'_>> {
+        self.by_addr.get(i).map(|r| r.sym())
+    }
+
     /// All symbols, sorted by address.
     pub fn iter(&self) -> impl Iterator<Item = Symbol<'_>> + '_ {
         self.by_addr.iter().map(|r| -> Symbol<'_> { r.sym() })

@@ -38,7 +38,10 @@ pub(crate) struct FrameEnv<'a> {
 
 pub(crate) struct DwarfInfo {
     // Declared before `debug` so that they are dropped before the data they borrow.
-    units: OnceLock<UnitMap>,
+    /// `.debug_aranges`, and the units it lists.
+    units: OnceLock<(UnitMap, std::collections::HashSet<usize>)>,
+    /// Units `.debug_aranges` omits, found when an address is not in it.
+    unlisted: OnceLock<UnitMap>,
     /// An addr2line context per compilation unit, built when an address in
     /// it is first asked about (key: the unit's offset in .debug_info).
     ctxs: Mutex<HashMap<usize, CtxSlot>>,
@@ -59,8 +62,8 @@ type Shared<T> = Arc<Mutex<T>>;
 
 type CtxSlot = Arc<OnceLock<Result<Shared<addr2line::Context<R>>, String>>>;
 
-/// Which compilation unit covers an address: `.debug_aranges`, plus the
-/// root DIE ranges of units it omits.
+/// Which compilation unit covers an address (from `.debug_aranges`, or from
+/// the root DIEs of the units it omits).
 #[derive(Default)]
 struct UnitMap {
     /// (begin, end, unit offset), sorted by begin.
@@ -70,6 +73,11 @@ struct UnitMap {
 }
 
 impl UnitMap {
+    fn finish(&mut self) {
+        self.ranges.sort_unstable();
+        self.max_len = self.ranges.iter().map(|r| r.1 - r.0).max().unwrap_or(0) + 1;
+    }
+
     fn unit_at(&self, addr: u64) -> Option<usize> {
         let i = self.ranges.partition_point(|r| r.0 <= addr);
         self.ranges[..i]
@@ -152,6 +160,7 @@ impl DwarfInfo {
     pub fn new(debug: &Arc<KernelDebugInfo>) -> DwarfInfo {
         DwarfInfo {
             units: OnceLock::new(),
+            unlisted: OnceLock::new(),
             ctxs: Mutex::new(HashMap::new()),
             whole: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
@@ -165,10 +174,22 @@ impl DwarfInfo {
             .ok_or_else(|| "the debug info was closed".to_string())
     }
 
-    fn unit_map(&self) -> &UnitMap {
+    fn unit_map(&self) -> &(UnitMap, std::collections::HashSet<usize>) {
         self.units.get_or_init(|| match self.debug() {
-            Ok(d) => build_unit_map(&load_dwarf(&d)),
-            Err(_) => UnitMap::default(),
+            Ok(d) => aranges_map(&load_dwarf(&d)),
+            Err(_) => Default::default(),
+        })
+    }
+
+    fn unit_at(&self, addr: u64) -> Option<usize> {
+        let (map, listed) = self.unit_map();
+        map.unit_at(addr).or_else(|| {
+            self.unlisted
+                .get_or_init(|| match self.debug() {
+                    Ok(d) => unlisted_map(&load_dwarf(&d), listed),
+                    Err(_) => UnitMap::default(),
+                })
+                .unit_at(addr)
         })
     }
 
@@ -184,7 +205,7 @@ impl DwarfInfo {
 
     /// The context that knows the unit covering `addr`.
     fn ctx_for(&self, addr: u64) -> Result<Shared<addr2line::Context<R>>, String> {
-        let Some(unit) = self.unit_map().unit_at(addr) else {
+        let Some(unit) = self.unit_at(addr) else {
             return Err(format!("no DWARF unit covers {addr:#x}"));
         };
         let slot = self
@@ -324,7 +345,7 @@ impl DwarfInfo {
 /// The address-to-unit map of a `.debug_info`: `.debug_aranges` where it
 /// lists a unit, the unit's root DIE ranges (DW_AT_ranges, low/high pc)
 /// where it does not.
-fn build_unit_map(dwarf: &gimli::Dwarf<R>) -> UnitMap {
+fn aranges_map(dwarf: &gimli::Dwarf<R>) -> (UnitMap, std::collections::HashSet<usize>) {
     let mut map = UnitMap::default();
     let mut listed = std::collections::HashSet::new();
     let mut headers = dwarf.debug_aranges.headers();
@@ -342,6 +363,14 @@ fn build_unit_map(dwarf: &gimli::Dwarf<R>) -> UnitMap {
             }
         }
     }
+    map.finish();
+    (map, listed)
+}
+
+/// The root DIE ranges of the compile units `.debug_aranges` does not list
+/// (walks every unit header: only done when an address is not found there).
+fn unlisted_map(dwarf: &gimli::Dwarf<R>, listed: &std::collections::HashSet<usize>) -> UnitMap {
+    let mut map = UnitMap::default();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
         let Some(off) = header.debug_info_offset() else {
@@ -373,8 +402,7 @@ fn build_unit_map(dwarf: &gimli::Dwarf<R>) -> UnitMap {
             }
         }
     }
-    map.ranges.sort_unstable();
-    map.max_len = map.ranges.iter().map(|r| r.1 - r.0).max().unwrap_or(0) + 1;
+    map.finish();
     map
 }
 

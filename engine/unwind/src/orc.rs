@@ -193,11 +193,13 @@ impl OrcLayout {
     }
 }
 
-/// A sorted ORC table: absolute addresses and their entries.
+/// A sorted ORC table: absolute addresses and their raw entries, decoded
+/// when looked up (a vmlinux has ~400k of them; a stack needs a dozen).
 #[derive(Debug, Default)]
 pub struct OrcTable {
     ips: Vec<u64>,
-    entries: Vec<OrcEntry>,
+    raw: Vec<[u8; 6]>,
+    layout: Option<OrcLayout>,
 }
 
 impl OrcTable {
@@ -206,34 +208,41 @@ impl OrcTable {
     /// `.orc_unwind` (6-byte entries). Sorts if needed.
     pub fn build(ip_base: u64, ip_data: &[u8], entry_data: &[u8], layout: &OrcLayout) -> OrcTable {
         let n = (ip_data.len() / 4).min(entry_data.len() / 6);
-        let mut pairs: Vec<(u64, OrcEntry)> = Vec::with_capacity(n);
-        for i in 0..n {
+        let ip_at = |i: usize| {
             let off = i32::from_le_bytes(ip_data[4 * i..4 * i + 4].try_into().unwrap());
-            let ip = ip_base
+            ip_base
                 .wrapping_add(4 * i as u64)
-                .wrapping_add(off as i64 as u64);
-            let raw: &[u8; 6] = entry_data[6 * i..6 * i + 6].try_into().unwrap();
-            pairs.push((ip, layout.decode(raw)));
-        }
-        if !pairs.windows(2).all(|w| w[0].0 <= w[1].0) {
-            pairs.sort_by_key(|p| p.0);
+                .wrapping_add(off as i64 as u64)
+        };
+        let raw_at = |i: usize| -> [u8; 6] { entry_data[6 * i..6 * i + 6].try_into().unwrap() };
+        let mut order: Vec<usize> = (0..n).collect();
+        // The kernel's build sorts the table; a module's may not be.
+        if !(1..n).all(|i| ip_at(i - 1) <= ip_at(i)) {
+            order.sort_by_key(|&i| ip_at(i));
         }
         // Entries sharing an address (a terminator at the end of one object
         // and the first entry of the next): keep the real one, the last.
         let mut ips = Vec::with_capacity(n);
-        let mut entries: Vec<OrcEntry> = Vec::with_capacity(n);
-        for (ip, e) in pairs {
+        let mut raw: Vec<[u8; 6]> = Vec::with_capacity(n);
+        for i in order {
+            let (ip, r) = (ip_at(i), raw_at(i));
             if ips.last() == Some(&ip) {
-                let last = entries.last_mut().unwrap();
-                if last.kind == OrcKind::Undefined || e.kind != OrcKind::Undefined {
-                    *last = e;
+                let last = raw.last_mut().unwrap();
+                if layout.decode(last).kind == OrcKind::Undefined
+                    || layout.decode(&r).kind != OrcKind::Undefined
+                {
+                    *last = r;
                 }
                 continue;
             }
             ips.push(ip);
-            entries.push(e);
+            raw.push(r);
         }
-        OrcTable { ips, entries }
+        OrcTable {
+            ips,
+            raw,
+            layout: Some(*layout),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -250,7 +259,7 @@ impl OrcTable {
         if i == 0 {
             return None;
         }
-        Some(self.entries[i - 1])
+        Some(self.layout?.decode(&self.raw[i - 1]))
     }
 }
 
