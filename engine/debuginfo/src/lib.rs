@@ -282,12 +282,27 @@ impl KernelDebugInfo {
         Ok(self.index.get_or_init(|| {
             let cache = self.index_cache_path();
             let key = self.index_cache_key();
-            if let Some(ix) = cache
-                .as_ref()
-                .and_then(|p| std::fs::read(p).ok())
-                .and_then(|b| NameIndex::from_bytes(&b, self.elf.data, &key))
-            {
+            let load = |p: &std::path::PathBuf| {
+                std::fs::read(p)
+                    .ok()
+                    .and_then(|b| NameIndex::from_bytes(&b, self.elf.data, &key))
+            };
+            if let Some(ix) = cache.as_ref().and_then(load) {
                 return ix;
+            }
+            // Processes scanning dumps of one build at once (bulk workers)
+            // take turns: the first builds and writes the index, the others
+            // wait for it and read it, instead of all building it at once.
+            let _lock = cache.as_ref().and_then(|p| {
+                std::fs::create_dir_all(p.parent()?).ok()?;
+                let f = std::fs::File::create(p.with_extension("lock")).ok()?;
+                f.lock().ok()?;
+                Some(f)
+            });
+            if _lock.is_some() {
+                if let Some(ix) = cache.as_ref().and_then(load) {
+                    return ix;
+                }
             }
             let ix = d.build_index();
             self.release_scanned_pages();
@@ -305,8 +320,6 @@ impl KernelDebugInfo {
         }))
     }
 
-    /// Build the DWARF name index now (it is otherwise built on the first
-    /// type or variable lookup) and return its statistics.
     /// Where the name index of this build is cached: `$VMTRIAGE_INDEX_CACHE`
     /// (`off` disables it), else `$XDG_CACHE_HOME/vmtriage/index` or
     /// `~/.cache/vmtriage/index`, one file per build-id.
@@ -354,6 +367,8 @@ impl KernelDebugInfo {
         }
     }
 
+    /// Build the DWARF name index now (it is otherwise built on the first
+    /// type or variable lookup) and return its statistics.
     pub fn index_stats(&self) -> Result<IndexStats> {
         Ok(self.index()?.stats.clone())
     }

@@ -28,8 +28,12 @@ const NAMES: &[&str] = &[
     "enum zone_stat_item",
 ];
 
+/// Both tests set `VMTRIAGE_INDEX_CACHE`: one at a time.
+static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cached_index_gives_the_same_answers_and_survives_damage() {
+    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-cache");
     let _ = std::fs::remove_dir_all(&dir);
     // The cache directory comes from the environment; this test owns the variable.
@@ -46,6 +50,8 @@ fn cached_index_gives_the_same_answers_and_survives_damage() {
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
+        // Next to it: the lock that makes concurrent processes build it once.
+        .filter(|e| e.path().extension().is_some_and(|x| x == "idx"))
         .collect();
     assert_eq!(files.len(), 1, "one index file per build-id");
     let file = files[0].path();
@@ -79,5 +85,32 @@ fn cached_index_gives_the_same_answers_and_survives_damage() {
         std::fs::read(&file).unwrap().len(),
         bytes.len(),
         "and is rewritten"
+    );
+}
+
+#[test]
+fn concurrent_opens_build_the_index_once() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-cache-concurrent");
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = vmlinux();
+    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var("VMTRIAGE_INDEX_CACHE", &dir);
+    let units: Vec<usize> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let k = KernelDebugInfo::open(&path).unwrap();
+                    k.index_stats().unwrap().units
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Separate opens of the file take turns on the lock: one scans, the
+    // other loads what it wrote.
+    assert_eq!(
+        units.iter().filter(|&&u| u > 0).count(),
+        1,
+        "exactly one of two concurrent opens builds the index: {units:?}"
     );
 }
