@@ -69,6 +69,9 @@ fn main() {
         k.build_id_hex().unwrap_or_default()
     );
     let t1 = Instant::now();
+    let nsyms = k.symbols().map(|t| t.len()).unwrap_or(0);
+    println!("/* symbols: {:?} ({nsyms}) */", t1.elapsed());
+    let t1 = Instant::now();
     match k.index_stats() {
         Ok(s) => println!(
             "/* index: {:?} ({} units, {} top-level DIEs, {} names, {} threads) */",
