@@ -68,6 +68,10 @@ fn extend(data: &[u8]) -> &'static [u8] {
     unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) }
 }
 
+/// How long to wait for another process building the same name index: a
+/// build takes well under a second for a distribution vmlinux.
+const INDEX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl KernelDebugInfo {
     /// Map a vmlinux (or any ELF file with kernel debug info) and read its
     /// section table. Symbols and the DWARF index are built on first use.
@@ -296,8 +300,21 @@ impl KernelDebugInfo {
             let _lock = cache.as_ref().and_then(|p| {
                 std::fs::create_dir_all(p.parent()?).ok()?;
                 let f = std::fs::File::create(p.with_extension("lock")).ok()?;
-                f.lock().ok()?;
-                Some(f)
+                // Bounded: a holder that is stopped (^Z) or stuck must not
+                // hang every other command on this build; past the wait,
+                // build it ourselves.
+                let give_up = std::time::Instant::now() + INDEX_LOCK_WAIT;
+                loop {
+                    match f.try_lock() {
+                        Ok(()) => return Some(f),
+                        Err(std::fs::TryLockError::WouldBlock)
+                            if std::time::Instant::now() < give_up =>
+                        {
+                            std::thread::sleep(std::time::Duration::from_millis(20))
+                        }
+                        Err(_) => return None,
+                    }
+                }
             });
             if _lock.is_some() {
                 if let Some(ix) = cache.as_ref().and_then(load) {
