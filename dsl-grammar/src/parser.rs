@@ -149,21 +149,11 @@ fn ident(p: &Pair<Rule>) -> Ident {
 }
 
 fn is_comparison(e: &Expr) -> bool {
-    matches!(
-        e.kind,
-        ExprKind::Has { .. }
-            | ExprKind::Binary {
-                op: BinOp::Eq
-                    | BinOp::Ne
-                    | BinOp::Lt
-                    | BinOp::Le
-                    | BinOp::Gt
-                    | BinOp::Ge
-                    | BinOp::In
-                    | BinOp::Matches,
-                ..
-            }
-    )
+    match &e.kind {
+        ExprKind::Has { .. } => true,
+        ExprKind::Binary { op, .. } => op.is_comparison(),
+        _ => false,
+    }
 }
 
 impl<'s> Builder<'s> {
@@ -294,17 +284,7 @@ impl<'s> Builder<'s> {
             }
             r => unreachable!("not an infix operator: {r:?}"),
         };
-        if matches!(
-            bin,
-            BinOp::Eq
-                | BinOp::Ne
-                | BinOp::Lt
-                | BinOp::Le
-                | BinOp::Gt
-                | BinOp::Ge
-                | BinOp::In
-                | BinOp::Matches
-        ) {
+        if bin.is_comparison() {
             self.check_chain(&lhs, op_span);
         }
         let kind = ExprKind::Binary {

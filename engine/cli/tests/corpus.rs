@@ -5,17 +5,14 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{truth, Entry};
+use common::Entry;
 use libtest_mimic::{Arguments, Failed};
-use vmtriage_cli::{report, Session};
+use vmtriage_cli::report;
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
-    if let Some(why) = common::unreadable(e) {
-        return common::expect_unreadable(e, why).map_err(Into::into);
-    }
-    let t = truth(e)?;
-    let s =
-        Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
+    let Some((t, s)) = common::open_with_truth(e)? else {
+        return Ok(());
+    };
     let k = &s.kernel;
     let mut problems: Vec<String> = Vec::new();
     if k.release != t.release {

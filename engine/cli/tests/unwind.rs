@@ -12,10 +12,9 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{truth, Entry, TruthFrame};
+use common::{Entry, TruthFrame};
 use kunwind::{Start, Unwinder, VarValue};
 use libtest_mimic::{Arguments, Failed};
-use vmtriage_cli::Session;
 
 const KERNEL_MIN: u64 = 0xffff_8000_0000_0000;
 
@@ -40,12 +39,9 @@ fn truth_names(frames: &[TruthFrame]) -> Vec<String> {
 }
 
 fn check_dump(e: &Entry) -> Result<(), Failed> {
-    if let Some(why) = common::unreadable(e) {
-        return common::expect_unreadable(e, why).map_err(Into::into);
-    }
-    let t = truth(e)?;
-    let s =
-        Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|err| format!("open: {err:?}"))?;
+    let Some((t, s)) = common::open_with_truth(e)? else {
+        return Ok(());
+    };
     let k = &s.kernel;
     let u = Unwinder::new(k).map_err(|err| format!("unwinder: {err}"))?;
     let tasks = k.tasks().map_err(|err| format!("tasks: {err}"))?;

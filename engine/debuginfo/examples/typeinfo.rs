@@ -70,7 +70,7 @@ fn main() {
     );
     let t1 = Instant::now();
     let nsyms = k.symbols().map(|t| t.len()).unwrap_or(0);
-    println!("/* symbols: {:?} ({nsyms}) */", t1.elapsed());
+    println!("/* symbol table: {:?} ({nsyms} symbols) */", t1.elapsed());
     let t1 = Instant::now();
     match k.index_stats() {
         Ok(s) => println!(

@@ -297,7 +297,7 @@ impl KernelDebugInfo {
             // Processes scanning dumps of one build at once (bulk workers)
             // take turns: the first builds and writes the index, the others
             // wait for it and read it, instead of all building it at once.
-            let _lock = cache.as_ref().and_then(|p| {
+            let lock = cache.as_ref().and_then(|p| {
                 std::fs::create_dir_all(p.parent()?).ok()?;
                 let f = std::fs::File::create(p.with_extension("lock")).ok()?;
                 // Bounded: a holder that is stopped (^Z) or stuck must not
@@ -316,7 +316,7 @@ impl KernelDebugInfo {
                     }
                 }
             });
-            if _lock.is_some() {
+            if lock.is_some() {
                 if let Some(ix) = cache.as_ref().and_then(load) {
                     return ix;
                 }

@@ -160,36 +160,25 @@ impl SymbolTable {
             .map(|&i| self.by_addr[i as usize].sym())
     }
 
-    /// The nearest symbol at or below `addr` (link-time address).
+    /// The symbol of a link-time address: the innermost sized symbol that
+    /// contains it (a zero-sized label inside a function does not win), else
+    /// the nearest symbol at or below it.
     pub fn symbolize(&self, addr: u64) -> Option<SymbolOffset<'_>> {
+        // How far back a containing symbol is looked for: past the labels
+        // and small objects that can sit between a function's start and pc.
+        const SCAN: usize = 128;
         let n = self.by_addr.partition_point(|r| r.addr <= addr);
-        if n == 0 {
-            return None;
-        }
-        let best = &self.by_addr[n - 1];
-        // Prefer a sized symbol that actually contains the address when the
-        // nearest one is a zero-sized label at the same address.
-        let mut chosen = best;
-        if best.size == 0 || addr - best.addr >= best.size {
-            let mut i = n - 1;
-            while i > 0 && self.by_addr[i - 1].addr == best.addr {
-                i -= 1;
-                let r = &self.by_addr[i];
-                if r.size > 0 && addr - r.addr < r.size {
-                    chosen = r;
-                    break;
-                }
-            }
-        }
+        let nearest = self.by_addr[..n].last()?;
+        let chosen = self.by_addr[..n]
+            .iter()
+            .rev()
+            .take(SCAN)
+            .find(|r| r.size > 0 && addr - r.addr < r.size)
+            .unwrap_or(nearest);
         Some(SymbolOffset {
             symbol: chosen.sym(),
             offset: addr - chosen.addr,
         })
-    }
-
-    /// The `i`-th symbol in address order (as `iter` yields them).
-    pub fn get(&self, i: usize) -> Option<Symbol<'_>> {
-        self.by_addr.get(i).map(|r| r.sym())
     }
 
     /// All symbols, sorted by address.

@@ -146,10 +146,9 @@ impl<'k> Object<'k> {
         self.k.read_u64(self.addr)
     }
 
-    /// The raw unsigned value of an integer, enum, bool, char or pointer.
-    pub fn as_u64(&self) -> Result<u64> {
-        let t = self.resolved()?;
-        let size = match &t.kind {
+    /// The byte size of an integer, enum, bool, char or pointer (1 to 8).
+    fn scalar_size(&self) -> Result<u64> {
+        let size = match &self.resolved()?.kind {
             TypeKind::Base { size, .. } | TypeKind::Enum { size, .. } => *size,
             TypeKind::Pointer { .. } => 8,
             _ => {
@@ -162,20 +161,12 @@ impl<'k> Object<'k> {
         if !(1..=8).contains(&size) {
             return Err(Error::Type(format!("{} has size {size}", self.type_name())));
         }
-        let mut b = [0u8; 8];
-        self.k.read(self.addr, &mut b[..size as usize])?;
-        let mut v = u64::from_le_bytes(b);
-        if let Some((off, width)) = self.bits {
-            // A bitfield can straddle its storage unit: read enough bytes.
-            let need = (off + width).div_ceil(8).min(8) as usize;
-            let mut b = [0u8; 8];
-            self.k.read(self.addr, &mut b[..need])?;
-            v = u64::from_le_bytes(b) >> off;
-            if width < 64 {
-                v &= (1u64 << width) - 1;
-            }
-        }
-        Ok(v)
+        Ok(size)
+    }
+
+    /// The raw unsigned value of an integer, enum, bool, char or pointer.
+    pub fn as_u64(&self) -> Result<u64> {
+        read_scalar(self.k, self.addr, self.scalar_size()?, self.bits)
     }
 
     /// The value as a signed integer, sign-extended by the C type's width.
@@ -191,11 +182,7 @@ impl<'k> Object<'k> {
             _ => (false, 64),
         };
         let bits = self.bits.map(|(_, w)| w).unwrap_or(bits);
-        if signed && bits < 64 && v & (1 << (bits - 1)) != 0 {
-            Ok((v | !((1u64 << bits) - 1)) as i64)
-        } else {
-            Ok(v as i64)
-        }
+        Ok(sign_extend(v, bits, signed))
     }
 
     /// Whether the C type is a signed integer.
@@ -229,8 +216,7 @@ impl<'k> Object<'k> {
                 let n = count.unwrap_or(256).min(4096) as usize;
                 let mut b = vec![0u8; n];
                 self.k.read(self.addr, &mut b)?;
-                let end = b.iter().position(|&c| c == 0).unwrap_or(n);
-                Ok(String::from_utf8_lossy(&b[..end]).into_owned())
+                Ok(c_string(&b))
             }
             TypeKind::Pointer { .. } => {
                 let p = self.read_word()?;
@@ -251,6 +237,44 @@ impl<'k> Object<'k> {
     }
 }
 
+/// Reads an integer of `size` bytes at `addr`, or the bitfield `bits`
+/// (bit offset within the byte at `addr`, width) stored there.
+fn read_scalar(k: &Kernel, addr: u64, size: u64, bits: Option<(u64, u64)>) -> Result<u64> {
+    let mut b = [0u8; 8];
+    match bits {
+        None => {
+            k.read(addr, &mut b[..size as usize])?;
+            Ok(u64::from_le_bytes(b))
+        }
+        Some((off, width)) => {
+            // A bitfield can straddle its storage unit: read enough bytes.
+            let need = (off + width).div_ceil(8).min(8) as usize;
+            k.read(addr, &mut b[..need])?;
+            let v = u64::from_le_bytes(b) >> off;
+            Ok(if width < 64 {
+                v & ((1u64 << width) - 1)
+            } else {
+                v
+            })
+        }
+    }
+}
+
+/// `v` as a C integer `bits` wide, sign-extended when the type is signed.
+fn sign_extend(v: u64, bits: u64, signed: bool) -> i64 {
+    if signed && bits < 64 && v & (1 << (bits - 1)) != 0 {
+        (v | !((1u64 << bits) - 1)) as i64
+    } else {
+        v as i64
+    }
+}
+
+/// A C string in `bytes`: up to its NUL, invalid UTF-8 replaced.
+pub(crate) fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
 /// A member path of a struct resolved once (offset, width, signedness) and
 /// read from many objects of that struct without type lookups: for walks
 /// over thousands of tasks. Only paths without pointers along the way.
@@ -265,64 +289,31 @@ pub struct FieldReader {
 impl FieldReader {
     /// `path` inside objects shaped like `sample`.
     pub fn new(sample: &Object<'_>, path: &str) -> Result<FieldReader> {
-        let mut ty = sample.ty;
-        for comp in path.split('.') {
-            let id = sample.k.debug.strip_typedefs_and_cv(ty)?;
-            if let TypeKind::Pointer { .. } = sample.k.debug.type_of(id)?.kind {
-                return Err(Error::Type(format!(
-                    "`{path}` goes through a pointer: use Object::member"
-                )));
-            }
-            ty = sample.k.debug.member_path(ty, comp)?.ty;
-        }
-        let m = sample.member(path)?;
-        let size = match m.resolved()?.kind {
-            TypeKind::Base { size, .. } | TypeKind::Enum { size, .. } => size,
-            TypeKind::Pointer { .. } => 8,
-            _ => return Err(Error::Type(format!("`{path}` is not an integer"))),
-        };
-        if !(1..=8).contains(&size) {
-            return Err(Error::Type(format!("`{path}` has size {size}")));
-        }
+        // member_path refuses pointers along the way: the offset is fixed.
+        let info = sample.k.debug.member_path(sample.ty, path)?;
+        let m = Object::new(sample.k, sample.addr.wrapping_add(info.offset), info.ty);
         Ok(FieldReader {
-            offset: m.addr.wrapping_sub(sample.addr),
-            size: size as u8,
+            offset: info.offset,
+            size: m.scalar_size()? as u8,
             signed: m.is_signed(),
-            bits: m.bits,
+            bits: info.bit_offset.zip(info.bit_size),
         })
     }
 
     /// The raw unsigned value in the object at `base`.
     pub fn read_u64(&self, k: &Kernel, base: u64) -> Result<u64> {
-        let addr = base.wrapping_add(self.offset);
-        let mut b = [0u8; 8];
-        match self.bits {
-            None => {
-                k.read(addr, &mut b[..self.size as usize])?;
-                Ok(u64::from_le_bytes(b))
-            }
-            Some((off, width)) => {
-                let need = (off + width).div_ceil(8).min(8) as usize;
-                k.read(addr, &mut b[..need])?;
-                let v = u64::from_le_bytes(b) >> off;
-                Ok(if width < 64 {
-                    v & ((1u64 << width) - 1)
-                } else {
-                    v
-                })
-            }
-        }
+        read_scalar(
+            k,
+            base.wrapping_add(self.offset),
+            self.size.into(),
+            self.bits,
+        )
     }
 
     /// The value sign-extended by the C type's width.
     pub fn read_i64(&self, k: &Kernel, base: u64) -> Result<i64> {
-        let v = self.read_u64(k, base)?;
         let bits = self.bits.map(|(_, w)| w).unwrap_or(self.size as u64 * 8);
-        Ok(if self.signed && bits < 64 && v & (1 << (bits - 1)) != 0 {
-            (v | !((1u64 << bits) - 1)) as i64
-        } else {
-            v as i64
-        })
+        Ok(sign_extend(self.read_u64(k, base)?, bits, self.signed))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Tasks, CPUs and the crash context, read the way /proc and `ps` show them.
 
 use crate::error::{Error, Result};
-use crate::object::{FieldReader, Object};
+use crate::object::{c_string, FieldReader, Object};
 use crate::Kernel;
 
 // Task flags and signal numbers are user-visible ABI, stable across kernels.
@@ -146,8 +146,7 @@ impl<'k> TaskReader<'k> {
         let mut comm = [0u8; 256];
         let comm = &mut comm[..self.comm.1];
         k.read(a + self.comm.0, comm)?;
-        let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
-        let comm = String::from_utf8_lossy(&comm[..end]).into_owned();
+        let comm = c_string(comm);
         let flags = self.flags.read_u64(k, a)?;
         let st = self.state.read_u64(k, a)?;
         let exit_state = self.exit_state.read_u64(k, a)?;

@@ -38,8 +38,8 @@ pub(crate) struct FrameEnv<'a> {
 
 pub(crate) struct DwarfInfo {
     // Declared before `debug` so that they are dropped before the data they borrow.
-    /// `.debug_aranges`, and the units it lists.
-    units: OnceLock<(UnitMap, std::collections::HashSet<usize>)>,
+    /// `.debug_aranges`.
+    units: OnceLock<UnitMap>,
     /// Units `.debug_aranges` omits, found when an address is not in it.
     unlisted: OnceLock<UnitMap>,
     /// An addr2line context per compilation unit, built when an address in
@@ -174,19 +174,19 @@ impl DwarfInfo {
             .ok_or_else(|| "the debug info was closed".to_string())
     }
 
-    fn unit_map(&self) -> &(UnitMap, std::collections::HashSet<usize>) {
+    fn unit_map(&self) -> &UnitMap {
         self.units.get_or_init(|| match self.debug() {
             Ok(d) => aranges_map(&load_dwarf(&d)),
-            Err(_) => Default::default(),
+            Err(_) => UnitMap::default(),
         })
     }
 
     fn unit_at(&self, addr: u64) -> Option<usize> {
-        let (map, listed) = self.unit_map();
+        let map = self.unit_map();
         map.unit_at(addr).or_else(|| {
             self.unlisted
                 .get_or_init(|| match self.debug() {
-                    Ok(d) => unlisted_map(&load_dwarf(&d), listed),
+                    Ok(d) => unlisted_map(&load_dwarf(&d), map),
                     Err(_) => UnitMap::default(),
                 })
                 .unit_at(addr)
@@ -342,12 +342,9 @@ impl DwarfInfo {
     }
 }
 
-/// The address-to-unit map of a `.debug_info`: `.debug_aranges` where it
-/// lists a unit, the unit's root DIE ranges (DW_AT_ranges, low/high pc)
-/// where it does not.
-fn aranges_map(dwarf: &gimli::Dwarf<R>) -> (UnitMap, std::collections::HashSet<usize>) {
+/// The address-to-unit map `.debug_aranges` gives.
+fn aranges_map(dwarf: &gimli::Dwarf<R>) -> UnitMap {
     let mut map = UnitMap::default();
-    let mut listed = std::collections::HashSet::new();
     let mut headers = dwarf.debug_aranges.headers();
     while let Ok(Some(h)) = headers.next() {
         let unit = h.debug_info_offset().0;
@@ -358,18 +355,19 @@ fn aranges_map(dwarf: &gimli::Dwarf<R>) -> (UnitMap, std::collections::HashSet<u
                 if e.length() != 0 {
                     let r = e.range();
                     map.ranges.push((r.begin, r.end, unit));
-                    listed.insert(unit);
                 }
             }
         }
     }
     map.finish();
-    (map, listed)
+    map
 }
 
-/// The root DIE ranges of the compile units `.debug_aranges` does not list
-/// (walks every unit header: only done when an address is not found there).
-fn unlisted_map(dwarf: &gimli::Dwarf<R>, listed: &std::collections::HashSet<usize>) -> UnitMap {
+/// The root DIE ranges (DW_AT_ranges, low/high pc) of the compile units
+/// `aranges` does not list (walks every unit header: only done when an
+/// address is not found there).
+fn unlisted_map(dwarf: &gimli::Dwarf<R>, aranges: &UnitMap) -> UnitMap {
+    let listed: std::collections::HashSet<usize> = aranges.ranges.iter().map(|r| r.2).collect();
     let mut map = UnitMap::default();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {

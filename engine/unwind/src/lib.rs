@@ -144,14 +144,13 @@ pub struct Unwinder {
     unwinds: AtomicUsize,
 }
 
-/// The unwinder's tables of one kernel build (ORC, CFI, symbols, DWARF
+/// The unwinder's tables of one kernel build (ORC, CFI, DWARF
 /// line and inline tables): loaded on first use and shared by every dump of
 /// the build through [`KernelDebugInfo::derived`].
 pub(crate) struct BuildTables {
     layout: OnceLock<OrcLayout>,
     orc: OnceLock<Arc<OrcTable>>,
     cfi: OnceLock<cfi::CfiIndex>,
-    syms: OnceLock<unwind::SymIndex>,
     dwarf: dwarf::DwarfInfo,
 }
 
@@ -182,7 +181,6 @@ impl Unwinder {
             layout: OnceLock::new(),
             orc: OnceLock::new(),
             cfi: OnceLock::new(),
-            syms: OnceLock::new(),
             dwarf: dwarf::DwarfInfo::new(&k.debug),
         });
         Ok(Unwinder {
@@ -229,12 +227,6 @@ impl Unwinder {
             .clone()
     }
 
-    fn syms(&self) -> &unwind::SymIndex {
-        self.build
-            .syms
-            .get_or_init(|| unwind::SymIndex::build(&self.debug))
-    }
-
     fn cfi(&self) -> &cfi::CfiIndex {
         self.build.cfi.get_or_init(|| {
             cfi::CfiIndex::build(dwarf::section_static(&self.debug, ".debug_frame"))
@@ -247,7 +239,7 @@ impl Unwinder {
     pub fn preload(&self) {
         let _ = self.orc_table();
         let _ = self.cfi();
-        let _ = self.syms();
+        let _ = self.debug.symbols();
         self.build.dwarf.preload();
     }
 

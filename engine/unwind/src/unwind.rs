@@ -44,46 +44,6 @@ pub(crate) struct ModuleCode {
     pub syms: Vec<(u64, u64, String)>,
 }
 
-/// The vmlinux's sized symbols, to name an address by the symbol that
-/// contains it (a zero-sized label inside a function does not win).
-pub(crate) struct SymIndex {
-    /// (start, size, position in the symbol table's address order), sorted
-    /// by start: the sized symbols only.
-    syms: Vec<(u64, u64, u32)>,
-}
-
-impl SymIndex {
-    pub fn build(debug: &kdebuginfo::KernelDebugInfo) -> SymIndex {
-        // The table is in address order, globals after locals at one
-        // address (the last one is kept): no sort needed.
-        let syms = match debug.symbols() {
-            Ok(t) => t
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.size > 0)
-                .map(|(i, s)| (s.addr, s.size, i as u32))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        SymIndex { syms }
-    }
-
-    /// The innermost sized symbol containing `addr`: (start, size, name).
-    pub fn lookup<'t>(
-        &self,
-        table: &'t kdebuginfo::SymbolTable,
-        addr: u64,
-    ) -> Option<(u64, u64, &'t str)> {
-        let n = self.syms.partition_point(|s| s.0 <= addr);
-        for s in self.syms[..n].iter().rev().take(64) {
-            if addr - s.0 < s.1 {
-                return table.get(s.2 as usize).map(|sym| (s.0, s.1, sym.name));
-            }
-        }
-        None
-    }
-}
-
 enum Step {
     Next(Box<State>),
     End,
@@ -327,25 +287,13 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
         depth: 0,
     };
     if in_vmlinux(u, link) {
-        let found = u
-            .debug
-            .symbols()
-            .ok()
-            .and_then(|t| u.syms().lookup(t, link));
-        let (sym_name, offset, size) = match found {
-            Some((addr, size, name)) => (
-                Some(name.to_string()),
-                pc.wrapping_sub(addr.wrapping_add(u.kaslr)),
-                size,
+        let (sym_name, offset, size) = match u.debug.symbolize(link) {
+            Some(s) => (
+                Some(s.symbol.name.to_string()),
+                pc.wrapping_sub(s.symbol.addr.wrapping_add(u.kaslr)),
+                s.symbol.size,
             ),
-            None => match u.debug.symbolize(link) {
-                Some(s) => (
-                    Some(s.symbol.name.to_string()),
-                    pc.wrapping_sub(s.symbol.addr.wrapping_add(u.kaslr)),
-                    s.symbol.size,
-                ),
-                None => (None, 0, 0),
-            },
+            None => (None, 0, 0),
         };
         let syms = u.build.dwarf.frames(link);
         if syms.iter().all(|s| s.function.is_none()) {

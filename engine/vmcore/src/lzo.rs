@@ -192,6 +192,18 @@ pub(crate) fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, LzoError> 
 mod tests {
     use super::*;
 
+    /// Pseudo-random bytes (xorshift32), advancing `state`.
+    fn noise(state: &mut u32, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 17;
+                *state ^= *state << 5;
+                *state as u8
+            })
+            .collect()
+    }
+
     fn roundtrip(data: &[u8]) {
         let c = lzokay_native::compress(data).unwrap();
         let mut out = vec![0u8; data.len()];
@@ -215,15 +227,7 @@ mod tests {
         roundtrip(b"a");
         roundtrip(b"hello hello hello hello hello hello");
         roundtrip(&[0u8; 4096]);
-        let mut x = 0x1234_5678u32;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let noise = noise(&mut 0x1234_5678u32, 4096);
         roundtrip(&noise);
         let mixed: Vec<u8> = (0..65536u32)
             .map(|i| {
@@ -250,14 +254,7 @@ mod tests {
         let mut out = vec![0u8; 4096];
         for len in 0..300 {
             for _ in 0..20 {
-                let src: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })
-                    .collect();
+                let src = noise(&mut x, len);
                 let _ = decompress(&src, &mut out);
             }
         }

@@ -141,6 +141,19 @@ pub fn expect_unreadable(e: &Entry, why: &str) -> Result<(), String> {
     }
 }
 
+/// The dump opened with its ground truth, for a per-dump check; `None` when
+/// drgn could not read the file either and vmtriage said so as it must
+/// (checked here: the caller has nothing more to compare).
+pub fn open_with_truth(e: &Entry) -> Result<Option<(Truth, vmtriage_cli::Session)>, String> {
+    if let Some(why) = unreadable(e) {
+        return expect_unreadable(e, why).map(|()| None);
+    }
+    let t = truth(e)?;
+    let s = vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[])
+        .map_err(|err| format!("open: {err:?}"))?;
+    Ok(Some((t, s)))
+}
+
 /// One libtest-mimic trial per manifest entry, named `PREFIX/scenario/series/file`;
 /// a missing or empty manifest is one failing trial that says how to build it.
 pub fn per_dump_trials(
