@@ -90,7 +90,21 @@ pub struct Btf<'a> {
     strings: &'a [u8],
     le: bool,
     entries: Vec<Entry>,
-    by_name: HashMap<(u8, &'a [u8]), u32, FxBuildHasher>,
+    /// The first type of each (kind, name), and how many types share it.
+    by_name: HashMap<(u8, &'a [u8]), (u32, u32), FxBuildHasher>,
+}
+
+/// What BTF says of a struct, union or enum name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BtfDefinitions {
+    /// No definition and no forward declaration.
+    None,
+    /// Only forward-declared (`struct foo;`).
+    DeclarationOnly,
+    /// Exactly one definition, of this byte size.
+    One { size: u64 },
+    /// Several distinct definitions (file-local structs reusing a name).
+    Several,
 }
 
 fn kind_key(k: BtfKind) -> u8 {
@@ -102,6 +116,7 @@ fn kind_key(k: BtfKind) -> u8 {
         BtfKind::Int | BtfKind::Float => 1,
         BtfKind::Func => 12,
         BtfKind::Var => 14,
+        BtfKind::Fwd => 7,
         _ => 0,
     }
 }
@@ -177,7 +192,16 @@ impl<'a> Btf<'a> {
             let key = kind_key(kind);
             if key != 0 && name_off != 0 {
                 if let Some(name) = btf.str_at(name_off) {
-                    btf.by_name.entry((key, name)).or_insert(id);
+                    // A forward declaration of a union is told apart by kind_flag.
+                    let key = if kind == BtfKind::Fwd && info >> 31 != 0 {
+                        kind_key(BtfKind::Union) | 0x80
+                    } else {
+                        key
+                    };
+                    btf.by_name
+                        .entry((key, name))
+                        .and_modify(|(_, n)| *n += 1)
+                        .or_insert((id, 1));
                 }
             }
             pos += 12 + extra;
@@ -222,9 +246,40 @@ impl<'a> Btf<'a> {
                 .by_name
                 .get(&(8, name.as_bytes()))
                 .or_else(|| self.by_name.get(&(1, name.as_bytes())))
-                .copied();
+                .map(|&(id, _)| id);
         };
-        self.by_name.get(&(key, n.trim().as_bytes())).copied()
+        self.by_name
+            .get(&(key, n.trim().as_bytes()))
+            .map(|&(id, _)| id)
+    }
+
+    /// Whether a typedef (`kind` Typedef) or base type (Int, Float) of this
+    /// name exists.
+    pub fn has_named(&self, kind: BtfKind, name: &str) -> bool {
+        self.by_name
+            .contains_key(&(kind_key(kind), name.as_bytes()))
+    }
+
+    /// The definitions of a struct, union or enum (`kind`) of this name.
+    pub fn definitions(&self, kind: BtfKind, name: &str) -> BtfDefinitions {
+        let key = kind_key(kind);
+        match self.by_name.get(&(key, name.as_bytes())) {
+            Some(&(id, 1)) => BtfDefinitions::One {
+                size: self.size(id).unwrap_or(0) as u64,
+            },
+            Some(_) => BtfDefinitions::Several,
+            None => {
+                let fwd = match kind {
+                    BtfKind::Union => kind_key(BtfKind::Union) | 0x80,
+                    _ => kind_key(BtfKind::Fwd),
+                };
+                if self.by_name.contains_key(&(fwd, name.as_bytes())) {
+                    BtfDefinitions::DeclarationOnly
+                } else {
+                    BtfDefinitions::None
+                }
+            }
+        }
     }
 
     /// All type ids (1..len), for iteration.

@@ -2,7 +2,7 @@
 //! and random access to DIEs by global `.debug_info` offset.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use gimli::constants as dw;
@@ -65,9 +65,13 @@ impl Slot {
         }
     }
 
+    /// Adds a candidate. The outcome does not depend on the order in which
+    /// candidates arrive (scanning threads and lazy batches merge in any
+    /// order): among equals the lowest DIE offset, the first in the
+    /// section, represents them.
     fn add(&mut self, c: Cand) {
         if self.first.hit.decl {
-            if !c.hit.decl {
+            if !c.hit.decl || c.hit.die < self.first.hit.die {
                 *self = Slot::new(c);
             }
             return;
@@ -75,11 +79,17 @@ impl Slot {
         if c.hit.decl {
             return;
         }
+        fn join(into: &mut Cand, c: Cand) {
+            into.count += c.count;
+            if c.hit.die < into.hit.die {
+                into.hit = c.hit;
+            }
+        }
         if c.size == self.first.size {
-            self.first.count += c.count;
+            join(&mut self.first, c);
         } else if let Some(s) = &mut self.second {
             if s.size == c.size {
-                s.count += c.count;
+                join(s, c);
             }
         } else {
             self.second = Some(c);
@@ -88,7 +98,12 @@ impl Slot {
 
     fn best(&self) -> Hit {
         match self.second {
-            Some(s) if s.count > self.first.count => s.hit,
+            Some(s)
+                if s.count > self.first.count
+                    || (s.count == self.first.count && s.hit.die < self.first.hit.die) =>
+            {
+                s.hit
+            }
             _ => self.first.hit,
         }
     }
@@ -121,111 +136,298 @@ fn add_to<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Slot, FxBuildHasher>, ke
     }
 }
 
+/// What cheaper sources (the symbol table, BTF) say of a name, which tells a
+/// lazy scan when it has seen enough units to answer as a full scan would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// The name does not exist: no scan.
+    Absent,
+    /// The first definition in unit order is the answer (variables,
+    /// functions, typedefs, base types: a full scan keeps the first too).
+    FirstDefinition,
+    /// Only declarations exist (`struct foo;`): the first one is the answer.
+    FirstDeclaration,
+    /// One definition of this size exists (BTF's count): the first one of
+    /// that size is the answer, as "most units win" would pick it.
+    Sized(u64),
+    /// Several definitions, or nothing known: only a full scan answers.
+    FullScan,
+}
+
+impl Slot {
+    fn settled(&self, e: Expect) -> bool {
+        match e {
+            Expect::Absent => true,
+            Expect::FirstDefinition => !self.first.hit.decl,
+            Expect::FirstDeclaration => true,
+            Expect::Sized(size) => {
+                !self.first.hit.decl && self.first.size == size && self.second.is_none()
+            }
+            Expect::FullScan => false,
+        }
+    }
+}
+
+/// A DIE's name as the scan meets it.
+enum Name {
+    /// An offset into `.debug_str` (most names: the linker merged them).
+    Str(u64),
+    Inline(&'static [u8]),
+}
+
 /// Statistics about the name index, for measurements.
 #[derive(Clone, Debug, Default)]
 pub struct IndexStats {
-    /// Compilation units scanned.
+    /// Compilation units scanned by this process.
     pub units: usize,
+    /// Units already scanned when the index was loaded from the cache.
+    pub loaded_units: usize,
+    /// Units in the file.
+    pub total_units: usize,
     /// Top-level DIEs looked at.
     pub top_level_dies: u64,
     /// Distinct (namespace, name) keys kept.
     pub names: usize,
     /// Threads used.
     pub threads: usize,
-    /// Wall time of the build.
+    /// Wall time spent scanning (or loading).
     pub build_time: Duration,
 }
 
+/// The name index, filled lazily: units are scanned in section order, a
+/// batch at a time, only until the name asked for is settled (see
+/// [`Expect`]). Whatever was scanned is kept, and persisted, for later.
 pub(crate) struct NameIndex {
-    map: Map,
-    pub stats: IndexStats,
+    progress: Mutex<Progress>,
 }
 
-const INDEX_MAGIC: &[u8; 8] = b"VMTIDX01";
+struct Progress {
+    map: Map,
+    /// Units `headers[..next]` are in `map`.
+    next: usize,
+    /// `next` as last loaded from or written to the cache.
+    persisted: usize,
+    stats: IndexStats,
+}
+
+/// Bytes of `.debug_info` a lazy scan reads at a time: the types rules ask
+/// for are defined in the first units, most variables within the first third.
+const BATCH_BYTES: usize = 8 << 20;
+
+const INDEX_MAGIC: &[u8; 8] = b"VMTIDX02";
+
+const NS: [NameSpace; 7] = [
+    NameSpace::Struct,
+    NameSpace::Union,
+    NameSpace::Enum,
+    NameSpace::Typedef,
+    NameSpace::Base,
+    NameSpace::Variable,
+    NameSpace::Function,
+];
+
+/// Bytes of one persisted candidate: DIE, declaration flag, size, count.
+const CAND: usize = 8 + 1 + 8 + 4;
+/// Bytes of one persisted name: namespace, name offset and length, both candidates.
+const REC: usize = 1 + 8 + 4 + 1 + 2 * CAND;
+
+fn put_cand(out: &mut Vec<u8>, c: &Cand) {
+    out.extend_from_slice(&c.hit.die.to_le_bytes());
+    out.push(c.hit.decl as u8);
+    out.extend_from_slice(&c.size.to_le_bytes());
+    out.extend_from_slice(&c.count.to_le_bytes());
+}
+
+fn get_cand(r: &[u8]) -> Cand {
+    let u64_at = |i: usize| u64::from_le_bytes(r[i..i + 8].try_into().unwrap_or_default());
+    Cand {
+        hit: Hit {
+            die: u64_at(0),
+            decl: r[8] != 0,
+        },
+        size: u64_at(9),
+        count: u32::from_le_bytes(r[17..21].try_into().unwrap_or_default()),
+    }
+}
 
 impl NameIndex {
-    /// The index as bytes: each name as an offset into the file it was read
-    /// from (names are slices of the mapped vmlinux), with its best DIE.
-    /// `None` if a name does not lie in `file` (nothing to persist then).
+    pub fn empty(total_units: usize) -> NameIndex {
+        NameIndex {
+            progress: Mutex::new(Progress {
+                map: Map::default(),
+                next: 0,
+                persisted: 0,
+                stats: IndexStats {
+                    total_units,
+                    ..Default::default()
+                },
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The best DIE for a name, scanning further units until `expect` says
+    /// the answer can no longer change (or every unit has been scanned).
+    pub fn get(&self, d: &DwarfData, ns: NameSpace, name: &str, expect: Expect) -> Option<Hit> {
+        if expect == Expect::Absent {
+            return None;
+        }
+        let mut p = self.lock();
+        loop {
+            let slot = p.map.get(&(ns, name.as_bytes())).copied();
+            if p.next >= d.headers.len() || slot.is_some_and(|s| s.settled(expect)) {
+                return slot.map(|s| s.best());
+            }
+            let mut end = p.next;
+            let mut bytes = 0;
+            while end < d.headers.len() && bytes < BATCH_BYTES {
+                bytes += d.headers[end].length_including_self();
+                end += 1;
+            }
+            p.scan(d, end);
+        }
+    }
+
+    /// Scan every unit not scanned yet.
+    pub fn complete(&self, d: &DwarfData) {
+        let mut p = self.lock();
+        if p.next < d.headers.len() {
+            p.scan(d, d.headers.len());
+        }
+    }
+
+    pub fn stats(&self) -> IndexStats {
+        let p = self.lock();
+        IndexStats {
+            names: p.map.len(),
+            ..p.stats.clone()
+        }
+    }
+
+    /// Whether units were scanned since the index was loaded or persisted.
+    pub fn advanced(&self) -> bool {
+        let p = self.lock();
+        p.next > p.persisted
+    }
+
+    /// The index as bytes: how far it got, and per name its candidates,
+    /// each name as an offset into the file it was read from (names are
+    /// slices of the mapped vmlinux). `None` if a name does not lie in
+    /// `file` (nothing to persist then).
     pub fn to_bytes(&self, file: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+        let p = self.lock();
         let base = file.as_ptr() as usize;
-        let mut out = Vec::with_capacity(16 + key.len() + self.map.len() * 24);
+        let mut out = Vec::with_capacity(48 + key.len() + p.map.len() * REC);
         out.extend_from_slice(INDEX_MAGIC);
         out.extend_from_slice(&(key.len() as u32).to_le_bytes());
         out.extend_from_slice(key);
-        out.extend_from_slice(&(self.map.len() as u64).to_le_bytes());
-        for ((ns, name), slot) in &self.map {
+        out.extend_from_slice(&(p.next as u64).to_le_bytes());
+        out.extend_from_slice(&(p.stats.total_units as u64).to_le_bytes());
+        out.extend_from_slice(&(p.map.len() as u64).to_le_bytes());
+        for ((ns, name), slot) in &p.map {
             let off = (name.as_ptr() as usize).checked_sub(base)?;
             if off + name.len() > file.len() {
                 return None;
             }
-            let hit = slot.best();
             out.push(*ns as u8);
-            out.push(hit.decl as u8);
             out.extend_from_slice(&(off as u64).to_le_bytes());
             out.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            out.extend_from_slice(&hit.die.to_le_bytes());
+            put_cand(&mut out, &slot.first);
+            out.push(slot.second.is_some() as u8);
+            put_cand(&mut out, &slot.second.unwrap_or(slot.first));
         }
         Some(out)
     }
 
-    /// Reads an index written by `to_bytes` for the same file and key; any
-    /// mismatch or damage gives `None` (the caller rebuilds).
-    pub fn from_bytes(bytes: &[u8], file: &'static [u8], key: &[u8]) -> Option<NameIndex> {
-        let start = std::time::Instant::now();
+    /// How many units an index written by `to_bytes` for this file and key
+    /// covers, checking its header and length only (None if it is not one,
+    /// or is damaged).
+    pub fn persisted_units(bytes: &[u8], key: &[u8]) -> Option<usize> {
         let rest = bytes.strip_prefix(INDEX_MAGIC.as_slice())?;
         let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         if rest.get(4..4 + klen)? != key {
             return None;
         }
-        let rest = &rest[4 + klen..];
-        let n = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-        let body = rest.get(8..)?;
-        const REC: usize = 1 + 1 + 8 + 4 + 8;
-        if body.len() != n.checked_mul(REC)? {
+        let word = |i: usize| -> Option<usize> {
+            let b = rest.get(4 + klen + 8 * i..12 + klen + 8 * i)?;
+            Some(u64::from_le_bytes(b.try_into().ok()?) as usize)
+        };
+        let (next, n) = (word(0)?, word(2)?);
+        let body = rest.len().checked_sub(4 + klen + 24)?;
+        (body == n.checked_mul(REC)?).then_some(next)
+    }
+
+    /// Reads an index written by `to_bytes` for the same file and key; any
+    /// mismatch or damage gives `None` (the caller scans afresh).
+    pub fn from_bytes(
+        bytes: &[u8],
+        file: &'static [u8],
+        key: &[u8],
+        total_units: usize,
+    ) -> Option<NameIndex> {
+        let start = std::time::Instant::now();
+        let next = Self::persisted_units(bytes, key)?;
+        let rest = &bytes[INDEX_MAGIC.len()..];
+        let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let rest = rest.get(12 + klen..)?;
+        let total = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
+        let n = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?) as usize;
+        if total != total_units || next > total {
             return None;
         }
-        const NS: [NameSpace; 7] = [
-            NameSpace::Struct,
-            NameSpace::Union,
-            NameSpace::Enum,
-            NameSpace::Typedef,
-            NameSpace::Base,
-            NameSpace::Variable,
-            NameSpace::Function,
-        ];
+        let body = rest.get(16..)?;
+        debug_assert_eq!(body.len(), n * REC, "checked by persisted_units");
         let mut map = Map::with_capacity_and_hasher(n, FxBuildHasher);
         for r in body.chunks_exact(REC) {
             let ns = *NS.get(r[0] as usize)?;
-            let off = u64::from_le_bytes(r[2..10].try_into().ok()?) as usize;
-            let len = u32::from_le_bytes(r[10..14].try_into().ok()?) as usize;
-            let die = u64::from_le_bytes(r[14..22].try_into().ok()?);
+            let off = u64::from_le_bytes(r[1..9].try_into().ok()?) as usize;
+            let len = u32::from_le_bytes(r[9..13].try_into().ok()?) as usize;
             let name = file.get(off..off.checked_add(len)?)?;
-            let hit = Hit {
-                die,
-                decl: r[1] != 0,
-            };
-            map.insert(
-                (ns, name),
-                Slot::new(Cand {
-                    hit,
-                    size: 0,
-                    count: 1,
-                }),
-            );
+            let first = get_cand(&r[13..13 + CAND]);
+            let second = (r[13 + CAND] != 0).then(|| get_cand(&r[14 + CAND..]));
+            map.insert((ns, name), Slot { first, second });
         }
         let stats = IndexStats {
-            names: map.len(),
+            loaded_units: next,
+            total_units,
             build_time: start.elapsed(),
             ..Default::default()
         };
-        Some(NameIndex { map, stats })
+        Some(NameIndex {
+            progress: Mutex::new(Progress {
+                map,
+                next,
+                persisted: next,
+                stats,
+            }),
+        })
+    }
+
+    /// Mark the index as persisted up to where it is now.
+    pub fn set_persisted(&self) {
+        let mut p = self.lock();
+        p.persisted = p.next;
     }
 }
 
-impl NameIndex {
-    pub fn get(&self, ns: NameSpace, name: &str) -> Option<Hit> {
-        self.map.get(&(ns, name.as_bytes())).map(Slot::best)
+impl Progress {
+    /// Scan units `next..end` and add what they define after what is known.
+    fn scan(&mut self, d: &DwarfData, end: usize) {
+        let start = Instant::now();
+        let (batch, dies, threads) = d.scan_batch(&d.headers[self.next..end]);
+        if self.map.is_empty() {
+            self.map = batch;
+        } else {
+            merge_raw(&mut self.map, batch);
+        }
+        self.stats.units += end - self.next;
+        self.stats.top_level_dies += dies;
+        self.stats.threads = self.stats.threads.max(threads);
+        self.stats.build_time += start.elapsed();
+        self.next = end;
     }
 }
 
@@ -246,6 +448,9 @@ pub(crate) struct DwarfData {
     /// Start offsets of `headers`, for binary search.
     starts: Vec<u64>,
     units: RwLock<HashMap<usize, Arc<Unit>, FxBuildHasher>>,
+    /// Code ranges of the units from `.debug_aranges`: (begin, end, unit
+    /// index), sorted by begin. Built on first use.
+    code_ranges: std::sync::OnceLock<Vec<(u64, u64, usize)>>,
     pub address_size: u8,
     /// The sections are a private read-only file mapping (not a heap buffer),
     /// so scanned pages may be dropped from the resident set.
@@ -344,6 +549,7 @@ impl DwarfData {
             headers,
             starts,
             units: RwLock::new(HashMap::default()),
+            code_ranges: std::sync::OnceLock::new(),
             address_size,
             mmapped,
         })
@@ -383,9 +589,65 @@ impl DwarfData {
         Ok((unit, UnitOffset(rel)))
     }
 
-    /// Build the name index over the top-level DIEs of every unit.
-    pub fn build_index(&self) -> NameIndex {
-        let start = Instant::now();
+    /// The index of the unit whose code contains a link-time address,
+    /// from `.debug_aranges` (None when it has no entry for it).
+    pub fn unit_of_code(&self, addr: u64) -> Option<usize> {
+        let ranges = self.code_ranges.get_or_init(|| {
+            let mut v = Vec::new();
+            let mut headers = self.dwarf.debug_aranges.headers();
+            while let Ok(Some(h)) = headers.next() {
+                let off = h.debug_info_offset().0 as u64;
+                let Some(unit) = self.starts.binary_search(&off).ok() else {
+                    continue;
+                };
+                let mut entries = h.entries();
+                while let Ok(Some(e)) = entries.next() {
+                    if e.length() != 0 {
+                        let r = e.range();
+                        v.push((r.begin, r.end, unit));
+                    }
+                }
+            }
+            v.sort_unstable();
+            v
+        });
+        let n = ranges.partition_point(|r| r.0 <= addr);
+        let r = ranges[..n].last()?;
+        (addr < r.1).then_some(r.2)
+    }
+
+    /// The definitions of a variable among units `first..=last`, found by
+    /// reading only variable DIEs.
+    pub fn variable_in_units(&self, first: usize, last: usize, name: &str) -> Vec<Hit> {
+        let strs = gimli::Section::reader(&self.dwarf.debug_str).slice();
+        let want = name.as_bytes();
+        let mut hits = Vec::new();
+        let mut count = 0;
+        for h in self.headers.get(first..=last).unwrap_or_default() {
+            let _ = self.walk_unit(
+                *h,
+                |ns| ns == NameSpace::Variable,
+                &mut count,
+                |_, n, cand| {
+                    let is = match n {
+                        Name::Str(off) => strs
+                            .get(off as usize..)
+                            .is_some_and(|t| t.starts_with(want) && t.get(want.len()) == Some(&0)),
+                        Name::Inline(n) => n == want,
+                    };
+                    if is && !cand.hit.decl {
+                        hits.push(cand.hit);
+                    }
+                },
+            );
+        }
+        hits
+    }
+
+    /// Index the top-level DIEs of `headers` (consecutive units), on
+    /// several threads when there is enough to share. Returns the names in
+    /// section order semantics, the DIEs looked at and the threads used.
+    fn scan_batch(&self, headers: &[UnitHeader<R>]) -> (Map, u64, usize) {
         // KDEBUGINFO_THREADS overrides the thread count (for measurements).
         let threads = std::env::var("KDEBUGINFO_THREADS")
             .ok()
@@ -397,22 +659,22 @@ impl DwarfData {
                     .min(4)
             })
             .clamp(1, 16)
-            .min(self.headers.len().max(1));
+            .min(headers.len().max(1));
         // Split the units into contiguous chunks of similar byte size.
-        let total: usize = self.headers.iter().map(|h| h.length_including_self()).sum();
+        let total: usize = headers.iter().map(|h| h.length_including_self()).sum();
         let per = total / threads + 1;
         let mut chunks: Vec<&[UnitHeader<R>]> = Vec::new();
         let mut begin = 0;
         let mut acc = 0;
-        for (i, h) in self.headers.iter().enumerate() {
+        for (i, h) in headers.iter().enumerate() {
             acc += h.length_including_self();
             if acc >= per && chunks.len() + 1 < threads {
-                chunks.push(&self.headers[begin..=i]);
+                chunks.push(&headers[begin..=i]);
                 begin = i + 1;
                 acc = 0;
             }
         }
-        chunks.push(&self.headers[begin..]);
+        chunks.push(&headers[begin..]);
         let results: Vec<(ScanMap, u64)> = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
                 .iter()
@@ -444,19 +706,12 @@ impl DwarfData {
             let name = &tail[..tail.iter().position(|&c| c == 0).unwrap_or(tail.len())];
             add_to(&mut map, (ns, name), slot);
         }
-        let stats = IndexStats {
-            units: self.headers.len(),
-            top_level_dies: dies,
-            names: map.len(),
-            threads: chunks.len(),
-            build_time: start.elapsed(),
-        };
-        NameIndex { map, stats }
+        (map, dies, chunks.len())
     }
 
     fn scan_units(&self, headers: &[UnitHeader<R>]) -> (ScanMap, u64) {
         let mut map = ScanMap {
-            by_str: HashMap::with_capacity_and_hasher(1 << 16, FxBuildHasher),
+            by_str: HashMap::with_capacity_and_hasher(1 << 12, FxBuildHasher),
             inline: Map::default(),
         };
         let mut count = 0;
@@ -482,9 +737,42 @@ impl DwarfData {
         map: &mut ScanMap,
         count: &mut u64,
     ) -> gimli::Result<()> {
+        self.walk_unit(
+            header,
+            |_| true,
+            count,
+            |ns, name, cand| match name {
+                Name::Str(s) => {
+                    map.by_str
+                        .entry((ns, s))
+                        .and_modify(|slot| slot.add(cand))
+                        .or_insert(Slot::new(cand));
+                }
+                Name::Inline(name) => {
+                    map.inline
+                        .entry((ns, name))
+                        .and_modify(|slot| slot.add(cand))
+                        .or_insert(Slot::new(cand));
+                }
+            },
+        )
+    }
+
+    /// Calls `found` for every named top-level DIE of a unit whose
+    /// namespace `wanted` accepts; the others are skipped unread.
+    fn walk_unit(
+        &self,
+        header: UnitHeader<R>,
+        wanted: impl Fn(NameSpace) -> bool,
+        count: &mut u64,
+        mut found: impl FnMut(NameSpace, Name, Cand),
+    ) -> gimli::Result<()> {
         let base = unit_start(&header);
-        let unit = Unit::new(&self.dwarf, header)?;
-        let mut raw = unit.entries_raw(None)?;
+        // Not `Unit::new`: the index needs neither the line program header
+        // nor the root's attributes, which it would parse for every unit.
+        let abbrevs = header.abbreviations(&self.dwarf.debug_abbrev)?;
+        let mut full_unit: Option<Unit> = None;
+        let mut raw = header.entries_raw(&abbrevs, None)?;
         let Some(root) = raw.read_abbreviation()? else {
             return Ok(());
         };
@@ -507,7 +795,8 @@ impl DwarfData {
                 dw::DW_TAG_variable => Some(NameSpace::Variable),
                 dw::DW_TAG_subprogram => Some(NameSpace::Function),
                 _ => None,
-            };
+            }
+            .filter(|&ns| wanted(ns));
             let mut name: Option<AttributeValue<R>> = None;
             let mut decl = false;
             let mut size = 0;
@@ -556,7 +845,7 @@ impl DwarfData {
             }
             match sibling {
                 Some(sib) if abbrev.has_children() && sib.0 > off.0 => {
-                    raw = unit.entries_raw(Some(sib))?
+                    raw = header.entries_raw(&abbrevs, Some(sib))?
                 }
                 _ => {
                     raw.skip_attributes(&specs[run..])?;
@@ -573,7 +862,9 @@ impl DwarfData {
                     // (`DW_AT_specification`), as GCC emits for variables
                     // declared extern in a header and defined in the unit.
                     let Some(spec) = spec else { continue };
-                    let Ok(e) = unit.entry(spec) else { continue };
+                    let Ok(e) = header.entry(&abbrevs, spec) else {
+                        continue;
+                    };
                     let Some(n) = e.attr_value(dw::DW_AT_name) else {
                         continue;
                     };
@@ -589,20 +880,24 @@ impl DwarfData {
                 count: 1,
             };
             if let AttributeValue::DebugStrRef(s) = name {
-                map.by_str
-                    .entry((ns, s.0 as u64))
-                    .and_modify(|slot| slot.add(cand))
-                    .or_insert(Slot::new(cand));
+                found(ns, Name::Str(s.0 as u64), cand);
                 continue;
             }
-            let Ok(name) = self.dwarf.attr_string(&unit, name) else {
-                continue;
+            let name: &'static [u8] = match name {
+                AttributeValue::String(n) => n.slice(),
+                // Forms that need the unit's bases (`DW_FORM_strx`…).
+                other => {
+                    if full_unit.is_none() {
+                        full_unit = Unit::new(&self.dwarf, header).ok();
+                    }
+                    let Some(u) = &full_unit else { continue };
+                    let Ok(n) = self.dwarf.attr_string(u, other) else {
+                        continue;
+                    };
+                    n.slice()
+                }
             };
-            let name: &'static [u8] = name.slice();
-            map.inline
-                .entry((ns, name))
-                .and_modify(|slot| slot.add(cand))
-                .or_insert(Slot::new(cand));
+            found(ns, Name::Inline(name), cand);
         }
         Ok(())
     }

@@ -46,6 +46,9 @@ pub struct KernelDebugInfo {
     symbols: OnceLock<std::result::Result<SymbolTable, String>>,
     dwarf: OnceLock<Result<DwarfData>>,
     index: OnceLock<NameIndex>,
+    btf: OnceLock<Option<btf::Btf<'static>>>,
+    /// Variables found through their symbol (or not: None), by name.
+    variables: Mutex<HashMap<String, Option<dwarf::Hit>, FxBuildHasher>>,
     types: RwLock<HashMap<TypeId, Arc<Type>, FxBuildHasher>>,
     // Declared last so that it is dropped after everything borrowing from it.
     _backing: Backing,
@@ -68,9 +71,16 @@ fn extend(data: &[u8]) -> &'static [u8] {
     unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) }
 }
 
-/// How long to wait for another process building the same name index: a
-/// build takes well under a second for a distribution vmlinux.
-const INDEX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+impl Drop for KernelDebugInfo {
+    /// Keep what lookups scanned of the name index for the next process.
+    fn drop(&mut self) {
+        if let Some(ix) = self.index.get() {
+            if ix.advanced() {
+                self.persist_index(ix);
+            }
+        }
+    }
+}
 
 impl KernelDebugInfo {
     /// Map a vmlinux (or any ELF file with kernel debug info) and read its
@@ -103,6 +113,8 @@ impl KernelDebugInfo {
             symbols: OnceLock::new(),
             dwarf: OnceLock::new(),
             index: OnceLock::new(),
+            btf: OnceLock::new(),
+            variables: Mutex::new(HashMap::default()),
             types: RwLock::new(HashMap::default()),
             _backing: backing,
         })
@@ -190,9 +202,11 @@ impl KernelDebugInfo {
         self.elf.section(name)
     }
 
-    /// The parsed `.BTF` section, if present and well-formed.
-    pub fn btf(&self) -> Option<btf::Btf<'_>> {
-        btf::Btf::parse(self.section(".BTF")?.data)
+    /// The parsed `.BTF` section, if present and well-formed (parsed once).
+    pub fn btf(&self) -> Option<&btf::Btf<'_>> {
+        self.btf
+            .get_or_init(|| btf::Btf::parse(extend(self.section(".BTF")?.data)))
+            .as_ref()
     }
 
     /// Bytes of the file image at a link-time address (from an allocated
@@ -284,57 +298,46 @@ impl KernelDebugInfo {
     fn index(&self) -> Result<&NameIndex> {
         let d = self.dwarf()?;
         Ok(self.index.get_or_init(|| {
-            let cache = self.index_cache_path();
+            let total = d.headers.len();
             let key = self.index_cache_key();
-            let load = |p: &std::path::PathBuf| {
-                std::fs::read(p)
-                    .ok()
-                    .and_then(|b| NameIndex::from_bytes(&b, self.elf.data, &key))
-            };
-            if let Some(ix) = cache.as_ref().and_then(load) {
-                return ix;
-            }
-            // Processes scanning dumps of one build at once (bulk workers)
-            // take turns: the first builds and writes the index, the others
-            // wait for it and read it, instead of all building it at once.
-            let lock = cache.as_ref().and_then(|p| {
-                std::fs::create_dir_all(p.parent()?).ok()?;
-                let f = std::fs::File::create(p.with_extension("lock")).ok()?;
-                // Bounded: a holder that is stopped (^Z) or stuck must not
-                // hang every other command on this build; past the wait,
-                // build it ourselves.
-                let give_up = std::time::Instant::now() + INDEX_LOCK_WAIT;
-                loop {
-                    match f.try_lock() {
-                        Ok(()) => return Some(f),
-                        Err(std::fs::TryLockError::WouldBlock)
-                            if std::time::Instant::now() < give_up =>
-                        {
-                            std::thread::sleep(std::time::Duration::from_millis(20))
-                        }
-                        Err(_) => return None,
-                    }
-                }
-            });
-            if lock.is_some() {
-                if let Some(ix) = cache.as_ref().and_then(load) {
-                    return ix;
-                }
-            }
-            let ix = d.build_index();
-            self.release_scanned_pages();
-            if let (Some(p), Some(bytes)) = (cache, ix.to_bytes(self.elf.data, &key)) {
-                // Best effort: a read-only or full disk only costs the next run a rebuild.
-                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-                if p.parent()
-                    .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-                    && std::fs::write(&tmp, bytes).is_ok()
-                {
-                    let _ = std::fs::rename(&tmp, &p);
-                }
-            }
-            ix
+            self.index_cache_path()
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|b| NameIndex::from_bytes(&b, self.elf.data, &key, total))
+                .unwrap_or_else(|| NameIndex::empty(total))
         }))
+    }
+
+    /// Write what the index has scanned to the cache, unless the file there
+    /// already covers as much (another process got further). Best effort:
+    /// a read-only or full disk only costs the next run a scan.
+    fn persist_index(&self, ix: &NameIndex) {
+        let Some(p) = self.index_cache_path() else {
+            return;
+        };
+        let key = self.index_cache_key();
+        let ours = ix.stats();
+        let ours = ours.loaded_units + ours.units;
+        if let Some(theirs) = std::fs::read(&p)
+            .ok()
+            .and_then(|b| NameIndex::persisted_units(&b, &key))
+        {
+            if theirs >= ours {
+                return;
+            }
+        }
+        let Some(bytes) = ix.to_bytes(self.elf.data, &key) else {
+            return;
+        };
+        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        if p.parent()
+            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+            && std::fs::write(&tmp, bytes).is_ok()
+            && std::fs::rename(&tmp, &p).is_ok()
+        {
+            ix.set_persisted();
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 
     /// Where the name index of this build is cached: `$VMTRIAGE_INDEX_CACHE`
@@ -372,26 +375,107 @@ impl KernelDebugInfo {
         k
     }
 
-    /// The index scan touches every top-level DIE of ~200 MB of DWARF; once
-    /// it is built those pages are not needed: drop them from this process's
-    /// resident set (they stay in the page cache, and refault cheaply when a
-    /// type is resolved).
-    fn release_scanned_pages(&self) {
-        if let Backing::Mmap(m) = &self._backing {
-            // SAFETY: a read-only private file mapping; DONTNEED only drops
-            // our page-table entries, later reads refault the file's bytes.
-            let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    /// Complete the DWARF name index now (lookups otherwise scan only as
+    /// many units as they need), persist it, and return its statistics.
+    pub fn index_stats(&self) -> Result<IndexStats> {
+        let ix = self.index()?;
+        ix.complete(self.dwarf()?);
+        if ix.advanced() {
+            self.persist_index(ix);
         }
+        Ok(ix.stats())
     }
 
-    /// Build the DWARF name index now (it is otherwise built on the first
-    /// type or variable lookup) and return its statistics.
-    pub fn index_stats(&self) -> Result<IndexStats> {
-        Ok(self.index()?.stats.clone())
+    /// How far the name index got so far, without scanning more.
+    pub fn index_progress(&self) -> Result<IndexStats> {
+        Ok(self.index()?.stats())
     }
 
     fn lookup(&self, ns: NameSpace, name: &str) -> Result<Option<dwarf::Hit>> {
-        Ok(self.index()?.get(ns, name))
+        let expect = self.expect(ns, name);
+        if ns == NameSpace::Variable && expect != dwarf::Expect::Absent {
+            if let Some(h) = self.variable_at_symbol(name)? {
+                return Ok(Some(h));
+            }
+        }
+        Ok(self.index()?.get(self.dwarf()?, ns, name, expect))
+    }
+
+    /// The definition of a global variable at its symbol's address, looked
+    /// for in the units the symbol table points at (see
+    /// [`SymbolTable::defining_file_text`]) rather than in every unit before
+    /// it. None when the hint does not lead to it; the name index decides then.
+    fn variable_at_symbol(&self, name: &str) -> Result<Option<dwarf::Hit>> {
+        /// More units than this between the bounds: not worth it.
+        const MAX_UNITS: usize = 160;
+        if let Some(h) = self.lock_variables().get(name) {
+            return Ok(*h);
+        }
+        let d = self.dwarf()?;
+        let found = (|| {
+            let syms = self.symbols().ok()?;
+            let sym = syms.lookup(name)?;
+            let (lo, hi) = syms.defining_file_text(name)?;
+            let (first, last) = (d.unit_of_code(lo)?, d.unit_of_code(hi)?);
+            if first > last || last - first >= MAX_UNITS {
+                return None;
+            }
+            d.variable_in_units(first, last, name)
+                .into_iter()
+                .find(|h| {
+                    d.parse_variable(h.die, name, false)
+                        .is_ok_and(|v| v.address == Some(sym.addr))
+                })
+        })();
+        self.lock_variables().insert(name.to_string(), found);
+        Ok(found)
+    }
+
+    fn lock_variables(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Option<dwarf::Hit>, FxBuildHasher>> {
+        self.variables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the symbol table and BTF say of a name: whether it exists, and
+    /// whether its first DWARF definition is the one a full scan would pick.
+    /// Applied the same whether the index is complete or not, so answers do
+    /// not depend on what a cache holds.
+    fn expect(&self, ns: NameSpace, name: &str) -> dwarf::Expect {
+        use dwarf::Expect;
+        match ns {
+            // A global the model can read has a symbol (vmlinux keeps static
+            // ones too); DWARF alone also lists optimised-out variables.
+            NameSpace::Variable | NameSpace::Function => match self.symbols() {
+                Ok(s) if s.lookup(name).is_none() => Expect::Absent,
+                _ => Expect::FirstDefinition,
+            },
+            NameSpace::Typedef | NameSpace::Base => {
+                // (BTF files integer and floating-point names together.)
+                let kind = if ns == NameSpace::Typedef {
+                    btf::BtfKind::Typedef
+                } else {
+                    btf::BtfKind::Int
+                };
+                match self.btf() {
+                    Some(b) if !b.has_named(kind, name) => Expect::Absent,
+                    _ => Expect::FirstDefinition,
+                }
+            }
+            NameSpace::Struct | NameSpace::Union | NameSpace::Enum => {
+                let kind = match ns {
+                    NameSpace::Struct => btf::BtfKind::Struct,
+                    NameSpace::Union => btf::BtfKind::Union,
+                    _ => btf::BtfKind::Enum,
+                };
+                match self.btf().map(|b| b.definitions(kind, name)) {
+                    None | Some(btf::BtfDefinitions::Several) => Expect::FullScan,
+                    Some(btf::BtfDefinitions::None) => Expect::Absent,
+                    Some(btf::BtfDefinitions::DeclarationOnly) => Expect::FirstDeclaration,
+                    Some(btf::BtfDefinitions::One { size }) => Expect::Sized(size),
+                }
+            }
+        }
     }
 
     /// Find a type by C name: `struct task_struct`, `union thread_union`,
@@ -469,9 +553,8 @@ impl KernelDebugInfo {
                 gimli::DW_TAG_enumeration_type => NameSpace::Enum,
                 _ => NameSpace::Struct,
             };
-            self.index()
+            self.lookup(ns, name)
                 .ok()?
-                .get(ns, name)
                 .filter(|h| !h.decl)
                 .map(|h| h.die)
         };

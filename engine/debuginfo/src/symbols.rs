@@ -47,7 +47,15 @@ struct Raw {
     size: u64,
     kind: SymbolKind,
     global: bool,
+    /// The section the symbol is defined in (`st_shndx`).
+    shndx: u32,
+    /// For a local symbol, which `STT_FILE` group of the table it follows
+    /// (the linker writes each object file's locals after its name); else
+    /// `NO_FILE`.
+    file: u32,
 }
+
+const NO_FILE: u32 = u32::MAX;
 
 impl Raw {
     fn sym(&self) -> Symbol<'static> {
@@ -74,6 +82,9 @@ impl Raw {
 pub struct SymbolTable {
     by_addr: Vec<Raw>,
     by_name: HashMap<&'static str, u32, FxBuildHasher>,
+    /// Per `STT_FILE` group, the address of one of its local functions
+    /// (0: none): `.debug_aranges` maps it to the object's DWARF unit.
+    file_text: Vec<u64>,
 }
 
 impl SymbolTable {
@@ -100,7 +111,17 @@ impl SymbolTable {
             .and_then(|s| slice(elf.data, s.sh_offset, s.sh_size))
             .unwrap_or(&[]);
         let mut by_addr = Vec::with_capacity(count);
+        let mut file_text: Vec<u64> = Vec::new();
         for s in symtab.iter() {
+            if s.st_type() == sym::STT_FILE {
+                file_text.push(0);
+                continue;
+            }
+            let global = s.st_bind() != sym::STB_LOCAL;
+            let file = match file_text.len() {
+                n if n > 0 && !global => (n - 1) as u32,
+                _ => NO_FILE,
+            };
             let kind = match s.st_type() {
                 sym::STT_FUNC | sym::STT_GNU_IFUNC => SymbolKind::Function,
                 sym::STT_OBJECT | sym::STT_TLS | sym::STT_COMMON => SymbolKind::Object,
@@ -117,12 +138,17 @@ impl SymbolTable {
             if name.is_empty() {
                 continue;
             }
+            if kind == SymbolKind::Function && file != NO_FILE && file_text[file as usize] == 0 {
+                file_text[file as usize] = s.st_value;
+            }
             by_addr.push(Raw {
                 name,
                 addr: s.st_value,
                 size: s.st_size,
                 kind,
-                global: s.st_bind() != sym::STB_LOCAL,
+                global,
+                shndx: s.st_shndx as u32,
+                file,
             });
         }
         // Within one address, the preferred symbol sorts last so that a
@@ -140,7 +166,49 @@ impl SymbolTable {
                 })
                 .or_insert(i as u32);
         }
-        Ok(SymbolTable { by_addr, by_name })
+        Ok(SymbolTable {
+            by_addr,
+            by_name,
+            file_text,
+        })
+    }
+
+    /// Code addresses that bracket the object file defining a symbol, in
+    /// link order, which is also the order of the DWARF units: the code of
+    /// the symbol's own file (a local symbol), else of the nearest files
+    /// around it, found through the local symbols next to it in the same
+    /// section (a global one: its neighbours in memory come from the files
+    /// linked around it). A hint only: the caller checks what it finds.
+    pub(crate) fn defining_file_text(&self, name: &str) -> Option<(u64, u64)> {
+        const NEIGHBOURS: usize = 64;
+        let &i = self.by_name.get(name)?;
+        let r = &self.by_addr[i as usize];
+        let text_of = |file: u32, down: bool| -> Option<u64> {
+            // The nearest file, that way, with code of its own.
+            let n = self.file_text.len() as i64;
+            let mut f = file as i64;
+            for _ in 0..NEIGHBOURS {
+                if f < 0 || f >= n {
+                    return None;
+                }
+                match self.file_text[f as usize] {
+                    0 => f += if down { -1 } else { 1 },
+                    t => return Some(t),
+                }
+            }
+            None
+        };
+        if r.file != NO_FILE {
+            return Some((text_of(r.file, true)?, text_of(r.file, false)?));
+        }
+        let near = |it: &mut dyn Iterator<Item = &Raw>| {
+            it.take(NEIGHBOURS)
+                .find(|o| o.file != NO_FILE && o.shndx == r.shndx)
+                .map(|o| o.file)
+        };
+        let below = near(&mut self.by_addr[..i as usize].iter().rev())?;
+        let above = near(&mut self.by_addr[i as usize + 1..].iter())?;
+        Some((text_of(below, true)?, text_of(above, false)?))
     }
 
     /// Number of symbols indexed.

@@ -1,23 +1,33 @@
-//! The name index persisted per build-id: a second open loads it instead of
-//! scanning DWARF, gives the same answers, and a damaged cache is rebuilt.
+//! The name index: filled lazily (a lookup scans only the units it needs,
+//! and answers as the complete index would), persisted per build-id (a
+//! second open resumes from it, gives the same answers), and a damaged
+//! cache is rebuilt.
 
 use std::path::PathBuf;
 
 use kdebuginfo::KernelDebugInfo;
 
-fn vmlinux() -> PathBuf {
+/// The corpus's debug vmlinux files (one per kernel), in a stable order.
+fn vmlinuxes() -> Vec<PathBuf> {
     let dir = std::env::var_os("VMTRIAGE_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
                 .join(".cache/vmtriage-corpus")
         });
-    std::fs::read_dir(dir.join("kernels"))
+    let mut all: Vec<PathBuf> = std::fs::read_dir(dir.join("kernels"))
         .expect("the corpus kernels (corpus/build)")
         .filter_map(|e| e.ok())
         .map(|e| e.path().join("vmlinux"))
-        .find(|p| p.exists())
-        .expect("a debug vmlinux in the corpus")
+        .filter(|p| p.exists())
+        .collect();
+    all.sort();
+    assert!(!all.is_empty(), "a debug vmlinux in the corpus");
+    all
+}
+
+fn vmlinux() -> PathBuf {
+    vmlinuxes().remove(0)
 }
 
 const NAMES: &[&str] = &[
@@ -28,16 +38,21 @@ const NAMES: &[&str] = &[
     "enum zone_stat_item",
 ];
 
-/// Both tests set `VMTRIAGE_INDEX_CACHE`: one at a time.
+/// The tests set `VMTRIAGE_INDEX_CACHE`: one at a time.
 static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// An empty cache directory of this name, the index cache while the guard lives.
+fn fresh_cache(name: &str) -> (std::sync::MutexGuard<'static, ()>, PathBuf) {
+    let guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::env::set_var("VMTRIAGE_INDEX_CACHE", &dir);
+    (guard, dir)
+}
 
 #[test]
 fn cached_index_gives_the_same_answers_and_survives_damage() {
-    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-cache");
-    let _ = std::fs::remove_dir_all(&dir);
-    // The cache directory comes from the environment; this test owns the variable.
-    std::env::set_var("VMTRIAGE_INDEX_CACHE", &dir);
+    let (_guard, dir) = fresh_cache("index-cache");
     let path = vmlinux();
 
     let built = KernelDebugInfo::open(&path).unwrap();
@@ -50,7 +65,6 @@ fn cached_index_gives_the_same_answers_and_survives_damage() {
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        // Next to it: the lock that makes concurrent processes build it once.
         .filter(|e| e.path().extension().is_some_and(|x| x == "idx"))
         .collect();
     assert_eq!(files.len(), 1, "one index file per build-id");
@@ -89,28 +103,149 @@ fn cached_index_gives_the_same_answers_and_survives_damage() {
 }
 
 #[test]
-fn concurrent_opens_build_the_index_once() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-cache-concurrent");
-    let _ = std::fs::remove_dir_all(&dir);
+fn lookups_scan_only_what_they_need_and_the_next_process_resumes() {
+    let (_guard, _dir) = fresh_cache("index-cache-lazy");
     let path = vmlinux();
+
+    let first = KernelDebugInfo::open(&path).unwrap();
+    let task = first.find_type("struct task_struct").unwrap();
+    let p = first.index_progress().unwrap();
+    assert!(
+        p.units > 0 && p.units < p.total_units / 4,
+        "task_struct is defined in the first units: {p:?}"
+    );
+    let var = first.variable("tasklist_lock").unwrap();
+    assert_eq!(
+        first.index_progress().unwrap().units,
+        p.units,
+        "a global variable is found through its symbol, not by scanning further"
+    );
+    drop(first); // persists what it scanned
+
+    let second = KernelDebugInfo::open(&path).unwrap();
+    assert_eq!(second.find_type("struct task_struct").unwrap(), task);
+    assert_eq!(second.variable("tasklist_lock").unwrap().ty, var.ty);
+    let q = second.index_progress().unwrap();
+    assert_eq!(
+        (q.loaded_units, q.units),
+        (p.units, 0),
+        "the second process resumes where the first stopped"
+    );
+}
+
+/// Names of every kind, sampled across BTF and the symbol table.
+fn sample_names(k: &KernelDebugInfo) -> (Vec<String>, Vec<String>) {
+    use kdebuginfo::btf::BtfKind;
+    let btf = k.btf().expect("the corpus kernels have BTF");
+    let mut types = vec![
+        "unsigned int".to_string(),
+        "task_struct".into(),
+        "no_such_type_t".into(),
+    ];
+    // Every name BTF defines more than once (file-local structs that reuse
+    // a name): where "the definition most units use" matters.
+    let mut seen = std::collections::HashMap::new();
+    for id in btf.ids() {
+        if let (Some(BtfKind::Struct | BtfKind::Union | BtfKind::Enum), Some(n)) =
+            (btf.kind(id), btf.name(id))
+        {
+            *seen
+                .entry(format!("{:?} {n}", btf.kind(id).unwrap()))
+                .or_insert(0) += 1;
+        }
+    }
+    for (k, n) in seen {
+        if n > 1 && !k.ends_with(' ') {
+            let (kind, name) = k.split_once(' ').unwrap();
+            types.push(format!("{} {name}", kind.to_lowercase()));
+        }
+    }
+    for id in btf.ids().step_by(11) {
+        let prefix = match btf.kind(id) {
+            Some(BtfKind::Struct) => "struct ",
+            Some(BtfKind::Union) => "union ",
+            Some(BtfKind::Enum) => "enum ",
+            Some(BtfKind::Typedef | BtfKind::Int) => "",
+            Some(BtfKind::Fwd) => "struct ",
+            _ => continue,
+        };
+        match btf.name(id) {
+            Some(n) if !n.is_empty() => types.push(format!("{prefix}{n}")),
+            _ => {}
+        }
+    }
+    let syms = k.symbols().unwrap();
+    let mut vars: Vec<String> = syms
+        .iter()
+        .filter(|s| s.kind == kdebuginfo::SymbolKind::Object)
+        .step_by(97)
+        .map(|s| s.name.to_string())
+        .collect();
+    vars.extend(["jiffies", "init_task", "no_such_variable"].map(String::from));
+    (types, vars)
+}
+
+#[test]
+fn lazy_answers_equal_complete_index_answers() {
     let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    std::env::set_var("VMTRIAGE_INDEX_CACHE", &dir);
-    let units: Vec<usize> = std::thread::scope(|s| {
+    std::env::set_var("VMTRIAGE_INDEX_CACHE", "off");
+    for path in vmlinuxes() {
+        lazy_equals_complete(&path);
+    }
+}
+
+fn lazy_equals_complete(path: &std::path::Path) {
+    let complete = KernelDebugInfo::open(path).unwrap();
+    complete.index_stats().unwrap();
+    let (types, vars) = sample_names(&complete);
+    assert!(
+        types.len() > 500 && vars.len() > 200,
+        "{}: {} types, {} variables",
+        path.display(),
+        types.len(),
+        vars.len()
+    );
+    let lazy = KernelDebugInfo::open(path).unwrap();
+    for t in &types {
+        assert_eq!(
+            lazy.find_type(t).ok(),
+            complete.find_type(t).ok(),
+            "{}: type {t}: a partly scanned index answers as the complete one",
+            path.display()
+        );
+    }
+    for v in &vars {
+        let pick =
+            |k: &KernelDebugInfo| k.variable(v).ok().map(|v| (v.ty, v.address, v.declaration));
+        assert_eq!(
+            pick(&lazy),
+            pick(&complete),
+            "{}: variable {v}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn concurrent_opens_agree() {
+    let (_guard, _dir) = fresh_cache("index-cache-concurrent");
+    let path = vmlinux();
+    let answers: Vec<_> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..2)
             .map(|_| {
                 s.spawn(|| {
                     let k = KernelDebugInfo::open(&path).unwrap();
-                    k.index_stats().unwrap().units
+                    NAMES
+                        .iter()
+                        .map(|n| k.find_type(n).unwrap())
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    // Separate opens of the file take turns on the lock: one scans, the
-    // other loads what it wrote.
-    assert_eq!(
-        units.iter().filter(|&&u| u > 0).count(),
-        1,
-        "exactly one of two concurrent opens builds the index: {units:?}"
-    );
+    assert_eq!(answers[0], answers[1]);
+    // Whichever wrote last, the file is whole and usable.
+    let k = KernelDebugInfo::open(&path).unwrap();
+    assert!(k.index_progress().unwrap().loaded_units > 0);
 }

@@ -408,6 +408,16 @@ fn build(use_siblings: bool) -> Vec<u8> {
         ("local_helper", 0xffff_ffff_8100_0010, 16, 2, 0, 1),
         ("linux_banner", 0xffff_ffff_8180_0000, 59, 1, 1, 2),
         ("the_foo", THE_FOO_ADDR, 56, 1, 1, 5),
+        // A variable the model can read has a symbol (a name without one is
+        // absent, however DWARF describes it).
+        ("counter", COUNTER_ADDR, 8, 1, 1, 5),
+        ("do_thing", 0xffff_ffff_8100_0020, 16, 2, 1, 1),
+        ("only_in_unit2", 0xffff_ffff_8200_2000, 8, 1, 1, 5),
+        ("a_bar", 0xffff_ffff_8200_3000, 8, 1, 1, 5),
+        ("bar_direct", 0xffff_ffff_8200_4000, 8, 1, 1, 5),
+        // So that only the index (which must not see block-local DIEs)
+        // decides that it is not a global.
+        ("local_var", 0xffff_ffff_8200_5000, 4, 1, 0, 5),
     ];
     build_elf(secs, syms)
 }
@@ -466,7 +476,7 @@ fn symbols() {
         ("local_helper", 1, false)
     );
     assert!(k.symbolize(0x1000).is_none());
-    assert_eq!(k.symbols().unwrap().len(), 5);
+    assert_eq!(k.symbols().unwrap().len(), 11);
 }
 
 fn check_types(k: &KernelDebugInfo) {

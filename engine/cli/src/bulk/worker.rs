@@ -182,8 +182,6 @@ impl DebugCache {
                     path.display()
                 ));
             }
-            // Build the name index now, once, rather than inside the first dump's rules.
-            let _ = d.index_stats();
             let _ = d.symbols();
             self.opened.fetch_add(1, Ordering::Relaxed);
             Ok(Arc::new(d))
