@@ -307,6 +307,16 @@ impl NameIndex {
         }
     }
 
+    /// Every (namespace, name) seen so far.
+    #[cfg(test)]
+    pub fn names(&self) -> Vec<(NameSpace, String)> {
+        let p = self.lock();
+        p.map
+            .keys()
+            .map(|(ns, n)| (*ns, String::from_utf8_lossy(n).into_owned()))
+            .collect()
+    }
+
     /// Whether units were scanned since the index was loaded or persisted.
     pub fn advanced(&self) -> bool {
         let p = self.lock();

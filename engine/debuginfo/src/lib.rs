@@ -890,3 +890,53 @@ mod assert_traits {
         send_sync::<super::Type>();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The corpus's debug vmlinux files (`corpus/build`).
+    fn corpus_vmlinuxes() -> Vec<std::path::PathBuf> {
+        let dir = std::env::var_os("VMTRIAGE_CORPUS")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| std::path::Path::new(&h).join(".cache/vmtriage-corpus"))
+            });
+        let entries = dir
+            .and_then(|d| std::fs::read_dir(d.join("kernels")).ok())
+            .expect("the corpus kernels (corpus/build)");
+        let all: Vec<_> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("vmlinux"))
+            .filter(|p| p.exists())
+            .collect();
+        assert!(!all.is_empty(), "a debug vmlinux in the corpus");
+        all
+    }
+
+    /// Lookups trust BTF to say that a type name does not exist (no scan):
+    /// on every corpus kernel, every type name DWARF has is known to BTF.
+    #[test]
+    fn btf_knows_every_dwarf_type_name() {
+        for path in corpus_vmlinuxes() {
+            let k = KernelDebugInfo::open(&path).unwrap();
+            let ix = k.index().unwrap();
+            ix.complete(k.dwarf().unwrap());
+            let mut checked = 0;
+            for (ns, name) in ix.names() {
+                if matches!(ns, NameSpace::Variable | NameSpace::Function) {
+                    continue;
+                }
+                checked += 1;
+                assert_ne!(
+                    k.expect(ns, &name),
+                    dwarf::Expect::Absent,
+                    "{}: {ns:?} {name} is in DWARF but not in BTF",
+                    path.display()
+                );
+            }
+            assert!(checked > 5000, "{}: {checked} names", path.display());
+        }
+    }
+}
