@@ -53,6 +53,8 @@ struct Raw {
     /// (the linker writes each object file's locals after its name); else
     /// `NO_FILE`.
     file: u32,
+    /// Position in the ELF table: the last tie-break of the sort.
+    seq: u32,
 }
 
 const NO_FILE: u32 = u32::MAX;
@@ -149,11 +151,12 @@ impl SymbolTable {
                 global,
                 shndx: s.st_shndx as u32,
                 file,
+                seq: by_addr.len() as u32,
             });
         }
         // Within one address, the preferred symbol sorts last so that a
         // "last entry <= addr" search finds it.
-        by_addr.sort_by(|a, b| a.addr.cmp(&b.addr).then(a.rank().cmp(&b.rank())));
+        by_addr.sort_unstable_by_key(|r| (r.addr, r.rank(), r.seq));
         let mut by_name: HashMap<&'static str, u32, FxBuildHasher> =
             HashMap::with_capacity_and_hasher(by_addr.len(), FxBuildHasher);
         for (i, r) in by_addr.iter().enumerate() {
