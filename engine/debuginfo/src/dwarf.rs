@@ -188,6 +188,8 @@ pub struct IndexStats {
     pub top_level_dies: u64,
     /// Distinct (namespace, name) keys kept.
     pub names: usize,
+    /// Global variables looked for through their symbol (found or not).
+    pub variables: usize,
     /// Threads used.
     pub threads: usize,
     /// Wall time spent scanning (or loading).
@@ -203,6 +205,11 @@ pub(crate) struct NameIndex {
 
 struct Progress {
     map: Map,
+    /// Global variables looked for through their symbol (see
+    /// `KernelDebugInfo::variable_at_symbol`): the DIE found, or None.
+    hints: HashMap<&'static [u8], Option<Hit>, FxBuildHasher>,
+    /// Whether `hints` changed since loaded or persisted.
+    hints_changed: bool,
     /// Units `headers[..next]` are in `map`.
     next: usize,
     /// `next` as last loaded from or written to the cache.
@@ -214,7 +221,10 @@ struct Progress {
 /// for are defined in the first units, most variables within the first third.
 const BATCH_BYTES: usize = 8 << 20;
 
-const INDEX_MAGIC: &[u8; 8] = b"VMTIDX02";
+const INDEX_MAGIC: &[u8; 8] = b"VMTIDX03";
+
+/// The namespace byte of a persisted variable hint (not a `NameSpace`).
+const HINT_RECORD: u8 = 0xff;
 
 const NS: [NameSpace; 7] = [
     NameSpace::Struct,
@@ -255,6 +265,8 @@ impl NameIndex {
         NameIndex {
             progress: Mutex::new(Progress {
                 map: Map::default(),
+                hints: HashMap::default(),
+                hints_changed: false,
                 next: 0,
                 persisted: 0,
                 stats: IndexStats {
@@ -303,6 +315,7 @@ impl NameIndex {
         let p = self.lock();
         IndexStats {
             names: p.map.len(),
+            variables: p.hints.len(),
             ..p.stats.clone()
         }
     }
@@ -317,10 +330,29 @@ impl NameIndex {
             .collect()
     }
 
-    /// Whether units were scanned since the index was loaded or persisted.
+    /// Whether units were scanned or variables looked for since the index
+    /// was loaded or persisted.
     pub fn advanced(&self) -> bool {
         let p = self.lock();
-        p.next > p.persisted
+        p.next > p.persisted || p.hints_changed
+    }
+
+    /// Whether this index should replace a persisted one that covers
+    /// `theirs` units: it covers more, or as many and knows new variables.
+    pub fn improves_on(&self, theirs: usize) -> bool {
+        let p = self.lock();
+        p.next > theirs || (p.next == theirs && p.hints_changed)
+    }
+
+    /// What looking for a variable through its symbol found, if done before.
+    pub fn variable_hint(&self, name: &str) -> Option<Option<Hit>> {
+        self.lock().hints.get(name.as_bytes()).copied()
+    }
+
+    pub fn set_variable_hint(&self, name: &'static [u8], hit: Option<Hit>) {
+        let mut p = self.lock();
+        p.hints.insert(name, hit);
+        p.hints_changed = true;
     }
 
     /// The index as bytes: how far it got, and per name its candidates,
@@ -336,18 +368,36 @@ impl NameIndex {
         out.extend_from_slice(key);
         out.extend_from_slice(&(p.next as u64).to_le_bytes());
         out.extend_from_slice(&(p.stats.total_units as u64).to_le_bytes());
-        out.extend_from_slice(&(p.map.len() as u64).to_le_bytes());
-        for ((ns, name), slot) in &p.map {
+        out.extend_from_slice(&((p.map.len() + p.hints.len()) as u64).to_le_bytes());
+        let put_name = |out: &mut Vec<u8>, ns: u8, name: &[u8]| -> Option<()> {
             let off = (name.as_ptr() as usize).checked_sub(base)?;
             if off + name.len() > file.len() {
                 return None;
             }
-            out.push(*ns as u8);
+            out.push(ns);
             out.extend_from_slice(&(off as u64).to_le_bytes());
             out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            Some(())
+        };
+        for ((ns, name), slot) in &p.map {
+            put_name(&mut out, *ns as u8, name)?;
             put_cand(&mut out, &slot.first);
             out.push(slot.second.is_some() as u8);
             put_cand(&mut out, &slot.second.unwrap_or(slot.first));
+        }
+        for (name, hit) in &p.hints {
+            put_name(&mut out, HINT_RECORD, name)?;
+            let c = Cand {
+                hit: hit.unwrap_or(Hit {
+                    die: u64::MAX,
+                    decl: false,
+                }),
+                size: 0,
+                count: 0,
+            };
+            put_cand(&mut out, &c);
+            out.push(0);
+            put_cand(&mut out, &c);
         }
         Some(out)
     }
@@ -391,12 +441,17 @@ impl NameIndex {
         let body = rest.get(16..)?;
         debug_assert_eq!(body.len(), n * REC, "checked by persisted_units");
         let mut map = Map::with_capacity_and_hasher(n, FxBuildHasher);
+        let mut hints = HashMap::default();
         for r in body.chunks_exact(REC) {
-            let ns = *NS.get(r[0] as usize)?;
             let off = u64::from_le_bytes(r[1..9].try_into().ok()?) as usize;
             let len = u32::from_le_bytes(r[9..13].try_into().ok()?) as usize;
             let name = file.get(off..off.checked_add(len)?)?;
             let first = get_cand(&r[13..13 + CAND]);
+            if r[0] == HINT_RECORD {
+                hints.insert(name, (first.hit.die != u64::MAX).then_some(first.hit));
+                continue;
+            }
+            let ns = *NS.get(r[0] as usize)?;
             let second = (r[13 + CAND] != 0).then(|| get_cand(&r[14 + CAND..]));
             map.insert((ns, name), Slot { first, second });
         }
@@ -409,6 +464,8 @@ impl NameIndex {
         Some(NameIndex {
             progress: Mutex::new(Progress {
                 map,
+                hints,
+                hints_changed: false,
                 next,
                 persisted: next,
                 stats,
@@ -420,6 +477,7 @@ impl NameIndex {
     pub fn set_persisted(&self) {
         let mut p = self.lock();
         p.persisted = p.next;
+        p.hints_changed = false;
     }
 }
 
@@ -626,37 +684,69 @@ impl DwarfData {
         (addr < r.1).then_some(r.2)
     }
 
-    /// The definitions of a variable among units `first..=last`, found by
-    /// reading only variable DIEs.
-    pub fn variable_in_units(&self, first: usize, last: usize, name: &str) -> Vec<Hit> {
+    /// The first definition of a variable among units `first..=last` that
+    /// `accept` takes, found by reading only variable DIEs. Two threads
+    /// share a wide range; the lower half's answer wins, so the result does
+    /// not depend on which finishes first.
+    pub fn variable_in_units(
+        &self,
+        first: usize,
+        last: usize,
+        name: &str,
+        accept: impl Fn(Hit) -> bool + Sync,
+    ) -> Option<Hit> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let units = self.headers.get(first..=last)?;
         let strs = gimli::Section::reader(&self.dwarf.debug_str).slice();
         let want = name.as_bytes();
-        let mut hits = Vec::new();
-        let mut count = 0;
-        for h in self.headers.get(first..=last).unwrap_or_default() {
-            let _ = self.walk_unit(
-                *h,
-                |ns| ns == NameSpace::Variable,
-                &mut count,
-                |_, n, cand| {
-                    let is = match n {
-                        Name::Str(off) => strs
-                            .get(off as usize..)
-                            .is_some_and(|t| t.starts_with(want) && t.get(want.len()) == Some(&0)),
-                        Name::Inline(n) => n == want,
-                    };
-                    if is && !cand.hit.decl {
-                        hits.push(cand.hit);
-                    }
-                },
-            );
+        let lower_found = AtomicBool::new(false);
+        let search = |units: &[UnitHeader<R>], stop: Option<&AtomicBool>| -> Option<Hit> {
+            let mut count = 0;
+            for h in units {
+                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    return None;
+                }
+                let mut hits = Vec::new();
+                let _ = self.walk_unit(
+                    *h,
+                    |ns| ns == NameSpace::Variable,
+                    &mut count,
+                    |_, n, cand| {
+                        let is = match n {
+                            Name::Str(off) => strs.get(off as usize..).is_some_and(|t| {
+                                t.starts_with(want) && t.get(want.len()) == Some(&0)
+                            }),
+                            Name::Inline(n) => n == want,
+                        };
+                        if is && !cand.hit.decl {
+                            hits.push(cand.hit);
+                        }
+                    },
+                );
+                if let Some(h) = hits.into_iter().find(|&h| accept(h)) {
+                    return Some(h);
+                }
+            }
+            None
+        };
+        if units.len() < 8 {
+            return search(units, None);
         }
-        hits
+        let (lower, upper) = units.split_at(units.len() / 2);
+        std::thread::scope(|s| {
+            let up = s.spawn(|| search(upper, Some(&lower_found)));
+            let low = search(lower, None);
+            if low.is_some() {
+                lower_found.store(true, Ordering::Relaxed);
+            }
+            let up = up.join().ok().flatten();
+            low.or(up)
+        })
     }
 
     /// Index the top-level DIEs of `headers` (consecutive units), on
-    /// several threads when there is enough to share. Returns the names in
-    /// section order semantics, the DIEs looked at and the threads used.
+    /// several threads when there is enough to share. Returns the names
+    /// with their candidates, the DIEs looked at and the threads used.
     fn scan_batch(&self, headers: &[UnitHeader<R>]) -> (Map, u64, usize) {
         // KDEBUGINFO_THREADS overrides the thread count (for measurements).
         let threads = std::env::var("KDEBUGINFO_THREADS")

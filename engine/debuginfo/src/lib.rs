@@ -47,8 +47,6 @@ pub struct KernelDebugInfo {
     dwarf: OnceLock<Result<DwarfData>>,
     index: OnceLock<NameIndex>,
     btf: OnceLock<Option<btf::Btf<'static>>>,
-    /// Variables found through their symbol (or not: None), by name.
-    variables: Mutex<HashMap<String, Option<dwarf::Hit>, FxBuildHasher>>,
     types: RwLock<HashMap<TypeId, Arc<Type>, FxBuildHasher>>,
     // Declared last so that it is dropped after everything borrowing from it.
     _backing: Backing,
@@ -114,7 +112,6 @@ impl KernelDebugInfo {
             dwarf: OnceLock::new(),
             index: OnceLock::new(),
             btf: OnceLock::new(),
-            variables: Mutex::new(HashMap::default()),
             types: RwLock::new(HashMap::default()),
             _backing: backing,
         })
@@ -315,13 +312,11 @@ impl KernelDebugInfo {
             return;
         };
         let key = self.index_cache_key();
-        let ours = ix.stats();
-        let ours = ours.loaded_units + ours.units;
         if let Some(theirs) = std::fs::read(&p)
             .ok()
             .and_then(|b| NameIndex::persisted_units(&b, &key))
         {
-            if theirs >= ours {
+            if !ix.improves_on(theirs) {
                 return;
             }
         }
@@ -408,33 +403,30 @@ impl KernelDebugInfo {
     fn variable_at_symbol(&self, name: &str) -> Result<Option<dwarf::Hit>> {
         /// More units than this between the bounds: not worth it.
         const MAX_UNITS: usize = 160;
-        if let Some(h) = self.lock_variables().get(name) {
-            return Ok(*h);
+        let ix = self.index()?;
+        if let Some(h) = ix.variable_hint(name) {
+            return Ok(h);
         }
         let d = self.dwarf()?;
+        let Some(sym) = self.symbols().ok().and_then(|s| s.lookup(name)) else {
+            return Ok(None);
+        };
         let found = (|| {
             let syms = self.symbols().ok()?;
-            let sym = syms.lookup(name)?;
             let (lo, hi) = syms.defining_file_text(name)?;
             let (first, last) = (d.unit_of_code(lo)?, d.unit_of_code(hi)?);
             if first > last || last - first >= MAX_UNITS {
                 return None;
             }
-            d.variable_in_units(first, last, name)
-                .into_iter()
-                .find(|h| {
-                    d.parse_variable(h.die, name, false)
-                        .is_ok_and(|v| v.address == Some(sym.addr))
-                })
+            d.variable_in_units(first, last, name, |h| {
+                d.parse_variable(h.die, name, false)
+                    .is_ok_and(|v| v.address == Some(sym.addr))
+            })
         })();
-        self.lock_variables().insert(name.to_string(), found);
+        // Keyed by the symbol's name, which lies in the file (and so can
+        // be persisted as an offset, like the index's names).
+        ix.set_variable_hint(extend(sym.name.as_bytes()), found);
         Ok(found)
-    }
-
-    fn lock_variables(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Option<dwarf::Hit>, FxBuildHasher>> {
-        self.variables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// What the symbol table and BTF say of a name: whether it exists, and
