@@ -102,6 +102,7 @@ impl Session {
                 source: kdebuginfo::Error::NoDwarf { path: vmlinux },
             });
         }
+        debug.prepare();
         Self::from_parts(dump, core, Arc::new(debug))
     }
 }

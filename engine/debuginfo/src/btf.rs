@@ -114,8 +114,8 @@ fn kind_key(k: BtfKind) -> u8 {
         BtfKind::Enum | BtfKind::Enum64 => 6,
         BtfKind::Typedef => 8,
         BtfKind::Int | BtfKind::Float => 1,
-        BtfKind::Func => 12,
-        BtfKind::Var => 14,
+        // Functions and variables are not looked up by name (the symbol
+        // table and DWARF serve those): not indexed.
         BtfKind::Fwd => 7,
         _ => 0,
     }

@@ -230,6 +230,19 @@ impl KernelDebugInfo {
 
     // -------------------------------------------------------------- symbols
 
+    /// Build the symbol table on one thread while the DWARF unit headers
+    /// and BTF are read on another (each is otherwise made on first use,
+    /// one after the other). Errors are left for the first real use.
+    pub fn prepare(&self) {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = self.symbols();
+            });
+            let _ = self.dwarf();
+            let _ = self.btf();
+        });
+    }
+
     /// The ELF symbol table, built on first use.
     pub fn symbols(&self) -> Result<&SymbolTable> {
         match self

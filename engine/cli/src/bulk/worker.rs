@@ -182,7 +182,7 @@ impl DebugCache {
                     path.display()
                 ));
             }
-            let _ = d.symbols();
+            d.prepare();
             self.opened.fetch_add(1, Ordering::Relaxed);
             Ok(Arc::new(d))
         })
