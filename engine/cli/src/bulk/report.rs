@@ -68,7 +68,9 @@ fn buckets(
 ) -> rusqlite::Result<Vec<BucketRow>> {
     let sql = format!(
         "SELECT f.fingerprint, f.rule_id, count(DISTINCT x.path), COALESCE(f.first_seen, 0),
-             COALESCE(f.first_path, ''), COALESCE(f.label, '')
+             COALESCE(f.first_path, ''),
+             -- Evidence that is all instance data leaves no label: the title says what it is.
+             COALESCE(NULLIF(f.label, ''), '(' || min(x.title) || ')', '')
          FROM fingerprints f JOIN findings x ON x.fingerprint = f.fingerprint
          {filter}
          GROUP BY f.fingerprint ORDER BY count(DISTINCT x.path) DESC, f.rule_id LIMIT {top}"
