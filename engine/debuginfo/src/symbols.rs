@@ -182,7 +182,7 @@ impl SymbolTable {
     /// around it, found through the local symbols next to it in the same
     /// section (a global one: its neighbours in memory come from the files
     /// linked around it). A hint only: the caller checks what it finds.
-    pub(crate) fn defining_file_text(&self, name: &str) -> Option<(u64, u64)> {
+    pub fn defining_file_text(&self, name: &str) -> Option<(u64, u64)> {
         const NEIGHBOURS: usize = 64;
         let &i = self.by_name.get(name)?;
         let r = &self.by_addr[i as usize];

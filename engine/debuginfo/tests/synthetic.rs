@@ -479,6 +479,49 @@ fn symbols() {
     assert_eq!(k.symbols().unwrap().len(), 11);
 }
 
+/// Local symbols follow their object file's `STT_FILE` entry: a symbol
+/// points at the code of its own file, else of the files around it.
+#[test]
+fn symbols_point_at_the_defining_file() {
+    const T: u64 = 0xffff_ffff_8100_0000;
+    const D: u64 = 0xffff_ffff_8200_0000;
+    const ABS: u16 = 0xfff1;
+    let syms: &[Sym] = &[
+        ("a.c", 0, 0, 4, 0, ABS),
+        ("a_helper", T + 0x100, 16, 2, 0, 1),
+        ("a_static", D + 0x10, 8, 1, 0, 5),
+        ("b.c", 0, 0, 4, 0, ABS),
+        ("b_only_data", D + 0x30, 8, 1, 0, 5),
+        ("c.c", 0, 0, 4, 0, ABS),
+        ("c_helper", T + 0x300, 16, 2, 0, 1),
+        ("c_static", D + 0x50, 8, 1, 0, 5),
+        ("g_between", D + 0x20, 8, 1, 1, 5),
+        ("g_alone", D + 0x1000, 8, 1, 1, 6),
+    ];
+    let k = KernelDebugInfo::from_bytes("symbols-only", build_elf(Vec::new(), syms)).unwrap();
+    let s = k.symbols().unwrap();
+    assert_eq!(s.len(), 7, "FILE entries are not symbols");
+    let at = |n| s.defining_file_text(n);
+    assert_eq!(
+        at("a_static"),
+        Some((T + 0x100, T + 0x100)),
+        "its own file's code"
+    );
+    assert_eq!(at("a_helper"), Some((T + 0x100, T + 0x100)));
+    assert_eq!(
+        at("b_only_data"),
+        Some((T + 0x100, T + 0x300)),
+        "a file without code: the files around it"
+    );
+    assert_eq!(
+        at("g_between"),
+        Some((T + 0x100, T + 0x300)),
+        "a global: the files of its neighbours in memory"
+    );
+    assert_eq!(at("g_alone"), None, "no local neighbour in its section");
+    assert_eq!(at("nope"), None);
+}
+
 fn check_types(k: &KernelDebugInfo) {
     let foo = k.find_type("struct foo").unwrap();
     assert_eq!(k.find_type("foo").unwrap(), foo, "bare tag name");
