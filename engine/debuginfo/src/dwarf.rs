@@ -168,6 +168,40 @@ impl Slot {
     }
 }
 
+/// Which compilation unit covers a code address: ranges of (begin, end,
+/// unit offset in `.debug_info`), which may nest (the innermost wins).
+#[derive(Clone, Debug, Default)]
+pub struct CodeUnits {
+    /// Sorted by begin.
+    ranges: Vec<(u64, u64, usize)>,
+    /// The longest range, to bound the backward search over overlaps.
+    max_len: u64,
+}
+
+impl CodeUnits {
+    pub fn new(mut ranges: Vec<(u64, u64, usize)>) -> CodeUnits {
+        ranges.sort_unstable();
+        let max_len = ranges.iter().map(|r| r.1 - r.0).max().unwrap_or(0) + 1;
+        CodeUnits { ranges, max_len }
+    }
+
+    /// The offset of the unit whose range contains `addr`.
+    pub fn unit_at(&self, addr: u64) -> Option<usize> {
+        let i = self.ranges.partition_point(|r| r.0 <= addr);
+        self.ranges[..i]
+            .iter()
+            .rev()
+            .take_while(|r| addr - r.0 < self.max_len)
+            .find(|r| addr < r.1)
+            .map(|r| r.2)
+    }
+
+    /// The offsets of the units with at least one range.
+    pub fn units(&self) -> std::collections::HashSet<usize> {
+        self.ranges.iter().map(|r| r.2).collect()
+    }
+}
+
 /// A DIE's name as the scan meets it.
 enum Name {
     /// An offset into `.debug_str` (most names: the linker merged them).
@@ -516,9 +550,8 @@ pub(crate) struct DwarfData {
     /// Start offsets of `headers`, for binary search.
     starts: Vec<u64>,
     units: RwLock<HashMap<usize, Arc<Unit>, FxBuildHasher>>,
-    /// Code ranges of the units from `.debug_aranges`: (begin, end, unit
-    /// index), sorted by begin. Built on first use.
-    code_ranges: std::sync::OnceLock<Vec<(u64, u64, usize)>>,
+    /// The units' code ranges from `.debug_aranges`, built on first use.
+    pub code_units: std::sync::OnceLock<CodeUnits>,
     pub address_size: u8,
     /// The sections are a private read-only file mapping (not a heap buffer),
     /// so scanned pages may be dropped from the resident set.
@@ -617,7 +650,7 @@ impl DwarfData {
             headers,
             starts,
             units: RwLock::new(HashMap::default()),
-            code_ranges: std::sync::OnceLock::new(),
+            code_units: std::sync::OnceLock::new(),
             address_size,
             mmapped,
         })
@@ -657,31 +690,33 @@ impl DwarfData {
         Ok((unit, UnitOffset(rel)))
     }
 
-    /// The index of the unit whose code contains a link-time address,
-    /// from `.debug_aranges` (None when it has no entry for it).
-    pub fn unit_of_code(&self, addr: u64) -> Option<usize> {
-        let ranges = self.code_ranges.get_or_init(|| {
+    /// The units' code ranges, from `.debug_aranges`.
+    pub fn code_units(&self) -> &CodeUnits {
+        self.code_units.get_or_init(|| {
             let mut v = Vec::new();
             let mut headers = self.dwarf.debug_aranges.headers();
             while let Ok(Some(h)) = headers.next() {
-                let off = h.debug_info_offset().0 as u64;
-                let Some(unit) = self.starts.binary_search(&off).ok() else {
-                    continue;
-                };
+                let unit = h.debug_info_offset().0;
                 let mut entries = h.entries();
-                while let Ok(Some(e)) = entries.next() {
-                    if e.length() != 0 {
-                        let r = e.range();
-                        v.push((r.begin, r.end, unit));
+                // A bad entry (an address overflow, say) is skipped, as addr2line does.
+                while let Some(e) = entries.next().transpose() {
+                    if let Ok(e) = e {
+                        if e.length() != 0 {
+                            let r = e.range();
+                            v.push((r.begin, r.end, unit));
+                        }
                     }
                 }
             }
-            v.sort_unstable();
-            v
-        });
-        let n = ranges.partition_point(|r| r.0 <= addr);
-        let r = ranges[..n].last()?;
-        (addr < r.1).then_some(r.2)
+            CodeUnits::new(v)
+        })
+    }
+
+    /// The index of the unit whose code contains a link-time address
+    /// (None when `.debug_aranges` has no entry for it).
+    pub fn unit_of_code(&self, addr: u64) -> Option<usize> {
+        let off = self.code_units().unit_at(addr)? as u64;
+        self.starts.binary_search(&off).ok()
     }
 
     /// The first definition of a variable among units `first..=last` that

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 pub use discover::{candidate_paths, find_vmlinux};
-pub use dwarf::IndexStats;
+pub use dwarf::{CodeUnits, IndexStats};
 pub use elf::{to_hex, Section, SectionInfo};
 pub use error::{Error, Result};
 pub use symbols::{Symbol, SymbolKind, SymbolOffset, SymbolTable};
@@ -229,6 +229,12 @@ impl KernelDebugInfo {
     }
 
     // -------------------------------------------------------------- symbols
+
+    /// Which compilation unit covers a code address, from `.debug_aranges`
+    /// (read once).
+    pub fn code_units(&self) -> Result<&CodeUnits> {
+        Ok(self.dwarf()?.code_units())
+    }
 
     /// Build the symbol table on one thread while the DWARF unit headers
     /// and BTF are read on another (each is otherwise made on first use,
@@ -899,6 +905,23 @@ mod assert_traits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_units_find_the_innermost_covering_unit() {
+        let map = CodeUnits::new(vec![
+            (0x300, 0x310, 3),
+            (0x100, 0x200, 1),
+            (0x180, 0x190, 2),
+        ]);
+        assert_eq!(map.unit_at(0x100), Some(1));
+        assert_eq!(map.unit_at(0x185), Some(2));
+        assert_eq!(map.unit_at(0x1a0), Some(1)); // past the nested range
+        assert_eq!(map.unit_at(0x200), None);
+        assert_eq!(map.unit_at(0x30f), Some(3));
+        assert_eq!(map.unit_at(0x50), None);
+        assert_eq!(CodeUnits::default().unit_at(0x100), None);
+        assert_eq!(map.units().len(), 3);
+    }
 
     /// The corpus's debug vmlinux files (`corpus/build`).
     fn corpus_vmlinuxes() -> Vec<std::path::PathBuf> {

@@ -12,7 +12,7 @@ use gimli::{
     AttributeValue, EndianSlice, Evaluation, EvaluationResult, Expression, Location, RunTimeEndian,
     UnitOffset, UnitRef,
 };
-use kdebuginfo::KernelDebugInfo;
+use kdebuginfo::{CodeUnits, KernelDebugInfo};
 
 use crate::regs::{Reg, Regs};
 use crate::VarValue;
@@ -39,9 +39,8 @@ pub(crate) struct FrameEnv<'a> {
 pub(crate) struct DwarfInfo {
     // Declared before `debug` so that they are dropped before the data they borrow.
     /// `.debug_aranges`.
-    units: OnceLock<UnitMap>,
     /// Units `.debug_aranges` omits, found when an address is not in it.
-    unlisted: OnceLock<UnitMap>,
+    unlisted: OnceLock<CodeUnits>,
     /// An addr2line context per compilation unit, built when an address in
     /// it is first asked about (key: the unit's offset in .debug_info).
     ctxs: Mutex<HashMap<usize, CtxSlot>>,
@@ -61,33 +60,6 @@ pub(crate) struct DwarfInfo {
 type Shared<T> = Arc<Mutex<T>>;
 
 type CtxSlot = Arc<OnceLock<Result<Shared<addr2line::Context<R>>, String>>>;
-
-/// Which compilation unit covers an address (from `.debug_aranges`, or from
-/// the root DIEs of the units it omits).
-#[derive(Default)]
-struct UnitMap {
-    /// (begin, end, unit offset), sorted by begin.
-    ranges: Vec<(u64, u64, usize)>,
-    /// The longest range, to bound the backward search over overlaps.
-    max_len: u64,
-}
-
-impl UnitMap {
-    fn finish(&mut self) {
-        self.ranges.sort_unstable();
-        self.max_len = self.ranges.iter().map(|r| r.1 - r.0).max().unwrap_or(0) + 1;
-    }
-
-    fn unit_at(&self, addr: u64) -> Option<usize> {
-        let i = self.ranges.partition_point(|r| r.0 <= addr);
-        self.ranges[..i]
-            .iter()
-            .rev()
-            .take_while(|r| addr - r.0 < self.max_len)
-            .find(|r| addr < r.1)
-            .map(|r| r.2)
-    }
-}
 
 /// A section's bytes with the lifetime of the process.
 ///
@@ -159,7 +131,6 @@ fn abbrevs_cross_unit(table: &[u8]) -> bool {
 impl DwarfInfo {
     pub fn new(debug: &Arc<KernelDebugInfo>) -> DwarfInfo {
         DwarfInfo {
-            units: OnceLock::new(),
             unlisted: OnceLock::new(),
             ctxs: Mutex::new(HashMap::new()),
             whole: OnceLock::new(),
@@ -174,21 +145,12 @@ impl DwarfInfo {
             .ok_or_else(|| "the debug info was closed".to_string())
     }
 
-    fn unit_map(&self) -> &UnitMap {
-        self.units.get_or_init(|| match self.debug() {
-            Ok(d) => aranges_map(&load_dwarf(&d)),
-            Err(_) => UnitMap::default(),
-        })
-    }
-
     fn unit_at(&self, addr: u64) -> Option<usize> {
-        let map = self.unit_map();
-        map.unit_at(addr).or_else(|| {
+        let d = self.debug().ok()?;
+        let listed = d.code_units().ok()?;
+        listed.unit_at(addr).or_else(|| {
             self.unlisted
-                .get_or_init(|| match self.debug() {
-                    Ok(d) => unlisted_map(&load_dwarf(&d), map),
-                    Err(_) => UnitMap::default(),
-                })
+                .get_or_init(|| unlisted_map(&load_dwarf(&d), listed))
                 .unit_at(addr)
         })
     }
@@ -256,7 +218,9 @@ impl DwarfInfo {
 
     /// Builds the address-to-unit map now.
     pub fn preload(&self) {
-        let _ = self.unit_map();
+        if let Ok(d) = self.debug() {
+            let _ = d.code_units();
+        }
     }
 
     /// Source frames at a link-time address (already adjusted for return
@@ -343,32 +307,12 @@ impl DwarfInfo {
 }
 
 /// The address-to-unit map `.debug_aranges` gives.
-fn aranges_map(dwarf: &gimli::Dwarf<R>) -> UnitMap {
-    let mut map = UnitMap::default();
-    let mut headers = dwarf.debug_aranges.headers();
-    while let Ok(Some(h)) = headers.next() {
-        let unit = h.debug_info_offset().0;
-        let mut entries = h.entries();
-        // Errors (an address overflow, say) skip the entry, as addr2line does.
-        while let Some(e) = entries.next().transpose() {
-            if let Ok(e) = e {
-                if e.length() != 0 {
-                    let r = e.range();
-                    map.ranges.push((r.begin, r.end, unit));
-                }
-            }
-        }
-    }
-    map.finish();
-    map
-}
-
 /// The root DIE ranges (DW_AT_ranges, low/high pc) of the compile units
 /// `aranges` does not list (walks every unit header: only done when an
 /// address is not found there).
-fn unlisted_map(dwarf: &gimli::Dwarf<R>, aranges: &UnitMap) -> UnitMap {
-    let listed: std::collections::HashSet<usize> = aranges.ranges.iter().map(|r| r.2).collect();
-    let mut map = UnitMap::default();
+fn unlisted_map(dwarf: &gimli::Dwarf<R>, aranges: &CodeUnits) -> CodeUnits {
+    let listed = aranges.units();
+    let mut ranges = Vec::new();
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
         let Some(off) = header.debug_info_offset() else {
@@ -391,17 +335,16 @@ fn unlisted_map(dwarf: &gimli::Dwarf<R>, aranges: &UnitMap) -> UnitMap {
             .ok()
             .and_then(|mut t| t.root().ok().map(|r| r.entry().clone()));
         if let Some(e) = root {
-            if let Ok(mut ranges) = unit.die_ranges(&e) {
-                while let Ok(Some(r)) = ranges.next() {
+            if let Ok(mut die) = unit.die_ranges(&e) {
+                while let Ok(Some(r)) = die.next() {
                     if r.end > r.begin {
-                        map.ranges.push((r.begin, r.end, off.0));
+                        ranges.push((r.begin, r.end, off.0));
                     }
                 }
             }
         }
     }
-    map.finish();
-    map
+    CodeUnits::new(ranges)
 }
 
 fn gerr(e: gimli::Error) -> String {
@@ -714,22 +657,6 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unit_map_finds_the_covering_unit() {
-        let mut map = UnitMap {
-            ranges: vec![(0x100, 0x200, 1), (0x180, 0x190, 2), (0x300, 0x310, 3)],
-            max_len: 0,
-        };
-        map.max_len = 0x101;
-        assert_eq!(map.unit_at(0x100), Some(1));
-        assert_eq!(map.unit_at(0x185), Some(2));
-        assert_eq!(map.unit_at(0x1a0), Some(1)); // past the nested range
-        assert_eq!(map.unit_at(0x200), None);
-        assert_eq!(map.unit_at(0x30f), Some(3));
-        assert_eq!(map.unit_at(0x50), None);
-        assert_eq!(UnitMap::default().unit_at(0x100), None);
-    }
 
     #[test]
     fn abbreviation_tables_with_cross_unit_forms() {
