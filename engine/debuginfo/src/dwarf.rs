@@ -255,7 +255,7 @@ struct Progress {
 /// for are defined in the first units, most variables within the first third.
 const BATCH_BYTES: usize = 8 << 20;
 
-const INDEX_MAGIC: &[u8; 8] = b"VMTIDX03";
+const INDEX_MAGIC: &[u8; 8] = b"VMTIDX04";
 
 /// The namespace byte of a persisted variable hint (not a `NameSpace`).
 const HINT_RECORD: u8 = 0xff;
@@ -269,6 +269,51 @@ const NS: [NameSpace; 7] = [
     NameSpace::Variable,
     NameSpace::Function,
 ];
+
+/// The header of a persisted index, and its records.
+struct Header<'a> {
+    /// Units scanned.
+    next: usize,
+    total: usize,
+    /// Records.
+    n: usize,
+    sum: u64,
+    body: &'a [u8],
+}
+
+impl<'a> Header<'a> {
+    /// Checks the magic, the key and that the records fill the rest.
+    fn parse(bytes: &'a [u8], key: &[u8]) -> Option<Header<'a>> {
+        let rest = bytes.strip_prefix(INDEX_MAGIC.as_slice())?;
+        let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        if rest.get(4..4usize.checked_add(klen)?)? != key {
+            return None;
+        }
+        let rest = &rest[4 + klen..];
+        let word = |i: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(
+                rest.get(8 * i..8 * i + 8)?.try_into().ok()?,
+            ))
+        };
+        let n = usize::try_from(word(2)?).ok()?;
+        let body = rest.get(32..)?;
+        (body.len() == n.checked_mul(REC)?).then_some(Header {
+            next: usize::try_from(word(0)?).ok()?,
+            total: usize::try_from(word(1)?).ok()?,
+            n,
+            sum: word(3)?,
+            body,
+        })
+    }
+}
+
+/// Detects a damaged file (not tampering: the cache is the user's own).
+fn checksum(body: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::hash::FxHasher::default();
+    h.write(body);
+    h.finish()
+}
 
 /// Bytes of one persisted candidate: DIE, declaration flag, size, count.
 const CAND: usize = 8 + 1 + 8 + 4;
@@ -403,6 +448,8 @@ impl NameIndex {
         out.extend_from_slice(&(p.next as u64).to_le_bytes());
         out.extend_from_slice(&(p.stats.total_units as u64).to_le_bytes());
         out.extend_from_slice(&((p.map.len() + p.hints.len()) as u64).to_le_bytes());
+        let sum_at = out.len();
+        out.extend_from_slice(&0u64.to_le_bytes());
         let put_name = |out: &mut Vec<u8>, ns: u8, name: &[u8]| -> Option<()> {
             let off = (name.as_ptr() as usize).checked_sub(base)?;
             if off + name.len() > file.len() {
@@ -433,29 +480,20 @@ impl NameIndex {
             out.push(0);
             put_cand(&mut out, &c);
         }
+        let sum = checksum(&out[sum_at + 8..]);
+        out[sum_at..sum_at + 8].copy_from_slice(&sum.to_le_bytes());
         Some(out)
     }
 
     /// How many units an index written by `to_bytes` for this file and key
     /// covers, checking its header and length only (None if it is not one,
-    /// or is damaged).
+    /// or is cut short).
     pub fn persisted_units(bytes: &[u8], key: &[u8]) -> Option<usize> {
-        let rest = bytes.strip_prefix(INDEX_MAGIC.as_slice())?;
-        let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        if rest.get(4..4 + klen)? != key {
-            return None;
-        }
-        let word = |i: usize| -> Option<usize> {
-            let b = rest.get(4 + klen + 8 * i..12 + klen + 8 * i)?;
-            Some(u64::from_le_bytes(b.try_into().ok()?) as usize)
-        };
-        let (next, n) = (word(0)?, word(2)?);
-        let body = rest.len().checked_sub(4 + klen + 24)?;
-        (body == n.checked_mul(REC)?).then_some(next)
+        Some(Header::parse(bytes, key)?.next)
     }
 
     /// Reads an index written by `to_bytes` for the same file and key; any
-    /// mismatch or damage gives `None` (the caller scans afresh).
+    /// mismatch or damage (its checksum) gives `None` (the caller scans afresh).
     pub fn from_bytes(
         bytes: &[u8],
         file: &'static [u8],
@@ -463,17 +501,16 @@ impl NameIndex {
         total_units: usize,
     ) -> Option<NameIndex> {
         let start = std::time::Instant::now();
-        let next = Self::persisted_units(bytes, key)?;
-        let rest = &bytes[INDEX_MAGIC.len()..];
-        let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        let rest = rest.get(12 + klen..)?;
-        let total = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-        let n = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?) as usize;
-        if total != total_units || next > total {
+        let Header {
+            next,
+            total,
+            n,
+            sum,
+            body,
+        } = Header::parse(bytes, key)?;
+        if total != total_units || next > total || checksum(body) != sum {
             return None;
         }
-        let body = rest.get(16..)?;
-        debug_assert_eq!(body.len(), n * REC, "checked by persisted_units");
         let mut map = Map::with_capacity_and_hasher(n, FxBuildHasher);
         let mut hints = HashMap::default();
         for r in body.chunks_exact(REC) {

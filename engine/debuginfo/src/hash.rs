@@ -12,6 +12,7 @@ impl BuildHasher for FxBuildHasher {
     }
 }
 
+#[derive(Default)]
 pub(crate) struct FxHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
