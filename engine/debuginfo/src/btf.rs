@@ -269,9 +269,11 @@ impl<'a> Btf<'a> {
             },
             Some(_) => BtfDefinitions::Several,
             None => {
+                // An enum's forward declaration is an enum without values.
                 let fwd = match kind {
                     BtfKind::Union => kind_key(BtfKind::Union) | 0x80,
-                    _ => kind_key(BtfKind::Fwd),
+                    BtfKind::Struct => kind_key(BtfKind::Fwd),
+                    _ => return BtfDefinitions::None,
                 };
                 if self.by_name.contains_key(&(fwd, name.as_bytes())) {
                     BtfDefinitions::DeclarationOnly

@@ -49,26 +49,32 @@ struct Cand {
 
 /// What the index keeps per name. Headers define kernel structs in many
 /// units, while a file-local struct that reuses a name (`struct irq_info`,
-/// a second `struct console`) lives in one: when two definitions of a name
-/// differ in size, the one seen in more units wins.
-#[derive(Clone, Copy, Debug)]
+/// a second `struct console`) lives in one: when definitions of a name
+/// differ in size, the size seen in more units wins.
+#[derive(Clone, Debug)]
 struct Slot {
     first: Cand,
-    second: Option<Cand>,
+    /// Definitions of other sizes (rare). Every size is kept, so that
+    /// merging partial slots gives what one pass would.
+    others: Option<Box<[Cand]>>,
 }
 
 impl Slot {
     fn new(c: Cand) -> Slot {
         Slot {
             first: c,
-            second: None,
+            others: None,
         }
     }
 
+    fn cands(&self) -> impl Iterator<Item = &Cand> {
+        std::iter::once(&self.first).chain(self.others.iter().flat_map(|o| o.iter()))
+    }
+
     /// Adds a candidate. The outcome does not depend on the order in which
-    /// candidates arrive (scanning threads and lazy batches merge in any
-    /// order): among equals the lowest DIE offset, the first in the
-    /// section, represents them.
+    /// candidates arrive (scanning threads, lazy batches and a resumed cache
+    /// merge in any order): per size the counts add up, and the lowest DIE
+    /// offset, the first in the section, represents them.
     fn add(&mut self, c: Cand) {
         if self.first.hit.decl {
             if !c.hit.decl || c.hit.die < self.first.hit.die {
@@ -80,32 +86,27 @@ impl Slot {
             return;
         }
         fn join(into: &mut Cand, c: Cand) {
-            into.count += c.count;
+            into.count = into.count.saturating_add(c.count);
             if c.hit.die < into.hit.die {
                 into.hit = c.hit;
             }
         }
         if c.size == self.first.size {
-            join(&mut self.first, c);
-        } else if let Some(s) = &mut self.second {
-            if s.size == c.size {
-                join(s, c);
-            }
-        } else {
-            self.second = Some(c);
+            return join(&mut self.first, c);
         }
+        let mut others = self.others.take().map(Vec::from).unwrap_or_default();
+        match others.iter_mut().find(|o| o.size == c.size) {
+            Some(o) => join(o, c),
+            None => others.push(c),
+        }
+        self.others = Some(others.into_boxed_slice());
     }
 
+    /// The size seen in the most units; among equals, the first in the section.
     fn best(&self) -> Hit {
-        match self.second {
-            Some(s)
-                if s.count > self.first.count
-                    || (s.count == self.first.count && s.hit.die < self.first.hit.die) =>
-            {
-                s.hit
-            }
-            _ => self.first.hit,
-        }
+        self.cands()
+            .max_by(|a, b| a.count.cmp(&b.count).then(b.hit.die.cmp(&a.hit.die)))
+            .map_or(self.first.hit, |c| c.hit)
     }
 }
 
@@ -125,9 +126,8 @@ struct ScanMap {
 fn add_to<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Slot, FxBuildHasher>, key: K, slot: Slot) {
     match map.entry(key) {
         std::collections::hash_map::Entry::Occupied(mut o) => {
-            o.get_mut().add(slot.first);
-            if let Some(s) = slot.second {
-                o.get_mut().add(s);
+            for c in slot.cands() {
+                o.get_mut().add(*c);
             }
         }
         std::collections::hash_map::Entry::Vacant(e) => {
@@ -161,7 +161,7 @@ impl Slot {
             Expect::FirstDefinition => !self.first.hit.decl,
             Expect::FirstDeclaration => true,
             Expect::Sized(size) => {
-                !self.first.hit.decl && self.first.size == size && self.second.is_none()
+                !self.first.hit.decl && self.first.size == size && self.others.is_none()
             }
             Expect::FullScan => false,
         }
@@ -181,7 +181,12 @@ pub struct CodeUnits {
 impl CodeUnits {
     pub fn new(mut ranges: Vec<(u64, u64, usize)>) -> CodeUnits {
         ranges.sort_unstable();
-        let max_len = ranges.iter().map(|r| r.1 - r.0).max().unwrap_or(0) + 1;
+        let max_len = ranges
+            .iter()
+            .map(|r| r.1.saturating_sub(r.0))
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
         CodeUnits { ranges, max_len }
     }
 
@@ -255,7 +260,7 @@ struct Progress {
 /// for are defined in the first units, most variables within the first third.
 const BATCH_BYTES: usize = 8 << 20;
 
-const INDEX_MAGIC: &[u8; 8] = b"VMTIDX04";
+const INDEX_MAGIC: &[u8; 8] = b"VMTIDX05";
 
 /// The namespace byte of a persisted variable hint (not a `NameSpace`).
 const HINT_RECORD: u8 = 0xff;
@@ -317,8 +322,9 @@ fn checksum(body: &[u8]) -> u64 {
 
 /// Bytes of one persisted candidate: DIE, declaration flag, size, count.
 const CAND: usize = 8 + 1 + 8 + 4;
-/// Bytes of one persisted name: namespace, name offset and length, both candidates.
-const REC: usize = 1 + 8 + 4 + 1 + 2 * CAND;
+/// Bytes of one persisted record: namespace, name offset and length, a
+/// candidate (a name with definitions of several sizes has one per size).
+const REC: usize = 1 + 8 + 4 + CAND;
 
 fn put_cand(out: &mut Vec<u8>, c: &Cand) {
     out.extend_from_slice(&c.hit.die.to_le_bytes());
@@ -368,7 +374,7 @@ impl NameIndex {
         }
         let mut p = self.lock();
         loop {
-            let slot = p.map.get(&(ns, name.as_bytes())).copied();
+            let slot = p.map.get(&(ns, name.as_bytes()));
             if p.next >= d.headers.len() || slot.is_some_and(|s| s.settled(expect)) {
                 return slot.map(|s| s.best());
             }
@@ -447,7 +453,8 @@ impl NameIndex {
         out.extend_from_slice(key);
         out.extend_from_slice(&(p.next as u64).to_le_bytes());
         out.extend_from_slice(&(p.stats.total_units as u64).to_le_bytes());
-        out.extend_from_slice(&((p.map.len() + p.hints.len()) as u64).to_le_bytes());
+        let records = p.map.values().map(|s| s.cands().count()).sum::<usize>() + p.hints.len();
+        out.extend_from_slice(&(records as u64).to_le_bytes());
         let sum_at = out.len();
         out.extend_from_slice(&0u64.to_le_bytes());
         let put_name = |out: &mut Vec<u8>, ns: u8, name: &[u8]| -> Option<()> {
@@ -462,9 +469,13 @@ impl NameIndex {
         };
         for ((ns, name), slot) in &p.map {
             put_name(&mut out, *ns as u8, name)?;
-            put_cand(&mut out, &slot.first);
-            out.push(slot.second.is_some() as u8);
-            put_cand(&mut out, &slot.second.unwrap_or(slot.first));
+            // One record per size: loading adds them up again.
+            for (i, c) in slot.cands().enumerate() {
+                if i > 0 {
+                    put_name(&mut out, *ns as u8, name)?;
+                }
+                put_cand(&mut out, c);
+            }
         }
         for (name, hit) in &p.hints {
             put_name(&mut out, HINT_RECORD, name)?;
@@ -476,8 +487,6 @@ impl NameIndex {
                 size: 0,
                 count: 0,
             };
-            put_cand(&mut out, &c);
-            out.push(0);
             put_cand(&mut out, &c);
         }
         let sum = checksum(&out[sum_at + 8..]);
@@ -523,8 +532,9 @@ impl NameIndex {
                 continue;
             }
             let ns = *NS.get(r[0] as usize)?;
-            let second = (r[13 + CAND] != 0).then(|| get_cand(&r[14 + CAND..]));
-            map.insert((ns, name), Slot { first, second });
+            map.entry((ns, name))
+                .and_modify(|s: &mut Slot| s.add(first))
+                .or_insert(Slot::new(first));
         }
         let stats = IndexStats {
             loaded_units: next,
@@ -785,8 +795,9 @@ impl DwarfData {
                     &mut count,
                     |_, n, cand| {
                         let is = match n {
+                            // As the index reads names: up to a NUL or the section's end.
                             Name::Str(off) => strs.get(off as usize..).is_some_and(|t| {
-                                t.starts_with(want) && t.get(want.len()) == Some(&0)
+                                t.starts_with(want) && t.get(want.len()).is_none_or(|&b| b == 0)
                             }),
                             Name::Inline(n) => n == want,
                         };
@@ -854,7 +865,9 @@ impl DwarfData {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_default())
+                // A panic in a thread is the scan's (its caller turns it
+                // into an error): not an empty part presented as scanned.
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
         let mut raw = ScanMap::default();
@@ -1101,5 +1114,66 @@ impl From<gimli::Error> for Error {
             path: Default::default(),
             reason: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(die: u64, size: u64) -> Cand {
+        Cand {
+            hit: Hit { die, decl: false },
+            size,
+            count: 1,
+        }
+    }
+
+    fn slot_of(cands: &[Cand]) -> Slot {
+        let mut s = Slot::new(cands[0]);
+        for &c in &cands[1..] {
+            s.add(c);
+        }
+        s
+    }
+
+    /// Names defined with several sizes: however the units are split into
+    /// batches or threads (and merged), the winner is the one pass's.
+    #[test]
+    fn slots_merge_in_any_split_and_order() {
+        // Sizes A=8, B=16, C=24, D=32 in section order; A is the most common.
+        let seq = [
+            cand(10, 8),
+            cand(20, 16),
+            cand(30, 16),
+            cand(40, 24),
+            cand(50, 32),
+            cand(60, 8),
+            cand(70, 8),
+            cand(80, 8),
+        ];
+        let want = slot_of(&seq).best();
+        assert_eq!(want.die, 10);
+        for cut in 1..seq.len() {
+            let mut merged = HashMap::with_hasher(FxBuildHasher);
+            merged.insert(0, slot_of(&seq[..cut]));
+            add_to(&mut merged, 0, slot_of(&seq[cut..]));
+            assert_eq!(merged[&0].best().die, want.die, "cut at {cut}");
+            // The later part first (another thread finished first).
+            let mut rev = HashMap::with_hasher(FxBuildHasher);
+            rev.insert(0, slot_of(&seq[cut..]));
+            add_to(&mut rev, 0, slot_of(&seq[..cut]));
+            assert_eq!(rev[&0].best().die, want.die, "reversed at {cut}");
+        }
+        // Equal counts: the first in the section.
+        assert_eq!(slot_of(&[cand(9, 16), cand(5, 8)]).best().die, 5);
+        // A declaration gives way to any definition, and the earliest
+        // declaration stands while there is none.
+        let decl = |die| Cand {
+            hit: Hit { die, decl: true },
+            ..cand(die, 0)
+        };
+        assert_eq!(slot_of(&[decl(7), decl(3)]).best().die, 3);
+        assert_eq!(slot_of(&[decl(1), cand(9, 8), decl(0)]).best().die, 9);
     }
 }

@@ -69,6 +69,35 @@ fn extend(data: &[u8]) -> &'static [u8] {
     unsafe { std::slice::from_raw_parts(data.as_ptr(), data.len()) }
 }
 
+/// Whether a name is made only of the words C spells its base types with
+/// (`long unsigned int`, `_Bool`, `__int128 unsigned`, `complex double`).
+fn is_base_type_name(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "char",
+        "short",
+        "int",
+        "long",
+        "signed",
+        "unsigned",
+        "_Bool",
+        "float",
+        "double",
+        "__int128",
+        "complex",
+        "_Complex",
+        "_Float16",
+        "_Float32",
+        "_Float64",
+        "_Float128",
+        "__bf16",
+        "bool",
+    ];
+    name.split_whitespace().next().is_some() && name.split_whitespace().all(|w| WORDS.contains(&w))
+}
+
+/// Makes each temporary cache file name unique within the process.
+static PERSIST_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Drop for KernelDebugInfo {
     /// Keep what lookups scanned of the name index for the next process.
     fn drop(&mut self) {
@@ -342,7 +371,8 @@ impl KernelDebugInfo {
         let Some(bytes) = ix.to_bytes(self.elf.data, &key) else {
             return;
         };
-        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        let seq = PERSIST_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = p.with_extension(format!("tmp{}-{seq}", std::process::id()));
         if p.parent()
             .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
             && std::fs::write(&tmp, bytes).is_ok()
@@ -454,32 +484,43 @@ impl KernelDebugInfo {
     /// not depend on what a cache holds.
     fn expect(&self, ns: NameSpace, name: &str) -> dwarf::Expect {
         use dwarf::Expect;
+        // BTF as vmlinux carries it lists every named type of the DWARF (a
+        // test checks it on every corpus kernel); one without the kernel's
+        // central struct is not that, and is not trusted.
+        let btf = self.btf().filter(|b| {
+            matches!(
+                b.definitions(btf::BtfKind::Struct, "task_struct"),
+                btf::BtfDefinitions::One { .. }
+            )
+        });
         match ns {
             // A global the model can read has a symbol (vmlinux keeps static
             // ones too); DWARF alone also lists optimised-out variables.
-            NameSpace::Variable | NameSpace::Function => match self.symbols() {
+            NameSpace::Variable => match self.symbols() {
                 Ok(s) if s.lookup(name).is_none() => Expect::Absent,
                 _ => Expect::FirstDefinition,
             },
-            NameSpace::Typedef | NameSpace::Base => {
-                // (BTF files integer and floating-point names together.)
-                let kind = if ns == NameSpace::Typedef {
-                    btf::BtfKind::Typedef
-                } else {
-                    btf::BtfKind::Int
-                };
-                match self.btf() {
-                    Some(b) if !b.has_named(kind, name) => Expect::Absent,
-                    _ => Expect::FirstDefinition,
-                }
-            }
+            // Functions are named differently in the symbol table when GCC
+            // clones them (`foo.isra.0`): DWARF alone decides.
+            NameSpace::Function => Expect::FirstDefinition,
+            NameSpace::Typedef => match btf {
+                Some(b) if !b.has_named(btf::BtfKind::Typedef, name) => Expect::Absent,
+                _ => Expect::FirstDefinition,
+            },
+            // C's base types are a closed vocabulary; BTF may lack some
+            // (floating point, with an old pahole), DWARF decides those.
+            NameSpace::Base if is_base_type_name(name) => Expect::FirstDefinition,
+            NameSpace::Base => match btf {
+                Some(b) if !b.has_named(btf::BtfKind::Int, name) => Expect::Absent,
+                _ => Expect::FirstDefinition,
+            },
             NameSpace::Struct | NameSpace::Union | NameSpace::Enum => {
                 let kind = match ns {
                     NameSpace::Struct => btf::BtfKind::Struct,
                     NameSpace::Union => btf::BtfKind::Union,
                     _ => btf::BtfKind::Enum,
                 };
-                match self.btf().map(|b| b.definitions(kind, name)) {
+                match btf.map(|b| b.definitions(kind, name)) {
                     None | Some(btf::BtfDefinitions::Several) => Expect::FullScan,
                     Some(btf::BtfDefinitions::None) => Expect::Absent,
                     Some(btf::BtfDefinitions::DeclarationOnly) => Expect::FirstDeclaration,

@@ -107,13 +107,16 @@ impl SymbolTable {
         };
         let symtab = Symtab::parse(elf.data, sh.sh_offset as usize, count, elf.ctx)
             .map_err(|e| bad(format!("symbol table: {e}")))?;
+        // Without its strings the table would look empty, and every name
+        // absent: an error instead.
         let strtab: &'static [u8] = elf
             .shdrs
             .get(sh.sh_link as usize)
             .and_then(|s| slice(elf.data, s.sh_offset, s.sh_size))
-            .unwrap_or(&[]);
+            .ok_or_else(|| bad("the symbol table's string table is missing or cut short".into()))?;
         let mut by_addr = Vec::with_capacity(count);
         let mut file_text: Vec<u64> = Vec::new();
+        let mut unnamed = 0usize;
         for s in symtab.iter() {
             if s.st_type() == sym::STT_FILE {
                 file_text.push(0);
@@ -135,6 +138,7 @@ impl SymbolTable {
             }
             let Some(name) = cstr_at(strtab, s.st_name).and_then(|b| std::str::from_utf8(b).ok())
             else {
+                unnamed += 1;
                 continue;
             };
             if name.is_empty() {
@@ -153,6 +157,11 @@ impl SymbolTable {
                 file,
                 seq: by_addr.len() as u32,
             });
+        }
+        if by_addr.is_empty() && unnamed > 0 {
+            return Err(bad(format!(
+                "none of its {unnamed} symbols has a readable name"
+            )));
         }
         // Within one address, the preferred symbol sorts last so that a
         // "last entry <= addr" search finds it.
