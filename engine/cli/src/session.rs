@@ -80,31 +80,61 @@ impl Session {
         let vmlinux = match vmlinux {
             Some(p) => p.to_path_buf(),
             None => {
-                let info = core.vmcoreinfo();
-                let release = info
-                    .and_then(|i| i.osrelease())
-                    .unwrap_or("unknown")
-                    .to_string();
-                let build_id = info
-                    .and_then(|i| i.build_id())
-                    .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+                let (release, build_id) = dump_identity(&core);
                 kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs)
                     .map_err(|source| OpenError::NoVmlinux { source })?
             }
         };
-        let debug = KernelDebugInfo::open(&vmlinux).map_err(|source| OpenError::Debug {
-            path: vmlinux.clone(),
-            source,
-        })?;
-        if !debug.has_dwarf() {
-            return Err(OpenError::Debug {
-                path: vmlinux.clone(),
-                source: kdebuginfo::Error::NoDwarf { path: vmlinux },
-            });
-        }
-        debug.prepare();
-        Self::from_parts(dump, core, Arc::new(debug))
+        Self::from_parts(dump, core, Arc::new(open_debuginfo(&vmlinux)?))
     }
+}
+
+/// The release and build-id (hex) a dump's VMCOREINFO names.
+pub fn dump_identity(core: &Vmcore) -> (String, Option<String>) {
+    let info = core.vmcoreinfo();
+    let release = info
+        .and_then(|i| i.osrelease())
+        .unwrap_or("unknown")
+        .to_string();
+    let build_id = info
+        .and_then(|i| i.build_id())
+        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect());
+    (release, build_id)
+}
+
+/// Opens a debug vmlinux for reading dumps: it must have DWARF; its symbol
+/// table, unit headers and BTF are read at once (see `prepare`).
+pub fn open_debuginfo(vmlinux: &Path) -> Result<KernelDebugInfo, OpenError> {
+    let debug = KernelDebugInfo::open(vmlinux).map_err(|source| OpenError::Debug {
+        path: vmlinux.to_path_buf(),
+        source,
+    })?;
+    if !debug.has_dwarf() {
+        return Err(OpenError::Debug {
+            path: vmlinux.to_path_buf(),
+            source: kdebuginfo::Error::NoDwarf {
+                path: vmlinux.to_path_buf(),
+            },
+        });
+    }
+    debug.prepare();
+    Ok(debug)
+}
+
+/// An error with its causes, on one line (for a database row or a log):
+/// "cannot use debug info X: build-id mismatch: …".
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // Some messages already include their source's.
+        if !s.ends_with(&text) {
+            s = format!("{s}: {text}");
+        }
+        cause = c.source();
+    }
+    s
 }
 
 impl Session {

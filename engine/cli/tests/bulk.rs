@@ -150,19 +150,24 @@ fn archive_equals_single_scans() -> Result<(), Failed> {
     }
     let c = db::open(&dbp).map_err(|e| e.to_string())?;
     let mut st = c
-        .prepare("SELECT path, stage FROM errors WHERE rule_id IS NULL ORDER BY path")
+        .prepare("SELECT path, stage, message FROM errors WHERE rule_id IS NULL ORDER BY path")
         .map_err(|e| e.to_string())?;
-    let rows: Vec<(String, String)> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+    let rows: Vec<(String, String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(|e| e.to_string())?
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
     let names: Vec<&str> = rows
         .iter()
-        .map(|(p, _)| p.rsplit('/').next().unwrap_or(""))
+        .map(|(p, _, _)| p.rsplit('/').next().unwrap_or(""))
         .collect();
     if names != ["garbage", "truncated"] {
         return Err(format!("error rows: {rows:?}").into());
+    }
+    // A row says why, not only what failed: the cause of "damaged or
+    // incomplete" (the read that found no data) is kept.
+    if !rows[1].2.contains("cannot read") {
+        return Err(format!("the truncated dump's row has no cause: {:?}", rows[1]).into());
     }
     let (pack, _) = RulePack::embedded();
     let mut mismatches = Vec::new();

@@ -287,8 +287,14 @@ struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
-    /// Checks the magic, the key and that the records fill the rest.
-    fn parse(bytes: &'a [u8], key: &[u8]) -> Option<Header<'a>> {
+    /// The header's length for a key.
+    fn len(key: &[u8]) -> usize {
+        INDEX_MAGIC.len() + 4 + key.len() + 32
+    }
+
+    /// Checks the magic, the key and that the records fill the file, whose
+    /// whole length is `file_len` (`bytes` may hold only the header).
+    fn parse(bytes: &'a [u8], key: &[u8], file_len: usize) -> Option<Header<'a>> {
         let rest = bytes.strip_prefix(INDEX_MAGIC.as_slice())?;
         let klen = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         if rest.get(4..4usize.checked_add(klen)?)? != key {
@@ -301,13 +307,13 @@ impl<'a> Header<'a> {
             ))
         };
         let n = usize::try_from(word(2)?).ok()?;
-        let body = rest.get(32..)?;
-        (body.len() == n.checked_mul(REC)?).then_some(Header {
+        let body_len = file_len.checked_sub(Self::len(key))?;
+        (body_len == n.checked_mul(REC)?).then_some(Header {
             next: usize::try_from(word(0)?).ok()?,
             total: usize::try_from(word(1)?).ok()?,
             n,
             sum: word(3)?,
-            body,
+            body: rest.get(32..).unwrap_or_default(),
         })
     }
 }
@@ -494,11 +500,17 @@ impl NameIndex {
         Some(out)
     }
 
-    /// How many units an index written by `to_bytes` for this file and key
-    /// covers, checking its header and length only (None if it is not one,
-    /// or is cut short).
-    pub fn persisted_units(bytes: &[u8], key: &[u8]) -> Option<usize> {
-        Some(Header::parse(bytes, key)?.next)
+    /// How many units the index file at `path`, written by `to_bytes` for
+    /// this key, covers. Reads only its header, and checks its length.
+    pub fn persisted_units(path: &std::path::Path, key: &[u8]) -> Option<usize> {
+        use std::io::Read;
+        let f = std::fs::File::open(path).ok()?;
+        let file_len = usize::try_from(f.metadata().ok()?.len()).ok()?;
+        let mut head = Vec::with_capacity(Header::len(key));
+        f.take(Header::len(key) as u64)
+            .read_to_end(&mut head)
+            .ok()?;
+        Some(Header::parse(&head, key, file_len)?.next)
     }
 
     /// Reads an index written by `to_bytes` for the same file and key; any
@@ -516,7 +528,7 @@ impl NameIndex {
             n,
             sum,
             body,
-        } = Header::parse(bytes, key)?;
+        } = Header::parse(bytes, key, bytes.len())?;
         if total != total_units || next > total || checksum(body) != sum {
             return None;
         }

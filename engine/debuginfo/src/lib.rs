@@ -360,10 +360,7 @@ impl KernelDebugInfo {
             return;
         };
         let key = self.index_cache_key();
-        if let Some(theirs) = std::fs::read(&p)
-            .ok()
-            .and_then(|b| NameIndex::persisted_units(&b, &key))
-        {
+        if let Some(theirs) = NameIndex::persisted_units(&p, &key) {
             if !ix.improves_on(theirs) {
                 return;
             }
@@ -457,11 +454,13 @@ impl KernelDebugInfo {
             return Ok(h);
         }
         let d = self.dwarf()?;
-        let Some(sym) = self.symbols().ok().and_then(|s| s.lookup(name)) else {
+        let Ok(syms) = self.symbols() else {
+            return Ok(None);
+        };
+        let Some(sym) = syms.lookup(name) else {
             return Ok(None);
         };
         let found = (|| {
-            let syms = self.symbols().ok()?;
             let (lo, hi) = syms.defining_file_text(name)?;
             let (first, last) = (d.unit_of_code(lo)?, d.unit_of_code(hi)?);
             if first > last || last - first >= MAX_UNITS {
@@ -943,6 +942,11 @@ mod assert_traits {
     }
 }
 
+/// The integration tests' corpus helpers, for the unit tests too.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_corpus;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -964,25 +968,7 @@ mod tests {
         assert_eq!(map.units().len(), 3);
     }
 
-    /// The corpus's debug vmlinux files (`corpus/build`).
-    fn corpus_vmlinuxes() -> Vec<std::path::PathBuf> {
-        let dir = std::env::var_os("VMTRIAGE_CORPUS")
-            .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .map(|h| std::path::Path::new(&h).join(".cache/vmtriage-corpus"))
-            });
-        let entries = dir
-            .and_then(|d| std::fs::read_dir(d.join("kernels")).ok())
-            .expect("the corpus kernels (corpus/build)");
-        let all: Vec<_> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("vmlinux"))
-            .filter(|p| p.exists())
-            .collect();
-        assert!(!all.is_empty(), "a debug vmlinux in the corpus");
-        all
-    }
+    use crate::test_corpus::corpus_vmlinuxes;
 
     /// Lookups trust BTF to say that a type name does not exist (no scan):
     /// on every corpus kernel, every type name DWARF has is known to BTF.

@@ -7,27 +7,11 @@ use std::path::PathBuf;
 
 use kdebuginfo::KernelDebugInfo;
 
-/// The corpus's debug vmlinux files (one per kernel), in a stable order.
-fn vmlinuxes() -> Vec<PathBuf> {
-    let dir = std::env::var_os("VMTRIAGE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/vmtriage-corpus")
-        });
-    let mut all: Vec<PathBuf> = std::fs::read_dir(dir.join("kernels"))
-        .expect("the corpus kernels (corpus/build)")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("vmlinux"))
-        .filter(|p| p.exists())
-        .collect();
-    all.sort();
-    assert!(!all.is_empty(), "a debug vmlinux in the corpus");
-    all
-}
+mod common;
+use common::corpus_vmlinuxes;
 
 fn vmlinux() -> PathBuf {
-    vmlinuxes().remove(0)
+    corpus_vmlinuxes().remove(0)
 }
 
 const NAMES: &[&str] = &[
@@ -203,7 +187,7 @@ fn sample_names(k: &KernelDebugInfo) -> (Vec<String>, Vec<String>) {
 fn lazy_answers_equal_complete_index_answers() {
     let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
     std::env::set_var("VMTRIAGE_INDEX_CACHE", "off");
-    for path in vmlinuxes() {
+    for path in corpus_vmlinuxes() {
         lazy_equals_complete(&path);
     }
 }

@@ -1,6 +1,5 @@
 //! Checks against the real Debian debug vmlinux files of the corpus
-//! (`/root/.cache/vmtriage-corpus/kernels/RELEASE/vmlinux`). Skipped, with a
-//! note, when the corpus is absent; the corpus tests elsewhere require it.
+//! (`$VMTRIAGE_CORPUS/kernels/RELEASE/vmlinux`), which they require.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,29 +8,17 @@ use std::time::Instant;
 use kdebuginfo::btf::BtfKind;
 use kdebuginfo::{KernelDebugInfo, TypeKind};
 
+mod common;
+
+/// (release, the kernel's directory) for every corpus kernel.
 fn kernels() -> Vec<(String, PathBuf)> {
-    let root = PathBuf::from("/root/.cache/vmtriage-corpus/kernels");
-    let Ok(rd) = std::fs::read_dir(&root) else {
-        eprintln!(
-            "note: {} absent: real-kernel checks skipped",
-            root.display()
-        );
-        return Vec::new();
-    };
-    let mut out: Vec<(String, PathBuf)> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("vmlinux").is_file())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
-        .collect();
-    out.sort();
-    if out.is_empty() {
-        eprintln!(
-            "note: no vmlinux under {}: real-kernel checks skipped",
-            root.display()
-        );
-    }
-    out
+    common::corpus_vmlinuxes()
+        .into_iter()
+        .filter_map(|v| {
+            let dir = v.parent()?.to_path_buf();
+            Some((dir.file_name()?.to_string_lossy().into_owned(), dir))
+        })
+        .collect()
 }
 
 fn major_minor(release: &str) -> (u32, u32) {

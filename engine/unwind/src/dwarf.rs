@@ -216,13 +216,6 @@ impl DwarfInfo {
         Ok(f(&g))
     }
 
-    /// Builds the address-to-unit map now.
-    pub fn preload(&self) {
-        if let Ok(d) = self.debug() {
-            let _ = d.code_units();
-        }
-    }
-
     /// Source frames at a link-time address (already adjusted for return
     /// addresses), innermost inline function first. Cached.
     pub fn frames(&self, addr: u64) -> Arc<[SymFrame]> {

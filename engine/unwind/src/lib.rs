@@ -233,16 +233,6 @@ impl Unwinder {
         })
     }
 
-    /// Loads the tables now (ORC, CFI, symbols, the DWARF line/function
-    /// context) instead of on first use: call it on another thread while
-    /// doing something else.
-    pub fn preload(&self) {
-        let _ = self.orc_table();
-        let _ = self.cfi();
-        let _ = self.debug.symbols();
-        self.build.dwarf.preload();
-    }
-
     /// The task's kernel stack, unwound on first request and cached.
     pub fn stack(&self, k: &Kernel, task: &Task<'_>) -> Arc<StackTrace> {
         let key = task.addr();

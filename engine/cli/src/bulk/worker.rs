@@ -29,7 +29,7 @@ use vmtriage_rules::model::Model;
 use vmtriage_rules::rule::{version_matches, Severity};
 use vmtriage_rules::RulePack;
 
-use crate::session::{OpenError, Session};
+use crate::session::{dump_identity, open_debuginfo, with_causes, OpenError, Session};
 
 /// One finding as stored and exchanged (a `Diagnosis` that can be read back).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,24 +165,11 @@ impl DebugCache {
             let path = match &self.vmlinux {
                 Some(p) => p.clone(),
                 None => kdebuginfo::find_vmlinux(release, build_id, &self.dirs).map_err(|e| {
-                    OpenError::NoVmlinux { source: e }.to_string()
+                    with_causes(&OpenError::NoVmlinux { source: e })
                         + " (pass --vmlinux PATH or --debuginfo-dir DIR)"
                 })?,
             };
-            let d = KernelDebugInfo::open(&path).map_err(|e| {
-                OpenError::Debug {
-                    path: path.clone(),
-                    source: e,
-                }
-                .to_string()
-            })?;
-            if !d.has_dwarf() {
-                return Err(format!(
-                    "cannot use debug info {}: it has no DWARF (a stripped vmlinux?)",
-                    path.display()
-                ));
-            }
-            d.prepare();
+            let d = open_debuginfo(&path).map_err(|e| with_causes(&e))?;
             self.opened.fetch_add(1, Ordering::Relaxed);
             Ok(Arc::new(d))
         })
@@ -206,24 +193,17 @@ pub fn scan_one(
     };
     let core = match Vmcore::open(path) {
         Ok(c) => c,
-        Err(e) => return fail(out, "open", e.to_string()),
+        Err(e) => return fail(out, "open", with_causes(&e)),
     };
     out.format = format_name(core.format());
-    let info = core.vmcoreinfo();
-    out.release = info
-        .and_then(|i| i.osrelease())
-        .unwrap_or("unknown")
-        .to_string();
-    out.build_id = info
-        .and_then(|i| i.build_id())
-        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect());
+    (out.release, out.build_id) = dump_identity(&core);
     let debug = match cache.get(&out.release, out.build_id.as_deref()) {
         Ok(d) => d,
         Err(e) => return fail(out, "debuginfo", e),
     };
     let s = match Session::from_parts(path, core, debug) {
         Ok(s) => s,
-        Err(e) => return fail(out, "kernel", e.to_string()),
+        Err(e) => return fail(out, "kernel", with_causes(&e)),
     };
     out.release = s.kernel.release.clone();
     let stacks = crate::scan::stacks_for(&s.kernel);
