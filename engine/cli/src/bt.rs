@@ -69,9 +69,14 @@ fn idle_tasks(k: &Kernel) -> Vec<Task<'_>> {
     out
 }
 
-/// The tasks a selection names, in the order crash would show them.
-pub fn select<'k>(k: &'k Kernel, sel: &Selection) -> kmodel::Result<Vec<Task<'k>>> {
+/// The tasks a selection names, in the order crash would show them, and
+/// what the task walk could not read (for `--all` and pids).
+pub fn select<'k>(
+    k: &'k Kernel,
+    sel: &Selection,
+) -> kmodel::Result<(Vec<Task<'k>>, Vec<kmodel::partial::Gap>)> {
     let mut out: Vec<Task<'k>> = Vec::new();
+    let mut gaps = Vec::new();
     if sel.active {
         for cpu in k.online_cpus()? {
             if let Ok(t) = k.cpu_curr(cpu) {
@@ -80,11 +85,19 @@ pub fn select<'k>(k: &'k Kernel, sel: &Selection) -> kmodel::Result<Vec<Task<'k>
         }
     }
     if sel.all {
-        let tasks = k.tasks()?;
+        let w = k.task_walk()?;
         out.extend(idle_tasks(k));
-        out.extend(tasks);
+        out.extend(w.tasks);
+        gaps = w.gaps;
     } else if !sel.pids.is_empty() {
-        let tasks = k.tasks()?;
+        let w = k.task_walk()?;
+        let tasks = w.tasks;
+        // Only the gaps that may hide a named pid.
+        gaps = w
+            .gaps
+            .into_iter()
+            .filter(|g| g.pid.is_none_or(|p| sel.pids.contains(&p)))
+            .collect();
         for &pid in &sel.pids {
             if pid == 0 {
                 out.extend(idle_tasks(k));
@@ -107,7 +120,7 @@ pub fn select<'k>(k: &'k Kernel, sel: &Selection) -> kmodel::Result<Vec<Task<'k>
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|t| seen.insert(t.addr()));
-    Ok(out)
+    Ok((out, gaps))
 }
 
 fn hex(v: u64) -> String {
@@ -148,24 +161,36 @@ pub fn task_row(k: &Kernel, task: &Task<'_>, trace: &StackTrace) -> BtTask {
 }
 
 /// Unwinds the selected tasks (with a fresh unwinder).
-pub fn bt(k: &Kernel, sel: &Selection) -> Result<Vec<BtTask>, kunwind::Error> {
+/// The selected tasks' traces, and what the task walk could not read.
+pub fn bt(
+    k: &Kernel,
+    sel: &Selection,
+) -> Result<(Vec<BtTask>, Vec<kmodel::partial::Gap>), kunwind::Error> {
     let u = Unwinder::new(k)?;
     bt_with(k, &u, sel)
 }
 
 /// Unwinds the selected tasks with a shared unwinder (its cache is reused),
 /// on up to two threads.
-pub fn bt_with(k: &Kernel, u: &Unwinder, sel: &Selection) -> Result<Vec<BtTask>, kunwind::Error> {
-    let tasks = select(k, sel)?;
+pub fn bt_with(
+    k: &Kernel,
+    u: &Unwinder,
+    sel: &Selection,
+) -> Result<(Vec<BtTask>, Vec<kmodel::partial::Gap>), kunwind::Error> {
+    let (tasks, gaps) = select(k, sel)?;
+    Ok((unwind_all(k, u, &tasks), gaps))
+}
+
+fn unwind_all(k: &Kernel, u: &Unwinder, tasks: &[Task<'_>]) -> Vec<BtTask> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 2);
     if threads == 1 || tasks.len() < 64 {
-        return Ok(tasks
+        return tasks
             .iter()
             .map(|t| task_row(k, t, &u.stack(k, t)))
-            .collect());
+            .collect();
     }
     let chunk = tasks.len().div_ceil(threads);
     let rows: Vec<Vec<BtTask>> = std::thread::scope(|s| {
@@ -184,7 +209,7 @@ pub fn bt_with(k: &Kernel, u: &Unwinder, sel: &Selection) -> Result<Vec<BtTask>,
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    Ok(rows.into_iter().flatten().collect())
+    rows.into_iter().flatten().collect()
 }
 
 /// crash-like text: a header per task, one line per frame, the registers
@@ -274,8 +299,11 @@ fn regs_text(regs: &[(String, String)]) -> String {
 }
 
 /// JSON: an array of `{pid, comm, task, cpu, state, active, frames, error}`.
-pub fn bt_json(rows: &[BtTask]) -> String {
-    serde_json::to_string_pretty(rows).unwrap_or_default()
+/// `{"tasks": [...], "partial": [...]}`: `partial` lists what the task
+/// walk could not read (empty for a complete answer).
+pub fn bt_json(rows: &[BtTask], partial: &[crate::report::GapRow]) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({ "tasks": rows, "partial": partial }))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -152,6 +152,8 @@ pub struct ScanStats {
     /// vmlinux indexes built in this process (thread mode).
     pub debug_opened: usize,
     pub worst: Option<Severity>,
+    /// Dumps scanned from partly unreadable memory.
+    pub partial: usize,
     pub seconds: f64,
 }
 
@@ -638,7 +640,8 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
     let workers_started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut findings_so_far = 0usize;
     // (errors, findings, worst severity) over every file, as printed
-    let mut tally: (usize, usize, Option<Severity>) = (0, 0, None);
+    // (errors, findings, worst severity, partial dumps)
+    let mut tally: (usize, usize, Option<Severity>, usize) = (0, 0, None, 0);
     let mut result: Result<(), Report> = Ok(());
     std::thread::scope(|s| {
         for _ in 0..jobs.min(jobs_list.len()) {
@@ -683,6 +686,7 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
                 if o.error.is_some() {
                     tally.0 += 1;
                 } else {
+                    tally.3 += usize::from(!o.partial.is_empty());
                     tally.1 += o.findings.len();
                     for f in &o.findings {
                         tally.2 = tally.2.max(Some(f.severity));
@@ -753,6 +757,7 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
     stats.errors += tally.0;
     stats.findings = tally.1;
     stats.worst = tally.2;
+    stats.partial = tally.3;
     finish(stats, &mut conn, &run_id, t0, args)
 }
 
@@ -847,6 +852,7 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
                 .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
                 .map(|r| r.doc.id.clone())
                 .collect(),
+            partial: o.partial.clone(),
         },
     };
     let _ = match f {
@@ -855,7 +861,9 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
     };
 }
 
-/// `vmtriage scan`: exit 0, 1 when a diagnosis is above info, 2 when a dump could not be read.
+/// `vmtriage scan`: exit 0, 1 when a diagnosis is above info, 2 when a dump
+/// could not be read, 3 when nothing else is to say but some dump could be
+/// read only in part.
 pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -869,6 +877,9 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
     }
     if stats.worst.is_some_and(|w| w > Severity::Info) {
         return Ok(ExitCode::from(1));
+    }
+    if stats.partial > 0 {
+        return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -209,6 +209,16 @@ fn emit<T: serde::Serialize>(f: Format, v: &T, text: impl FnOnce(&T) -> String) 
     }
 }
 
+/// Exit 3 for an answer that is partial (memory the walk needed could not
+/// be read), after its warnings on stderr; 0 for a complete one.
+fn partial_exit(gaps: &[kmodel::partial::Gap]) -> ExitCode {
+    if gaps.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprint!("{}", report::gap_warnings(gaps));
+    ExitCode::from(3)
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Report> {
     let rf = |e: kmodel::Error| Report::new(ReadFailed(e.to_string()));
     match cli.cmd {
@@ -216,11 +226,13 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
             let s = open(&a)?;
             let i = report::info(&s.kernel).map_err(rf)?;
             emit(a.format, &i, report::info_text);
+            return Ok(partial_exit(&i.gaps));
         }
         Cmd::Ps(a) => {
             let s = open(&a)?;
-            let rows = report::ps(&s.kernel).map_err(rf)?;
-            emit(a.format, &rows, |r| report::ps_text(r));
+            let ps = report::ps(&s.kernel).map_err(rf)?;
+            emit(a.format, &ps, report::ps_text);
+            return Ok(partial_exit(&ps.gaps));
         }
         Cmd::Dmesg(a) => {
             let s = open(&a)?;
@@ -240,12 +252,13 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
         } => {
             let s = open(&args)?;
             let sel = bt::Selection { pids, all, active };
-            let rows =
+            let (rows, gaps) =
                 bt::bt(&s.kernel, &sel).map_err(|e| Report::new(ReadFailed(e.to_string())))?;
             match args.format {
-                Format::Json => println!("{}", bt::bt_json(&rows)),
+                Format::Json => println!("{}", bt::bt_json(&rows, &report::gap_rows(&gaps))),
                 Format::Text => print!("{}", bt::bt_text(&rows)),
             }
+            return Ok(partial_exit(&gaps));
         }
         Cmd::Scan(a) => return bulk::run_scan(*a),
         Cmd::Report(a) => return bulk::run_report(a),

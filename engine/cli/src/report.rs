@@ -1,5 +1,7 @@
 //! What `info`, `ps` and `dmesg` print, as data (JSON) and as text.
 
+use kmodel::partial::Gap;
+use kmodel::tasks::Task;
 use kmodel::{Kernel, Result};
 use serde::Serialize;
 use vmcore::DumpFormat;
@@ -19,7 +21,12 @@ pub struct Info {
     pub kaslr_offset: String,
     pub paging_levels: u32,
     pub cpus: usize,
+    /// Tasks that could be read.
     pub tasks: Option<usize>,
+    /// What the task walk could not read (empty: complete).
+    pub partial: Vec<GapRow>,
+    #[serde(skip)]
+    pub gaps: Vec<Gap>,
 }
 
 pub fn info(k: &Kernel) -> Result<Info> {
@@ -52,6 +59,7 @@ pub fn info(k: &Kernel) -> Result<Info> {
         ),
     };
     let crashed = k.crashed_task().ok().flatten();
+    let walk = k.task_walk().ok();
     Ok(Info {
         release: k.release.clone(),
         build_id: k
@@ -70,7 +78,9 @@ pub fn info(k: &Kernel) -> Result<Info> {
         kaslr_offset: format!("{:#x}", k.kaslr_offset),
         paging_levels: k.paging_levels(),
         cpus: k.online_cpus().map(|c| c.len()).unwrap_or(0),
-        tasks: k.tasks().ok().map(|t| t.len()),
+        tasks: walk.as_ref().map(|w| w.tasks.len()),
+        partial: walk.as_ref().map(|w| gap_rows(&w.gaps)).unwrap_or_default(),
+        gaps: walk.map(|w| w.gaps).unwrap_or_default(),
     })
 }
 
@@ -88,7 +98,15 @@ pub fn info_text(i: &Info) -> String {
             .unwrap_or_default()
     );
     s += &format!("        CPUS: {}\n", i.cpus);
-    s += &format!("       TASKS: {}\n", opt(i.tasks.map(|t| t.to_string())));
+    s += &format!(
+        "       TASKS: {}{}\n",
+        opt(i.tasks.map(|t| t.to_string())),
+        if i.partial.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} unreadable, see warnings)", i.partial.len())
+        }
+    );
     s += &format!(
         "      UPTIME: {}\n",
         opt(i.uptime_s.map(|u| format!("{u:.2} s")))
@@ -120,24 +138,76 @@ pub struct PsRow {
     pub exiting: bool,
 }
 
-pub fn ps(k: &Kernel) -> Result<Vec<PsRow>> {
-    Ok(k.tasks()?
-        .into_iter()
-        .map(|t| PsRow {
-            pid: t.pid,
-            tgid: t.tgid,
-            ppid: t.ppid,
-            state: t.state.to_string(),
-            cpu: t.cpu,
-            task: format!("{:x}", t.addr()),
-            kthread: t.is_kthread(),
-            exiting: t.is_exiting(),
-            comm: t.comm,
-        })
-        .collect())
+/// `ps`: the tasks that could be read, and what could not be.
+#[derive(Debug, Serialize)]
+pub struct Ps {
+    pub tasks: Vec<PsRow>,
+    /// Empty for a complete answer.
+    pub partial: Vec<GapRow>,
+    #[serde(skip)]
+    pub gaps: Vec<Gap>,
 }
 
-pub fn ps_text(rows: &[PsRow]) -> String {
+/// One thing a walk could not read, for JSON and warnings.
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct GapRow {
+    /// `task`, `thread-list`, `task-list`, `pid-table`, `other`.
+    pub kind: &'static str,
+    pub addr: String,
+    /// The task's pid, or the thread group's tgid, where known.
+    pub pid: Option<i32>,
+    /// `excluded`, `not-in-dump`, `incomplete`, `corrupt`, `bad-pointer`.
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+pub fn gap_rows(gaps: &[Gap]) -> Vec<GapRow> {
+    gaps.iter()
+        .map(|g| GapRow {
+            kind: g.kind.key(),
+            addr: format!("{:#x}", g.addr),
+            pid: g.pid,
+            reason: g.reason.key(),
+            detail: g.detail.clone(),
+        })
+        .collect()
+}
+
+/// Warning lines for stderr: grouped, a handful however many gaps.
+pub fn gap_warnings(gaps: &[Gap]) -> String {
+    let mut s = String::new();
+    for line in kmodel::partial::summarize(gaps) {
+        s += &format!("warning: partial answer: {line}\n");
+    }
+    s
+}
+
+pub fn ps_row(t: Task<'_>) -> PsRow {
+    PsRow {
+        pid: t.pid,
+        tgid: t.tgid,
+        ppid: t.ppid,
+        state: t.state.to_string(),
+        cpu: t.cpu,
+        task: format!("{:x}", t.addr()),
+        kthread: t.is_kthread(),
+        exiting: t.is_exiting(),
+        comm: t.comm,
+    }
+}
+
+/// Every task that can be read; what cannot is in `partial`.
+pub fn ps(k: &Kernel) -> Result<Ps> {
+    let w = k.task_walk()?;
+    Ok(Ps {
+        tasks: w.tasks.into_iter().map(ps_row).collect(),
+        partial: gap_rows(&w.gaps),
+        gaps: w.gaps,
+    })
+}
+
+pub fn ps_text(ps: &Ps) -> String {
+    let rows = &ps.tasks;
     let mut s = String::from("    PID    PPID  CPU       TASK        ST  COMM\n");
     for r in rows {
         let comm = if r.kthread {

@@ -82,6 +82,9 @@ pub fn scan_kernel(pack: &RulePack, k: &Kernel) -> ScanResult {
 
 pub fn diagnoses_text(r: &DumpReport) -> String {
     let mut s = format!("== {}  ({})\n", r.dump, r.result.release);
+    for p in &r.result.partial {
+        s += &format!("   partial: {p}\n");
+    }
     if r.result.diagnoses.is_empty() {
         s += "   no diagnoses\n";
     }
@@ -93,6 +96,9 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
             d.title
         );
         s += &format!("    {}\n", d.message);
+        if d.incomplete {
+            s += "    (evidence may be incomplete: part of the dump could not be read)\n";
+        }
         for e in &d.evidence {
             let v = evidence_text(&e.value);
             if v.contains('\n') {

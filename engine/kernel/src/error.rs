@@ -23,6 +23,9 @@ pub enum Error {
     BadList { head: u64, reason: String },
     #[error("{0}")]
     Unsupported(String),
+    /// A strict answer was asked of memory that is partly unreadable.
+    #[error("incomplete dump: {0}")]
+    Incomplete(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,9 +10,12 @@ pub mod error;
 pub mod mm;
 pub mod modules;
 pub mod object;
+pub mod partial;
+pub mod pid;
 pub mod printk;
 pub mod tasks;
 pub mod x86_64;
+pub mod xarray;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -363,3 +363,89 @@ impl Kernel {
         Ok(out)
     }
 }
+
+/// A `list_head` list walked as far as memory allows.
+#[derive(Debug, Default)]
+pub struct ListWalk {
+    /// The readable nodes, in list order (those after a break were found
+    /// walking backwards from the head).
+    pub nodes: Vec<u64>,
+    /// Nodes that could not be read (or pointers that lead nowhere), with
+    /// the error: each is one lost entry.
+    pub breaks: Vec<(u64, Error)>,
+}
+
+impl Kernel {
+    /// Walks a `list_head` list forwards and, if that breaks, backwards from
+    /// the head through `prev`, so one unreadable node costs one entry, not
+    /// the rest of the list. Bounded like [`Kernel::list_nodes`]. Fails only
+    /// when the head itself cannot be read.
+    pub fn list_walk(&self, head: u64) -> Result<ListWalk> {
+        let mut w = ListWalk::default();
+        let mut seen = HashSet::new();
+        let forward = self.half_walk(head, 0, &mut seen, &mut w)?;
+        if forward {
+            return Ok(w);
+        }
+        let mut back = ListWalk::default();
+        self.half_walk(head, 8, &mut seen, &mut back)?;
+        back.nodes.reverse();
+        w.nodes.extend(back.nodes);
+        for (node, e) in back.breaks {
+            if !w.breaks.iter().any(|(n, _)| *n == node) {
+                w.breaks.push((node, e));
+            }
+        }
+        Ok(w)
+    }
+
+    /// One direction of [`Kernel::list_walk`] through the pointer at
+    /// `link_off` (0: next, 8: prev); whether it came back to the head.
+    /// Stops at a node already seen (the other direction's).
+    fn half_walk(
+        &self,
+        head: u64,
+        link_off: u64,
+        seen: &mut HashSet<u64>,
+        w: &mut ListWalk,
+    ) -> Result<bool> {
+        let mut cur = self.read_u64(head + link_off)?;
+        let mut steps = 0usize;
+        while cur != head {
+            if seen.contains(&cur) {
+                if link_off == 0 {
+                    w.breaks.push((
+                        cur,
+                        Error::BadList {
+                            head,
+                            reason: format!("node {cur:#x} revisited after {} entries", steps),
+                        },
+                    ));
+                }
+                return Ok(false);
+            }
+            if cur == 0 || cur % 8 != 0 || steps >= MAX_LIST {
+                w.breaks.push((
+                    cur,
+                    Error::BadList {
+                        head,
+                        reason: format!("bad pointer {cur:#x} after {steps} entries"),
+                    },
+                ));
+                return Ok(false);
+            }
+            let next = match self.read_u64(cur + link_off) {
+                Ok(n) => n,
+                Err(e) => {
+                    w.breaks.push((cur, e));
+                    return Ok(false);
+                }
+            };
+            seen.insert(cur);
+            w.nodes.push(cur);
+            steps += 1;
+            cur = next;
+        }
+        Ok(true)
+    }
+}

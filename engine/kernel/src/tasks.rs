@@ -1,7 +1,10 @@
 //! Tasks, CPUs and the crash context, read the way /proc and `ps` show them.
 
+use std::collections::HashSet;
+
 use crate::error::{Error, Result};
 use crate::object::{c_string, FieldReader, Object};
+use crate::partial::{Gap, GapKind};
 use crate::Kernel;
 
 // Task flags and signal numbers are user-visible ABI, stable across kernels.
@@ -63,6 +66,13 @@ impl<'k> Task<'k> {
             _ => "unknown",
         }
     }
+}
+
+/// Tasks as far as they could be read (see [`Kernel::task_walk`]).
+#[derive(Debug, Default)]
+pub struct TaskWalk<'k> {
+    pub tasks: Vec<Task<'k>>,
+    pub gaps: Vec<Gap>,
 }
 
 /// Letters of the kernel's own `task_state_array` ("R (running)", …): read
@@ -188,31 +198,57 @@ impl<'k> TaskReader<'k> {
 impl Kernel {
     /// Every task (every thread of every process), pid 0 excluded, in the
     /// kernel's list order: `init_task.tasks`, then each group's threads.
+    /// Strict: an error if any task could not be read (see [`Kernel::task_walk`]
+    /// for the partial answer).
     pub fn tasks(&self) -> Result<Vec<Task<'_>>> {
-        let r = TaskReader::new(self)?;
-        let init = self.global("init_task")?;
-        let leaders =
-            self.list_entries(init.member("tasks")?.addr, "struct task_struct", "tasks")?;
-        let thread_list = init.has_member("signal.thread_head");
-        let mut out = Vec::with_capacity(leaders.len());
-        for l in leaders {
-            if thread_list {
-                let head = l.member("signal.thread_head")?.addr;
-                for t in self.list_entries(head, "struct task_struct", "thread_node")? {
-                    out.push(r.read(t)?);
-                }
-            } else {
-                out.push(r.read(l)?);
-                for t in self.list_entries(
-                    l.member("thread_group")?.addr,
-                    "struct task_struct",
-                    "thread_group",
-                )? {
-                    out.push(r.read(t)?);
-                }
-            }
+        let w = self.task_walk()?;
+        match w.gaps.first() {
+            None => Ok(w.tasks),
+            Some(g) => Err(Error::Incomplete(format!(
+                "{} ({} problem(s) in all): {}",
+                g.describe(),
+                w.gaps.len(),
+                g.detail
+            ))),
         }
-        Ok(out)
+    }
+
+    /// Every task that can be read, and a [`Gap`] for each one that cannot
+    /// (or each list that broke). The task list and the thread lists come
+    /// first; when any of them breaks, the pid table is walked too and the
+    /// tasks only it reaches are added after their thread group.
+    pub fn task_walk<'k>(&'k self) -> Result<TaskWalk<'k>> {
+        let init = self.global("init_task")?;
+        let mut g = GroupWalker::new(self, &init)?;
+        let tasks_off = g.offset("tasks")?;
+        let leaders = self.list_walk(init.member("tasks")?.addr)?;
+        for (node, e) in &leaders.breaks {
+            let addr = node.wrapping_sub(tasks_off);
+            g.w.gaps.push(Gap::new(GapKind::Task, addr, None, e));
+            g.seen.insert(addr);
+        }
+        if leaders.breaks.len() >= 2 {
+            // Between two unreadable nodes lies a stretch of the list that
+            // neither direction reaches: only other routes can find it.
+            let (node, e) = &leaders.breaks[0];
+            let mut gap = Gap::new(GapKind::TaskList, *node, None, e);
+            gap.detail = format!(
+                "the task list broke at {} nodes; the tasks between them are found only through \
+                 the process tree and the pid table",
+                leaders.breaks.len()
+            );
+            g.w.gaps.push(gap);
+        }
+        for n in &leaders.nodes {
+            g.visit_group(n.wrapping_sub(tasks_off));
+        }
+        if !g.w.gaps.is_empty() {
+            // Leaders between two breaks of the task list are still in their
+            // parents' children lists; threads of a lost group in the pid table.
+            g.walk_process_tree(init.addr)?;
+            g.add_from_pid_table();
+        }
+        Ok(g.w)
     }
 
     /// The runqueue of a CPU.
@@ -252,5 +288,168 @@ impl Kernel {
         let base = tk.member("tkr_mono.base")?.as_i64()?;
         let boot = tk.member("offs_boot")?.as_i64()?;
         Ok((base + boot).max(0) as u64)
+    }
+}
+
+/// The state of one [`Kernel::task_walk`]: tasks read so far, what was
+/// seen, the offsets of the lists that link tasks.
+struct GroupWalker<'k> {
+    k: &'k Kernel,
+    r: TaskReader<'k>,
+    task_ty: kdebuginfo::TypeId,
+    /// Offset of the node a thread list links (`thread_node` or `thread_group`).
+    thread_off: u64,
+    /// 6.7+: the thread list's head is `signal->thread_head`.
+    thread_head_off: Option<u64>,
+    signal: FieldReader,
+    w: TaskWalk<'k>,
+    /// task_structs read or reported.
+    seen: HashSet<u64>,
+}
+
+impl<'k> GroupWalker<'k> {
+    fn new(k: &'k Kernel, init: &Object<'k>) -> Result<GroupWalker<'k>> {
+        let mut g = GroupWalker {
+            k,
+            r: TaskReader::new(k)?,
+            task_ty: init.ty,
+            thread_off: 0,
+            thread_head_off: None,
+            signal: FieldReader::new(init, "signal")?,
+            w: TaskWalk::default(),
+            seen: HashSet::new(),
+        };
+        if init.has_member("signal.thread_head") {
+            let sig = k.find_type("struct signal_struct")?;
+            g.thread_off = g.offset("thread_node")?;
+            g.thread_head_off = Some(k.debug.member_path(sig, "thread_head")?.offset);
+        } else {
+            g.thread_off = g.offset("thread_group")?;
+        }
+        Ok(g)
+    }
+
+    fn offset(&self, member: &str) -> Result<u64> {
+        Ok(self.k.debug.member_path(self.task_ty, member)?.offset)
+    }
+
+    /// Reads a task once; an unreadable one becomes a gap.
+    fn push(&mut self, addr: u64, pid: Option<i32>) {
+        if self.seen.insert(addr) {
+            match self.r.read(Object::new(self.k, addr, self.task_ty)) {
+                Ok(t) => self.w.tasks.push(t),
+                Err(e) => self.w.gaps.push(Gap::new(GapKind::Task, addr, pid, &e)),
+            }
+        }
+    }
+
+    /// A thread group: its leader and every thread of its thread list.
+    fn visit_group(&mut self, leader: u64) {
+        let head = match self.thread_head_off {
+            Some(o) => self
+                .signal
+                .read_u64(self.k, leader)
+                .map(|s| s.wrapping_add(o)),
+            None => {
+                self.push(leader, None);
+                Ok(leader.wrapping_add(self.thread_off))
+            }
+        };
+        let first_error = match head.and_then(|h| self.k.list_walk(h)) {
+            Ok(t) => {
+                for n in &t.nodes {
+                    self.push(n.wrapping_sub(self.thread_off), None);
+                }
+                t.breaks.into_iter().next().map(|(_, e)| e)
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = first_error {
+            self.push(leader, None);
+            let tgid = self
+                .w
+                .tasks
+                .iter()
+                .rev()
+                .find(|t| t.addr() == leader)
+                .map(|t| t.tgid);
+            self.w
+                .gaps
+                .push(Gap::new(GapKind::ThreadList, leader, tgid, &e));
+        }
+    }
+
+    /// Every process reachable through `children`/`sibling` from `root`;
+    /// groups not seen yet are visited. Bounded by the tasks seen.
+    fn walk_process_tree(&mut self, root: u64) -> Result<()> {
+        let children_off = self.offset("children")?;
+        let sibling_off = self.offset("sibling")?;
+        let mut queue = std::collections::VecDeque::from([root]);
+        let mut in_tree: HashSet<u64> = HashSet::from([root]);
+        while let Some(p) = queue.pop_front() {
+            if in_tree.len() > crate::object::MAX_LIST {
+                break;
+            }
+            // An unreadable parent was reported already; its children are
+            // lost to this route only.
+            let Ok(kids) = self.k.list_walk(p.wrapping_add(children_off)) else {
+                continue;
+            };
+            for c in kids.nodes.iter().map(|n| n.wrapping_sub(sibling_off)) {
+                if in_tree.insert(c) {
+                    queue.push_back(c);
+                    if !self.seen.contains(&c) {
+                        self.visit_group(c);
+                    }
+                }
+            }
+            for (node, e) in &kids.breaks {
+                let c = node.wrapping_sub(sibling_off);
+                if self.seen.insert(c) {
+                    self.w.gaps.push(Gap::new(GapKind::Task, c, None, e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tasks the lists did not reach, from the pid table, each placed after
+    /// the last task of its thread group (or at the end); a gap the lists
+    /// reported by address gets its pid.
+    fn add_from_pid_table(&mut self) {
+        let table = match self.k.pid_table() {
+            Ok(t) => t,
+            Err(e) => {
+                self.w.gaps.push(Gap::new(GapKind::PidTable, 0, None, &e));
+                return;
+            }
+        };
+        self.w.gaps.extend(table.gaps);
+        for p in table.pids {
+            let Some(addr) = p.task else { continue };
+            if !self.seen.insert(addr) {
+                for g in self.w.gaps.iter_mut() {
+                    if g.kind == GapKind::Task && g.addr == addr && g.pid.is_none() {
+                        g.pid = Some(p.nr);
+                    }
+                }
+                continue;
+            }
+            match self.r.read(Object::new(self.k, addr, self.task_ty)) {
+                Ok(t) => {
+                    let at = self
+                        .w
+                        .tasks
+                        .iter()
+                        .rposition(|o| o.tgid == t.tgid)
+                        .map_or(self.w.tasks.len(), |i| i + 1);
+                    self.w.tasks.insert(at, t);
+                }
+                Err(e) => self
+                    .w
+                    .gaps
+                    .push(Gap::new(GapKind::Task, addr, Some(p.nr), &e)),
+            }
+        }
     }
 }

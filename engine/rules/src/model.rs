@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use kmodel::mm::MemorySummary;
 use kmodel::modules::ModuleInfo;
+use kmodel::partial::Gap;
 use kmodel::printk::LogRecord;
 use kmodel::tasks::Task;
 use kmodel::Kernel;
@@ -59,6 +60,8 @@ pub struct Model<'k> {
     pub k: &'k Kernel,
     pub stacks: &'k dyn Stacks<'k>,
     tasks: Lazy<Vec<Task<'k>>>,
+    /// What the task walk could not read (a filtered or damaged dump).
+    gaps: OnceCell<Vec<Gap>>,
     index: OnceCell<Index>,
     dmesg: Lazy<Vec<LogRecord>>,
     memory: Lazy<MemorySummary>,
@@ -83,6 +86,7 @@ impl<'k> Model<'k> {
             k,
             stacks,
             tasks: OnceCell::new(),
+            gaps: OnceCell::new(),
             index: OnceCell::new(),
             dmesg: OnceCell::new(),
             memory: OnceCell::new(),
@@ -95,8 +99,20 @@ impl<'k> Model<'k> {
         }
     }
 
+    /// Every task that could be read; what could not is in [`Model::gaps`].
     pub fn tasks(&self) -> Result<&[Task<'k>], String> {
-        lazy(&self.tasks, || self.k.tasks()).map(|v| v.as_slice())
+        lazy(&self.tasks, || {
+            let w = self.k.task_walk()?;
+            let _ = self.gaps.set(w.gaps);
+            Ok(w.tasks)
+        })
+        .map(|v| v.as_slice())
+    }
+
+    /// What the task walk could not read, once tasks were asked for: a rule
+    /// that looked at tasks then answered from a partial list.
+    pub fn gaps(&self) -> &[Gap] {
+        self.gaps.get().map(|g| g.as_slice()).unwrap_or(&[])
     }
 
     pub fn index(&self) -> Result<&Index, String> {

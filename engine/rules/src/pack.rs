@@ -39,6 +39,10 @@ pub struct Diagnosis {
     pub message: String,
     pub evidence: Vec<Evidence>,
     pub references: Vec<String>,
+    /// The dump's tasks could be read only in part (see `ScanResult::partial`):
+    /// this finding's evidence may be incomplete.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +58,9 @@ pub struct ScanResult {
     pub errors: Vec<RuleRunError>,
     /// Rules skipped because `applies_to` excludes this kernel.
     pub skipped: Vec<String>,
+    /// What the model could not read (grouped warning lines); empty when
+    /// every rule answered from complete data.
+    pub partial: Vec<String>,
 }
 
 /// Maps a checker finding's span (inside an embedded expression) to the file.
@@ -234,6 +241,7 @@ impl RulePack {
             diagnoses: Vec::new(),
             errors: Vec::new(),
             skipped: Vec::new(),
+            partial: Vec::new(),
         };
         for r in &self.rules {
             if !r.kernels.is_empty() && !version_matches(&r.kernels, &m.k.release) {
@@ -250,6 +258,10 @@ impl RulePack {
         }
         res.diagnoses
             .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        res.partial = kmodel::partial::summarize(m.gaps());
+        for d in &mut res.diagnoses {
+            d.incomplete = !res.partial.is_empty();
+        }
         res
     }
 }
@@ -318,6 +330,7 @@ pub fn evaluate<'k>(
             message: message.split_whitespace().collect::<Vec<_>>().join(" "),
             evidence,
             references: r.doc.references.clone(),
+            incomplete: false,
         });
     }
     Ok(out)

@@ -132,7 +132,13 @@ pub fn store(
 ) -> rusqlite::Result<usize> {
     let tx = c.transaction()?;
     let t = now();
-    let status = if o.error.is_some() { "error" } else { "ok" };
+    let status = if o.error.is_some() {
+        "error"
+    } else if !o.partial.is_empty() {
+        "partial"
+    } else {
+        "ok"
+    };
     tx.execute(
         "INSERT INTO dumps(path, sha256, size, mtime_ns, release, build_id, format, scanned_at,
              duration_ms, pack_hash, status, first_run, run_id)
@@ -174,6 +180,13 @@ pub fn store(
             params![path, stage, msg, run.id, t],
         )?;
     } else {
+        // Why the dump is partial: dump-level rows of stage `partial`.
+        for msg in &o.partial {
+            tx.execute(
+                "INSERT INTO errors(path, rule_id, stage, message, run_id, at) VALUES(?1, NULL, 'partial', ?2, ?3, ?4)",
+                params![path, msg, run.id, t],
+            )?;
+        }
         for id in &o.evaluated {
             tx.execute(
                 "DELETE FROM findings WHERE path = ?1 AND rule_id = ?2",
@@ -285,6 +298,7 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
             message: r.get(3)?,
             evidence: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
             references: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+            incomplete: false,
         })
     })?;
     for f in rows {
@@ -304,8 +318,13 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
         let (rule, stage, msg) = e?;
         match rule {
             Some(rule) => o.rule_errors.push((rule, msg)),
+            None if stage == "partial" => o.partial.push(msg),
             None => o.error = Some((stage, msg)),
         }
+    }
+    let partial = !o.partial.is_empty();
+    for f in &mut o.findings {
+        f.incomplete = partial;
     }
     Ok(Some(o))
 }

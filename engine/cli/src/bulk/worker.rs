@@ -40,6 +40,9 @@ pub struct Finding {
     pub message: String,
     pub evidence: Vec<(String, serde_json::Value)>,
     pub references: Vec<String>,
+    /// Found on a dump whose tasks could be read only in part.
+    #[serde(default)]
+    pub incomplete: bool,
 }
 
 impl Finding {
@@ -55,6 +58,7 @@ impl Finding {
                 .map(|e| (e.name.clone(), e.value.clone()))
                 .collect(),
             references: d.references.clone(),
+            incomplete: d.incomplete,
         }
     }
     pub fn to_diagnosis(&self) -> vmtriage_rules::Diagnosis {
@@ -72,6 +76,7 @@ impl Finding {
                 })
                 .collect(),
             references: self.references.clone(),
+            incomplete: self.incomplete,
         }
     }
 }
@@ -89,6 +94,10 @@ pub struct Outcome {
     pub evaluated: Vec<String>,
     /// The dump could not be scanned: (stage, cause).
     pub error: Option<(String, String)>,
+    /// What could not be read (grouped warning lines): the dump was scanned
+    /// from partial data.
+    #[serde(default)]
+    pub partial: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -220,6 +229,10 @@ pub fn scan_one(
             Ok(ds) => out.findings.extend(ds.iter().map(Finding::from_diagnosis)),
             Err(e) => out.rule_errors.push((r.doc.id.clone(), e)),
         }
+    }
+    out.partial = kmodel::partial::summarize(model.gaps());
+    for f in &mut out.findings {
+        f.incomplete = !out.partial.is_empty();
     }
     out.findings
         .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));

@@ -111,47 +111,89 @@ pub fn truth(e: &Entry) -> Result<Truth, String> {
     serde_json::from_str(&text).map_err(|err| format!("{}: {err}", e.truth.display()))
 }
 
-/// drgn's verdict when it could not read this very file (pages excluded by
-/// makedumpfile), if so.
-pub fn unreadable(e: &Entry) -> Option<&str> {
-    e.drgn_reading.as_deref().filter(|r| r.starts_with("error"))
-}
-
-/// A file drgn itself cannot read whole: vmtriage must say so — a read error
-/// naming the excluded page — rather than answer.
-pub fn expect_unreadable(e: &Entry, why: &str) -> Result<(), String> {
-    let s = match vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[]) {
-        Ok(s) => s,
-        Err(err) => {
-            let msg = format!("{err:?}");
-            return if msg.contains("excluded") {
-                Ok(())
-            } else {
-                Err(format!("drgn: {why}; vmtriage: {msg}"))
-            };
-        }
-    };
-    match s.kernel.tasks() {
-        Err(err) if err.to_string().contains("excluded by the dump level") => Ok(()),
-        Err(err) => Err(format!("drgn: {why}; vmtriage failed differently: {err}")),
-        Ok(t) => Err(format!(
-            "drgn: {why}; vmtriage listed {} tasks from a dump with excluded kernel pages",
-            t.len()
-        )),
-    }
-}
-
-/// The dump opened with its ground truth, for a per-dump check; `None` when
-/// drgn could not read the file either and vmtriage said so as it must
-/// (checked here: the caller has nothing more to compare).
-pub fn open_with_truth(e: &Entry) -> Result<Option<(Truth, vmtriage_cli::Session)>, String> {
-    if let Some(why) = unreadable(e) {
-        return expect_unreadable(e, why).map(|()| None);
-    }
+/// The dump opened with its ground truth, for a per-dump check. For a
+/// filtered kdump file the truth is drgn's reading of its ELF twin (the same
+/// capture); what the filter dropped is checked with [`task_coverage`].
+pub fn open_with_truth(e: &Entry) -> Result<(Truth, vmtriage_cli::Session), String> {
     let t = truth(e)?;
     let s = vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[])
         .map_err(|err| format!("open: {err:?}"))?;
-    Ok(Some((t, s)))
+    Ok((t, s))
+}
+
+/// Whether every byte of `[addr, addr+len)` is in this dump, as the dump
+/// itself says (its page bitmap, its segments).
+pub fn present(k: &kmodel::Kernel, addr: u64, len: u64) -> bool {
+    let mut buf = vec![0u8; len as usize];
+    k.read(addr, &mut buf).is_ok()
+}
+
+/// A filtered dump's partial answer against the truth: each truth task the
+/// walk did not list must be named by a gap (its task_struct, its pid, or its
+/// thread group's list), and each gap that names a task_struct must be one
+/// whose memory is really not in this dump. `listed` holds the pids read.
+pub fn task_coverage(
+    k: &kmodel::Kernel,
+    t: &Truth,
+    listed: &std::collections::HashSet<i32>,
+    gaps: &[kmodel::partial::Gap],
+) -> Vec<String> {
+    use kmodel::partial::GapKind;
+    let mut problems = Vec::new();
+    let size = k
+        .global("init_task")
+        .and_then(|o| o.size())
+        .unwrap_or(0x1000);
+    let mut uncovered = Vec::new();
+    for tt in &t.tasks {
+        if listed.contains(&tt.pid) {
+            continue;
+        }
+        let addr = u64::from_str_radix(tt.address.trim_start_matches("0x"), 16).unwrap_or(0);
+        // A stretch of the task list between two unreadable nodes is found
+        // through the pid table only: a task there is lost when its struct
+        // pid is not in the dump either (read from its own task_struct).
+        let pid_lost = || {
+            k.object(addr, "struct task_struct")
+                .and_then(|o| o.member("thread_pid"))
+                .and_then(|p| p.as_u64())
+                .is_ok_and(|p| !present(k, p, 64))
+        };
+        let covered = gaps.iter().any(|g| match g.kind {
+            GapKind::Task => g.addr == addr || g.pid == Some(tt.pid),
+            GapKind::ThreadList => g.pid == Some(tt.tgid),
+            GapKind::TaskList => pid_lost(),
+            _ => false,
+        });
+        if !covered {
+            uncovered.push(format!(
+                "{} (task_struct {}, {})",
+                tt.pid,
+                tt.address,
+                if present(k, addr, size) {
+                    "present in the dump"
+                } else {
+                    "not in the dump"
+                }
+            ));
+        }
+    }
+    if !uncovered.is_empty() {
+        problems.push(format!(
+            "{} truth task(s) neither listed nor reported unreadable: {}",
+            uncovered.len(),
+            uncovered[..uncovered.len().min(8)].join(", ")
+        ));
+    }
+    for g in gaps.iter().filter(|g| g.kind == GapKind::Task) {
+        if present(k, g.addr, size) {
+            problems.push(format!(
+                "reported unreadable, but the dump has its memory: {}",
+                g.describe()
+            ));
+        }
+    }
+    problems
 }
 
 /// One libtest-mimic trial per manifest entry, named `PREFIX/scenario/series/file`;
