@@ -3,6 +3,7 @@
 pub mod bt;
 pub mod bulk;
 pub mod export;
+pub mod locks;
 pub mod print;
 pub mod report;
 pub mod scan;

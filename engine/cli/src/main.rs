@@ -67,6 +67,15 @@ enum Cmd {
         #[arg(long)]
         active: bool,
     },
+    /// Contended locks: kind, name, state, owner, waiters; the chains from a
+    /// waiter to the task at their end, and deadlock cycles.
+    Locks {
+        #[command(flatten)]
+        args: DumpArgs,
+        /// Write the wait-for graph in Graphviz DOT instead.
+        #[arg(long)]
+        dot: bool,
+    },
     /// Evaluate the rule pack against dumps, directories or lists of dumps and
     /// print diagnoses; in parallel with --jobs, into a database with --db.
     Scan(Box<bulk::ScanArgs>),
@@ -257,6 +266,17 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
             match args.format {
                 Format::Json => println!("{}", bt::bt_json(&rows, &report::gap_rows(&gaps))),
                 Format::Text => print!("{}", bt::bt_text(&rows)),
+            }
+            return Ok(partial_exit(&gaps));
+        }
+        Cmd::Locks { args, dot } => {
+            let s = open(&args)?;
+            let (rep, _, gaps) = vmtriage_cli::locks::locks(&s.kernel)
+                .map_err(|e| Report::new(ReadFailed(e.to_string())))?;
+            if dot {
+                print!("{}", vmtriage_cli::locks::locks_dot(&rep));
+            } else {
+                emit(args.format, &rep, vmtriage_cli::locks::locks_text);
             }
             return Ok(partial_exit(&gaps));
         }

@@ -39,7 +39,9 @@ impl<'k> Stacks<'k> for UnwindStacks {
         })
     }
     fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<(u64, String)> {
-        self.unwinder.blocked_on(k, task)
+        self.unwinder
+            .blocked_on(k, task)
+            .map(|b| (b.addr, b.function))
     }
 }
 

@@ -7,6 +7,7 @@
 //! `thread_info.cpu` vs `cpu`) are resolved by looking, not by release numbers.
 
 pub mod error;
+pub mod locks;
 pub mod mm;
 pub mod modules;
 pub mod object;

@@ -22,8 +22,8 @@
 //!     for f in &trace.frames {
 //!         println!("{:#x} {}", f.pc, f.function.as_deref().unwrap_or("?"));
 //!     }
-//!     if let Some((lock, func)) = unwinder.blocked_on(k, &task) {
-//!         println!("waits in {func} on {lock:#x}");
+//!     if let Some(b) = unwinder.blocked_on(k, &task) {
+//!         println!("waits in {} on {:#x}", b.function, b.addr);
 //!     }
 //! }
 //! # Ok(()) }
@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use kdebuginfo::KernelDebugInfo;
+use kmodel::locks::BlockedOn;
 use kmodel::tasks::Task;
 use kmodel::Kernel;
 
@@ -153,21 +154,6 @@ pub(crate) struct BuildTables {
     cfi: OnceLock<cfi::CfiIndex>,
     dwarf: dwarf::DwarfInfo,
 }
-
-/// Functions whose frame names the lock a blocked task waits on, and the
-/// variable that holds it.
-pub const LOCK_FRAMES: &[(&str, &str)] = &[
-    ("__mutex_lock", "lock"),
-    ("__mutex_lock_slowpath", "lock"),
-    ("mutex_lock", "lock"),
-    ("rwsem_down_read_slowpath", "sem"),
-    ("rwsem_down_write_slowpath", "sem"),
-    ("queued_read_lock_slowpath", "lock"),
-    ("queued_write_lock_slowpath", "lock"),
-    ("rt_mutex_slowlock", "lock"),
-    ("rwbase_read_lock", "rwb"),
-    ("rwbase_write_lock", "rwb"),
-];
 
 impl Unwinder {
     /// Cheap: tables are loaded on first use.
@@ -304,23 +290,27 @@ impl Unwinder {
         }
     }
 
-    /// The lock a task is blocked on, from the first lock slow-path frame
-    /// (`__mutex_lock`, `rwsem_down_*_slowpath`, `queued_*_lock_slowpath`, …)
-    /// whose lock variable has a known value: (lock address, function).
-    pub fn blocked_on(&self, k: &Kernel, task: &Task<'_>) -> Option<(u64, String)> {
+    /// The lock a task is blocked on: the outermost frame of the kernel
+    /// model's wait sites ([`kmodel::locks::WAIT_SITES`]) whose lock
+    /// variable has a known value. Outermost, because inner frames may name
+    /// a part of the lock (PREEMPT_RT's `rtlock_slowlock_locked` gets an
+    /// rwlock's inner rtmutex; `rwbase_write_lock` the rwlock itself).
+    pub fn blocked_on(&self, k: &Kernel, task: &Task<'_>) -> Option<BlockedOn> {
         let trace = self.stack(k, task);
+        let mut found = None;
         for (i, f) in trace.frames.iter().enumerate() {
-            let Some(func) = f.function.as_deref() else {
+            let Some(site) = f.function.as_deref().and_then(kmodel::locks::wait_site) else {
                 continue;
             };
-            let Some((_, var)) = LOCK_FRAMES.iter().find(|(n, _)| *n == func) else {
-                continue;
-            };
-            if let Ok(VarValue::Value(v)) = self.frame_var(k, &trace, i, var) {
-                return Some((v, func.to_string()));
+            if let Ok(VarValue::Value(v)) = self.frame_var(k, &trace, i, site.variable) {
+                found = Some(BlockedOn {
+                    addr: v,
+                    kind: Some(site.outermost_kind()),
+                    function: site.function.to_string(),
+                });
             }
         }
-        None
+        found
     }
 }
 

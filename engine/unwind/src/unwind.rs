@@ -666,35 +666,13 @@ fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
     out
 }
 
-/// A module's own symbol table (`mod->kallsyms`), for its text range.
+/// A module's own symbols (from the kernel model) inside its text range.
 fn module_symbols(
     k: &Kernel,
     m: &kmodel::Object<'_>,
     ranges: &[(u64, u64)],
 ) -> Option<Vec<(u64, u64, String)>> {
-    let ks = m.member("kallsyms").ok()?;
-    let symtab = ks.member("symtab").ok()?.as_u64().ok()?;
-    let num = ks.member("num_symtab").ok()?.as_u64().ok()? as usize;
-    let strtab = ks.member("strtab").ok()?.as_u64().ok()?;
-    if num == 0 || num > 1 << 20 {
-        return None;
-    }
-    let mut b = vec![0u8; 24 * num];
-    k.read(symtab, &mut b).ok()?;
-    let mut out = Vec::new();
-    for s in b.chunks_exact(24) {
-        let name_off = u32::from_le_bytes(s[0..4].try_into().unwrap()) as u64;
-        let value = u64::from_le_bytes(s[8..16].try_into().unwrap());
-        let size = u64::from_le_bytes(s[16..24].try_into().unwrap());
-        if name_off == 0 || !ranges.iter().any(|r| value >= r.0 && value < r.1) {
-            continue;
-        }
-        if let Ok(n) = k.read_cstr(strtab + name_off, 256) {
-            if !n.is_empty() && !n.starts_with("$x") {
-                out.push((value, size, n));
-            }
-        }
-    }
-    out.sort();
+    let mut out = k.module_symbols(m).ok()?;
+    out.retain(|(v, _, _)| ranges.iter().any(|r| *v >= r.0 && *v < r.1));
     Some(out)
 }

@@ -1,0 +1,325 @@
+//! `vmtriage locks`: every contended lock with its kind, name, state, owner
+//! and waiters, the chains from waiter to the task at their end, and the
+//! deadlock cycles; as text, JSON or a Graphviz wait-for graph.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use kmodel::locks::{LockState, WaitGraph};
+use kmodel::partial::Gap;
+use kmodel::tasks::Task;
+use kmodel::Kernel;
+use kunwind::Unwinder;
+use serde::Serialize;
+
+/// A task as the lock report names it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TaskRef {
+    pub pid: i32,
+    pub comm: String,
+    pub state: String,
+    pub task: String,
+    /// The wait-site function it blocks in, if it waits for a lock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_in: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LockRow {
+    pub address: String,
+    pub name: Option<String>,
+    /// `mutex`, `rwsem`, `rwlock`, `spinlock`, `raw_spinlock`, `rt_mutex`,
+    /// `percpu_rwsem`, `semaphore`; `null` when it could not be told.
+    pub kind: Option<&'static str>,
+    /// Built on rt_mutex / rwbase_rt (PREEMPT_RT).
+    pub rt: bool,
+    pub locked: Option<bool>,
+    pub readers: Option<u64>,
+    pub writer_locked: Option<bool>,
+    pub writer_waiting: Option<bool>,
+    /// The raw counter word, hex.
+    pub raw: Option<String>,
+    /// The owning task where the kernel records one.
+    pub owner: Option<TaskRef>,
+    /// `recorded`, `none` (free, or no owner recorded by a held reader
+    /// lock), or `unknown` (this kind records no owner).
+    pub owner_status: &'static str,
+    /// PREEMPT_RT rwbase: the writer first in line (holds the inner rtmutex).
+    pub queued_writer: Option<TaskRef>,
+    pub waiters: Vec<TaskRef>,
+    /// Why the lock's state could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// From a waiter to the task at the end of its chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainRow {
+    /// Each step: a task and the lock (address) it waits for, if any.
+    pub steps: Vec<(TaskRef, Option<String>)>,
+    /// Why the chain stops: `running` (the last task waits for no lock),
+    /// `unknown-owner` (the lock records no owner), `cycle`.
+    pub end: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocksReport {
+    pub locks: Vec<LockRow>,
+    pub chains: Vec<ChainRow>,
+    /// Each deadlock cycle: its tasks and, for each, the lock it waits for.
+    pub cycles: Vec<Vec<(TaskRef, String)>>,
+    pub partial: Vec<crate::report::GapRow>,
+}
+
+/// Unwinds every task that can wait for a lock and builds the report.
+pub fn locks(k: &Kernel) -> Result<(LocksReport, WaitGraph, Vec<Gap>), kunwind::Error> {
+    let u = Unwinder::new(k)?;
+    let walk = k.task_walk()?;
+    // Idle kworkers and parked threads wait for work, not locks.
+    let tasks: Vec<&Task<'_>> = walk.tasks.iter().filter(|t| t.state != 'I').collect();
+    let by_addr: HashMap<u64, &Task<'_>> = walk.tasks.iter().map(|t| (t.addr(), t)).collect();
+    let addrs: Vec<u64> = tasks.iter().map(|t| t.addr()).collect();
+    let g = k.wait_graph(&addrs, |a| by_addr.get(&a).and_then(|t| u.blocked_on(k, t)));
+    let waits_in: HashMap<u64, String> = addrs
+        .iter()
+        .filter(|a| g.waits.contains_key(a))
+        .filter_map(|a| Some((*a, u.blocked_on(k, by_addr.get(a)?)?.function)))
+        .collect();
+    let tref = |a: u64| -> TaskRef {
+        match by_addr.get(&a) {
+            Some(t) => TaskRef {
+                pid: t.pid,
+                comm: t.comm.clone(),
+                state: t.state.to_string(),
+                task: format!("{a:#x}"),
+                waits_in: waits_in.get(&a).cloned(),
+            },
+            None => TaskRef {
+                pid: -1,
+                comm: "?".into(),
+                state: "?".into(),
+                task: format!("{a:#x}"),
+                waits_in: None,
+            },
+        }
+    };
+    let locks = g.locks.iter().map(|l| lock_row(l, &tref)).collect();
+    let mut chains = Vec::new();
+    let mut ends_seen = std::collections::HashSet::new();
+    // One chain per lock whose blocker itself waits: the rest are one step.
+    for (i, l) in g.locks.iter().enumerate() {
+        let Some(first) = l.waiters.first() else {
+            continue;
+        };
+        let Some(b) = g.blocker(*first, i) else {
+            continue;
+        };
+        if !g.waits.contains_key(&b) {
+            continue;
+        }
+        let c = g.chain(*first);
+        if !ends_seen.insert(c.last().map(|x| x.0)) {
+            continue;
+        }
+        let end = match c.last() {
+            Some((t, Some(l))) => match g.blocker(*t, *l) {
+                Some(_) => "cycle",
+                None => "unknown-owner",
+            },
+            _ => "running",
+        };
+        chains.push(ChainRow {
+            steps: c
+                .iter()
+                .map(|(t, l)| (tref(*t), l.map(|l| format!("{:#x}", g.locks[l].addr))))
+                .collect(),
+            end,
+        });
+    }
+    let cycles = g
+        .cycles
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|t| {
+                    let l = g.waits.get(t).map(|&l| g.locks[l].addr).unwrap_or(0);
+                    (tref(*t), format!("{l:#x}"))
+                })
+                .collect()
+        })
+        .collect();
+    let rep = LocksReport {
+        locks,
+        chains,
+        cycles,
+        partial: crate::report::gap_rows(&walk.gaps),
+    };
+    Ok((rep, g, walk.gaps))
+}
+
+fn lock_row(l: &kmodel::locks::ContendedLock, tref: &dyn Fn(u64) -> TaskRef) -> LockRow {
+    let st: Option<&LockState> = l.state.as_ref().ok();
+    LockRow {
+        address: format!("{:#x}", l.addr),
+        name: l.name.clone(),
+        kind: l.kind.map(|k| k.name()),
+        rt: st.is_some_and(|s| s.rt),
+        locked: st.map(|s| s.locked),
+        readers: st.and_then(|s| s.readers),
+        writer_locked: st.and_then(|s| s.writer_locked),
+        writer_waiting: st.and_then(|s| s.writer_waiting),
+        raw: st.map(|s| format!("{:#x}", s.raw)),
+        owner: st.and_then(|s| s.owner).map(tref),
+        owner_status: match st {
+            Some(s) if s.owner.is_some() => "recorded",
+            Some(s) if s.owner_recorded => "none",
+            _ => "unknown",
+        },
+        queued_writer: st
+            .and_then(|s| s.queued_writer)
+            .filter(|w| Some(*w) != st.and_then(|s| s.owner))
+            .map(tref),
+        waiters: l.waiters.iter().map(|&t| tref(t)).collect(),
+        error: l.state.as_ref().err().cloned(),
+    }
+}
+
+fn task_text(t: &TaskRef) -> String {
+    format!("{} {} [{}]", t.pid, t.comm, t.state)
+}
+
+/// crash-like text: one block a lock, then chains and cycles.
+pub fn locks_text(r: &LocksReport) -> String {
+    let mut s = String::new();
+    if r.locks.is_empty() {
+        s += "no task waits for a lock\n";
+    }
+    for l in &r.locks {
+        let _ = writeln!(
+            s,
+            "LOCK {} ({}{}) at {}",
+            l.name.as_deref().unwrap_or("<anonymous>"),
+            l.kind.unwrap_or("lock"),
+            if l.rt { ", PREEMPT_RT" } else { "" },
+            l.address
+        );
+        if let Some(e) = &l.error {
+            let _ = writeln!(s, "  state: unreadable: {e}");
+        } else {
+            let mut parts = Vec::new();
+            if l.locked == Some(true) {
+                parts.push("held".to_string());
+            } else if l.locked == Some(false) {
+                parts.push("free".to_string());
+            }
+            if let Some(n) = l.readers.filter(|n| *n > 0) {
+                parts.push(format!("{n} reader(s)"));
+            }
+            if l.writer_locked == Some(true) {
+                parts.push("writer holds it".into());
+            }
+            if l.writer_waiting == Some(true) {
+                parts.push("writer waiting".into());
+            }
+            let _ = writeln!(
+                s,
+                "  state: {} (raw {})",
+                parts.join(", "),
+                l.raw.as_deref().unwrap_or("-")
+            );
+        }
+        let owner = match (&l.owner, l.owner_status) {
+            (Some(o), _) => task_text(o),
+            (None, "none") => "none recorded".into(),
+            _ if l.readers.is_some_and(|n| n > 0) => {
+                "unknown (held by readers, which the kernel does not record)".into()
+            }
+            _ => "unknown (this kind of lock records no owner)".into(),
+        };
+        let _ = writeln!(s, "  owner: {owner}");
+        if let Some(w) = &l.queued_writer {
+            let _ = writeln!(s, "  first writer in line: {}", task_text(w));
+        }
+        let _ = writeln!(s, "  waiters ({}):", l.waiters.len());
+        for w in l.waiters.iter().take(10) {
+            let _ = writeln!(
+                s,
+                "    {}{}",
+                task_text(w),
+                w.waits_in
+                    .as_deref()
+                    .map(|f| format!("  in {f}"))
+                    .unwrap_or_default()
+            );
+        }
+        if l.waiters.len() > 10 {
+            let _ = writeln!(s, "    … {} more", l.waiters.len() - 10);
+        }
+        s += "\n";
+    }
+    for c in &r.chains {
+        let steps: Vec<String> = c
+            .steps
+            .iter()
+            .map(|(t, l)| match l {
+                Some(l) => format!("{} waits for {l}", task_text(t)),
+                None => task_text(t),
+            })
+            .collect();
+        let _ = writeln!(s, "CHAIN {}  ({})", steps.join(" → "), c.end);
+    }
+    for (i, c) in r.cycles.iter().enumerate() {
+        let steps: Vec<String> = c
+            .iter()
+            .map(|(t, l)| format!("{} waits for {l}", task_text(t)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "DEADLOCK #{}: {} → (back to the first)",
+            i + 1,
+            steps.join(" → ")
+        );
+    }
+    s
+}
+
+/// The wait-for graph in Graphviz DOT: tasks (ellipses) wait for locks
+/// (boxes), locks are held by tasks.
+pub fn locks_dot(r: &LocksReport) -> String {
+    let mut s = String::from("digraph waitfor {\n  rankdir=LR;\n");
+    let esc = |x: &str| x.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut tasks = std::collections::BTreeMap::new();
+    for l in &r.locks {
+        let label = format!(
+            "{} ({})",
+            l.name.as_deref().unwrap_or(&l.address),
+            l.kind.unwrap_or("lock")
+        );
+        let _ = writeln!(
+            s,
+            "  \"{}\" [shape=box,label=\"{}\"];",
+            l.address,
+            esc(&label)
+        );
+        for w in &l.waiters {
+            tasks.insert(w.task.clone(), task_text(w));
+            let _ = writeln!(
+                s,
+                "  \"{}\" -> \"{}\" [label=\"waits\"];",
+                w.task, l.address
+            );
+        }
+        if let Some(o) = &l.owner {
+            tasks.insert(o.task.clone(), task_text(o));
+            let _ = writeln!(
+                s,
+                "  \"{}\" -> \"{}\" [label=\"held by\"];",
+                l.address, o.task
+            );
+        }
+    }
+    for (id, label) in tasks {
+        let _ = writeln!(s, "  \"{id}\" [label=\"{}\"];", esc(&label));
+    }
+    s += "}\n";
+    s
+}
