@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kmodel::locks::BlockedOn;
 use kmodel::tasks::Task;
 use kmodel::Kernel;
 use kunwind::Unwinder;
@@ -38,10 +39,8 @@ impl<'k> Stacks<'k> for UnwindStacks {
             error: t.error.clone(),
         })
     }
-    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<(u64, String)> {
-        self.unwinder
-            .blocked_on(k, task)
-            .map(|b| (b.addr, b.function))
+    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<BlockedOn> {
+        self.unwinder.blocked_on(k, task)
     }
 }
 
@@ -56,7 +55,7 @@ impl<'k> Stacks<'k> for NoStacks {
             error: Some(self.0.clone()),
         })
     }
-    fn blocked_on(&self, _: &'k Kernel, _: &Task<'k>) -> Option<(u64, String)> {
+    fn blocked_on(&self, _: &'k Kernel, _: &Task<'k>) -> Option<BlockedOn> {
         None
     }
 }

@@ -100,14 +100,62 @@ pub struct WaitSite {
     /// The kind the variable points to; `None` where one function serves
     /// several kinds (rwbase_rt: an RT rwlock or rw_semaphore).
     pub kind: Option<LockKind>,
+    pub mode: WaitMode,
+}
+
+/// How a task asks for a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitMode {
+    /// As a reader of a reader-writer lock.
+    Read,
+    /// As a writer of a reader-writer lock.
+    Write,
+    /// A lock with one holder (mutex, spinlock, rt_mutex, semaphore), or
+    /// a site that serves both modes.
+    Exclusive,
+}
+
+impl WaitMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitMode::Read => "read",
+            WaitMode::Write => "write",
+            WaitMode::Exclusive => "exclusive",
+        }
+    }
 }
 
 const fn site(function: &'static str, variable: &'static str, kind: Option<LockKind>) -> WaitSite {
+    // The mode is in the name: every reader-writer wait site says which.
+    let b = function.as_bytes();
+    let mode = if contains(b, b"read") {
+        WaitMode::Read
+    } else if contains(b, b"write") {
+        WaitMode::Write
+    } else {
+        WaitMode::Exclusive
+    };
     WaitSite {
         function,
         variable,
         kind,
+        mode,
     }
+}
+
+const fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        let mut j = 0;
+        while j < needle.len() && hay[i + j] == needle[j] {
+            j += 1;
+        }
+        if j == needle.len() {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Where tasks wait for locks, native and PREEMPT_RT (kernel/locking/*).
@@ -119,6 +167,8 @@ pub const WAIT_SITES: &[WaitSite] = &[
     site("__mutex_lock_common", "lock", Some(LockKind::Mutex)),
     // rwsem.c
     site("down_read", "sem", Some(LockKind::RwSemaphore)),
+    site("down_read_killable", "sem", Some(LockKind::RwSemaphore)),
+    site("down_write_killable", "sem", Some(LockKind::RwSemaphore)),
     site("down_write", "sem", Some(LockKind::RwSemaphore)),
     site(
         "rwsem_down_read_slowpath",
@@ -197,6 +247,7 @@ impl WaitSite {
 pub struct BlockedOn {
     pub addr: u64,
     pub kind: Option<LockKind>,
+    pub mode: WaitMode,
     pub function: String,
 }
 
@@ -259,6 +310,11 @@ impl Kernel {
     /// Reads a lock of a known kind at `addr`, typed by the kernel's own
     /// declaration of that kind.
     pub fn lock_at(&self, addr: u64, kind: LockKind) -> Result<LockState> {
+        self.lock_state(&self.lock_object(addr, kind)?)
+    }
+
+    /// The lock of a kind at `addr` as a typed object.
+    pub fn lock_object(&self, addr: u64, kind: LockKind) -> Result<Object<'_>> {
         let ty = match kind {
             LockKind::RawSpinlock => "raw_spinlock_t",
             LockKind::Spinlock => "spinlock_t",
@@ -269,8 +325,7 @@ impl Kernel {
             LockKind::PercpuRwSemaphore => "struct percpu_rw_semaphore",
             LockKind::Semaphore => "struct semaphore",
         };
-        let o = self.object(addr, ty)?;
-        self.lock_state(&o)
+        self.object(addr, ty)
     }
 
     /// The state of a lock object (or of the lock a pointer points to).

@@ -251,6 +251,15 @@ impl Kernel {
         Ok(g.w)
     }
 
+    /// Whether a task was on a CPU when the dump was taken (`on_cpu`, set
+    /// from context switch in to out; false where unreadable).
+    pub fn task_on_cpu(&self, t: &Task<'_>) -> bool {
+        t.obj
+            .member("on_cpu")
+            .and_then(|o| o.as_u64())
+            .is_ok_and(|v| v != 0)
+    }
+
     /// The runqueue of a CPU.
     pub fn runqueue(&self, cpu: u32) -> Result<Object<'_>> {
         let rq = self.global("runqueues")?;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use kdebuginfo::TypeKind;
+use kmodel::locks::{LockKind, LockState};
 use kmodel::Object;
 use regex::Regex;
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Quantifier, Span, Stmt, UnOp};
@@ -514,13 +515,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     "state_name" => Value::str(t.state_name()),
                     "flags" => Value::Int(t.flags as i64),
                     "cpu" => t.cpu.map(|c| Value::Int(c as i64)).unwrap_or(Value::Null),
-                    "on_cpu" => Value::Bool(
-                        t.obj
-                            .member("on_cpu")
-                            .and_then(|o| o.as_u64())
-                            .map(|v| v != 0)
-                            .unwrap_or(false),
-                    ),
+                    "on_cpu" => Value::Bool(m.k.task_on_cpu(t)),
                     "kthread" => Value::Bool(t.is_kthread()),
                     "exiting" => Value::Bool(t.is_exiting()),
                     "sigkill_pending" => Value::Bool(t.signal_pending(9).unwrap_or(false)),
@@ -554,7 +549,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                         Value::list((0..s.frames.len()).map(|f| Value::Frame(*i, f)).collect())
                     }
                     "blocked_on" => match m.blocked_on(*i).map_err(&me)? {
-                        Some((addr, func)) => Value::Lock(Rc::new(self.lock_val(addr, &func))),
+                        Some(b) => Value::Lock(Rc::new(LockVal {
+                            mode: b.mode.name(),
+                            ..self.lock_val(b.addr, b.kind)
+                        })),
                         None => Value::Null,
                     },
                     _ => return Ok(None),
@@ -639,6 +637,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 "address" => Value::Int(l.address as i64),
                 "name" => l.name.as_deref().map(Value::str).unwrap_or(Value::Null),
                 "kind" => Value::str(l.kind),
+                "mode" => Value::str(l.mode),
                 "raw" => match l.name.as_deref().and_then(|n| m.k.global(n).ok()) {
                     Some(o) => Value::Obj(o),
                     None => Value::Null,
@@ -728,28 +727,14 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         }))
     }
 
-    fn lock_val(&self, addr: u64, func: &str) -> LockVal {
-        let kind = if func.contains("mutex") {
-            "mutex"
-        } else if func.contains("rwsem") {
-            "rwsem"
-        } else if func.contains("read_lock") || func.contains("write_lock") {
-            "rwlock"
-        } else if func.contains("rt_mutex") || func.contains("rwbase") {
-            "rt_mutex"
-        } else {
-            "spinlock"
-        };
-        let name = self
-            .m
-            .k
-            .symbolize(addr)
-            .filter(|(_, off, _)| *off == 0)
-            .map(|(n, _, _)| n);
+    /// A lock named by its global (or a module's), its kind as the kernel
+    /// model found it.
+    fn lock_val(&self, addr: u64, kind: Option<LockKind>) -> LockVal {
         LockVal {
             address: addr,
-            name,
-            kind,
+            name: self.m.k.data_symbol(addr),
+            kind: kind.map(LockKind::name).unwrap_or("lock"),
+            mode: "exclusive",
         }
     }
 
@@ -1176,12 +1161,16 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 (Some(Value::Null), _) => Value::Null,
                 _ => return err(span, "capture(text, regex) needs two strings"),
             },
-            "rwlock" => self.rwlock_state(vals.first(), span)?,
-            "mutex" => self.mutex_state(vals.first(), span)?,
-            "rwsem" => self.rwsem_state(vals.first(), span)?,
+            "rwlock" => self.lock_record(vals.first(), Some(LockKind::Rwlock), f, span)?,
+            "mutex" => self.lock_record(vals.first(), Some(LockKind::Mutex), f, span)?,
+            "rwsem" => self.lock_record(vals.first(), Some(LockKind::RwSemaphore), f, span)?,
             "waiters" => {
                 let o = self.obj_arg(vals.first(), "waiters", span)?;
-                self.waiters_of(&o, span)?
+                let st = self.m.k.lock_state(&o).map_err(|e| EvalError {
+                    message: e.to_string(),
+                    span,
+                })?;
+                self.waiters_of(&st, span)?
             }
             other => {
                 let json: Vec<serde_json::Value> =
@@ -1208,16 +1197,14 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     return Ok(o);
                 }
                 // A lock that is not a global: its kind says its type.
-                let ty = match l.kind {
-                    "mutex" => "struct mutex",
-                    "rwsem" => "struct rw_semaphore",
-                    "rwlock" => "rwlock_t",
-                    _ => "spinlock_t",
-                };
-                self.m.k.object(l.address, ty).map_err(|e| EvalError {
-                    message: e.to_string(),
-                    span,
-                })
+                let kind = LockKind::from_name(l.kind).unwrap_or(LockKind::Spinlock);
+                self.m
+                    .k
+                    .lock_object(l.address, kind)
+                    .map_err(|e| EvalError {
+                        message: e.to_string(),
+                        span,
+                    })
             }
             _ => err(
                 span,
@@ -1226,48 +1213,18 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         }
     }
 
-    /// Tasks queued on a sleeping lock, from the lock's own wait list
-    /// (`struct mutex_waiter` / `struct rwsem_waiter`, bounded walk).
-    fn wait_list(&self, o: &Object<'k>, waiter_type: &str, span: Span) -> R<'k> {
-        let ke = |e: kmodel::Error| EvalError {
-            message: e.to_string(),
-            span,
-        };
-        let head = o.member("wait_list").map_err(ke)?;
-        let ix = self.m.index().map_err(Self::model_err(span))?;
-        let mut out = Vec::new();
-        for w in self
-            .m
-            .k
-            .list_entries(head.addr, waiter_type, "list")
-            .map_err(ke)?
-        {
-            let t = w.member("task").map_err(ke)?.as_u64().map_err(ke)?;
-            if let Some(i) = ix.by_addr.get(&t) {
-                out.push(Value::Task(*i));
-            }
-        }
-        Ok(Value::list(out))
-    }
-
-    /// Tasks spinning on a lock: spinners are on a CPU, so only the CPUs'
-    /// current tasks (and tasks in D state, for sleeping PREEMPT_RT locks) are unwound.
+    /// Tasks waiting for the lock at `addr` by their stacks: only tasks on
+    /// a CPU (spinners) or asleep in D (sleeping locks) are unwound.
     fn spinners(&self, addr: u64, span: Span) -> R<'k> {
         let me = Self::model_err(span);
         let tasks = self.m.tasks().map_err(&me)?;
         let mut out = Vec::new();
         for (i, t) in tasks.iter().enumerate() {
-            let on_cpu = t
-                .obj
-                .member("on_cpu")
-                .and_then(|o| o.as_u64())
-                .map(|v| v != 0)
-                .unwrap_or(false);
-            if !(on_cpu || t.state == 'D') {
+            if !(self.m.k.task_on_cpu(t) || t.state == 'D') {
                 continue;
             }
-            if let Some((a, _)) = self.m.blocked_on(i).map_err(&me)? {
-                if a == addr {
+            if let Some(b) = self.m.blocked_on(i).map_err(&me)? {
+                if b.addr == addr {
                     out.push(Value::Task(i));
                 }
             }
@@ -1275,51 +1232,26 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         Ok(Value::list(out))
     }
 
-    /// Who waits on a lock: a sleeping lock's own wait list (mutex, rwsem),
-    /// else the tasks spinning on it.
-    fn waiters_of(&self, o: &Object<'k>, span: Span) -> R<'k> {
-        if !o.has_member("wait_list") {
-            return self.spinners(o.addr, span);
+    /// Who waits on a lock: its own wait list or tree where it has one,
+    /// else the tasks whose stacks wait on it.
+    fn waiters_of(&self, st: &LockState, span: Span) -> R<'k> {
+        match &st.waiters {
+            Some(w) => {
+                let ix = self.m.index().map_err(Self::model_err(span))?;
+                Ok(Value::list(
+                    w.iter()
+                        .filter_map(|t| ix.by_addr.get(t).map(|i| Value::Task(*i)))
+                        .collect(),
+                ))
+            }
+            None => self.spinners(st.addr, span),
         }
-        let waiter = if o.type_name().contains("rw_semaphore") {
-            "struct rwsem_waiter"
-        } else {
-            "struct mutex_waiter"
-        };
-        self.wait_list(o, waiter, span)
     }
 
-    fn rwlock_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
-        let o = self.obj_arg(v, "rwlock", span)?;
-        let ke = |e: kmodel::Error| EvalError {
-            message: e.to_string(),
-            span,
-        };
-        // queued rwlock: cnts = readers << 9 | writer bits (0x100 waiting, 0xff locked)
-        let raw = if o.has_member("raw_lock") {
-            o.member("raw_lock").map_err(ke)?
-        } else {
-            o
-        };
-        let cnts = raw
-            .member("cnts.counter")
-            .map_err(ke)?
-            .as_u64()
-            .map_err(ke)? as u32;
-        let mut m = BTreeMap::new();
-        m.insert("cnts".into(), Value::Int(cnts as i64));
-        m.insert("readers".into(), Value::Int((cnts >> 9) as i64));
-        m.insert("writer_locked".into(), Value::Bool(cnts & 0xff == 0xff));
-        m.insert("writer_waiting".into(), Value::Bool(cnts & 0x100 != 0));
-        m.insert("waiters".into(), self.spinners(o.addr, span)?);
-        Ok(Value::Map(Rc::new(m)))
-    }
-
-    fn owner_task(&self, word: u64, span: Span) -> Result<Value<'k>, EvalError> {
-        let addr = word & !0x7;
-        if addr == 0 {
+    fn task_at(&self, addr: Option<u64>, span: Span) -> Result<Value<'k>, EvalError> {
+        let Some(addr) = addr else {
             return Ok(Value::Null);
-        }
+        };
         Ok(self
             .m
             .index()
@@ -1330,73 +1262,56 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             .unwrap_or(Value::Null))
     }
 
-    fn mutex_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
-        let o = self.obj_arg(v, "mutex", span)?;
-        let ke = |e: kmodel::Error| EvalError {
+    /// `rwlock(x)`, `mutex(x)`, `rwsem(x)`, `lock(x)`: the lock's state as
+    /// the kernel model reads it, the same record for every kind and flavour.
+    fn lock_record(
+        &self,
+        v: Option<&Value<'k>>,
+        want: Option<LockKind>,
+        what: &str,
+        span: Span,
+    ) -> R<'k> {
+        let o = self.obj_arg(v, what, span)?;
+        let st = self.m.k.lock_state(&o).map_err(|e| EvalError {
             message: e.to_string(),
             span,
-        };
-        let mut m = BTreeMap::new();
-        if o.has_member("owner") {
-            let w = o
-                .member("owner.counter")
-                .or_else(|_| o.member("owner"))
-                .map_err(ke)?
-                .as_u64()
-                .map_err(ke)?;
-            m.insert("owner".into(), self.owner_task(w, span)?);
-            m.insert("locked".into(), Value::Bool(w & !0x7 != 0));
-        } else {
-            // PREEMPT_RT: a mutex is an rt_mutex underneath.
-            let w = o
-                .member("rtmutex.owner")
-                .map_err(ke)?
-                .as_u64()
-                .map_err(ke)?;
-            m.insert("owner".into(), self.owner_task(w & !1, span)?);
-            m.insert("locked".into(), Value::Bool(w & !1 != 0));
-        }
-        let waiters = self.waiters_of(&o, span)?;
-        m.insert("waiters".into(), waiters);
-        Ok(Value::Map(Rc::new(m)))
-    }
-
-    fn rwsem_state(&self, v: Option<&Value<'k>>, span: Span) -> R<'k> {
-        let o = self.obj_arg(v, "rwsem", span)?;
-        let ke = |e: kmodel::Error| EvalError {
-            message: e.to_string(),
-            span,
-        };
-        let mut m = BTreeMap::new();
-        if o.has_member("count") {
-            let count = o
-                .member("count.counter")
-                .map_err(ke)?
-                .as_u64()
-                .map_err(ke)?;
-            let owner = o
-                .member("owner.counter")
-                .or_else(|_| o.member("owner"))
-                .map_err(ke)?
-                .as_u64()
-                .map_err(ke)?;
-            // count: bit 0 writer locked, bit 1 waiters, bit 2 handoff, readers from bit 8.
-            m.insert("count".into(), Value::Int(count as i64));
-            m.insert("writer_locked".into(), Value::Bool(count & 1 != 0));
-            m.insert("readers".into(), Value::Int((count >> 8) as i64));
-            m.insert(
-                "owner".into(),
-                if count & 1 != 0 {
-                    self.owner_task(owner, span)?
-                } else {
-                    Value::Null
-                },
+        })?;
+        // An RT mutex is an rt_mutex: a wait entered through a tail call
+        // shows only the rt_mutex, so mutex() takes either.
+        let same =
+            |w: LockKind| w == st.kind || (w == LockKind::Mutex && st.kind == LockKind::RtMutex);
+        if let Some(w) = want.filter(|w| !same(*w)) {
+            return err(
+                span,
+                format!(
+                    "{what}() needs a {}, but {} is a {}",
+                    w.name(),
+                    o.type_name(),
+                    st.kind.name()
+                ),
             );
-        } else {
-            m.insert("owner".into(), Value::Null);
         }
-        let waiters = self.waiters_of(&o, span)?;
-        m.insert("waiters".into(), waiters);
+        let opt_int = |v: Option<u64>| v.map(|n| Value::Int(n as i64)).unwrap_or(Value::Null);
+        let opt_bool = |v: Option<bool>| v.map(Value::Bool).unwrap_or(Value::Null);
+        let mut m = BTreeMap::new();
+        m.insert("kind".into(), Value::str(st.kind.name()));
+        m.insert("rt".into(), Value::Bool(st.rt));
+        m.insert("locked".into(), Value::Bool(st.locked));
+        m.insert("readers".into(), opt_int(st.readers));
+        m.insert("writer_locked".into(), opt_bool(st.writer_locked));
+        m.insert("writer_waiting".into(), opt_bool(st.writer_waiting));
+        m.insert("owner".into(), self.task_at(st.owner, span)?);
+        m.insert("owner_known".into(), Value::Bool(st.owner_recorded));
+        m.insert("reader_owned".into(), Value::Bool(st.reader_owned));
+        m.insert(
+            "queued_writer".into(),
+            self.task_at(st.queued_writer, span)?,
+        );
+        m.insert("raw".into(), Value::Int(st.raw as i64));
+        // The counter's name on native kernels, kept for rules written so.
+        m.insert("cnts".into(), Value::Int(st.raw as i64));
+        m.insert("count".into(), Value::Int(st.raw as i64));
+        m.insert("waiters".into(), self.waiters_of(&st, span)?);
         Ok(Value::Map(Rc::new(m)))
     }
 

@@ -5,6 +5,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kmodel::locks::BlockedOn;
 use kmodel::mm::MemorySummary;
 use kmodel::modules::ModuleInfo;
 use kmodel::partial::Gap;
@@ -34,8 +35,8 @@ pub struct StackInfo {
 /// Where stacks come from (the unwinder in production; tests may count calls).
 pub trait Stacks<'k> {
     fn stack(&self, k: &'k Kernel, task: &Task<'k>) -> Arc<StackInfo>;
-    /// The lock a task waits on: (address, the slow-path function).
-    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<(u64, String)>;
+    /// The lock a task waits for (address, kind, wait-site function).
+    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<BlockedOn>;
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ pub struct Model<'k> {
     cpus: Lazy<Vec<CpuInfo>>,
     panic: Lazy<Option<String>>,
     stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
-    blocked_cache: RefCell<HashMap<usize, Option<(u64, String)>>>,
+    blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
     /// Stacks unwound through this model (a laziness test reads it).
     pub unwound: Cell<usize>,
 }
@@ -188,7 +189,7 @@ impl<'k> Model<'k> {
         self.stack_cache.borrow().get(&i).cloned()
     }
 
-    pub fn blocked_on(&self, i: usize) -> Result<Option<(u64, String)>, String> {
+    pub fn blocked_on(&self, i: usize) -> Result<Option<BlockedOn>, String> {
         if let Some(b) = self.blocked_cache.borrow().get(&i) {
             return Ok(b.clone());
         }

@@ -174,7 +174,7 @@ pub static FIELDS: &[Field] = &[
         "task",
         "blocked_on",
         Ty::Lock,
-        "the lock the task waits on, from its lock slow-path frame's variables; null if none"
+        "the lock the task waits for, from the outermost lock wait site of its stack (native and PREEMPT_RT); null if none"
     ),
     f!(
         "task",
@@ -282,13 +282,19 @@ pub static FIELDS: &[Field] = &[
         "lock",
         "name",
         Ty::Str,
-        "symbol of a global lock, null otherwise"
+        "the global it is (name, name+0xOFF, or name [module]); null for heap locks"
     ),
     f!(
         "lock",
         "kind",
         Ty::Str,
-        "mutex, rwsem, rwlock, spinlock, rt_mutex"
+        "mutex, rwsem, rwlock, spinlock, raw_spinlock, rt_mutex, percpu_rwsem, semaphore (from the kernel model's wait sites)"
+    ),
+    f!(
+        "lock",
+        "mode",
+        Ty::Str,
+        "how the task waits: read, write (reader-writer locks) or exclusive"
     ),
     f!(
         "lock",
@@ -420,22 +426,22 @@ pub static FUNCTIONS: &[Function] = &[
     Function {
         name: "rwlock",
         sig: "rwlock(object) -> object",
-        doc: "queued rwlock state: {readers, writer_locked, writer_waiting, waiters}",
+        doc: "rwlock_t state: {kind, rt, locked, readers, writer_locked, writer_waiting, owner, owner_known, reader_owned, queued_writer, raw, waiters} (native and PREEMPT_RT layouts alike; null where the kind records nothing)",
     },
     Function {
         name: "rwsem",
         sig: "rwsem(object) -> object",
-        doc: "rw_semaphore state: {owner, readers, writer_locked, waiters}",
+        doc: "rw_semaphore state: {kind, rt, locked, readers, writer_locked, writer_waiting, owner, owner_known, reader_owned, queued_writer, raw, waiters} (native and PREEMPT_RT layouts alike; null where the kind records nothing)",
     },
     Function {
         name: "mutex",
         sig: "mutex(object) -> object",
-        doc: "mutex state: {owner, locked, waiters}",
+        doc: "mutex state: {kind, rt, locked, readers, writer_locked, writer_waiting, owner, owner_known, reader_owned, queued_writer, raw, waiters} (native and PREEMPT_RT layouts alike; null where the kind records nothing)",
     },
     Function {
         name: "waiters",
         sig: "waiters(lock|object) -> list<task>",
-        doc: "tasks blocked on this lock (from their stacks)",
+        doc: "tasks waiting for this lock: its own wait list or rt_mutex tree, else the tasks whose stacks wait on it",
     },
     Function {
         name: "capture",

@@ -10,6 +10,8 @@ pub struct LockVal {
     pub address: u64,
     pub name: Option<String>,
     pub kind: &'static str,
+    /// How the task waits: `read`, `write`, `exclusive`.
+    pub mode: &'static str,
 }
 
 #[derive(Debug, Clone)]

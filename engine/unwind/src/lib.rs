@@ -306,6 +306,7 @@ impl Unwinder {
                 found = Some(BlockedOn {
                     addr: v,
                     kind: Some(site.outermost_kind()),
+                    mode: site.mode,
                     function: site.function.to_string(),
                 });
             }
