@@ -180,6 +180,29 @@ def probe_kdump_files(cache, entries):
     return changed
 
 
+def add_lock_truth(cache, entries):
+    """drgn's reading of the locks the tasks of each ELF dump wait for
+    (`lock_truth`, see locktruth.py), added to dumps that lack it. Kept out
+    of the dumps' key: a new lock check reads the dumps again, it does not
+    capture them again. Returns whether anything was added."""
+    changed = False
+    from util import hash_inputs
+    key = hash_inputs(LIB / "locktruth.py")
+    for e in entries:
+        if e["format"] != "elf" or (e.get("lock_truth") and e.get("lock_truth_key") == key):
+            continue
+        out = Path(e["path"]).with_suffix(".locks.json")
+        r = subprocess.run([str(cache / "venv/bin/python3"), str(LIB / "locktruth.py"), e["path"], e["vmlinux"],
+                            str(out) + ".tmp"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise BuildError(f"reading the locks of {e['path']} with drgn failed:\n{r.stdout[-2000:]}")
+        os.rename(str(out) + ".tmp", out)
+        e["lock_truth"] = str(out)
+        e["lock_truth_key"] = key
+        changed = True
+    return changed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", required=True)
@@ -226,7 +249,7 @@ def main():
             shutil.rmtree(d, ignore_errors=True)
         elif (d / "entries.json").exists():
             entries = json.loads((d / "entries.json").read_text())
-            if probe_kdump_files(cache, entries):
+            if probe_kdump_files(cache, entries) | add_lock_truth(cache, entries):
                 tmpe = d / "entries.json.tmp"
                 tmpe.write_text(json.dumps(entries, indent=1))
                 os.rename(tmpe, d / "entries.json")

@@ -2,6 +2,13 @@
 import re
 
 EXIT_PATH = {"do_exit", "do_group_exit", "exit_notify", "release_task", "get_signal"}
+# Where a task waits for each kind of lock: the native slow paths, and
+# PREEMPT_RT's (rwlock_t and rw_semaphore on rwbase_rt, mutex on rt_mutex).
+RWLOCK_WAIT = {"queued_write_lock_slowpath", "queued_read_lock_slowpath",
+               "rwbase_write_lock", "rwbase_read_lock", "__rwbase_read_lock"}
+MUTEX_WAIT = {"__mutex_lock", "rt_mutex_slowlock", "rt_mutex_slowlock_block", "__rt_mutex_slowlock_locked"}
+RWSEM_WRITE_WAIT = {"rwsem_down_write_slowpath", "rwbase_write_lock"}
+RWSEM_READ_WAIT = {"rwsem_down_read_slowpath", "rwbase_read_lock", "__rwbase_read_lock"}
 
 
 def fns(task):
@@ -29,20 +36,20 @@ def check(name, t, recipe):
             dying = [x for x in tasks if (x["tgid"] in kids) and (x["exiting"] or x["sigkill_pending"] or fns(x) & EXIT_PATH)]
             if len(dying) < 300:
                 p.append(f"only {len(dying)} dying children/threads (want >= 300)")
-        slow = [x for x in tasks if fns(x) & {"queued_write_lock_slowpath", "queued_read_lock_slowpath"}]
+        slow = [x for x in tasks if fns(x) & RWLOCK_WAIT]
         if len(slow) < 2:
             p.append(f"only {len(slow)} tasks in a tasklist_lock slow path (want >= 2)")
         if not log_has(t, r"soft lockup"):
             p.append("no soft lockup report in the log")
     elif name == "mutex-hung-task":
-        blocked = [x for x in tasks if x["state"] == "D" and "__mutex_lock" in fns(x)]
+        blocked = [x for x in tasks if x["state"] == "D" and fns(x) & MUTEX_WAIT]
         if len(blocked) < 3:
-            p.append(f"only {len(blocked)} D-state tasks in __mutex_lock")
+            p.append(f"only {len(blocked)} D-state tasks waiting for a mutex")
         if not log_has(t, r"blocked for more than"):
             p.append("no hung-task warning in the log")
     elif name == "mmap-lock-pileup":
-        w = [x for x in tasks if "rwsem_down_write_slowpath" in fns(x)]
-        r = [x for x in tasks if "rwsem_down_read_slowpath" in fns(x)]
+        w = [x for x in tasks if fns(x) & RWSEM_WRITE_WAIT]
+        r = [x for x in tasks if fns(x) & RWSEM_READ_WAIT]
         if not w or len(r) < 2:
             p.append(f"{len(w)} queued writers and {len(r)} queued readers on an rwsem (want >= 1 and >= 2)")
     elif name == "sysrq-panic":

@@ -1,4 +1,4 @@
-"""Fetch Debian cloud kernels by package name and keep only what the corpus needs."""
+"""Fetch Debian kernels (cloud and PREEMPT_RT flavours) by package name and keep only what the corpus needs."""
 import os
 import re
 import shutil
@@ -8,12 +8,25 @@ from pathlib import Path
 
 from util import BuildError, atomic_dir, log, run
 
-# Series we test on: (series prefix, Debian suites that carry it, codename for notes)
+# Series we test on: (series, the Debian suite that carries it). A series
+# ending in -rt is the PREEMPT_RT flavour (linux-image-rt-amd64) of its
+# version, where spinlocks, rwlocks, mutexes and rwsems are rtmutex-based.
 SERIES = {
     "5.10": "bullseye",
     "6.1": "bookworm",
     "6.12": "trixie",
+    "6.1-rt": "bookworm",
+    "6.12-rt": "trixie",
 }
+
+
+def flavour(series):
+    """Debian's kernel flavour of a series: cloud (small, virtio built for it) or rt."""
+    return "rt" if series.endswith("-rt") else "cloud"
+
+
+def version_of(series):
+    return series.split("-")[0]
 
 # Modules the guests load: fw_cfg carries VMCOREINFO to QEMU's dumps; virtio for the kdump disks.
 # In load order; (name, required). The *_dev helpers were split out of virtio_pci in 5.14.
@@ -65,23 +78,25 @@ def candidate_releases(series, cache: Path = None):
 
 
 def _candidate_releases(series):
-    """ABIs of a series named by the linux-image-cloud-amd64 meta packages, newest first.
+    """ABIs of a series named by the linux-image-FLAVOUR-amd64 meta packages, newest first.
 
     The newest is the current one; older ones are fallbacks for when the archive
     lacks a -dbg package (bullseye-security's LTS kernels have none)."""
-    rows = sorted({v for v, _ in _madison("linux-image-cloud-amd64") if v.startswith(series + ".")},
+    meta = f"linux-image-{flavour(series)}-amd64"
+    rows = sorted({v for v, _ in _madison(meta) if v.startswith(version_of(series) + ".")},
                   key=_vkey, reverse=True)
     if not rows:
-        raise BuildError(f"no linux-image-cloud-amd64 for {series} in the apt sources "
+        raise BuildError(f"no {meta} for {series} in the apt sources "
                          f"(is the {SERIES[series]} suite configured? see corpus/lib/apt/)")
-    return [_release_of(v) for v in rows]
+    return [_release_of(v, series) for v in rows]
 
 
-def _release_of(ver):
-    show = run(["apt-cache", "show", f"linux-image-cloud-amd64={ver}"], capture=True)
-    m = re.search(r"^Depends:.*?linux-image-(\S+-cloud-amd64)", show, re.M)
+def _release_of(ver, series):
+    meta = f"linux-image-{flavour(series)}-amd64"
+    show = run(["apt-cache", "show", f"{meta}={ver}"], capture=True)
+    m = re.search(rf"^Depends:.*?linux-image-(\S+-{flavour(series)}-amd64)", show, re.M)
     if not m:
-        raise BuildError(f"cannot read the ABI from linux-image-cloud-amd64={ver}")
+        raise BuildError(f"cannot read the ABI from {meta}={ver}")
     return m.group(1)
 
 

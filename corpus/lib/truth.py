@@ -24,7 +24,25 @@ LOCK_FRAMES = {
     "rwsem_down_read_slowpath": "sem", "rwsem_down_write_slowpath": "sem",
     "queued_read_lock_slowpath": "lock", "queued_write_lock_slowpath": "lock",
     "rt_mutex_slowlock": "lock", "rwbase_read_lock": "rwb", "rwbase_write_lock": "rwb",
+    # PREEMPT_RT's other wait sites
+    "__rwbase_read_lock": "rwb", "rtlock_slowlock_locked": "lock", "rt_mutex_slowlock_block": "lock",
+    "__mutex_lock_common": "lock",
 }
+
+
+TASK_RTLOCK_WAIT = 0x1000  # include/linux/sched.h, since 5.15
+
+
+def proc_state(task):
+    """The letter /proc shows: drgn's, except that a PREEMPT_RT lock wait
+    (TASK_RTLOCK_WAIT) is reported as D, as the kernel's __task_state_index() does."""
+    c = task_state_to_char(task)
+    if c == "R" and task.prog_.type("struct task_struct").has_member("__state"):
+        if int(task.__state) & TASK_RTLOCK_WAIT and "task_state_array" in task.prog_:
+            letters = [s.string_().decode()[0] for s in task.prog_["task_state_array"]]
+            if "I" in letters:  # the kernels that have TASK_RTLOCK_WAIT
+                return "D"
+    return c
 
 
 def sig_pending(task, sig):
@@ -87,7 +105,7 @@ def main():
         tasks.append({
             "pid": pid, "tgid": int(t.tgid), "ppid": ppid,
             "comm": t.comm.string_().decode(errors="replace"),
-            "state": task_state_to_char(t), "cpu": int(task_cpu(t)),
+            "state": proc_state(t), "cpu": int(task_cpu(t)),
             "kthread": bool(flags & PF_KTHREAD), "exiting": bool(flags & PF_EXITING),
             "sigkill_pending": sig_pending(t, SIGKILL),
             "address": hex(t.value_()),
@@ -103,8 +121,14 @@ def main():
 
     g = {}
     lock = prog["tasklist_lock"]
-    g["tasklist_lock"] = {"address": hex(lock.address_), "cnts": int(lock.raw_lock.cnts.counter),
-                          "wait_lock": int(lock.raw_lock.wait_lock.val.counter)}
+    if lock.type_.has_member("rwbase"):
+        # PREEMPT_RT: rwlock_t is an rwbase_rt (reader count with READER_BIAS, and an rtmutex).
+        g["tasklist_lock"] = {"address": hex(lock.address_), "rt": True,
+                              "readers": int(lock.rwbase.readers.counter) & 0xffffffff,
+                              "owner": hex(int(lock.rwbase.rtmutex.owner))}
+    else:
+        g["tasklist_lock"] = {"address": hex(lock.address_), "cnts": int(lock.raw_lock.cnts.counter),
+                              "wait_lock": int(lock.raw_lock.wait_lock.val.counter)}
     g["nr_threads"] = int(prog["nr_threads"])
     g["jiffies"] = int(prog["jiffies_64"])
     tk = prog["tk_core"].timekeeper

@@ -65,6 +65,13 @@ static int tasklist_holder(void *unused)
 	}
 	pr_warn("vmtriage_scen: holding tasklist_lock for read; SIGKILL sent to %d children (%d tasks) of %d\n",
 		killed, threads, parent);
+	/*
+	 * Spin with preemption off, as a buggy holder would: the non-RT
+	 * read_lock() already disables it; on PREEMPT_RT the lock is sleeping
+	 * and preemptible, and without this the watchdog would never see the
+	 * CPU stuck.
+	 */
+	preempt_disable();
 	mdelay(ready_ms);
 	/* warn: the console shows it at the default loglevel, info it would not */
 	pr_warn("VMTRIAGE-READY tasklist\n");

@@ -137,15 +137,29 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if uptime != num(&g["uptime_ns"]) {
         problems.push(format!("uptime_ns {uptime} != {}", g["uptime_ns"]));
     }
-    let lock = k
-        .global("tasklist_lock")
-        .and_then(|l| l.member("raw_lock.cnts.counter"))
-        .and_then(|c| c.as_u64());
-    if lock.as_ref().ok().copied() != Some(num(&g["tasklist_lock"]["cnts"])) {
-        problems.push(format!(
-            "tasklist_lock cnts {lock:?} != {}",
-            g["tasklist_lock"]["cnts"]
-        ));
+    // tasklist_lock through the lock model: a qrwlock's cnts, or on
+    // PREEMPT_RT the rwbase reader count and its rtmutex's owner word.
+    let tl = &g["tasklist_lock"];
+    match k.global("tasklist_lock").and_then(|l| k.lock_state(&l)) {
+        Err(err) => problems.push(format!("tasklist_lock: {err}")),
+        Ok(st) if tl["rt"].as_bool() == Some(true) => {
+            let owner = u64::from_str_radix(
+                tl["owner"].as_str().unwrap_or("").trim_start_matches("0x"),
+                16,
+            )
+            .ok();
+            if !st.rt
+                || st.raw != num(&tl["readers"])
+                || st.queued_writer.unwrap_or(0) != owner.unwrap_or(1) & !1
+            {
+                problems.push(format!("tasklist_lock {st:?} != {tl}"));
+            }
+        }
+        Ok(st) => {
+            if st.rt || st.raw != num(&tl["cnts"]) {
+                problems.push(format!("tasklist_lock {st:?} != {tl}"));
+            }
+        }
     }
     let nr_threads = k.global("nr_threads").and_then(|o| o.as_u64());
     if nr_threads.as_ref().ok().copied() != Some(num(&g["nr_threads"])) {

@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::{manifest, truth, Entry, Truth, TruthTask};
+use kmodel::locks::{wait_site, LockKind, WaitMode};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn fns(t: &TruthTask) -> HashSet<&str> {
@@ -14,6 +15,16 @@ fn fns(t: &TruthTask) -> HashSet<&str> {
         .iter()
         .filter_map(|f| f.function.as_deref())
         .collect()
+}
+
+/// Whether drgn's stack of `t` has a wait site (the kernel model's table)
+/// for one of `kinds`, in `mode` if given. An rwbase site (PREEMPT_RT's
+/// rwlock or rwsem) counts for both kinds.
+fn waits_for(t: &TruthTask, kinds: &[LockKind], mode: Option<WaitMode>) -> bool {
+    fns(t)
+        .into_iter()
+        .filter_map(wait_site)
+        .any(|s| s.kind.is_none_or(|k| kinds.contains(&k)) && mode.is_none_or(|m| m == s.mode))
 }
 
 fn log_has(t: &Truth, needle: &str) -> bool {
@@ -59,10 +70,7 @@ fn state_reached(e: &Entry, t: &Truth) -> Result<(), String> {
             }
             let slow = tasks
                 .iter()
-                .filter(|x| {
-                    fns(x).contains("queued_write_lock_slowpath")
-                        || fns(x).contains("queued_read_lock_slowpath")
-                })
+                .filter(|x| waits_for(x, &[LockKind::Rwlock], None))
                 .count();
             if slow < 2 {
                 return Err(format!(
@@ -73,11 +81,13 @@ fn state_reached(e: &Entry, t: &Truth) -> Result<(), String> {
         "mutex-hung-task" => {
             let n = tasks
                 .iter()
-                .filter(|x| x.state == "D" && fns(x).contains("__mutex_lock"))
+                .filter(|x| {
+                    x.state == "D" && waits_for(x, &[LockKind::Mutex, LockKind::RtMutex], None)
+                })
                 .count();
             if n < 3 || !log_has(t, "blocked for more than") {
                 return Err(format!(
-                    "{n} D tasks in __mutex_lock, hung-task warning: {}",
+                    "{n} D tasks waiting for a mutex, hung-task warning: {}",
                     log_has(t, "blocked for more than")
                 ));
             }
@@ -85,11 +95,11 @@ fn state_reached(e: &Entry, t: &Truth) -> Result<(), String> {
         "mmap-lock-pileup" => {
             let w = tasks
                 .iter()
-                .filter(|x| fns(x).contains("rwsem_down_write_slowpath"))
+                .filter(|x| waits_for(x, &[LockKind::RwSemaphore], Some(WaitMode::Write)))
                 .count();
             let r = tasks
                 .iter()
-                .filter(|x| fns(x).contains("rwsem_down_read_slowpath"))
+                .filter(|x| waits_for(x, &[LockKind::RwSemaphore], Some(WaitMode::Read)))
                 .count();
             if w < 1 || r < 2 {
                 return Err(format!("{w} queued writers, {r} queued readers"));

@@ -110,7 +110,7 @@ fn lazy_unwinding() -> Result<(), Failed> {
         .into());
     }
     // And a rule that does look unwinds only what it asks for.
-    let rules = vec![("s.yaml".to_string(), "id: TEST-0101\ntitle: t\nseverity: info\nsummary: s\nmatch: |\n  any of tasks where state == \"D\" and stack has \"__mutex_lock\"\nmessage: m\n".to_string())];
+    let rules = vec![("s.yaml".to_string(), "id: TEST-0101\ntitle: t\nseverity: info\nsummary: s\nmatch: |\n  any of tasks where state == \"D\" and blocked_on != null\nmessage: m\n".to_string())];
     let (pack, _) = RulePack::from_sources(&rules, &[]);
     let res = pack.scan(&m);
     let d_tasks = s

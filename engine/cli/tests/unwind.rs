@@ -56,12 +56,11 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     let mut beyond_drgn: Vec<String> = Vec::new();
     let mut pc_sp_problems: Vec<String> = Vec::new();
     // The ORC layout read from the vmlinux's DWARF is the one of its release.
-    let want = if e.kernel_series.starts_with("5.")
-        || e.kernel_series == "6.1"
-        || e.kernel_series == "6.2"
-    {
+    // The series' version, whatever the flavour (6.1-rt is 6.1).
+    let version = e.kernel_series.split('-').next().unwrap_or("");
+    let want = if version.starts_with("5.") || version == "6.1" || version == "6.2" {
         kunwind::OrcLayout::V6_2
-    } else if e.kernel_series == "6.3" {
+    } else if version == "6.3" {
         kunwind::OrcLayout::V6_3
     } else {
         kunwind::OrcLayout::V6_4
@@ -94,6 +93,16 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         let switched_out = trace.start == Some(Start::SwitchedOut);
         if switched_out {
             sleeping += 1;
+        }
+        // A kernel stack ends at the syscall entry (user registers beyond);
+        // drgn, once it fell back to frame pointers after a module frame it
+        // has no ORC for, may read on past it into garbage (seen on 6.12-rt:
+        // "< entry_SYSCALL_64 < wait_table"). Those frames are not a stack.
+        let mut theirs = theirs;
+        if let Some(last) = ours.last().filter(|f| f.starts_with("entry_SYSCALL_64")) {
+            if theirs.len() > ours.len() && theirs.get(ours.len() - 1) == Some(last) {
+                theirs.truncate(ours.len());
+            }
         }
         // drgn 0.3.0 does not name module functions (it shows their
         // address): any name of ours matches there, in a module.

@@ -137,7 +137,14 @@ fn check_types(k: &KernelDebugInfo, release: &str) {
     let lock = k.variable("tasklist_lock").unwrap();
     assert_eq!(k.type_name(lock.ty), "rwlock_t");
     assert_eq!(lock.address, k.symbol("tasklist_lock").map(|s| s.addr));
-    assert_eq!(k.sizeof(lock.ty).unwrap(), 8);
+    // A qrwlock (8 bytes), or on PREEMPT_RT an rwbase_rt with its rtmutex.
+    if release.contains("-rt-") {
+        assert!(k.member_path(lock.ty, "rwbase.rtmutex.owner").is_ok());
+        assert!(k.sizeof(lock.ty).unwrap() > 8);
+    } else {
+        assert!(k.member_path(lock.ty, "raw_lock.cnts").is_ok());
+        assert_eq!(k.sizeof(lock.ty).unwrap(), 8);
+    }
 
     let init = k.variable("init_task").unwrap();
     assert_eq!(k.type_name(init.ty), "struct task_struct");

@@ -24,6 +24,10 @@ pub struct Entry {
     /// error it met (makedumpfile may exclude pages the kernel's lists live in).
     #[serde(default)]
     pub drgn_reading: Option<String>,
+    /// drgn's reading of the locks its tasks wait for (ELF dumps; see
+    /// corpus/lib/locktruth.py).
+    #[serde(default)]
+    pub lock_truth: Option<PathBuf>,
 }
 
 impl Entry {

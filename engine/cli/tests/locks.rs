@@ -1,0 +1,123 @@
+//! The lock model against drgn's reading of the same dumps
+//! (corpus/lib/locktruth.py): every task drgn sees waiting for a lock has
+//! that lock as its `blocked_on`, and every lock's owner and own wait list
+//! (list or rt_mutex tree) are what the lock's fields say. One test per ELF
+//! dump, native and PREEMPT_RT kernels alike.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use common::Entry;
+use kunwind::Unwinder;
+use libtest_mimic::{Arguments, Failed};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct LockTruth {
+    waits: HashMap<String, TruthWait>,
+    locks: Vec<TruthLock>,
+}
+
+#[derive(Deserialize)]
+struct TruthWait {
+    lock: String,
+    function: String,
+}
+
+#[derive(Deserialize)]
+struct TruthLock {
+    address: String,
+    owner: Option<String>,
+    #[serde(default)]
+    waiters: Vec<String>,
+    error: Option<String>,
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
+}
+
+fn check_dump(e: &Entry) -> Result<(), Failed> {
+    let Some(path) = &e.lock_truth else {
+        if e.format == "elf" {
+            return Err("no lock truth for this ELF dump: run corpus/build".into());
+        }
+        return Ok(());
+    };
+    let t: LockTruth = serde_json::from_str(
+        &std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?,
+    )
+    .map_err(|err| format!("{}: {err}", path.display()))?;
+    let (_, s) = common::open_with_truth(e)?;
+    let k = &s.kernel;
+    let u = Unwinder::new(k).map_err(|err| format!("unwinder: {err}"))?;
+    let walk = k.task_walk().map_err(|err| format!("tasks: {err}"))?;
+    let by_addr: HashMap<u64, _> = walk.tasks.iter().map(|t| (t.addr(), t)).collect();
+    let mut problems = Vec::new();
+    for (task, w) in &t.waits {
+        let Some(task) = by_addr.get(&hex(task)) else {
+            problems.push(format!(
+                "task {task} (waiting in {}) not listed",
+                w.function
+            ));
+            continue;
+        };
+        match u.blocked_on(k, task) {
+            Some(b) if b.addr == hex(&w.lock) => {}
+            other => problems.push(format!(
+                "pid {} waits in {} for {}; vmtriage says {other:?}",
+                task.pid, w.function, w.lock
+            )),
+        }
+    }
+    let addrs: Vec<u64> = walk.tasks.iter().map(|t| t.addr()).collect();
+    let g = k.wait_graph(&addrs, |a| u.blocked_on(k, by_addr.get(&a)?));
+    for tl in t.locks.iter().filter(|l| l.error.is_none()) {
+        let Some(ours) = g.locks.iter().find(|l| l.addr == hex(&tl.address)) else {
+            problems.push(format!("lock {} not in the wait-for graph", tl.address));
+            continue;
+        };
+        let st = match &ours.state {
+            Ok(st) => st,
+            Err(err) => {
+                problems.push(format!("lock {}: {err}", tl.address));
+                continue;
+            }
+        };
+        // drgn's owner is the word the lock records: for RT's rwbase, the
+        // writer holding the inner rtmutex.
+        let owner = st.owner.or(st.queued_writer);
+        if owner != tl.owner.as_deref().map(hex) {
+            problems.push(format!(
+                "lock {}: owner {owner:#x?} != {:?}",
+                tl.address, tl.owner
+            ));
+        }
+        let theirs: BTreeSet<u64> = tl.waiters.iter().map(|w| hex(w)).collect();
+        let own_list: BTreeSet<u64> = st.waiters.iter().flatten().copied().collect();
+        if own_list != theirs {
+            problems.push(format!(
+                "lock {}: wait list {} tasks != drgn's {} (only ours: {:x?}, only drgn's: {:x?})",
+                tl.address,
+                own_list.len(),
+                theirs.len(),
+                own_list.difference(&theirs).take(5).collect::<Vec<_>>(),
+                theirs.difference(&own_list).take(5).collect::<Vec<_>>()
+            ));
+        }
+        let graph: BTreeSet<u64> = ours.waiters.iter().copied().collect();
+        if !theirs.is_subset(&graph) {
+            problems.push(format!(
+                "lock {}: the graph lacks queued waiters",
+                tl.address
+            ));
+        }
+    }
+    common::verdict(e, &problems)
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, common::per_dump_trials("locks", check_dump)).exit();
+}
