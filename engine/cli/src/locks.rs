@@ -256,12 +256,20 @@ pub fn locks_text(r: &LocksReport) -> String {
         }
         s += "\n";
     }
+    // Locks by name where they have one, in chains and cycles.
+    let lock_name = |addr: &str| -> String {
+        r.locks
+            .iter()
+            .find(|l| l.address == addr)
+            .and_then(|l| l.name.clone())
+            .unwrap_or_else(|| addr.to_string())
+    };
     for c in &r.chains {
         let steps: Vec<String> = c
             .steps
             .iter()
             .map(|(t, l)| match l {
-                Some(l) => format!("{} waits for {l}", task_text(t)),
+                Some(l) => format!("{} waits for {}", task_text(t), lock_name(l)),
                 None => task_text(t),
             })
             .collect();
@@ -270,7 +278,7 @@ pub fn locks_text(r: &LocksReport) -> String {
     for (i, c) in r.cycles.iter().enumerate() {
         let steps: Vec<String> = c
             .iter()
-            .map(|(t, l)| format!("{} waits for {l}", task_text(t)))
+            .map(|(t, l)| format!("{} waits for {}", task_text(t), lock_name(l)))
             .collect();
         let _ = writeln!(
             s,
@@ -322,4 +330,107 @@ pub fn locks_dot(r: &LocksReport) -> String {
     }
     s += "}\n";
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(pid: i32, comm: &str, state: &str, waits_in: Option<&str>) -> TaskRef {
+        TaskRef {
+            pid,
+            comm: comm.into(),
+            state: state.into(),
+            task: format!("{:#x}", 0xffff_8880_0100_0000u64 + pid as u64 * 0x4000),
+            waits_in: waits_in.map(String::from),
+        }
+    }
+
+    fn lock(
+        name: &str,
+        kind: &'static str,
+        owner: Option<TaskRef>,
+        waiters: Vec<TaskRef>,
+    ) -> LockRow {
+        let n: u64 = name.bytes().map(u64::from).sum();
+        LockRow {
+            address: format!("{:#x}", 0xffff_ffff_c000_0000u64 + n * 0x40),
+            name: Some(name.into()),
+            kind: Some(kind),
+            rt: false,
+            locked: Some(true),
+            readers: None,
+            writer_locked: None,
+            writer_waiting: None,
+            raw: Some("0xffff888001004001".into()),
+            owner_status: if owner.is_some() {
+                "recorded"
+            } else {
+                "unknown"
+            },
+            owner,
+            queued_writer: None,
+            waiters,
+            error: None,
+        }
+    }
+
+    /// An ABBA deadlock between two mutexes, a third task queued behind
+    /// it, and an RT rwlock held by a reader with a writer first in line.
+    fn report() -> LocksReport {
+        let a = t(101, "worker_a", "D", Some("__mutex_lock"));
+        let b = t(102, "worker_b", "D", Some("__mutex_lock"));
+        let c = t(103, "client", "D", Some("__mutex_lock"));
+        let mut rw = lock("tasklist_lock", "rwlock", None, vec![]);
+        rw.rt = true;
+        rw.readers = Some(1);
+        rw.writer_waiting = Some(true);
+        rw.writer_locked = Some(false);
+        rw.raw = Some("0x1".into());
+        rw.queued_writer = Some(t(201, "storm", "D", Some("rwbase_write_lock")));
+        rw.waiters = (201..214)
+            .map(|p| t(p, "storm", "D", Some("rt_write_lock")))
+            .collect();
+        let la = lock(
+            "lock_a [abba]",
+            "mutex",
+            Some(a.clone()),
+            vec![b.clone(), c.clone()],
+        );
+        let lb = lock("lock_b [abba]", "mutex", Some(b.clone()), vec![a.clone()]);
+        LocksReport {
+            chains: vec![ChainRow {
+                steps: vec![
+                    (c.clone(), Some(la.address.clone())),
+                    (a.clone(), Some(lb.address.clone())),
+                    (b.clone(), Some(la.address.clone())),
+                ],
+                end: "cycle",
+            }],
+            cycles: vec![vec![(a, lb.address.clone()), (b, la.address.clone())]],
+            locks: vec![rw, la, lb],
+            partial: vec![],
+        }
+    }
+
+    #[test]
+    fn text_report() {
+        insta::assert_snapshot!(locks_text(&report()));
+    }
+
+    #[test]
+    fn dot_graph() {
+        insta::assert_snapshot!(locks_dot(&report()));
+    }
+
+    #[test]
+    fn no_contention() {
+        let r = LocksReport {
+            locks: vec![],
+            chains: vec![],
+            cycles: vec![],
+            partial: vec![],
+        };
+        assert_eq!(locks_text(&r), "no task waits for a lock\n");
+    }
 }

@@ -631,6 +631,37 @@ impl WaitGraph {
         st.owner.or(st.queued_writer).filter(|&o| o != task)
     }
 
+    /// Every cycle of the graph, each once (rotated to start at its lowest
+    /// task address), sorted: follows each chain; a chain that returns to
+    /// one of its own tasks closes a cycle.
+    pub fn find_cycles(&mut self) {
+        let mut seen = HashSet::new();
+        let mut cycles = Vec::new();
+        for &t in self.waits.keys() {
+            let chain = self.chain(t);
+            let Some(&(last, Some(l))) = chain.last() else {
+                continue;
+            };
+            let Some(next) = self.blocker(last, l) else {
+                continue;
+            };
+            if let Some(start) = chain.iter().position(|(x, _)| *x == next) {
+                let mut cyc: Vec<u64> = chain[start..].iter().map(|(x, _)| *x).collect();
+                let min = cyc
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, a)| **a)
+                    .map(|(i, _)| i);
+                cyc.rotate_left(min.unwrap_or(0));
+                if seen.insert(cyc.clone()) {
+                    cycles.push(cyc);
+                }
+            }
+        }
+        cycles.sort();
+        self.cycles = cycles;
+    }
+
     /// The chain from `task`: each (task, lock it waits for), ending at a
     /// task that waits for nothing, a lock whose owner is unknown, or the
     /// first task seen again (a cycle).
@@ -686,31 +717,7 @@ impl Kernel {
             }
             g.waits.insert(t, i);
         }
-        // Cycles: follow each chain; a chain that returns to one of its own
-        // tasks closes a cycle.
-        let mut seen_cycles = HashSet::new();
-        for &t in g.waits.keys() {
-            let chain = g.chain(t);
-            let Some(&(last, Some(l))) = chain.last() else {
-                continue;
-            };
-            let Some(next) = g.blocker(last, l) else {
-                continue;
-            };
-            if let Some(start) = chain.iter().position(|(x, _)| *x == next) {
-                let mut cyc: Vec<u64> = chain[start..].iter().map(|(x, _)| *x).collect();
-                let min = cyc
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, a)| **a)
-                    .map(|(i, _)| i);
-                cyc.rotate_left(min.unwrap_or(0));
-                if seen_cycles.insert(cyc.clone()) {
-                    g.cycles.push(cyc);
-                }
-            }
-        }
-        g.cycles.sort();
+        g.find_cycles();
         // Most waiters first; keep `waits` pointing at the same locks.
         let mut order: Vec<usize> = (0..g.locks.len()).collect();
         order.sort_by_key(|&i| (std::cmp::Reverse(g.locks[i].waiters.len()), g.locks[i].addr));
@@ -737,5 +744,110 @@ impl Kernel {
         Err(Error::Type(format!(
             "the lock at {addr:#x} has no global name and its wait site serves several kinds"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mutex(addr: u64, owner: Option<u64>, waiters: &[u64]) -> ContendedLock {
+        ContendedLock {
+            addr,
+            kind: Some(LockKind::Mutex),
+            name: None,
+            state: Ok(LockState {
+                kind: LockKind::Mutex,
+                addr,
+                rt: false,
+                locked: owner.is_some(),
+                readers: None,
+                writer_locked: None,
+                writer_waiting: None,
+                owner,
+                owner_recorded: true,
+                reader_owned: false,
+                queued_writer: None,
+                raw: owner.unwrap_or(0),
+                waiters: Some(waiters.to_vec()),
+            }),
+            waiters: waiters.to_vec(),
+        }
+    }
+
+    fn graph(locks: Vec<ContendedLock>) -> WaitGraph {
+        let mut g = WaitGraph::default();
+        for (i, l) in locks.iter().enumerate() {
+            for w in &l.waiters {
+                g.waits.insert(*w, i);
+            }
+        }
+        g.locks = locks;
+        g.find_cycles();
+        g
+    }
+
+    #[test]
+    fn abba_and_a_longer_cycle_with_a_task_queued_behind() {
+        // 1 holds A, waits B; 2 holds B, waits A; 3 waits A (behind the
+        // cycle, not in it). 4 -> C(5) -> D(6) -> E(4): a cycle of three.
+        let g = graph(vec![
+            mutex(0xa, Some(1), &[2, 3]),
+            mutex(0xb, Some(2), &[1]),
+            mutex(0xc, Some(5), &[4]),
+            mutex(0xd, Some(6), &[5]),
+            mutex(0xe, Some(4), &[6]),
+        ]);
+        assert_eq!(g.cycles, vec![vec![1, 2], vec![4, 5, 6]]);
+        let chain: Vec<u64> = g.chain(3).iter().map(|c| c.0).collect();
+        assert_eq!(chain, vec![3, 1, 2]);
+    }
+
+    #[test]
+    fn unknown_owner_ends_a_chain_and_makes_no_cycle() {
+        // 1 waits for a lock held by readers (no owner recorded).
+        let mut readers = mutex(0xa, None, &[1]);
+        if let Ok(st) = &mut readers.state {
+            st.owner_recorded = false;
+            st.kind = LockKind::Rwlock;
+        }
+        let g = graph(vec![readers, mutex(0xb, Some(1), &[2])]);
+        assert!(g.cycles.is_empty());
+        let chain: Vec<u64> = g.chain(2).iter().map(|c| c.0).collect();
+        assert_eq!(chain, vec![2, 1]);
+    }
+
+    #[test]
+    fn an_rt_writer_waiting_for_readers_is_not_its_own_blocker() {
+        let mut l = mutex(0xa, None, &[7, 8]);
+        if let Ok(st) = &mut l.state {
+            st.queued_writer = Some(7);
+        }
+        let g = graph(vec![l]);
+        assert!(g.cycles.is_empty());
+        assert_eq!(g.blocker(8, 0), Some(7));
+        assert_eq!(g.blocker(7, 0), None);
+    }
+
+    #[test]
+    fn wait_site_modes_and_kinds() {
+        let m = |f: &str| wait_site(f).map(|s| (s.mode, s.outermost_kind()));
+        assert_eq!(
+            m("rwsem_down_read_slowpath"),
+            Some((WaitMode::Read, LockKind::RwSemaphore))
+        );
+        assert_eq!(
+            m("rt_write_lock"),
+            Some((WaitMode::Write, LockKind::Rwlock))
+        );
+        assert_eq!(
+            m("__rwbase_read_lock"),
+            Some((WaitMode::Read, LockKind::RwSemaphore))
+        );
+        assert_eq!(
+            m("__mutex_lock"),
+            Some((WaitMode::Exclusive, LockKind::Mutex))
+        );
+        assert_eq!(m("schedule"), None);
     }
 }
