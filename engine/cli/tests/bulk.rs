@@ -347,9 +347,193 @@ fn changed_rule_and_shards() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The rows a scan leaves that must not depend on how it got there: every
+/// dump's status and every finding (rule, fingerprint, message), sorted.
+fn content(dbp: &Path) -> Result<Vec<String>, Failed> {
+    let c = db::open(dbp).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT 'dump ' || path || ' ' || status FROM dumps",
+        "SELECT 'finding ' || path || ' ' || rule_id || ' ' || fingerprint || ' ' || message FROM findings",
+        "SELECT 'error ' || path || ' ' || ifnull(rule_id, '-') || ' ' || stage FROM errors",
+    ] {
+        let mut st = c.prepare(sql).map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| e.to_string())?;
+        for r in rows {
+            out.push(r.map_err(|e| e.to_string())?);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A few small dumps of different scenarios, as a list file in `dir`.
+fn small_list(dir: &Path, n: usize) -> Result<PathBuf, Failed> {
+    let mut small: Vec<Entry> = manifest()?
+        .into_iter()
+        .filter(|e| e.format != "elf")
+        .collect();
+    small.sort_by_key(|e| e.size);
+    let mut seen = std::collections::BTreeSet::new();
+    small.retain(|e| seen.insert((e.scenario.clone(), e.kernel_series.clone())));
+    small.truncate(n);
+    let list = dir.join("dumps.list");
+    std::fs::write(
+        &list,
+        small
+            .iter()
+            .map(|e| e.path.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(list)
+}
+
+fn cli_scan(list: &Path, dbp: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vmtriage"));
+    c.args(["scan", "-q", "--jobs", "2", "--debuginfo-dir"])
+        .arg(kernels_dir())
+        .arg("--db")
+        .arg(dbp)
+        .arg(list)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// A scan killed with SIGKILL at several points and run again ends with
+/// the same rows as one clean scan: every dump once, no finding lost or
+/// doubled (each dump's rows are written in one transaction).
+fn killed_scan_resumes() -> Result<(), Failed> {
+    let dir = fresh_dir("killed")?;
+    let list = small_list(&dir, 8)?;
+    let clean = dir.join("clean.sqlite");
+    let st = cli_scan(&list, &clean)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if st.code().is_none_or(|c| c > 3 || c == 2) {
+        return Err(format!("clean scan exited {st:?}").into());
+    }
+    let killed = dir.join("killed.sqlite");
+    for ms in [150u64, 400, 700, 1100, 1600] {
+        let mut child = cli_scan(&list, &killed)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let st = cli_scan(&list, &killed)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if st.code().is_none_or(|c| c > 3 || c == 2) {
+        return Err(format!("the scan after the kills exited {st:?}").into());
+    }
+    let (a, b) = (content(&clean)?, content(&killed)?);
+    if a != b {
+        let only_a: Vec<_> = a.iter().filter(|x| !b.contains(x)).take(5).collect();
+        let only_b: Vec<_> = b.iter().filter(|x| !a.contains(x)).take(5).collect();
+        return Err(format!(
+            "killed and resumed differs from clean: only clean {only_a:?}, only resumed {only_b:?}"
+        )
+        .into());
+    }
+    let ra = bulk::report::summary(&db::open(&clean).map_err(|e| e.to_string())?, 10, None)
+        .map_err(|e| e.to_string())?;
+    let rb = bulk::report::summary(&db::open(&killed).map_err(|e| e.to_string())?, 10, None)
+        .map_err(|e| e.to_string())?;
+    let strip = |r: &bulk::report::Summary| {
+        // Runs and "new since" differ by construction (six runs against one).
+        // So do the times and places of first sightings (the order in which
+        // two workers finish).
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            for k in ["last_run", "last_run_started", "new_buckets", "new_dumps"] {
+                o.remove(k);
+            }
+            if let Some(b) = o.get_mut("top_buckets").and_then(|b| b.as_array_mut()) {
+                for x in b.iter_mut().filter_map(|x| x.as_object_mut()) {
+                    x.remove("first_seen");
+                    x.remove("first_path");
+                }
+            }
+        }
+        v
+    };
+    if strip(&ra) != strip(&rb) {
+        return Err(format!(
+            "report differs:\n{}\nvs\n{}",
+            bulk::report::summary_text(&ra),
+            bulk::report::summary_text(&rb)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Two scans on one database at once cooperate (SQLite's WAL and busy
+/// wait): both succeed and the rows equal one scan's.
+fn concurrent_scans_cooperate() -> Result<(), Failed> {
+    let dir = fresh_dir("concurrent")?;
+    let list = small_list(&dir, 6)?;
+    let one = dir.join("one.sqlite");
+    cli_scan(&list, &one).status().map_err(|e| e.to_string())?;
+    let both = dir.join("both.sqlite");
+    let a = cli_scan(&list, &both).spawn().map_err(|e| e.to_string())?;
+    let b = cli_scan(&list, &both).spawn().map_err(|e| e.to_string())?;
+    for (name, c) in [("first", a), ("second", b)] {
+        let o = c.wait_with_output().map_err(|e| e.to_string())?;
+        if o.status.code().is_none_or(|c| c == 2 || c > 3) {
+            return Err(format!(
+                "{name} scan exited {:?}: {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+            )
+            .into());
+        }
+    }
+    if content(&one)? != content(&both)? {
+        return Err("two concurrent scans left other rows than one scan".into());
+    }
+    Ok(())
+}
+
+/// A damaged database is an error that names it; it is never replaced by
+/// a fresh one (which would drop the history).
+fn damaged_database_is_an_error() -> Result<(), Failed> {
+    let dir = fresh_dir("damaged")?;
+    let list = small_list(&dir, 1)?;
+    let dbp = dir.join("r.sqlite");
+    let garbage: Vec<u8> = (0..65536u32)
+        .map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8)
+        .collect();
+    std::fs::write(&dbp, &garbage).map_err(|e| e.to_string())?;
+    let o = cli_scan(&list, &dbp).output().map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.code() != Some(2) || !err.contains("r.sqlite") {
+        return Err(format!("exit {:?}, stderr: {err}", o.status).into());
+    }
+    if std::fs::read(&dbp).map_err(|e| e.to_string())? != garbage {
+        return Err("the damaged database was overwritten".into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let trials = vec![
+        Trial::test("bulk/killed_scan_resumes", killed_scan_resumes),
+        Trial::test(
+            "bulk/concurrent_scans_cooperate",
+            concurrent_scans_cooperate,
+        ),
+        Trial::test(
+            "bulk/damaged_database_is_an_error",
+            damaged_database_is_an_error,
+        ),
         Trial::test(
             "bulk/archive_equals_single_scans",
             archive_equals_single_scans,
