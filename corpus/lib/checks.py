@@ -47,6 +47,13 @@ def check(name, t, recipe):
             p.append(f"only {len(blocked)} D-state tasks waiting for a mutex")
         if not log_has(t, r"blocked for more than"):
             p.append("no hung-task warning in the log")
+    elif name == "mutex-deadlock":
+        workers = [x for x in tasks if x["comm"].startswith("vmt_dl_") and x["state"] == "D"
+                   and fns(x) & MUTEX_WAIT]
+        if len(workers) < 6:
+            p.append(f"only {len(workers)} of the 6 deadlock kthreads wait for a mutex")
+        if not log_has(t, r"blocked for more than"):
+            p.append("no hung-task warning in the log")
     elif name == "mmap-lock-pileup":
         w = [x for x in tasks if fns(x) & RWSEM_WRITE_WAIT]
         r = [x for x in tasks if fns(x) & RWSEM_READ_WAIT]

@@ -12,6 +12,10 @@
  *                  forever, holding the faulting mm's mmap_lock for read.
  *   mode=null      : dereference NULL from module init (an oops).
  *   mode=softlockup: a kthread spins with preemption off.
+ *   mode=deadlock  : kthreads take mutexes in opposite orders: an ABBA pair
+ *                  (vmt_dl_ab, vmt_dl_ba on vmt_lock_a/b) and a cycle of three
+ *                  (vmt_dl_cd, vmt_dl_de, vmt_dl_ec on vmt_lock_c/d/e); one more
+ *                  task (vmt_dl_behind) queues on vmt_lock_a behind the cycle.
  */
 #include <linux/module.h>
 #include <linux/kthread.h>
@@ -128,6 +132,55 @@ static const struct file_operations mutex_fops = { .write = mutex_write };
 static const struct file_operations fault_fops = { .mmap = stall_mmap };
 #endif
 
+/* deadlock ---------------------------------------------------------------- */
+
+static DEFINE_MUTEX(vmt_lock_a);
+static DEFINE_MUTEX(vmt_lock_b);
+static DEFINE_MUTEX(vmt_lock_c);
+static DEFINE_MUTEX(vmt_lock_d);
+static DEFINE_MUTEX(vmt_lock_e);
+
+struct dl_order {
+	const char *name;
+	struct mutex *first, *second;
+};
+
+static struct dl_order dl_orders[] = {
+	{ "vmt_dl_ab", &vmt_lock_a, &vmt_lock_b },
+	{ "vmt_dl_ba", &vmt_lock_b, &vmt_lock_a },
+	{ "vmt_dl_cd", &vmt_lock_c, &vmt_lock_d },
+	{ "vmt_dl_de", &vmt_lock_d, &vmt_lock_e },
+	{ "vmt_dl_ec", &vmt_lock_e, &vmt_lock_c },
+};
+
+static int dl_worker(void *arg)
+{
+	struct dl_order *o = arg;
+
+	mutex_lock(o->first);
+	/* Every worker holds its first lock before any asks for its second. */
+	msleep(1000);
+	mutex_lock(o->second);
+	mutex_unlock(o->second);
+	mutex_unlock(o->first);
+	return 0;
+}
+
+static int dl_behind(void *unused)
+{
+	msleep(2000);
+	mutex_lock(&vmt_lock_a);
+	mutex_unlock(&vmt_lock_a);
+	return 0;
+}
+
+static int dl_ready(void *unused)
+{
+	msleep(3000);
+	pr_warn("VMTRIAGE-DEADLOCK-SET\n");
+	return 0;
+}
+
 /* softlockup -------------------------------------------------------------- */
 
 static int spinner(void *unused)
@@ -155,6 +208,13 @@ static int __init vmt_init(void)
 		*(volatile int *)NULL = 1;
 	} else if (!strcmp(mode, "softlockup")) {
 		kthread_run(spinner, NULL, "vmt_spinner");
+	} else if (!strcmp(mode, "deadlock")) {
+		int i;
+
+		for (i = 0; i < ARRAY_SIZE(dl_orders); i++)
+			kthread_run(dl_worker, &dl_orders[i], "%s", dl_orders[i].name);
+		kthread_run(dl_behind, NULL, "vmt_dl_behind");
+		kthread_run(dl_ready, NULL, "vmt_dl_ready");
 	} else {
 		return -EINVAL;
 	}

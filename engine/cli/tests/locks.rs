@@ -114,6 +114,55 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             ));
         }
     }
+    // Cycles: drgn's waits and owners, followed the same way (a task's
+    // blocker is its lock's recorded owner, unless that is itself), give
+    // the same cycles as ours.
+    let owner_of: HashMap<u64, u64> = t
+        .locks
+        .iter()
+        .filter_map(|l| Some((hex(&l.address), hex(l.owner.as_deref()?))))
+        .collect();
+    let waits: HashMap<u64, u64> = t
+        .waits
+        .iter()
+        .map(|(task, w)| (hex(task), hex(&w.lock)))
+        .collect();
+    let mut theirs_cycles = BTreeSet::new();
+    for &start in waits.keys() {
+        let mut path = vec![start];
+        let mut cur = start;
+        while let Some(next) = waits
+            .get(&cur)
+            .and_then(|l| owner_of.get(l))
+            .filter(|&&o| o != cur)
+        {
+            if let Some(i) = path.iter().position(|x| x == next) {
+                let c: BTreeSet<u64> = path[i..].iter().copied().collect();
+                theirs_cycles.insert(c.into_iter().collect::<Vec<_>>());
+                break;
+            }
+            path.push(*next);
+            cur = *next;
+        }
+    }
+    let ours_cycles: BTreeSet<Vec<u64>> = g
+        .cycles
+        .iter()
+        .map(|c| {
+            let s: BTreeSet<u64> = c.iter().copied().collect();
+            s.into_iter().collect()
+        })
+        .collect();
+    if ours_cycles != theirs_cycles {
+        problems.push(format!(
+            "cycles {ours_cycles:x?} != drgn's {theirs_cycles:x?}"
+        ));
+    }
+    if e.scenario == "mutex-deadlock" && ours_cycles.len() != 2 {
+        problems.push(format!(
+            "the deadlock scenario has an ABBA pair and a cycle of three; found {ours_cycles:x?}"
+        ));
+    }
     common::verdict(e, &problems)
 }
 

@@ -207,6 +207,23 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     .map(Value::Record)
                     .collect(),
             )),
+            "deadlocks" => {
+                let me = Self::model_err(span);
+                let g = self.m.wait_graph().map_err(&me)?;
+                let ix = self.m.index().map_err(&me)?;
+                Ok(Value::list(
+                    g.cycles
+                        .iter()
+                        .map(|c| {
+                            Value::list(
+                                c.iter()
+                                    .filter_map(|a| ix.by_addr.get(a).map(|i| Value::Task(*i)))
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ))
+            }
             "memory" => Ok(Value::Memory),
             "modules" => Ok(Value::list(
                 (0..self
@@ -548,6 +565,17 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                         let s = m.stack(*i).map_err(&me)?;
                         Value::list((0..s.frames.len()).map(|f| Value::Frame(*i, f)).collect())
                     }
+                    "waits_for" => {
+                        let g = m.wait_graph().map_err(&me)?;
+                        let ix = ix()?;
+                        Value::list(
+                            g.chain(m.task(*i).map_err(&me)?.addr())
+                                .iter()
+                                .skip(1)
+                                .filter_map(|(a, _)| ix.by_addr.get(a).map(|j| Value::Task(*j)))
+                                .collect(),
+                        )
+                    }
                     "blocked_on" => match m.blocked_on(*i).map_err(&me)? {
                         Some(b) => Value::Lock(Rc::new(LockVal {
                             mode: b.mode.name(),
@@ -638,6 +666,19 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 "name" => l.name.as_deref().map(Value::str).unwrap_or(Value::Null),
                 "kind" => Value::str(l.kind),
                 "mode" => Value::str(l.mode),
+                "owner" => {
+                    let g = m.wait_graph().map_err(&me)?;
+                    let owner = match g.locks.iter().find(|c| c.addr == l.address) {
+                        Some(c) => c.state.as_ref().ok().and_then(|s| s.owner),
+                        None => LockKind::from_name(l.kind)
+                            .and_then(|k| m.k.lock_at(l.address, k).ok())
+                            .and_then(|s| s.owner),
+                    };
+                    let ix = m.index().map_err(&me)?;
+                    owner
+                        .and_then(|a| ix.by_addr.get(&a).map(|i| Value::Task(*i)))
+                        .unwrap_or(Value::Null)
+                }
                 "raw" => match l.name.as_deref().and_then(|n| m.k.global(n).ok()) {
                     Some(o) => Value::Obj(o),
                     None => Value::Null,

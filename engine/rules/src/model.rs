@@ -5,7 +5,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kmodel::locks::BlockedOn;
+use kmodel::locks::{BlockedOn, WaitGraph};
 use kmodel::mm::MemorySummary;
 use kmodel::modules::ModuleInfo;
 use kmodel::partial::Gap;
@@ -69,6 +69,7 @@ pub struct Model<'k> {
     modules: Lazy<Vec<ModuleInfo>>,
     cpus: Lazy<Vec<CpuInfo>>,
     panic: Lazy<Option<String>>,
+    wait_graph: Lazy<WaitGraph>,
     stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
     blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
     /// Stacks unwound through this model (a laziness test reads it).
@@ -94,6 +95,7 @@ impl<'k> Model<'k> {
             modules: OnceCell::new(),
             cpus: OnceCell::new(),
             panic: OnceCell::new(),
+            wait_graph: OnceCell::new(),
             stack_cache: RefCell::new(HashMap::new()),
             blocked_cache: RefCell::new(HashMap::new()),
             unwound: Cell::new(0),
@@ -152,6 +154,25 @@ impl<'k> Model<'k> {
 
     pub fn panic_message(&self) -> Result<Option<&str>, String> {
         lazy(&self.panic, || self.k.panic_message()).map(|o| o.as_deref())
+    }
+
+    /// The wait-for graph over the tasks that can wait for a lock (asleep in
+    /// D, or on a CPU spinning): built once, unwinding only those.
+    pub fn wait_graph(&self) -> Result<&WaitGraph, String> {
+        let tasks = self.tasks()?;
+        lazy(&self.wait_graph, || {
+            let mut addrs = Vec::new();
+            let mut blocked = HashMap::new();
+            for (i, t) in tasks.iter().enumerate() {
+                if t.state == 'D' || self.k.task_on_cpu(t) {
+                    addrs.push(t.addr());
+                    if let Ok(Some(b)) = self.blocked_on(i) {
+                        blocked.insert(t.addr(), b);
+                    }
+                }
+            }
+            Ok(self.k.wait_graph(&addrs, |a| blocked.get(&a).cloned()))
+        })
     }
 
     pub fn cpus(&self) -> Result<&[CpuInfo], String> {

@@ -183,6 +183,12 @@ pub static FIELDS: &[Field] = &[
         "the task_struct as a typed kernel object (members through DWARF)"
     ),
     f!(
+        "task",
+        "waits_for",
+        Ty::list(Ty::Task),
+        "the wait-for chain: the owner of the lock the task waits for, that owner's lock's owner, … to a task that waits for nothing, a lock with no recorded owner, or back into a cycle (each task once); empty if the task waits for no lock"
+    ),
+    f!(
         "frame",
         "function",
         Ty::Str,
@@ -302,6 +308,12 @@ pub static FIELDS: &[Field] = &[
         Ty::Object,
         "the lock as a typed kernel object"
     ),
+    f!(
+        "lock",
+        "owner",
+        Ty::Task,
+        "the task holding it, where the kernel records one (mutex, rwsem writer, rt_mutex, RT spinlock/rwlock writer); null if free or not recorded"
+    ),
 ];
 
 pub struct Root {
@@ -335,6 +347,11 @@ pub static ROOTS: &[Root] = &[
         name: "memory",
         ty: || Ty::Memory,
         doc: "RAM and zone watermarks",
+    },
+    Root {
+        name: "deadlocks",
+        ty: || Ty::list(Ty::list(Ty::Task)),
+        doc: "every wait-for cycle (each a list of its tasks in wait order: each waits for a lock the next one holds), only where every owner is recorded",
     },
     Root {
         name: "modules",
