@@ -197,7 +197,11 @@ impl ElfDump {
         buf: &mut [u8],
     ) -> Result<(), ReadError> {
         let page = paddr & !(PAGE - 1);
-        if !buf.is_empty() && (paddr + buf.len() as u64 - 1) & !(PAGE - 1) == page {
+        // The last byte asked for; none past the end of the address space.
+        let last = (buf.len() as u64)
+            .checked_sub(1)
+            .and_then(|n| paddr.checked_add(n));
+        if last.is_some_and(|l| l & !(PAGE - 1) == page) {
             if let Some(data) = self.cached_page(src, page) {
                 let rel = (paddr - page) as usize;
                 buf.copy_from_slice(&data[rel..rel + buf.len()]);
@@ -296,7 +300,7 @@ fn normalize(mut segs: Vec<Segment>) -> Vec<Segment> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn seg(paddr: u64, memsz: u64, filesz: u64, offset: u64) -> Segment {
@@ -306,6 +310,43 @@ mod tests {
             filesz,
             offset,
         }
+    }
+
+    /// A little-endian x86_64 ELF core with one PT_LOAD of one page of
+    /// 0xab at physical address `paddr`.
+    pub(crate) fn one_page_core(paddr: u64) -> Vec<u8> {
+        let mut v = vec![0u8; 0x2000];
+        v[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\x00");
+        v[16..18].copy_from_slice(&ET_CORE.to_le_bytes());
+        v[18..20].copy_from_slice(&EM_X86_64.to_le_bytes());
+        v[20..24].copy_from_slice(&1u32.to_le_bytes());
+        v[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        v[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        v[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        v[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let ph = [1u64 | 4 << 32, 0x1000, 0, paddr, PAGE, PAGE, 0];
+        for (i, w) in ph.iter().enumerate() {
+            v[64 + 8 * i..72 + 8 * i].copy_from_slice(&w.to_le_bytes());
+        }
+        v[0x1000..].fill(0xab);
+        v
+    }
+
+    /// Found by the `dump_elf` fuzz target: a read ending past the last
+    /// physical address overflowed (a panic with overflow checks).
+    #[test]
+    fn read_at_the_end_of_the_address_space() {
+        let core = crate::Vmcore::from_bytes(one_page_core(0)).unwrap();
+        let mut b = [0u8; 16];
+        for addr in [u64::MAX - 15, u64::MAX - 8, u64::MAX] {
+            assert!(core.read_phys(addr, &mut b).is_err(), "{addr:#x}");
+        }
+        core.read_phys(0xff0, &mut b).unwrap();
+        assert_eq!(b, [0xab; 16]);
+        let top = crate::Vmcore::from_bytes(one_page_core(u64::MAX - 0xfff)).unwrap();
+        top.read_phys(u64::MAX - 15, &mut b).unwrap();
+        assert_eq!(b, [0xab; 16]);
+        assert!(top.read_phys(u64::MAX - 8, &mut b).is_err());
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) struct FlatFile {
     /// Sorted by `virt`, non-overlapping, non-empty.
     segs: Vec<Seg>,
     len: u64,
+    /// Bytes held by the records (`len` less the holes).
+    stored: u64,
     /// Whether the stream ended with the end marker (offset -1).
     pub(crate) complete: bool,
 }
@@ -132,10 +134,12 @@ impl FlatFile {
             })
             .collect();
         let len = segs.last().map_or(0, |s| s.virt + s.len);
+        let stored = segs.iter().map(|s| s.len).sum();
         Ok(FlatFile {
             data,
             segs,
             len,
+            stored,
             complete,
         })
     }
@@ -186,6 +190,10 @@ impl ReadAt for FlatFile {
         self.len
     }
 
+    fn stored(&self) -> u64 {
+        self.stored
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
         if !self.contains(offset, buf.len() as u64) {
             return false;
@@ -228,17 +236,25 @@ impl ReadAt for FlatFile {
                     .map(Cow::Borrowed);
             }
         }
+        // Spanning holes: a range larger than all the records together is
+        // mostly holes, and the length comes from the stream (a header
+        // field, a record at a huge offset), so it is not allocated.
+        if len as u64 > self.stored {
+            return None;
+        }
         let mut v = vec![0u8; len];
         self.read_at(offset, &mut v).then_some(Cow::Owned(v))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn stream(records: &[(i64, &[u8])], end: bool) -> Vec<u8> {
+    /// A flattened stream of `records` (offset, bytes), with the end
+    /// marker if `end`.
+    pub(crate) fn stream(records: &[(i64, &[u8])], end: bool) -> Vec<u8> {
         let mut v = vec![0u8; 4096];
         v[..12].copy_from_slice(b"makedumpfile");
         v[16..24].copy_from_slice(&1i64.to_be_bytes());
@@ -310,5 +326,16 @@ mod tests {
         assert_eq!(f.len(), i64::MAX as u64 + 2);
         assert_eq!(read(&f, 0, 4), [0; 4]);
         assert!(FlatFile::parse(Arc::new(b"makedumpfile".to_vec())).is_err());
+    }
+
+    /// Found by the `dump_flat` fuzz target: a record at a huge offset made
+    /// a huge file of holes, and reads spanning them were allocated.
+    #[test]
+    fn ranges_larger_than_the_records_are_not_allocated() {
+        let s = stream(&[(0, b"ab"), (1 << 40, b"cd")], true);
+        let f = FlatFile::parse(Arc::new(s)).unwrap();
+        assert_eq!((f.len(), f.stored()), ((1 << 40) + 2, 4));
+        assert!(f.bytes(0, 1 << 39).is_none());
+        assert_eq!(f.bytes(1, 4).unwrap().as_ref(), b"b\0\0\0");
     }
 }

@@ -370,6 +370,18 @@ impl KdumpDump {
                 flen,
             ));
         }
+        // The bitmaps are scanned once (the rank table): their size must be
+        // data the file holds, not the holes of a flattened stream.
+        if bitmap_total > src.stored() {
+            return Err(VmcoreError::malformed(
+                FORMAT,
+                format!(
+                    "the page bitmaps ({bitmap_blocks} blocks) are larger than the {} bytes \
+                     the flattened stream holds",
+                    src.stored()
+                ),
+            ));
+        }
         let bitmap_len = bitmap_total / 2;
         let bitmap2 = bitmap1 + bitmap_len;
         let descs = bitmap1 + bitmap_total;
@@ -608,7 +620,7 @@ fn build_rank(src: &dyn ReadAt, bitmap2: u64, len: u64) -> Result<Vec<u64>, Vmco
 }
 
 /// Decompresses one page; the result must fill `page` exactly.
-fn decompress(flags: u32, data: &[u8], page: &mut [u8]) -> Result<(), String> {
+pub(crate) fn decompress(flags: u32, data: &[u8], page: &mut [u8]) -> Result<(), String> {
     let want = page.len();
     let got = match flags {
         DUMP_DH_COMPRESSED_ZLIB => {
@@ -638,4 +650,26 @@ fn decompress(flags: u32, data: &[u8], page: &mut [u8]) -> Result<(), String> {
         return Err(format!("page decompresses to {got} bytes, expected {want}"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Found by the `dump_flat` fuzz target: a kdump header in a flattened
+    /// stream whose bitmaps (8 TiB) lie in a hole of the stream was
+    /// accepted, and its rank table scanned (and allocated) for minutes.
+    #[test]
+    fn bitmaps_in_the_holes_of_a_flattened_stream() {
+        let mut h = vec![0u8; 4096];
+        h[..8].copy_from_slice(super::KDUMP_SIGNATURE);
+        h[super::dh::HEADER_VERSION..][..4].copy_from_slice(&1u32.to_le_bytes());
+        h[super::dh::UTSNAME + 65 * 4..][..6].copy_from_slice(b"x86_64");
+        h[super::dh::BLOCK_SIZE..][..4].copy_from_slice(&4096u32.to_le_bytes());
+        h[super::dh::BITMAP_BLOCKS..][..4].copy_from_slice(&(1u32 << 31).to_le_bytes());
+        h[super::dh::MAX_MAPNR..][..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let s = crate::flat::tests::stream(&[(0, &h), (4096 << 32, b"end")], true);
+        let start = std::time::Instant::now();
+        let e = crate::Vmcore::from_bytes(s).unwrap_err().to_string();
+        assert!(e.contains("larger than"), "{e}");
+        assert!(start.elapsed().as_secs() < 2);
+    }
 }

@@ -282,7 +282,8 @@ impl Vmcore {
         }
     }
 
-    /// The page size: the kdump block size, else VMCOREINFO's PAGESIZE, else
+    /// The page size: the kdump block size, else VMCOREINFO's PAGESIZE (a
+    /// power of two from 512 bytes to 1 MiB, as kdump block sizes), else
     /// 4096.
     pub fn page_size(&self) -> u64 {
         match &self.body {
@@ -290,7 +291,7 @@ impl Vmcore {
             Body::Elf(_) => self
                 .vmcoreinfo()
                 .and_then(VmcoreInfo::page_size)
-                .filter(|p| p.is_power_of_two())
+                .filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p))
                 .unwrap_or(4096),
         }
     }
@@ -358,6 +359,36 @@ impl Kind {
 mod tests {
     use super::*;
 
+    /// Found by the `dump_elf` fuzz target: VMCOREINFO's PAGESIZE was taken
+    /// as the page size if a power of two, 1 or 2^62 too (a page buffer is
+    /// allocated at that size).
+    #[test]
+    fn absurd_pagesize_is_ignored() {
+        for (text, want) in [
+            ("PAGESIZE=2\n", 4096),
+            ("PAGESIZE=4611686018427387904\n", 4096),
+            ("PAGESIZE=16384\n", 16384),
+        ] {
+            let mut v = elf::tests::one_page_core(0);
+            v[56..58].copy_from_slice(&2u16.to_le_bytes()); // e_phnum
+            let mut note = Vec::new();
+            note.extend_from_slice(&11u32.to_le_bytes());
+            note.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            note.extend_from_slice(&0u32.to_le_bytes());
+            note.extend_from_slice(b"VMCOREINFO\0\0");
+            note.extend_from_slice(text.as_bytes());
+            note.resize(note.len().next_multiple_of(4), 0);
+            v[0x800..0x800 + note.len()].copy_from_slice(&note);
+            let ph = [4u64, 0x800, 0, 0, note.len() as u64, note.len() as u64, 0];
+            for (i, w) in ph.iter().enumerate() {
+                v[120 + 8 * i..128 + 8 * i].copy_from_slice(&w.to_le_bytes());
+            }
+            let core = Vmcore::from_bytes(v).unwrap();
+            assert!(core.vmcoreinfo().is_some());
+            assert_eq!(core.page_size(), want, "{text}");
+        }
+    }
+
     #[test]
     fn not_a_dump() {
         let e = Vmcore::from_bytes(b"hello world, not a dump".to_vec()).unwrap_err();
@@ -370,5 +401,32 @@ mod tests {
         assert!(msg.contains("expected an ELF core"), "{msg}");
         let e = Vmcore::from_bytes(Vec::new()).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
+    }
+}
+
+/// Entry points for the fuzz targets in `fuzz/` into parsers that are not
+/// public on their own. Not a stable API.
+#[doc(hidden)]
+pub mod fuzz {
+    /// Decompresses `src` as one LZO1X stream into a buffer of `dst_len`
+    /// bytes; returns the bytes written, or `None` on an error.
+    pub fn lzo(src: &[u8], dst_len: usize) -> Option<usize> {
+        let mut dst = vec![0u8; dst_len];
+        crate::lzo::decompress(src, &mut dst).ok()
+    }
+
+    /// Decompresses one kdump page (`flags` as in a `page_desc`) into a page
+    /// of `page_len` bytes.
+    pub fn kdump_page(flags: u32, data: &[u8], page_len: usize) -> Result<(), String> {
+        let mut page = vec![0u8; page_len];
+        crate::kdump::decompress(flags, data, &mut page)
+    }
+
+    /// Collects the notes of one ELF note area; returns how many PRSTATUS,
+    /// QEMU CPU state and VMCOREINFO notes were understood.
+    pub fn note_area(area: &[u8], big_endian: bool, layout64: bool, x86_64: bool) -> usize {
+        let mut n = crate::notes::Notes::default();
+        n.add_area(area, big_endian, layout64, x86_64);
+        n.prstatus.len() + n.qemu_cpus.len() + usize::from(n.vmcoreinfo.is_some())
     }
 }

@@ -15,6 +15,14 @@ pub(crate) trait ReadAt: Send + Sync {
     /// Length of the file in bytes.
     fn len(&self) -> u64;
 
+    /// Bytes the source actually holds: `len` for a plain file, the bytes of
+    /// its records for a flattened stream, whose file may be mostly holes (a
+    /// record at a huge offset makes a huge file of zeros). A structure no
+    /// larger than the dump can be is bounded by this, not by `len`.
+    fn stored(&self) -> u64 {
+        self.len()
+    }
+
     /// Fills `buf` with the bytes at `offset`. Returns `false` (and leaves
     /// `buf` in an unspecified state) if the range reaches past the end.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool;
