@@ -1129,6 +1129,32 @@ impl From<gimli::Error> for Error {
     }
 }
 
+/// The fuzz target's way into the persisted-index loader: `bytes` is an
+/// index file for a fixed key whose names lie in a fixed name table. The
+/// checksum and unit count are taken as the file states them, so mutated
+/// records reach the record loop. A loaded index must round-trip through
+/// `to_bytes`.
+pub(crate) fn fuzz_index_cache(bytes: &[u8]) -> Option<usize> {
+    const KEY: &[u8] = b"fuzz-key";
+    static FILE: &[u8] = b"task_struct\0init_task\0list_head\0mutex\0rq\0runqueues\0jiffies\0";
+    let mut b = bytes.to_vec();
+    let hl = Header::len(KEY);
+    let mut total = 0;
+    if b.len() >= hl {
+        let sum = checksum(&b[hl..]);
+        b[hl - 8..hl].copy_from_slice(&sum.to_le_bytes());
+        total = usize::try_from(u64::from_le_bytes(b[hl - 24..hl - 16].try_into().ok()?)).ok()?;
+    }
+    let ix = NameIndex::from_bytes(&b, FILE, KEY, total)?;
+    let stats = ix.stats();
+    let _ = ix.variable_hint("jiffies");
+    let again = ix.to_bytes(FILE, KEY)?;
+    let ix2 = NameIndex::from_bytes(&again, FILE, KEY, total)?;
+    assert_eq!(ix2.stats().names, stats.names);
+    assert_eq!(ix2.stats().variables, stats.variables);
+    Some(stats.names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

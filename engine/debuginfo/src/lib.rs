@@ -932,6 +932,17 @@ fn canonical_base_name(n: &str) -> &str {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/` into parsers that are not
+/// public on their own. Not a stable API.
+#[doc(hidden)]
+pub mod fuzz {
+    /// Loads `bytes` as a persisted name index (see `dwarf::fuzz_index_cache`);
+    /// the number of names loaded.
+    pub fn index_cache(bytes: &[u8]) -> Option<usize> {
+        crate::dwarf::fuzz_index_cache(bytes)
+    }
+}
+
 #[cfg(test)]
 mod assert_traits {
     fn send_sync<T: Send + Sync>() {}
