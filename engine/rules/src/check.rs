@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Span, Stmt};
 
+use crate::builtins::{self, Function, Shape};
+use crate::diag::Code;
 use crate::rule::{MessagePart, ParamValue, Rule};
-use crate::schema::{Ty, CONSTANTS, FIELDS, FUNCTIONS, ROOTS};
+use crate::schema::Ty;
 
 /// A checker finding, with the span inside the expression it came from.
 #[derive(Debug, Clone)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub title: String,
     pub label: String,
     pub help: Option<String>,
@@ -48,6 +50,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// A word with its article: "an int", "a list<task>".
+pub(crate) fn with_article(w: &str) -> String {
+    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {w}", if vowel { "an" } else { "a" })
+}
+
+fn a_ty(t: &Ty) -> String {
+    with_article(&t.to_string())
+}
+
+/// The name closest to `name` (at most two edits away), if any.
+fn closest<'n>(names: &[&'n str], name: &str) -> Option<&'n str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(n, name), *n))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
 struct Checker<'a> {
     params: &'a BTreeMap<String, ParamValue>,
     helpers: &'a [String],
@@ -61,7 +83,7 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn find(
         &mut self,
-        code: &'static str,
+        code: Code,
         title: String,
         label: impl Into<String>,
         help: Option<String>,
@@ -90,7 +112,7 @@ impl Checker<'_> {
         if let Some(p) = self.params.get(n) {
             return param_ty(p);
         }
-        if CONSTANTS.iter().any(|(c, _)| *c == n) {
+        if builtins::constant(n).is_some() {
             return Ty::Int;
         }
         if let Some(e) = self.elems.last().cloned() {
@@ -98,8 +120,8 @@ impl Checker<'_> {
                 return t;
             }
         }
-        if let Some(r) = ROOTS.iter().find(|r| r.name == n) {
-            return (r.ty)();
+        if let Some(r) = builtins::root(n) {
+            return r.ty.to_ty(None);
         }
         let close_param = self
             .params
@@ -108,7 +130,7 @@ impl Checker<'_> {
             .cloned();
         if let Some(p) = close_param {
             self.find(
-                "C005",
+                Code::UnknownParam,
                 format!("unknown param `{n}`"),
                 "not a param of this rule",
                 Some(format!(
@@ -119,9 +141,9 @@ impl Checker<'_> {
         } else {
             let mut known: Vec<String> = self.scopes.iter().map(|(x, _)| x.clone()).collect();
             known.extend(self.params.keys().cloned());
-            known.extend(ROOTS.iter().map(|r| r.name.to_string()));
+            known.extend(builtins::roots().map(|r| r.name.to_string()));
             self.find(
-                "C001",
+                Code::UnknownName,
                 format!("unknown name `{n}`"),
                 "not a binding, param, constant or root",
                 Some(format!("names in scope here: {}", known.join(", "))),
@@ -139,28 +161,33 @@ impl Checker<'_> {
                     Ty::List(x) => x.as_ref(),
                     t => t,
                 };
-                let fields: Vec<&str> = FIELDS
-                    .iter()
-                    .filter(|f| f.owner == owner.name())
-                    .map(|f| f.name)
-                    .collect();
+                let decl = builtins::type_decl(owner.name());
+                let fields: Vec<&str> = decl
+                    .map(|t| t.fields.iter().map(|f| f.name).collect())
+                    .unwrap_or_default();
+                // Where the type has a kernel object inside, members are read through it.
+                let raw =
+                    decl.and_then(|t| t.fields.iter().find(|f| f.ty == Shape::Is(Ty::Object)));
                 let help = if fields.is_empty() {
                     format!("a {base} has no fields")
-                } else if let Some(c) = fields.iter().find(|f| edit_distance(f, name) <= 2) {
+                } else if let Some(c) = closest(&fields, name) {
                     format!(
                         "did you mean `{c}`? fields of {}: {}",
                         owner.name(),
                         fields.join(", ")
                     )
-                } else {
+                } else if let Some(raw) = raw {
                     format!(
-                        "fields of {}: {} (kernel members: `.raw.{name}`)",
+                        "fields of {}: {} (kernel members: `.{}.{name}`)",
                         owner.name(),
-                        fields.join(", ")
+                        fields.join(", "),
+                        raw.name
                     )
+                } else {
+                    format!("fields of {}: {}", owner.name(), fields.join(", "))
                 };
                 self.find(
-                    "C002",
+                    Code::UnknownModelField,
                     format!("no field `{name}` on {base}"),
                     "unknown field",
                     Some(help),
@@ -178,7 +205,7 @@ impl Checker<'_> {
             Ty::Group(x) => *x,
             other => {
                 self.find(
-                    "C003",
+                    Code::TypeMismatch,
                     "type mismatch".into(),
                     format!("{what} needs a list, this is a {other}"),
                     None,
@@ -200,7 +227,7 @@ impl Checker<'_> {
                     .trim()
                     .to_string();
                 self.find(
-                    "C007",
+                    Code::InvalidRegex,
                     "invalid regex".into(),
                     last,
                     Some(
@@ -210,6 +237,64 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+
+    /// Types a call of a built-in against its signatures: the first that
+    /// takes this many arguments of these types gives the result; none is
+    /// an error at the call (wrong number) or at the first wrong argument.
+    fn call(&mut self, f: &Function, args: &[Expr], tys: &[Ty], name: Span, call: Span) -> Ty {
+        let sigs: Vec<_> = f
+            .sigs
+            .iter()
+            .filter(|s| s.params.len() == args.len())
+            .collect();
+        if sigs.is_empty() {
+            self.find(
+                Code::BadCall,
+                format!("`{}` takes {}", f.name, f.arities()),
+                format!("{} given", args.len()),
+                Some(format!("call it as {}", f.signatures().join(" or "))),
+                Span::new(name.start, call.end),
+            );
+            return Ty::Any;
+        }
+        // A literal regex is checked whatever else is wrong with the call.
+        for (p, a) in sigs[0].params.iter().zip(args) {
+            if p.ty == Shape::Regex {
+                self.regex_lit(a);
+            }
+        }
+        let mut first_bad = None;
+        for sig in &sigs {
+            let mut bound = None;
+            let bad = sig
+                .params
+                .iter()
+                .zip(tys)
+                .position(|(p, t)| !p.ty.accepts(t, &mut bound));
+            match bad {
+                None => return sig.result.to_ty(bound.as_ref()),
+                Some(i) => {
+                    first_bad.get_or_insert((sig, i));
+                }
+            }
+        }
+        if let Some((sig, i)) = first_bad {
+            let p = &sig.params[i];
+            self.find(
+                Code::TypeMismatch,
+                format!("wrong argument type for `{}`", f.name),
+                format!(
+                    "`{}` needs {}, this is {}",
+                    p.name,
+                    p.ty.noun(),
+                    a_ty(&tys[i])
+                ),
+                Some(format!("call it as {}", f.signatures().join(" or "))),
+                args[i].span,
+            );
+        }
+        Ty::Any
     }
 
     fn expr(&mut self, e: &Expr) -> Ty {
@@ -244,62 +329,23 @@ impl Checker<'_> {
             ExprKind::Call { func, args } => {
                 let tys: Vec<Ty> = args.iter().map(|a| self.expr(a)).collect();
                 let f = func.name.as_str();
-                match f {
-                    "count" | "sum" | "min" | "max" | "first" | "unique" => {
-                        if tys.len() != 1 {
-                            self.find(
-                                "C004",
-                                format!("`{f}` takes one argument"),
-                                format!("{} given", tys.len()),
-                                None,
-                                func.span,
-                            );
-                            return Ty::Any;
-                        }
-                        if f == "count" && tys[0] == Ty::Str {
-                            return Ty::Int;
-                        }
-                        let el = self.expect_list(tys[0].clone(), args[0].span, f);
-                        match f {
-                            "count" => Ty::Int,
-                            "sum" => {
-                                if el == Ty::Float {
-                                    Ty::Float
-                                } else {
-                                    Ty::Int
-                                }
-                            }
-                            "unique" => Ty::list(el),
-                            _ => el,
-                        }
-                    }
-                    "len" | "percent" => {
-                        if f == "len" {
-                            Ty::Int
-                        } else {
-                            Ty::Float
-                        }
-                    }
-                    "capture" => {
-                        if let Some(p) = args.get(1) {
-                            self.regex_lit(p);
-                        }
-                        Ty::Str
-                    }
-                    "sym" | "sym_opt" | "rwlock" | "rwsem" | "mutex" => Ty::Object,
-                    "task" => Ty::Task,
-                    "signal_pending" => Ty::Bool,
-                    "version" => Ty::Version,
-                    "waiters" => Ty::list(Ty::Task),
-                    _ if self.helpers.iter().any(|h| h == f) => Ty::Any,
-                    _ => {
-                        let mut names: Vec<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+                match builtins::function(f) {
+                    Some(b) => self.call(b, args, &tys, func.span, span),
+                    None if self.helpers.iter().any(|h| h == f) => Ty::Any,
+                    None => {
+                        let mut names: Vec<&str> = builtins::functions().map(|f| f.name).collect();
                         names.extend(self.helpers.iter().map(|s| s.as_str()));
+                        let help = match closest(&names, f) {
+                            Some(c) => {
+                                format!("did you mean `{c}`? functions: {}", names.join(", "))
+                            }
+                            None => format!("functions: {}", names.join(", ")),
+                        };
                         self.find(
-                            "C004",
+                            Code::BadCall,
                             format!("unknown function `{f}`"),
                             "not a built-in or a helper",
-                            Some(format!("functions: {}", names.join(", "))),
+                            Some(help),
                             func.span,
                         );
                         Ty::Any
@@ -335,7 +381,7 @@ impl Checker<'_> {
                         };
                         if !comparable(&a, &b) {
                             self.find(
-                                "C003",
+                                Code::TypeMismatch,
                                 "type mismatch".into(),
                                 format!("comparing a {a} with a {b} is always false"),
                                 Some("compare values of the same type".into()),
@@ -352,7 +398,7 @@ impl Checker<'_> {
                             || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object)
                         {
                             self.find(
-                                "C003",
+                                Code::TypeMismatch,
                                 "type mismatch".into(),
                                 format!("cannot order a {a} and a {b}"),
                                 Some("`<`, `>` compare numbers, strings or versions".into()),
@@ -368,7 +414,7 @@ impl Checker<'_> {
                     BinOp::Matches => {
                         if !matches!(a, Ty::Str | Ty::Any | Ty::Object | Ty::Null) {
                             self.find(
-                                "C003",
+                                Code::TypeMismatch,
                                 "type mismatch".into(),
                                 format!("`matches` needs a string, this is a {a}"),
                                 None,
@@ -382,7 +428,7 @@ impl Checker<'_> {
                         for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
                             if !(t.is_numeric() || (*op == BinOp::Add && *t == Ty::Str)) {
                                 self.find(
-                                    "C003",
+                                    Code::TypeMismatch,
                                     "type mismatch".into(),
                                     format!("arithmetic on a {t}"),
                                     None,
@@ -425,7 +471,7 @@ impl Checker<'_> {
                     || t == Ty::list(Ty::Str);
                 if !ok {
                     self.find(
-                        "C003",
+                        Code::TypeMismatch,
                         "type mismatch".into(),
                         format!("`has` looks into a stack or a task, this is a {t}"),
                         Some("write `task has \"fn\"` or `task.stack has \"fn\"`".into()),
@@ -440,7 +486,7 @@ impl Checker<'_> {
                             && pt != Ty::list(Ty::Any)
                         {
                             self.find(
-                                "C003",
+                                Code::TypeMismatch,
                                 "type mismatch".into(),
                                 format!("a function name or a list of names, not a {pt}"),
                                 None,
@@ -523,7 +569,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
     let t = c.expr(&rule.program.cond);
     if !matches!(t, Ty::Bool | Ty::Any | Ty::Object | Ty::Null) {
         c.find(
-            "C003",
+            Code::TypeMismatch,
             "type mismatch".into(),
             format!("the condition is a {t}, not a bool"),
             Some("end the match with a condition, e.g. `count(x) >= min_x`".into()),
@@ -545,7 +591,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
     for (name, span) in &lets {
         if !c.used.iter().any(|u| u == name) {
             c.find(
-                "C006",
+                Code::UnusedCapture,
                 format!("unused capture `{name}`"),
                 "bound here but never used",
                 Some(format!(
@@ -559,7 +605,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         if !c.used.iter().any(|u| u == p) {
             c.origin = "params".into();
             c.find(
-                "C008",
+                Code::UnusedParam,
                 format!("unused param `{p}`"),
                 "declared but never used",
                 Some("remove it, or use it in `match:`".into()),

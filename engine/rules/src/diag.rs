@@ -5,9 +5,120 @@ use miette::{Diagnostic, LabeledSpan, SourceCode};
 use std::fmt;
 use std::sync::Arc;
 
+/// Every error a rule file can have, by its stable code (rules/README.md
+/// lists them; a test keeps the two in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// R001: not a valid rule file (YAML).
+    InvalidYaml,
+    /// R002: unknown field.
+    UnknownField,
+    /// R003: missing field.
+    MissingField,
+    /// R004: unknown severity.
+    UnknownSeverity,
+    /// R005: malformed id.
+    MalformedId,
+    /// R006: unusable param default.
+    BadParamDefault,
+    /// R007: bad kernel version range.
+    BadVersionRange,
+    /// R008: unclosed `{` in the message.
+    UnclosedHole,
+    /// R009: duplicate id.
+    DuplicateId,
+    /// E001–E011: a syntax error in an expression, with the expression
+    /// parser's own code (dsl-grammar/README.md).
+    Syntax(&'static str),
+    /// C001: unknown name.
+    UnknownName,
+    /// C002: unknown field of a model type.
+    UnknownModelField,
+    /// C003: type mismatch (operands, a built-in's arguments).
+    TypeMismatch,
+    /// C004: unknown function, or a number of arguments it does not take.
+    BadCall,
+    /// C005: unknown param (a close match of a declared one).
+    UnknownParam,
+    /// C006: unused capture.
+    UnusedCapture,
+    /// C007: invalid regex.
+    InvalidRegex,
+    /// C008: unused param.
+    UnusedParam,
+    /// H001: a helper file does not compile.
+    HelperCompile,
+}
+
+impl Code {
+    /// Every code of the rules crate's own (syntax errors are the parser's).
+    pub const ALL: &'static [Code] = &[
+        Code::InvalidYaml,
+        Code::UnknownField,
+        Code::MissingField,
+        Code::UnknownSeverity,
+        Code::MalformedId,
+        Code::BadParamDefault,
+        Code::BadVersionRange,
+        Code::UnclosedHole,
+        Code::DuplicateId,
+        Code::UnknownName,
+        Code::UnknownModelField,
+        Code::TypeMismatch,
+        Code::BadCall,
+        Code::UnknownParam,
+        Code::UnusedCapture,
+        Code::InvalidRegex,
+        Code::UnusedParam,
+        Code::HelperCompile,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Code::InvalidYaml => "R001",
+            Code::UnknownField => "R002",
+            Code::MissingField => "R003",
+            Code::UnknownSeverity => "R004",
+            Code::MalformedId => "R005",
+            Code::BadParamDefault => "R006",
+            Code::BadVersionRange => "R007",
+            Code::UnclosedHole => "R008",
+            Code::DuplicateId => "R009",
+            Code::Syntax(c) => c,
+            Code::UnknownName => "C001",
+            Code::UnknownModelField => "C002",
+            Code::TypeMismatch => "C003",
+            Code::BadCall => "C004",
+            Code::UnknownParam => "C005",
+            Code::UnusedCapture => "C006",
+            Code::InvalidRegex => "C007",
+            Code::UnusedParam => "C008",
+            Code::HelperCompile => "H001",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Code {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RuleDiagnostic {
-    pub code: String,
+    pub code: Code,
     pub title: String,
     pub label: String,
     pub help: Option<String>,
@@ -20,14 +131,14 @@ pub struct RuleDiagnostic {
 
 impl RuleDiagnostic {
     pub fn new(
-        code: &str,
+        code: Code,
         title: impl Into<String>,
         file: &str,
         src: &Arc<String>,
         span: (usize, usize),
     ) -> Self {
         RuleDiagnostic {
-            code: code.into(),
+            code,
             title: title.into(),
             label: String::new(),
             help: None,
@@ -61,7 +172,7 @@ impl RuleDiagnostic {
     pub fn to_json(&self) -> serde_json::Value {
         let (line, column) = self.line_col();
         serde_json::json!({
-            "code": self.code, "title": self.title, "file": self.file,
+            "code": self.code.as_str(), "title": self.title, "file": self.file,
             "line": line, "column": column, "label": self.label, "help": self.help,
         })
     }
@@ -128,5 +239,25 @@ impl SourceCode for RuleDiagnostic {
             inner.column(),
             inner.line_count(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// rules/README.md's table of errors lists every code, and no other.
+    #[test]
+    fn the_readme_lists_every_code() {
+        let readme = include_str!("../../../rules/README.md");
+        let listed: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(' ').next())
+            .filter(|c| c.len() == 4 && c[1..].chars().all(|d| d.is_ascii_digit()))
+            .filter(|c| !c.starts_with('E'))
+            .collect();
+        let ours: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
     }
 }

@@ -5,15 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use kdebuginfo::TypeKind;
-use kmodel::locks::{LockKind, LockState};
 use kmodel::Object;
 use regex::Regex;
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Quantifier, Span, Stmt, UnOp};
 
+use crate::builtins::{self, Args};
 use crate::model::Model;
 use crate::rule::{cmp_versions, parse_version, ParamValue};
-use crate::schema::CONSTANTS;
-use crate::value::{GroupVal, Key, LockVal, Value};
+use crate::value::{GroupVal, Key, Value};
 
 /// A run-time error of one rule on one dump, with where in the expression.
 #[derive(Debug, Clone)]
@@ -37,7 +36,9 @@ pub trait Helpers {
 }
 
 pub struct Evaluator<'m, 'k> {
-    pub m: &'m Model<'k>,
+    /// The dump's model; `None` for an evaluator without a dump (tests of
+    /// the language), where every read of the model is an error.
+    pub m: Option<&'m Model<'k>>,
     pub params: &'m BTreeMap<String, ParamValue>,
     pub helpers: &'m dyn Helpers,
     scopes: Vec<(String, Value<'k>)>,
@@ -69,6 +70,20 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         params: &'m BTreeMap<String, ParamValue>,
         helpers: &'m dyn Helpers,
     ) -> Self {
+        Self::with_model(Some(m), params, helpers)
+    }
+
+    /// An evaluator without a dump: the language alone (literals, lists,
+    /// aggregates, text); reading the model is an error, never a panic.
+    pub fn detached(params: &'m BTreeMap<String, ParamValue>, helpers: &'m dyn Helpers) -> Self {
+        Self::with_model(None, params, helpers)
+    }
+
+    fn with_model(
+        m: Option<&'m Model<'k>>,
+        params: &'m BTreeMap<String, ParamValue>,
+        helpers: &'m dyn Helpers,
+    ) -> Self {
         Evaluator {
             m,
             params,
@@ -78,6 +93,19 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             budget: Cell::new(BUDGET),
             regexes: HashMap::new(),
         }
+    }
+
+    /// The dump's model, or an error at `span` when there is no dump.
+    pub fn model(&self, span: Span) -> Result<&'m Model<'k>, EvalError> {
+        self.m.ok_or_else(|| EvalError {
+            message: "no dump is open".into(),
+            span,
+        })
+    }
+
+    /// The element a filter (`where`, a quantifier, `group`) is looking at.
+    pub(crate) fn elem(&self) -> Option<&Value<'k>> {
+        self.elems.last()
     }
 
     fn spend(&self, n: u64, span: Span) -> Result<(), EvalError> {
@@ -170,71 +198,17 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         if let Some(p) = self.params.get(name) {
             return Ok(param_value(p));
         }
-        if let Some((_, v)) = CONSTANTS.iter().find(|(n, _)| *n == name) {
-            return Ok(Value::Int(*v));
+        if let Some(c) = builtins::constant(name) {
+            return Ok(Value::Int(c.value));
         }
         if let Some(e) = self.elems.last().cloned() {
             if let Some(v) = self.field_opt(&e, name, span)? {
                 return Ok(v);
             }
         }
-        match name {
-            "tasks" => Ok(Value::list(
-                (0..self
-                    .m
-                    .tasks()
-                    .map_err(|e| EvalError { message: e, span })?
-                    .len())
-                    .map(Value::Task)
-                    .collect(),
-            )),
-            "cpus" => Ok(Value::list(
-                (0..self
-                    .m
-                    .cpus()
-                    .map_err(|e| EvalError { message: e, span })?
-                    .len())
-                    .map(Value::Cpu)
-                    .collect(),
-            )),
-            "kernel" => Ok(Value::Kernel),
-            "dmesg" => Ok(Value::list(
-                (0..self
-                    .m
-                    .dmesg()
-                    .map_err(|e| EvalError { message: e, span })?
-                    .len())
-                    .map(Value::Record)
-                    .collect(),
-            )),
-            "deadlocks" => {
-                let me = Self::model_err(span);
-                let g = self.m.wait_graph().map_err(&me)?;
-                let ix = self.m.index().map_err(&me)?;
-                Ok(Value::list(
-                    g.cycles
-                        .iter()
-                        .map(|c| {
-                            Value::list(
-                                c.iter()
-                                    .filter_map(|a| ix.by_addr.get(a).map(|i| Value::Task(*i)))
-                                    .collect(),
-                            )
-                        })
-                        .collect(),
-                ))
-            }
-            "memory" => Ok(Value::Memory),
-            "modules" => Ok(Value::list(
-                (0..self
-                    .m
-                    .modules()
-                    .map_err(|e| EvalError { message: e, span })?
-                    .len())
-                    .map(Value::Module)
-                    .collect(),
-            )),
-            _ => err(span, format!("unknown name `{name}`")),
+        match builtins::root(name) {
+            Some(r) => (r.get)(self, span),
+            None => err(span, format!("unknown name `{name}`")),
         }
     }
 
@@ -412,7 +386,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         Ok(v)
     }
 
-    pub fn key(&self, v: &Value<'k>, span: Span) -> Result<Key, EvalError> {
+    pub(crate) fn key(&self, v: &Value<'k>, span: Span) -> Result<Key, EvalError> {
         Ok(match v {
             Value::Null => Key::Null,
             Value::Bool(b) => Key::Bool(*b),
@@ -444,7 +418,11 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         self.as_list(v, e.span)
     }
 
-    fn as_list(&self, v: Value<'k>, span: Span) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
+    pub(crate) fn as_list(
+        &self,
+        v: Value<'k>,
+        span: Span,
+    ) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
         match v {
             Value::List(l) => Ok(l),
             Value::Null => Ok(Rc::new(Vec::new())),
@@ -456,19 +434,16 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         }
     }
 
-    fn model_err(span: Span) -> impl Fn(String) -> EvalError {
-        move |message| EvalError { message, span }
-    }
-
-    fn global(&self, name: &str, optional: bool, span: Span) -> R<'k> {
-        match self.m.k.global(name) {
+    pub(crate) fn global(&self, name: &str, optional: bool, span: Span) -> R<'k> {
+        let m = self.model(span)?;
+        match m.k.global(name) {
             Ok(o) => Ok(Value::Obj(o)),
             Err(_) if optional => Ok(Value::Null),
             Err(e) => err(
                 span,
                 format!(
                     "{e} (on {}); write `@?{name}` if only some kernels have it",
-                    self.m.k.release
+                    m.k.release
                 ),
             ),
         }
@@ -504,8 +479,6 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         name: &str,
         span: Span,
     ) -> Result<Option<Value<'k>>, EvalError> {
-        let me = Self::model_err(span);
-        let m = self.m;
         Ok(Some(match base {
             Value::Null => Value::Null,
             Value::List(items) => {
@@ -520,178 +493,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 }
                 Value::list(out)
             }
-            Value::Task(i) => {
-                let t = m.task(*i).map_err(&me)?;
-                let ix = || m.index().map_err(&me);
-                match name {
-                    "pid" => Value::Int(t.pid as i64),
-                    "tgid" => Value::Int(t.tgid as i64),
-                    "ppid" => t.ppid.map(|p| Value::Int(p as i64)).unwrap_or(Value::Null),
-                    "comm" => Value::str(&t.comm),
-                    "state" => Value::str(&t.state.to_string()),
-                    "state_name" => Value::str(t.state_name()),
-                    "flags" => Value::Int(t.flags as i64),
-                    "cpu" => t.cpu.map(|c| Value::Int(c as i64)).unwrap_or(Value::Null),
-                    "on_cpu" => Value::Bool(m.k.task_on_cpu(t)),
-                    "kthread" => Value::Bool(t.is_kthread()),
-                    "exiting" => Value::Bool(t.is_exiting()),
-                    "sigkill_pending" => Value::Bool(t.signal_pending(9).unwrap_or(false)),
-                    "address" => Value::Int(t.addr() as i64),
-                    "raw" => Value::Obj(t.obj),
-                    "parent" => match t.ppid.and_then(|p| ix().ok()?.by_pid.get(&p).copied()) {
-                        Some(j) if j != *i => Value::Task(j),
-                        _ => Value::Null,
-                    },
-                    "leader" => ix()?
-                        .by_pid
-                        .get(&t.tgid)
-                        .map(|j| Value::Task(*j))
-                        .unwrap_or(Value::Null),
-                    "children" => Value::list(
-                        ix()?
-                            .children
-                            .get(&t.tgid)
-                            .map(|v| v.iter().map(|j| Value::Task(*j)).collect())
-                            .unwrap_or_default(),
-                    ),
-                    "threads" => Value::list(
-                        ix()?
-                            .threads
-                            .get(&t.tgid)
-                            .map(|v| v.iter().map(|j| Value::Task(*j)).collect())
-                            .unwrap_or_default(),
-                    ),
-                    "stack" => {
-                        let s = m.stack(*i).map_err(&me)?;
-                        Value::list((0..s.frames.len()).map(|f| Value::Frame(*i, f)).collect())
-                    }
-                    "waits_for" => {
-                        let g = m.wait_graph().map_err(&me)?;
-                        let ix = ix()?;
-                        Value::list(
-                            g.chain(m.task(*i).map_err(&me)?.addr())
-                                .iter()
-                                .skip(1)
-                                .filter_map(|(a, _)| ix.by_addr.get(a).map(|j| Value::Task(*j)))
-                                .collect(),
-                        )
-                    }
-                    "blocked_on" => match m.blocked_on(*i).map_err(&me)? {
-                        Some(b) => Value::Lock(Rc::new(LockVal {
-                            mode: b.mode.name(),
-                            ..self.lock_val(b.addr, b.kind)
-                        })),
-                        None => Value::Null,
-                    },
-                    _ => return Ok(None),
+            // `group … by … as NAME`: NAME is the key too.
+            Value::Group(g) if builtins::field("group", name).is_none() => {
+                match g.name.as_deref() == Some(name) {
+                    true => g.key.clone(),
+                    false => return Ok(None),
                 }
             }
-            Value::Frame(ti, fi) => {
-                let s = m.stack(*ti).map_err(&me)?;
-                let Some(f) = s.frames.get(*fi) else {
-                    return Ok(Some(Value::Null));
-                };
-                let opt = |o: &Option<String>| o.as_deref().map(Value::str).unwrap_or(Value::Null);
-                match name {
-                    "function" => opt(&f.function),
-                    "pc" => Value::Int(f.pc as i64),
-                    "sp" => Value::Int(f.sp as i64),
-                    "offset" => Value::Int(f.offset as i64),
-                    "inline" => Value::Bool(f.inline),
-                    "file" => opt(&f.file),
-                    "line" => f.line.map(|l| Value::Int(l as i64)).unwrap_or(Value::Null),
-                    "module" => opt(&f.module),
-                    _ => return Ok(None),
-                }
-            }
-            Value::Cpu(i) => {
-                let c = &m.cpus().map_err(&me)?[*i];
-                match name {
-                    "id" => Value::Int(c.id as i64),
-                    "current" => c.current.map(Value::Task).unwrap_or(Value::Null),
-                    "nr_running" => Value::Int(c.nr_running as i64),
-                    "crashed" => Value::Bool(m.k.panic_cpu().ok().flatten() == Some(c.id)),
-                    _ => return Ok(None),
-                }
-            }
-            Value::Kernel => match self.kernel_field(name, span)? {
-                Some(v) => v,
-                None => return Ok(None),
-            },
-            Value::Record(i) => {
-                let r = &m.dmesg().map_err(&me)?[*i];
-                match name {
-                    "level" => Value::Int(r.level as i64),
-                    "timestamp" => Value::Float(r.timestamp_ns as f64 / 1e9),
-                    "text" => Value::str(&r.text),
-                    _ => return Ok(None),
-                }
-            }
-            Value::Memory => {
-                let mem = m.memory().map_err(&me)?;
-                match name {
-                    "totalram" => Value::Int(mem.totalram_pages as i64),
-                    "free" => Value::Int(mem.free_pages as i64),
-                    "zones" => Value::list((0..mem.zones.len()).map(Value::Zone).collect()),
-                    _ => return Ok(None),
-                }
-            }
-            Value::Zone(i) => {
-                let z = &m.memory().map_err(&me)?.zones[*i];
-                match name {
-                    "node" => Value::Int(z.node as i64),
-                    "name" => Value::str(&z.name),
-                    "free" => Value::Int(z.free as i64),
-                    "min" => Value::Int(z.min as i64),
-                    "low" => Value::Int(z.low as i64),
-                    "high" => Value::Int(z.high as i64),
-                    "present" => Value::Int(z.present as i64),
-                    _ => return Ok(None),
-                }
-            }
-            Value::Module(i) => {
-                let md = &m.modules().map_err(&me)?[*i];
-                match name {
-                    "name" => Value::str(&md.name),
-                    "base" => Value::Int(md.base as i64),
-                    "size" => Value::Int(md.size as i64),
-                    "taints" => Value::Int(md.taints as i64),
-                    "out_of_tree" => Value::Bool(md.taints & (1 << 12) != 0),
-                    "unsigned" => Value::Bool(md.taints & (1 << 13) != 0),
-                    _ => return Ok(None),
-                }
-            }
-            Value::Lock(l) => match name {
-                "address" => Value::Int(l.address as i64),
-                "name" => l.name.as_deref().map(Value::str).unwrap_or(Value::Null),
-                "kind" => Value::str(l.kind),
-                "mode" => Value::str(l.mode),
-                "owner" => {
-                    let g = m.wait_graph().map_err(&me)?;
-                    let owner = match g.locks.iter().find(|c| c.addr == l.address) {
-                        Some(c) => c.state.as_ref().ok().and_then(|s| s.owner),
-                        None => LockKind::from_name(l.kind)
-                            .and_then(|k| m.k.lock_at(l.address, k).ok())
-                            .and_then(|s| s.owner),
-                    };
-                    let ix = m.index().map_err(&me)?;
-                    owner
-                        .and_then(|a| ix.by_addr.get(&a).map(|i| Value::Task(*i)))
-                        .unwrap_or(Value::Null)
-                }
-                "raw" => match l.name.as_deref().and_then(|n| m.k.global(n).ok()) {
-                    Some(o) => Value::Obj(o),
-                    None => Value::Null,
-                },
-                _ => return Ok(None),
-            },
-            Value::Group(g) => match name {
-                "key" => g.key.clone(),
-                "items" => Value::list(g.items.clone()),
-                "count" => Value::Int(g.items.len() as i64),
-                n if g.name.as_deref() == Some(n) => g.key.clone(),
-                _ => return Ok(None),
-            },
             Value::Map(mm) => match mm.get(name) {
                 Some(v) => v.clone(),
                 None => return Ok(None),
@@ -700,83 +508,11 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Ok(x) => Value::Obj(x),
                 Err(e) => return err(span, e.to_string()),
             },
-            _ => return Ok(None),
-        }))
-    }
-
-    fn kernel_field(&mut self, name: &str, span: Span) -> Result<Option<Value<'k>>, EvalError> {
-        let m = self.m;
-        let k = m.k;
-        let me = Self::model_err(span);
-        let ke = |e: kmodel::Error| EvalError {
-            message: e.to_string(),
-            span,
-        };
-        Ok(Some(match name {
-            "release" => Value::str(&k.release),
-            "version" => Value::Version(Rc::new(parse_version(&k.release).unwrap_or_default())),
-            "uptime" => Value::Float(k.uptime_ns().map_err(ke)? as f64 / 1e9),
-            "jiffies" => Value::Int(k.jiffies().map_err(ke)? as i64),
-            "panic" => m
-                .panic_message()
-                .map_err(&me)?
-                .map(Value::str)
-                .unwrap_or(Value::Null),
-            "panicked" => Value::Bool(k.panic_cpu().map_err(ke)?.is_some()),
-            "crashed_cpu" => k
-                .panic_cpu()
-                .map_err(ke)?
-                .map(|c| Value::Int(c as i64))
-                .unwrap_or(Value::Null),
-            "crashed_task" => match k.crashed_task().map_err(ke)? {
-                Some(t) => m
-                    .index()
-                    .map_err(&me)?
-                    .by_addr
-                    .get(&t.addr())
-                    .map(|i| Value::Task(*i))
-                    .unwrap_or(Value::Null),
-                None => Value::Null,
+            v => match builtins::field(v.type_name(), name) {
+                Some(f) => (f.get)(self, v, span)?,
+                None => return Ok(None),
             },
-            "taint" => Value::Int(k.tainted_mask().map_err(ke)? as i64),
-            "taint_flags" => {
-                let mask = k.tainted_mask().map_err(ke)?;
-                const LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTNJ";
-                Value::list(
-                    (0..LETTERS.len())
-                        .filter(|b| mask & (1 << b) != 0)
-                        .map(|b| Value::str(&(LETTERS[b] as char).to_string()))
-                        .collect(),
-                )
-            }
-            "cmdline" => match k.global("saved_command_line").and_then(|o| o.string()) {
-                Ok(s) => Value::str(&s),
-                Err(_) => Value::Null,
-            },
-            "nr_threads" => Value::Int(
-                k.global("nr_threads")
-                    .and_then(|o| o.as_i64())
-                    .map_err(ke)?,
-            ),
-            "pid_max" => Value::Int(k.global("pid_max").and_then(|o| o.as_i64()).map_err(ke)?),
-            "threads_max" => Value::Int(
-                k.global("max_threads")
-                    .and_then(|o| o.as_i64())
-                    .map_err(ke)?,
-            ),
-            _ => return Ok(None),
         }))
-    }
-
-    /// A lock named by its global (or a module's), its kind as the kernel
-    /// model found it.
-    fn lock_val(&self, addr: u64, kind: Option<LockKind>) -> LockVal {
-        LockVal {
-            address: addr,
-            name: self.m.k.data_symbol(addr),
-            kind: kind.map(LockKind::name).unwrap_or("lock"),
-            mode: "exclusive",
-        }
     }
 
     fn index(&mut self, b: Value<'k>, i: Value<'k>, span: Span) -> R<'k> {
@@ -804,10 +540,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
     }
 
     fn function_names(&self, s: &Value<'k>, span: Span) -> Result<Vec<String>, EvalError> {
-        let me = Self::model_err(span);
+        let me = builtins::model_err(span);
         Ok(match s {
             Value::Task(i) => self
-                .m
+                .model(span)?
                 .stack(*i)
                 .map_err(&me)?
                 .frames
@@ -820,7 +556,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                     match f {
                         Value::Frame(ti, fi) => {
                             if let Some(n) = self
-                                .m
+                                .model(span)?
                                 .stack(*ti)
                                 .map_err(&me)?
                                 .frames
@@ -857,7 +593,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    fn regex(&mut self, pat: &str, span: Span) -> Result<Regex, EvalError> {
+    pub(crate) fn regex(&mut self, pat: &str, span: Span) -> Result<Regex, EvalError> {
         if let Some(r) = self.regexes.get(pat) {
             return Ok(r.clone());
         }
@@ -916,7 +652,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    fn num(&self, v: &Value<'k>, span: Span) -> Result<Num, EvalError> {
+    pub(crate) fn num(&self, v: &Value<'k>, span: Span) -> Result<Num, EvalError> {
         Ok(match v {
             Value::Int(i) => Num::I(*i),
             Value::Float(f) => Num::F(*f),
@@ -1081,321 +817,127 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         for a in args {
             vals.push(self.eval(a)?);
         }
-        let arg_span = |i: usize| args.get(i).map(|a| a.span).unwrap_or(span);
-        let list = |s: &Self, i: usize| -> Result<Rc<Vec<Value<'k>>>, EvalError> {
-            s.as_list(vals.get(i).cloned().unwrap_or(Value::Null), arg_span(i))
-        };
-        Ok(match f {
-            "count" | "len" => match vals.first() {
-                Some(Value::Str(s)) => Value::Int(s.chars().count() as i64),
-                _ => Value::Int(list(self, 0)?.len() as i64),
-            },
-            "sum" => {
-                let mut acc = Num::I(0);
-                for v in list(self, 0)?.iter() {
-                    acc = match (acc, self.num(v, arg_span(0))?) {
-                        (Num::I(a), Num::I(b)) => Num::I(a.wrapping_add(b)),
-                        (a, Num::Null) => a,
-                        (a, b) => Num::F(a.f() + b.f()),
-                    };
-                }
-                acc.value()
+        match builtins::function(f) {
+            Some(b) => {
+                let spans = args.iter().map(|a| a.span).collect();
+                self.call_builtin(b, Args::new(b.name, vals, spans, span))
             }
-            "min" | "max" => {
-                let l = list(self, 0)?;
-                let mut best: Option<(Key, Value<'k>)> = None;
-                for v in l.iter() {
-                    let k = self.key(v, arg_span(0))?;
-                    let better = match &best {
-                        None => true,
-                        Some((bk, _)) => {
-                            if f == "min" {
-                                k < *bk
-                            } else {
-                                k > *bk
-                            }
-                        }
-                    };
-                    if better {
-                        best = Some((k, v.clone()));
-                    }
-                }
-                best.map(|(_, v)| v).unwrap_or(Value::Null)
-            }
-            "first" => list(self, 0)?.first().cloned().unwrap_or(Value::Null),
-            "unique" => {
-                let mut seen = std::collections::HashSet::new();
-                let mut out = Vec::new();
-                for v in list(self, 0)?.iter() {
-                    if seen.insert(self.key(v, arg_span(0))?) {
-                        out.push(v.clone());
-                    }
-                }
-                Value::list(out)
-            }
-            "sym" | "sym_opt" => match vals.first() {
-                Some(Value::Str(s)) => self.global(s, f == "sym_opt", span)?,
-                _ => return err(span, format!("{f}() needs a symbol name")),
-            },
-            "task" => match vals.first() {
-                Some(Value::Int(p)) => self
-                    .m
-                    .index()
-                    .map_err(Self::model_err(span))?
-                    .by_pid
-                    .get(&(*p as i32))
-                    .map(|i| Value::Task(*i))
-                    .unwrap_or(Value::Null),
-                _ => return err(span, "task() needs a pid"),
-            },
-            "signal_pending" => {
-                let (t, sig) = match (vals.first(), vals.get(1)) {
-                    (Some(Value::Task(t)), Some(Value::Int(s))) => (*t, *s),
-                    (Some(Value::Int(s)), None) => match self.elems.last() {
-                        Some(Value::Task(t)) => (*t, *s),
-                        _ => return err(span, "signal_pending(SIG) outside a task filter needs a task: signal_pending(t, SIG)"),
-                    },
-                    _ => return err(span, "signal_pending needs ([task,] signal number)"),
-                };
-                if !(1..=64).contains(&sig) {
-                    return err(span, format!("{sig} is not a signal number"));
-                }
-                let task = self.m.task(t).map_err(Self::model_err(span))?;
-                Value::Bool(task.signal_pending(sig as u32).map_err(|e| EvalError {
-                    message: e.to_string(),
-                    span,
-                })?)
-            }
-            "version" => match vals.first() {
-                Some(Value::Str(s)) => {
-                    Value::Version(Rc::new(parse_version(s).ok_or_else(|| EvalError {
-                        message: format!("`{s}` is not a version"),
-                        span,
-                    })?))
-                }
-                _ => return err(span, "version() needs a string"),
-            },
-            "percent" => {
-                let (a, b) = (
-                    self.num(&vals[0], arg_span(0))?.f(),
-                    self.num(vals.get(1).unwrap_or(&Value::Null), arg_span(1))?
-                        .f(),
-                );
-                if b == 0.0 {
-                    Value::Null
-                } else {
-                    Value::Float(100.0 * a / b)
-                }
-            }
-            "capture" => match (vals.first(), vals.get(1)) {
-                (Some(Value::Str(text)), Some(Value::Str(pat))) => {
-                    let r = self.regex(pat, arg_span(1))?;
-                    match r.captures(text) {
-                        Some(c) => c
-                            .get(1)
-                            .or_else(|| c.get(0))
-                            .map(|m| Value::str(m.as_str()))
-                            .unwrap_or(Value::Null),
-                        None => Value::Null,
-                    }
-                }
-                (Some(Value::Null), _) => Value::Null,
-                _ => return err(span, "capture(text, regex) needs two strings"),
-            },
-            "rwlock" => self.lock_record(vals.first(), Some(LockKind::Rwlock), f, span)?,
-            "mutex" => self.lock_record(vals.first(), Some(LockKind::Mutex), f, span)?,
-            "rwsem" => self.lock_record(vals.first(), Some(LockKind::RwSemaphore), f, span)?,
-            "waiters" => {
-                let o = self.obj_arg(vals.first(), "waiters", span)?;
-                let st = self.m.k.lock_state(&o).map_err(|e| EvalError {
-                    message: e.to_string(),
-                    span,
-                })?;
-                self.waiters_of(&st, span)?
-            }
-            other => {
+            None => {
                 let json: Vec<serde_json::Value> =
                     vals.iter().map(|v| self.to_json_plain(v)).collect();
-                match self.helpers.call(other, json) {
-                    Some(Ok(v)) => from_json(&v),
-                    Some(Err(e)) => return err(span, format!("helper `{other}`: {e}")),
-                    None => return err(span, format!("unknown function `{other}`")),
-                }
-            }
-        })
-    }
-
-    fn obj_arg(
-        &self,
-        v: Option<&Value<'k>>,
-        what: &str,
-        span: Span,
-    ) -> Result<Object<'k>, EvalError> {
-        match v {
-            Some(Value::Obj(o)) => Ok(*o),
-            Some(Value::Lock(l)) => {
-                if let Some(o) = l.name.as_deref().and_then(|n| self.m.k.global(n).ok()) {
-                    return Ok(o);
-                }
-                // A lock that is not a global: its kind says its type.
-                let kind = LockKind::from_name(l.kind).unwrap_or(LockKind::Spinlock);
-                self.m
-                    .k
-                    .lock_object(l.address, kind)
-                    .map_err(|e| EvalError {
-                        message: e.to_string(),
-                        span,
-                    })
-            }
-            _ => err(
-                span,
-                format!("{what}() needs a kernel object such as @tasklist_lock"),
-            ),
-        }
-    }
-
-    /// Tasks waiting for the lock at `addr` by their stacks: only tasks on
-    /// a CPU (spinners) or asleep in D (sleeping locks) are unwound.
-    fn spinners(&self, addr: u64, span: Span) -> R<'k> {
-        let me = Self::model_err(span);
-        let tasks = self.m.tasks().map_err(&me)?;
-        let mut out = Vec::new();
-        for (i, t) in tasks.iter().enumerate() {
-            if !(self.m.k.task_on_cpu(t) || t.state == 'D') {
-                continue;
-            }
-            if let Some(b) = self.m.blocked_on(i).map_err(&me)? {
-                if b.addr == addr {
-                    out.push(Value::Task(i));
+                match self.helpers.call(f, json) {
+                    Some(Ok(v)) => Ok(from_json(&v)),
+                    Some(Err(e)) => err(span, format!("helper `{f}`: {e}")),
+                    None => err(span, format!("unknown function `{f}`")),
                 }
             }
         }
-        Ok(Value::list(out))
     }
 
-    /// Who waits on a lock: its own wait list or tree where it has one,
-    /// else the tasks whose stacks wait on it.
-    fn waiters_of(&self, st: &LockState, span: Span) -> R<'k> {
-        match &st.waiters {
-            Some(w) => {
-                let ix = self.m.index().map_err(Self::model_err(span))?;
-                Ok(Value::list(
-                    w.iter()
-                        .filter_map(|t| ix.by_addr.get(t).map(|i| Value::Task(*i)))
-                        .collect(),
-                ))
-            }
-            None => self.spinners(st.addr, span),
-        }
-    }
-
-    fn task_at(&self, addr: Option<u64>, span: Span) -> Result<Value<'k>, EvalError> {
-        let Some(addr) = addr else {
-            return Ok(Value::Null);
-        };
-        Ok(self
-            .m
-            .index()
-            .map_err(Self::model_err(span))?
-            .by_addr
-            .get(&addr)
-            .map(|i| Value::Task(*i))
-            .unwrap_or(Value::Null))
-    }
-
-    /// `rwlock(x)`, `mutex(x)`, `rwsem(x)`, `lock(x)`: the lock's state as
-    /// the kernel model reads it, the same record for every kind and flavour.
-    fn lock_record(
-        &self,
-        v: Option<&Value<'k>>,
-        want: Option<LockKind>,
-        what: &str,
-        span: Span,
-    ) -> R<'k> {
-        let o = self.obj_arg(v, what, span)?;
-        let st = self.m.k.lock_state(&o).map_err(|e| EvalError {
-            message: e.to_string(),
-            span,
-        })?;
-        // An RT mutex is an rt_mutex: a wait entered through a tail call
-        // shows only the rt_mutex, so mutex() takes either.
-        let same =
-            |w: LockKind| w == st.kind || (w == LockKind::Mutex && st.kind == LockKind::RtMutex);
-        if let Some(w) = want.filter(|w| !same(*w)) {
+    /// Runs a built-in on evaluated arguments: a number of arguments none of
+    /// its signatures takes is an error (the checker rejects such calls
+    /// first; this keeps the evaluator safe on its own).
+    pub fn call_builtin(&mut self, f: &'static builtins::Function, args: Args<'k>) -> R<'k> {
+        if !f.takes(args.len()) {
             return err(
-                span,
-                format!(
-                    "{what}() needs a {}, but {} is a {}",
-                    w.name(),
-                    o.type_name(),
-                    st.kind.name()
-                ),
+                args.span,
+                format!("{}() takes {}, {} given", f.name, f.arities(), args.len()),
             );
         }
-        let opt_int = |v: Option<u64>| v.map(|n| Value::Int(n as i64)).unwrap_or(Value::Null);
-        let opt_bool = |v: Option<bool>| v.map(Value::Bool).unwrap_or(Value::Null);
-        let mut m = BTreeMap::new();
-        m.insert("kind".into(), Value::str(st.kind.name()));
-        m.insert("rt".into(), Value::Bool(st.rt));
-        m.insert("locked".into(), Value::Bool(st.locked));
-        m.insert("readers".into(), opt_int(st.readers));
-        m.insert("writer_locked".into(), opt_bool(st.writer_locked));
-        m.insert("writer_waiting".into(), opt_bool(st.writer_waiting));
-        m.insert("owner".into(), self.task_at(st.owner, span)?);
-        m.insert("owner_known".into(), Value::Bool(st.owner_recorded));
-        m.insert("reader_owned".into(), Value::Bool(st.reader_owned));
-        m.insert(
-            "queued_writer".into(),
-            self.task_at(st.queued_writer, span)?,
-        );
-        m.insert("raw".into(), Value::Int(st.raw as i64));
-        // The counter's name on native kernels, kept for rules written so.
-        m.insert("cnts".into(), Value::Int(st.raw as i64));
-        m.insert("count".into(), Value::Int(st.raw as i64));
-        m.insert("waiters".into(), self.waiters_of(&st, span)?);
-        Ok(Value::Map(Rc::new(m)))
+        (f.call)(self, &args)
+    }
+
+    /// Every declared field of a record value (a lock's state), by name;
+    /// a field that cannot be read is null.
+    pub fn record_fields(&self, v: &Value<'k>) -> Vec<(&'static str, Value<'k>)> {
+        let Some(t) = builtins::type_decl(v.type_name()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(&'static str, Value<'k>)> = t
+            .fields
+            .iter()
+            .map(|f| {
+                (
+                    f.name,
+                    (f.get)(self, v, Span::new(0, 0)).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        out.sort_by_key(|(n, _)| *n);
+        out
     }
 
     /// A plain JSON form (for helpers): model values become small maps.
     pub fn to_json_plain(&self, v: &Value<'k>) -> serde_json::Value {
         use serde_json::json;
+        let null = serde_json::Value::Null;
         match v {
-            Value::Null => serde_json::Value::Null,
+            Value::Null => null,
             Value::Bool(b) => json!(b),
             Value::Int(i) => json!(i),
             Value::Float(f) => json!(f),
             Value::Str(s) => json!(s.as_ref()),
-            Value::Version(v) => json!(v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(".")),
-            Value::List(l) => serde_json::Value::Array(l.iter().map(|x| self.to_json_plain(x)).collect()),
-            Value::Task(i) => match self.m.task(*i) {
-                Ok(t) => json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()}),
-                Err(_) => serde_json::Value::Null,
-            },
-            Value::Lock(l) => json!({"address": format!("{:#x}", l.address), "name": l.name, "kind": l.kind}),
+            Value::Version(v) => json!(v
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(".")),
+            Value::List(l) => {
+                serde_json::Value::Array(l.iter().map(|x| self.to_json_plain(x)).collect())
+            }
+            Value::Lock(l) => {
+                json!({"address": format!("{:#x}", l.address), "name": l.name, "kind": l.kind})
+            }
             Value::Obj(o) => match self.scalar(o) {
                 Some(i) => json!(i),
                 None => json!({"type": o.type_name(), "address": format!("{:#x}", o.addr)}),
             },
-            Value::Map(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), self.to_json_plain(v))).collect()),
-            Value::Record(i) => match self.m.dmesg() {
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), self.to_json_plain(v)))
+                    .collect(),
+            ),
+            Value::LockState(_) => serde_json::Value::Object(
+                self.record_fields(v)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), self.to_json_plain(&v)))
+                    .collect(),
+            ),
+            model_value => match self.m {
+                Some(m) => Self::model_json(m, model_value),
+                None => null,
+            },
+        }
+    }
+
+    /// The plain JSON form of a value of the model (a task, a record…).
+    fn model_json(m: &Model<'k>, v: &Value<'k>) -> serde_json::Value {
+        use serde_json::json;
+        let null = serde_json::Value::Null;
+        match v {
+            Value::Task(i) => match m.task(*i) {
+                Ok(t) => json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()}),
+                Err(_) => null,
+            },
+            Value::Record(i) => match m.dmesg() {
                 Ok(d) => d.get(*i).map(|r| json!({"level": r.level, "timestamp": r.timestamp_ns as f64 / 1e9, "text": r.text})).unwrap_or_default(),
-                Err(_) => serde_json::Value::Null,
+                Err(_) => null,
             },
-            Value::Zone(i) => match self.m.memory() {
+            Value::Zone(i) => match m.memory() {
                 Ok(mem) => mem.zones.get(*i).map(|z| json!({"node": z.node, "name": z.name, "free": z.free, "min": z.min, "low": z.low, "high": z.high})).unwrap_or_default(),
-                Err(_) => serde_json::Value::Null,
+                Err(_) => null,
             },
-            Value::Module(i) => match self.m.modules() {
+            Value::Module(i) => match m.modules() {
                 Ok(ms) => ms.get(*i).map(|m| json!({"name": m.name, "base": format!("{:#x}", m.base), "size": m.size, "taints": m.taints})).unwrap_or_default(),
-                Err(_) => serde_json::Value::Null,
+                Err(_) => null,
             },
-            Value::Cpu(i) => match self.m.cpus() {
+            Value::Cpu(i) => match m.cpus() {
                 Ok(cs) => cs.get(*i).map(|c| json!({"id": c.id, "nr_running": c.nr_running})).unwrap_or_default(),
-                Err(_) => serde_json::Value::Null,
+                Err(_) => null,
             },
-            Value::Frame(t, f) => match self.m.stack(*t) {
+            Value::Frame(t, f) => match m.stack(*t) {
                 Ok(s) => s.frames.get(*f).map(|fr| json!({"function": fr.function, "pc": format!("{:#x}", fr.pc), "inline": fr.inline})).unwrap_or_default(),
-                Err(_) => serde_json::Value::Null,
+                Err(_) => null,
             },
             other => json!(other.type_name()),
         }
@@ -1419,21 +961,21 @@ fn from_json<'k>(v: &serde_json::Value) -> Value<'k> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Num {
+pub(crate) enum Num {
     I(i64),
     F(f64),
     Null,
 }
 
 impl Num {
-    fn f(self) -> f64 {
+    pub(crate) fn f(self) -> f64 {
         match self {
             Num::I(i) => i as f64,
             Num::F(f) => f,
             Num::Null => 0.0,
         }
     }
-    fn value<'k>(self) -> Value<'k> {
+    pub(crate) fn value<'k>(self) -> Value<'k> {
         match self {
             Num::I(i) => Value::Int(i),
             Num::F(f) => Value::Float(f),

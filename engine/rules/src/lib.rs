@@ -1,6 +1,7 @@
 //! Rules: loading rule files with positions, checking them against the
 //! model's schema before any dump is opened, evaluating them over a dump.
 
+pub mod builtins;
 pub mod check;
 pub mod diag;
 pub mod eval;
@@ -12,5 +13,5 @@ pub mod schema;
 pub mod source;
 pub mod value;
 
-pub use diag::RuleDiagnostic;
+pub use diag::{Code, RuleDiagnostic};
 pub use pack::{Diagnosis, RulePack, ScanResult};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use vmtriage_dsl::ast::Span;
 
 use crate::check::{check, Finding};
-use crate::diag::RuleDiagnostic;
+use crate::diag::{Code, RuleDiagnostic};
 use crate::eval::{EvalError, Evaluator};
 use crate::helpers::RhaiHelpers;
 use crate::model::Model;
@@ -135,7 +135,7 @@ impl RulePack {
                     );
                     diags.push(
                         RuleDiagnostic::new(
-                            "H001",
+                            Code::HelperCompile,
                             "helper does not compile",
                             &file,
                             &src,
@@ -161,7 +161,7 @@ impl RulePack {
                     let id_off = r.fields.get("id").map(|f| f.file_offset(0)).unwrap_or(0);
                     if let Some((other, _, _)) = ids.get(&r.doc.id) {
                         diags.push(
-                            RuleDiagnostic::new("R009", format!("duplicate rule id `{}`", r.doc.id), file, &r.src, (id_off, id_off + r.doc.id.len()))
+                            RuleDiagnostic::new(Code::DuplicateId, format!("duplicate rule id `{}`", r.doc.id), file, &r.src, (id_off, id_off + r.doc.id.len()))
                                 .label("already used")
                                 .help(format!("{other} has the same id; ids are stable keys of findings: give this rule a new one")),
                         );
@@ -345,7 +345,7 @@ pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
         Value::Float(f) => format!("{f:.2}"),
         Value::Str(s) => s.to_string(),
         Value::Task(i) => {
-            ev.m.task(*i)
+            ev.m.and_then(|m| m.task(*i).ok())
                 .map(|t| format!("{} ({})", t.comm, t.pid))
                 .unwrap_or_default()
         }
@@ -375,13 +375,13 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_js
     use serde_json::json;
     match v {
         Value::Task(i) => {
-            let Ok(t) = ev.m.task(*i) else {
+            let Some((m, t)) = ev.m.and_then(|m| Some((m, m.task(*i).ok()?))) else {
                 return serde_json::Value::Null;
             };
             let mut j =
                 json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()});
             if depth <= 1 {
-                if let Some(s) = ev.m.cached_stack(*i) {
+                if let Some(s) = m.cached_stack(*i) {
                     let frames: Vec<String> = s
                         .frames
                         .iter()
@@ -407,6 +407,12 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_js
         Value::Map(m) => serde_json::Value::Object(
             m.iter()
                 .map(|(k, x)| (k.clone(), render(ev, x, depth + 1)))
+                .collect(),
+        ),
+        Value::LockState(_) => serde_json::Value::Object(
+            ev.record_fields(v)
+                .into_iter()
+                .map(|(k, x)| (k.to_string(), render(ev, &x, depth + 1)))
                 .collect(),
         ),
         other => ev.to_json_plain(other),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use vmtriage_dsl::ast;
 
-use crate::diag::RuleDiagnostic;
+use crate::diag::{Code, RuleDiagnostic};
 use crate::source::{scan_fields, FieldText};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -239,8 +239,8 @@ fn dsl_diag(
         f.file_offset(d.span.start),
         f.file_offset(d.span.end.max(d.span.start + 1) - 1) + 1,
     );
-    let mut r =
-        RuleDiagnostic::new(d.code, d.title.clone(), file, src, span).label(d.message.clone());
+    let mut r = RuleDiagnostic::new(Code::Syntax(d.code), d.title.clone(), file, src, span)
+        .label(d.message.clone());
     if let Some(h) = &d.help {
         r = r.help(h.clone());
     }
@@ -280,7 +280,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     if !id_ok {
         let f = &fields["id"];
         errs.push(
-            RuleDiagnostic::new("R005", format!("malformed rule id `{}`", doc.id), file, &src, (f.file_offset(0), f.file_offset(f.text.len().max(1) - 1) + 1))
+            RuleDiagnostic::new(Code::MalformedId, format!("malformed rule id `{}`", doc.id), file, &src, (f.file_offset(0), f.file_offset(f.text.len().max(1) - 1) + 1))
                 .label("not of the form SUBSYSTEM-NNNN")
                 .help("rule ids are stable and look like `LOCK-0001`: upper-case letters, a dash, four digits"),
         );
@@ -293,7 +293,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             }
             None => errs.push(
                 RuleDiagnostic::new(
-                    "R006",
+                    Code::BadParamDefault,
                     format!("param `{name}` has an unusable default"),
                     file,
                     &src,
@@ -314,7 +314,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
                     .unwrap_or(region.0);
                 errs.push(
                     RuleDiagnostic::new(
-                        "R007",
+                        Code::BadVersionRange,
                         "bad kernel version range",
                         file,
                         &src,
@@ -378,7 +378,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             let off = msg_field.as_ref().map(|f| f.file_offset(open)).unwrap_or(0);
             errs.push(
                 RuleDiagnostic::new(
-                    "R008",
+                    Code::UnclosedHole,
                     "unclosed `{` in message",
                     file,
                     &src,
@@ -447,8 +447,14 @@ fn yaml_diag(
             .split("expected ")
             .nth(1)
             .map(|s| s.split(" at line").next().unwrap_or(s).to_string());
-        let mut d = RuleDiagnostic::new("R002", format!("unknown field `{name}`"), file, src, span)
-            .label("not a rule field");
+        let mut d = RuleDiagnostic::new(
+            Code::UnknownField,
+            format!("unknown field `{name}`"),
+            file,
+            src,
+            span,
+        )
+        .label("not a rule field");
         if let Some(x) = expected {
             d = d.help(format!("rule fields are: {x}"));
         }
@@ -457,7 +463,7 @@ fn yaml_diag(
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or("");
         return RuleDiagnostic::new(
-            "R003",
+            Code::MissingField,
             format!("missing field `{name}`"),
             file,
             src,
@@ -474,14 +480,26 @@ fn yaml_diag(
             .find(&format!("severity: {bad}"))
             .map(|o| (o + 10, o + 10 + bad.len()))
             .unwrap_or((off, off + 1));
-        return RuleDiagnostic::new("R004", format!("unknown value `{bad}`"), file, src, span)
-            .label("not one of the allowed values")
-            .help("severity is one of: info, low, medium, high, critical");
+        return RuleDiagnostic::new(
+            Code::UnknownSeverity,
+            format!("unknown value `{bad}`"),
+            file,
+            src,
+            span,
+        )
+        .label("not one of the allowed values")
+        .help("severity is one of: info, low, medium, high, critical");
     }
     let short = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    RuleDiagnostic::new("R001", "invalid rule file", file, src, (off, off + 1))
-        .label(short)
-        .help("a rule file is a YAML mapping; see rules/README.md for its fields")
+    RuleDiagnostic::new(
+        Code::InvalidYaml,
+        "invalid rule file",
+        file,
+        src,
+        (off, off + 1),
+    )
+    .label(short)
+    .help("a rule file is a YAML mapping; see rules/README.md for its fields")
 }
 
 /// Reads every `*.yaml` rule under a directory (sorted, recursive) and every

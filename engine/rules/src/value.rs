@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use kmodel::locks::LockState;
 use kmodel::Object;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,8 @@ pub enum Value<'k> {
     Zone(usize),
     Module(usize),
     Lock(Rc<LockVal>),
+    /// A lock's state as `rwlock()`, `rwsem()`, `mutex()` read it.
+    LockState(Rc<LockState>),
     Group(Rc<GroupVal<'k>>),
     Obj(Object<'k>),
     Map(Rc<BTreeMap<String, Value<'k>>>),
@@ -69,6 +72,7 @@ impl<'k> Value<'k> {
             Value::Zone(_) => "zone",
             Value::Module(_) => "module",
             Value::Lock(_) => "lock",
+            Value::LockState(_) => "lock_state",
             Value::Group(_) => "group",
             Value::Obj(_) => "object",
             Value::Map(_) => "map",

@@ -50,6 +50,14 @@ broken!(bad_version_range, "bad-version-range.yaml", "R007", 5);
 broken!(unused_capture, "unused-capture.yaml", "C006", 6);
 broken!(bad_message_hole, "bad-message-hole.yaml", "E001", 6);
 broken!(unknown_function, "unknown-function.yaml", "C004", 5);
+broken!(builtin_without_arguments, "percent-no-args.yaml", "C004", 7);
+broken!(
+    builtin_wrong_argument_type,
+    "wrong-argument-type.yaml",
+    "C003",
+    7
+);
+broken!(lock_state_member_typo, "lock-member-typo.yaml", "C002", 7);
 
 #[test]
 fn unknown_model_field() {

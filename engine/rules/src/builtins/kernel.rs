@@ -1,0 +1,302 @@
+//! The kernel as a whole: the `kernel` root (release, uptime, panic, taint,
+//! limits), its CPUs and its modules.
+
+use std::rc::Rc;
+
+use vmtriage_dsl::ast::Span;
+
+use super::{
+    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Module, Root, Shape, TypeDecl,
+};
+use crate::eval::{EvalError, Evaluator};
+use crate::model::{CpuInfo, Model};
+use crate::rule::parse_version;
+use crate::schema::Ty;
+use crate::value::Value;
+
+use kmodel::modules::ModuleInfo;
+
+pub static MODULE: Module = Module {
+    name: "kernel",
+    doc: "the kernel: release, uptime, panic, taint, CPUs, modules",
+    roots: &[
+        Root {
+            name: "kernel",
+            ty: Shape::Is(Ty::Kernel),
+            doc: "release, uptime, panic, taint, cmdline",
+            get: |_, _| Ok(Value::Kernel),
+        },
+        Root {
+            name: "cpus",
+            ty: Shape::List(&Shape::Is(Ty::Cpu)),
+            doc: "online CPUs",
+            get: |ev, span| {
+                let n = ev.model(span)?.cpus().map_err(model_err(span))?.len();
+                Ok(Value::list((0..n).map(Value::Cpu).collect()))
+            },
+        },
+        Root {
+            name: "modules",
+            ty: Shape::List(&Shape::Is(Ty::Module)),
+            doc: "loaded modules",
+            get: |ev, span| {
+                let n = ev.model(span)?.modules().map_err(model_err(span))?.len();
+                Ok(Value::list((0..n).map(Value::Module).collect()))
+            },
+        },
+    ],
+    types: &[KERNEL, CPU, MODULE_TYPE],
+    functions: &[],
+    constants: &[],
+};
+
+fn kernel<'m, 'k>(
+    ev: &Evaluator<'m, 'k>,
+    v: &Value<'k>,
+    span: Span,
+) -> Result<&'m Model<'k>, EvalError> {
+    match v {
+        Value::Kernel => ev.model(span),
+        _ => wrong_owner("kernel", v, span),
+    }
+}
+
+/// A kernel global read as an integer.
+fn global_int<'k>(m: &Model<'k>, name: &str, span: Span) -> Result<Value<'k>, EvalError> {
+    Ok(Value::Int(
+        m.k.global(name)
+            .and_then(|o| o.as_i64())
+            .map_err(kernel_err(span))?,
+    ))
+}
+
+/// Taint letters by bit, as the kernel prints them.
+const TAINT_LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTNJ";
+
+const KERNEL: TypeDecl = TypeDecl {
+    name: "kernel",
+    doc: "the kernel that crashed",
+    fields: &[
+        decl_field!(
+            kernel,
+            "release",
+            Shape::Is(Ty::Str),
+            "uname -r",
+            |_, m, _| { Value::str(&m.k.release) }
+        ),
+        decl_field!(
+            kernel,
+            "version",
+            Shape::Is(Ty::Version),
+            "the release as a comparable version (compare with \"6.1\")",
+            |_, m, _| Value::Version(Rc::new(parse_version(&m.k.release).unwrap_or_default()))
+        ),
+        decl_field!(
+            kernel,
+            "uptime",
+            Shape::Is(Ty::Float),
+            "seconds since boot",
+            |_, m, span| { Value::Float(m.k.uptime_ns().map_err(kernel_err(span))? as f64 / 1e9) }
+        ),
+        decl_field!(
+            kernel,
+            "jiffies",
+            Shape::Is(Ty::Int),
+            "jiffies_64",
+            |_, m, span| { Value::Int(m.k.jiffies().map_err(kernel_err(span))? as i64) }
+        ),
+        decl_field!(
+            kernel,
+            "panic",
+            Shape::Is(Ty::Str),
+            "panic message, null if the kernel did not panic",
+            |_, m, span| super::opt_str(m.panic_message().map_err(model_err(span))?)
+        ),
+        decl_field!(
+            kernel,
+            "panicked",
+            Shape::Is(Ty::Bool),
+            "the kernel panicked",
+            |_, m, span| { Value::Bool(m.k.panic_cpu().map_err(kernel_err(span))?.is_some()) }
+        ),
+        decl_field!(
+            kernel,
+            "crashed_task",
+            Shape::Is(Ty::Task),
+            "the task that panicked",
+            |ev, m, span| match m.k.crashed_task().map_err(kernel_err(span))? {
+                Some(t) => super::task_at(ev, Some(t.addr()), span)?,
+                None => Value::Null,
+            }
+        ),
+        decl_field!(
+            kernel,
+            "crashed_cpu",
+            Shape::Is(Ty::Int),
+            "the CPU that panicked",
+            |_, m, span| { opt_int(m.k.panic_cpu().map_err(kernel_err(span))?.map(i64::from)) }
+        ),
+        decl_field!(
+            kernel,
+            "taint",
+            Shape::Is(Ty::Int),
+            "taint mask (/proc/sys/kernel/tainted)",
+            |_, m, span| Value::Int(m.k.tainted_mask().map_err(kernel_err(span))? as i64)
+        ),
+        decl_field!(
+            kernel,
+            "taint_flags",
+            Shape::List(&Shape::Is(Ty::Str)),
+            "taint letters set, e.g. [\"O\", \"E\"]",
+            |_, m, span| {
+                let mask = m.k.tainted_mask().map_err(kernel_err(span))?;
+                Value::list(
+                    (0..TAINT_LETTERS.len())
+                        .filter(|b| mask & (1 << b) != 0)
+                        .map(|b| Value::str(&(TAINT_LETTERS[b] as char).to_string()))
+                        .collect(),
+                )
+            }
+        ),
+        decl_field!(
+            kernel,
+            "cmdline",
+            Shape::Is(Ty::Str),
+            "kernel command line",
+            |_, m, _| {
+                match m.k.global("saved_command_line").and_then(|o| o.string()) {
+                    Ok(s) => Value::str(&s),
+                    Err(_) => Value::Null,
+                }
+            }
+        ),
+        decl_field!(
+            kernel,
+            "nr_threads",
+            Shape::Is(Ty::Int),
+            "nr_threads",
+            |_, m, span| { global_int(m, "nr_threads", span)? }
+        ),
+        decl_field!(
+            kernel,
+            "pid_max",
+            Shape::Is(Ty::Int),
+            "pid_max",
+            |_, m, span| { global_int(m, "pid_max", span)? }
+        ),
+        decl_field!(
+            kernel,
+            "threads_max",
+            Shape::Is(Ty::Int),
+            "max_threads (kernel.threads-max)",
+            |_, m, span| global_int(m, "max_threads", span)?
+        ),
+    ],
+};
+
+fn cpu<'m, 'k>(
+    ev: &Evaluator<'m, 'k>,
+    v: &Value<'k>,
+    span: Span,
+) -> Result<(&'m Model<'k>, &'m CpuInfo), EvalError> {
+    let Value::Cpu(i) = v else {
+        return wrong_owner("cpu", v, span);
+    };
+    let m = ev.model(span)?;
+    Ok((m, nth(m.cpus(), *i, "CPU", span)?))
+}
+
+const CPU: TypeDecl = TypeDecl {
+    name: "cpu",
+    doc: "an online CPU",
+    fields: &[
+        decl_field!(
+            cpu,
+            "id",
+            Shape::Is(Ty::Int),
+            "CPU number",
+            |_, (_, c), _| { Value::Int(c.id as i64) }
+        ),
+        decl_field!(
+            cpu,
+            "current",
+            Shape::Is(Ty::Task),
+            "task running at dump time",
+            |_, (_, c), _| { c.current.map(Value::Task).unwrap_or(Value::Null) }
+        ),
+        decl_field!(
+            cpu,
+            "nr_running",
+            Shape::Is(Ty::Int),
+            "runnable tasks on its runqueue",
+            |_, (_, c), _| { Value::Int(c.nr_running as i64) }
+        ),
+        decl_field!(
+            cpu,
+            "crashed",
+            Shape::Is(Ty::Bool),
+            "the CPU that panicked",
+            |_, (m, c), _| { Value::Bool(m.k.panic_cpu().ok().flatten() == Some(c.id)) }
+        ),
+    ],
+};
+
+fn module<'m, 'k>(
+    ev: &Evaluator<'m, 'k>,
+    v: &Value<'k>,
+    span: Span,
+) -> Result<&'m ModuleInfo, EvalError> {
+    let Value::Module(i) = v else {
+        return wrong_owner("module", v, span);
+    };
+    nth(ev.model(span)?.modules(), *i, "module", span)
+}
+
+const MODULE_TYPE: TypeDecl = TypeDecl {
+    name: "module",
+    doc: "a loaded module",
+    fields: &[
+        decl_field!(
+            module,
+            "name",
+            Shape::Is(Ty::Str),
+            "module name",
+            |_, md, _| { Value::str(&md.name) }
+        ),
+        decl_field!(
+            module,
+            "base",
+            Shape::Is(Ty::Int),
+            "start of its core text",
+            |_, md, _| { Value::Int(md.base as i64) }
+        ),
+        decl_field!(
+            module,
+            "size",
+            Shape::Is(Ty::Int),
+            "size of its core text",
+            |_, md, _| { Value::Int(md.size as i64) }
+        ),
+        decl_field!(
+            module,
+            "taints",
+            Shape::Is(Ty::Int),
+            "taint mask of the module",
+            |_, md, _| { Value::Int(md.taints as i64) }
+        ),
+        decl_field!(
+            module,
+            "out_of_tree",
+            Shape::Is(Ty::Bool),
+            "loaded from outside the kernel tree (taint O)",
+            |_, md, _| Value::Bool(md.taints & (1 << 12) != 0)
+        ),
+        decl_field!(
+            module,
+            "unsigned",
+            Shape::Is(Ty::Bool),
+            "loaded without a valid signature (taint E)",
+            |_, md, _| Value::Bool(md.taints & (1 << 13) != 0)
+        ),
+    ],
+};

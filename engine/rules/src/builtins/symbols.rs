@@ -1,0 +1,47 @@
+//! Kernel globals by name: `sym` and `sym_opt` (the function forms of
+//! `@name` and `@?name`).
+
+use super::{fail, Args, Function, Module, Param, Shape, Sig, R};
+use crate::eval::Evaluator;
+use crate::schema::Ty;
+use crate::value::Value;
+
+const NAME: &[Param] = &[Param {
+    name: "name",
+    ty: Shape::Is(Ty::Str),
+}];
+
+pub static MODULE: Module = Module {
+    name: "symbols",
+    doc: "kernel globals by name (members through DWARF)",
+    roots: &[],
+    types: &[],
+    functions: &[
+        Function {
+            name: "sym",
+            sigs: &[Sig {
+                params: NAME,
+                result: Shape::Is(Ty::Object),
+            }],
+            doc: "a kernel global by name (same as @name)",
+            call: |ev, a| global(ev, a, false),
+        },
+        Function {
+            name: "sym_opt",
+            sigs: &[Sig {
+                params: NAME,
+                result: Shape::Is(Ty::Object),
+            }],
+            doc: "a kernel global, null if this kernel has none (same as @?name)",
+            call: |ev, a| global(ev, a, true),
+        },
+    ],
+    constants: &[],
+};
+
+fn global<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>, optional: bool) -> R<'k> {
+    match a.get(0)? {
+        Value::Str(s) => ev.global(s, optional, a.span),
+        _ => fail(a.span, format!("{}() needs a symbol name", a.name)),
+    }
+}
