@@ -372,7 +372,8 @@ impl<'a> Btf<'a> {
         let mut cur = id;
         let mut total = 0u64;
         for comp in path.split('.') {
-            let (off, ty) = self.find_member(self.strip(cur)?, comp, 0)?;
+            let mut seen = std::collections::HashSet::new();
+            let (off, ty) = self.find_member(self.strip(cur)?, comp, 0, &mut seen)?;
             total += off;
             cur = ty;
         }
@@ -393,8 +394,18 @@ impl<'a> Btf<'a> {
         None
     }
 
-    fn find_member(&self, id: u32, name: &str, depth: u32) -> Option<(u64, u32)> {
-        if depth > 32 {
+    /// The member `name` of `id`, or of its anonymous members, depth first.
+    /// `seen`: the types already searched for it (each is searched once:
+    /// anonymous members naming the same type, or their own struct, would
+    /// otherwise make the search exponential).
+    fn find_member(
+        &self,
+        id: u32,
+        name: &str,
+        depth: u32,
+        seen: &mut std::collections::HashSet<u32>,
+    ) -> Option<(u64, u32)> {
+        if depth > 32 || !seen.insert(id) {
             return None;
         }
         let ms = self.members(id);
@@ -402,10 +413,43 @@ impl<'a> Btf<'a> {
             return Some((m.bit_offset, m.type_id));
         }
         for m in ms.iter().filter(|m| m.name.is_empty()) {
-            if let Some((o, t)) = self.find_member(self.strip(m.type_id)?, name, depth + 1) {
+            if let Some((o, t)) = self.find_member(self.strip(m.type_id)?, name, depth + 1, seen) {
                 return Some((m.bit_offset + o, t));
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `btf` fuzz target: a struct whose anonymous members are
+    /// the struct itself made a member lookup exponential (vlen^32).
+    #[test]
+    fn self_referencing_anonymous_members() {
+        let mut types = Vec::new();
+        let vlen = 40u32;
+        types.extend_from_slice(&1u32.to_le_bytes()); // name "s"
+        types.extend_from_slice(&((4u32 << 24) | vlen).to_le_bytes()); // STRUCT
+        types.extend_from_slice(&8u32.to_le_bytes());
+        for _ in 0..vlen {
+            types.extend_from_slice(&0u32.to_le_bytes()); // anonymous
+            types.extend_from_slice(&1u32.to_le_bytes()); // of type 1: itself
+            types.extend_from_slice(&0u32.to_le_bytes());
+        }
+        let strings = b"\0s\0";
+        let mut b = vec![0x9f, 0xeb, 1, 0];
+        for w in [24, 0, types.len() as u32, types.len() as u32, 3] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&types);
+        b.extend_from_slice(strings);
+        let btf = Btf::parse(&b).unwrap();
+        assert_eq!(btf.find("struct s"), Some(1));
+        let start = std::time::Instant::now();
+        assert_eq!(btf.member_bit_offset(1, "x"), None);
+        assert!(start.elapsed().as_secs() < 1);
     }
 }
