@@ -204,7 +204,44 @@ pub fn index_page(pack: &RulePack) -> String {
         }
         b += "</table>\n";
     }
+    b += &model_section();
     page("vmtriage knowledge base", &b)
+}
+
+/// What rules can query, from the built-ins' declarations (as `vmtriage
+/// schema` prints it).
+fn model_section() -> String {
+    use vmtriage_rules::builtins;
+    let row = |name: &str, ty: String, doc: &str| {
+        format!(
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+            escape(name),
+            escape(&ty),
+            inline(doc)
+        )
+    };
+    let mut b = String::from("<h2>The object model</h2>\n<p>What a rule's <code>match:</code> can name (<code>vmtriage schema</code>).</p>\n<h3>Roots</h3>\n<table>\n");
+    for r in builtins::roots() {
+        b += &row(r.name, r.ty.to_string(), r.doc);
+    }
+    b += "</table>\n";
+    for t in builtins::types() {
+        b += &format!(
+            "<h3>{}</h3>\n<p>{}</p>\n<table>\n",
+            escape(t.name),
+            inline(t.doc)
+        );
+        for f in t.fields {
+            b += &row(f.name, f.ty.to_string(), f.doc);
+        }
+        b += "</table>\n";
+    }
+    b += "<h3>Functions</h3>\n<table>\n";
+    for f in builtins::functions() {
+        b += &row(f.name, f.signatures().join(" | "), f.doc);
+    }
+    b += "</table>\n";
+    b
 }
 
 pub fn export_html(pack: &RulePack, dir: &Path) -> std::io::Result<usize> {

@@ -97,8 +97,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RulesCmd,
     },
-    /// The object model rules query (roots, types, fields, functions).
-    Schema,
+    /// The object model rules query (roots, types, fields, functions),
+    /// generated from the built-ins' declarations.
+    Schema {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -303,7 +307,14 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
                 }
             }
         }
-        Cmd::Schema => print!("{}", vmtriage_rules::schema::render()),
+        Cmd::Schema { format } => match format {
+            Format::Text => print!("{}", vmtriage_rules::schema::render()),
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&vmtriage_rules::schema::to_json())
+                    .unwrap_or_default()
+            ),
+        },
         Cmd::Rules { cmd } => match cmd {
             RulesCmd::Check { dir, format } => {
                 let (pack, diags) = load_pack(dir.as_deref())?;
