@@ -19,8 +19,21 @@ pub struct Finding {
     pub label: String,
     pub help: Option<String>,
     pub span: Span,
-    /// Which text the span is in: "match", "message", or "evidence:N".
-    pub origin: String,
+    /// Which text the span is in.
+    pub origin: Origin,
+}
+
+/// The part of a rule file a checker finding is in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// The `match:` program.
+    Match,
+    /// A `{hole}` of the message.
+    Message,
+    /// The Nth expression of `evidence:`.
+    Evidence(usize),
+    /// The declaration of this param under `params:`.
+    Param(String),
 }
 
 pub fn param_ty(p: &ParamValue) -> Ty {
@@ -77,7 +90,7 @@ struct Checker<'a> {
     elems: Vec<Ty>,
     used: Vec<String>,
     out: Vec<Finding>,
-    origin: String,
+    origin: Origin,
 }
 
 impl Checker<'_> {
@@ -549,7 +562,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         elems: Vec::new(),
         used: Vec::new(),
         out: Vec::new(),
-        origin: "match".into(),
+        origin: Origin::Match,
     };
     let mut lets: Vec<(String, Span)> = Vec::new();
     for s in &rule.program.stmts {
@@ -577,17 +590,17 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         );
     }
     for (i, (_, e, _)) in rule.evidence.iter().enumerate() {
-        c.origin = format!("evidence:{i}");
+        c.origin = Origin::Evidence(i);
         c.expr(e);
     }
-    c.origin = "message".into();
+    c.origin = Origin::Message;
     for p in &rule.message {
         if let MessagePart::Hole(e, _) = p {
             c.expr(e);
         }
     }
     // A `let` nobody reads: reported, as Sigma validators flag unused selections.
-    c.origin = "match".into();
+    c.origin = Origin::Match;
     for (name, span) in &lets {
         if !c.used.iter().any(|u| u == name) {
             c.find(
@@ -603,7 +616,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
     }
     for p in rule.params.keys() {
         if !c.used.iter().any(|u| u == p) {
-            c.origin = "params".into();
+            c.origin = Origin::Param(p.clone());
             c.find(
                 Code::UnusedParam,
                 format!("unused param `{p}`"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use vmtriage_dsl::ast::Span;
 
-use crate::check::{check, Finding};
+use crate::check::{check, Finding, Origin};
 use crate::diag::{Code, RuleDiagnostic};
 use crate::eval::{EvalError, Evaluator};
 use crate::helpers::RhaiHelpers;
@@ -66,42 +66,42 @@ pub struct ScanResult {
 /// Maps a checker finding's span (inside an embedded expression) to the file.
 fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
     let file_span = |s: Span| -> (usize, usize) {
-        if f.origin == "match" {
-            if let Some(ft) = r.fields.get("match") {
-                return (
-                    ft.file_offset(s.start),
-                    ft.file_offset(s.end.max(s.start + 1) - 1) + 1,
-                );
-            }
-        } else if let Some(i) = f
-            .origin
-            .strip_prefix("evidence:")
-            .and_then(|i| i.parse::<usize>().ok())
-        {
-            if let Some((_, _, (a, _))) = r.evidence.get(i) {
-                return (a + s.start, a + s.end.max(s.start + 1));
-            }
-        } else if f.origin == "message" {
-            if let Some(ft) = r.fields.get("message") {
-                // Holes were parsed on their own: find the hole's text again.
-                let hole = r.message.iter().find_map(|p| match p {
-                    MessagePart::Hole(e, text) if e.span.end >= s.end => Some(text.clone()),
-                    _ => None,
-                });
-                if let Some(h) = hole {
-                    if let Some(pos) = ft.text.find(&format!("{{{h}}}")) {
-                        let a = ft.file_offset(pos + 1 + s.start);
-                        return (a, a + (s.end - s.start).max(1));
-                    }
+        match &f.origin {
+            Origin::Match => {
+                if let Some(ft) = r.fields.get("match") {
+                    return (
+                        ft.file_offset(s.start),
+                        ft.file_offset(s.end.max(s.start + 1) - 1) + 1,
+                    );
                 }
-                return (ft.file_offset(0), ft.file_offset(0) + 1);
             }
-        } else if f.origin == "params" {
-            if let Some(ft) = r.fields.get("params") {
-                let name = f.title.split('`').nth(1).unwrap_or("");
-                if let Some(pos) = r.src[ft.region.0..ft.region.1].find(&format!("{name}:")) {
-                    let a = ft.region.0 + pos;
-                    return (a, a + name.len());
+            Origin::Evidence(i) => {
+                if let Some((_, _, (a, _))) = r.evidence.get(*i) {
+                    return (a + s.start, a + s.end.max(s.start + 1));
+                }
+            }
+            Origin::Message => {
+                if let Some(ft) = r.fields.get("message") {
+                    // Holes were parsed on their own: find the hole's text again.
+                    let hole = r.message.iter().find_map(|p| match p {
+                        MessagePart::Hole(e, text) if e.span.end >= s.end => Some(text.clone()),
+                        _ => None,
+                    });
+                    if let Some(h) = hole {
+                        if let Some(pos) = ft.text.find(&format!("{{{h}}}")) {
+                            let a = ft.file_offset(pos + 1 + s.start);
+                            return (a, a + (s.end - s.start).max(1));
+                        }
+                    }
+                    return (ft.file_offset(0), ft.file_offset(0) + 1);
+                }
+            }
+            Origin::Param(name) => {
+                if let Some(ft) = r.fields.get("params") {
+                    if let Some(pos) = r.src[ft.region.0..ft.region.1].find(&format!("{name}:")) {
+                        let a = ft.region.0 + pos;
+                        return (a, a + name.len());
+                    }
                 }
             }
         }
