@@ -248,7 +248,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 match op {
                     UnOp::Not => Value::Bool(!truthy(&v)),
                     UnOp::Neg => match self.num(&v, span)? {
-                        Num::I(i) => Value::Int(-i),
+                        Num::I(i) => Value::Int(i.wrapping_neg()),
                         Num::F(f) => Value::Float(-f),
                         Num::Null => Value::Null,
                     },
@@ -764,9 +764,9 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                         BinOp::Sub => Value::Int(x.wrapping_sub(y)),
                         BinOp::Mul => Value::Int(x.wrapping_mul(y)),
                         BinOp::Div if y == 0 => Value::Null,
-                        BinOp::Div => Value::Int(x / y),
+                        BinOp::Div => Value::Int(x.wrapping_div(y)),
                         _ if y == 0 => Value::Null,
-                        _ => Value::Int(x % y),
+                        _ => Value::Int(x.wrapping_rem(y)),
                     },
                     (x, y) => {
                         let (x, y) = (x.f(), y.f());

@@ -409,3 +409,23 @@ fn the_schema_is_generated_from_the_declarations() {
         assert!(text.contains(&format!("## {}\n", t.name)));
     }
 }
+
+#[test]
+fn integer_overflow_wraps_instead_of_panicking() {
+    let params = BTreeMap::new();
+    let helpers = RhaiHelpers::empty();
+    let mut ev = Evaluator::detached(&params, &helpers);
+    for (src, want) in [
+        ("0x8000000000000000 / -1", i64::MIN),
+        ("0x8000000000000000 % -1", 0),
+        ("-0x8000000000000000", i64::MIN),
+        ("0x7fffffffffffffff + 1", i64::MIN),
+        ("sum([0x7fffffffffffffff, 1])", i64::MIN),
+    ] {
+        let e = vmtriage_dsl::parse_expr(src).unwrap();
+        match ev.eval(&e) {
+            Ok(Value::Int(i)) => assert_eq!(i, want, "{src}"),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+}
