@@ -310,6 +310,94 @@ impl Checker<'_> {
         Ty::Any
     }
 
+    /// Types an operator's operands and result.
+    fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, span: Span) -> Ty {
+        let a = self.expr(lhs);
+        let b = self.expr(rhs);
+        match op {
+            BinOp::Or | BinOp::And => Ty::Bool,
+            BinOp::Eq | BinOp::Ne => {
+                let comparable = |x: &Ty, y: &Ty| {
+                    matches!(x, Ty::Any | Ty::Object | Ty::Null)
+                        || matches!(y, Ty::Any | Ty::Object | Ty::Null)
+                        || x == y
+                        || (x.is_numeric() && y.is_numeric())
+                        || matches!(
+                            (x, y),
+                            (Ty::Version, Ty::Str)
+                                | (Ty::Str, Ty::Version)
+                                | (Ty::Lock, Ty::Str)
+                                | (Ty::Str, Ty::Lock)
+                        )
+                };
+                if !comparable(&a, &b) {
+                    self.find(
+                        Code::TypeMismatch,
+                        "type mismatch".into(),
+                        format!("comparing a {a} with a {b} is always false"),
+                        Some("compare values of the same type".into()),
+                        span,
+                    );
+                }
+                Ty::Bool
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let ok = |t: &Ty| t.is_numeric() || matches!(t, Ty::Str | Ty::Version);
+                if !ok(&a)
+                    || !ok(&b)
+                    || (a == Ty::Str && b.is_numeric() && b != Ty::Any && b != Ty::Object)
+                    || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object)
+                {
+                    self.find(
+                        Code::TypeMismatch,
+                        "type mismatch".into(),
+                        format!("cannot order a {a} and a {b}"),
+                        Some("`<`, `>` compare numbers, strings or versions".into()),
+                        span,
+                    );
+                }
+                Ty::Bool
+            }
+            BinOp::In => {
+                self.expect_list(b, rhs.span, "`in`");
+                Ty::Bool
+            }
+            BinOp::Matches => {
+                if !matches!(a, Ty::Str | Ty::Any | Ty::Object | Ty::Null) {
+                    self.find(
+                        Code::TypeMismatch,
+                        "type mismatch".into(),
+                        format!("`matches` needs a string, this is a {a}"),
+                        None,
+                        lhs.span,
+                    );
+                }
+                self.regex_lit(rhs);
+                Ty::Bool
+            }
+            _ => {
+                for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
+                    if !(t.is_numeric() || (op == BinOp::Add && *t == Ty::Str)) {
+                        self.find(
+                            Code::TypeMismatch,
+                            "type mismatch".into(),
+                            format!("arithmetic on a {t}"),
+                            None,
+                            s,
+                        );
+                    }
+                }
+                if a == Ty::Float || b == Ty::Float {
+                    Ty::Float
+                } else if a == Ty::Str {
+                    Ty::Str
+                } else {
+                    Ty::Int
+                }
+            }
+        }
+    }
+
     fn expr(&mut self, e: &Expr) -> Ty {
         let span = e.span;
         match &e.kind {
@@ -373,92 +461,7 @@ impl Checker<'_> {
                     t
                 }
             }
-            ExprKind::Binary { op, lhs, rhs } => {
-                let a = self.expr(lhs);
-                let b = self.expr(rhs);
-                match op {
-                    BinOp::Or | BinOp::And => Ty::Bool,
-                    BinOp::Eq | BinOp::Ne => {
-                        let comparable = |x: &Ty, y: &Ty| {
-                            matches!(x, Ty::Any | Ty::Object | Ty::Null)
-                                || matches!(y, Ty::Any | Ty::Object | Ty::Null)
-                                || x == y
-                                || (x.is_numeric() && y.is_numeric())
-                                || matches!(
-                                    (x, y),
-                                    (Ty::Version, Ty::Str)
-                                        | (Ty::Str, Ty::Version)
-                                        | (Ty::Lock, Ty::Str)
-                                        | (Ty::Str, Ty::Lock)
-                                )
-                        };
-                        if !comparable(&a, &b) {
-                            self.find(
-                                Code::TypeMismatch,
-                                "type mismatch".into(),
-                                format!("comparing a {a} with a {b} is always false"),
-                                Some("compare values of the same type".into()),
-                                span,
-                            );
-                        }
-                        Ty::Bool
-                    }
-                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                        let ok = |t: &Ty| t.is_numeric() || matches!(t, Ty::Str | Ty::Version);
-                        if !ok(&a)
-                            || !ok(&b)
-                            || (a == Ty::Str && b.is_numeric() && b != Ty::Any && b != Ty::Object)
-                            || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object)
-                        {
-                            self.find(
-                                Code::TypeMismatch,
-                                "type mismatch".into(),
-                                format!("cannot order a {a} and a {b}"),
-                                Some("`<`, `>` compare numbers, strings or versions".into()),
-                                span,
-                            );
-                        }
-                        Ty::Bool
-                    }
-                    BinOp::In => {
-                        self.expect_list(b, rhs.span, "`in`");
-                        Ty::Bool
-                    }
-                    BinOp::Matches => {
-                        if !matches!(a, Ty::Str | Ty::Any | Ty::Object | Ty::Null) {
-                            self.find(
-                                Code::TypeMismatch,
-                                "type mismatch".into(),
-                                format!("`matches` needs a string, this is a {a}"),
-                                None,
-                                lhs.span,
-                            );
-                        }
-                        self.regex_lit(rhs);
-                        Ty::Bool
-                    }
-                    _ => {
-                        for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
-                            if !(t.is_numeric() || (*op == BinOp::Add && *t == Ty::Str)) {
-                                self.find(
-                                    Code::TypeMismatch,
-                                    "type mismatch".into(),
-                                    format!("arithmetic on a {t}"),
-                                    None,
-                                    s,
-                                );
-                            }
-                        }
-                        if a == Ty::Float || b == Ty::Float {
-                            Ty::Float
-                        } else if a == Ty::Str {
-                            Ty::Str
-                        } else {
-                            Ty::Int
-                        }
-                    }
-                }
-            }
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
             ExprKind::Where { coll, cond } => {
                 let c = self.expr(coll);
                 let el = self.expect_list(c, coll.span, "`where`");
