@@ -73,8 +73,11 @@ pub enum GapKind {
     /// The list of all thread groups broke (entries after the break were
     /// recovered walking it backwards).
     TaskList,
-    /// Part of the pid table could not be read.
+    /// A struct pid of the pid table could not be read.
     PidTable,
+    /// An interior node of an index (the pid table's XArray) could not be
+    /// read: every entry below it is unknown.
+    IndexNode,
     /// Anything else a walk lost.
     Other,
 }
@@ -86,6 +89,7 @@ impl GapKind {
             GapKind::ThreadList => "thread-list",
             GapKind::TaskList => "task-list",
             GapKind::PidTable => "pid-table",
+            GapKind::IndexNode => "index-node",
             GapKind::Other => "other",
         }
     }
@@ -123,7 +127,8 @@ impl Gap {
             (GapKind::ThreadList, Some(p)) => format!("thread list of process {p}"),
             (GapKind::ThreadList, None) => format!("thread list of task {:#x}", self.addr),
             (GapKind::TaskList, _) => format!("task list node {:#x}", self.addr),
-            (GapKind::PidTable, _) => format!("pid table node {:#x}", self.addr),
+            (GapKind::PidTable, _) => format!("struct pid {:#x}", self.addr),
+            (GapKind::IndexNode, _) => format!("index node {:#x}", self.addr),
             (GapKind::Other, _) => format!("{:#x}", self.addr),
         };
         format!("{what}: {}", self.reason.describe())
@@ -145,7 +150,10 @@ pub fn summarize(gaps: &[Gap]) -> Vec<String> {
                 GapKind::Task => "task(s) could not be read",
                 GapKind::ThreadList => "thread list(s) could not be walked",
                 GapKind::TaskList => "stretch(es) of the task list between unreadable nodes, searched through the process tree and pid table",
-                GapKind::PidTable => "pid table node(s) could not be read",
+                GapKind::PidTable => "struct pid(s) of the pid table could not be read",
+                GapKind::IndexNode => {
+                    "pid table index node(s) could not be read (the pids below them are unknown)"
+                }
                 GapKind::Other => "object(s) could not be read",
             };
             let examples: Vec<String> = gs

@@ -429,7 +429,7 @@ impl<'k> GroupWalker<'k> {
         let table = match self.k.pid_table() {
             Ok(t) => t,
             Err(e) => {
-                self.w.gaps.push(Gap::new(GapKind::PidTable, 0, None, &e));
+                self.w.gaps.push(Gap::new(GapKind::IndexNode, 0, None, &e));
                 return;
             }
         };

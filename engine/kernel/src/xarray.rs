@@ -78,18 +78,18 @@ impl Kernel {
         let bad = |reason: String| Error::BadList { head: node, reason };
         let mut b = [0u8; 1];
         if let Err(e) = self.read(node + l.shift_off, &mut b) {
-            return w.gaps.push(Gap::new(GapKind::PidTable, node, None, &e));
+            return w.gaps.push(Gap::new(GapKind::IndexNode, node, None, &e));
         }
         let shift = b[0] as u64;
         if depth >= MAX_DEPTH || shift >= 64 || parent_shift.is_some_and(|p| shift >= p) {
             let e = bad(format!(
                 "node shift {shift} at depth {depth} is not below its parent's"
             ));
-            return w.gaps.push(Gap::new(GapKind::PidTable, node, None, &e));
+            return w.gaps.push(Gap::new(GapKind::IndexNode, node, None, &e));
         }
         let mut slots = vec![0u8; l.nslots as usize * 8];
         if let Err(e) = self.read(node + l.slots_off, &mut slots) {
-            return w.gaps.push(Gap::new(GapKind::PidTable, node, None, &e));
+            return w.gaps.push(Gap::new(GapKind::IndexNode, node, None, &e));
         }
         for (i, s) in slots.chunks_exact(8).enumerate() {
             let child = u64::from_le_bytes(s.try_into().unwrap_or_default());

@@ -156,7 +156,7 @@ pub fn task_coverage(
         let addr = u64::from_str_radix(tt.address.trim_start_matches("0x"), 16).unwrap_or(0);
         // A stretch of the task list between two unreadable nodes is found
         // through the pid table only: a task there is lost when its struct
-        // pid is not in the dump either (read from its own task_struct).
+        // pid is not in the dump either (read from its own task_struct)...
         let pid_lost = || {
             k.object(addr, "struct task_struct")
                 .and_then(|o| o.member("thread_pid"))
@@ -166,7 +166,8 @@ pub fn task_coverage(
         let covered = gaps.iter().any(|g| match g.kind {
             GapKind::Task => g.addr == addr || g.pid == Some(tt.pid),
             GapKind::ThreadList => g.pid == Some(tt.tgid),
-            GapKind::TaskList => pid_lost(),
+            // ... or when the pid table's index lost a node above it.
+            GapKind::TaskList => pid_lost() || gaps.iter().any(|g| g.kind == GapKind::IndexNode),
             _ => false,
         });
         if !covered {
