@@ -78,11 +78,15 @@ pub fn locks(k: &Kernel) -> Result<(LocksReport, WaitGraph, Vec<Gap>), kunwind::
     let tasks: Vec<&Task<'_>> = walk.tasks.iter().filter(|t| t.state != 'I').collect();
     let by_addr: HashMap<u64, &Task<'_>> = walk.tasks.iter().map(|t| (t.addr(), t)).collect();
     let addrs: Vec<u64> = tasks.iter().map(|t| t.addr()).collect();
-    let g = k.wait_graph(&addrs, |a| by_addr.get(&a).and_then(|t| u.blocked_on(k, t)));
-    let waits_in: HashMap<u64, String> = addrs
+    // Each task's wait read once: for the graph and for where it waits.
+    let blocked: HashMap<u64, kmodel::locks::BlockedOn> = tasks
         .iter()
-        .filter(|a| g.waits.contains_key(a))
-        .filter_map(|a| Some((*a, u.blocked_on(k, by_addr.get(a)?)?.function)))
+        .filter_map(|t| Some((t.addr(), u.blocked_on(k, t)?)))
+        .collect();
+    let g = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
+    let waits_in: HashMap<u64, String> = blocked
+        .iter()
+        .map(|(a, b)| (*a, b.function.clone()))
         .collect();
     let tref = |a: u64| -> TaskRef {
         match by_addr.get(&a) {

@@ -241,12 +241,12 @@ impl WaitSite {
     }
 }
 
-/// What a task waits for: the lock's address and, where known, its kind,
-/// with the frame that says so.
+/// What a task waits for: the lock's address, its kind (the outermost
+/// wait site's, see [`WaitSite::outermost_kind`]), how and where it waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockedOn {
     pub addr: u64,
-    pub kind: Option<LockKind>,
+    pub kind: LockKind,
     pub mode: WaitMode,
     pub function: String,
 }
@@ -694,14 +694,10 @@ impl Kernel {
         for &t in tasks {
             let Some(b) = blocked_on(t) else { continue };
             let i = *by_addr.entry(b.addr).or_insert_with(|| {
-                let state = match b.kind {
-                    Some(k) => self.lock_at(b.addr, k),
-                    None => self.lock_of_unknown_kind(b.addr),
-                }
-                .map_err(|e| e.to_string());
+                let state = self.lock_at(b.addr, b.kind).map_err(|e| e.to_string());
                 g.locks.push(ContendedLock {
                     addr: b.addr,
-                    kind: state.as_ref().ok().map(|s| s.kind).or(b.kind),
+                    kind: Some(state.as_ref().map_or(b.kind, |s| s.kind)),
                     name: self.data_symbol(b.addr),
                     waiters: state
                         .as_ref()
@@ -731,19 +727,6 @@ impl Kernel {
             *v = new_index[*v];
         }
         g
-    }
-
-    /// A lock met through a function that serves several kinds: its kind
-    /// from the global it is, else the first kind whose layout reads.
-    fn lock_of_unknown_kind(&self, addr: u64) -> Result<LockState> {
-        if let Some((name, 0, _)) = self.symbolize(addr) {
-            if let Ok(o) = self.global(&name) {
-                return self.lock_state(&o);
-            }
-        }
-        Err(Error::Type(format!(
-            "the lock at {addr:#x} has no global name and its wait site serves several kinds"
-        )))
     }
 }
 

@@ -305,7 +305,7 @@ impl Unwinder {
             if let Ok(VarValue::Value(v)) = self.frame_var(k, &trace, i, site.variable) {
                 found = Some(BlockedOn {
                     addr: v,
-                    kind: Some(site.outermost_kind()),
+                    kind: site.outermost_kind(),
                     mode: site.mode,
                     function: site.function.to_string(),
                 });

@@ -231,7 +231,7 @@ pub fn blocked_on<'k>(ev: &Evaluator<'_, 'k>, task: usize, span: Span) -> R<'k> 
         Some(b) => Value::Lock(Rc::new(LockVal {
             address: b.addr,
             name: m.k.data_symbol(b.addr),
-            kind: b.kind.map(LockKind::name).unwrap_or("lock"),
+            kind: b.kind.name(),
             mode: b.mode.name(),
         })),
         None => Value::Null,
