@@ -199,3 +199,81 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod stable {
+    use super::*;
+    use serde_json::json;
+
+    /// Evidence of every shape the engine renders, as the JSON of databases
+    /// written so far: the fingerprints users keep must not change.
+    pub(super) fn samples() -> Vec<(String, Value)> {
+        let task = json!({"pid": 812, "tgid": 812, "comm": "kworker/1:2", "state": "D",
+            "stack": ["__schedule", "schedule", "rwsem_down_write_slowpath"]});
+        let bare = json!({"pid": 9, "tgid": 9, "comm": "init", "state": "S"});
+        vec![
+            ("task".into(), task.clone()),
+            (
+                "tasks".into(),
+                json!({"count": 4, "sample": [task.clone(), bare.clone()]}),
+            ),
+            (
+                "group".into(),
+                json!({"key": "mmap_lock", "count": 3, "sample": [bare.clone()]}),
+            ),
+            (
+                "lock".into(),
+                json!({"address": "0xffff888003a1c040", "name": "tasklist_lock", "kind": "rwlock"}),
+            ),
+            (
+                "anon".into(),
+                json!({"address": "0xffff888003a1c040", "name": null, "kind": "mutex"}),
+            ),
+            (
+                "record".into(),
+                json!({"level": 0, "timestamp": 12.5, "text": "Kernel panic - not syncing: sysrq at 0x10"}),
+            ),
+            (
+                "zone".into(),
+                json!({"node": 0, "name": "Normal", "free": 10, "min": 2, "low": 3, "high": 4}),
+            ),
+            (
+                "module".into(),
+                json!({"name": "scenario", "base": "0xffffffffc0000000", "size": 4096, "taints": 4096}),
+            ),
+            ("cpu".into(), json!({"id": 1, "nr_running": 2})),
+            (
+                "frame".into(),
+                json!({"function": "mutex_lock", "pc": "0xffffffff81000000", "inline": false}),
+            ),
+            (
+                "object".into(),
+                json!({"type": "struct mutex", "address": "0xffff888003a1c040"}),
+            ),
+            (
+                "map".into(),
+                json!({"owner": bare, "readers": 2, "writer_locked": true}),
+            ),
+            ("error".into(), json!({"error": "no task #7"})),
+            ("text".into(), json!("6.1.0-13-amd64")),
+            (
+                "records".into(),
+                json!([{"level": 4, "timestamp": 1.0, "text": "a 1"}, {"level": 4, "timestamp": 2.0, "text": "b"}]),
+            ),
+            ("number".into(), json!(42)),
+        ]
+    }
+
+    #[test]
+    fn fingerprints_stay_what_databases_hold() {
+        let all: Vec<String> = samples()
+            .into_iter()
+            .map(|e| {
+                let (fp, label) = fingerprint("RULE-0001", &[e.clone()]);
+                format!("{} {fp} {label}", e.0)
+            })
+            .collect();
+        let (fp, _) = fingerprint("RULE-0001", &samples());
+        insta::assert_snapshot!(format!("{}\nall {fp}", all.join("\n")));
+    }
+}
