@@ -59,6 +59,16 @@ def check(name, t, recipe):
         r = [x for x in tasks if fns(x) & RWSEM_READ_WAIT]
         if not w or len(r) < 2:
             p.append(f"{len(w)} queued writers and {len(r)} queued readers on an rwsem (want >= 1 and >= 2)")
+    elif name == "rwsem-writer-stall":
+        holder = [x for x in tasks if x["comm"] == "vmt_rwsem_owner" and x["state"] == "D"]
+        w = [x for x in tasks if x["state"] == "D" and fns(x) & RWSEM_WRITE_WAIT]
+        r = [x for x in tasks if x["state"] == "D" and fns(x) & RWSEM_READ_WAIT]
+        if not holder:
+            p.append("the writer holding vmt_rwsem is not in D")
+        if not w or len(r) < 4:
+            p.append(f"{len(w)} queued writers and {len(r)} queued readers on vmt_rwsem (want >= 1 and >= 4)")
+        if not log_has(t, r"blocked for more than"):
+            p.append("no hung-task warning in the log")
     elif name == "sysrq-panic":
         if not log_has(t, r"sysrq: Trigger a crash"):
             p.append("no sysrq crash trigger in the log")

@@ -16,6 +16,9 @@
  *                  (vmt_dl_ab, vmt_dl_ba on vmt_lock_a/b) and a cycle of three
  *                  (vmt_dl_cd, vmt_dl_de, vmt_dl_ec on vmt_lock_c/d/e); one more
  *                  task (vmt_dl_behind) queues on vmt_lock_a behind the cycle.
+ *   mode=rwsem     : a kthread takes vmt_rwsem for write and waits for a device
+ *                  that never answers; readers of /proc/vmtriage_rwsem queue
+ *                  for read, writers to it for write.
  */
 #include <linux/module.h>
 #include <linux/kthread.h>
@@ -28,6 +31,7 @@
 #include <linux/mm.h>
 #include <linux/completion.h>
 #include <linux/spinlock.h>
+#include <linux/rwsem.h>
 #include <linux/version.h>
 
 static char *mode = "none";
@@ -181,6 +185,40 @@ static int dl_ready(void *unused)
 	return 0;
 }
 
+/* rwsem ------------------------------------------------------------------- */
+
+static DECLARE_RWSEM(vmt_rwsem);
+
+static int rwsem_writer(void *unused)
+{
+	down_write(&vmt_rwsem);
+	pr_info("vmtriage_scen: writer holds vmt_rwsem and waits for the device\n");
+	/* Uninterruptible, as a driver waiting for hardware is. */
+	wait_for_completion(&vmt_never);
+	up_write(&vmt_rwsem);
+	return 0;
+}
+
+static ssize_t rwsem_read(struct file *f, char __user *buf, size_t n, loff_t *off)
+{
+	down_read(&vmt_rwsem);
+	up_read(&vmt_rwsem);
+	return 0;
+}
+
+static ssize_t rwsem_write(struct file *f, const char __user *buf, size_t n, loff_t *off)
+{
+	down_write(&vmt_rwsem);
+	up_write(&vmt_rwsem);
+	return n;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 6, 0)
+static const struct proc_ops rwsem_fops = { .proc_read = rwsem_read, .proc_write = rwsem_write };
+#else
+static const struct file_operations rwsem_fops = { .read = rwsem_read, .write = rwsem_write };
+#endif
+
 /* softlockup -------------------------------------------------------------- */
 
 static int spinner(void *unused)
@@ -215,6 +253,9 @@ static int __init vmt_init(void)
 			kthread_run(dl_worker, &dl_orders[i], "%s", dl_orders[i].name);
 		kthread_run(dl_behind, NULL, "vmt_dl_behind");
 		kthread_run(dl_ready, NULL, "vmt_dl_ready");
+	} else if (!strcmp(mode, "rwsem")) {
+		proc_create("vmtriage_rwsem", 0666, NULL, &rwsem_fops);
+		kthread_run(rwsem_writer, NULL, "vmt_rwsem_owner");
 	} else {
 		return -EINVAL;
 	}

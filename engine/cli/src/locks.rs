@@ -24,10 +24,25 @@ pub struct TaskRef {
     pub waits_in: Option<String>,
 }
 
+/// The object a lock that is no global is a member of.
+#[derive(Debug, Clone, Serialize)]
+pub struct HomeRow {
+    /// The containing struct (`mm_struct`).
+    pub container: &'static str,
+    /// The lock's member in it (`mmap_lock`, `mmap_sem`).
+    pub member: &'static str,
+    /// The containing object's address, hex.
+    pub object: String,
+    /// The process it belongs to.
+    pub process: Option<TaskRef>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LockRow {
     pub address: String,
     pub name: Option<String>,
+    /// For a lock that is no global: what it is a member of, where known.
+    pub home: Option<HomeRow>,
     /// `mutex`, `rwsem`, `rwlock`, `spinlock`, `raw_spinlock`, `rt_mutex`,
     /// `percpu_rwsem`, `semaphore`; `null` when it could not be told.
     pub kind: Option<&'static str>,
@@ -165,6 +180,12 @@ fn lock_row(l: &kmodel::locks::ContendedLock, tref: &dyn Fn(u64) -> TaskRef) -> 
     LockRow {
         address: format!("{:#x}", l.addr),
         name: l.name.clone(),
+        home: l.home.as_ref().map(|h| HomeRow {
+            container: h.container,
+            member: h.member,
+            object: format!("{:#x}", h.addr),
+            process: h.task.map(tref),
+        }),
         kind: l.kind.map(|k| k.name()),
         rt: st.is_some_and(|s| s.rt),
         locked: st.map(|s| s.locked),
@@ -187,6 +208,16 @@ fn lock_row(l: &kmodel::locks::ContendedLock, tref: &dyn Fn(u64) -> TaskRef) -> 
     }
 }
 
+impl LockRow {
+    /// The global's name, else `&((mm_struct *)0x…)->mmap_lock`, else none.
+    fn display_name(&self) -> Option<String> {
+        self.name.clone().or_else(|| {
+            let h = self.home.as_ref()?;
+            Some(format!("&(({} *){})->{}", h.container, h.object, h.member))
+        })
+    }
+}
+
 fn task_text(t: &TaskRef) -> String {
     format!("{} {} [{}]", t.pid, t.comm, t.state)
 }
@@ -201,11 +232,19 @@ pub fn locks_text(r: &LocksReport) -> String {
         let _ = writeln!(
             s,
             "LOCK {} ({}{}) at {}",
-            l.name.as_deref().unwrap_or("<anonymous>"),
+            l.display_name().as_deref().unwrap_or("<anonymous>"),
             l.kind.unwrap_or("lock"),
             if l.rt { ", PREEMPT_RT" } else { "" },
             l.address
         );
+        if let Some(h) = &l.home {
+            let _ = writeln!(
+                s,
+                "  in: {} of process {}",
+                h.container,
+                h.process.as_ref().map_or_else(|| "?".into(), task_text)
+            );
+        }
         if let Some(e) = &l.error {
             let _ = writeln!(s, "  state: unreadable: {e}");
         } else {
@@ -265,7 +304,7 @@ pub fn locks_text(r: &LocksReport) -> String {
         r.locks
             .iter()
             .find(|l| l.address == addr)
-            .and_then(|l| l.name.clone())
+            .and_then(LockRow::display_name)
             .unwrap_or_else(|| addr.to_string())
     };
     for c in &r.chains {
@@ -303,7 +342,7 @@ pub fn locks_dot(r: &LocksReport) -> String {
     for l in &r.locks {
         let label = format!(
             "{} ({})",
-            l.name.as_deref().unwrap_or(&l.address),
+            l.display_name().unwrap_or_else(|| l.address.clone()),
             l.kind.unwrap_or("lock")
         );
         let _ = writeln!(
@@ -360,6 +399,7 @@ mod tests {
         LockRow {
             address: format!("{:#x}", 0xffff_ffff_c000_0000u64 + n * 0x40),
             name: Some(name.into()),
+            home: None,
             kind: Some(kind),
             rt: false,
             locked: Some(true),
@@ -402,6 +442,22 @@ mod tests {
             vec![b.clone(), c.clone()],
         );
         let lb = lock("lock_b [abba]", "mutex", Some(b.clone()), vec![a.clone()]);
+        // A process's mmap_lock: no global, named by its mm.
+        let mut mm = lock("mmap_lock", "rwsem", None, vec![]);
+        mm.name = None;
+        mm.home = Some(HomeRow {
+            container: "mm_struct",
+            member: "mmap_lock",
+            object: "0xffff888003a1c000".into(),
+            process: Some(t(300, "faulter", "D", None)),
+        });
+        mm.owner_status = "none";
+        mm.readers = Some(1);
+        mm.writer_waiting = Some(true);
+        mm.waiters = vec![
+            t(301, "faulter", "D", Some("rwsem_down_write_slowpath")),
+            t(302, "faulter", "D", Some("rwsem_down_read_slowpath")),
+        ];
         LocksReport {
             chains: vec![ChainRow {
                 steps: vec![
@@ -412,7 +468,7 @@ mod tests {
                 end: "cycle",
             }],
             cycles: vec![vec![(a, lb.address.clone()), (b, la.address.clone())]],
-            locks: vec![rw, la, lb],
+            locks: vec![rw, la, lb, mm],
             partial: vec![],
         }
     }

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use kdebuginfo::TypeKind;
 
 use crate::error::{Error, Result};
-use crate::object::{Object, MAX_LIST};
+use crate::object::{FieldReader, Object, MAX_LIST};
 use crate::Kernel;
 
 /// The kinds of lock, by the C type that declares them.
@@ -598,11 +598,30 @@ pub struct ContendedLock {
     pub kind: Option<LockKind>,
     /// The global it is (`tasklist_lock`, `vault_lock [mymod]`), if any.
     pub name: Option<String>,
+    /// The kernel object it is a member of, for a lock that is no global
+    /// (a process's `mm->mmap_lock`), where the model finds one.
+    pub home: Option<LockHome>,
     /// Its state, or why it could not be read.
     pub state: std::result::Result<LockState, String>,
     /// Tasks waiting for it: its own wait list (in queue order) and every
     /// task whose stack waits on it, each once.
     pub waiters: Vec<u64>,
+}
+
+/// The object a lock is embedded in: `&mm->mmap_lock` is the lock at
+/// `container + offset` of a `struct mm_struct`, the address space of the
+/// process `task`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHome {
+    /// The containing struct's name (`mm_struct`).
+    pub container: &'static str,
+    /// The member the lock is, by this kernel's name (`mmap_lock`, or
+    /// `mmap_sem` before 5.8).
+    pub member: &'static str,
+    /// The containing object's address.
+    pub addr: u64,
+    /// The process it belongs to (its thread-group leader's task_struct).
+    pub task: Option<u64>,
 }
 
 /// The wait-for graph: task → lock it waits for → the lock's owner → …
@@ -699,6 +718,7 @@ impl Kernel {
                     addr: b.addr,
                     kind: Some(state.as_ref().map_or(b.kind, |s| s.kind)),
                     name: self.data_symbol(b.addr),
+                    home: None,
                     waiters: state
                         .as_ref()
                         .ok()
@@ -713,6 +733,7 @@ impl Kernel {
             }
             g.waits.insert(t, i);
         }
+        self.find_homes(tasks, &mut g.locks);
         g.find_cycles();
         // Most waiters first; keep `waits` pointing at the same locks.
         let mut order: Vec<usize> = (0..g.locks.len()).collect();
@@ -730,6 +751,62 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Names the containing object of each unnamed lock where it is a
+    /// process's `mm->mmap_lock` (`mmap_sem` before 5.8): the one place a
+    /// sleeping lock of every process lives. Reads each task's `mm` once;
+    /// a task whose `mm` cannot be read simply names nothing.
+    fn find_homes(&self, tasks: &[u64], locks: &mut [ContendedLock]) {
+        let unnamed: HashSet<u64> = locks
+            .iter()
+            .filter(|l| l.name.is_none())
+            .map(|l| l.addr)
+            .collect();
+        if unnamed.is_empty() {
+            return;
+        }
+        let Some(&first) = tasks.first() else { return };
+        let Ok(sample) = self.object(first, "struct task_struct") else {
+            return;
+        };
+        let (Ok(mm_of), Ok(leader_of)) = (
+            FieldReader::new(&sample, "mm"),
+            FieldReader::new(&sample, "group_leader"),
+        ) else {
+            return;
+        };
+        let Some((member, offset)) = self.find_type("struct mm_struct").ok().and_then(|ty| {
+            ["mmap_lock", "mmap_sem"]
+                .into_iter()
+                .find_map(|m| Some((m, self.debug.member_path(ty, m).ok()?.offset)))
+        }) else {
+            return;
+        };
+        let mut found: std::collections::HashMap<u64, LockHome> = Default::default();
+        for &t in tasks {
+            let Ok(mm) = mm_of.read_u64(self, t) else {
+                continue;
+            };
+            let lock = mm.wrapping_add(offset);
+            if mm == 0 || !unnamed.contains(&lock) || found.contains_key(&lock) {
+                continue;
+            }
+            found.insert(
+                lock,
+                LockHome {
+                    container: "mm_struct",
+                    member,
+                    addr: mm,
+                    task: leader_of.read_u64(self, t).ok().filter(|&l| l != 0),
+                },
+            );
+        }
+        for l in locks.iter_mut() {
+            l.home = found.remove(&l.addr);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -739,6 +816,7 @@ mod tests {
             addr,
             kind: Some(LockKind::Mutex),
             name: None,
+            home: None,
             state: Ok(LockState {
                 kind: LockKind::Mutex,
                 addr,

@@ -125,6 +125,30 @@ const LOCK: TypeDecl = TypeDecl {
         ),
         decl_field!(
             lock,
+            "container",
+            Shape::Is(Ty::Str),
+            "for a lock that is no global, the struct it is a member of where the model knows it: `mm_struct` for a process's mmap_lock; null otherwise",
+            |ev, l, span| home_of(ev, &l, span)?.map_or(Value::Null, |h| Value::str(h.container))
+        ),
+        decl_field!(
+            lock,
+            "member",
+            Shape::Is(Ty::Str),
+            "its member name in `container`, as this kernel names it (`mmap_lock`; `mmap_sem` before 5.8)",
+            |ev, l, span| home_of(ev, &l, span)?.map_or(Value::Null, |h| Value::str(h.member))
+        ),
+        decl_field!(
+            lock,
+            "process",
+            Shape::Is(Ty::Task),
+            "the process the containing object belongs to (the mm's thread-group leader); null for globals",
+            |ev, l, span| {
+                let task = home_of(ev, &l, span)?.and_then(|h| h.task);
+                task_at(ev, task, span)?
+            }
+        ),
+        decl_field!(
+            lock,
             "owner",
             Shape::Is(Ty::Task),
             "the task holding it, where the kernel records one (mutex, rwsem writer, rt_mutex, RT spinlock/rwlock writer); null if free or not recorded",
@@ -142,6 +166,20 @@ const LOCK: TypeDecl = TypeDecl {
         ),
     ],
 };
+
+/// Where a waited-for lock lives, from the wait-for graph (which names the
+/// containing object of every contended lock).
+fn home_of(
+    ev: &Evaluator<'_, '_>,
+    l: &LockVal,
+    span: Span,
+) -> Result<Option<kmodel::locks::LockHome>, EvalError> {
+    let g = ev.model(span)?.wait_graph().map_err(model_err(span))?;
+    Ok(g.locks
+        .iter()
+        .find(|c| c.addr == l.address)
+        .and_then(|c| c.home.clone()))
+}
 
 fn state<'k>(_: &Evaluator<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockState>, EvalError> {
     match v {
