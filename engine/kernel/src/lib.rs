@@ -14,6 +14,7 @@ pub mod object;
 pub mod partial;
 pub mod pid;
 pub mod printk;
+pub mod taint;
 pub mod tasks;
 pub mod x86_64;
 pub mod xarray;

@@ -35,11 +35,6 @@ impl Kernel {
         }
         Ok(out)
     }
-
-    /// The kernel's taint mask (as /proc/sys/kernel/tainted).
-    pub fn tainted_mask(&self) -> Result<u64> {
-        self.global("tainted_mask")?.as_u64()
-    }
 }
 
 /// A symbol of a module's own table: (address, size, name).

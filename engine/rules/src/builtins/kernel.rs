@@ -70,9 +70,6 @@ fn global_int<'k>(m: &Model<'k>, name: &str, span: Span) -> Result<Value<'k>, Ev
     ))
 }
 
-/// Taint letters by bit, as the kernel prints them.
-const TAINT_LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTNJ";
-
 const KERNEL: TypeDecl = TypeDecl {
     name: "kernel",
     doc: "the kernel that crashed",
@@ -147,15 +144,11 @@ const KERNEL: TypeDecl = TypeDecl {
             kernel,
             "taint_flags",
             Shape::List(&Shape::Is(Ty::Str)),
-            "taint letters set, e.g. [\"O\", \"E\"]",
+            "taint letters set, e.g. [\"O\", \"E\"], from the kernel's own taint_flags[] (a bit it does not name is \"?\")",
             |_, m, span| {
                 let mask = m.k.tainted_mask().map_err(kernel_err(span))?;
-                Value::list(
-                    (0..TAINT_LETTERS.len())
-                        .filter(|b| mask & (1 << b) != 0)
-                        .map(|b| Value::str(&(TAINT_LETTERS[b] as char).to_string()))
-                        .collect(),
-                )
+                let letters = m.k.taint_letters(mask).map_err(kernel_err(span))?;
+                Value::list(letters.iter().map(|c| Value::str(&c.to_string())).collect())
             }
         ),
         decl_field!(
