@@ -123,7 +123,8 @@ fn describe_start(b: &[u8]) -> String {
 }
 
 impl Vmcore {
-    /// Memory-maps and opens a dump file.
+    /// Opens a dump file: ELF and kdump files are read with `pread`, a
+    /// flattened stream is memory-mapped.
     ///
     /// The file must not be truncated or modified while the `Vmcore` is
     /// alive (a memory map of a shrinking file faults on access).
