@@ -187,7 +187,7 @@ pub fn load_pack(rules: Option<&Path>, params: &[String]) -> Result<RulePack, Re
         err(
             "vmtriage::param",
             "see `vmtriage rules show RULE` for its params",
-            e,
+            e.to_string(),
         )
     })?;
     Ok(pack)

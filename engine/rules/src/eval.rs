@@ -212,162 +212,193 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         }
     }
 
+    /// Evaluates an expression: literals and names here, every other
+    /// construct of the language in its own method below.
     pub fn eval(&mut self, e: &Expr) -> R<'k> {
         let span = e.span;
-        Ok(match &e.kind {
-            ExprKind::Null => Value::Null,
-            ExprKind::Bool(b) => Value::Bool(*b),
-            ExprKind::Int(i) => Value::Int(*i),
-            ExprKind::Float(f) => Value::Float(*f),
-            ExprKind::Str(s) => Value::str(s),
+        match &e.kind {
+            ExprKind::Null => Ok(Value::Null),
+            ExprKind::Bool(b) => Ok(Value::Bool(*b)),
+            ExprKind::Int(i) => Ok(Value::Int(*i)),
+            ExprKind::Float(f) => Ok(Value::Float(*f)),
+            ExprKind::Str(s) => Ok(Value::str(s)),
             ExprKind::List(items) => {
                 let mut v = Vec::with_capacity(items.len());
                 for i in items {
                     v.push(self.eval(i)?);
                 }
-                Value::list(v)
+                Ok(Value::list(v))
             }
-            ExprKind::Var(n) => self.lookup(n, span)?,
-            ExprKind::Global { name, optional } => self.global(name, *optional, span)?,
+            ExprKind::Var(n) => self.lookup(n, span),
+            ExprKind::Global { name, optional } => self.global(name, *optional, span),
             ExprKind::Field {
                 base,
                 name,
                 optional,
             } => {
                 let b = self.eval(base)?;
-                self.field(&b, &name.name, *optional, name.span)?
+                self.field(&b, &name.name, *optional, name.span)
             }
             ExprKind::Index { base, index } => {
                 let b = self.eval(base)?;
                 let i = self.eval(index)?;
-                self.index(b, i, span)?
+                self.index(b, i, span)
             }
-            ExprKind::Call { func, args } => self.call(&func.name, args, span)?,
-            ExprKind::Unary { op, expr } => {
-                let v = self.eval(expr)?;
-                match op {
-                    UnOp::Not => Value::Bool(!truthy(&v)),
-                    UnOp::Neg => match self.num(&v, span)? {
-                        Num::I(i) => Value::Int(i.wrapping_neg()),
-                        Num::F(f) => Value::Float(-f),
-                        Num::Null => Value::Null,
-                    },
-                }
-            }
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span)?,
-            ExprKind::Where { coll, cond } => {
-                let items = self.eval_list(coll)?;
-                self.spend(items.len() as u64, span)?;
-                let mut out = Vec::new();
-                for it in items.iter() {
-                    let keep = self.with_elem(it.clone(), |s| s.eval(cond))?;
-                    if truthy(&keep) {
-                        out.push(it.clone());
-                    }
-                }
-                Value::list(out)
-            }
-            ExprKind::Quant { q, coll, cond } => {
-                let items = self.eval_list(coll)?;
-                self.spend(items.len() as u64, span)?;
-                let mut any = false;
-                let mut all = true;
-                for it in items.iter() {
-                    let ok = match cond {
-                        Some(c) => truthy(&self.with_elem(it.clone(), |s| s.eval(c))?),
-                        None => true,
-                    };
-                    any |= ok;
-                    all &= ok;
-                    if (*q == Quantifier::Any || *q == Quantifier::None) && any {
-                        break;
-                    }
-                    if *q == Quantifier::All && !all {
-                        break;
-                    }
-                }
-                Value::Bool(match q {
-                    Quantifier::Any => any,
-                    Quantifier::All => all,
-                    Quantifier::None => !any,
-                })
-            }
+            ExprKind::Call { func, args } => self.call(&func.name, args, span),
+            ExprKind::Unary { op, expr } => self.unary(*op, expr, span),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
+            ExprKind::Where { coll, cond } => self.filter(coll, cond, span),
+            ExprKind::Quant { q, coll, cond } => self.quantify(*q, coll, cond.as_deref(), span),
             ExprKind::Has { stack, pattern } => {
                 let s = self.eval(stack)?;
                 let names = self.function_names(&s, stack.span)?;
-                Value::Bool(self.has(&names, pattern)?)
+                Ok(Value::Bool(self.has(&names, pattern)?))
             }
             ExprKind::Group {
                 coll,
                 key,
                 name,
                 having,
-            } => {
-                let items = self.eval_list(coll)?;
-                self.spend(items.len() as u64, span)?;
-                let mut groups: BTreeMap<Key, (Value<'k>, Vec<Value<'k>>)> = BTreeMap::new();
-                for it in items.iter() {
-                    let k = self.with_elem(it.clone(), |s| s.eval(key))?;
-                    if matches!(k, Value::Null) {
-                        continue; // elements without a key form no group
-                    }
-                    let kk = self.key(&k, key.span)?;
-                    groups
-                        .entry(kk)
-                        .or_insert_with(|| (k.clone(), Vec::new()))
-                        .1
-                        .push(it.clone());
-                }
-                let mut out = Vec::new();
-                for (_, (k, items)) in groups {
-                    let g = Value::Group(Rc::new(GroupVal {
-                        key: k.clone(),
-                        name: name.as_ref().map(|n| n.name.clone()),
-                        items,
-                    }));
-                    let keep = match having {
-                        Some(h) => {
-                            let bound = name.as_ref().map(|n| n.name.clone());
-                            if let Some(b) = &bound {
-                                self.scopes.push((b.clone(), k));
-                            }
-                            let r = self.with_elem(g.clone(), |s| s.eval(h));
-                            if bound.is_some() {
-                                self.scopes.pop();
-                            }
-                            truthy(&r?)
-                        }
-                        None => true,
-                    };
-                    if keep {
-                        out.push(g);
-                    }
-                }
-                Value::list(out)
-            }
+            } => self.group(
+                coll,
+                key,
+                name.as_ref().map(|n| n.name.as_str()),
+                having.as_deref(),
+                span,
+            ),
             ExprKind::Sort { coll, key, desc } => {
                 let mut v = self.keyed(coll, key, span)?;
                 v.sort_by(|a, b| a.0.cmp(&b.0));
                 if *desc {
                     v.reverse();
                 }
-                Value::list(v.into_iter().map(|(_, x)| x).collect())
+                Ok(Value::list(v.into_iter().map(|(_, x)| x).collect()))
             }
-            ExprKind::Top { n, coll, key } => {
-                let n = match self.eval(n)? {
-                    Value::Int(i) if i >= 0 => i as usize,
-                    other => {
-                        return err(
-                            n.span,
-                            format!("top needs a count, not {}", other.type_name()),
-                        )
-                    }
-                };
-                let mut v = self.keyed(coll, key, span)?;
-                v.sort_by(|a, b| b.0.cmp(&a.0));
-                Value::list(v.into_iter().take(n).map(|(_, x)| x).collect())
-            }
+            ExprKind::Top { n, coll, key } => self.top(n, coll, key, span),
+        }
+    }
+
+    /// `not x`, `-x`.
+    fn unary(&mut self, op: UnOp, expr: &Expr, span: Span) -> R<'k> {
+        let v = self.eval(expr)?;
+        Ok(match op {
+            UnOp::Not => Value::Bool(!truthy(&v)),
+            UnOp::Neg => match self.num(&v, span)? {
+                Num::I(i) => Value::Int(i.wrapping_neg()),
+                Num::F(f) => Value::Float(-f),
+                Num::Null => Value::Null,
+            },
         })
+    }
+
+    /// `COLL where COND`.
+    fn filter(&mut self, coll: &Expr, cond: &Expr, span: Span) -> R<'k> {
+        let items = self.eval_list(coll)?;
+        self.spend(items.len() as u64, span)?;
+        let mut out = Vec::new();
+        for it in items.iter() {
+            let keep = self.with_elem(it.clone(), |s| s.eval(cond))?;
+            if truthy(&keep) {
+                out.push(it.clone());
+            }
+        }
+        Ok(Value::list(out))
+    }
+
+    /// `any of` / `all of` / `none of COLL [where COND]`, stopping at the
+    /// first element that decides.
+    fn quantify(&mut self, q: Quantifier, coll: &Expr, cond: Option<&Expr>, span: Span) -> R<'k> {
+        let items = self.eval_list(coll)?;
+        self.spend(items.len() as u64, span)?;
+        let mut any = false;
+        let mut all = true;
+        for it in items.iter() {
+            let ok = match cond {
+                Some(c) => truthy(&self.with_elem(it.clone(), |s| s.eval(c))?),
+                None => true,
+            };
+            any |= ok;
+            all &= ok;
+            if (q == Quantifier::Any || q == Quantifier::None) && any {
+                break;
+            }
+            if q == Quantifier::All && !all {
+                break;
+            }
+        }
+        Ok(Value::Bool(match q {
+            Quantifier::Any => any,
+            Quantifier::All => all,
+            Quantifier::None => !any,
+        }))
+    }
+
+    /// `group COLL by KEY [as NAME] [having COND]`: groups in key order;
+    /// elements whose key is null form no group.
+    fn group(
+        &mut self,
+        coll: &Expr,
+        key: &Expr,
+        name: Option<&str>,
+        having: Option<&Expr>,
+        span: Span,
+    ) -> R<'k> {
+        let items = self.eval_list(coll)?;
+        self.spend(items.len() as u64, span)?;
+        let mut groups: BTreeMap<Key, (Value<'k>, Vec<Value<'k>>)> = BTreeMap::new();
+        for it in items.iter() {
+            let k = self.with_elem(it.clone(), |s| s.eval(key))?;
+            if matches!(k, Value::Null) {
+                continue;
+            }
+            let kk = self.key(&k, key.span)?;
+            groups
+                .entry(kk)
+                .or_insert_with(|| (k.clone(), Vec::new()))
+                .1
+                .push(it.clone());
+        }
+        let mut out = Vec::new();
+        for (_, (k, items)) in groups {
+            let g = Value::Group(Rc::new(GroupVal {
+                key: k.clone(),
+                name: name.map(str::to_string),
+                items,
+            }));
+            let keep = match having {
+                Some(h) => {
+                    if let Some(b) = name {
+                        self.scopes.push((b.to_string(), k));
+                    }
+                    let r = self.with_elem(g.clone(), |s| s.eval(h));
+                    if name.is_some() {
+                        self.scopes.pop();
+                    }
+                    truthy(&r?)
+                }
+                None => true,
+            };
+            if keep {
+                out.push(g);
+            }
+        }
+        Ok(Value::list(out))
+    }
+
+    /// `top N COLL by KEY`: the N largest, largest first.
+    fn top(&mut self, n: &Expr, coll: &Expr, key: &Expr, span: Span) -> R<'k> {
+        let n = match self.eval(n)? {
+            Value::Int(i) if i >= 0 => i as usize,
+            other => {
+                return err(
+                    n.span,
+                    format!("top needs a count, not {}", other.type_name()),
+                )
+            }
+        };
+        let mut v = self.keyed(coll, key, span)?;
+        v.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(Value::list(v.into_iter().take(n).map(|(_, x)| x).collect()))
     }
 
     fn keyed(

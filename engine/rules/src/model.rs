@@ -55,7 +55,26 @@ pub struct Index {
     pub threads: HashMap<i32, Vec<usize>>,
 }
 
-type Lazy<T> = OnceCell<Result<T, String>>;
+/// Why the model could not answer: the kernel model's error (shared, since
+/// an answer read once is cached with its failure), or a task index that
+/// names no task.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModelError {
+    #[error("{0}")]
+    Kernel(Arc<kmodel::Error>),
+    #[error("no task #{0}")]
+    NoTask(usize),
+}
+
+impl From<kmodel::Error> for ModelError {
+    fn from(e: kmodel::Error) -> Self {
+        ModelError::Kernel(Arc::new(e))
+    }
+}
+
+pub type ModelResult<T> = Result<T, ModelError>;
+
+type Lazy<T> = OnceCell<ModelResult<T>>;
 
 pub struct Model<'k> {
     pub k: &'k Kernel,
@@ -76,8 +95,8 @@ pub struct Model<'k> {
     pub unwound: Cell<usize>,
 }
 
-fn lazy<T>(cell: &Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> Result<&T, String> {
-    cell.get_or_init(|| f().map_err(|e| e.to_string()))
+fn lazy<T>(cell: &Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> ModelResult<&T> {
+    cell.get_or_init(|| f().map_err(ModelError::from))
         .as_ref()
         .map_err(|e| e.clone())
 }
@@ -103,7 +122,7 @@ impl<'k> Model<'k> {
     }
 
     /// Every task that could be read; what could not is in [`Model::gaps`].
-    pub fn tasks(&self) -> Result<&[Task<'k>], String> {
+    pub fn tasks(&self) -> ModelResult<&[Task<'k>]> {
         lazy(&self.tasks, || {
             let w = self.k.task_walk()?;
             let _ = self.gaps.set(w.gaps);
@@ -118,7 +137,7 @@ impl<'k> Model<'k> {
         self.gaps.get().map(|g| g.as_slice()).unwrap_or(&[])
     }
 
-    pub fn index(&self) -> Result<&Index, String> {
+    pub fn index(&self) -> ModelResult<&Index> {
         let tasks = self.tasks()?;
         Ok(self.index.get_or_init(|| {
             let mut ix = Index::default();
@@ -136,29 +155,29 @@ impl<'k> Model<'k> {
         }))
     }
 
-    pub fn task(&self, i: usize) -> Result<&Task<'k>, String> {
-        self.tasks()?.get(i).ok_or_else(|| format!("no task #{i}"))
+    pub fn task(&self, i: usize) -> ModelResult<&Task<'k>> {
+        self.tasks()?.get(i).ok_or(ModelError::NoTask(i))
     }
 
-    pub fn dmesg(&self) -> Result<&[LogRecord], String> {
+    pub fn dmesg(&self) -> ModelResult<&[LogRecord]> {
         lazy(&self.dmesg, || self.k.dmesg()).map(|v| v.as_slice())
     }
 
-    pub fn memory(&self) -> Result<&MemorySummary, String> {
+    pub fn memory(&self) -> ModelResult<&MemorySummary> {
         lazy(&self.memory, || self.k.memory())
     }
 
-    pub fn modules(&self) -> Result<&[ModuleInfo], String> {
+    pub fn modules(&self) -> ModelResult<&[ModuleInfo]> {
         lazy(&self.modules, || self.k.modules()).map(|v| v.as_slice())
     }
 
-    pub fn panic_message(&self) -> Result<Option<&str>, String> {
+    pub fn panic_message(&self) -> ModelResult<Option<&str>> {
         lazy(&self.panic, || self.k.panic_message()).map(|o| o.as_deref())
     }
 
     /// The wait-for graph over the tasks that can wait for a lock (asleep in
     /// D, or on a CPU spinning): built once, unwinding only those.
-    pub fn wait_graph(&self) -> Result<&WaitGraph, String> {
+    pub fn wait_graph(&self) -> ModelResult<&WaitGraph> {
         let tasks = self.tasks()?;
         lazy(&self.wait_graph, || {
             let mut addrs = Vec::new();
@@ -175,7 +194,7 @@ impl<'k> Model<'k> {
         })
     }
 
-    pub fn cpus(&self) -> Result<&[CpuInfo], String> {
+    pub fn cpus(&self) -> ModelResult<&[CpuInfo]> {
         let ix = self.index()?;
         lazy(&self.cpus, || {
             let mut v = Vec::new();
@@ -193,7 +212,7 @@ impl<'k> Model<'k> {
         .map(|v| v.as_slice())
     }
 
-    pub fn stack(&self, i: usize) -> Result<Arc<StackInfo>, String> {
+    pub fn stack(&self, i: usize) -> ModelResult<Arc<StackInfo>> {
         if let Some(s) = self.stack_cache.borrow().get(&i) {
             return Ok(s.clone());
         }
@@ -210,7 +229,7 @@ impl<'k> Model<'k> {
         self.stack_cache.borrow().get(&i).cloned()
     }
 
-    pub fn blocked_on(&self, i: usize) -> Result<Option<BlockedOn>, String> {
+    pub fn blocked_on(&self, i: usize) -> ModelResult<Option<BlockedOn>> {
         if let Some(b) = self.blocked_cache.borrow().get(&i) {
             return Ok(b.clone());
         }

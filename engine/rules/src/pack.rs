@@ -20,6 +20,28 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
+/// A `--param RULE.NAME=VALUE` override that cannot be applied.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ParamError {
+    #[error("--param `{0}`: expected RULE.NAME=VALUE")]
+    Syntax(String),
+    #[error("--param `{0}`: no rule `{1}`")]
+    NoRule(String, String),
+    #[error("--param `{arg}`: rule {rule} has no param `{name}` (it has: {known})")]
+    NoParam {
+        arg: String,
+        rule: String,
+        name: String,
+        known: String,
+    },
+    #[error("--param `{arg}`: `{value}` is not a valid value for `{name}`")]
+    BadValue {
+        arg: String,
+        value: String,
+        name: String,
+    },
+}
+
 pub struct RulePack {
     pub rules: Vec<Rule>,
     pub helpers: RhaiHelpers,
@@ -207,27 +229,26 @@ impl RulePack {
     }
 
     /// Applies `RULE.NAME=VALUE` overrides; unknown rules/params are errors.
-    pub fn override_params(&mut self, overrides: &[String]) -> Result<(), String> {
+    pub fn override_params(&mut self, overrides: &[String]) -> Result<(), ParamError> {
         for o in overrides {
-            let (lhs, val) = o
-                .split_once('=')
-                .ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
-            let (id, name) = lhs
-                .split_once('.')
-                .ok_or_else(|| format!("--param `{o}`: expected RULE.NAME=VALUE"))?;
+            let syntax = || ParamError::Syntax(o.clone());
+            let (lhs, val) = o.split_once('=').ok_or_else(syntax)?;
+            let (id, name) = lhs.split_once('.').ok_or_else(syntax)?;
             let r = self
                 .rules
                 .iter_mut()
                 .find(|r| r.doc.id == id)
-                .ok_or_else(|| format!("--param `{o}`: no rule `{id}`"))?;
-            let cur = r.params.get(name).ok_or_else(|| {
-                format!(
-                    "--param `{o}`: rule {id} has no param `{name}` (it has: {})",
-                    r.params.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
+                .ok_or_else(|| ParamError::NoRule(o.clone(), id.to_string()))?;
+            let cur = r.params.get(name).ok_or_else(|| ParamError::NoParam {
+                arg: o.clone(),
+                rule: id.to_string(),
+                name: name.to_string(),
+                known: r.params.keys().cloned().collect::<Vec<_>>().join(", "),
             })?;
-            let v = cur.parse_like(val).ok_or_else(|| {
-                format!("--param `{o}`: `{val}` is not a valid value for `{name}`")
+            let v = cur.parse_like(val).ok_or_else(|| ParamError::BadValue {
+                arg: o.clone(),
+                value: val.to_string(),
+                name: name.to_string(),
             })?;
             r.params.insert(name.to_string(), v);
         }
@@ -252,7 +273,7 @@ impl RulePack {
                 Ok(ds) => res.diagnoses.extend(ds),
                 Err(e) => res.errors.push(RuleRunError {
                     rule: r.doc.id.clone(),
-                    message: e,
+                    message: e.to_string(),
                 }),
             }
         }
@@ -266,15 +287,29 @@ impl RulePack {
     }
 }
 
-/// Renders a rule run-time error with the expression's position in its file.
-fn located(r: &Rule, e: &EvalError) -> String {
-    let off = r
-        .fields
-        .get("match")
-        .map(|f| f.file_offset(e.span.start))
-        .unwrap_or(0);
-    let line = r.src[..off.min(r.src.len())].matches('\n').count() + 1;
-    format!("{} ({}:{line})", e.message, r.file)
+/// A rule that failed on a dump: the evaluator's error and the line of the
+/// rule file where the failing expression is.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} ({file}:{line})", error.message)]
+pub struct RuleError {
+    pub error: EvalError,
+    pub file: String,
+    pub line: usize,
+}
+
+impl RuleError {
+    fn new(r: &Rule, error: EvalError) -> RuleError {
+        let off = r
+            .fields
+            .get("match")
+            .map(|f| f.file_offset(error.span.start))
+            .unwrap_or(0);
+        RuleError {
+            line: r.src[..off.min(r.src.len())].matches('\n').count() + 1,
+            file: r.file.clone(),
+            error,
+        }
+    }
 }
 
 pub fn evaluate<'k>(
@@ -282,11 +317,11 @@ pub fn evaluate<'k>(
     m: &Model<'k>,
     params: &BTreeMap<String, ParamValue>,
     helpers: &RhaiHelpers,
-) -> Result<Vec<Diagnosis>, String> {
+) -> Result<Vec<Diagnosis>, RuleError> {
     let mut ev = Evaluator::new(m, params, helpers);
     let instances = ev
         .run(&r.program.stmts, &r.program.cond, 20)
-        .map_err(|e| located(r, &e))?;
+        .map_err(|e| RuleError::new(r, e))?;
     let mut out = Vec::new();
     for bindings in instances {
         let mut ev = Evaluator::new(m, params, helpers);

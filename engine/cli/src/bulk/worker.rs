@@ -227,7 +227,7 @@ pub fn scan_one(
         }
         match vmtriage_rules::pack::evaluate(r, &model, &r.params, &pack.helpers) {
             Ok(ds) => out.findings.extend(ds.iter().map(Finding::from_diagnosis)),
-            Err(e) => out.rule_errors.push((r.doc.id.clone(), e)),
+            Err(e) => out.rule_errors.push((r.doc.id.clone(), e.to_string())),
         }
     }
     out.partial = kmodel::partial::summarize(model.gaps());

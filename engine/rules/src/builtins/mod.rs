@@ -348,9 +348,12 @@ pub fn fail<T>(span: Span, msg: impl Into<String>) -> Result<T, EvalError> {
     })
 }
 
-/// Maps the model's `String` errors to an error at `span`.
-pub fn model_err(span: Span) -> impl Fn(String) -> EvalError {
-    move |message| EvalError { message, span }
+/// Maps the model's errors to an error at `span`.
+pub fn model_err(span: Span) -> impl Fn(crate::model::ModelError) -> EvalError {
+    move |e| EvalError {
+        message: e.to_string(),
+        span,
+    }
 }
 
 /// Maps the kernel model's errors to an error at `span`.
@@ -363,7 +366,7 @@ pub fn kernel_err(span: Span) -> impl Fn(kmodel::Error) -> EvalError {
 
 /// Element `i` of one of the model's lists (`what` names it in the error).
 pub fn nth<'a, T>(
-    items: Result<&'a [T], String>,
+    items: crate::model::ModelResult<&'a [T]>,
     i: usize,
     what: &str,
     span: Span,
