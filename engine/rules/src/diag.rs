@@ -27,6 +27,12 @@ pub enum Code {
     UnclosedHole,
     /// R009: duplicate id.
     DuplicateId,
+    /// R010: the rule file is larger than `source::MAX_RULE_FILE_BYTES`.
+    FileTooLarge,
+    /// R011: the YAML expands beyond `source::MAX_YAML_NODES` values or
+    /// `source::MAX_YAML_TEXT` bytes (aliases of aliases), or nests deeper
+    /// than its parser allows.
+    YamlTooLarge,
     /// E001–E011: a syntax error in an expression, with the expression
     /// parser's own code (dsl-grammar/README.md).
     Syntax(&'static str),
@@ -48,6 +54,9 @@ pub enum Code {
     UnusedParam,
     /// H001: a helper file does not compile.
     HelperCompile,
+    /// H002: a helper file breaks a limit of the sandbox when it is compiled
+    /// (file size, nesting, number of functions, literal size).
+    HelperTooLarge,
 }
 
 impl Code {
@@ -62,6 +71,8 @@ impl Code {
         Code::BadVersionRange,
         Code::UnclosedHole,
         Code::DuplicateId,
+        Code::FileTooLarge,
+        Code::YamlTooLarge,
         Code::UnknownName,
         Code::UnknownModelField,
         Code::TypeMismatch,
@@ -71,6 +82,7 @@ impl Code {
         Code::InvalidRegex,
         Code::UnusedParam,
         Code::HelperCompile,
+        Code::HelperTooLarge,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -84,6 +96,8 @@ impl Code {
             Code::BadVersionRange => "R007",
             Code::UnclosedHole => "R008",
             Code::DuplicateId => "R009",
+            Code::FileTooLarge => "R010",
+            Code::YamlTooLarge => "R011",
             Code::Syntax(c) => c,
             Code::UnknownName => "C001",
             Code::UnknownModelField => "C002",
@@ -94,6 +108,7 @@ impl Code {
             Code::InvalidRegex => "C007",
             Code::UnusedParam => "C008",
             Code::HelperCompile => "H001",
+            Code::HelperTooLarge => "H002",
         }
     }
 }

@@ -144,32 +144,8 @@ impl RulePack {
         helpers: &[(String, String)],
     ) -> (RulePack, Vec<RuleDiagnostic>) {
         let mut diags = Vec::new();
-        let h = match RhaiHelpers::compile(helpers) {
-            Ok(h) => h,
-            Err(errs) => {
-                for (file, msg, off) in errs {
-                    let src = Arc::new(
-                        helpers
-                            .iter()
-                            .find(|(f, _)| *f == file)
-                            .map(|(_, s)| s.clone())
-                            .unwrap_or_default(),
-                    );
-                    diags.push(
-                        RuleDiagnostic::new(
-                            Code::HelperCompile,
-                            "helper does not compile",
-                            &file,
-                            &src,
-                            (off, off + 1),
-                        )
-                        .label(msg)
-                        .help("helpers are rhai functions: `fn name(x) { ... }`"),
-                    );
-                }
-                RhaiHelpers::empty()
-            }
-        };
+        let (h, helper_diags) = RhaiHelpers::compile(helpers);
+        diags.extend(helper_diags);
         let mut out = Vec::new();
         let mut ids: BTreeMap<String, (String, usize, Arc<String>)> = BTreeMap::new();
         for (file, text) in rules {

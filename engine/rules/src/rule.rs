@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use vmtriage_dsl::ast;
 
 use crate::diag::{Code, RuleDiagnostic};
-use crate::source::{scan_fields, FieldText};
+use crate::source::{
+    read_yaml, scan_fields, FieldText, YamlError, YamlLimit, MAX_RULE_FILE_BYTES, MAX_YAML_DEPTH,
+    MAX_YAML_NODES, MAX_YAML_TEXT,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -33,58 +36,42 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AppliesTo {
     /// Kernel release ranges: `">= 5.10, < 7.0"`.
-    #[serde(default)]
     pub kernels: Option<String>,
-    #[serde(default)]
     pub arch: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ParamDoc {
     pub default: serde_yaml_ng::Value,
     pub help: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RuleTests {
-    #[serde(default)]
     pub fires_on: Vec<String>,
-    #[serde(default)]
     pub silent_on: Vec<String>,
 }
 
 /// A rule file as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RuleDoc {
     pub id: String,
     pub title: String,
     pub severity: Severity,
     pub summary: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub applies_to: AppliesTo,
-    #[serde(default)]
     pub params: BTreeMap<String, ParamDoc>,
     #[serde(rename = "match")]
     pub match_expr: String,
-    #[serde(default)]
     pub evidence: Vec<String>,
     pub message: String,
-    #[serde(default)]
     pub remediation: String,
-    #[serde(default)]
     pub references: Vec<String>,
-    #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
     pub tests: RuleTests,
 }
 
@@ -259,11 +246,33 @@ fn dsl_diag(
 /// Loads and parses one rule file's text.
 pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     let src = Arc::new(text.to_string());
+    if text.len() > MAX_RULE_FILE_BYTES {
+        return Err(vec![RuleDiagnostic::new(
+            Code::FileTooLarge,
+            "rule file too large",
+            file,
+            &src,
+            (0, 1),
+        )
+        .label(format!(
+            "a rule file may be at most {MAX_RULE_FILE_BYTES} bytes; this one is larger"
+        ))
+        .help(
+            "a rule is a few KiB of YAML; split it into several rules or move long text out",
+        )]);
+    }
     let fields: BTreeMap<String, FieldText> = scan_fields(text).into_iter().collect();
-    let doc: RuleDoc = match serde_yaml_ng::from_str(text) {
-        Ok(d) => d,
-        Err(e) => return Err(vec![yaml_diag(&e, file, &src, &fields)]),
+    let value = match read_yaml(text) {
+        Ok(v) => v,
+        Err(e) => return Err(vec![yaml_diag(e, file, &src)]),
     };
+    let doc = DocReader {
+        file,
+        src: &src,
+        fields: &fields,
+        errs: Vec::new(),
+    }
+    .rule_doc(&value)?;
     let mut errs = Vec::new();
     let at = |name: &str| -> (usize, usize) {
         fields
@@ -278,9 +287,12 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             && b.chars().all(|c| c.is_ascii_digit())
     });
     if !id_ok {
-        let f = &fields["id"];
+        let span = fields
+            .get("id")
+            .map(|f| (f.file_offset(0), f.file_offset(f.text.len().max(1) - 1) + 1))
+            .unwrap_or((0, 1));
         errs.push(
-            RuleDiagnostic::new(Code::MalformedId, format!("malformed rule id `{}`", doc.id), file, &src, (f.file_offset(0), f.file_offset(f.text.len().max(1) - 1) + 1))
+            RuleDiagnostic::new(Code::MalformedId, format!("malformed rule id `{}`", doc.id), file, &src, span)
                 .label("not of the form SUBSYSTEM-NNNN")
                 .help("rule ids are stable and look like `LOCK-0001`: upper-case letters, a dash, four digits"),
         );
@@ -427,107 +439,567 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     })
 }
 
-fn yaml_diag(
-    e: &serde_yaml_ng::Error,
-    file: &str,
-    src: &Arc<String>,
-    fields: &BTreeMap<String, FieldText>,
-) -> RuleDiagnostic {
-    let msg = e.to_string();
-    let off = e.location().map(|l| l.index()).unwrap_or(0);
-    // serde reports a position after the mapping for missing fields: point at the file's start.
-    let first_line_end = src.find('\n').unwrap_or(src.len());
-    if let Some(rest) = msg.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or("");
-        let span = fields
-            .get(name)
-            .map(|f| (f.key_offset, f.key_offset + name.len()))
-            .unwrap_or((off, off + name.len().max(1)));
-        let expected = rest
-            .split("expected ")
-            .nth(1)
-            .map(|s| s.split(" at line").next().unwrap_or(s).to_string());
-        let mut d = RuleDiagnostic::new(
-            Code::UnknownField,
-            format!("unknown field `{name}`"),
+/// A rule file the YAML reader refused: a YAML syntax error where the
+/// parser stopped, or a problem of ours, each with its own code.
+fn yaml_diag(e: YamlError, file: &str, src: &Arc<String>) -> RuleDiagnostic {
+    let span = |at: Option<usize>| {
+        let off = at.unwrap_or(0).min(src.len().saturating_sub(1));
+        (off, off + 1)
+    };
+    match e {
+        YamlError::Syntax(e) => RuleDiagnostic::new(
+            Code::InvalidYaml,
+            "invalid rule file",
             file,
             src,
-            span,
+            span(e.location().map(|l| l.index())),
         )
-        .label("not a rule field");
-        if let Some(x) = expected {
-            d = d.help(format!("rule fields are: {x}"));
+        .label(e.to_string())
+        .help("a rule file is a YAML mapping; see rules/README.md for its fields"),
+        YamlError::DuplicateKey(k, at) => RuleDiagnostic::new(
+            Code::InvalidYaml,
+            format!("`{k}` is given twice"),
+            file,
+            src,
+            span(at),
+        )
+        .label("the second one")
+        .help("a key may appear once in each mapping: remove one of them"),
+        YamlError::Tag(at) => RuleDiagnostic::new(
+            Code::InvalidYaml,
+            "YAML tag in a rule file",
+            file,
+            src,
+            span(at),
+        )
+        .label("a tag (`!name`)")
+        .help("rule files are plain YAML: strings, numbers, lists and mappings, no tags"),
+        YamlError::Limit(limit, at) => {
+            let (what, help) = match limit {
+                YamlLimit::Nodes => (
+                    format!("the file expands to more than {MAX_YAML_NODES} YAML values"),
+                    "aliases (`*name`) copy what their anchor holds: a file whose aliases repeat other aliases grows exponentially; write the values out",
+                ),
+                YamlLimit::Text => (
+                    format!("the file expands to more than {MAX_YAML_TEXT} bytes of text"),
+                    "aliases (`*name`) copy what their anchor holds: a file whose aliases repeat other aliases grows exponentially; write the values out",
+                ),
+                YamlLimit::Depth => (
+                    format!("lists and mappings nest more than {MAX_YAML_DEPTH} levels deep"),
+                    "the rule format needs three levels (`params: {x: {default: ..}}`)",
+                ),
+            };
+            RuleDiagnostic::new(
+                Code::YamlTooLarge,
+                "rule file too large",
+                file,
+                src,
+                span(at),
+            )
+            .label(format!("{what}; reading stopped here"))
+            .help(help)
         }
-        return d;
     }
-    if let Some(rest) = msg.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or("");
-        return RuleDiagnostic::new(
-            Code::MissingField,
-            format!("missing field `{name}`"),
-            file,
-            src,
-            (0, first_line_end.max(1)),
-        )
-        .label(format!("this rule has no `{name}`"))
-        .help(format!(
-            "every rule needs `{name}`; see rules/README.md for the format"
-        ));
-    }
-    if msg.contains("unknown variant") {
-        let bad = msg.split('`').nth(1).unwrap_or("");
-        let span = src
-            .find(&format!("severity: {bad}"))
-            .map(|o| (o + 10, o + 10 + bad.len()))
-            .unwrap_or((off, off + 1));
-        return RuleDiagnostic::new(
-            Code::UnknownSeverity,
-            format!("unknown value `{bad}`"),
-            file,
-            src,
-            span,
-        )
-        .label("not one of the allowed values")
-        .help("severity is one of: info, low, medium, high, critical");
-    }
-    let short = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    RuleDiagnostic::new(
-        Code::InvalidYaml,
-        "invalid rule file",
-        file,
-        src,
-        (off, off + 1),
-    )
-    .label(short)
-    .help("a rule file is a YAML mapping; see rules/README.md for its fields")
 }
 
-/// Reads every `*.yaml` rule under a directory (sorted, recursive) and every
-/// `*.rhai` helper file.
+/// The fields of a rule file, in the order of the format.
+const RULE_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "severity",
+    "summary",
+    "description",
+    "applies_to",
+    "params",
+    "match",
+    "evidence",
+    "message",
+    "remediation",
+    "references",
+    "tags",
+    "tests",
+];
+const REQUIRED_FIELDS: &[&str] = &["id", "title", "severity", "summary", "match", "message"];
+const SEVERITIES: &[(&str, Severity)] = &[
+    ("info", Severity::Info),
+    ("low", Severity::Low),
+    ("medium", Severity::Medium),
+    ("high", Severity::High),
+    ("critical", Severity::Critical),
+];
+
+fn kind_of(v: &serde_yaml_ng::Value) -> &'static str {
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Y::Null => "empty",
+        Y::Bool(_) => "a bool",
+        Y::Number(_) => "a number",
+        Y::String(_) => "a string",
+        Y::Sequence(_) => "a list",
+        Y::Mapping(_) => "a mapping",
+        Y::Tagged(_) => "a tagged value",
+    }
+}
+
+fn ticked(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Turns a rule file's YAML value into a `RuleDoc`, checking its structure
+/// field by field: each problem is a diagnostic with its code, at the key
+/// (or value) it concerns, and all of them are reported.
+struct DocReader<'a> {
+    file: &'a str,
+    src: &'a Arc<String>,
+    fields: &'a BTreeMap<String, FieldText>,
+    errs: Vec<RuleDiagnostic>,
+}
+
+impl DocReader<'_> {
+    fn diag(
+        &mut self,
+        code: Code,
+        title: String,
+        span: (usize, usize),
+        label: String,
+        help: String,
+    ) {
+        self.errs.push(
+            RuleDiagnostic::new(code, title, self.file, self.src, span)
+                .label(label)
+                .help(help),
+        );
+    }
+
+    /// A top-level key's span.
+    fn key(&self, name: &str) -> (usize, usize) {
+        self.fields
+            .get(name)
+            .map(|f| (f.key_offset, f.key_offset + name.len()))
+            .unwrap_or((0, 1))
+    }
+
+    /// A key nested in a top-level field's value (`kernels` in
+    /// `applies_to`), else the field's key.
+    fn nested_key(&self, field: &str, name: &str) -> (usize, usize) {
+        let Some(f) = self.fields.get(field) else {
+            return self.key(field);
+        };
+        let region = &self.src[f.region.0.min(self.src.len())..f.region.1.min(self.src.len())];
+        let mut from = field.len();
+        while let Some(i) = region
+            .get(from..)
+            .and_then(|r| r.find(name))
+            .map(|i| i + from)
+        {
+            let before = region[..i].chars().next_back();
+            let after = region[i + name.len()..].trim_start_matches([' ', '\t', '"', '\'']);
+            let boundary = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if boundary && after.starts_with(':') {
+                return (f.region.0 + i, f.region.0 + i + name.len());
+            }
+            from = i + name.len();
+        }
+        self.key(field)
+    }
+
+    /// A scalar's text; numbers and bools at the top level keep their text
+    /// as written (`1.10` stays `1.10`).
+    fn text(
+        &mut self,
+        top: Option<&str>,
+        v: &serde_yaml_ng::Value,
+        span: (usize, usize),
+        what: &str,
+    ) -> Option<String> {
+        use serde_yaml_ng::Value as Y;
+        match v {
+            Y::String(s) => Some(s.clone()),
+            Y::Number(_) | Y::Bool(_) => Some(
+                top.and_then(|t| self.fields.get(t))
+                    .map(|f| f.text.clone())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| match v {
+                        Y::Number(n) => n.to_string(),
+                        Y::Bool(b) => b.to_string(),
+                        _ => unreachable!(),
+                    }),
+            ),
+            other => {
+                self.diag(
+                    Code::InvalidYaml,
+                    "invalid rule file".into(),
+                    span,
+                    format!("{what} must be a string, this is {}", kind_of(other)),
+                    "see rules/README.md for the format of each field".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn strings(
+        &mut self,
+        v: &serde_yaml_ng::Value,
+        span: (usize, usize),
+        what: &str,
+    ) -> Vec<String> {
+        use serde_yaml_ng::Value as Y;
+        match v {
+            Y::Null => Vec::new(),
+            Y::Sequence(items) => items
+                .iter()
+                .filter_map(|x| self.text(None, x, span, &format!("each item of {what}")))
+                .collect(),
+            other => {
+                self.diag(
+                    Code::InvalidYaml,
+                    "invalid rule file".into(),
+                    span,
+                    format!(
+                        "{what} must be a list of strings, this is {}",
+                        kind_of(other)
+                    ),
+                    format!("write {what} as a list: `[a, b]`, or one `- item` per line"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A nested mapping's entries by name; unknown and non-string keys are
+    /// R002 at the key, a value that is not a mapping R001.
+    fn mapping<'v>(
+        &mut self,
+        v: &'v serde_yaml_ng::Value,
+        field: &str,
+        what: &str,
+        known: &[&str],
+    ) -> Vec<(String, &'v serde_yaml_ng::Value)> {
+        use serde_yaml_ng::Value as Y;
+        let m = match v {
+            Y::Null => return Vec::new(),
+            Y::Mapping(m) => m,
+            other => {
+                let span = self.key(field);
+                self.diag(
+                    Code::InvalidYaml,
+                    "invalid rule file".into(),
+                    span,
+                    format!("{what} must be a mapping, this is {}", kind_of(other)),
+                    "see rules/README.md for the format of each field".into(),
+                );
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (k, x) in m {
+            let name = match k {
+                Y::String(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            if !known.is_empty() && !known.contains(&name.as_str()) {
+                let span = self.nested_key(field, &name);
+                self.diag(
+                    Code::UnknownField,
+                    format!("unknown field `{name}` in {what}"),
+                    span,
+                    format!("not a field of {what}"),
+                    format!("the fields of {what} are: {}", ticked(known)),
+                );
+                continue;
+            }
+            out.push((name, x));
+        }
+        out
+    }
+
+    fn rule_doc(mut self, v: &serde_yaml_ng::Value) -> Result<RuleDoc, Vec<RuleDiagnostic>> {
+        use serde_yaml_ng::Value as Y;
+        let Y::Mapping(top) = v else {
+            let at = v.as_str().and_then(|s| self.src.find(s)).unwrap_or(0);
+            self.diag(
+                Code::InvalidYaml,
+                "invalid rule file".into(),
+                (at, at + 1),
+                format!("a rule file is a mapping of fields, this is {}", kind_of(v)),
+                "a rule file is a YAML mapping; see rules/README.md for its fields".into(),
+            );
+            return Err(self.errs);
+        };
+        let mut given: BTreeMap<&str, &Y> = BTreeMap::new();
+        for (k, x) in top {
+            let name = match k {
+                Y::String(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            match RULE_FIELDS.iter().find(|f| **f == name) {
+                Some(f) => {
+                    given.insert(f, x);
+                }
+                None => {
+                    let span = self
+                        .fields
+                        .get(&name)
+                        .map(|f| (f.key_offset, f.key_offset + name.len()))
+                        .unwrap_or((0, 1));
+                    self.diag(
+                        Code::UnknownField,
+                        format!("unknown field `{name}`"),
+                        span,
+                        "not a rule field".into(),
+                        format!("rule fields are: one of {}", ticked(RULE_FIELDS)),
+                    );
+                }
+            }
+        }
+        let first_line = self.src.find('\n').unwrap_or(self.src.len()).max(1);
+        for f in REQUIRED_FIELDS {
+            if !given.contains_key(f) {
+                self.diag(
+                    Code::MissingField,
+                    format!("missing field `{f}`"),
+                    (0, first_line),
+                    format!("this rule has no `{f}`"),
+                    format!("every rule needs `{f}`; see rules/README.md for the format"),
+                );
+            }
+        }
+        let text = |r: &mut Self, name: &str| -> String {
+            match given.get(name) {
+                None | Some(Y::Null) => {
+                    if given.contains_key(name) && REQUIRED_FIELDS.contains(&name) {
+                        let span = r.key(name);
+                        r.diag(
+                            Code::InvalidYaml,
+                            "invalid rule file".into(),
+                            span,
+                            format!("`{name}` has no value"),
+                            format!(
+                                "every rule needs `{name}`; see rules/README.md for the format"
+                            ),
+                        );
+                    }
+                    String::new()
+                }
+                Some(x) => {
+                    let span = r.key(name);
+                    r.text(Some(name), x, span, &format!("`{name}`"))
+                        .unwrap_or_default()
+                }
+            }
+        };
+        let id = text(&mut self, "id");
+        let title = text(&mut self, "title");
+        let summary = text(&mut self, "summary");
+        let description = text(&mut self, "description");
+        let match_expr = text(&mut self, "match");
+        let message = text(&mut self, "message");
+        let remediation = text(&mut self, "remediation");
+        let sev_text = text(&mut self, "severity");
+        let severity = match SEVERITIES.iter().find(|(n, _)| *n == sev_text) {
+            Some((_, s)) => *s,
+            None => {
+                if given.contains_key("severity") && !sev_text.is_empty() {
+                    let span = self
+                        .fields
+                        .get("severity")
+                        .filter(|f| !f.text.is_empty())
+                        .map(|f| (f.file_offset(0), f.file_offset(f.text.len() - 1) + 1))
+                        .unwrap_or_else(|| self.key("severity"));
+                    self.diag(
+                        Code::UnknownSeverity,
+                        format!("unknown value `{sev_text}`"),
+                        span,
+                        "not one of the allowed values".into(),
+                        "severity is one of: info, low, medium, high, critical".into(),
+                    );
+                }
+                Severity::Info
+            }
+        };
+        let list = |r: &mut Self, name: &str| match given.get(name) {
+            Some(x) => {
+                let span = r.key(name);
+                r.strings(x, span, &format!("`{name}`"))
+            }
+            None => Vec::new(),
+        };
+        let evidence = list(&mut self, "evidence");
+        let references = list(&mut self, "references");
+        let tags = list(&mut self, "tags");
+        let mut applies_to = AppliesTo::default();
+        if let Some(x) = given.get("applies_to") {
+            for (k, v) in self.mapping(x, "applies_to", "`applies_to`", &["kernels", "arch"]) {
+                let span = self.nested_key("applies_to", &k);
+                let t = self.text(None, v, span, &format!("`applies_to.{k}`"));
+                match k.as_str() {
+                    "kernels" => applies_to.kernels = t,
+                    _ => applies_to.arch = t,
+                }
+            }
+        }
+        let mut tests = RuleTests::default();
+        if let Some(x) = given.get("tests") {
+            for (k, v) in self.mapping(x, "tests", "`tests`", &["fires_on", "silent_on"]) {
+                let span = self.nested_key("tests", &k);
+                let l = self.strings(v, span, &format!("`tests.{k}`"));
+                match k.as_str() {
+                    "fires_on" => tests.fires_on = l,
+                    _ => tests.silent_on = l,
+                }
+            }
+        }
+        let mut params = BTreeMap::new();
+        if let Some(x) = given.get("params") {
+            for (name, p) in self.mapping(x, "params", "`params`", &[]) {
+                let at = self.nested_key("params", &name);
+                let what = format!("param `{name}`");
+                let entries = match p {
+                    Y::Mapping(_) => self.mapping(p, "params", &what, &["default", "help"]),
+                    other => {
+                        self.diag(
+                            Code::InvalidYaml,
+                            "invalid rule file".into(),
+                            at,
+                            format!("{what} must be a mapping, this is {}", kind_of(other)),
+                            "declare a param as `name: { default: 3, help: what it means }`".into(),
+                        );
+                        continue;
+                    }
+                };
+                let default = entries
+                    .iter()
+                    .find(|(k, _)| k == "default")
+                    .map(|(_, v)| (*v).clone());
+                let help = match entries.iter().find(|(k, _)| k == "help") {
+                    Some((_, v)) => self.text(None, v, at, &format!("the help of {what}")),
+                    None => None,
+                };
+                for (missing, absent) in [
+                    ("default", default.is_none()),
+                    (
+                        "help",
+                        help.is_none() && !entries.iter().any(|(k, _)| k == "help"),
+                    ),
+                ] {
+                    if absent {
+                        self.diag(
+                            Code::MissingField,
+                            format!("{what} has no `{missing}`"),
+                            at,
+                            format!("no `{missing}` here"),
+                            "declare a param as `name: { default: 3, help: what it means }`".into(),
+                        );
+                    }
+                }
+                if let (Some(default), Some(help)) = (default, help) {
+                    params.insert(name, ParamDoc { default, help });
+                }
+            }
+        }
+        if !self.errs.is_empty() {
+            return Err(self.errs);
+        }
+        Ok(RuleDoc {
+            id,
+            title,
+            severity,
+            summary,
+            description,
+            applies_to,
+            params,
+            match_expr,
+            evidence,
+            message,
+            remediation,
+            references,
+            tags,
+            tests,
+        })
+    }
+}
+
 /// (file name, text) pairs.
 pub type Sources = Vec<(String, String)>;
 
+/// Reads every `*.yaml`/`*.yml` rule under a directory (sorted, recursive)
+/// and every `*.rhai` helper file. Only regular files are read (a FIFO or a
+/// device, even behind a link, is an error naming it, never a read that
+/// blocks or does not end), and at most one byte more than the file limit
+/// (`MAX_RULE_FILE_BYTES`, `helpers::MAX_HELPER_FILE_BYTES`): a larger file
+/// becomes an error of that file alone when it is loaded.
 pub fn read_dir(dir: &Path) -> std::io::Result<(Sources, Sources)> {
     let mut rules = Vec::new();
     let mut helpers = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    let mut seen: std::collections::HashSet<_> = std::fs::canonicalize(dir).into_iter().collect();
     while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d)?
+        let mut entries: Vec<_> = std::fs::read_dir(&d)
+            .map_err(|e| named(&d, e))?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .collect();
         entries.sort();
         for p in entries {
+            let rule = p.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            let helper = p.extension().is_some_and(|e| e == "rhai");
             if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                rules.push((p.display().to_string(), std::fs::read_to_string(&p)?));
-            } else if p.extension().is_some_and(|e| e == "rhai") {
-                helpers.push((p.display().to_string(), std::fs::read_to_string(&p)?));
+                // Each real directory once: links may not loop.
+                if std::fs::canonicalize(&p).is_ok_and(|c| seen.insert(c)) {
+                    stack.push(p);
+                }
+            } else if rule {
+                rules.push((
+                    p.display().to_string(),
+                    read_capped(&p, MAX_RULE_FILE_BYTES)?,
+                ));
+            } else if helper {
+                let limit = crate::helpers::MAX_HELPER_FILE_BYTES;
+                helpers.push((p.display().to_string(), read_capped(&p, limit)?));
             }
         }
     }
     rules.sort();
     helpers.sort();
     Ok((rules, helpers))
+}
+
+fn named(p: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+}
+
+/// A regular file's text, at most `limit + 1` bytes of it.
+fn read_capped(p: &Path, limit: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(p).map_err(|e| named(p, e))?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{}: not a regular file (rule packs hold regular files only)",
+                p.display()
+            ),
+        ));
+    }
+    let f = std::fs::File::open(p).map_err(|e| named(p, e))?;
+    let mut bytes = Vec::new();
+    f.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| named(p, e))?;
+    if bytes.len() > limit {
+        // Too large: what was read stands for the file, and its loader
+        // reports it (cut at a character boundary).
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: not UTF-8 text", p.display()),
+        )
+    })
 }

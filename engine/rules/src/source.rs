@@ -1,6 +1,7 @@
 //! Where things are in a rule file: top-level fields, and the mapping from an
 //! offset inside an embedded expression to an offset in the YAML text.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 /// One top-level field of a rule file, as written.
@@ -127,6 +128,187 @@ pub fn scan_fields(src: &str) -> HashMap<String, FieldText> {
         i = j;
     }
     out
+}
+
+/// The largest rule file read (bytes); a larger one is R010 before any
+/// parsing. The largest rule of the shipped pack is about 4 KiB.
+pub const MAX_RULE_FILE_BYTES: usize = 256 * 1024;
+/// The most YAML values (scalars, sequences, mappings) one rule file may
+/// hold, counted as its aliases expand: a "billion laughs" stops here.
+pub const MAX_YAML_NODES: usize = 10_000;
+/// The most bytes of scalar text one rule file may hold, counted as its
+/// aliases expand.
+pub const MAX_YAML_TEXT: usize = MAX_RULE_FILE_BYTES;
+/// How deep sequences and mappings may nest in a rule file (the format
+/// itself needs 3 levels: `params: {x: {default: [..]}}`).
+pub const MAX_YAML_DEPTH: usize = 16;
+
+/// Which bound of the YAML reader a rule file exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YamlLimit {
+    Nodes,
+    Text,
+    Depth,
+}
+
+/// Why a rule file could not be read as YAML: a syntax error of the YAML
+/// parser (its message and position), or a problem our reader found (typed),
+/// with the byte offset where the reading stopped.
+#[derive(Debug)]
+pub enum YamlError {
+    Syntax(serde_yaml_ng::Error),
+    Limit(YamlLimit, Option<usize>),
+    /// A mapping has this key twice.
+    DuplicateKey(String, Option<usize>),
+    /// A tag (`!name`).
+    Tag(Option<usize>),
+}
+
+#[derive(Debug, Clone)]
+enum Problem {
+    Limit(YamlLimit),
+    DuplicateKey(String),
+    Tag,
+}
+
+/// Reads a YAML document into a value, counting every value and every byte
+/// of text as aliases expand, and refusing tags (a rule file has no use for
+/// them). Each bound stops the reading at once, so the time taken is bounded
+/// by the bounds, not by what the aliases would expand to.
+pub fn read_yaml(text: &str) -> Result<serde_yaml_ng::Value, YamlError> {
+    let budget = Budget {
+        nodes: Cell::new(0),
+        text: Cell::new(0),
+        depth: Cell::new(0),
+        hit: RefCell::new(None),
+    };
+    let r = serde::de::DeserializeSeed::deserialize(
+        Bounded(&budget),
+        serde_yaml_ng::Deserializer::from_str(text),
+    );
+    let hit = budget.hit.take();
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let at = e.location().map(|l| l.index());
+            Err(match hit {
+                Some(Problem::Limit(l)) => YamlError::Limit(l, at),
+                Some(Problem::DuplicateKey(k)) => YamlError::DuplicateKey(k, at),
+                Some(Problem::Tag) => YamlError::Tag(at),
+                None => YamlError::Syntax(e),
+            })
+        }
+    }
+}
+
+struct Budget {
+    nodes: Cell<usize>,
+    text: Cell<usize>,
+    depth: Cell<usize>,
+    hit: RefCell<Option<Problem>>,
+}
+
+impl Budget {
+    fn spend<E: serde::de::Error>(&self, text: usize) -> Result<(), E> {
+        self.nodes.set(self.nodes.get() + 1);
+        self.text.set(self.text.get().saturating_add(text));
+        if self.nodes.get() > MAX_YAML_NODES {
+            return self.stop(Problem::Limit(YamlLimit::Nodes));
+        }
+        if self.text.get() > MAX_YAML_TEXT {
+            return self.stop(Problem::Limit(YamlLimit::Text));
+        }
+        Ok(())
+    }
+    /// Stops the reading; what stopped it is kept typed beside the error.
+    fn stop<T, E: serde::de::Error>(&self, p: Problem) -> Result<T, E> {
+        *self.hit.borrow_mut() = Some(p);
+        Err(E::custom("stopped by the rule file reader"))
+    }
+    fn enter<E: serde::de::Error>(&self) -> Result<(), E> {
+        self.depth.set(self.depth.get() + 1);
+        if self.depth.get() > MAX_YAML_DEPTH {
+            return self.stop(Problem::Limit(YamlLimit::Depth));
+        }
+        self.spend(0)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Bounded<'b>(&'b Budget);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Bounded<'_> {
+    type Value = serde_yaml_ng::Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Bounded<'_> {
+    type Value = serde_yaml_ng::Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        self.0.spend(0)?;
+        Ok(v.into())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.0.spend(0)?;
+        Ok(v.into())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.0.spend(0)?;
+        Ok(v.into())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        self.0.spend(0)?;
+        Ok(v.into())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.0.spend(v.len())?;
+        Ok(v.into())
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        self.0.spend(v.len())?;
+        Ok(v.into())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.0.spend(0)?;
+        Ok(serde_yaml_ng::Value::Null)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        self.0.enter()?;
+        let mut v = Vec::new();
+        while let Some(x) = a.next_element_seed(self)? {
+            v.push(x);
+        }
+        self.0.depth.set(self.0.depth.get() - 1);
+        Ok(serde_yaml_ng::Value::Sequence(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        self.0.enter()?;
+        let mut m = serde_yaml_ng::Mapping::new();
+        while let Some(k) = a.next_key_seed(self)? {
+            if m.contains_key(&k) {
+                let name = match &k {
+                    serde_yaml_ng::Value::String(s) => s.clone(),
+                    other => format!("{other:?}"),
+                };
+                return self.0.stop(Problem::DuplicateKey(name));
+            }
+            let v = a.next_value_seed(self)?;
+            m.insert(k, v);
+        }
+        self.0.depth.set(self.0.depth.get() - 1);
+        Ok(serde_yaml_ng::Value::Mapping(m))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        self.0.stop(Problem::Tag)
+    }
 }
 
 #[cfg(test)]
