@@ -837,7 +837,7 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
         dump: path.to_string(),
         result: ScanResult {
             release: o.release.clone(),
-            diagnoses: o.findings.iter().map(|x| x.to_diagnosis()).collect(),
+            diagnoses: o.findings.clone(),
             errors: o
                 .rule_errors
                 .iter()

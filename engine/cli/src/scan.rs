@@ -9,6 +9,7 @@ use kmodel::tasks::Task;
 use kmodel::Kernel;
 use kunwind::Unwinder;
 use serde::Serialize;
+use vmtriage_rules::evidence::{Fact, TaskFact};
 use vmtriage_rules::model::{FrameInfo, Model, StackInfo, Stacks};
 use vmtriage_rules::rule::Rule;
 use vmtriage_rules::{RulePack, ScanResult};
@@ -121,57 +122,85 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
     s
 }
 
-fn task_line(t: &serde_json::Value) -> String {
-    let mut s = format!(
-        "{} {} [{}]",
-        t["pid"].as_i64().unwrap_or(0),
-        t["comm"].as_str().unwrap_or(""),
-        t["state"].as_str().unwrap_or("")
-    );
-    if let Some(st) = t["stack"].as_array() {
-        let fns: Vec<&str> = st.iter().filter_map(|f| f.as_str()).take(6).collect();
-        if !fns.is_empty() {
-            s += &format!("  {}", fns.join(" < "));
-        }
+/// A task on one line: pid, comm, state and the first functions of its stack.
+fn task_line(t: &TaskFact) -> String {
+    let mut s = format!("{} {} [{}]", t.pid, t.comm, t.state);
+    let fns: Vec<&str> = t
+        .stack
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .take(6)
+        .collect();
+    if !fns.is_empty() {
+        s += &format!("  {}", fns.join(" < "));
     }
     s
 }
 
-fn evidence_text(v: &serde_json::Value) -> String {
-    if v.get("pid").is_some() && v.get("comm").is_some() {
-        return task_line(v);
+/// A count and the lines of a sample.
+fn sample_text(head: String, sample: &[Fact]) -> String {
+    let mut s = head;
+    for t in sample {
+        s += "\n";
+        s += &match t {
+            Fact::Task(t) => task_line(t),
+            other => plain(other).to_string(),
+        };
     }
-    if let (Some(n), Some(sample)) = (v.get("count"), v.get("sample").and_then(|x| x.as_array())) {
-        let mut s = format!("{n} tasks");
-        if let Some(k) = v.get("key") {
-            s = format!("{n} items, key {}", evidence_text(k));
-        }
-        for t in sample {
-            s += &format!(
-                "\n{}",
-                if t.get("pid").is_some() {
-                    task_line(t)
-                } else {
-                    t.to_string()
+    s
+}
+
+/// The JSON of a value without its `type` (a kernel object's C type is its
+/// `type`): how the text report shows what has no line of its own.
+fn plain(v: &Fact) -> serde_json::Value {
+    use serde_json::Value as J;
+    fn strip(j: J) -> J {
+        match j {
+            J::Array(a) => J::Array(a.into_iter().map(strip).collect()),
+            J::Object(mut o) => {
+                match o.remove("type").as_ref().and_then(J::as_str) {
+                    Some("map") => {
+                        return match o.remove("fields") {
+                            Some(J::Object(f)) => {
+                                J::Object(f.into_iter().map(|(k, x)| (k, strip(x))).collect())
+                            }
+                            _ => J::Object(Default::default()),
+                        }
+                    }
+                    Some("object") => {
+                        let ctype = o.remove("ctype").unwrap_or_default();
+                        o.insert("type".into(), ctype);
+                    }
+                    _ => {}
                 }
-            );
+                J::Object(o.into_iter().map(|(k, x)| (k, strip(x))).collect())
+            }
+            other => other,
         }
-        return s;
     }
-    if let Some(t) = v.get("text").and_then(|t| t.as_str()) {
-        return format!("[{:>12.6}] {t}", v["timestamp"].as_f64().unwrap_or(0.0));
-    }
+    strip(v.to_json())
+}
+
+/// A value of the evidence as text lines.
+fn evidence_text(v: &Fact) -> String {
     match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        serde_json::Value::Array(a) if a.iter().any(|x| x.get("text").is_some()) => {
+        Fact::Task(t) => task_line(t),
+        Fact::Tasks { count, sample } => sample_text(format!("{count} tasks"), sample),
+        Fact::Group { key, count, sample } => {
+            sample_text(format!("{count} items, key {}", evidence_text(key)), sample)
+        }
+        Fact::Record(r) => format!("[{:>12.6}] {}", r.timestamp, r.text),
+        Fact::Text(s) => s.clone(),
+        Fact::Null => "-".into(),
+        Fact::List(a) if a.iter().any(|x| matches!(x, Fact::Record(_))) => {
             let mut s = format!("{} records", a.len());
             for x in a.iter().take(3) {
                 s += &format!("\n{}", evidence_text(x));
             }
             s
         }
-        other => other.to_string(),
+        other => plain(other).to_string(),
     }
 }
 
@@ -423,5 +452,68 @@ pub fn query(k: &Kernel, src: &str) -> Result<serde_json::Value, String> {
         }
     }
     let v = ev.eval(&prog.cond).map_err(|e| e.message)?;
-    Ok(vmtriage_rules::pack::render(&ev, &v, 0))
+    Ok(vmtriage_rules::render::render(&ev, &v, 0).to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use vmtriage_rules::pack::RuleRunError;
+    use vmtriage_rules::rule::Severity;
+    use vmtriage_rules::{Diagnosis, Evidence};
+
+    /// The text report of a finding with evidence of every kind.
+    #[test]
+    fn evidence_of_every_kind_as_text() {
+        let task = json!({"type": "task", "pid": 812, "tgid": 812, "comm": "kworker/1:2", "state": "D",
+            "stack": ["__schedule", "schedule", "rwsem_down_write_slowpath"]});
+        let bare = json!({"type": "task", "pid": 9, "tgid": 9, "comm": "init", "state": "S"});
+        let lock =
+            json!({"type": "lock", "address": "0xffff888003a1c040", "name": null, "kind": "mutex"});
+        let record = json!({"type": "record", "level": 0, "timestamp": 12.5, "text": "sysrq: Trigger a crash"});
+        let evidence: Vec<Evidence> = [
+            ("task", task.clone()),
+            ("waiters", json!({"type": "tasks", "count": 4, "sample": [task, bare.clone()]})),
+            ("by lock", json!({"type": "group", "key": lock.clone(), "count": 2, "sample": [bare.clone(), lock.clone()]})),
+            ("lock", lock),
+            ("record", record.clone()),
+            ("log", json!([record.clone(), record])),
+            ("state", json!({"type": "map", "fields": {"owner": bare, "readers": 2, "type": "rwsem"}})),
+            ("object", json!({"type": "object", "ctype": "struct mutex", "address": "0x1000"})),
+            ("frame", json!({"type": "frame", "function": "mutex_lock", "pc": "0xffffffff81000000", "inline": false})),
+            ("release", json!("6.1.0-13-amd64")),
+            ("nothing", json!(null)),
+            ("count", json!(42)),
+            ("failed", json!({"type": "error", "error": "no task #7"})),
+        ]
+        .into_iter()
+        .map(|(name, v)| Evidence {
+            name: name.into(),
+            value: Fact::from_json(&v),
+        })
+        .collect();
+        let rep = DumpReport {
+            dump: "vmcore".into(),
+            result: ScanResult {
+                release: "6.1.0-13-amd64".into(),
+                diagnoses: vec![Diagnosis {
+                    rule: "LOCK-0001".into(),
+                    title: "Tasks pile up on a lock".into(),
+                    severity: Severity::High,
+                    message: "4 tasks wait for a mutex".into(),
+                    evidence,
+                    references: vec!["https://docs.kernel.org/locking/mutex-design.html".into()],
+                    incomplete: true,
+                }],
+                errors: vec![RuleRunError {
+                    rule: "MM-0001".into(),
+                    message: "no dump is open (mm/x.yaml:3)".into(),
+                }],
+                skipped: Vec::new(),
+                partial: vec!["1 task(s) could not be read: excluded by the dump level".into()],
+            },
+        };
+        insta::assert_snapshot!(diagnoses_text(&rep));
+    }
 }

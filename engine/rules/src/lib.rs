@@ -5,13 +5,16 @@ pub mod builtins;
 pub mod check;
 pub mod diag;
 pub mod eval;
+pub mod evidence;
 pub mod helpers;
 pub mod model;
 pub mod pack;
+pub mod render;
 pub mod rule;
 pub mod schema;
 pub mod source;
 pub mod value;
 
 pub use diag::{Code, RuleDiagnostic};
-pub use pack::{Diagnosis, RulePack, ScanResult};
+pub use evidence::Fact;
+pub use pack::{Diagnosis, Evidence, RulePack, ScanResult};

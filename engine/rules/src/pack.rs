@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vmtriage_dsl::ast::Span;
 
 use crate::check::{check, Finding, Origin};
 use crate::diag::{Code, RuleDiagnostic};
 use crate::eval::{EvalError, Evaluator};
+use crate::evidence::Fact;
 use crate::helpers::RhaiHelpers;
 use crate::model::Model;
+use crate::render::{display, render};
 use crate::rule::{load_rule, read_dir, version_matches, MessagePart, ParamValue, Rule, Severity};
-use crate::value::Value;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -47,13 +48,16 @@ pub struct RulePack {
     pub helpers: RhaiHelpers,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One named piece of a finding's evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub name: String,
-    pub value: serde_json::Value,
+    pub value: Fact,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A finding of one rule on one dump; it reads back from its JSON (the bulk
+/// scan's workers send it, the results database keeps it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub rule: String,
     pub title: String,
@@ -63,7 +67,7 @@ pub struct Diagnosis {
     pub references: Vec<String>,
     /// The dump's tasks could be read only in part (see `ScanResult::partial`):
     /// this finding's evidence may be incomplete.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
 }
 
@@ -326,7 +330,7 @@ pub fn evaluate<'k>(
             for (text, e, _) in &r.evidence {
                 let value = match ev.eval(e) {
                     Ok(v) => render(&ev, &v, 0),
-                    Err(err) => serde_json::json!({"error": err.message}),
+                    Err(err) => Fact::Error(err.message),
                 };
                 evidence.push(Evidence {
                     name: text.clone(),
@@ -345,87 +349,4 @@ pub fn evaluate<'k>(
         });
     }
     Ok(out)
-}
-
-/// A value as message text.
-pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => format!("{f:.2}"),
-        Value::Str(s) => s.to_string(),
-        Value::Task(i) => {
-            ev.m.and_then(|m| m.task(*i).ok())
-                .map(|t| format!("{} ({})", t.comm, t.pid))
-                .unwrap_or_default()
-        }
-        Value::Lock(l) => l
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{} at {:#x}", l.kind, l.address)),
-        Value::List(l) => {
-            let items: Vec<String> = l.iter().take(5).map(|x| display(ev, x)).collect();
-            if l.len() > 5 {
-                format!("{}, … ({} in all)", items.join(", "), l.len())
-            } else {
-                items.join(", ")
-            }
-        }
-        other => match ev.to_json_plain(other) {
-            serde_json::Value::String(s) => s,
-            j => j.to_string(),
-        },
-    }
-}
-
-const SAMPLE: usize = 3;
-
-/// A value as evidence JSON: tasks with pid, comm, state and a stack excerpt.
-pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> serde_json::Value {
-    use serde_json::json;
-    match v {
-        Value::Task(i) => {
-            let Some((m, t)) = ev.m.and_then(|m| Some((m, m.task(*i).ok()?))) else {
-                return serde_json::Value::Null;
-            };
-            let mut j =
-                json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()});
-            if depth <= 1 {
-                if let Some(s) = m.cached_stack(*i) {
-                    let frames: Vec<String> = s
-                        .frames
-                        .iter()
-                        .filter_map(|f| f.function.clone())
-                        .take(8)
-                        .collect();
-                    j["stack"] = json!(frames);
-                }
-            }
-            j
-        }
-        Value::List(l) if l.iter().any(|x| matches!(x, Value::Task(_))) => {
-            json!({"count": l.len(), "sample": l.iter().take(SAMPLE).map(|x| render(ev, x, depth + 1)).collect::<Vec<_>>()})
-        }
-        Value::List(l) => serde_json::Value::Array(
-            l.iter()
-                .take(20)
-                .map(|x| render(ev, x, depth + 1))
-                .collect(),
-        ),
-        Value::Group(g) => json!({"key": render(ev, &g.key, depth + 1), "count": g.items.len(),
-            "sample": g.items.iter().take(SAMPLE).map(|x| render(ev, x, depth + 1)).collect::<Vec<_>>()}),
-        Value::Map(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, x)| (k.clone(), render(ev, x, depth + 1)))
-                .collect(),
-        ),
-        Value::LockState(_) => serde_json::Value::Object(
-            ev.record_fields(v)
-                .into_iter()
-                .map(|(k, x)| (k.to_string(), render(ev, &x, depth + 1)))
-                .collect(),
-        ),
-        other => ev.to_json_plain(other),
-    }
 }

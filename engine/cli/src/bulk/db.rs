@@ -7,7 +7,9 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::fingerprint::fingerprint;
-use super::worker::{Finding, Outcome};
+use vmtriage_rules::{Diagnosis, Evidence, Fact};
+
+use super::worker::Outcome;
 
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -215,7 +217,7 @@ pub fn store(
                     f.severity as i64,
                     f.title,
                     f.message,
-                    serde_json::to_string(&f.evidence).unwrap_or_default(),
+                    evidence_json(&f.evidence),
                     serde_json::to_string(&f.references).unwrap_or_default(),
                     fp,
                     i as i64,
@@ -237,6 +239,23 @@ pub fn store(
     }
     tx.commit()?;
     Ok(new_fps)
+}
+
+/// A finding's evidence as its column holds it: `[name, value]` pairs.
+fn evidence_json(evidence: &[Evidence]) -> String {
+    let pairs: Vec<(&str, &Fact)> = evidence
+        .iter()
+        .map(|e| (e.name.as_str(), &e.value))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_default()
+}
+
+fn evidence_from_json(text: &str) -> Vec<Evidence> {
+    serde_json::from_str::<Vec<(String, Fact)>>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| Evidence { name, value })
+        .collect()
 }
 
 /// Drops the rows of rules that are no longer in the pack.
@@ -290,13 +309,13 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
     )?;
     let rows = st.query_map([path], |r| {
         let sev: String = r.get(2)?;
-        Ok(Finding {
+        Ok(Diagnosis {
             rule: r.get(0)?,
             title: r.get(1)?,
             severity: serde_json::from_value(serde_json::Value::String(sev))
                 .unwrap_or(vmtriage_rules::rule::Severity::Info),
             message: r.get(3)?,
-            evidence: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+            evidence: evidence_from_json(&r.get::<_, String>(4)?),
             references: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
             incomplete: false,
         })

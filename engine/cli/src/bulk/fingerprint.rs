@@ -3,9 +3,9 @@
 //! lock names, log text), without what changes between two occurrences of
 //! the same problem (pids, addresses, counts, timestamps, CPU numbers).
 //!
-//! The evidence JSON is canonicalised:
+//! The evidence is canonicalised by kind:
 //! - numbers and booleans are dropped (counts, pids, lock words, jiffies);
-//! - keys that hold instance data (`pid`, `tgid`, `cpu`, `address`,
+//! - fields that hold instance data (`pid`, `tgid`, `cpu`, `address`,
 //!   `timestamp`, `count`, …) are dropped;
 //! - in strings, hex addresses become `ADDR`, `+0x…/0x…` offsets are cut
 //!   and runs of digits become `#` (`kworker/1:2` → `kworker/#:#`);
@@ -13,11 +13,15 @@
 //! - lists are sorted and deduplicated, so the order of a sample does not
 //!   matter.
 //!
+//! The text is what it was when evidence was JSON without types (fields
+//! in name order), so the fingerprints in databases written then stay.
+//!
 //! Two dumps with the same fingerprint show the same problem the same way:
 //! they group together as a crash-bucketing system groups crashes.
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
+use vmtriage_rules::evidence::{Fact, TaskFact};
+use vmtriage_rules::Evidence;
 
 const DROPPED_KEYS: &[&str] = &[
     "pid",
@@ -73,64 +77,81 @@ pub fn mask(s: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn text(s: &str) -> Option<String> {
+    let m = mask(s);
+    (!m.is_empty()).then_some(m)
+}
+
+/// `{name=value …}` of the fields that say something, in name order.
+fn fields<'a>(parts: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Option<String> {
+    let mut parts: Vec<(&str, String)> = parts
+        .into_iter()
+        .filter(|(k, _)| !DROPPED_KEYS.contains(k))
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+    parts.sort();
+    let parts: Vec<String> = parts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    (!parts.is_empty()).then(|| format!("{{{}}}", parts.join(" ")))
+}
+
+fn list(items: &[Fact]) -> Option<String> {
+    let mut items: Vec<String> = items.iter().filter_map(canonical).collect();
+    items.sort();
+    items.dedup();
+    (!items.is_empty()).then(|| format!("[{}]", items.join(", ")))
+}
+
+/// A task: comm, state and the function chain are what identifies it.
+fn task(t: &TaskFact) -> String {
+    let mut s = format!("{} [{}]", mask(&t.comm), t.state);
+    let fns: Vec<String> = t
+        .stack
+        .iter()
+        .flatten()
+        .map(|f| mask(f.split('+').next().unwrap_or(f)))
+        .collect();
+    if !fns.is_empty() {
+        s += &format!(" {}", fns.join(" < "));
+    }
+    s
+}
+
 /// The canonical text of an evidence value (None: nothing identifying).
-pub fn canonical(v: &Value) -> Option<String> {
+pub fn canonical(v: &Fact) -> Option<String> {
+    let hex = |a: u64| text(&format!("{a:#x}"));
     match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => None,
-        Value::String(s) => {
-            let m = mask(s);
-            (!m.is_empty()).then_some(m)
+        Fact::Null | Fact::Bool(_) | Fact::Int(_) | Fact::Float(_) | Fact::Cpu(_) => None,
+        Fact::Text(s) => text(s),
+        Fact::List(items) => list(items),
+        Fact::Task(t) => Some(task(t)),
+        Fact::Tasks { sample, .. } => fields([("sample", list(sample))]),
+        Fact::Group { key, sample, .. } => {
+            fields([("key", canonical(key)), ("sample", list(sample))])
         }
-        Value::Array(a) => {
-            let mut items: Vec<String> = a.iter().filter_map(canonical).collect();
-            items.sort();
-            items.dedup();
-            (!items.is_empty()).then(|| format!("[{}]", items.join(", ")))
-        }
-        Value::Object(o) => {
-            // A task: comm, state and the function chain are what identifies it.
-            if o.contains_key("pid") && o.contains_key("comm") {
-                let mut s = format!(
-                    "{} [{}]",
-                    mask(o.get("comm").and_then(|c| c.as_str()).unwrap_or("")),
-                    o.get("state").and_then(|c| c.as_str()).unwrap_or("")
-                );
-                if let Some(st) = o.get("stack").and_then(|x| x.as_array()) {
-                    let fns: Vec<String> = st
-                        .iter()
-                        .filter_map(|f| f.as_str())
-                        .map(|f| mask(f.split('+').next().unwrap_or(f)))
-                        .collect();
-                    if !fns.is_empty() {
-                        s += &format!(" {}", fns.join(" < "));
-                    }
-                }
-                return Some(s);
-            }
-            let mut parts = Vec::new();
-            for (k, x) in o {
-                if DROPPED_KEYS.contains(&k.as_str()) {
-                    continue;
-                }
-                if let Some(c) = canonical(x) {
-                    parts.push(format!("{k}={c}"));
-                }
-            }
-            (!parts.is_empty()).then(|| format!("{{{}}}", parts.join(" ")))
-        }
+        Fact::Lock(l) => fields([
+            ("kind", text(&l.kind)),
+            ("name", l.name.as_deref().and_then(text)),
+        ]),
+        Fact::Record(r) => fields([("text", text(&r.text))]),
+        Fact::Zone(z) => fields([("name", text(&z.name))]),
+        Fact::Module(m) => fields([("base", hex(m.base)), ("name", text(&m.name))]),
+        Fact::Frame(f) => fields([("function", f.function.as_deref().and_then(text))]),
+        Fact::Object { ctype, .. } => fields([("type", text(ctype))]),
+        Fact::Map(m) => fields(m.iter().map(|(k, x)| (k.as_str(), canonical(x)))),
+        Fact::Error(e) => fields([("error", text(e))]),
     }
 }
 
 /// The fingerprint of a finding: 16 hex digits of SHA-256 over the rule id and
 /// the canonical evidence, and the canonical text (a readable bucket label).
-pub fn fingerprint(rule: &str, evidence: &[(String, Value)]) -> (String, String) {
+pub fn fingerprint(rule: &str, evidence: &[Evidence]) -> (String, String) {
     let mut text = String::new();
-    for (name, v) in evidence {
-        if let Some(c) = canonical(v) {
+    for e in evidence {
+        if let Some(c) = canonical(&e.value) {
             if !text.is_empty() {
                 text += "; ";
             }
-            text += &format!("{name}: {c}");
+            text += &format!("{}: {c}", e.name);
         }
     }
     let mut h = Sha256::new();
@@ -147,30 +168,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Evidence as a database row holds it (`[name, value]` pairs).
+    pub(super) fn row(pairs: serde_json::Value) -> Vec<Evidence> {
+        serde_json::from_value::<Vec<(String, Fact)>>(pairs)
+            .unwrap()
+            .into_iter()
+            .map(|(name, value)| Evidence { name, value })
+            .collect()
+    }
+
     #[test]
     fn pids_and_addresses_do_not_matter() {
-        let a = vec![
-            (
-                "parent".to_string(),
-                json!({"pid": 812, "tgid": 812, "comm": "stress", "state": "S",
-                   "stack": ["__schedule+0x2f3/0x8a0", "do_wait", "kernel_wait4"]}),
-            ),
-            (
-                "lock".to_string(),
-                json!({"address": "0xffffffff82a0b040", "cnts": 513}),
-            ),
-        ];
-        let b = vec![
-            (
-                "parent".to_string(),
-                json!({"pid": 1904, "tgid": 1904, "comm": "stress", "state": "S",
-                   "stack": ["__schedule+0x11/0x8a0", "do_wait", "kernel_wait4"]}),
-            ),
-            (
-                "lock".to_string(),
-                json!({"address": "0xffffffff9aa0b040", "cnts": 257}),
-            ),
-        ];
+        let a = row(json!([
+            ["parent", {"type": "task", "pid": 812, "tgid": 812, "comm": "stress", "state": "S",
+                "stack": ["__schedule+0x2f3/0x8a0", "do_wait", "kernel_wait4"]}],
+            ["lock", {"type": "map", "fields": {"address": "0xffffffff82a0b040", "cnts": 513}}],
+        ]));
+        let b = row(json!([
+            ["parent", {"type": "task", "pid": 1904, "tgid": 1904, "comm": "stress", "state": "S",
+                "stack": ["__schedule+0x11/0x8a0", "do_wait", "kernel_wait4"]}],
+            ["lock", {"type": "map", "fields": {"address": "0xffffffff9aa0b040", "cnts": 257}}],
+        ]));
         assert_eq!(
             fingerprint("LOCK-0001", &a).0,
             fingerprint("LOCK-0001", &b).0
@@ -179,10 +197,10 @@ mod tests {
             fingerprint("LOCK-0001", &a).0,
             fingerprint("LOCK-0002", &a).0
         );
-        let c = vec![(
-            "parent".to_string(),
-            json!({"pid": 1, "comm": "stress", "state": "S", "stack": ["__schedule", "do_exit"]}),
-        )];
+        let c = row(
+            json!([["parent", {"type": "task", "pid": 1, "comm": "stress", "state": "S",
+            "stack": ["__schedule", "do_exit"]}]]),
+        );
         assert_ne!(
             fingerprint("LOCK-0001", &a).0,
             fingerprint("LOCK-0001", &c).0
@@ -204,76 +222,102 @@ mod tests {
 mod stable {
     use super::*;
     use serde_json::json;
+    use vmtriage_rules::evidence::{CpuFact, FrameFact, LockFact, ModuleFact, ZoneFact};
 
     /// Evidence of every shape the engine renders, as the JSON of databases
-    /// written so far: the fingerprints users keep must not change.
-    pub(super) fn samples() -> Vec<(String, Value)> {
+    /// written before evidence had types: the fingerprints users keep.
+    fn untyped() -> serde_json::Value {
         let task = json!({"pid": 812, "tgid": 812, "comm": "kworker/1:2", "state": "D",
             "stack": ["__schedule", "schedule", "rwsem_down_write_slowpath"]});
         let bare = json!({"pid": 9, "tgid": 9, "comm": "init", "state": "S"});
-        vec![
-            ("task".into(), task.clone()),
-            (
-                "tasks".into(),
-                json!({"count": 4, "sample": [task.clone(), bare.clone()]}),
-            ),
-            (
-                "group".into(),
-                json!({"key": "mmap_lock", "count": 3, "sample": [bare.clone()]}),
-            ),
-            (
-                "lock".into(),
-                json!({"address": "0xffff888003a1c040", "name": "tasklist_lock", "kind": "rwlock"}),
-            ),
-            (
-                "anon".into(),
-                json!({"address": "0xffff888003a1c040", "name": null, "kind": "mutex"}),
-            ),
-            (
-                "record".into(),
-                json!({"level": 0, "timestamp": 12.5, "text": "Kernel panic - not syncing: sysrq at 0x10"}),
-            ),
-            (
-                "zone".into(),
-                json!({"node": 0, "name": "Normal", "free": 10, "min": 2, "low": 3, "high": 4}),
-            ),
-            (
-                "module".into(),
-                json!({"name": "scenario", "base": "0xffffffffc0000000", "size": 4096, "taints": 4096}),
-            ),
-            ("cpu".into(), json!({"id": 1, "nr_running": 2})),
-            (
-                "frame".into(),
-                json!({"function": "mutex_lock", "pc": "0xffffffff81000000", "inline": false}),
-            ),
-            (
-                "object".into(),
-                json!({"type": "struct mutex", "address": "0xffff888003a1c040"}),
-            ),
-            (
-                "map".into(),
-                json!({"owner": bare, "readers": 2, "writer_locked": true}),
-            ),
-            ("error".into(), json!({"error": "no task #7"})),
-            ("text".into(), json!("6.1.0-13-amd64")),
-            (
-                "records".into(),
-                json!([{"level": 4, "timestamp": 1.0, "text": "a 1"}, {"level": 4, "timestamp": 2.0, "text": "b"}]),
-            ),
-            ("number".into(), json!(42)),
-        ]
+        json!([
+            ["task", task.clone()],
+            ["tasks", {"count": 4, "sample": [task.clone(), bare.clone()]}],
+            ["group", {"key": "mmap_lock", "count": 3, "sample": [bare.clone()]}],
+            ["lock", {"address": "0xffff888003a1c040", "name": "tasklist_lock", "kind": "rwlock"}],
+            ["anon", {"address": "0xffff888003a1c040", "name": null, "kind": "mutex"}],
+            ["record", {"level": 0, "timestamp": 12.5, "text": "Kernel panic - not syncing: sysrq at 0x10"}],
+            ["zone", {"node": 0, "name": "Normal", "free": 10, "min": 2, "low": 3, "high": 4}],
+            ["module", {"name": "scenario", "base": "0xffffffffc0000000", "size": 4096, "taints": 4096}],
+            ["cpu", {"id": 1, "nr_running": 2}],
+            ["frame", {"function": "mutex_lock", "pc": "0xffffffff81000000", "inline": false}],
+            ["object", {"type": "struct mutex", "address": "0xffff888003a1c040"}],
+            ["map", {"owner": bare, "readers": 2, "writer_locked": true}],
+            ["error", {"error": "no task #7"}],
+            ["text", "6.1.0-13-amd64"],
+            ["records", [{"level": 4, "timestamp": 1.0, "text": "a 1"}, {"level": 4, "timestamp": 2.0, "text": "b"}]],
+            ["number", 42],
+        ])
+    }
+
+    /// The same evidence as the renderer makes it now: the old rows read
+    /// back typed, the kinds those rows could not tell apart from a map
+    /// (locks, zones, modules, CPUs, frames) as what they are.
+    fn typed() -> Vec<Evidence> {
+        let mut v = tests::row(untyped());
+        let lock = |name: Option<&str>, kind: &str| {
+            Fact::Lock(LockFact {
+                address: 0xffff888003a1c040,
+                name: name.map(str::to_string),
+                kind: kind.into(),
+            })
+        };
+        for e in &mut v {
+            e.value = match e.name.as_str() {
+                "lock" => lock(Some("tasklist_lock"), "rwlock"),
+                "anon" => lock(None, "mutex"),
+                "zone" => Fact::Zone(ZoneFact {
+                    node: 0,
+                    name: "Normal".into(),
+                    free: 10,
+                    min: 2,
+                    low: 3,
+                    high: 4,
+                }),
+                "module" => Fact::Module(ModuleFact {
+                    name: "scenario".into(),
+                    base: 0xffffffffc0000000,
+                    size: 4096,
+                    taints: 4096,
+                }),
+                "cpu" => Fact::Cpu(CpuFact {
+                    id: 1,
+                    nr_running: 2,
+                }),
+                "frame" => Fact::Frame(FrameFact {
+                    function: Some("mutex_lock".into()),
+                    pc: 0xffffffff81000000,
+                    inline: false,
+                }),
+                _ => continue,
+            };
+        }
+        v
+    }
+
+    fn table(evidence: &[Evidence]) -> String {
+        let all: Vec<String> = evidence
+            .iter()
+            .map(|e| {
+                let (fp, label) = fingerprint("RULE-0001", std::slice::from_ref(e));
+                format!("{} {fp} {label}", e.name)
+            })
+            .collect();
+        let (fp, _) = fingerprint("RULE-0001", evidence);
+        format!("{}\nall {fp}", all.join("\n"))
     }
 
     #[test]
     fn fingerprints_stay_what_databases_hold() {
-        let all: Vec<String> = samples()
-            .into_iter()
-            .map(|e| {
-                let (fp, label) = fingerprint("RULE-0001", &[e.clone()]);
-                format!("{} {fp} {label}", e.0)
-            })
-            .collect();
-        let (fp, _) = fingerprint("RULE-0001", &samples());
-        insta::assert_snapshot!(format!("{}\nall {fp}", all.join("\n")));
+        let typed = typed();
+        assert!(typed
+            .iter()
+            .all(|e| !matches!(e.value, Fact::Map(_)) || e.name == "map"));
+        insta::assert_snapshot!("fingerprints_stay_what_databases_hold", table(&typed));
+        // Rows written before types read back to the same fingerprints.
+        insta::assert_snapshot!(
+            "fingerprints_stay_what_databases_hold",
+            table(&tests::row(untyped()))
+        );
     }
 }

@@ -26,60 +26,10 @@ use kdebuginfo::KernelDebugInfo;
 use serde::{Deserialize, Serialize};
 use vmcore::{DumpFormat, Vmcore};
 use vmtriage_rules::model::Model;
-use vmtriage_rules::rule::{version_matches, Severity};
-use vmtriage_rules::RulePack;
+use vmtriage_rules::rule::version_matches;
+use vmtriage_rules::{Diagnosis, RulePack};
 
 use crate::session::{dump_identity, open_debuginfo, with_causes, OpenError, Session};
-
-/// One finding as stored and exchanged (a `Diagnosis` that can be read back).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Finding {
-    pub rule: String,
-    pub title: String,
-    pub severity: Severity,
-    pub message: String,
-    pub evidence: Vec<(String, serde_json::Value)>,
-    pub references: Vec<String>,
-    /// Found on a dump whose tasks could be read only in part.
-    #[serde(default)]
-    pub incomplete: bool,
-}
-
-impl Finding {
-    pub fn from_diagnosis(d: &vmtriage_rules::Diagnosis) -> Finding {
-        Finding {
-            rule: d.rule.clone(),
-            title: d.title.clone(),
-            severity: d.severity,
-            message: d.message.clone(),
-            evidence: d
-                .evidence
-                .iter()
-                .map(|e| (e.name.clone(), e.value.clone()))
-                .collect(),
-            references: d.references.clone(),
-            incomplete: d.incomplete,
-        }
-    }
-    pub fn to_diagnosis(&self) -> vmtriage_rules::Diagnosis {
-        vmtriage_rules::Diagnosis {
-            rule: self.rule.clone(),
-            title: self.title.clone(),
-            severity: self.severity,
-            message: self.message.clone(),
-            evidence: self
-                .evidence
-                .iter()
-                .map(|(n, v)| vmtriage_rules::pack::Evidence {
-                    name: n.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-            references: self.references.clone(),
-            incomplete: self.incomplete,
-        }
-    }
-}
 
 /// What scanning one dump produced.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -87,7 +37,7 @@ pub struct Outcome {
     pub release: String,
     pub build_id: Option<String>,
     pub format: String,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Diagnosis>,
     /// (rule, message) of rules that failed to evaluate.
     pub rule_errors: Vec<(String, String)>,
     /// The rules evaluated (including those whose `applies_to` excluded this kernel).
@@ -226,7 +176,7 @@ pub fn scan_one(
             continue;
         }
         match vmtriage_rules::pack::evaluate(r, &model, &r.params, &pack.helpers) {
-            Ok(ds) => out.findings.extend(ds.iter().map(Finding::from_diagnosis)),
+            Ok(ds) => out.findings.extend(ds),
             Err(e) => out.rule_errors.push((r.doc.id.clone(), e.to_string())),
         }
     }

@@ -1,0 +1,178 @@
+//! Rendering: the evaluator's values as a finding shows them — message
+//! text, and evidence as typed [`Fact`]s. Evaluation does not depend on
+//! this module; it reads the model only for what a value stands for (a
+//! task's pid and comm, a record's text) and never unwinds a stack no
+//! rule looked at.
+
+use crate::eval::Evaluator;
+use crate::evidence::{
+    CpuFact, Fact, FrameFact, LockFact, ModuleFact, RecordFact, TaskFact, ZoneFact,
+};
+use crate::model::Model;
+use crate::value::Value;
+
+/// Tasks shown of a list or group of tasks.
+const SAMPLE: usize = 3;
+/// Items shown of another list.
+const LIST: usize = 20;
+/// Functions shown of a task's stack.
+const STACK: usize = 8;
+
+/// A value as message text.
+pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:.2}"),
+        Value::Str(s) => s.to_string(),
+        Value::Task(i) => {
+            ev.m.and_then(|m| m.task(*i).ok())
+                .map(|t| format!("{} ({})", t.comm, t.pid))
+                .unwrap_or_default()
+        }
+        Value::Lock(l) => l
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} at {:#x}", l.kind, l.address)),
+        Value::List(l) => {
+            let items: Vec<String> = l.iter().take(5).map(|x| display(ev, x)).collect();
+            if l.len() > 5 {
+                format!("{}, … ({} in all)", items.join(", "), l.len())
+            } else {
+                items.join(", ")
+            }
+        }
+        other => match ev.to_json_plain(other) {
+            serde_json::Value::String(s) => s,
+            j => j.to_string(),
+        },
+    }
+}
+
+/// A value as evidence: tasks with pid, comm, state and (at the top two
+/// levels) the stack a rule unwound; lists holding tasks and groups as a
+/// count and a sample.
+pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
+    let all = |items: &[Value<'k>], n: usize| -> Vec<Fact> {
+        items
+            .iter()
+            .take(n)
+            .map(|x| render(ev, x, depth + 1))
+            .collect()
+    };
+    match v {
+        Value::Null => Fact::Null,
+        Value::Bool(b) => Fact::Bool(*b),
+        Value::Int(i) => Fact::Int(*i),
+        Value::Float(f) => Fact::Float(*f),
+        Value::Str(s) => Fact::Text(s.to_string()),
+        Value::List(l) if l.iter().any(|x| matches!(x, Value::Task(_))) => Fact::Tasks {
+            count: l.len(),
+            sample: all(l, SAMPLE),
+        },
+        Value::List(l) => Fact::List(all(l, LIST)),
+        Value::Group(g) => Fact::Group {
+            key: Box::new(render(ev, &g.key, depth + 1)),
+            count: g.items.len(),
+            sample: all(&g.items, SAMPLE),
+        },
+        Value::Map(m) => Fact::Map(
+            m.iter()
+                .map(|(k, x)| (k.clone(), render(ev, x, depth + 1)))
+                .collect(),
+        ),
+        Value::LockState(_) => Fact::Map(
+            ev.record_fields(v)
+                .into_iter()
+                .map(|(k, x)| (k.to_string(), render(ev, &x, depth + 1)))
+                .collect(),
+        ),
+        Value::Lock(l) => Fact::Lock(LockFact {
+            address: l.address,
+            name: l.name.clone(),
+            kind: l.kind.to_string(),
+        }),
+        Value::Obj(_) | Value::Version(_) => match ev.to_json_plain(v) {
+            serde_json::Value::Number(n) => n.as_i64().map_or(Fact::Null, Fact::Int),
+            serde_json::Value::String(s) => Fact::Text(s),
+            _ => match v {
+                Value::Obj(o) => Fact::Object {
+                    ctype: o.type_name(),
+                    address: o.addr,
+                },
+                _ => Fact::Null,
+            },
+        },
+        model_value => match ev.m {
+            Some(m) => model_fact(m, model_value, depth),
+            None => Fact::Null,
+        },
+    }
+}
+
+/// What a value of the model (a task, a record…) stands for; null when the
+/// model cannot read it.
+fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32) -> Fact {
+    let fact = match v {
+        Value::Task(i) => m.task(*i).ok().map(|t| {
+            // Only a stack a rule already unwound: rendering unwinds nothing.
+            let stack = (depth <= 1).then(|| m.cached_stack(*i)).flatten().map(|s| {
+                s.frames
+                    .iter()
+                    .filter_map(|f| f.function.clone())
+                    .take(STACK)
+                    .collect()
+            });
+            Fact::Task(TaskFact {
+                pid: t.pid.into(),
+                tgid: t.tgid.into(),
+                comm: t.comm.clone(),
+                state: t.state.to_string(),
+                stack,
+            })
+        }),
+        Value::Record(i) => m.dmesg().ok().and_then(|d| d.get(*i)).map(|r| {
+            Fact::Record(RecordFact {
+                level: r.level.into(),
+                timestamp: r.timestamp_ns as f64 / 1e9,
+                text: r.text.clone(),
+            })
+        }),
+        Value::Zone(i) => m.memory().ok().and_then(|mem| mem.zones.get(*i)).map(|z| {
+            Fact::Zone(ZoneFact {
+                node: z.node.into(),
+                name: z.name.clone(),
+                free: z.free as i64,
+                min: z.min as i64,
+                low: z.low as i64,
+                high: z.high as i64,
+            })
+        }),
+        Value::Module(i) => m.modules().ok().and_then(|ms| ms.get(*i)).map(|x| {
+            Fact::Module(ModuleFact {
+                name: x.name.clone(),
+                base: x.base,
+                size: x.size as i64,
+                taints: x.taints as i64,
+            })
+        }),
+        Value::Cpu(i) => m.cpus().ok().and_then(|cs| cs.get(*i)).map(|c| {
+            Fact::Cpu(CpuFact {
+                id: c.id.into(),
+                nr_running: c.nr_running as i64,
+            })
+        }),
+        Value::Frame(t, f) => m.stack(*t).ok().and_then(|s| {
+            s.frames.get(*f).map(|fr| {
+                Fact::Frame(FrameFact {
+                    function: fr.function.clone(),
+                    pc: fr.pc,
+                    inline: fr.inline,
+                })
+            })
+        }),
+        other => Some(Fact::Text(other.type_name().to_string())),
+    };
+    fact.unwrap_or(Fact::Null)
+}
