@@ -11,6 +11,7 @@ pub mod locks;
 pub mod mm;
 pub mod modules;
 pub mod object;
+pub mod oops;
 pub mod partial;
 pub mod pid;
 pub mod printk;
