@@ -223,19 +223,46 @@ impl Diagnostic for RuleDiagnostic {
         Some(self as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let len = self.span.1.saturating_sub(self.span.0).max(1);
         let mut v = vec![LabeledSpan::new_primary_with_span(
             (!self.label.is_empty()).then(|| self.label.clone()),
-            (self.span.0, len),
+            self.shown(self.span),
         )];
-        for ((s, e), l) in &self.extra {
-            v.push(LabeledSpan::new_with_span(
-                Some(l.clone()),
-                (*s, e.saturating_sub(*s).max(1)),
-            ));
+        for (s, l) in &self.extra {
+            v.push(LabeledSpan::new_with_span(Some(l.clone()), self.shown(*s)));
         }
         Some(Box::new(v.into_iter()))
     }
+}
+
+/// The longest line a report shows whole; a label is underlined for at most
+/// this many bytes. A hostile file may hold a line of 200 000 `(`: its
+/// report shows the part of the line where the error is.
+const MAX_SHOWN_LINE: usize = 240;
+
+impl RuleDiagnostic {
+    /// A span as a report shows it: at least one byte, within the file, at
+    /// most `MAX_SHOWN_LINE` bytes and not past the end of its line.
+    fn shown(&self, (s, e): (usize, usize)) -> (usize, usize) {
+        let src = self.src.as_str();
+        let s = floor_boundary(src, s.min(src.len()));
+        let line_end = src[s..].find('\n').map_or(src.len(), |i| s + i);
+        let e = e.min(line_end).min(s + MAX_SHOWN_LINE).max(s + 1);
+        (s, e - s)
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(s.len())
 }
 
 impl SourceCode for RuleDiagnostic {
@@ -245,7 +272,37 @@ impl SourceCode for RuleDiagnostic {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner = self.src.as_str().read_span(span, before, after)?;
+        let src = self.src.as_str();
+        let short = |data: &[u8]| {
+            data.split(|&b| b == b'\n')
+                .all(|l| l.len() <= MAX_SHOWN_LINE)
+        };
+        let inner = src.read_span(span, before, after)?;
+        if !short(inner.data()) {
+            // Long lines: the span's own lines only, and if one of those is
+            // long, a window of its first line that starts at the span.
+            let start = floor_boundary(src, span.offset().min(src.len()));
+            let end = ceil_boundary(src, (span.offset() + span.len()).min(src.len()));
+            let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
+            let line = src[..start].matches('\n').count();
+            let (from, to, column) = if short(&src.as_bytes()[line_start..line_end]) {
+                (line_start, line_end, 0)
+            } else {
+                let first_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+                let to = ceil_boundary(src, first_end.min(start + MAX_SHOWN_LINE));
+                (start, to, src[line_start..start].chars().count())
+            };
+            let lines = src[from..to].matches('\n').count() + 1;
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                self.file.clone(),
+                &src.as_bytes()[from..to],
+                (from, to - from).into(),
+                line,
+                column,
+                lines,
+            )));
+        }
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.file.clone(),
             inner.data(),

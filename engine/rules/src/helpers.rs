@@ -27,9 +27,13 @@ pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_FUNCTION_EXPR_DEPTH: usize = 32;
 /// The longest string a helper may build or write (bytes).
 pub const MAX_STRING_SIZE: usize = 1 << 20;
-/// The most elements of an array, and entries of an object map, a helper may build.
+/// The most elements of an array a helper may build (a dump's tasks, passed
+/// as an array, fit).
 pub const MAX_ARRAY_SIZE: usize = 100_000;
-pub const MAX_MAP_SIZE: usize = 100_000;
+/// The most entries of an object map a helper may build (rhai checks it when
+/// an operation returns a map; a map grown one key at a time is bounded by
+/// the operation and time limits).
+pub const MAX_MAP_SIZE: usize = 50_000;
 /// The most functions a pack's helper files may define.
 pub const MAX_FUNCTIONS: usize = 1_000;
 
@@ -155,7 +159,7 @@ fn runtime_error(e: &EvalAltResult) -> String {
         EvalAltResult::ErrorInFunctionCall(f, _, inner, pos) => match inner.as_ref() {
             // Errors in nested calls: the innermost says what happened.
             EvalAltResult::ErrorInFunctionCall(..) => runtime_error(inner),
-            other => format!("{} (in `{f}`, {})", runtime_error(other), at(*pos)),
+            other => format!("{} (in `{f}`{})", runtime_error(other), at(*pos)),
         },
         EvalAltResult::ErrorTooManyOperations(_) => {
             format!("stopped after {MAX_OPERATIONS} operations (a loop that never ends?)")
@@ -164,11 +168,11 @@ fn runtime_error(e: &EvalAltResult) -> String {
             format!("stopped after {} ms", TIME_LIMIT.as_millis())
         }
         EvalAltResult::ErrorStackOverflow(pos) => format!(
-            "stopped: calls nest more than {MAX_CALL_LEVELS} levels deep (a recursion that never ends?) at {}",
+            "stopped: calls nest more than {MAX_CALL_LEVELS} levels deep (a recursion that never ends?){}",
             at(*pos)
         ),
         EvalAltResult::ErrorDataTooLarge(what, pos) => format!(
-            "stopped: {} over the limit (strings {MAX_STRING_SIZE} bytes, arrays {MAX_ARRAY_SIZE} elements, maps {MAX_MAP_SIZE} entries) at {}",
+            "stopped: {} over the limit (strings {MAX_STRING_SIZE} bytes, arrays {MAX_ARRAY_SIZE} elements, maps {MAX_MAP_SIZE} entries){}",
             what.to_lowercase(),
             at(*pos)
         ),
@@ -176,11 +180,12 @@ fn runtime_error(e: &EvalAltResult) -> String {
     }
 }
 
+/// `, at line L, column C` of the helper file, when rhai knows it.
 fn at(pos: rhai::Position) -> String {
     match (pos.line(), pos.position()) {
-        (Some(l), Some(c)) => format!("line {l}, column {c}"),
-        (Some(l), None) => format!("line {l}"),
-        _ => "an unknown position".into(),
+        (Some(l), Some(c)) => format!(", at line {l}, column {c}"),
+        (Some(l), None) => format!(", at line {l}"),
+        _ => String::new(),
     }
 }
 

@@ -461,7 +461,9 @@ fn yaml_diag(e: YamlError, file: &str, src: &Arc<String>) -> RuleDiagnostic {
             format!("`{k}` is given twice"),
             file,
             src,
-            span(at),
+            key_spans(src, 0, src.len(), &k)
+                .nth(1)
+                .unwrap_or_else(|| span(at)),
         )
         .label("the second one")
         .help("a key may appear once in each mapping: remove one of them"),
@@ -489,17 +491,38 @@ fn yaml_diag(e: YamlError, file: &str, src: &Arc<String>) -> RuleDiagnostic {
                     "the rule format needs three levels (`params: {x: {default: ..}}`)",
                 ),
             };
-            RuleDiagnostic::new(
-                Code::YamlTooLarge,
-                "rule file too large",
-                file,
-                src,
-                span(at),
-            )
-            .label(format!("{what}; reading stopped here"))
-            .help(help)
+            let title = match limit {
+                YamlLimit::Depth => "rule file nested too deeply",
+                _ => "rule file expands too much",
+            };
+            RuleDiagnostic::new(Code::YamlTooLarge, title, file, src, span(at))
+                .label(format!("{what}; reading stopped here"))
+                .help(help)
         }
     }
+}
+
+/// Where `name` is written as a key (`name:`, a word of its own followed by
+/// a colon) between two offsets of the file.
+fn key_spans<'s>(
+    src: &'s str,
+    from: usize,
+    to: usize,
+    name: &'s str,
+) -> impl Iterator<Item = (usize, usize)> + 's {
+    let to = to.min(src.len());
+    let from = from.min(to);
+    src[from..to]
+        .match_indices(name)
+        .map(move |(i, _)| from + i)
+        .filter(move |&i| {
+            let before = src[..i].chars().next_back();
+            let after = src[i + name.len()..].trim_start_matches([' ', '\t', '"', '\'']);
+            !name.is_empty()
+                && !matches!(before, Some(c) if c.is_alphanumeric() || c == '_')
+                && after.starts_with(':')
+        })
+        .map(move |i| (i, i + name.len()))
 }
 
 /// The fields of a rule file, in the order of the format.
@@ -589,22 +612,9 @@ impl DocReader<'_> {
         let Some(f) = self.fields.get(field) else {
             return self.key(field);
         };
-        let region = &self.src[f.region.0.min(self.src.len())..f.region.1.min(self.src.len())];
-        let mut from = field.len();
-        while let Some(i) = region
-            .get(from..)
-            .and_then(|r| r.find(name))
-            .map(|i| i + from)
-        {
-            let before = region[..i].chars().next_back();
-            let after = region[i + name.len()..].trim_start_matches([' ', '\t', '"', '\'']);
-            let boundary = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-            if boundary && after.starts_with(':') {
-                return (f.region.0 + i, f.region.0 + i + name.len());
-            }
-            from = i + name.len();
-        }
-        self.key(field)
+        key_spans(self.src, f.region.0 + field.len(), f.region.1, name)
+            .next()
+            .unwrap_or_else(|| self.key(field))
     }
 
     /// A scalar's text; numbers and bools at the top level keep their text

@@ -1,0 +1,245 @@
+//! Hostile rule packs: every bound on rule files, expressions, regexes and
+//! helpers is an error with its code at the line and column it concerns,
+//! found within a second, and the other rules of the pack still load.
+//! The rendered reports are snapshots.
+
+use std::time::{Duration, Instant};
+
+use vmtriage_rules::eval::Helpers;
+use vmtriage_rules::helpers::{self, RhaiHelpers};
+use vmtriage_rules::source::{MAX_RULE_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES};
+use vmtriage_rules::{RuleDiagnostic, RulePack};
+
+/// How long refusing one hostile input may take.
+const WITHIN: Duration = Duration::from_secs(1);
+
+/// A sound rule loaded beside each hostile one: it must still load.
+const GOOD: &str =
+    "id: TEST-0001\ntitle: fine\nseverity: low\nsummary: s\nmatch: count(tasks) > 0\nmessage: m\n";
+
+/// Loads `hostile` beside a sound rule; returns the diagnostics (all of the
+/// hostile file) and how long loading took.
+fn load(hostile: &str) -> (Vec<RuleDiagnostic>, Duration) {
+    let rules = vec![
+        ("hostile.yaml".to_string(), hostile.to_string()),
+        ("good.yaml".to_string(), GOOD.to_string()),
+    ];
+    let t = Instant::now();
+    let (pack, diags) = RulePack::from_sources(&rules, &[]);
+    let took = t.elapsed();
+    assert!(
+        pack.get("TEST-0001").is_some(),
+        "the sound rule did not load"
+    );
+    assert!(diags.iter().all(|d| d.file == "hostile.yaml"));
+    (diags, took)
+}
+
+/// The one diagnostic of `hostile`, which must have `code` at `line`, found
+/// within a second.
+fn one(hostile: &str, code: &str, line: usize) -> String {
+    let (diags, took) = load(hostile);
+    let rendered: Vec<String> = diags.iter().map(|d| d.render()).collect();
+    assert_eq!(diags.len(), 1, "{rendered:#?}");
+    assert_eq!(diags[0].code, code, "{}", rendered[0]);
+    assert_eq!(diags[0].line_col().0, line, "{}", rendered[0]);
+    assert!(took < WITHIN, "took {took:?}");
+    eprintln!("{code}: refused in {took:?}");
+    rendered[0].clone()
+}
+
+const HEAD: &str = "id: TEST-0300\ntitle: t\nseverity: low\nsummary: s\nmessage: m\n";
+
+#[test]
+fn a_rule_file_too_large() {
+    let src = format!(
+        "{HEAD}match: count(tasks) > 0\ndescription: {}\n",
+        "x".repeat(MAX_RULE_FILE_BYTES)
+    );
+    insta::assert_snapshot!(one(&src, "R010", 1));
+}
+
+#[test]
+fn billion_laughs() {
+    // Ten levels of ten aliases each: 10^10 strings once expanded.
+    let mut src = format!("{HEAD}match: count(tasks) > 0\ntags:\n  - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let p = format!("*a{}", i - 1);
+        src.push_str(&format!("  - &a{i} [{}]\n", vec![p; 10].join(", ")));
+    }
+    insta::assert_snapshot!(one(&src, "R011", 8));
+}
+
+#[test]
+fn one_long_alias_list() {
+    // Under the node limit in the file, far over it once expanded.
+    let items = vec!["*big"; MAX_YAML_NODES / 10].join(", ");
+    let src = format!(
+        "{HEAD}match: count(tasks) > 0\nreferences: &big [{}]\ntags: [{items}]\n",
+        vec!["r"; 20].join(", ")
+    );
+    let (diags, took) = load(&src);
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].code, "R011");
+    assert!(took < WITHIN, "took {took:?}");
+}
+
+#[test]
+fn yaml_nested_too_deeply() {
+    // 60 000 nested flow sequences, one per line.
+    let src = format!(
+        "{HEAD}match: count(tasks) > 0\ntags:\n{}x{}\n",
+        " [\n".repeat(60_000),
+        "]".repeat(60_000)
+    );
+    assert!(src.len() < MAX_RULE_FILE_BYTES);
+    // The sequence that goes past the limit is on the line after the limit's.
+    insta::assert_snapshot!(one(&src, "R011", 7 + MAX_YAML_DEPTH));
+}
+
+#[test]
+fn duplicate_and_tagged_keys() {
+    let src = format!("{HEAD}match: count(tasks) > 0\ntitle: again\n");
+    insta::assert_snapshot!(one(&src, "R001", 7));
+    let src = format!("{HEAD}match: !shell count(tasks)\n");
+    let (diags, _) = load(&src);
+    assert_eq!(diags[0].code, "R001");
+}
+
+#[test]
+fn expression_nested_too_deeply() {
+    // 100 000 nested parentheses in `match:`: E011 (longer than an
+    // expression may be) and, when shorter, E010 (nested too deeply).
+    let src = format!(
+        "{HEAD}match: |\n  {}1{}\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    one(&src, "E011", 7);
+    let src = format!(
+        "{HEAD}match: |\n  count(tasks) > 0 and\n  {}1{} > 0\n",
+        "(".repeat(30_000),
+        ")".repeat(30_000)
+    );
+    let (diags, took) = load(&src);
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].code, "E010");
+    assert_eq!(diags[0].line_col(), (8, 67));
+    assert!(took < WITHIN, "took {took:?}");
+}
+
+// ------------------------------------------------------------ helpers
+
+fn helper(src: &str) -> (RhaiHelpers, Vec<RuleDiagnostic>, Duration) {
+    let t = Instant::now();
+    let (h, d) = RhaiHelpers::compile(&[
+        ("hostile.rhai".to_string(), src.to_string()),
+        (
+            "good.rhai".to_string(),
+            "fn double(x) { x * 2 }".to_string(),
+        ),
+    ]);
+    let took = t.elapsed();
+    // The other file's functions are kept.
+    assert_eq!(
+        h.call("double", vec![serde_json::json!(21)]),
+        Some(Ok(serde_json::json!(42)))
+    );
+    (h, d, took)
+}
+
+fn helper_refused(src: &str, code: &str, line: usize) -> String {
+    let (_, d, took) = helper(src);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].code, code, "{}", d[0].render());
+    assert_eq!(d[0].line_col().0, line, "{}", d[0].render());
+    assert!(took < WITHIN, "took {took:?}");
+    eprintln!("{code}: refused in {took:?}");
+    d[0].render()
+}
+
+#[test]
+fn helper_file_too_large() {
+    let src = format!(
+        "fn big() {{ 1 }}\n// {}\n",
+        "x".repeat(helpers::MAX_HELPER_FILE_BYTES)
+    );
+    insta::assert_snapshot!(helper_refused(&src, "H002", 1));
+}
+
+#[test]
+fn helper_nested_too_deeply() {
+    let src = format!(
+        "fn ok() {{ 1 }}\nfn deep() {{\n  {}1{}\n}}\n",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    insta::assert_snapshot!(helper_refused(&src, "H002", 3));
+}
+
+#[test]
+fn too_many_helper_functions() {
+    let src: String = (0..=helpers::MAX_FUNCTIONS)
+        .map(|i| format!("fn f{i}() {{ {i} }}\n"))
+        .collect();
+    helper_refused(&src, "H002", helpers::MAX_FUNCTIONS + 1);
+}
+
+/// Each run-time limit of a helper: the call ends with an error naming the
+/// limit within a second, and the engine serves the next call.
+#[test]
+fn helper_runtime_limits() {
+    let src = "\
+fn spin() { let i = 0; loop { i += 1; } }
+fn recurse(n) { recurse(n + 1) }
+fn grow_string() { let s = \"ab\"; loop { s += s; } }
+fn grow_array() { let a = [1]; loop { a += a; } }
+fn grow_map() { let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; } }
+fn grow_map_by_halves() {
+    let m = #{ \"0\": 0 };
+    loop {
+        let n = #{};
+        let base = m.len();
+        for j in 0..base { n[`${base + j}`] = 0; }
+        m += n;
+    }
+}
+";
+    let (h, d, _) = helper(src);
+    assert!(d.is_empty(), "{d:#?}");
+    let mut report = Vec::new();
+    // (helper, arguments, what stops it; the endless loop may meet either
+    // the operation limit or, on a loaded machine, the time limit first)
+    let cases: [(&str, Vec<serde_json::Value>, &[&str]); 6] = [
+        ("spin", vec![], &["2000000 operations", "500 ms"]),
+        ("recurse", vec![serde_json::json!(0)], &["32 levels"]),
+        ("grow_string", vec![], &["length of string over the limit"]),
+        ("grow_array", vec![], &["size of array/blob over the limit"]),
+        // rhai checks a map's size when an operation returns it, not when
+        // a key is set: a map grown one key at a time meets the operation
+        // or time limit, one merged with another the size limit.
+        ("grow_map", vec![], &["2000000 operations", "500 ms"]),
+        (
+            "grow_map_by_halves",
+            vec![],
+            &["size of object map over the limit"],
+        ),
+    ];
+    for (f, args, limit) in cases {
+        let t = Instant::now();
+        let r = h.call(f, args).expect("a helper");
+        let took = t.elapsed();
+        let e = r.expect_err("a limit stops it");
+        assert!(limit.iter().any(|l| e.contains(l)), "{f}: {e}");
+        assert!(took < WITHIN, "{f} took {took:?}");
+        eprintln!("{f}: stopped in {took:?}");
+        if f != "spin" && f != "grow_map" {
+            report.push(format!("{f}: {e}"));
+        }
+        assert_eq!(
+            h.call("double", vec![serde_json::json!(1)]),
+            Some(Ok(serde_json::json!(2)))
+        );
+    }
+    insta::assert_snapshot!(report.join("\n"));
+}
