@@ -1,0 +1,1237 @@
+//! A title and a signature for every dump, in the style of syzbot's crash
+//! titles: `<kind> in <function> [module]`.
+//!
+//! The kind and the frames come from what the dump shows:
+//! - a crash (the kernel panicked): the log's report that caused the panic
+//!   (`kmodel::oops`: its `RIP:` and reliable call-trace frames), else the
+//!   panic's own trace, else the unwound stack of the crashed task;
+//! - a dump captured live: an oops the kernel survived, a deadlock cycle of
+//!   the wait-for graph, a soft/hard lockup or RCU stall (the CPU hog: the
+//!   task on a CPU that is not itself spinning for a lock), the largest group
+//!   of tasks in D (those waiting for one lock, or in one function), an OOM
+//!   kill, a warning, a flood of tasks of one command, or nothing (`no crash`).
+//!
+//! The `function` is the first frame that is not generic ([`generic`]: the
+//! panic, oops and watchdog machinery, lock slow paths and wait primitives,
+//! the scheduler, entry code and syscall wrappers, the module loader, inline
+//! helpers). The signature is a hash of the kind and the first
+//! [`SIGNATURE_FRAMES`] non-generic frames (module names kept, offsets and
+//! addresses dropped, digits removed from function names and compiler
+//! suffixes like `.cold` or `.constprop.0` stripped), so one bug gives one
+//! signature in every dump format and on kernels where its code path is the
+//! same.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use kmodel::oops::{OopsKind, OopsReport, PrintedFrame};
+use kmodel::tasks::Task;
+use kmodel::Kernel;
+use kunwind::Unwinder;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// How many non-generic frames the signature hashes.
+pub const SIGNATURE_FRAMES: usize = 5;
+/// More tasks of one command than this is a flood (no ordinary system
+/// runs thousands of copies of one program).
+pub const FLOOD_TASKS: usize = 4096;
+/// Stacks unwound to name a flood's function.
+const FLOOD_SAMPLE: usize = 64;
+/// Above this many tasks, only tasks in D or R are asked what lock they
+/// wait for (a sleeping task waits for an event, not a lock, unless it
+/// waits interruptibly — rare beside the cost of unwinding every stack).
+const ALL_TASKS_WAIT_LIMIT: usize = 4096;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TitleKind {
+    NullDereference,
+    PageFault,
+    GeneralProtection,
+    KernelBug,
+    ListCorruption,
+    StackOverflow,
+    DoubleFault,
+    DivideError,
+    InvalidOpcode,
+    Oops,
+    Warning,
+    SoftLockup,
+    HardLockup,
+    RcuStall,
+    HungTask,
+    SysrqCrash,
+    OomKill,
+    OomPanic,
+    Panic,
+    Deadlock,
+    TaskFlood,
+    NoCrash,
+}
+
+impl TitleKind {
+    /// The words a title starts with.
+    pub fn name(self) -> &'static str {
+        match self {
+            TitleKind::NullDereference => "BUG: kernel NULL pointer dereference",
+            TitleKind::PageFault => "BUG: unable to handle page fault",
+            TitleKind::GeneralProtection => "general protection fault",
+            TitleKind::KernelBug => "kernel BUG",
+            TitleKind::ListCorruption => "list corruption",
+            TitleKind::StackOverflow => "kernel stack overflow",
+            TitleKind::DoubleFault => "double fault",
+            TitleKind::DivideError => "divide error",
+            TitleKind::InvalidOpcode => "invalid opcode",
+            TitleKind::Oops => "Oops",
+            TitleKind::Warning => "WARNING",
+            TitleKind::SoftLockup => "BUG: soft lockup",
+            TitleKind::HardLockup => "hard lockup",
+            TitleKind::RcuStall => "RCU stall",
+            TitleKind::HungTask => "task hung",
+            TitleKind::SysrqCrash => "sysrq crash",
+            TitleKind::OomKill => "OOM kill",
+            TitleKind::OomPanic => "out of memory panic",
+            TitleKind::Panic => "kernel panic",
+            TitleKind::Deadlock => "deadlock",
+            TitleKind::TaskFlood => "task flood",
+            TitleKind::NoCrash => "no crash",
+        }
+    }
+
+    /// The kind's stable identifier (what the signature hashes).
+    pub fn slug(self) -> &'static str {
+        match self {
+            TitleKind::NullDereference => "null-dereference",
+            TitleKind::PageFault => "page-fault",
+            TitleKind::GeneralProtection => "general-protection",
+            TitleKind::KernelBug => "kernel-bug",
+            TitleKind::ListCorruption => "list-corruption",
+            TitleKind::StackOverflow => "stack-overflow",
+            TitleKind::DoubleFault => "double-fault",
+            TitleKind::DivideError => "divide-error",
+            TitleKind::InvalidOpcode => "invalid-opcode",
+            TitleKind::Oops => "oops",
+            TitleKind::Warning => "warning",
+            TitleKind::SoftLockup => "soft-lockup",
+            TitleKind::HardLockup => "hard-lockup",
+            TitleKind::RcuStall => "rcu-stall",
+            TitleKind::HungTask => "hung-task",
+            TitleKind::SysrqCrash => "sysrq-crash",
+            TitleKind::OomKill => "oom-kill",
+            TitleKind::OomPanic => "oom-panic",
+            TitleKind::Panic => "panic",
+            TitleKind::Deadlock => "deadlock",
+            TitleKind::TaskFlood => "task-flood",
+            TitleKind::NoCrash => "no-crash",
+        }
+    }
+
+    /// The title kind of a log report.
+    pub fn of_report(k: &OopsKind) -> TitleKind {
+        match k {
+            OopsKind::PageFault { null: true } => TitleKind::NullDereference,
+            OopsKind::PageFault { null: false } => TitleKind::PageFault,
+            OopsKind::GeneralProtection { .. } => TitleKind::GeneralProtection,
+            OopsKind::Bug { .. } => TitleKind::KernelBug,
+            OopsKind::ListCorruption => TitleKind::ListCorruption,
+            OopsKind::StackOverflow => TitleKind::StackOverflow,
+            OopsKind::DoubleFault => TitleKind::DoubleFault,
+            OopsKind::DivideError => TitleKind::DivideError,
+            OopsKind::InvalidOpcode => TitleKind::InvalidOpcode,
+            OopsKind::Oops => TitleKind::Oops,
+            OopsKind::Warning { .. } => TitleKind::Warning,
+            OopsKind::SoftLockup { .. } => TitleKind::SoftLockup,
+            OopsKind::HardLockup { .. } => TitleKind::HardLockup,
+            OopsKind::RcuStall => TitleKind::RcuStall,
+            OopsKind::HungTask { .. } => TitleKind::HungTask,
+            OopsKind::SysrqCrash => TitleKind::SysrqCrash,
+            OopsKind::OomKill => TitleKind::OomKill,
+            OopsKind::Panic => TitleKind::Panic,
+        }
+    }
+}
+
+/// A dump's title and signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Title {
+    pub kind: TitleKind,
+    /// The first non-generic frame's function (compiler suffixes stripped).
+    pub function: Option<String>,
+    /// Its module, None for the vmlinux.
+    pub module: Option<String>,
+    /// `<kind> in <function> [module]`, or the kind and what it is about.
+    pub text: String,
+    /// What else the dump shows about it (not part of the signature):
+    /// the task, how many tasks, the lock, the panic message.
+    pub note: Option<String>,
+    /// The normalised frames the signature hashes, innermost first.
+    pub frames: Vec<String>,
+    /// 16 hex digits of sha256 over the kind, the frames and, for a panic
+    /// with no frame to name, its message with digits removed.
+    pub signature: String,
+}
+
+/// A frame as the title sees it: a function and its module.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TitleFrame {
+    pub function: String,
+    pub module: Option<String>,
+}
+
+impl TitleFrame {
+    fn of_printed(f: &PrintedFrame) -> Option<TitleFrame> {
+        Some(TitleFrame {
+            function: f.function.clone()?,
+            module: f.module.clone(),
+        })
+    }
+    fn of_unwound(f: &kunwind::Frame) -> Option<TitleFrame> {
+        Some(TitleFrame {
+            function: f.function.clone()?,
+            module: f.module.clone(),
+        })
+    }
+}
+
+impl Title {
+    /// Builds a title from its kind and frames (innermost first).
+    pub fn new(
+        kind: TitleKind,
+        frames: &[TitleFrame],
+        detail: Option<&str>,
+        note: Option<String>,
+    ) -> Title {
+        let kept = significant(frames);
+        let first = kept.first();
+        let function = first.map(|f| base_name(&f.function).to_string());
+        let module = first.and_then(|f| f.module.clone());
+        let mut text = kind.name().to_string();
+        match (&function, detail) {
+            (Some(f), _) => {
+                let _ = write!(text, " in {f}");
+                if let Some(m) = &module {
+                    let _ = write!(text, " [{m}]");
+                }
+            }
+            (None, Some(d)) => {
+                let _ = write!(text, ": {d}");
+            }
+            (None, None) => {}
+        }
+        let sig_frames: Vec<String> = kept
+            .iter()
+            .take(SIGNATURE_FRAMES)
+            .map(|f| {
+                let n = normalize(&f.function);
+                match &f.module {
+                    Some(m) => format!("{n} [{m}]"),
+                    None => n,
+                }
+            })
+            .collect();
+        let detail_key = if sig_frames.is_empty() {
+            detail.map(|d| {
+                d.chars()
+                    .filter(|c| !c.is_ascii_digit())
+                    .collect::<String>()
+            })
+        } else {
+            None
+        };
+        let signature = signature(kind, &sig_frames, detail_key.as_deref());
+        Title {
+            kind,
+            function,
+            module,
+            text,
+            note,
+            frames: sig_frames,
+            signature,
+        }
+    }
+}
+
+/// The signature: sha256 over the kind's slug, the normalised frames and
+/// an optional detail, one per line; the first 16 hex digits.
+pub fn signature(kind: TitleKind, frames: &[String], detail: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    h.update(kind.slug().as_bytes());
+    for f in frames {
+        h.update(b"\n");
+        h.update(f.as_bytes());
+    }
+    if let Some(d) = detail {
+        h.update(b"\n#");
+        h.update(d.as_bytes());
+    }
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The non-generic frames, consecutive repeats folded (an inline frame and
+/// its out-of-line copy, a `.cold` part and its function).
+pub fn significant(frames: &[TitleFrame]) -> Vec<TitleFrame> {
+    let mut out: Vec<TitleFrame> = Vec::new();
+    for f in frames {
+        if generic(&f.function).is_some() {
+            continue;
+        }
+        let same = out.last().is_some_and(|l| {
+            base_name(&l.function) == base_name(&f.function) && l.module == f.module
+        });
+        if !same {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// A function name without the compiler's suffixes (`.cold`,
+/// `.constprop.0`, `.isra.0`, `.part.0`, `.llvm.123`).
+pub fn base_name(function: &str) -> &str {
+    function.split('.').next().unwrap_or(function)
+}
+
+/// A function name as the signature hashes it: compiler suffixes stripped,
+/// digits removed (`__x64_sys_write` and a renumbered clone hash alike).
+pub fn normalize(function: &str) -> String {
+    base_name(function)
+        .chars()
+        .filter(|c| !c.is_ascii_digit())
+        .collect()
+}
+
+/// Why a function is generic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generic {
+    /// panic(), kexec, die(), the oops and BUG/WARN machinery, stack dumps,
+    /// printk, the sysrq crash handler, the OOM killer's report.
+    Report,
+    /// The lockup watchdogs, the timer and NMI interrupt paths that run them.
+    Watchdog,
+    /// Exception and interrupt entry, softirq dispatch.
+    Exception,
+    /// Spinlock, rwlock, mutex, rwsem, rtmutex (PREEMPT_RT) acquisition and
+    /// slow paths, and the wrappers that only take a lock.
+    Lock,
+    /// The scheduler and the primitives tasks wait in (completions,
+    /// timeouts, delays, wait queues, RCU grace periods).
+    Wait,
+    /// Memory allocation (page and slab allocators) and the OOM path.
+    Alloc,
+    /// Syscall and kernel-thread entry, signal delivery on return to user,
+    /// the module loader calling an init function.
+    Entry,
+    /// Inline helpers that are never the place of a bug (preempt counts,
+    /// atomics, sanitizer hooks, cpu_relax).
+    Helper,
+}
+
+/// Exact names of generic functions (compare after [`base_name`]).
+const GENERIC_NAMES: &[(&str, Generic)] = &[
+    // Report
+    ("panic", Generic::Report),
+    ("vpanic", Generic::Report),
+    ("nmi_panic", Generic::Report),
+    ("__crash_kexec", Generic::Report),
+    ("crash_kexec", Generic::Report),
+    ("crash_setup_regs", Generic::Report),
+    ("machine_crash_shutdown", Generic::Report),
+    ("native_machine_crash_shutdown", Generic::Report),
+    ("oops_end", Generic::Report),
+    ("oops_begin", Generic::Report),
+    ("die", Generic::Report),
+    ("__die", Generic::Report),
+    ("__die_body", Generic::Report),
+    ("die_addr", Generic::Report),
+    ("do_trap", Generic::Report),
+    ("do_error_trap", Generic::Report),
+    ("handle_bug", Generic::Report),
+    ("report_bug", Generic::Report),
+    ("__report_bug", Generic::Report),
+    ("__warn", Generic::Report),
+    ("warn_slowpath_fmt", Generic::Report),
+    ("__warn_printk", Generic::Report),
+    ("page_fault_oops", Generic::Report),
+    ("kernelmode_fixup_or_oops", Generic::Report),
+    ("no_context", Generic::Report),
+    ("__bad_area_nosemaphore", Generic::Report),
+    ("bad_area_nosemaphore", Generic::Report),
+    ("do_kern_addr_fault", Generic::Report),
+    ("spurious_kernel_fault", Generic::Report),
+    ("sysrq_handle_crash", Generic::Report),
+    ("__handle_sysrq", Generic::Report),
+    ("handle_sysrq", Generic::Report),
+    ("oom_kill_process", Generic::Report),
+    ("__oom_kill_process", Generic::Report),
+    ("out_of_memory", Generic::Report),
+    ("dump_header", Generic::Report),
+    ("pagefault_out_of_memory", Generic::Report),
+    ("check_panic_on_oom", Generic::Report),
+    // Watchdog
+    ("watchdog_timer_fn", Generic::Watchdog),
+    ("watchdog_overflow_callback", Generic::Watchdog),
+    ("watchdog_hardlockup_check", Generic::Watchdog),
+    ("__perf_event_overflow", Generic::Watchdog),
+    ("perf_event_overflow", Generic::Watchdog),
+    ("perf_event_nmi_handler", Generic::Watchdog),
+    ("nmi_cpu_backtrace", Generic::Watchdog),
+    ("nmi_cpu_backtrace_handler", Generic::Watchdog),
+    ("nmi_handle", Generic::Watchdog),
+    ("default_do_nmi", Generic::Watchdog),
+    ("rcu_dump_cpu_stacks", Generic::Watchdog),
+    ("print_cpu_stall", Generic::Watchdog),
+    ("check_cpu_stall", Generic::Watchdog),
+    ("rcu_pending", Generic::Watchdog),
+    ("rcu_sched_clock_irq", Generic::Watchdog),
+    ("update_process_times", Generic::Watchdog),
+    ("tick_sched_handle", Generic::Watchdog),
+    ("tick_sched_timer", Generic::Watchdog),
+    ("tick_nohz_handler", Generic::Watchdog),
+    ("__hrtimer_run_queues", Generic::Watchdog),
+    ("__run_hrtimer", Generic::Watchdog),
+    ("hrtimer_interrupt", Generic::Watchdog),
+    ("local_apic_timer_interrupt", Generic::Watchdog),
+    ("check_hung_uninterruptible_tasks", Generic::Watchdog),
+    ("check_hung_task", Generic::Watchdog),
+    ("watchdog", Generic::Watchdog),
+    // Exception
+    ("handle_page_fault", Generic::Exception),
+    ("irq_exit_rcu", Generic::Exception),
+    ("__irq_exit_rcu", Generic::Exception),
+    ("irq_exit", Generic::Exception),
+    ("handle_softirqs", Generic::Exception),
+    ("__do_softirq", Generic::Exception),
+    ("do_softirq", Generic::Exception),
+    ("common_interrupt", Generic::Exception),
+    ("handle_irq_event", Generic::Exception),
+    ("handle_edge_irq", Generic::Exception),
+    ("handle_fasteoi_irq", Generic::Exception),
+    // Lock
+    ("do_raw_spin_lock", Generic::Lock),
+    ("virt_spin_lock", Generic::Lock),
+    ("mutex_lock", Generic::Lock),
+    ("mutex_lock_killable", Generic::Lock),
+    ("mutex_lock_interruptible", Generic::Lock),
+    ("mutex_lock_io", Generic::Lock),
+    ("mutex_lock_nested", Generic::Lock),
+    ("down", Generic::Lock),
+    ("down_interruptible", Generic::Lock),
+    ("down_killable", Generic::Lock),
+    ("down_timeout", Generic::Lock),
+    ("down_trylock", Generic::Lock),
+    ("read_lock", Generic::Lock),
+    ("read_lock_irq", Generic::Lock),
+    ("read_lock_irqsave", Generic::Lock),
+    ("write_lock", Generic::Lock),
+    ("write_lock_irq", Generic::Lock),
+    ("write_lock_irqsave", Generic::Lock),
+    ("spin_lock", Generic::Lock),
+    ("spin_lock_irq", Generic::Lock),
+    ("spin_lock_irqsave", Generic::Lock),
+    ("spin_lock_bh", Generic::Lock),
+    ("lock_mm_and_find_vma", Generic::Lock),
+    ("get_mmap_lock_carefully", Generic::Lock),
+    ("lock_sock_nested", Generic::Lock),
+    // Wait
+    ("schedule", Generic::Wait),
+    ("__schedule", Generic::Wait),
+    ("context_switch", Generic::Wait),
+    ("finish_task_switch", Generic::Wait),
+    ("__switch_to", Generic::Wait),
+    ("__switch_to_asm", Generic::Wait),
+    ("preempt_schedule", Generic::Wait),
+    ("preempt_schedule_common", Generic::Wait),
+    ("preempt_schedule_irq", Generic::Wait),
+    ("preempt_schedule_notrace", Generic::Wait),
+    ("__cond_resched", Generic::Wait),
+    ("_cond_resched", Generic::Wait),
+    ("__cond_resched_lock", Generic::Wait),
+    ("might_resched", Generic::Wait),
+    ("might_sleep", Generic::Wait),
+    ("io_schedule", Generic::Wait),
+    ("io_schedule_timeout", Generic::Wait),
+    ("wait_for_completion", Generic::Wait),
+    ("__wait_for_common", Generic::Wait),
+    ("wait_for_common", Generic::Wait),
+    ("wait_for_common_io", Generic::Wait),
+    ("do_wait_for_common", Generic::Wait),
+    ("msleep", Generic::Wait),
+    ("msleep_interruptible", Generic::Wait),
+    ("usleep_range", Generic::Wait),
+    ("usleep_range_state", Generic::Wait),
+    ("__delay", Generic::Wait),
+    ("delay_tsc", Generic::Wait),
+    ("delay_loop", Generic::Wait),
+    ("delay_halt", Generic::Wait),
+    ("delay_halt_tpause", Generic::Wait),
+    ("delay_halt_mwaitx", Generic::Wait),
+    ("__const_udelay", Generic::Wait),
+    ("__udelay", Generic::Wait),
+    ("__ndelay", Generic::Wait),
+    ("udelay", Generic::Wait),
+    ("mdelay", Generic::Wait),
+    ("prepare_to_wait", Generic::Wait),
+    ("prepare_to_wait_event", Generic::Wait),
+    ("prepare_to_wait_exclusive", Generic::Wait),
+    ("finish_wait", Generic::Wait),
+    ("synchronize_rcu", Generic::Wait),
+    ("synchronize_rcu_expedited", Generic::Wait),
+    ("__wait_rcu_gp", Generic::Wait),
+    ("wait_rcu_gp", Generic::Wait),
+    ("rt_mutex_schedule", Generic::Wait),
+    ("schedule_rtlock", Generic::Wait),
+    ("do_nanosleep", Generic::Wait),
+    ("hrtimer_nanosleep", Generic::Wait),
+    ("bit_wait", Generic::Wait),
+    ("bit_wait_io", Generic::Wait),
+    ("out_of_line_wait_on_bit", Generic::Wait),
+    ("__wait_on_bit", Generic::Wait),
+    ("__wait_on_bit_lock", Generic::Wait),
+    ("folio_wait_bit_common", Generic::Wait),
+    ("folio_wait_bit", Generic::Wait),
+    ("wait_on_page_bit_common", Generic::Wait),
+    // Alloc
+    ("vma_alloc_folio", Generic::Alloc),
+    ("alloc_pages_vma", Generic::Alloc),
+    ("get_page_from_freelist", Generic::Alloc),
+    ("__kmalloc", Generic::Alloc),
+    ("kmalloc", Generic::Alloc),
+    ("kzalloc", Generic::Alloc),
+    ("kmalloc_trace", Generic::Alloc),
+    ("policy_node", Generic::Alloc),
+    // Entry
+    ("do_syscall_64", Generic::Entry),
+    ("do_syscall_x64", Generic::Entry),
+    ("do_syscall_32_irqs_on", Generic::Entry),
+    ("x64_sys_call", Generic::Entry),
+    ("syscall_exit_to_user_mode", Generic::Entry),
+    ("__syscall_exit_to_user_mode_work", Generic::Entry),
+    ("syscall_exit_to_user_mode_prepare", Generic::Entry),
+    ("exit_to_user_mode_prepare", Generic::Entry),
+    ("arch_exit_to_user_mode_prepare", Generic::Entry),
+    ("exit_to_user_mode_loop", Generic::Entry),
+    ("irqentry_exit_to_user_mode", Generic::Entry),
+    ("arch_do_signal_or_restart", Generic::Entry),
+    ("do_signal", Generic::Entry),
+    ("get_signal", Generic::Entry),
+    ("ret_from_fork", Generic::Entry),
+    ("ret_from_fork_asm", Generic::Entry),
+    ("kthread", Generic::Entry),
+    ("worker_thread", Generic::Entry),
+    ("process_one_work", Generic::Entry),
+    ("process_scheduled_works", Generic::Entry),
+    ("smpboot_thread_fn", Generic::Entry),
+    ("do_one_initcall", Generic::Entry),
+    ("do_init_module", Generic::Entry),
+    ("load_module", Generic::Entry),
+    ("init_module_from_file", Generic::Entry),
+    ("idempotent_init_module", Generic::Entry),
+    ("__do_sys_finit_module", Generic::Entry),
+    ("__do_sys_init_module", Generic::Entry),
+    // Helper
+    ("cpu_relax", Generic::Helper),
+    ("rep_nop", Generic::Helper),
+    ("__preempt_count_add", Generic::Helper),
+    ("__preempt_count_sub", Generic::Helper),
+    ("__preempt_count_dec_and_test", Generic::Helper),
+    ("preempt_count_add", Generic::Helper),
+    ("preempt_count_sub", Generic::Helper),
+    ("native_safe_halt", Generic::Helper),
+    ("dump_stack", Generic::Helper),
+];
+
+/// Prefixes of generic function families.
+const GENERIC_PREFIXES: &[(&str, Generic)] = &[
+    ("dump_stack", Generic::Report),
+    ("__dump_stack", Generic::Report),
+    ("show_stack", Generic::Report),
+    ("show_trace_log_lvl", Generic::Report),
+    ("show_regs", Generic::Report),
+    ("printk", Generic::Report),
+    ("_printk", Generic::Report),
+    ("vprintk", Generic::Report),
+    ("console_", Generic::Report),
+    ("asm_exc_", Generic::Exception),
+    ("exc_", Generic::Exception),
+    ("asm_sysvec_", Generic::Exception),
+    ("sysvec_", Generic::Exception),
+    ("__sysvec_", Generic::Exception),
+    ("asm_common_interrupt", Generic::Exception),
+    ("irqentry_", Generic::Exception),
+    ("_raw_spin_", Generic::Lock),
+    ("_raw_read_", Generic::Lock),
+    ("_raw_write_", Generic::Lock),
+    ("raw_spin_", Generic::Lock),
+    ("native_queued_spin_lock", Generic::Lock),
+    ("pv_queued_spin_lock", Generic::Lock),
+    ("__pv_queued_spin_lock", Generic::Lock),
+    ("queued_spin_lock", Generic::Lock),
+    ("queued_read_lock", Generic::Lock),
+    ("queued_write_lock", Generic::Lock),
+    ("__mutex_lock", Generic::Lock),
+    ("__mutex_lock_common", Generic::Lock),
+    ("mutex_optimistic_spin", Generic::Lock),
+    ("rt_mutex_", Generic::Lock),
+    ("__rt_mutex_", Generic::Lock),
+    ("rtlock_", Generic::Lock),
+    ("rwbase_", Generic::Lock),
+    ("__rwbase_", Generic::Lock),
+    ("rt_spin_lock", Generic::Lock),
+    ("rt_read_lock", Generic::Lock),
+    ("rt_write_lock", Generic::Lock),
+    ("rwsem_down_", Generic::Lock),
+    ("rwsem_optimistic_spin", Generic::Lock),
+    ("down_read", Generic::Lock),
+    ("down_write", Generic::Lock),
+    ("__down_", Generic::Lock),
+    ("__down", Generic::Lock),
+    ("percpu_down_", Generic::Lock),
+    ("__percpu_down_", Generic::Lock),
+    ("percpu_rwsem_", Generic::Lock),
+    ("mmap_read_lock", Generic::Lock),
+    ("mmap_write_lock", Generic::Lock),
+    ("schedule_timeout", Generic::Wait),
+    ("schedule_hrtimeout", Generic::Wait),
+    ("schedule_preempt_disabled", Generic::Wait),
+    ("__schedule_loop", Generic::Wait),
+    ("wait_for_completion", Generic::Wait),
+    ("__wait_event", Generic::Wait),
+    ("__alloc_pages", Generic::Alloc),
+    ("alloc_pages", Generic::Alloc),
+    ("__folio_alloc", Generic::Alloc),
+    ("folio_alloc", Generic::Alloc),
+    ("kmem_cache_alloc", Generic::Alloc),
+    ("__kmem_cache_alloc", Generic::Alloc),
+    ("slab_alloc", Generic::Alloc),
+    ("__kmalloc_", Generic::Alloc),
+    ("entry_SYSCALL", Generic::Entry),
+    ("entry_INT80", Generic::Entry),
+    ("__x64_sys_", Generic::Entry),
+    ("__ia32_sys_", Generic::Entry),
+    ("__se_sys_", Generic::Entry),
+    ("__pfx_", Generic::Helper),
+    ("arch_atomic", Generic::Helper),
+    ("raw_atomic", Generic::Helper),
+    ("atomic_", Generic::Helper),
+    ("__kasan_", Generic::Helper),
+    ("kasan_", Generic::Helper),
+    ("__asan_", Generic::Helper),
+    ("__ubsan_", Generic::Helper),
+    ("__sanitizer_", Generic::Helper),
+    ("instrument_", Generic::Helper),
+];
+
+/// Whether (and why) a function is generic: never the place a title names.
+pub fn generic(function: &str) -> Option<Generic> {
+    let f = base_name(function);
+    if let Some((_, g)) = GENERIC_NAMES.iter().find(|(n, _)| *n == f) {
+        return Some(*g);
+    }
+    GENERIC_PREFIXES
+        .iter()
+        .find(|(p, _)| f.starts_with(p))
+        .map(|(_, g)| *g)
+}
+
+/// Whether a stack spins or sleeps for a lock: a lock slow path in it.
+fn waits_for_lock(frames: &[TitleFrame]) -> bool {
+    frames
+        .iter()
+        .any(|f| generic(&f.function) == Some(Generic::Lock))
+}
+
+/// The title of a dump. Never fails: what cannot be read is passed over
+/// (an unreadable log means no reports; an unreadable stack no frames).
+pub fn title(k: &Kernel, u: &Unwinder) -> Title {
+    let reports = k.oopses().unwrap_or_default();
+    let panic_cpu = k.panic_cpu().ok().flatten();
+    let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind == OopsKind::Panic);
+    if panicked {
+        if let Some(t) = crash_title(k, u, &reports) {
+            return t;
+        }
+    }
+    live_title(k, u, &reports)
+}
+
+fn printed_frames(r: &OopsReport) -> Vec<TitleFrame> {
+    r.frames()
+        .into_iter()
+        .filter_map(TitleFrame::of_printed)
+        .collect()
+}
+
+fn stack_frames(k: &Kernel, u: &Unwinder, t: &Task<'_>) -> Vec<TitleFrame> {
+    u.stack(k, t)
+        .frames
+        .iter()
+        .filter_map(TitleFrame::of_unwound)
+        .collect()
+}
+
+fn task_note(r: &OopsReport) -> Option<String> {
+    r.task.as_ref().map(|t| format!("task {}", t.comm))
+}
+
+/// Which report kind a panic message names as its cause.
+fn panic_cause(message: &str) -> Option<fn(&OopsKind) -> bool> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("softlockup") {
+        Some(|k| matches!(k, OopsKind::SoftLockup { .. }))
+    } else if m.contains("hard lockup") {
+        Some(|k| matches!(k, OopsKind::HardLockup { .. }))
+    } else if m.contains("hung_task") || m.contains("blocked tasks") {
+        Some(|k| matches!(k, OopsKind::HungTask { .. }))
+    } else if m.contains("rcu stall") {
+        Some(|k| matches!(k, OopsKind::RcuStall))
+    } else if m.contains("sysrq") {
+        Some(|k| matches!(k, OopsKind::SysrqCrash))
+    } else if m.contains("panic_on_warn") {
+        Some(|k| matches!(k, OopsKind::Warning { .. }))
+    } else if m.contains("fatal exception") {
+        Some(|k| k.is_oops())
+    } else {
+        None
+    }
+}
+
+fn crash_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Option<Title> {
+    let panic_at = reports.iter().rposition(|r| r.kind == OopsKind::Panic);
+    let panic = panic_at.and_then(|i| reports.get(i));
+    let before = &reports[..panic_at.unwrap_or(reports.len())];
+    let message = panic.and_then(|p| p.message.clone()).unwrap_or_default();
+    let oom = {
+        let m = message.to_ascii_lowercase();
+        m.contains("out of memory") || m.contains("deadlocked on memory")
+    };
+    let cause = match panic_cause(&message) {
+        Some(is) => before.iter().rev().find(|r| is(&r.kind)),
+        None if oom || panic.is_some() => None,
+        // No panic line (the log lost it): the last oops or lockup.
+        None => before
+            .iter()
+            .rev()
+            .find(|r| r.kind.is_oops() || !matches!(r.kind, OopsKind::Warning { .. })),
+    };
+    let crashed = || {
+        k.crashed_task()
+            .ok()
+            .flatten()
+            .map(|t| stack_frames(k, u, &t))
+            .unwrap_or_default()
+    };
+    let mut frames = cause.map(printed_frames).unwrap_or_default();
+    if significant(&frames).is_empty() {
+        frames = panic.map(printed_frames).unwrap_or_default();
+    }
+    if significant(&frames).is_empty() {
+        frames = crashed();
+    }
+    let kind = match (cause, oom) {
+        (_, true) => TitleKind::OomPanic,
+        (Some(c), _) => TitleKind::of_report(&c.kind),
+        (None, _) if panic.is_some() => TitleKind::Panic,
+        (None, _) => return None,
+    };
+    let note = cause
+        .or(panic)
+        .and_then(task_note)
+        .map(|n| match (kind, &message) {
+            (TitleKind::Panic, _) | (_, _) if message.is_empty() => n,
+            _ => format!("{n}; panic: {message}"),
+        });
+    let detail = (kind == TitleKind::Panic || kind == TitleKind::OomPanic)
+        .then_some(message.as_str())
+        .filter(|m| !m.is_empty());
+    Some(Title::new(kind, &frames, detail, note))
+}
+
+/// What the live dump's tasks are doing, read once.
+struct LiveTasks<'k> {
+    tasks: Vec<Task<'k>>,
+}
+
+fn live_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Title {
+    // An oops the kernel survived (the task was killed): the first one,
+    // since later ones are usually its consequences.
+    if let Some(r) = reports.iter().find(|r| r.kind.is_oops()) {
+        return Title::new(
+            TitleKind::of_report(&r.kind),
+            &printed_frames(r),
+            None,
+            task_note(r),
+        );
+    }
+    let live = LiveTasks {
+        tasks: k.task_walk().map(|w| w.tasks).unwrap_or_default(),
+    };
+    if let Some(t) = deadlock(k, u, &live) {
+        return t;
+    }
+    if let Some(t) = lockup(k, u, &live, reports) {
+        return t;
+    }
+    if let Some(t) = hung(k, u, &live, reports) {
+        return t;
+    }
+    if let Some(r) = reports.iter().find(|r| r.kind == OopsKind::OomKill) {
+        let note = r
+            .victim
+            .as_ref()
+            .map(|v| format!("killed {}", v.comm))
+            .or_else(|| task_note(r));
+        return Title::new(TitleKind::OomKill, &printed_frames(r), None, note);
+    }
+    if let Some(r) = reports
+        .iter()
+        .find(|r| matches!(r.kind, OopsKind::Warning { .. }))
+    {
+        return Title::new(TitleKind::Warning, &printed_frames(r), None, task_note(r));
+    }
+    if let Some(t) = flood(k, u, &live) {
+        return t;
+    }
+    let d = live.tasks.iter().filter(|t| t.state == 'D').count();
+    let note = format!(
+        "{} tasks, {} in D, {} running",
+        live.tasks.len(),
+        d,
+        live.tasks.iter().filter(|t| t.state == 'R').count()
+    );
+    Title::new(TitleKind::NoCrash, &[], None, Some(note))
+}
+
+/// The most common first non-generic frame of a group of stacks (ties: the
+/// smallest name), and the stack that names it (the smallest such).
+fn common_function(stacks: &[Vec<TitleFrame>]) -> Option<Vec<TitleFrame>> {
+    let mut count: HashMap<&TitleFrame, usize> = HashMap::new();
+    let sig: Vec<Vec<TitleFrame>> = stacks.iter().map(|s| significant(s)).collect();
+    for s in &sig {
+        if let Some(f) = s.first() {
+            *count.entry(f).or_default() += 1;
+        }
+    }
+    let best = count
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(f, _)| (*f).clone())?;
+    stacks
+        .iter()
+        .zip(&sig)
+        .filter(|(_, s)| s.first() == Some(&best))
+        .map(|(full, s)| (s.clone(), full))
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, full)| full.clone())
+}
+
+/// Which lock each task waits for (bounded: see [`ALL_TASKS_WAIT_LIMIT`]).
+fn waits(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> HashMap<u64, kmodel::locks::BlockedOn> {
+    let all = live.tasks.len() <= ALL_TASKS_WAIT_LIMIT;
+    live.tasks
+        .iter()
+        .filter(|t| t.state != 'I' && (all || t.state == 'D' || t.state == 'R'))
+        .filter_map(|t| Some((t.addr(), u.blocked_on(k, t)?)))
+        .collect()
+}
+
+fn deadlock(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
+    let blocked = waits(k, u, live);
+    if blocked.is_empty() {
+        return None;
+    }
+    let addrs: Vec<u64> = blocked.keys().copied().collect();
+    let g = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
+    let by_addr: HashMap<u64, &Task<'_>> = live.tasks.iter().map(|t| (t.addr(), t)).collect();
+    // Every task of every cycle: the function most of them wait in.
+    let members: Vec<&Task<'_>> = g
+        .cycles
+        .iter()
+        .flatten()
+        .filter_map(|a| by_addr.get(a).copied())
+        .collect();
+    if members.is_empty() {
+        return None;
+    }
+    let stacks: Vec<Vec<TitleFrame>> = members.iter().map(|t| stack_frames(k, u, t)).collect();
+    let frames = common_function(&stacks).unwrap_or_default();
+    let locks: HashSet<usize> = g
+        .cycles
+        .iter()
+        .flatten()
+        .filter_map(|a| g.waits.get(a).copied())
+        .collect();
+    let note = format!(
+        "{} cycle(s) of {} tasks over {} locks",
+        g.cycles.len(),
+        members.len(),
+        locks.len()
+    );
+    Some(Title::new(TitleKind::Deadlock, &frames, None, Some(note)))
+}
+
+fn lockup(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) -> Option<Title> {
+    let (kind, of_kind): (TitleKind, fn(&OopsKind) -> bool) = if reports
+        .iter()
+        .any(|r| matches!(r.kind, OopsKind::HardLockup { .. }))
+    {
+        (TitleKind::HardLockup, |k| {
+            matches!(k, OopsKind::HardLockup { .. })
+        })
+    } else if reports
+        .iter()
+        .any(|r| matches!(r.kind, OopsKind::SoftLockup { .. }))
+    {
+        (TitleKind::SoftLockup, |k| {
+            matches!(k, OopsKind::SoftLockup { .. })
+        })
+    } else if reports.iter().any(|r| r.kind == OopsKind::RcuStall) {
+        (TitleKind::RcuStall, |k| matches!(k, OopsKind::RcuStall))
+    } else {
+        return None;
+    };
+    let named: Vec<&OopsReport> = reports.iter().filter(|r| of_kind(&r.kind)).collect();
+    let mut times: HashMap<i32, usize> = HashMap::new();
+    for r in &named {
+        if let Some(t) = &r.task {
+            *times.entry(t.pid).or_default() += 1;
+        }
+    }
+    // The CPU hog: a task on a CPU now, or one a report names. One that
+    // spins or sleeps for a lock is a victim of the lock's holder: the
+    // holder, running its own code, is the hog.
+    let mut best: Option<((bool, usize), Vec<TitleFrame>, String)> = None;
+    for t in &live.tasks {
+        let reported = times.get(&t.pid).copied().unwrap_or(0);
+        if reported == 0 && !(t.state == 'R' && k.task_on_cpu(t)) {
+            continue;
+        }
+        let frames = stack_frames(k, u, t);
+        if significant(&frames).is_empty() {
+            continue;
+        }
+        let victim = waits_for_lock(&frames) || u.blocked_on(k, t).is_some();
+        let score = (!victim, reported);
+        let better = match &best {
+            None => true,
+            Some((s, f, _)) => score > *s || (score == *s && significant(&frames) < significant(f)),
+        };
+        if better {
+            best = Some((score, frames, t.comm.clone()));
+        }
+    }
+    let first = named.first()?;
+    match best {
+        Some((_, frames, comm)) => Some(Title::new(
+            kind,
+            &frames,
+            None,
+            Some(format!("CPU hog {comm}; {} report(s)", named.len())),
+        )),
+        None => Some(Title::new(
+            kind,
+            &printed_frames(first),
+            None,
+            task_note(first),
+        )),
+    }
+}
+
+fn hung(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) -> Option<Title> {
+    let reported: HashSet<i32> = reports
+        .iter()
+        .filter(|r| matches!(r.kind, OopsKind::HungTask { .. }))
+        .filter_map(|r| r.task.as_ref().map(|t| t.pid))
+        .collect();
+    let d: Vec<&Task<'_>> = live.tasks.iter().filter(|t| t.state == 'D').collect();
+    if d.is_empty() {
+        return None;
+    }
+    #[derive(PartialEq, Eq, Hash, PartialOrd, Ord, Clone)]
+    enum Key {
+        Lock(u64),
+        Function(Option<TitleFrame>),
+    }
+    let mut groups: HashMap<Key, Vec<(&Task<'_>, Vec<TitleFrame>)>> = HashMap::new();
+    let mut lock_names: HashMap<u64, String> = HashMap::new();
+    for t in &d {
+        let frames = stack_frames(k, u, t);
+        let key = match u.blocked_on(k, t) {
+            Some(b) => {
+                lock_names.entry(b.addr).or_insert_with(|| {
+                    k.data_symbol(b.addr)
+                        .map(|n| format!("{} {n}", b.kind.name()))
+                        .unwrap_or_else(|| b.kind.name().to_string())
+                });
+                Key::Lock(b.addr)
+            }
+            None => Key::Function(significant(&frames).into_iter().next()),
+        };
+        groups.entry(key).or_default().push((t, frames));
+    }
+    // The largest group; ties: one on a lock, then the smallest function.
+    let (key, members) = groups.into_iter().max_by(|a, b| {
+        a.1.len()
+            .cmp(&b.1.len())
+            .then_with(|| matches!(a.0, Key::Lock(_)).cmp(&matches!(b.0, Key::Lock(_))))
+            .then_with(|| {
+                let fa = common_function(&a.1.iter().map(|m| m.1.clone()).collect::<Vec<_>>());
+                let fb = common_function(&b.1.iter().map(|m| m.1.clone()).collect::<Vec<_>>());
+                significant(&fb.unwrap_or_default()).cmp(&significant(&fa.unwrap_or_default()))
+            })
+    })?;
+    let watchdog_saw = members.iter().any(|(t, _)| reported.contains(&t.pid));
+    // One task in D is ordinary (a disk read, a grace period); a group, or
+    // one the hung-task watchdog reported, is a hang.
+    if members.len() < 2 && !watchdog_saw {
+        return None;
+    }
+    let stacks: Vec<Vec<TitleFrame>> = members.iter().map(|m| m.1.clone()).collect();
+    let frames = common_function(&stacks).unwrap_or_default();
+    let what = match &key {
+        Key::Lock(a) => format!(
+            "waiting for {}",
+            lock_names.get(a).cloned().unwrap_or_default()
+        ),
+        Key::Function(_) => "in one place".to_string(),
+    };
+    let note = format!(
+        "{} of {} tasks in D {what}{}",
+        members.len(),
+        d.len(),
+        if watchdog_saw {
+            "; reported by the hung-task watchdog"
+        } else {
+            ""
+        }
+    );
+    Some(Title::new(TitleKind::HungTask, &frames, None, Some(note)))
+}
+
+fn flood(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
+    let mut by_comm: HashMap<&str, Vec<&Task<'_>>> = HashMap::new();
+    for t in &live.tasks {
+        by_comm.entry(t.comm.as_str()).or_default().push(t);
+    }
+    let (comm, mut tasks) = by_comm
+        .into_iter()
+        .max_by(|a, b| a.1.len().cmp(&b.1.len()).then_with(|| b.0.cmp(a.0)))?;
+    if tasks.len() <= FLOOD_TASKS {
+        return None;
+    }
+    tasks.sort_by_key(|t| t.pid);
+    let stacks: Vec<Vec<TitleFrame>> = tasks
+        .iter()
+        .take(FLOOD_SAMPLE)
+        .map(|t| stack_frames(k, u, t))
+        .collect();
+    let frames = common_function(&stacks).unwrap_or_default();
+    let note = format!("{} tasks of {comm}", tasks.len());
+    Some(Title::new(TitleKind::TaskFlood, &frames, None, Some(note)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str) -> TitleFrame {
+        TitleFrame {
+            function: name.into(),
+            module: None,
+        }
+    }
+
+    fn m(name: &str, module: &str) -> TitleFrame {
+        TitleFrame {
+            function: name.into(),
+            module: Some(module.into()),
+        }
+    }
+
+    #[test]
+    fn generic_list() {
+        for g in [
+            "panic",
+            "vpanic",
+            "__crash_kexec",
+            "crash_setup_regs",
+            "dump_stack_lvl",
+            "watchdog_timer_fn.cold",
+            "asm_sysvec_apic_timer_interrupt",
+            "native_queued_spin_lock_slowpath",
+            "queued_write_lock_slowpath",
+            "__mutex_lock.constprop.0",
+            "rt_mutex_slowlock_block.constprop.0",
+            "rwbase_write_lock",
+            "rwsem_down_read_slowpath",
+            "down_read_killable",
+            "mmap_read_lock_killable",
+            "lock_mm_and_find_vma",
+            "schedule",
+            "__schedule",
+            "schedule_preempt_disabled",
+            "schedule_timeout",
+            "__wait_for_common",
+            "wait_for_completion_killable",
+            "delay_tsc",
+            "__x64_sys_finit_module",
+            "__se_sys_finit_module",
+            "entry_SYSCALL_64_after_hwframe",
+            "do_syscall_64",
+            "kthread",
+            "ret_from_fork_asm",
+            "do_one_initcall",
+            "idempotent_init_module",
+            "sysrq_handle_crash",
+            "__handle_sysrq.cold",
+            "__alloc_pages_slowpath.constprop.0",
+            "exc_page_fault",
+            "__pfx_vmt_init",
+            "__preempt_count_add",
+        ] {
+            assert!(generic(g).is_some(), "{g} should be generic");
+        }
+        for n in [
+            "do_exit",
+            "exit_notify",
+            "mm_update_next_owner",
+            "write_sysrq_trigger",
+            "__do_sys_pause",
+            "do_user_addr_fault",
+            "__handle_mm_fault",
+            "vfs_write",
+            "do_wait",
+            "proc_reg_write",
+            "ksys_write",
+            "spinner",
+            "panic_smth_else_module_fn",
+            "schedule_work",
+            "downgrade_write",
+        ] {
+            assert!(generic(n).is_none(), "{n} should not be generic");
+        }
+        assert_eq!(generic("mutex_lock"), Some(Generic::Lock));
+        assert_eq!(generic("msleep"), Some(Generic::Wait));
+    }
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(base_name("tasklist_holder.cold"), "tasklist_holder");
+        assert_eq!(base_name("__mutex_lock.constprop.0"), "__mutex_lock");
+        assert_eq!(
+            normalize("ext4_file_write_iter.isra.12"),
+            "ext_file_write_iter"
+        );
+        assert_eq!(normalize("__x64_sys_write"), "__x_sys_write");
+    }
+
+    #[test]
+    fn title_and_signature() {
+        // The 6.1 softlockup-panic trace: panic machinery, the timer
+        // interrupt, then the spinning module function.
+        let frames = [
+            f("crash_setup_regs"),
+            f("__crash_kexec"),
+            f("panic"),
+            f("watchdog_timer_fn"),
+            f("__hrtimer_run_queues"),
+            f("hrtimer_interrupt"),
+            f("__sysvec_apic_timer_interrupt"),
+            f("sysvec_apic_timer_interrupt"),
+            f("asm_sysvec_apic_timer_interrupt"),
+            m("spinner", "vmtriage_scen"),
+            f("kthread"),
+            f("ret_from_fork"),
+        ];
+        let t = Title::new(TitleKind::SoftLockup, &frames, None, None);
+        assert_eq!(t.text, "BUG: soft lockup in spinner [vmtriage_scen]");
+        assert_eq!(t.function.as_deref(), Some("spinner"));
+        assert_eq!(t.module.as_deref(), Some("vmtriage_scen"));
+        assert_eq!(t.frames, ["spinner [vmtriage_scen]"]);
+        // 6.12 adds vpanic and ret_from_fork_asm; the log's trace has
+        // `.cold` parts and `?` frames dropped: one signature.
+        let frames_6_12 = [
+            f("dump_stack_lvl"),
+            f("vpanic"),
+            f("panic"),
+            f("watchdog_timer_fn.cold"),
+            m("spinner", "vmtriage_scen"),
+            m("spinner", "vmtriage_scen"),
+            f("kthread"),
+            f("ret_from_fork"),
+            f("ret_from_fork_asm"),
+        ];
+        let t2 = Title::new(TitleKind::SoftLockup, &frames_6_12, None, None);
+        assert_eq!(t2.signature, t.signature);
+        // Another kind over the same frames is another signature.
+        let t3 = Title::new(TitleKind::HungTask, &frames, None, None);
+        assert_ne!(t3.signature, t.signature);
+        // The module is part of the signature.
+        let t4 = Title::new(
+            TitleKind::SoftLockup,
+            &[m("spinner", "other_module")],
+            None,
+            None,
+        );
+        assert_ne!(t4.signature, t.signature);
+        assert_eq!(t.signature.len(), 16);
+    }
+
+    #[test]
+    fn only_five_frames_count() {
+        let deep: Vec<TitleFrame> = (0..9)
+            .map(|i| f(&format!("fn_{}", "x".repeat(i))))
+            .collect();
+        let mut other = deep.clone();
+        other[7] = f("something_else");
+        let a = Title::new(TitleKind::Warning, &deep, None, None);
+        let b = Title::new(TitleKind::Warning, &other, None, None);
+        assert_eq!(a.frames.len(), SIGNATURE_FRAMES);
+        assert_eq!(a.signature, b.signature);
+        other[2] = f("changed_early");
+        let c = Title::new(TitleKind::Warning, &other, None, None);
+        assert_ne!(a.signature, c.signature);
+    }
+
+    #[test]
+    fn a_panic_without_frames_hashes_its_message() {
+        let a = Title::new(
+            TitleKind::Panic,
+            &[f("panic")],
+            Some("VFS: Unable to mount root fs on unknown-block(0,0)"),
+            None,
+        );
+        assert_eq!(
+            a.text,
+            "kernel panic: VFS: Unable to mount root fs on unknown-block(0,0)"
+        );
+        let b = Title::new(
+            TitleKind::Panic,
+            &[],
+            Some("VFS: Unable to mount root fs on unknown-block(8,1)"),
+            None,
+        );
+        assert_eq!(a.signature, b.signature, "digits do not count");
+        let c = Title::new(TitleKind::Panic, &[], Some("Attempted to kill init!"), None);
+        assert_ne!(a.signature, c.signature);
+        let none = Title::new(TitleKind::NoCrash, &[], None, None);
+        assert_eq!(none.text, "no crash");
+    }
+
+    #[test]
+    fn common_function_is_the_majority() {
+        let a = vec![f("schedule"), m("rwsem_read", "x"), f("vfs_read")];
+        let b = vec![f("schedule"), m("rwsem_write", "x"), f("vfs_write")];
+        let got = common_function(&[b.clone(), a.clone(), a.clone()]).unwrap();
+        assert_eq!(got, a);
+        // A tie goes to the smallest name, whatever the order.
+        assert_eq!(common_function(&[b.clone(), a.clone()]).unwrap(), a);
+        assert_eq!(common_function(&[a.clone(), b]).unwrap(), a);
+        assert!(common_function(&[vec![f("schedule")]]).is_none());
+    }
+}
