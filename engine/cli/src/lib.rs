@@ -8,5 +8,6 @@ pub mod print;
 pub mod report;
 pub mod scan;
 pub mod session;
+pub mod title;
 
 pub use session::{OpenError, Session};
