@@ -132,6 +132,16 @@ impl Kernel {
         self.walker.levels
     }
 
+    /// The kernel page-table walk for `vaddr`, entry by entry, and where it
+    /// ends (`vtop`). The direct map and kernel text are translated without
+    /// the walk by [`Kernel::translate`]; this always walks.
+    pub fn vtop(&self, vaddr: u64) -> (Vec<x86_64::PageTableStep>, Result<u64>) {
+        self.walker.steps_with(
+            |pa, buf| self.dump.read_phys(pa, buf).map_err(|e| e.to_string()),
+            vaddr,
+        )
+    }
+
     /// Virtual → physical.
     pub fn translate(&self, vaddr: u64) -> Result<u64> {
         if vaddr >= self.text.0 && vaddr < self.text.1 {

@@ -9,6 +9,16 @@ const PRESENT: u64 = 1;
 const PSE: u64 = 1 << 7;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
+/// One entry a page-table walk read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageTableStep {
+    /// 5 (P4D with 5 levels) or 4 (PGD) down to 1 (PTE).
+    pub level: u32,
+    /// The entry's physical address.
+    pub entry_addr: u64,
+    pub entry: u64,
+}
+
 /// Walks the kernel's page tables from a root (the physical address of
 /// `init_top_pgt`), reading entries from the dump.
 #[derive(Debug, Clone)]
@@ -31,6 +41,26 @@ impl PageTableWalker {
         read_phys: impl Fn(u64, &mut [u8]) -> std::result::Result<(), String>,
         vaddr: u64,
     ) -> Result<u64> {
+        self.walk(read_phys, vaddr, &mut |_| {})
+    }
+
+    /// The walk as crash's `vtop` shows it: each entry read, top level first.
+    pub fn steps_with(
+        &self,
+        read_phys: impl Fn(u64, &mut [u8]) -> std::result::Result<(), String>,
+        vaddr: u64,
+    ) -> (Vec<PageTableStep>, Result<u64>) {
+        let mut steps = Vec::new();
+        let r = self.walk(read_phys, vaddr, &mut |s| steps.push(s));
+        (steps, r)
+    }
+
+    fn walk(
+        &self,
+        read_phys: impl Fn(u64, &mut [u8]) -> std::result::Result<(), String>,
+        vaddr: u64,
+        step: &mut dyn FnMut(PageTableStep),
+    ) -> Result<u64> {
         let mut table = self.root & ADDR_MASK;
         let shifts: &[u32] = if self.levels == 5 {
             &[48, 39, 30, 21, 12]
@@ -45,6 +75,11 @@ impl PageTableWalker {
                 reason: format!("page table at {:#x} unreadable: {err}", table),
             })?;
             let entry = u64::from_le_bytes(e);
+            step(PageTableStep {
+                level: (shifts.len() - i) as u32,
+                entry_addr: table + idx * 8,
+                entry,
+            });
             if entry & PRESENT == 0 {
                 return Err(Error::Translate {
                     vaddr,
@@ -109,6 +144,22 @@ mod tests {
         assert_eq!(t(va4k).unwrap(), 0x7654_3456);
         assert_eq!(t(va2m).unwrap(), 0x1_2340_0000 | (va2m & 0x1f_ffff));
         assert_eq!(t(va1g).unwrap(), 0x2_8000_0000 | (va1g & 0x3fff_ffff));
+        // vtop: the entries read, top level first; a huge page ends early.
+        let (steps, end) = w.steps_with(|pa, b| phys.read(pa, b), va4k);
+        assert_eq!(end.unwrap(), 0x7654_3456);
+        let levels: Vec<(u32, u64)> = steps.iter().map(|s| (s.level, s.entry_addr)).collect();
+        assert_eq!(
+            levels,
+            [
+                (4, pgd + idx(va4k, 39) * 8),
+                (3, pud + idx(va4k, 30) * 8),
+                (2, pmd + idx(va4k, 21) * 8),
+                (1, pte + idx(va4k, 12) * 8)
+            ]
+        );
+        let (steps, _) = w.steps_with(|pa, b| phys.read(pa, b), va2m);
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[2].entry, 0x1_2340_0000 | PSE | 0x63);
         let err = t(0xffff_c900_0000_0000).unwrap_err().to_string();
         assert!(
             err.contains("0xffffc90000000000") && err.contains("not mapped"),
