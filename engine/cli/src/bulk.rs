@@ -13,14 +13,16 @@
 
 pub mod db;
 pub mod discover;
+pub mod execute;
 pub mod fingerprint;
+pub mod plan;
+pub mod store;
 pub mod worker;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use miette::Report;
@@ -29,7 +31,9 @@ use vmtriage_rules::rule::{version_matches, Severity};
 use vmtriage_rules::{RulePack, ScanResult};
 
 use crate::scan::{diagnoses_text, DumpReport};
-use worker::{DebugCache, Outcome, Request, WorkerProc};
+use plan::{Item, Job};
+use store::{FileRow, Run, RunCounts, Store, StoreError};
+use worker::{DebugCache, Outcome};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
 pub enum OutFormat {
@@ -285,505 +289,398 @@ fn mtime_ns(md: &std::fs::Metadata) -> i64 {
         .unwrap_or(0)
 }
 
-/// One file of the run.
-struct Item {
-    path: String,
-    size: i64,
-    mtime: i64,
-    sha: Option<String>,
-    /// Rules to run (None: nothing to do; Some(None): all).
-    need: Option<Option<Vec<String>>>,
-    /// What the file had before (a full rescan replaces every row).
-    full: bool,
-    /// A problem before any scan (unreadable file).
-    pre_error: Option<(String, String)>,
+/// What a run is: the pack's rule versions, its limits and this shard.
+struct RunSetup {
+    versions: BTreeMap<String, String>,
+    pack_hash: String,
+    max_memory: u64,
+    /// Dumps scanned (and files hashed) at once.
+    threads: usize,
+    shard: Option<(u64, u64)>,
 }
 
-/// Work for one distinct content.
-struct Job {
-    members: Vec<usize>,
-    rules: Option<Vec<String>>,
+impl RunSetup {
+    fn new(args: &ScanArgs, pack: &RulePack) -> Result<RunSetup, Report> {
+        let versions = rule_versions(pack, args.rules.as_deref());
+        let shard = match &args.shard {
+            Some(s) => Some(
+                discover::parse_shard(s)
+                    .map_err(|e| err("vmtriage::args", "for example --shard 0/4", e))?,
+            ),
+            None => None,
+        };
+        execute::check_isolation(args)
+            .map_err(|e| err("vmtriage::args", "drop --isolate thread, or --timeout", e))?;
+        Ok(RunSetup {
+            pack_hash: pack_hash(&versions),
+            versions,
+            max_memory: parse_size(&args.max_memory)
+                .map_err(|e| err("vmtriage::args", "for example --max-memory 2G", e))?,
+            threads: args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1),
+            shard,
+        })
+    }
+
+    fn run<'a>(&'a self, id: &'a str) -> Run<'a> {
+        Run {
+            id,
+            pack_hash: &self.pack_hash,
+            versions: &self.versions,
+        }
+    }
 }
 
-/// The scan as a library call: output to `out`, counters back.
+fn store_err(e: StoreError) -> Report {
+    err("vmtriage::db", "", format!("database: {e}"))
+}
+
+/// The results database of `--db`, if any.
+fn open_store(args: &ScanArgs) -> Result<Option<Box<dyn Store>>, Report> {
+    let Some(p) = &args.db else {
+        return Ok(None);
+    };
+    let s = db::SqliteStore::open(p).map_err(|e| {
+        err(
+            "vmtriage::db",
+            "pass a writable path for a new or existing results database",
+            format!("cannot open database {}: {e}", p.display()),
+        )
+    })?;
+    Ok(Some(Box::new(s)))
+}
+
+fn progress(show: bool, len: usize, what: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {{msg}} {{per_sec}} ETA {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// The scan as a library call: output to `out`, counters back. A pipeline:
+/// find the files and plan what each needs ([`plan`]), run the jobs
+/// ([`execute`]), store and print each outcome as it arrives ([`Store`]).
 pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, Report> {
     let t0 = Instant::now();
     let pack = load_pack(args.rules.as_deref(), &args.params)?;
     if args.bulk_worker {
-        let cache = DebugCache::new(args.vmlinux.clone(), args.debuginfo_dirs.clone());
-        let mem = parse_size(&args.max_memory).map_err(|e| err("vmtriage::args", "", e))?;
-        worker::worker_loop(&pack, &cache, mem)
-            .map_err(|e| err("vmtriage::worker", "", e.to_string()))?;
-        return Ok(ScanStats::default());
+        return serve_worker(args, &pack);
     }
-    let versions = rule_versions(&pack, args.rules.as_deref());
-    let phash = pack_hash(&versions);
-    let max_memory = parse_size(&args.max_memory)
-        .map_err(|e| err("vmtriage::args", "for example --max-memory 2G", e))?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-
-    // Find the dumps, keep this shard's.
-    let (mut cands, input_errors) = discover::discover(&args.dumps);
-    let shard = match &args.shard {
-        Some(s) => Some(
-            discover::parse_shard(s)
-                .map_err(|e| err("vmtriage::args", "for example --shard 0/4", e))?,
-        ),
-        None => None,
+    let setup = RunSetup::new(args, &pack)?;
+    let cx = Context {
+        args,
+        setup: &setup,
+        pack: &pack,
+        show_progress: !args.quiet && std::io::stderr().is_terminal(),
     };
-    if let Some((k, n)) = shard {
-        cands.retain(|c| discover::shard_of(&c.shard_key, n) == k);
-    }
-
-    let mut conn = match &args.db {
-        Some(p) => Some(db::open(p).map_err(|e| {
-            err(
-                "vmtriage::db",
-                "pass a writable path for a new or existing results database",
-                format!("cannot open database {}: {e}", p.display()),
-            )
-        })?),
-        None => None,
-    };
-    let dberr = |e: rusqlite::Error| err("vmtriage::db", "", format!("database: {e}"));
-    let known = match &conn {
-        Some(c) => db::known_dumps(c).map_err(dberr)?,
-        None => BTreeMap::new(),
-    };
+    let mut store = open_store(args)?;
     let run_id = args.run_id.clone().unwrap_or_else(|| {
+        let shard = setup.shard.map(|(k, n)| format!("-{k}of{n}"));
         format!(
             "{}-{}{}",
             db::now(),
             std::process::id(),
-            shard.map(|(k, n)| format!("-{k}of{n}")).unwrap_or_default()
+            shard.unwrap_or_default()
         )
     });
-    if let Some(c) = &conn {
-        c.execute(
-            "INSERT INTO runs(id, started_at, pack_hash, shard, host) VALUES(?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO NOTHING",
-            rusqlite::params![
-                run_id,
-                db::now(),
-                phash,
-                args.shard.clone().unwrap_or_else(|| "all".into()),
-                std::fs::read_to_string("/etc/hostname")
-                    .unwrap_or_default()
-                    .trim()
-            ],
-        )
-        .map_err(dberr)?;
+    let run = setup.run(&run_id);
+    if let Some(s) = &mut store {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let shard = args.shard.as_deref().unwrap_or("all");
+        s.begin_run(&run, shard, host.trim()).map_err(store_err)?;
     }
-
     let mut stats = ScanStats {
         run_id: run_id.clone(),
-        seen: cands.len() + input_errors.len(),
         ..ScanStats::default()
     };
+    let planned = cx.plan(&mut store, &mut stats)?;
+    let store = cx.execute(planned, store, run, &mut stats, out)?;
+    finish(stats, store, &run_id, t0, args)
+}
 
-    // What each file needs.
-    let mut items: Vec<Item> = Vec::new();
-    let mut to_hash = Vec::new();
-    let mut forget: Vec<(String, Vec<String>)> = Vec::new();
-    for c in &cands {
-        let path = c.path.to_string_lossy().into_owned();
-        let md = std::fs::metadata(&c.path);
-        let (size, mtime) = md
-            .as_ref()
-            .map(|m| (m.len() as i64, mtime_ns(m)))
-            .unwrap_or((-1, 0));
-        let mut it = Item {
-            path: path.clone(),
-            size,
-            mtime,
-            sha: None,
-            need: Some(None),
-            full: true,
-            pre_error: md
-                .as_ref()
-                .err()
-                .map(|e| ("open".into(), format!("cannot read {path}: {e}"))),
+/// `scan --bulk-worker`: the worker side of `--isolate process`.
+fn serve_worker(args: &ScanArgs, pack: &RulePack) -> Result<ScanStats, Report> {
+    let cache = DebugCache::new(args.vmlinux.clone(), args.debuginfo_dirs.clone());
+    let mem = parse_size(&args.max_memory).map_err(|e| err("vmtriage::args", "", e))?;
+    worker::worker_loop(pack, &cache, mem)
+        .map_err(|e| err("vmtriage::worker", "", e.to_string()))?;
+    Ok(ScanStats::default())
+}
+
+/// What the stages of one scan share.
+struct Context<'a> {
+    args: &'a ScanArgs,
+    setup: &'a RunSetup,
+    pack: &'a RulePack,
+    show_progress: bool,
+}
+
+/// The plan of a run: its files and what they need, the jobs, and the
+/// inputs that are no dump at all.
+struct Planned {
+    items: Vec<Item>,
+    jobs: Vec<Job>,
+    input_errors: Vec<discover::InputError>,
+}
+
+impl Context<'_> {
+    /// Finds this shard's dumps and plans what each needs: hashes the new
+    /// and changed files, drops stored rows of rules no longer in the pack,
+    /// one job per distinct content.
+    fn plan(
+        &self,
+        store: &mut Option<Box<dyn Store>>,
+        stats: &mut ScanStats,
+    ) -> Result<Planned, Report> {
+        let (mut files, input_errors) = discover::discover(&self.args.dumps);
+        if let Some((k, n)) = self.setup.shard {
+            files.retain(|c| discover::shard_of(&c.shard_key, n) == k);
+        }
+        stats.seen = files.len() + input_errors.len();
+        let known = match store {
+            Some(s) => Some(s.known().map_err(store_err)?),
+            None => None,
         };
-        if conn.is_some() && it.pre_error.is_none() {
-            match known.get(&path) {
-                Some(k) if k.size == size && k.mtime_ns == mtime && k.sha256.is_some() => {
-                    it.sha = k.sha256.clone();
-                    it.full = false;
-                    if k.status == "error" {
-                        it.need = if args.retry_errors { Some(None) } else { None };
-                        it.full = true;
-                    } else {
-                        let need: Vec<String> = versions
-                            .iter()
-                            .filter(|(id, v)| k.rules.get(*id) != Some(*v))
-                            .map(|(id, _)| id.clone())
-                            .collect();
-                        let gone: Vec<String> = k
-                            .rules
-                            .keys()
-                            .filter(|id| !versions.contains_key(*id))
-                            .cloned()
-                            .collect();
-                        if !gone.is_empty() {
-                            forget.push((path.clone(), gone));
-                        }
-                        it.need = if need.is_empty() {
-                            None
-                        } else if need.len() == versions.len() {
-                            it.full = true;
-                            Some(None)
-                        } else {
-                            Some(Some(need))
-                        };
-                    }
-                }
-                _ => to_hash.push(items.len()),
+        let versions = &self.setup.versions;
+        let mut plan = plan::needs(&files, known.as_ref(), versions, self.args.retry_errors);
+        if let Some(s) = store {
+            for (p, gone) in &plan.forget {
+                s.forget_rules(p, gone).map_err(store_err)?;
             }
         }
-        items.push(it);
-    }
-    if let Some(c) = &conn {
-        for (p, gone) in &forget {
-            db::forget_rules(c, p, gone).map_err(dberr)?;
+        if !plan.to_hash.is_empty() {
+            let pb = progress(self.show_progress, plan.to_hash.len(), "hashing");
+            stats.hashed = plan::hash(&mut plan.items, &plan.to_hash, self.setup.threads, &pb);
+            pb.finish_and_clear();
         }
+        let (jobs, copies) = plan::jobs(&plan.items);
+        stats.copies = copies;
+        stats.scanned = jobs.len();
+        Ok(Planned {
+            items: plan.items,
+            jobs,
+            input_errors,
+        })
     }
 
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = |len: usize, what: &str| {
-        if !show_progress {
-            return indicatif::ProgressBar::hidden();
-        }
-        let pb = indicatif::ProgressBar::new(len as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(&format!(
-                "{{spinner}} {what} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {{msg}} {{per_sec}} ETA {{eta}}"
-            ))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb.enable_steady_tick(Duration::from_millis(200));
-        pb
-    };
-
-    // Hash new and changed files (content identity, copies found once).
-    if !to_hash.is_empty() {
-        let pb = bar(to_hash.len(), "hashing");
-        let queue = Mutex::new(to_hash.iter().copied().collect::<VecDeque<_>>());
-        let results = Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for _ in 0..jobs.min(to_hash.len()) {
-                s.spawn(|| loop {
-                    let Some(i) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-                    else {
-                        return;
-                    };
-                    let r = sha256_file(Path::new(&items[i].path));
-                    pb.inc(1);
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, r));
-                });
+    /// Runs the jobs; stores and prints each outcome as it arrives (printed
+    /// in input order). Gives the store back.
+    fn execute(
+        &self,
+        p: Planned,
+        store: Option<Box<dyn Store>>,
+        run: Run,
+        stats: &mut ScanStats,
+        out: &mut dyn Write,
+    ) -> Result<Option<Box<dyn Store>>, Report> {
+        let (args, setup) = (self.args, self.setup);
+        let slots = execute::Slots::new(args, setup.threads, setup.max_memory, p.jobs.len());
+        let cache = DebugCache::new(args.vmlinux.clone(), args.debuginfo_dirs.clone());
+        let pb = progress(self.show_progress, p.jobs.len(), "scanning");
+        let mut sink = Sink {
+            store,
+            run,
+            print: Printer {
+                out,
+                format: args.format,
+                quiet: args.quiet,
+                pack: self.pack,
+                next: 0,
+                tally: Tally::default(),
+            },
+            outcomes: vec![None; p.items.len()],
+            stats,
+            failure: None,
+        };
+        sink.input_errors(&p.input_errors)?;
+        sink.known_outcomes(&p.items)?;
+        sink.flush(&p.items, &pb);
+        let mut findings = 0;
+        let started = slots.run(&p.jobs, &p.items, self.pack, &cache, |j, o| {
+            if o.error.is_none() {
+                findings += o.findings.len();
             }
+            sink.take(&p.jobs[j], &p.items, o);
+            pb.set_message(format!("findings {findings}"));
+            pb.inc(1);
+            sink.flush(&p.items, &pb);
         });
         pb.finish_and_clear();
-        for (i, r) in results.into_inner().unwrap_or_default() {
-            stats.hashed += 1;
-            match r {
-                Ok(h) => items[i].sha = Some(h),
-                Err(e) => {
-                    items[i].pre_error =
-                        Some(("open".into(), format!("cannot read {}: {e}", items[i].path)))
-                }
+        if let Some(e) = sink.failure {
+            return Err(store_err(e));
+        }
+        let (tally, store) = (sink.print.tally, sink.store);
+        stats.workers_started = started;
+        stats.debug_opened = cache.opened.load(std::sync::atomic::Ordering::Relaxed);
+        stats.errors += tally.errors;
+        stats.findings = tally.findings;
+        stats.worst = tally.worst;
+        stats.partial = tally.partial;
+        Ok(store)
+    }
+}
+
+/// Over every file, as printed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    errors: usize,
+    findings: usize,
+    worst: Option<Severity>,
+    /// Dumps read in part.
+    partial: usize,
+}
+
+/// Prints the outcomes in input order as they become available.
+struct Printer<'a> {
+    out: &'a mut dyn Write,
+    format: OutFormat,
+    quiet: bool,
+    pack: &'a RulePack,
+    /// The first item not printed yet.
+    next: usize,
+    tally: Tally,
+}
+
+/// Where outcomes go: the store, and the printer in input order.
+struct Sink<'a> {
+    store: Option<Box<dyn Store>>,
+    run: Run<'a>,
+    print: Printer<'a>,
+    outcomes: Vec<Option<Outcome>>,
+    stats: &'a mut ScanStats,
+    /// The first failure of the store while outcomes arrive (the others
+    /// are still printed).
+    failure: Option<StoreError>,
+}
+
+impl Sink<'_> {
+    /// Inputs that are no dump: an error row each.
+    fn input_errors(&mut self, errors: &[discover::InputError]) -> Result<(), Report> {
+        for e in errors {
+            self.stats.errors += 1;
+            let path = e.path.to_string_lossy();
+            if let Some(s) = &mut self.store {
+                let o = Outcome {
+                    error: Some(("open".into(), e.message.clone())),
+                    ..Outcome::default()
+                };
+                let file = FileRow {
+                    path: &path,
+                    sha256: None,
+                    size: -1,
+                    mtime_ns: 0,
+                };
+                s.record(&self.run, &file, &o, true).map_err(store_err)?;
+            }
+            if !self.print.quiet {
+                print_error(self.print.out, self.print.format, &path, "open", &e.message);
             }
         }
+        Ok(())
     }
 
-    // Plan: one job per distinct content (or per file without a database).
-    let mut jobs_list: Vec<Job> = Vec::new();
-    let mut by_sha: HashMap<String, usize> = HashMap::new();
-    for (i, it) in items.iter().enumerate() {
-        let Some(need) = &it.need else { continue };
-        if it.pre_error.is_some() {
-            continue;
-        }
-        let slot = match &it.sha {
-            Some(h) => match by_sha.get(h) {
-                Some(&j) => {
-                    stats.copies += 1;
-                    j
-                }
-                None => {
-                    by_sha.insert(h.clone(), jobs_list.len());
-                    jobs_list.push(Job {
-                        members: Vec::new(),
-                        rules: Some(Vec::new()),
-                    });
-                    jobs_list.len() - 1
-                }
-            },
-            None => {
-                jobs_list.push(Job {
-                    members: Vec::new(),
-                    rules: Some(Vec::new()),
+    /// The outcomes known before any scan: unreadable files, and unchanged
+    /// ones as stored.
+    fn known_outcomes(&mut self, items: &[Item]) -> Result<(), Report> {
+        for (i, it) in items.iter().enumerate() {
+            if let Some((stage, msg)) = &it.pre_error {
+                self.outcomes[i] = Some(Outcome {
+                    error: Some((stage.clone(), msg.clone())),
+                    ..Outcome::default()
                 });
-                jobs_list.len() - 1
-            }
-        };
-        let job = &mut jobs_list[slot];
-        job.members.push(i);
-        match (need, &mut job.rules) {
-            (None, r) => *r = None,
-            (Some(n), Some(r)) => {
-                for x in n {
-                    if !r.contains(x) {
-                        r.push(x.clone());
-                    }
-                }
-            }
-            (Some(_), None) => {}
-        }
-    }
-    stats.scanned = jobs_list.len();
-
-    let process = match args.isolate {
-        Isolate::Process => true,
-        Isolate::Thread => false,
-        Isolate::Auto => args.timeout.is_some() || jobs_list.len() > 1,
-    };
-    if !process && args.timeout.is_some_and(|t| t > 0.0) {
-        return Err(err(
-            "vmtriage::args",
-            "drop --isolate thread, or --timeout",
-            "--timeout needs worker processes (--isolate process): a thread cannot be stopped"
-                .into(),
-        ));
-    }
-    let timeout = match args.timeout.unwrap_or(600.0) {
-        t if t > 0.0 => Some(Duration::from_secs_f64(t)),
-        _ => None,
-    };
-    let exe = args
-        .worker_exe
-        .clone()
-        .or_else(|| std::env::var_os("VMTRIAGE_WORKER_EXE").map(PathBuf::from))
-        .or_else(|| std::env::current_exe().ok())
-        .unwrap_or_else(|| PathBuf::from("vmtriage"));
-    let mut wargs: Vec<String> = vec![
-        "scan".into(),
-        "--bulk-worker".into(),
-        "--max-memory".into(),
-        max_memory.to_string(),
-    ];
-    if let Some(r) = &args.rules {
-        wargs.extend(["--rules".into(), r.to_string_lossy().into_owned()]);
-    }
-    for p in &args.params {
-        wargs.extend(["--param".into(), p.clone()]);
-    }
-    if let Some(v) = &args.vmlinux {
-        wargs.extend(["--vmlinux".into(), v.to_string_lossy().into_owned()]);
-    }
-    for d in &args.debuginfo_dirs {
-        wargs.extend(["--debuginfo-dir".into(), d.to_string_lossy().into_owned()]);
-    }
-
-    // Outcomes per item, printed in input order.
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
-    let mut printed = 0usize;
-    for e in &input_errors {
-        stats.errors += 1;
-        if let Some(c) = &mut conn {
-            let o = Outcome {
-                error: Some(("open".into(), e.message.clone())),
-                ..Outcome::default()
-            };
-            let run = db::Run {
-                id: &run_id,
-                pack_hash: &phash,
-                versions: &versions,
-            };
-            db::store(c, &run, &e.path.to_string_lossy(), None, -1, 0, &o, true).map_err(dberr)?;
-        }
-        if !args.quiet {
-            print_error(
-                out,
-                args.format,
-                &e.path.to_string_lossy(),
-                "open",
-                &e.message,
-            );
-        }
-    }
-    for (i, it) in items.iter().enumerate() {
-        if let Some((stage, msg)) = &it.pre_error {
-            outcomes[i] = Some(Outcome {
-                error: Some((stage.clone(), msg.clone())),
-                ..Outcome::default()
-            });
-        } else if it.need.is_none() {
-            stats.unchanged += 1;
-            let o = match &conn {
-                Some(c) => db::load_outcome(c, &it.path).map_err(dberr)?,
-                None => None,
-            };
-            outcomes[i] = Some(o.unwrap_or_default());
-        }
-    }
-
-    let pb = bar(jobs_list.len(), "scanning");
-    let cache = DebugCache::new(args.vmlinux.clone(), args.debuginfo_dirs.clone());
-    let queue = Mutex::new((0..jobs_list.len()).collect::<VecDeque<_>>());
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Outcome)>();
-    let workers_started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut findings_so_far = 0usize;
-    // (errors, findings, worst severity) over every file, as printed
-    // (errors, findings, worst severity, partial dumps)
-    let mut tally: (usize, usize, Option<Severity>, usize) = (0, 0, None, 0);
-    let mut result: Result<(), Report> = Ok(());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(jobs_list.len()) {
-            let tx = tx.clone();
-            let (queue, jobs_list, items, pack, cache) =
-                (&queue, &jobs_list, &items, &pack, &cache);
-            let (exe, wargs, ws) = (exe.clone(), wargs.clone(), workers_started.clone());
-            s.spawn(move || {
-                let mut wp = process.then(|| WorkerProc::new(exe, wargs));
-                loop {
-                    let Some(j) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
-                    else {
-                        break;
-                    };
-                    let job = &jobs_list[j];
-                    let path = PathBuf::from(&items[job.members[0]].path);
-                    let o = match &mut wp {
-                        Some(w) => w.call(
-                            &Request {
-                                path,
-                                rules: job.rules.clone(),
-                            },
-                            timeout,
-                        ),
-                        None => worker::scan_one_guarded(&path, pack, job.rules.as_deref(), cache),
-                    };
-                    if tx.send((j, o)).is_err() {
-                        break;
-                    }
-                }
-                if let Some(w) = &wp {
-                    ws.fetch_add(w.spawned, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-        }
-        drop(tx);
-        let mut flush = |outcomes: &mut Vec<Option<Outcome>>, out: &mut dyn Write| {
-            while printed < items.len() {
-                let Some(o) = outcomes[printed].take() else {
-                    break;
+            } else if it.need.is_none() {
+                self.stats.unchanged += 1;
+                let o = match &self.store {
+                    Some(s) => s.load(&it.path).map_err(store_err)?,
+                    None => None,
                 };
-                if o.error.is_some() {
-                    tally.0 += 1;
-                } else {
-                    tally.3 += usize::from(!o.partial.is_empty());
-                    tally.1 += o.findings.len();
-                    for f in &o.findings {
-                        tally.2 = tally.2.max(Some(f.severity));
-                    }
-                }
-                if !args.quiet {
-                    pb.suspend(|| print_outcome(out, args.format, &pack, &items[printed].path, &o));
-                }
-                printed += 1;
+                self.outcomes[i] = Some(o.unwrap_or_default());
             }
-        };
-        flush(&mut outcomes, out);
-        for (j, o) in rx {
-            let job = &jobs_list[j];
-            stats.rule_evaluations += o.evaluated.len();
-            if o.error.is_none() {
-                findings_so_far += o.findings.len();
-            }
-            if let Some(c) = &mut conn {
-                let run = db::Run {
-                    id: &run_id,
-                    pack_hash: &phash,
-                    versions: &versions,
-                };
-                for &m in &job.members {
-                    let it = &items[m];
-                    match db::store(
-                        c,
-                        &run,
-                        &it.path,
-                        it.sha.as_deref(),
-                        it.size,
-                        it.mtime,
-                        &o,
-                        it.full,
-                    ) {
-                        Ok(n) => stats.new_fingerprints += n,
-                        Err(e) => {
-                            if result.is_ok() {
-                                result = Err(dberr(e));
-                            }
-                        }
-                    }
-                }
-            }
-            // A partial rescan printed in full: the stored rows of the other rules too.
+        }
+        Ok(())
+    }
+
+    /// Stores a job's outcome for each of its files.
+    fn take(&mut self, job: &Job, items: &[Item], o: Outcome) {
+        self.stats.rule_evaluations += o.evaluated.len();
+        if let Some(s) = &mut self.store {
             for &m in &job.members {
-                let o2 = match (&conn, job.rules.is_some() && o.error.is_none()) {
-                    (Some(c), true) => db::load_outcome(c, &items[m].path)
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| o.clone()),
-                    _ => o.clone(),
+                let it = &items[m];
+                let file = FileRow {
+                    path: &it.path,
+                    sha256: it.sha.as_deref(),
+                    size: it.size,
+                    mtime_ns: it.mtime,
                 };
-                outcomes[m] = Some(o2);
+                match s.record(&self.run, &file, &o, it.full) {
+                    Ok(n) => self.stats.new_fingerprints += n,
+                    Err(e) => {
+                        self.failure.get_or_insert(e);
+                    }
+                }
             }
-            pb.set_message(format!("findings {findings_so_far}"));
-            pb.inc(1);
-            flush(&mut outcomes, out);
         }
-        flush(&mut outcomes, out);
-    });
-    pb.finish_and_clear();
-    result?;
-    stats.workers_started = workers_started.load(std::sync::atomic::Ordering::Relaxed);
-    stats.debug_opened = cache.opened.load(std::sync::atomic::Ordering::Relaxed);
+        // A partial rescan printed in full: the stored rows of the other rules too.
+        let reload = job.rules.is_some() && o.error.is_none();
+        for &m in &job.members {
+            let stored = match (&self.store, reload) {
+                (Some(s), true) => s.load(&items[m].path).ok().flatten(),
+                _ => None,
+            };
+            self.outcomes[m] = Some(stored.unwrap_or_else(|| o.clone()));
+        }
+    }
 
-    stats.errors += tally.0;
-    stats.findings = tally.1;
-    stats.worst = tally.2;
-    stats.partial = tally.3;
-    finish(stats, &mut conn, &run_id, t0, args)
+    /// Prints what can be printed in input order.
+    fn flush(&mut self, items: &[Item], pb: &indicatif::ProgressBar) {
+        let p = &mut self.print;
+        while p.next < items.len() {
+            let Some(o) = self.outcomes[p.next].take() else {
+                break;
+            };
+            if o.error.is_some() {
+                p.tally.errors += 1;
+            } else {
+                p.tally.partial += usize::from(!o.partial.is_empty());
+                p.tally.findings += o.findings.len();
+                for f in &o.findings {
+                    p.tally.worst = p.tally.worst.max(Some(f.severity));
+                }
+            }
+            if !p.quiet {
+                pb.suspend(|| print_outcome(p.out, p.format, p.pack, &items[p.next].path, &o));
+            }
+            p.next += 1;
+        }
+    }
 }
 
 fn finish(
     mut stats: ScanStats,
-    conn: &mut Option<rusqlite::Connection>,
+    store: Option<Box<dyn Store>>,
     run_id: &str,
     t0: Instant,
     args: &ScanArgs,
 ) -> Result<ScanStats, Report> {
-    let dberr = |e: rusqlite::Error| err("vmtriage::db", "", format!("database: {e}"));
     stats.seconds = t0.elapsed().as_secs_f64();
-    if let Some(c) = conn {
-        c.execute(
-            "UPDATE runs SET finished_at = ?2, dumps_seen = dumps_seen + ?3, dumps_scanned = dumps_scanned + ?4,
-                 dumps_unchanged = dumps_unchanged + ?5, errors = errors + ?6 WHERE id = ?1",
-            rusqlite::params![
-                run_id,
-                db::now(),
-                stats.seen as i64,
-                stats.scanned as i64,
-                stats.unchanged as i64,
-                stats.errors as i64
-            ],
-        )
-        .map_err(dberr)?;
+    if let Some(mut s) = store {
+        let counts = RunCounts {
+            seen: stats.seen,
+            scanned: stats.scanned,
+            unchanged: stats.unchanged,
+            errors: stats.errors,
+        };
+        s.finish_run(run_id, counts).map_err(store_err)?;
     }
     if args.db.is_some() || stats.seen > 1 {
         eprintln!(

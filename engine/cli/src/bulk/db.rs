@@ -9,6 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::fingerprint::fingerprint;
 use vmtriage_rules::{Diagnosis, Evidence, Fact};
 
+use super::store::{FileRow, RunCounts, Store, StoreError};
+pub use super::store::{Known, Run};
 use super::worker::Outcome;
 
 pub const SCHEMA_VERSION: &str = "1";
@@ -65,16 +67,6 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// What the database knows of a path.
-#[derive(Debug, Clone)]
-pub struct Known {
-    pub sha256: Option<String>,
-    pub size: i64,
-    pub mtime_ns: i64,
-    pub status: String,
-    pub rules: BTreeMap<String, String>,
-}
-
 pub fn known_dumps(c: &Connection) -> rusqlite::Result<BTreeMap<String, Known>> {
     let mut out = BTreeMap::new();
     let mut st = c.prepare("SELECT path, sha256, size, mtime_ns, status FROM dumps")?;
@@ -111,27 +103,23 @@ pub fn known_dumps(c: &Connection) -> rusqlite::Result<BTreeMap<String, Known>> 
     Ok(out)
 }
 
-pub struct Run<'a> {
-    pub id: &'a str,
-    pub pack_hash: &'a str,
-    pub versions: &'a BTreeMap<String, String>,
-}
-
 /// Stores what a scan of one dump produced. `outcome.evaluated` says which
 /// rules ran: their previous findings, errors and versions are replaced;
 /// other rules' rows stay. Returns the number of fingerprints seen for the
 /// first time.
-#[allow(clippy::too_many_arguments)]
 pub fn store(
     c: &mut Connection,
     run: &Run,
-    path: &str,
-    sha256: Option<&str>,
-    size: i64,
-    mtime_ns: i64,
+    file: &FileRow,
     o: &Outcome,
     full: bool,
 ) -> rusqlite::Result<usize> {
+    let FileRow {
+        path,
+        sha256,
+        size,
+        mtime_ns,
+    } = *file;
     let tx = c.transaction()?;
     let t = now();
     let status = if o.error.is_some() {
@@ -346,6 +334,66 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
         f.incomplete = partial;
     }
     Ok(Some(o))
+}
+
+/// The results database as the bulk scan's [`Store`].
+pub struct SqliteStore {
+    pub conn: Connection,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> rusqlite::Result<SqliteStore> {
+        Ok(SqliteStore { conn: open(path)? })
+    }
+}
+
+impl Store for SqliteStore {
+    fn known(&self) -> Result<BTreeMap<String, Known>, StoreError> {
+        Ok(known_dumps(&self.conn)?)
+    }
+
+    fn begin_run(&mut self, run: &Run, shard: &str, host: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO runs(id, started_at, pack_hash, shard, host) VALUES(?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO NOTHING",
+            params![run.id, now(), run.pack_hash, shard, host],
+        )?;
+        Ok(())
+    }
+
+    fn forget_rules(&mut self, path: &str, rules: &[String]) -> Result<(), StoreError> {
+        Ok(forget_rules(&self.conn, path, rules)?)
+    }
+
+    fn record(
+        &mut self,
+        run: &Run,
+        file: &FileRow,
+        outcome: &Outcome,
+        full: bool,
+    ) -> Result<usize, StoreError> {
+        Ok(store(&mut self.conn, run, file, outcome, full)?)
+    }
+
+    fn load(&self, path: &str) -> Result<Option<Outcome>, StoreError> {
+        Ok(load_outcome(&self.conn, path)?)
+    }
+
+    fn finish_run(&mut self, run_id: &str, n: RunCounts) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?2, dumps_seen = dumps_seen + ?3, dumps_scanned = dumps_scanned + ?4,
+                 dumps_unchanged = dumps_unchanged + ?5, errors = errors + ?6 WHERE id = ?1",
+            params![
+                run_id,
+                now(),
+                n.seen as i64,
+                n.scanned as i64,
+                n.unchanged as i64,
+                n.errors as i64
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 /// Merges shard databases into `c`: per dump, the most recently scanned copy

@@ -1,0 +1,74 @@
+//! Where a bulk scan keeps its results: what it knows of each dump (to plan
+//! the next run), each dump's outcome as it arrives, and the runs. SQLite
+//! ([`super::db::SqliteStore`]) implements it; another database (a shared
+//! PostgreSQL for a fleet of scanners) is one more implementation, and the
+//! scan does not change.
+
+use std::collections::BTreeMap;
+
+use super::worker::Outcome;
+
+/// What the store knows of a path.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub sha256: Option<String>,
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub status: String,
+    /// The version of each rule that ran on it.
+    pub rules: BTreeMap<String, String>,
+}
+
+/// The run outcomes are stored under.
+pub struct Run<'a> {
+    pub id: &'a str,
+    pub pack_hash: &'a str,
+    pub versions: &'a BTreeMap<String, String>,
+}
+
+/// A file as the store identifies it.
+pub struct FileRow<'a> {
+    pub path: &'a str,
+    pub sha256: Option<&'a str>,
+    pub size: i64,
+    pub mtime_ns: i64,
+}
+
+/// What one process did in a run (shards of a run add theirs up).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunCounts {
+    pub seen: usize,
+    pub scanned: usize,
+    pub unchanged: usize,
+    pub errors: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub trait Store {
+    /// Every path the store has seen, with the rule versions run on it.
+    fn known(&self) -> Result<BTreeMap<String, Known>, StoreError>;
+    /// Records the start of a run (a run id already there is kept: the
+    /// shards of one batch share it).
+    fn begin_run(&mut self, run: &Run, shard: &str, host: &str) -> Result<(), StoreError>;
+    /// Drops the results of rules that are no longer in the pack.
+    fn forget_rules(&mut self, path: &str, rules: &[String]) -> Result<(), StoreError>;
+    /// Stores what a scan of one file produced: the rows of the rules in
+    /// `outcome.evaluated` are replaced (all rows when `full`), others stay.
+    /// Returns how many fingerprints were seen for the first time.
+    fn record(
+        &mut self,
+        run: &Run,
+        file: &FileRow,
+        outcome: &Outcome,
+        full: bool,
+    ) -> Result<usize, StoreError>;
+    /// The stored outcome of a path (every rule's findings), if any.
+    fn load(&self, path: &str) -> Result<Option<Outcome>, StoreError>;
+    /// Adds this process's counts to the run and marks it finished.
+    fn finish_run(&mut self, run_id: &str, counts: RunCounts) -> Result<(), StoreError>;
+}
