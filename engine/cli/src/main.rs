@@ -298,14 +298,8 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
                     "{e}"
                 )
             })?;
-            match args.format {
-                Format::Json => {
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
-                }
-                Format::Text => {
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
-                }
-            }
+            // Text and JSON alike: the value's JSON, indented.
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Cmd::Schema { format } => match format {
             Format::Text => print!("{}", vmtriage_rules::schema::render()),
@@ -315,77 +309,83 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
                     .unwrap_or_default()
             ),
         },
-        Cmd::Rules { cmd } => match cmd {
-            RulesCmd::Check { dir, format } => {
-                let (pack, diags) = load_pack(dir.as_deref())?;
-                match format {
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::Value::Array(diags.iter().map(|d| d.to_json()).collect())
-                    ),
-                    Format::Text => {
-                        for d in &diags {
-                            eprintln!("{:?}", Report::new(d.clone()));
-                        }
-                        eprintln!(
-                            "{} rule(s) passed the checks, {} error(s)",
-                            pack.rules.len(),
-                            diags.len()
-                        );
+        Cmd::Rules { cmd } => return run_rules(cmd),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vmtriage rules …`
+fn run_rules(cmd: RulesCmd) -> Result<ExitCode, Report> {
+    match cmd {
+        RulesCmd::Check { dir, format } => {
+            let (pack, diags) = load_pack(dir.as_deref())?;
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::Value::Array(diags.iter().map(|d| d.to_json()).collect())
+                ),
+                Format::Text => {
+                    for d in &diags {
+                        eprintln!("{:?}", Report::new(d.clone()));
                     }
-                }
-                if !diags.is_empty() {
-                    return Ok(ExitCode::from(1));
-                }
-            }
-            RulesCmd::List { rules } => {
-                print!("{}", scan::rules_list(&clean_pack(rules.as_deref())?))
-            }
-            RulesCmd::Show { id, rules } => {
-                let pack = clean_pack(rules.as_deref())?;
-                let r = pack.get(&id).ok_or_else(|| {
-                    miette::miette!(
-                        code = "vmtriage::rules",
-                        help = "`vmtriage rules list` shows the ids",
-                        "no rule {id}"
-                    )
-                })?;
-                print!("{}", scan::rule_article(r));
-            }
-            RulesCmd::Export { html, rules } => {
-                let pack = clean_pack(rules.as_deref())?;
-                let n = vmtriage_cli::export::export_html(&pack, &html).map_err(|e| {
-                    miette::miette!(
-                        code = "vmtriage::export",
-                        help = "choose a writable directory",
-                        "cannot write {}: {e}",
-                        html.display()
-                    )
-                })?;
-                eprintln!("wrote {n} pages to {}", html.display());
-            }
-            RulesCmd::Test { rules, manifest } => {
-                let pack = clean_pack(rules.as_deref())?;
-                let m = manifest.unwrap_or_else(manifest_path);
-                let rows = scan::rules_test(&pack, &m, |d, v| {
-                    Session::open(d, Some(v), &[])
-                        .map(|s| s.kernel)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(|e| {
-                    miette::miette!(
-                        code = "vmtriage::corpus",
-                        help = "build the corpus: corpus/build",
-                        "{e}"
-                    )
-                })?;
-                let (table, ok) = scan::test_table(&rows);
-                print!("{table}");
-                if !ok {
-                    return Ok(ExitCode::from(1));
+                    eprintln!(
+                        "{} rule(s) passed the checks, {} error(s)",
+                        pack.rules.len(),
+                        diags.len()
+                    );
                 }
             }
-        },
+            if !diags.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        RulesCmd::List { rules } => {
+            print!("{}", scan::rules_list(&clean_pack(rules.as_deref())?))
+        }
+        RulesCmd::Show { id, rules } => {
+            let pack = clean_pack(rules.as_deref())?;
+            let r = pack.get(&id).ok_or_else(|| {
+                miette::miette!(
+                    code = "vmtriage::rules",
+                    help = "`vmtriage rules list` shows the ids",
+                    "no rule {id}"
+                )
+            })?;
+            print!("{}", scan::rule_article(r));
+        }
+        RulesCmd::Export { html, rules } => {
+            let pack = clean_pack(rules.as_deref())?;
+            let n = vmtriage_cli::export::export_html(&pack, &html).map_err(|e| {
+                miette::miette!(
+                    code = "vmtriage::export",
+                    help = "choose a writable directory",
+                    "cannot write {}: {e}",
+                    html.display()
+                )
+            })?;
+            eprintln!("wrote {n} pages to {}", html.display());
+        }
+        RulesCmd::Test { rules, manifest } => {
+            let pack = clean_pack(rules.as_deref())?;
+            let m = manifest.unwrap_or_else(manifest_path);
+            let rows = scan::rules_test(&pack, &m, |d, v| {
+                Session::open(d, Some(v), &[])
+                    .map(|s| s.kernel)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| {
+                miette::miette!(
+                    code = "vmtriage::corpus",
+                    help = "build the corpus: corpus/build",
+                    "{e}"
+                )
+            })?;
+            let (table, ok) = scan::test_table(&rows);
+            print!("{table}");
+            if !ok {
+                return Ok(ExitCode::from(1));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
