@@ -180,27 +180,40 @@ def probe_kdump_files(cache, entries):
     return changed
 
 
-def add_lock_truth(cache, entries):
-    """drgn's reading of the locks the tasks of each ELF dump wait for
-    (`lock_truth`, see locktruth.py), added to dumps that lack it. Kept out
-    of the dumps' key: a new lock check reads the dumps again, it does not
-    capture them again. Returns whether anything was added."""
+def add_reading(cache, entries, script, field, suffix):
+    """A drgn reading of each ELF dump by `script` (`field`, written beside
+    the dump as `*.{suffix}.json`), added to dumps that lack it or have an
+    older one. Kept out of the dumps' key: a new check reads the dumps
+    again, it does not capture them again. Returns whether anything was
+    added."""
     changed = False
     from util import hash_inputs
-    key = hash_inputs(LIB / "locktruth.py")
+    key = hash_inputs(LIB / script)
     for e in entries:
-        if e["format"] != "elf" or (e.get("lock_truth") and e.get("lock_truth_key") == key):
+        if e["format"] != "elf" or (e.get(field) and e.get(field + "_key") == key):
             continue
-        out = Path(e["path"]).with_suffix(".locks.json")
-        r = subprocess.run([str(cache / "venv/bin/python3"), str(LIB / "locktruth.py"), e["path"], e["vmlinux"],
+        out = Path(e["path"]).with_suffix(f".{suffix}.json")
+        r = subprocess.run([str(cache / "venv/bin/python3"), str(LIB / script), e["path"], e["vmlinux"],
                             str(out) + ".tmp"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
-            raise BuildError(f"reading the locks of {e['path']} with drgn failed:\n{r.stdout[-2000:]}")
+            raise BuildError(f"reading {e['path']} with drgn ({script}) failed:\n{r.stdout[-2000:]}")
         os.rename(str(out) + ".tmp", out)
-        e["lock_truth"] = str(out)
-        e["lock_truth_key"] = key
+        e[field] = str(out)
+        e[field + "_key"] = key
         changed = True
     return changed
+
+
+def add_lock_truth(cache, entries):
+    """drgn's reading of the locks the tasks of each ELF dump wait for
+    (`lock_truth`, see locktruth.py)."""
+    return add_reading(cache, entries, "locktruth.py", "lock_truth", "locks")
+
+
+def add_model_truth(cache, entries):
+    """drgn's reading of the model's subsystems (`model_truth`, see
+    modeltruth.py)."""
+    return add_reading(cache, entries, "modeltruth.py", "model_truth", "model")
 
 
 def main():
@@ -249,7 +262,7 @@ def main():
             shutil.rmtree(d, ignore_errors=True)
         elif (d / "entries.json").exists():
             entries = json.loads((d / "entries.json").read_text())
-            if probe_kdump_files(cache, entries) | add_lock_truth(cache, entries):
+            if probe_kdump_files(cache, entries) | add_lock_truth(cache, entries) | add_model_truth(cache, entries):
                 tmpe = d / "entries.json.tmp"
                 tmpe.write_text(json.dumps(entries, indent=1))
                 os.rename(tmpe, d / "entries.json")

@@ -52,21 +52,11 @@ pub struct BtTask {
 
 /// The idle task of each online CPU (pid 0, not on the task list).
 fn idle_tasks(k: &Kernel) -> Vec<Task<'_>> {
-    let mut out = Vec::new();
-    for cpu in k.online_cpus().unwrap_or_default() {
-        let idle = k
-            .global("runqueues")
-            .ok()
-            .and_then(|rq| k.per_cpu_addr(rq.addr, cpu).ok())
-            .and_then(|a| k.object(a, "struct rq").ok())
-            .and_then(|rq| rq.member("idle").ok())
-            .and_then(|p| p.deref().ok())
-            .and_then(|obj| kmodel::tasks::TaskReader::new(k).ok()?.read(obj).ok());
-        if let Some(t) = idle {
-            out.push(t);
-        }
-    }
-    out
+    k.online_cpus()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|cpu| k.idle_task(cpu).ok())
+        .collect()
 }
 
 /// The tasks a selection names, in the order crash would show them, and

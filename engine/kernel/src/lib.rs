@@ -15,6 +15,7 @@ pub mod oops;
 pub mod partial;
 pub mod pid;
 pub mod printk;
+pub mod sched;
 pub mod taint;
 pub mod tasks;
 pub mod x86_64;

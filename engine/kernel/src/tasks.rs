@@ -260,18 +260,6 @@ impl Kernel {
             .is_ok_and(|v| v != 0)
     }
 
-    /// The runqueue of a CPU.
-    pub fn runqueue(&self, cpu: u32) -> Result<Object<'_>> {
-        let rq = self.global("runqueues")?;
-        Ok(Object::new(self, self.per_cpu_addr(rq.addr, cpu)?, rq.ty))
-    }
-
-    /// The task running on a CPU at dump time.
-    pub fn cpu_curr(&self, cpu: u32) -> Result<Task<'_>> {
-        let curr = self.runqueue(cpu)?.member("curr")?.deref()?;
-        TaskReader::new(self)?.read(curr)
-    }
-
     /// The CPU that called panic(), if the kernel panicked.
     pub fn panic_cpu(&self) -> Result<Option<u32>> {
         let v = self.global("panic_cpu")?.member("counter")?.as_i64()?;

@@ -28,6 +28,10 @@ pub struct Entry {
     /// corpus/lib/locktruth.py).
     #[serde(default)]
     pub lock_truth: Option<PathBuf>,
+    /// drgn's reading of the model's subsystems (ELF dumps; see
+    /// corpus/lib/modeltruth.py).
+    #[serde(default)]
+    pub model_truth: Option<PathBuf>,
 }
 
 impl Entry {
