@@ -371,19 +371,29 @@ fn progress(show: bool, len: usize, what: &str) -> indicatif::ProgressBar {
 /// find the files and plan what each needs ([`plan`]), run the jobs
 /// ([`execute`]), store and print each outcome as it arrives ([`Store`]).
 pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, Report> {
-    let t0 = Instant::now();
     let pack = load_pack(args.rules.as_deref(), &args.params)?;
     if args.bulk_worker {
         return serve_worker(args, &pack);
     }
-    let setup = RunSetup::new(args, &pack)?;
+    let store = open_store(args)?;
+    scan_with(args, &pack, store, out)
+}
+
+/// The scan with a given store (None: the results are only printed).
+pub fn scan_with(
+    args: &ScanArgs,
+    pack: &RulePack,
+    mut store: Option<Box<dyn Store>>,
+    out: &mut dyn Write,
+) -> Result<ScanStats, Report> {
+    let t0 = Instant::now();
+    let setup = RunSetup::new(args, pack)?;
     let cx = Context {
         args,
         setup: &setup,
-        pack: &pack,
+        pack,
         show_progress: !args.quiet && std::io::stderr().is_terminal(),
     };
-    let mut store = open_store(args)?;
     let run_id = args.run_id.clone().unwrap_or_else(|| {
         let shard = setup.shard.map(|(k, n)| format!("-{k}of{n}"));
         format!(
@@ -405,7 +415,7 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
     };
     let planned = cx.plan(&mut store, &mut stats)?;
     let store = cx.execute(planned, store, run, &mut stats, out)?;
-    finish(stats, store, &run_id, t0, args)
+    finish(stats, store, &run_id, t0)
 }
 
 /// `scan --bulk-worker`: the worker side of `--isolate process`.
@@ -670,9 +680,9 @@ fn finish(
     store: Option<Box<dyn Store>>,
     run_id: &str,
     t0: Instant,
-    args: &ScanArgs,
 ) -> Result<ScanStats, Report> {
     stats.seconds = t0.elapsed().as_secs_f64();
+    let stored = store.is_some();
     if let Some(mut s) = store {
         let counts = RunCounts {
             seen: stats.seen,
@@ -682,7 +692,7 @@ fn finish(
         };
         s.finish_run(run_id, counts).map_err(store_err)?;
     }
-    if args.db.is_some() || stats.seen > 1 {
+    if stored || stats.seen > 1 {
         eprintln!(
             "{} file(s): {} scanned, {} copies, {} unchanged, {} error(s); {} finding(s), {} new bucket(s); {:.2}s",
             stats.seen,
@@ -862,4 +872,76 @@ pub fn run_merge(args: MergeArgs) -> Result<ExitCode, Report> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use store::Known;
+
+    /// A store that keeps what it is told, in memory.
+    #[derive(Clone, Default)]
+    struct Memory(Rc<RefCell<Vec<String>>>);
+
+    impl Store for Memory {
+        fn known(&self) -> Result<BTreeMap<String, Known>, StoreError> {
+            self.0.borrow_mut().push("known".into());
+            Ok(BTreeMap::new())
+        }
+        fn begin_run(&mut self, run: &Run, shard: &str, _: &str) -> Result<(), StoreError> {
+            let line = format!("begin {} {shard} {} rules", run.id, run.versions.len());
+            self.0.borrow_mut().push(line);
+            Ok(())
+        }
+        fn forget_rules(&mut self, path: &str, _: &[String]) -> Result<(), StoreError> {
+            self.0.borrow_mut().push(format!("forget {path}"));
+            Ok(())
+        }
+        fn record(
+            &mut self,
+            _: &Run,
+            file: &FileRow,
+            o: &Outcome,
+            full: bool,
+        ) -> Result<usize, StoreError> {
+            let stage = o.error.as_ref().map(|e| e.0.as_str());
+            let line = format!("record {} {stage:?} full={full}", file.path);
+            self.0.borrow_mut().push(line);
+            Ok(0)
+        }
+        fn load(&self, path: &str) -> Result<Option<Outcome>, StoreError> {
+            self.0.borrow_mut().push(format!("load {path}"));
+            Ok(None)
+        }
+        fn finish_run(&mut self, run_id: &str, n: RunCounts) -> Result<(), StoreError> {
+            let line = format!("finish {run_id} seen={} errors={}", n.seen, n.errors);
+            self.0.borrow_mut().push(line);
+            Ok(())
+        }
+    }
+
+    /// The scan reaches its results only through the `Store` it is given.
+    #[test]
+    fn another_store_plugs_in() {
+        let missing = std::env::temp_dir().join("vmtriage-no-such-dump");
+        let mut args = ScanArgs::new(vec![missing.clone()]);
+        args.run_id = Some("r1".into());
+        args.quiet = true;
+        let pack = load_pack(None, &[]).unwrap();
+        let mem = Memory::default();
+        let stats = scan_with(&args, &pack, Some(Box::new(mem.clone())), &mut Vec::new()).unwrap();
+        assert_eq!(stats.errors, 1);
+        let calls = mem.0.borrow().clone();
+        assert_eq!(
+            calls,
+            [
+                format!("begin r1 all {} rules", pack.rules.len()),
+                "known".into(),
+                format!("record {} Some(\"open\") full=true", missing.display()),
+                "finish r1 seen=1 errors=1".into(),
+            ]
+        );
+    }
 }

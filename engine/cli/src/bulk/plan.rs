@@ -209,3 +209,97 @@ pub fn jobs(items: &[Item]) -> (Vec<Job>, usize) {
     }
     (jobs, copies)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn file(dir: &Path, name: &str, content: &[u8]) -> (Candidate, Known) {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        let md = std::fs::metadata(&path).unwrap();
+        let known = Known {
+            sha256: Some(sha256_file(&path).unwrap()),
+            size: md.len() as i64,
+            mtime_ns: mtime_ns(&md),
+            status: "ok".into(),
+            rules: BTreeMap::from([
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "1".to_string()),
+            ]),
+        };
+        let c = Candidate {
+            path,
+            shard_key: name.into(),
+        };
+        (c, known)
+    }
+
+    fn versions(v: &[(&str, &str)]) -> BTreeMap<String, String> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_known_file_runs_the_rules_that_changed() {
+        let dir = std::env::temp_dir().join(format!("vmtriage-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (same, k_same) = file(&dir, "same", b"one");
+        let (changed, k_changed) = file(&dir, "changed", b"two");
+        let (failed, mut k_failed) = file(&dir, "failed", b"three");
+        k_failed.status = "error".into();
+        let (new, _) = file(&dir, "new", b"one");
+        let missing = Candidate {
+            path: PathBuf::from("/nonexistent/vmtriage-plan"),
+            shard_key: "missing".into(),
+        };
+        let mut k_changed = k_changed;
+        k_changed.rules.insert("C".into(), "1".into());
+        let known = BTreeMap::from([
+            (same.path.to_string_lossy().into_owned(), k_same),
+            (changed.path.to_string_lossy().into_owned(), k_changed),
+            (failed.path.to_string_lossy().into_owned(), k_failed),
+        ]);
+        let files = [same, changed, failed, new, missing];
+        let v = versions(&[("A", "1"), ("B", "2")]);
+        let mut plan = needs(&files, Some(&known), &v, false);
+        let need: Vec<_> = plan
+            .items
+            .iter()
+            .map(|i| (i.need.clone(), i.full))
+            .collect();
+        assert_eq!(
+            need,
+            [
+                (Some(Some(vec!["B".to_string()])), false),
+                (Some(Some(vec!["B".to_string()])), false),
+                (None, true),
+                (Some(None), true),
+                (Some(None), true),
+            ]
+        );
+        assert_eq!(plan.to_hash, [3], "only the new file is hashed");
+        assert_eq!(plan.forget.len(), 1, "rule C left the pack");
+        assert_eq!(plan.forget[0].1, ["C"]);
+        assert!(plan.items[4].pre_error.is_some());
+        // The new file has the content of `same`: one job for both, all rules.
+        let pb = indicatif::ProgressBar::hidden();
+        assert_eq!(hash(&mut plan.items, &plan.to_hash, 2, &pb), 1);
+        let (jobs, copies) = jobs(&plan.items);
+        assert_eq!(copies, 1);
+        let shape: Vec<_> = jobs
+            .iter()
+            .map(|j| (j.members.clone(), j.rules.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            [(vec![0, 3], None), (vec![1], Some(vec!["B".to_string()]))]
+        );
+        // A retry of errors scans the failed file again, in full.
+        let plan = needs(&files[2..3], Some(&known), &v, true);
+        assert_eq!(plan.items[0].need, Some(None));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
