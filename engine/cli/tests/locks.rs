@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use common::Entry;
+use common::{hex, Entry};
 use kunwind::Unwinder;
 use libtest_mimic::{Arguments, Failed};
 use serde::Deserialize;
@@ -34,21 +34,10 @@ struct TruthLock {
     error: Option<String>,
 }
 
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
-}
-
 fn check_dump(e: &Entry) -> Result<(), Failed> {
-    let Some(path) = &e.lock_truth else {
-        if e.format == "elf" {
-            return Err("no lock truth for this ELF dump: run corpus/build".into());
-        }
+    let Some(t) = common::reading::<LockTruth>(e, e.lock_truth.as_deref(), "lock truth")? else {
         return Ok(());
     };
-    let t: LockTruth = serde_json::from_str(
-        &std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?,
-    )
-    .map_err(|err| format!("{}: {err}", path.display()))?;
     let (_, s) = common::open_with_truth(e)?;
     let k = &s.kernel;
     let u = Unwinder::new(k).map_err(|err| format!("unwinder: {err}"))?;

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::Entry;
+use common::{hex, Entry};
 use libtest_mimic::{Arguments, Failed};
 use serde::Deserialize;
 
@@ -39,21 +39,10 @@ struct RqTruth {
     rt_throttled: Option<bool>,
 }
 
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
-}
-
 fn check_dump(e: &Entry) -> Result<(), Failed> {
-    let Some(path) = &e.model_truth else {
-        if e.format == "elf" {
-            return Err("no model truth for this ELF dump: run corpus/build".into());
-        }
+    let Some(t) = common::reading::<ModelTruth>(e, e.model_truth.as_deref(), "model truth")? else {
         return Ok(());
     };
-    let t: ModelTruth = serde_json::from_str(
-        &std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?,
-    )
-    .map_err(|err| format!("{}: {err}", path.display()))?;
     let t = t.sched;
     if let Some(err) = t.error {
         return Err(format!("drgn could not read the scheduler: {err}").into());

@@ -239,3 +239,28 @@ pub fn verdict(e: &Entry, problems: &[String]) -> Result<(), libtest_mimic::Fail
     )
     .into())
 }
+
+/// An address as the truth files write it (`0xffff…`).
+pub fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
+}
+
+/// A drgn reading kept beside an ELF dump (`lock_truth`, `model_truth`):
+/// `None` for other formats (their ELF twin is read), an error for an ELF
+/// dump whose reading is missing (corpus/build adds it).
+pub fn reading<T: serde::de::DeserializeOwned>(
+    e: &Entry,
+    path: Option<&std::path::Path>,
+    what: &str,
+) -> Result<Option<T>, String> {
+    let Some(path) = path else {
+        if e.format == "elf" {
+            return Err(format!("no {what} for this ELF dump: run corpus/build"));
+        }
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|err| format!("{}: {err}", path.display()))
+}
