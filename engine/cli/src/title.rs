@@ -314,7 +314,8 @@ pub enum Generic {
     Report,
     /// The lockup watchdogs, the timer and NMI interrupt paths that run them.
     Watchdog,
-    /// Exception and interrupt entry, softirq dispatch.
+    /// Exception and interrupt entry, the page-fault core every fault
+    /// passes (`handle_mm_fault`), softirq dispatch.
     Exception,
     /// Spinlock, rwlock, mutex, rwsem, rtmutex (PREEMPT_RT) acquisition and
     /// slow paths, and the wrappers that only take a lock.
@@ -402,6 +403,9 @@ const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("watchdog", Generic::Watchdog),
     // Exception
     ("handle_page_fault", Generic::Exception),
+    ("handle_mm_fault", Generic::Exception),
+    ("__handle_mm_fault", Generic::Exception),
+    ("handle_pte_fault", Generic::Exception),
     ("irq_exit_rcu", Generic::Exception),
     ("__irq_exit_rcu", Generic::Exception),
     ("irq_exit", Generic::Exception),
@@ -739,13 +743,15 @@ fn crash_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Option<Title
         (None, _) if panic.is_some() => TitleKind::Panic,
         (None, _) => return None,
     };
-    let note = cause
-        .or(panic)
+    let task = cause
         .and_then(task_note)
-        .map(|n| match (kind, &message) {
-            (TitleKind::Panic, _) | (_, _) if message.is_empty() => n,
-            _ => format!("{n}; panic: {message}"),
-        });
+        .or_else(|| panic.and_then(task_note));
+    let note = match (task, message.is_empty()) {
+        (Some(t), true) => Some(t),
+        (Some(t), false) => Some(format!("{t}; panic: {message}")),
+        (None, false) => Some(format!("panic: {message}")),
+        (None, true) => None,
+    };
     let detail = (kind == TitleKind::Panic || kind == TitleKind::OomPanic)
         .then_some(message.as_str())
         .filter(|m| !m.is_empty());
@@ -755,6 +761,9 @@ fn crash_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Option<Title
 /// What the live dump's tasks are doing, read once.
 struct LiveTasks<'k> {
     tasks: Vec<Task<'k>>,
+    /// Which lock each task waits for.
+    blocked: HashMap<u64, kmodel::locks::BlockedOn>,
+    graph: kmodel::locks::WaitGraph,
 }
 
 fn live_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Title {
@@ -768,8 +777,14 @@ fn live_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Title {
             task_note(r),
         );
     }
+    let tasks = k.task_walk().map(|w| w.tasks).unwrap_or_default();
+    let blocked = waits(k, u, &tasks);
+    let addrs: Vec<u64> = blocked.keys().copied().collect();
+    let graph = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
     let live = LiveTasks {
-        tasks: k.task_walk().map(|w| w.tasks).unwrap_or_default(),
+        tasks,
+        blocked,
+        graph,
     };
     if let Some(t) = deadlock(k, u, &live) {
         return t;
@@ -831,9 +846,9 @@ fn common_function(stacks: &[Vec<TitleFrame>]) -> Option<Vec<TitleFrame>> {
 }
 
 /// Which lock each task waits for (bounded: see [`ALL_TASKS_WAIT_LIMIT`]).
-fn waits(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> HashMap<u64, kmodel::locks::BlockedOn> {
-    let all = live.tasks.len() <= ALL_TASKS_WAIT_LIMIT;
-    live.tasks
+fn waits(k: &Kernel, u: &Unwinder, tasks: &[Task<'_>]) -> HashMap<u64, kmodel::locks::BlockedOn> {
+    let all = tasks.len() <= ALL_TASKS_WAIT_LIMIT;
+    tasks
         .iter()
         .filter(|t| t.state != 'I' && (all || t.state == 'D' || t.state == 'R'))
         .filter_map(|t| Some((t.addr(), u.blocked_on(k, t)?)))
@@ -841,12 +856,7 @@ fn waits(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> HashMap<u64, kmodel:
 }
 
 fn deadlock(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
-    let blocked = waits(k, u, live);
-    if blocked.is_empty() {
-        return None;
-    }
-    let addrs: Vec<u64> = blocked.keys().copied().collect();
-    let g = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
+    let g = &live.graph;
     let by_addr: HashMap<u64, &Task<'_>> = live.tasks.iter().map(|t| (t.addr(), t)).collect();
     // Every task of every cycle: the function most of them wait in.
     let members: Vec<&Task<'_>> = g
@@ -961,13 +971,11 @@ fn hung(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) 
     let mut lock_names: HashMap<u64, String> = HashMap::new();
     for t in &d {
         let frames = stack_frames(k, u, t);
-        let key = match u.blocked_on(k, t) {
+        let key = match live.blocked.get(&t.addr()) {
             Some(b) => {
-                lock_names.entry(b.addr).or_insert_with(|| {
-                    k.data_symbol(b.addr)
-                        .map(|n| format!("{} {n}", b.kind.name()))
-                        .unwrap_or_else(|| b.kind.name().to_string())
-                });
+                lock_names
+                    .entry(b.addr)
+                    .or_insert_with(|| lock_name(live, b.addr, b.kind.name()));
                 Key::Lock(b.addr)
             }
             None => Key::Function(significant(&frames).into_iter().next()),
@@ -992,16 +1000,27 @@ fn hung(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) 
         return None;
     }
     let stacks: Vec<Vec<TitleFrame>> = members.iter().map(|m| m.1.clone()).collect();
-    let frames = common_function(&stacks).unwrap_or_default();
-    let what = match &key {
+    let mut frames = common_function(&stacks).unwrap_or_default();
+    let mut what = match &key {
         Key::Lock(a) => format!(
-            "waiting for {}",
+            "wait for {}",
             lock_names.get(a).cloned().unwrap_or_default()
         ),
-        Key::Function(_) => "in one place".to_string(),
+        Key::Function(_) => "in one function".to_string(),
     };
+    // The lock chain's end: the task the waiters wait for that waits for no
+    // lock itself (the holder, where the lock records one). The hang is
+    // where it is: waiters of other kinds (readers, writers, other
+    // syscalls) pile up behind one holder.
+    if let Some(holder) = holder(live, members.iter().map(|m| m.0.addr())) {
+        let hf = stack_frames(k, u, holder);
+        if !significant(&hf).is_empty() {
+            frames = hf;
+            let _ = write!(what, ", held by {} ({})", holder.comm, holder.state);
+        }
+    }
     let note = format!(
-        "{} of {} tasks in D {what}{}",
+        "{} of {} tasks in D, {what}{}",
         members.len(),
         d.len(),
         if watchdog_saw {
@@ -1011,6 +1030,48 @@ fn hung(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) 
         }
     );
     Some(Title::new(TitleKind::HungTask, &frames, None, Some(note)))
+}
+
+/// A lock as the wait-for graph names it: its global (`mutex vmt_mutex
+/// [mod]`), or the object it is a member of (`rwsem mmap_lock of faulter`).
+fn lock_name(live: &LiveTasks<'_>, addr: u64, kind: &str) -> String {
+    let Some(l) = live.graph.locks.iter().find(|l| l.addr == addr) else {
+        return kind.to_string();
+    };
+    let kind = l.kind.map_or(kind, |k| k.name());
+    if let Some(n) = &l.name {
+        return format!("{kind} {n}");
+    }
+    if let Some(h) = &l.home {
+        let owner = h
+            .task
+            .and_then(|t| live.tasks.iter().find(|x| x.addr() == t))
+            .map(|t| format!(" of {}", t.comm))
+            .unwrap_or_default();
+        return format!("{kind} {}{owner}", h.member);
+    }
+    kind.to_string()
+}
+
+/// The task at the end of most waiters' chains, if it waits for no lock
+/// (a chain that ends at a lock whose holder is unknown names nobody).
+fn holder<'a, 'k>(
+    live: &'a LiveTasks<'k>,
+    waiters: impl Iterator<Item = u64>,
+) -> Option<&'a Task<'k>> {
+    let mut ends: HashMap<u64, usize> = HashMap::new();
+    for w in waiters {
+        let chain = live.graph.chain(w);
+        if let Some(&(end, None)) = chain.last() {
+            if end != w {
+                *ends.entry(end).or_default() += 1;
+            }
+        }
+    }
+    let (&end, _) = ends
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
+    live.tasks.iter().find(|t| t.addr() == end)
 }
 
 fn flood(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
@@ -1103,7 +1164,6 @@ mod tests {
             "write_sysrq_trigger",
             "__do_sys_pause",
             "do_user_addr_fault",
-            "__handle_mm_fault",
             "vfs_write",
             "do_wait",
             "proc_reg_write",

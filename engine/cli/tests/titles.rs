@@ -1,0 +1,189 @@
+//! A title and a signature for every corpus dump (`vmtriage_cli::title`):
+//! every dump has both; the dumps of one scenario share one signature in
+//! every format (ELF, kdump lzo/zlib/snappy, flattened) and on every kernel
+//! series where the stacks show the same code path (the exceptions are
+//! listed in [`DIFFER`], each with what its stacks show); two scenarios
+//! never share one; and the titles, one line per scenario and series with
+//! the formats folded, are a snapshot to read.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use common::Entry;
+use kunwind::Unwinder;
+use vmtriage_cli::title::{title, Title};
+
+/// Scenario and series pairs whose signatures legitimately differ from the
+/// scenario's others, and why (what their stacks show). Empty when every
+/// series of every scenario shares its scenario's signature.
+const DIFFER: &[(&str, &str, &str)] = &[];
+
+struct Row {
+    e: Entry,
+    title: Result<Title, String>,
+}
+
+fn title_of(e: &Entry) -> Result<Title, String> {
+    let s = vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[])
+        .map_err(|err| format!("open: {err:?}"))?;
+    let u = Unwinder::new(&s.kernel).map_err(|err| format!("unwinder: {err}"))?;
+    Ok(title(&s.kernel, &u))
+}
+
+fn format_name(e: &Entry) -> String {
+    if e.compression == "none" {
+        format!("{}-{}", e.capture, e.format)
+    } else {
+        format!("{}-{}-{}", e.capture, e.format, e.compression)
+    }
+}
+
+#[test]
+fn corpus_titles() {
+    let dumps = common::manifest().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!dumps.is_empty(), "the corpus manifest lists no dumps");
+    // Two workers: the machine has two cores.
+    let queue = Mutex::new(dumps.into_iter());
+    let rows = Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| loop {
+                let Some(e) = queue.lock().unwrap().next() else {
+                    break;
+                };
+                let title = title_of(&e);
+                rows.lock().unwrap().push(Row { e, title });
+            });
+        }
+    });
+    let mut rows = rows.into_inner().unwrap();
+    rows.sort_by_key(|r| r.e.name());
+    for r in &rows {
+        if let Ok(t) = &r.title {
+            println!(
+                "{}: {} [{}] ({}) {:?}",
+                r.e.name(),
+                t.text,
+                t.signature,
+                t.note.as_deref().unwrap_or("-"),
+                t.frames
+            );
+        }
+    }
+
+    let mut problems = Vec::new();
+    // (scenario, series) → signature → (title text, formats)
+    type Seen = BTreeMap<String, (String, BTreeSet<String>)>;
+    let mut by_series: BTreeMap<(String, String), Seen> = BTreeMap::new();
+    for r in &rows {
+        match &r.title {
+            Err(err) => problems.push(format!("{}: no title: {err}", r.e.name())),
+            Ok(t) => {
+                if t.text.is_empty() {
+                    problems.push(format!("{}: an empty title", r.e.name()));
+                }
+                if t.signature.len() != 16 || !t.signature.chars().all(|c| c.is_ascii_hexdigit()) {
+                    problems.push(format!("{}: signature {:?}", r.e.name(), t.signature));
+                }
+                by_series
+                    .entry((r.e.scenario.clone(), r.e.kernel_series.clone()))
+                    .or_default()
+                    .entry(t.signature.clone())
+                    .or_insert_with(|| (t.text.clone(), BTreeSet::new()))
+                    .1
+                    .insert(format_name(&r.e));
+            }
+        }
+    }
+
+    // One signature per scenario and series, whatever the format.
+    for ((scenario, series), sigs) in &by_series {
+        if sigs.len() > 1 {
+            problems.push(format!(
+                "{scenario} {series}: formats differ: {:?}",
+                sigs.iter()
+                    .map(|(s, (t, f))| format!("{t} {s} {f:?}"))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+
+    // One signature per scenario across series, but for the listed pairs.
+    let mut by_scenario: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    for ((scenario, series), sigs) in &by_series {
+        if let Some(sig) = sigs.keys().next() {
+            by_scenario
+                .entry(scenario.as_str())
+                .or_default()
+                .insert(series.as_str(), sig.as_str());
+        }
+    }
+    for (scenario, series) in &by_scenario {
+        let listed = |s: &str| DIFFER.iter().any(|(sc, se, _)| sc == scenario && *se == s);
+        let common: BTreeSet<&str> = series
+            .iter()
+            .filter(|(s, _)| !listed(s))
+            .map(|(_, sig)| *sig)
+            .collect();
+        if common.len() > 1 {
+            problems.push(format!(
+                "{scenario}: series differ: {:?}",
+                series
+                    .iter()
+                    .map(|(s, sig)| {
+                        let text = &by_series[&(scenario.to_string(), s.to_string())][*sig].0;
+                        format!("{s}: {text} {sig}")
+                    })
+                    .collect::<Vec<_>>()
+            ));
+        }
+        for (se, sig) in series.iter().filter(|(s, _)| listed(s)) {
+            if common.contains(sig) {
+                problems.push(format!(
+                    "{scenario} {se} is listed as differing but shares the scenario's signature"
+                ));
+            }
+        }
+    }
+    for (scenario, series, _) in DIFFER {
+        if !by_scenario
+            .get(scenario)
+            .is_some_and(|s| s.contains_key(series))
+        {
+            problems.push(format!(
+                "DIFFER names {scenario} {series}, not in the corpus"
+            ));
+        }
+    }
+
+    // Two scenarios never share a signature.
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for (scenario, series) in &by_scenario {
+        for sig in series.values() {
+            if let Some(other) = owner.insert(sig, scenario) {
+                if other != *scenario {
+                    problems.push(format!("{other} and {scenario} share signature {sig}"));
+                }
+            }
+        }
+    }
+
+    let mut snap = String::new();
+    for ((scenario, series), sigs) in &by_series {
+        for (sig, (text, formats)) in sigs {
+            let fmts = if sigs.len() > 1 {
+                format!(
+                    " ({})",
+                    formats.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            } else {
+                String::new()
+            };
+            snap.push_str(&format!("{scenario} {series}{fmts}: {text}  [{sig}]\n"));
+        }
+    }
+    insta::assert_snapshot!("corpus_titles", snap);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
