@@ -2,9 +2,11 @@
 
 Usage: modeltruth.py DUMP VMLINUX OUT.json
 
-One section per subsystem of the model (today `sched`: each online CPU's
-runqueue, each task's time since it last got a CPU, the load averages),
-each read with drgn's own helpers. A section that drgn cannot read is
+One section per subsystem of the model, each read with drgn's own helpers
+where it has them: `sched` (each online CPU's runqueue, each task's time
+since it last got a CPU, the load averages), `mm` (each populated zone's
+free blocks by order, the global VM counters by name, the slab caches with
+their slabs and objects). A section that drgn cannot read is
 recorded with its error, not fatal. Written independently of vmtriage's
 Rust code."""
 import json
@@ -13,7 +15,10 @@ import sys
 import drgn
 from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.mmzone import for_each_online_pgdat
 from drgn.helpers.linux.sched import cpu_rq, loadavg, task_since_last_arrival_ns
+from drgn.helpers.linux.slab import for_each_slab_cache, slab_cache_usage
+from drgn.helpers.linux.vmstat import global_node_page_state, global_zone_page_state
 
 
 def sched(prog):
@@ -36,12 +41,40 @@ def sched(prog):
     return {"runqueues": rqs, "since_last_arrival_ns": since, "loadavg": list(loadavg(prog))}
 
 
+def mm(prog):
+    zones = []
+    for pgdat in for_each_online_pgdat(prog):
+        for z in pgdat.node_zones:
+            if not z.present_pages:
+                continue
+            zones.append({"node": int(pgdat.node_id), "name": z.name.string_().decode(),
+                          "free_blocks": [int(a.nr_free) for a in z.free_area]})
+    stats = {}
+    for enum, read in (("enum zone_stat_item", global_zone_page_state),
+                       ("enum node_stat_item", global_node_page_state)):
+        for name, value in prog.type(enum).enumerators:
+            if name.startswith("NR_VM_") and name.endswith("_ITEMS"):
+                continue
+            stats[name] = int(read(prog[name]))
+    caches = []
+    for c in for_each_slab_cache(prog):
+        try:
+            u = slab_cache_usage(c)
+            slabs, objs = int(u.num_slabs), int(u.num_objs)
+        except ValueError:  # no CONFIG_SLUB_DEBUG counters
+            slabs = objs = None
+        caches.append({"address": hex(c.value_()), "name": c.name.string_().decode(),
+                       "object_size": int(c.object_size), "size": int(c.size),
+                       "num_slabs": slabs, "num_objs": objs})
+    return {"zones": zones, "vm_stats": stats, "slab_caches": caches}
+
+
 def main():
     prog = drgn.Program()
     prog.set_core_dump(sys.argv[1])
     prog.load_debug_info([sys.argv[2]], default=False, main=True)
     out = {}
-    for name, read in [("sched", sched)]:
+    for name, read in [("sched", sched), ("mm", mm)]:
         try:
             out[name] = read(prog)
         except Exception as e:  # recorded, so the test can say what drgn could not read

@@ -1,8 +1,11 @@
-//! The scheduler module of the kernel model against drgn's reading of the
-//! same dumps (corpus/lib/modeltruth.py, drgn's own sched helpers): every
-//! online CPU's runqueue (current and idle task, nr_running, clock, RT
-//! throttling), every task's time since it last got a CPU, the load
-//! averages. One test per ELF dump.
+//! The kernel model's subsystems against drgn's reading of the same dumps
+//! (corpus/lib/modeltruth.py, drgn's own helpers where it has them), one
+//! test per ELF dump:
+//! - `sched`: every online CPU's runqueue (current and idle task,
+//!   nr_running, clock, RT throttling), every task's time since it last got
+//!   a CPU, the load averages;
+//! - `mm`: every populated zone's free blocks by order, every global VM
+//!   counter by name, every slab cache with its sizes, slabs and objects.
 
 mod common;
 
@@ -15,6 +18,36 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct ModelTruth {
     sched: SchedTruth,
+    mm: MmTruth,
+}
+
+#[derive(Deserialize)]
+struct MmTruth {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    zones: Vec<ZoneTruth>,
+    #[serde(default)]
+    vm_stats: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    slab_caches: Vec<CacheTruth>,
+}
+
+#[derive(Deserialize)]
+struct ZoneTruth {
+    node: u32,
+    name: String,
+    free_blocks: Vec<u64>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct CacheTruth {
+    address: String,
+    name: String,
+    object_size: u64,
+    size: u64,
+    num_slabs: Option<u64>,
+    num_objs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -43,13 +76,22 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     let Some(t) = common::reading::<ModelTruth>(e, e.model_truth.as_deref(), "model truth")? else {
         return Ok(());
     };
-    let t = t.sched;
-    if let Some(err) = t.error {
-        return Err(format!("drgn could not read the scheduler: {err}").into());
-    }
     let (_, s) = common::open_with_truth(e)?;
     let k = &s.kernel;
     let mut problems = Vec::new();
+    check_sched(k, t.sched, &mut problems)?;
+    check_mm(k, t.mm, &mut problems)?;
+    common::verdict(e, &problems)
+}
+
+fn check_sched(
+    k: &kmodel::Kernel,
+    t: SchedTruth,
+    problems: &mut Vec<String>,
+) -> Result<(), Failed> {
+    if let Some(err) = t.error {
+        return Err(format!("drgn could not read the scheduler: {err}").into());
+    }
     let ours = k.runqueues().map_err(|err| format!("runqueues: {err}"))?;
     if ours.len() != t.runqueues.len() {
         problems.push(format!(
@@ -97,10 +139,74 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if load.to_vec() != t.loadavg {
         problems.push(format!("loadavg {load:?} != drgn's {:?}", t.loadavg));
     }
-    common::verdict(e, &problems)
+    Ok(())
+}
+
+fn check_mm(k: &kmodel::Kernel, t: MmTruth, problems: &mut Vec<String>) -> Result<(), Failed> {
+    if let Some(err) = t.error {
+        return Err(format!("drgn could not read memory: {err}").into());
+    }
+    let mem = k.memory().map_err(|err| format!("memory: {err}"))?;
+    let ours: Vec<(u32, &str, &[u64])> = mem
+        .zones
+        .iter()
+        .map(|z| (z.node, z.name.as_str(), z.free_blocks.as_slice()))
+        .collect();
+    let theirs: Vec<(u32, &str, &[u64])> = t
+        .zones
+        .iter()
+        .map(|z| (z.node, z.name.as_str(), z.free_blocks.as_slice()))
+        .collect();
+    if ours != theirs {
+        problems.push(format!("zones' free blocks {ours:?} != drgn's {theirs:?}"));
+    }
+    let stats: std::collections::BTreeMap<String, u64> = k
+        .vm_stats()
+        .map_err(|err| format!("vm_stats: {err}"))?
+        .into_iter()
+        .map(|s| (s.name, s.value))
+        .collect();
+    if stats != t.vm_stats {
+        let diff: Vec<_> = stats
+            .iter()
+            .filter(|(n, v)| t.vm_stats.get(*n) != Some(v))
+            .take(5)
+            .collect();
+        problems.push(format!(
+            "{} VM counters != drgn's {}; first differences: {diff:?}",
+            stats.len(),
+            t.vm_stats.len()
+        ));
+    }
+    let caches: Vec<CacheTruth> = k
+        .slab_caches()
+        .map_err(|err| format!("slab caches: {err}"))?
+        .into_iter()
+        .map(|c| CacheTruth {
+            address: format!("{:#x}", c.addr),
+            name: c.name,
+            object_size: c.object_size,
+            size: c.size,
+            num_slabs: c.num_slabs,
+            num_objs: c.num_objs,
+        })
+        .collect();
+    if caches != t.slab_caches {
+        let first = caches
+            .iter()
+            .zip(&t.slab_caches)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("{a:?} != drgn's {b:?}"));
+        problems.push(format!(
+            "{} slab caches != drgn's {}: {first:?}",
+            caches.len(),
+            t.slab_caches.len()
+        ));
+    }
+    Ok(())
 }
 
 fn main() {
     let args = Arguments::from_args();
-    libtest_mimic::run(&args, common::per_dump_trials("sched", check_dump)).exit();
+    libtest_mimic::run(&args, common::per_dump_trials("model", check_dump)).exit();
 }

@@ -16,6 +16,7 @@ pub mod partial;
 pub mod pid;
 pub mod printk;
 pub mod sched;
+pub mod slab;
 pub mod taint;
 pub mod tasks;
 pub mod x86_64;
@@ -272,6 +273,15 @@ impl Kernel {
     /// The value of an enumerator, e.g. (`enum zone_stat_item`, `NR_FREE_PAGES`).
     pub fn enumerator(&self, enum_type: &str, name: &str) -> Result<i64> {
         Ok(self.debug.enumerator_value(enum_type, name)?)
+    }
+
+    /// Every enumerator of an enum type, in declaration order.
+    pub fn enumerators(&self, enum_type: &str) -> Result<Vec<(String, i64)>> {
+        let id = self.debug.strip_typedefs_and_cv(self.find_type(enum_type)?)?;
+        match &self.debug.type_of(id)?.kind {
+            kdebuginfo::TypeKind::Enum { enumerators, .. } => Ok(enumerators.clone()),
+            _ => Err(Error::Type(format!("{enum_type} is not an enum"))),
+        }
     }
 
     /// This CPU's copy of a per-CPU variable's address.

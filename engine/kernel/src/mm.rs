@@ -1,6 +1,8 @@
-//! Memory summary: total and free pages, per-zone watermarks.
+//! Memory: total and free pages, per-zone watermarks and free pages by
+//! order (the buddy allocator's free areas), the global VM counters of
+//! /proc/vmstat by the kernel's own names.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::Kernel;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +14,19 @@ pub struct ZoneInfo {
     pub low: u64,
     pub high: u64,
     pub present: u64,
+    /// Free blocks of each order (`free_area[order].nr_free`), order 0
+    /// first: blocks, not pages (an order-n block is 2^n pages).
+    pub free_blocks: Vec<u64>,
+}
+
+/// One global VM counter, by its enumerator's name (`NR_FREE_PAGES`,
+/// `NR_SLAB_UNRECLAIMABLE_B`, `NR_ANON_MAPPED`…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmStat {
+    pub name: String,
+    /// As /proc/vmstat prints it: per-CPU drift can leave the global sum
+    /// below zero for a moment; that reads as 0.
+    pub value: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +91,7 @@ impl Kernel {
                     low: wm.index(wlow)?.as_u64()?,
                     high: wm.index(whigh)?.as_u64()?,
                     present,
+                    free_blocks: free_blocks(&z)?,
                 });
             }
         }
@@ -84,5 +100,53 @@ impl Kernel {
             free_pages,
             zones,
         })
+    }
+}
+
+/// A zone's free blocks by order, from its `free_area[]` (as long as this
+/// kernel's MAX_ORDER makes it).
+fn free_blocks(zone: &crate::Object<'_>) -> Result<Vec<u64>> {
+    let fa = zone.member("free_area")?;
+    let n = match fa.resolved()?.kind {
+        kdebuginfo::TypeKind::Array { count: Some(c), .. } => c.min(64),
+        _ => return Err(Error::Type("zone.free_area is not an array".into())),
+    };
+    (0..n)
+        .map(|o| fa.index(o)?.member("nr_free")?.as_u64())
+        .collect()
+}
+
+impl Kernel {
+    /// The global VM counters, zone items (`vm_zone_stat`, enum
+    /// zone_stat_item) then node items (`vm_node_stat`, enum
+    /// node_stat_item), named by this kernel's enumerators; the counts'
+    /// sentinels (`NR_VM_*_ITEMS`) excluded.
+    pub fn vm_stats(&self) -> Result<Vec<VmStat>> {
+        let mut out = Vec::new();
+        for (array, items) in [
+            ("vm_zone_stat", "enum zone_stat_item"),
+            ("vm_node_stat", "enum node_stat_item"),
+        ] {
+            let a = self.global(array)?;
+            let len = match a.resolved()?.kind {
+                kdebuginfo::TypeKind::Array { count: Some(c), .. } => c,
+                _ => return Err(Error::Type(format!("{array} is not an array"))),
+            };
+            for (name, v) in self.enumerators(items)? {
+                if name.starts_with("NR_VM_") && name.ends_with("_ITEMS") {
+                    continue;
+                }
+                let Ok(i) = u64::try_from(v) else { continue };
+                if i >= len {
+                    continue;
+                }
+                let value = a.index(i)?.member("counter")?.as_i64()?;
+                out.push(VmStat {
+                    name,
+                    value: value.max(0) as u64,
+                });
+            }
+        }
+        Ok(out)
     }
 }
