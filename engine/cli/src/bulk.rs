@@ -745,14 +745,7 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
         result: ScanResult {
             release: o.release.clone(),
             diagnoses: o.findings.clone(),
-            errors: o
-                .rule_errors
-                .iter()
-                .map(|(rule, message)| vmtriage_rules::pack::RuleRunError {
-                    rule: rule.clone(),
-                    message: message.clone(),
-                })
-                .collect(),
+            errors: o.rule_errors.clone(),
             skipped: pack
                 .rules
                 .iter()

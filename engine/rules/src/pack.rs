@@ -71,7 +71,7 @@ pub struct Diagnosis {
     pub incomplete: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleRunError {
     pub rule: String,
     pub message: String,
@@ -237,6 +237,12 @@ impl RulePack {
 
     /// Evaluates every rule that applies to this kernel.
     pub fn scan<'k>(&self, m: &Model<'k>) -> ScanResult {
+        self.scan_only(m, None)
+    }
+
+    /// Evaluates the rules `only` names (every rule when None) that apply
+    /// to this kernel; the others of `only` are `skipped`.
+    pub fn scan_only<'k>(&self, m: &Model<'k>, only: Option<&[String]>) -> ScanResult {
         let mut res = ScanResult {
             release: m.k.release.clone(),
             diagnoses: Vec::new(),
@@ -245,6 +251,9 @@ impl RulePack {
             partial: Vec::new(),
         };
         for r in &self.rules {
+            if only.is_some_and(|o| !o.contains(&r.doc.id)) {
+                continue;
+            }
             if !r.kernels.is_empty() && !version_matches(&r.kernels, &m.k.release) {
                 res.skipped.push(r.doc.id.clone());
                 continue;

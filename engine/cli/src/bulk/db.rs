@@ -7,6 +7,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::fingerprint::fingerprint;
+use vmtriage_rules::pack::RuleRunError;
 use vmtriage_rules::{Diagnosis, Evidence, Fact};
 
 use super::store::{FileRow, RunCounts, Store, StoreError};
@@ -218,10 +219,10 @@ pub fn store(
                 params![fp, f.rule, run.id, t, path, label],
             )?;
         }
-        for (rule, msg) in &o.rule_errors {
+        for e in &o.rule_errors {
             tx.execute(
                 "INSERT INTO errors(path, rule_id, stage, message, run_id, at) VALUES(?1, ?2, 'rule', ?3, ?4, ?5)",
-                params![path, rule, msg, run.id, t],
+                params![path, e.rule, e.message, run.id, t],
             )?;
         }
     }
@@ -324,7 +325,7 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
     for e in rows {
         let (rule, stage, msg) = e?;
         match rule {
-            Some(rule) => o.rule_errors.push((rule, msg)),
+            Some(rule) => o.rule_errors.push(RuleRunError { rule, message: msg }),
             None if stage == "partial" => o.partial.push(msg),
             None => o.error = Some((stage, msg)),
         }

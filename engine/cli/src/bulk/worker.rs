@@ -26,7 +26,7 @@ use kdebuginfo::KernelDebugInfo;
 use serde::{Deserialize, Serialize};
 use vmcore::{DumpFormat, Vmcore};
 use vmtriage_rules::model::Model;
-use vmtriage_rules::rule::version_matches;
+use vmtriage_rules::pack::RuleRunError;
 use vmtriage_rules::{Diagnosis, RulePack};
 
 use crate::session::{dump_identity, open_debuginfo, with_causes, OpenError, Session};
@@ -38,8 +38,8 @@ pub struct Outcome {
     pub build_id: Option<String>,
     pub format: String,
     pub findings: Vec<Diagnosis>,
-    /// (rule, message) of rules that failed to evaluate.
-    pub rule_errors: Vec<(String, String)>,
+    /// The rules that failed to evaluate.
+    pub rule_errors: Vec<RuleRunError>,
     /// The rules evaluated (including those whose `applies_to` excluded this kernel).
     pub evaluated: Vec<String>,
     /// The dump could not be scanned: (stage, cause).
@@ -167,25 +167,14 @@ pub fn scan_one(
     out.release = s.kernel.release.clone();
     let stacks = crate::scan::stacks_for(&s.kernel);
     let model = Model::new(&s.kernel, stacks.as_ref());
-    for r in &pack.rules {
-        if only.is_some_and(|o| !o.contains(&r.doc.id)) {
-            continue;
-        }
-        out.evaluated.push(r.doc.id.clone());
-        if !r.kernels.is_empty() && !version_matches(&r.kernels, &s.kernel.release) {
-            continue;
-        }
-        match vmtriage_rules::pack::evaluate(r, &model, &r.params, &pack.helpers) {
-            Ok(ds) => out.findings.extend(ds),
-            Err(e) => out.rule_errors.push((r.doc.id.clone(), e.to_string())),
-        }
-    }
-    out.partial = kmodel::partial::summarize(model.gaps());
-    for f in &mut out.findings {
-        f.incomplete = !out.partial.is_empty();
-    }
-    out.findings
-        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+    out.evaluated = pack
+        .rules
+        .iter()
+        .filter(|r| only.is_none_or(|o| o.contains(&r.doc.id)))
+        .map(|r| r.doc.id.clone())
+        .collect();
+    let res = pack.scan_only(&model, only);
+    (out.findings, out.rule_errors, out.partial) = (res.diagnoses, res.errors, res.partial);
     out.duration_ms = t0.elapsed().as_millis() as u64;
     out
 }
