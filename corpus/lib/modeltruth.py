@@ -6,7 +6,8 @@ One section per subsystem of the model, each read with drgn's own helpers
 where it has them: `sched` (each online CPU's runqueue, each task's time
 since it last got a CPU, the load averages), `mm` (each populated zone's
 free blocks by order, the global VM counters by name, the slab caches with
-their slabs and objects). A section that drgn cannot read is
+their slabs and objects), `rcu` (the grace-period state, the CPUs and
+preempted readers it waits for). A section that drgn cannot read is
 recorded with its error, not fatal. Written independently of vmtriage's
 Rust code."""
 import json
@@ -14,6 +15,7 @@ import sys
 
 import drgn
 from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.list import list_for_each_entry
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.mmzone import for_each_online_pgdat
 from drgn.helpers.linux.sched import cpu_rq, loadavg, task_since_last_arrival_ns
@@ -69,12 +71,42 @@ def mm(prog):
     return {"zones": zones, "vm_stats": stats, "slab_caches": caches}
 
 
+def rcu(prog):
+    rs = prog["rcu_state"]
+    jiffies = int(prog["jiffies_64"])
+    seq = int(rs.gp_seq)
+    running = seq & 3 != 0
+    cpus, tasks = [], []
+    if running:
+        leaf = int(prog["rcu_num_lvls"]) - 1
+        for i in range(int(prog["rcu_num_nodes"])):
+            node = rs.node[i]
+            if int(node.level) != leaf:
+                continue
+            mask, lo = int(node.qsmask), int(node.grplo)
+            cpus += [lo + b for b in range(64) if mask >> b & 1]
+            gp_tasks = int(node.gp_tasks)
+            if gp_tasks:
+                entries = list(list_for_each_entry("struct task_struct", node.blkd_tasks.address_of_(),
+                                                   "rcu_node_entry"))
+                addrs = [int(t.rcu_node_entry.address_of_()) for t in entries]
+                tasks += [hex(t.value_()) for t in entries[addrs.index(gp_tasks):]]
+    try:
+        state_name = prog["gp_state_names"][int(rs.gp_state)].string_().decode()
+    except (KeyError, LookupError, drgn.FaultError):
+        state_name = None
+    return {"flavour": rs.name.string_().decode(), "gp_seq": seq, "gp_in_progress": running,
+            "gp_start": int(rs.gp_start), "gp_age_jiffies": (jiffies - int(rs.gp_start)) % (1 << 64) if running else 0,
+            "jiffies_stall": int(rs.jiffies_stall), "gp_state": int(rs.gp_state), "gp_state_name": state_name,
+            "waiting_cpus": cpus, "blocking_tasks": tasks}
+
+
 def main():
     prog = drgn.Program()
     prog.set_core_dump(sys.argv[1])
     prog.load_debug_info([sys.argv[2]], default=False, main=True)
     out = {}
-    for name, read in [("sched", sched), ("mm", mm)]:
+    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu)]:
         try:
             out[name] = read(prog)
         except Exception as e:  # recorded, so the test can say what drgn could not read

@@ -5,7 +5,9 @@
 //!   nr_running, clock, RT throttling), every task's time since it last got
 //!   a CPU, the load averages;
 //! - `mm`: every populated zone's free blocks by order, every global VM
-//!   counter by name, every slab cache with its sizes, slabs and objects.
+//!   counter by name, every slab cache with its sizes, slabs and objects;
+//! - `rcu`: the grace-period state, the CPUs and preempted readers it
+//!   waits for.
 
 mod common;
 
@@ -19,6 +21,21 @@ use serde::Deserialize;
 struct ModelTruth {
     sched: SchedTruth,
     mm: MmTruth,
+    rcu: RcuTruth,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct RcuTruth {
+    flavour: String,
+    gp_seq: u64,
+    gp_in_progress: bool,
+    gp_start: u64,
+    gp_age_jiffies: u64,
+    jiffies_stall: u64,
+    gp_state: i64,
+    gp_state_name: Option<String>,
+    waiting_cpus: Vec<u32>,
+    blocking_tasks: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +98,22 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     let mut problems = Vec::new();
     check_sched(k, t.sched, &mut problems)?;
     check_mm(k, t.mm, &mut problems)?;
+    let r = k.rcu_state().map_err(|err| format!("rcu: {err}"))?;
+    let ours = RcuTruth {
+        flavour: r.flavour,
+        gp_seq: r.gp_seq,
+        gp_in_progress: r.gp_in_progress,
+        gp_start: r.gp_start,
+        gp_age_jiffies: r.gp_age_jiffies,
+        jiffies_stall: r.jiffies_stall,
+        gp_state: r.gp_state,
+        gp_state_name: r.gp_state_name,
+        waiting_cpus: r.waiting_cpus,
+        blocking_tasks: r.blocking_tasks.iter().map(|t| format!("{t:#x}")).collect(),
+    };
+    if ours != t.rcu {
+        problems.push(format!("rcu {ours:?} != drgn's {:?}", t.rcu));
+    }
     common::verdict(e, &problems)
 }
 

@@ -15,6 +15,7 @@ pub mod oops;
 pub mod partial;
 pub mod pid;
 pub mod printk;
+pub mod rcu;
 pub mod sched;
 pub mod slab;
 pub mod taint;
