@@ -653,6 +653,19 @@ fn waits_for_lock(frames: &[TitleFrame]) -> bool {
 /// The title of a dump. Never fails: what cannot be read is passed over
 /// (an unreadable log means no reports; an unreadable stack no frames).
 pub fn title(k: &Kernel, u: &Unwinder) -> Title {
+    title_with(k, Some(u))
+}
+
+/// The title of a dump, with its own unwinder; from the log and the task
+/// list alone when the unwinder cannot be built (no ORC, a stripped vmlinux).
+pub fn dump_title(k: &Kernel) -> Title {
+    match Unwinder::new(k) {
+        Ok(u) => title(k, &u),
+        Err(_) => title_with(k, None),
+    }
+}
+
+fn title_with(k: &Kernel, u: Option<&Unwinder>) -> Title {
     let reports = k.oopses().unwrap_or_default();
     let panic_cpu = k.panic_cpu().ok().flatten();
     let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind == OopsKind::Panic);
@@ -671,7 +684,8 @@ fn printed_frames(r: &OopsReport) -> Vec<TitleFrame> {
         .collect()
 }
 
-fn stack_frames(k: &Kernel, u: &Unwinder, t: &Task<'_>) -> Vec<TitleFrame> {
+fn stack_frames(k: &Kernel, u: Option<&Unwinder>, t: &Task<'_>) -> Vec<TitleFrame> {
+    let Some(u) = u else { return Vec::new() };
     u.stack(k, t)
         .frames
         .iter()
@@ -705,7 +719,7 @@ fn panic_cause(message: &str) -> Option<fn(&OopsKind) -> bool> {
     }
 }
 
-fn crash_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Option<Title> {
+fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Option<Title> {
     let panic_at = reports.iter().rposition(|r| r.kind == OopsKind::Panic);
     let panic = panic_at.and_then(|i| reports.get(i));
     let before = &reports[..panic_at.unwrap_or(reports.len())];
@@ -730,6 +744,20 @@ fn crash_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Option<Title
             .map(|t| stack_frames(k, u, &t))
             .unwrap_or_default()
     };
+    // A hung-task panic: the tasks are still there; title it as a live
+    // hang is (by the lock chain's end), so both captures group together.
+    if cause.is_some_and(|c| matches!(c.kind, OopsKind::HungTask { .. })) {
+        let live = live_tasks(k, u);
+        if let Some(mut t) = hung(k, u, &live, reports) {
+            if !message.is_empty() {
+                t.note = Some(match t.note {
+                    Some(n) => format!("{n}; panic: {message}"),
+                    None => format!("panic: {message}"),
+                });
+            }
+            return Some(t);
+        }
+    }
     let mut frames = cause.map(printed_frames).unwrap_or_default();
     if significant(&frames).is_empty() {
         frames = panic.map(printed_frames).unwrap_or_default();
@@ -766,7 +794,19 @@ struct LiveTasks<'k> {
     graph: kmodel::locks::WaitGraph,
 }
 
-fn live_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Title {
+fn live_tasks<'k>(k: &'k Kernel, u: Option<&Unwinder>) -> LiveTasks<'k> {
+    let tasks = k.task_walk().map(|w| w.tasks).unwrap_or_default();
+    let blocked = waits(k, u, &tasks);
+    let addrs: Vec<u64> = blocked.keys().copied().collect();
+    let graph = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
+    LiveTasks {
+        tasks,
+        blocked,
+        graph,
+    }
+}
+
+fn live_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Title {
     // An oops the kernel survived (the task was killed): the first one,
     // since later ones are usually its consequences.
     if let Some(r) = reports.iter().find(|r| r.kind.is_oops()) {
@@ -777,15 +817,7 @@ fn live_title(k: &Kernel, u: &Unwinder, reports: &[OopsReport]) -> Title {
             task_note(r),
         );
     }
-    let tasks = k.task_walk().map(|w| w.tasks).unwrap_or_default();
-    let blocked = waits(k, u, &tasks);
-    let addrs: Vec<u64> = blocked.keys().copied().collect();
-    let graph = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
-    let live = LiveTasks {
-        tasks,
-        blocked,
-        graph,
-    };
+    let live = live_tasks(k, u);
     if let Some(t) = deadlock(k, u, &live) {
         return t;
     }
@@ -846,16 +878,20 @@ fn common_function(stacks: &[Vec<TitleFrame>]) -> Option<Vec<TitleFrame>> {
 }
 
 /// Which lock each task waits for (bounded: see [`ALL_TASKS_WAIT_LIMIT`]).
-fn waits(k: &Kernel, u: &Unwinder, tasks: &[Task<'_>]) -> HashMap<u64, kmodel::locks::BlockedOn> {
+fn waits(
+    k: &Kernel,
+    u: Option<&Unwinder>,
+    tasks: &[Task<'_>],
+) -> HashMap<u64, kmodel::locks::BlockedOn> {
     let all = tasks.len() <= ALL_TASKS_WAIT_LIMIT;
     tasks
         .iter()
         .filter(|t| t.state != 'I' && (all || t.state == 'D' || t.state == 'R'))
-        .filter_map(|t| Some((t.addr(), u.blocked_on(k, t)?)))
+        .filter_map(|t| Some((t.addr(), u?.blocked_on(k, t)?)))
         .collect()
 }
 
-fn deadlock(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
+fn deadlock(k: &Kernel, u: Option<&Unwinder>, live: &LiveTasks<'_>) -> Option<Title> {
     let g = &live.graph;
     let by_addr: HashMap<u64, &Task<'_>> = live.tasks.iter().map(|t| (t.addr(), t)).collect();
     // Every task of every cycle: the function most of them wait in.
@@ -885,7 +921,12 @@ fn deadlock(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
     Some(Title::new(TitleKind::Deadlock, &frames, None, Some(note)))
 }
 
-fn lockup(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) -> Option<Title> {
+fn lockup(
+    k: &Kernel,
+    u: Option<&Unwinder>,
+    live: &LiveTasks<'_>,
+    reports: &[OopsReport],
+) -> Option<Title> {
     let (kind, of_kind): (TitleKind, fn(&OopsKind) -> bool) = if reports
         .iter()
         .any(|r| matches!(r.kind, OopsKind::HardLockup { .. }))
@@ -925,7 +966,7 @@ fn lockup(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]
         if significant(&frames).is_empty() {
             continue;
         }
-        let victim = waits_for_lock(&frames) || u.blocked_on(k, t).is_some();
+        let victim = waits_for_lock(&frames) || live.blocked.contains_key(&t.addr());
         let score = (!victim, reported);
         let better = match &best {
             None => true,
@@ -952,7 +993,12 @@ fn lockup(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]
     }
 }
 
-fn hung(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>, reports: &[OopsReport]) -> Option<Title> {
+fn hung(
+    k: &Kernel,
+    u: Option<&Unwinder>,
+    live: &LiveTasks<'_>,
+    reports: &[OopsReport],
+) -> Option<Title> {
     let reported: HashSet<i32> = reports
         .iter()
         .filter(|r| matches!(r.kind, OopsKind::HungTask { .. }))
@@ -1074,7 +1120,7 @@ fn holder<'a, 'k>(
     live.tasks.iter().find(|t| t.addr() == end)
 }
 
-fn flood(k: &Kernel, u: &Unwinder, live: &LiveTasks<'_>) -> Option<Title> {
+fn flood(k: &Kernel, u: Option<&Unwinder>, live: &LiveTasks<'_>) -> Option<Title> {
     let mut by_comm: HashMap<&str, Vec<&Task<'_>>> = HashMap::new();
     for t in &live.tasks {
         by_comm.entry(t.comm.as_str()).or_default().push(t);
