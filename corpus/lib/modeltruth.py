@@ -7,7 +7,8 @@ where it has them: `sched` (each online CPU's runqueue, each task's time
 since it last got a CPU, the load averages), `mm` (each populated zone's
 free blocks by order, the global VM counters by name, the slab caches with
 their slabs and objects), `rcu` (the grace-period state, the CPUs and
-preempted readers it waits for). A section that drgn cannot read is
+preempted readers it waits for), `workqueue` (every worker pool with its
+busy workers, pending work and time since its last progress). A section that drgn cannot read is
 recorded with its error, not fatal. Written independently of vmtriage's
 Rust code."""
 import json
@@ -15,7 +16,8 @@ import sys
 
 import drgn
 from drgn.helpers.linux.cpumask import for_each_online_cpu
-from drgn.helpers.linux.list import list_for_each_entry
+from drgn.helpers.linux.idr import idr_for_each
+from drgn.helpers.linux.list import hlist_for_each_entry, list_for_each_entry
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.mmzone import for_each_online_pgdat
 from drgn.helpers.linux.sched import cpu_rq, loadavg, task_since_last_arrival_ns
@@ -101,12 +103,33 @@ def rcu(prog):
             "waiting_cpus": cpus, "blocking_tasks": tasks}
 
 
+def workqueue(prog):
+    jiffies = int(prog["jiffies_64"])
+    pools = []
+    for _, pool in idr_for_each(prog["worker_pool_idr"].address_of_()):
+        pool = drgn.cast("struct worker_pool *", pool)
+        busy = []
+        for bucket in pool.busy_hash:
+            for w in hlist_for_each_entry("struct worker", bucket.address_of_(), "hentry"):
+                busy.append({"task": hex(w.task.value_()), "work": hex(w.current_work.value_()),
+                             "func": hex(w.current_func.value_())})
+        busy.sort(key=lambda b: int(b["task"], 16))
+        pending = [hex(w.func.value_()) for w in
+                   list_for_each_entry("struct work_struct", pool.worklist.address_of_(), "entry")]
+        cpu = int(pool.cpu)
+        pools.append({"address": hex(pool.value_()), "id": int(pool.id), "cpu": cpu if cpu >= 0 else None,
+                      "nr_workers": int(pool.nr_workers), "nr_idle": int(pool.nr_idle),
+                      "stalled_jiffies": (jiffies - int(pool.watchdog_ts)) % (1 << 64),
+                      "busy": busy, "pending": pending})
+    return {"pools": pools}
+
+
 def main():
     prog = drgn.Program()
     prog.set_core_dump(sys.argv[1])
     prog.load_debug_info([sys.argv[2]], default=False, main=True)
     out = {}
-    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu)]:
+    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu), ("workqueue", workqueue)]:
         try:
             out[name] = read(prog)
         except Exception as e:  # recorded, so the test can say what drgn could not read

@@ -7,7 +7,9 @@
 //! - `mm`: every populated zone's free blocks by order, every global VM
 //!   counter by name, every slab cache with its sizes, slabs and objects;
 //! - `rcu`: the grace-period state, the CPUs and preempted readers it
-//!   waits for.
+//!   waits for;
+//! - `workqueue`: every worker pool with its busy workers, pending work and
+//!   time since its last progress.
 
 mod common;
 
@@ -22,6 +24,34 @@ struct ModelTruth {
     sched: SchedTruth,
     mm: MmTruth,
     rcu: RcuTruth,
+    workqueue: WqTruth,
+}
+
+#[derive(Deserialize)]
+struct WqTruth {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    pools: Vec<PoolTruth>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct PoolTruth {
+    address: String,
+    id: i64,
+    cpu: Option<u32>,
+    nr_workers: u64,
+    nr_idle: u64,
+    stalled_jiffies: u64,
+    busy: Vec<BusyTruth>,
+    pending: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct BusyTruth {
+    task: String,
+    work: String,
+    func: String,
 }
 
 #[derive(Deserialize, Debug, PartialEq)]
@@ -114,6 +144,7 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if ours != t.rcu {
         problems.push(format!("rcu {ours:?} != drgn's {:?}", t.rcu));
     }
+    check_workqueues(k, t.workqueue, &mut problems)?;
     common::verdict(e, &problems)
 }
 
@@ -234,6 +265,56 @@ fn check_mm(k: &kmodel::Kernel, t: MmTruth, problems: &mut Vec<String>) -> Resul
             "{} slab caches != drgn's {}: {first:?}",
             caches.len(),
             t.slab_caches.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_workqueues(
+    k: &kmodel::Kernel,
+    t: WqTruth,
+    problems: &mut Vec<String>,
+) -> Result<(), Failed> {
+    if let Some(err) = t.error {
+        return Err(format!("drgn could not read the workqueues: {err}").into());
+    }
+    let wq = k.workqueues().map_err(|err| format!("workqueues: {err}"))?;
+    if !wq.gaps.is_empty() {
+        problems.push(format!("{} gaps in worker_pool_idr", wq.gaps.len()));
+    }
+    let hex = |v: u64| format!("{v:#x}");
+    let ours: Vec<PoolTruth> = wq
+        .pools
+        .into_iter()
+        .map(|p| PoolTruth {
+            address: hex(p.addr),
+            id: p.id,
+            cpu: p.cpu,
+            nr_workers: p.nr_workers,
+            nr_idle: p.nr_idle,
+            stalled_jiffies: p.stalled_jiffies,
+            busy: p
+                .busy
+                .iter()
+                .map(|b| BusyTruth {
+                    task: hex(b.task),
+                    work: hex(b.work),
+                    func: hex(b.func),
+                })
+                .collect(),
+            pending: p.pending.iter().map(|&f| hex(f)).collect(),
+        })
+        .collect();
+    if ours != t.pools {
+        let first = ours
+            .iter()
+            .zip(&t.pools)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("{a:?} != drgn's {b:?}"));
+        problems.push(format!(
+            "{} worker pools != drgn's {}: {first:?}",
+            ours.len(),
+            t.pools.len()
         ));
     }
     Ok(())

@@ -20,6 +20,7 @@ pub mod sched;
 pub mod slab;
 pub mod taint;
 pub mod tasks;
+pub mod workqueue;
 pub mod x86_64;
 pub mod xarray;
 
