@@ -719,10 +719,29 @@ fn panic_cause(message: &str) -> Option<fn(&OopsKind) -> bool> {
     }
 }
 
-fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Option<Title> {
+/// What a crash's log says about it: the panic, the report that caused
+/// it, and the kind of the crash.
+#[derive(Debug, Clone)]
+pub struct CrashCause<'a> {
+    /// The last `Kernel panic - not syncing` report.
+    pub panic: Option<&'a OopsReport>,
+    /// The report the panic names (`softlockup: hung tasks` → the last soft
+    /// lockup before it; `Fatal exception` → the last oops); with no panic
+    /// line (the log lost it), the last report that is no warning.
+    pub cause: Option<&'a OopsReport>,
+    pub kind: TitleKind,
+    /// The panic message, empty without one.
+    pub message: String,
+}
+
+/// The cause of a crash from the log's reports; None when the log names
+/// neither a panic nor anything that could have caused one.
+pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
     let panic_at = reports.iter().rposition(|r| r.kind == OopsKind::Panic);
     let panic = panic_at.and_then(|i| reports.get(i));
-    let before = &reports[..panic_at.unwrap_or(reports.len())];
+    let before = reports
+        .get(..panic_at.unwrap_or(reports.len()))
+        .unwrap_or(&[]);
     let message = panic.and_then(|p| p.message.clone()).unwrap_or_default();
     let oom = {
         let m = message.to_ascii_lowercase();
@@ -731,22 +750,35 @@ fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Opti
     let cause = match panic_cause(&message) {
         Some(is) => before.iter().rev().find(|r| is(&r.kind)),
         None if oom || panic.is_some() => None,
-        // No panic line (the log lost it): the last oops or lockup.
         None => before
             .iter()
             .rev()
-            .find(|r| r.kind.is_oops() || !matches!(r.kind, OopsKind::Warning { .. })),
+            .find(|r| !matches!(r.kind, OopsKind::Warning { .. })),
     };
-    let crashed = || {
-        k.crashed_task()
-            .ok()
-            .flatten()
-            .map(|t| stack_frames(k, u, &t))
-            .unwrap_or_default()
+    let kind = match (cause, oom) {
+        (_, true) => TitleKind::OomPanic,
+        (Some(c), _) => TitleKind::of_report(&c.kind),
+        (None, _) if panic.is_some() => TitleKind::Panic,
+        (None, _) => return None,
     };
+    Some(CrashCause {
+        panic,
+        cause,
+        kind,
+        message,
+    })
+}
+
+fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Option<Title> {
+    let CrashCause {
+        panic,
+        cause,
+        kind,
+        message,
+    } = crash_cause(reports)?;
     // A hung-task panic: the tasks are still there; title it as a live
     // hang is (by the lock chain's end), so both captures group together.
-    if cause.is_some_and(|c| matches!(c.kind, OopsKind::HungTask { .. })) {
+    if kind == TitleKind::HungTask {
         let live = live_tasks(k, u);
         if let Some(mut t) = hung(k, u, &live, reports) {
             if !message.is_empty() {
@@ -763,14 +795,13 @@ fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Opti
         frames = panic.map(printed_frames).unwrap_or_default();
     }
     if significant(&frames).is_empty() {
-        frames = crashed();
+        frames = k
+            .crashed_task()
+            .ok()
+            .flatten()
+            .map(|t| stack_frames(k, u, &t))
+            .unwrap_or_default();
     }
-    let kind = match (cause, oom) {
-        (_, true) => TitleKind::OomPanic,
-        (Some(c), _) => TitleKind::of_report(&c.kind),
-        (None, _) if panic.is_some() => TitleKind::Panic,
-        (None, _) => return None,
-    };
     let task = cause
         .and_then(task_note)
         .or_else(|| panic.and_then(task_note));
@@ -1327,6 +1358,77 @@ mod tests {
         assert_ne!(a.signature, c.signature);
         let none = Title::new(TitleKind::NoCrash, &[], None, None);
         assert_eq!(none.text, "no crash");
+    }
+
+    fn cause(log: &str) -> Option<(TitleKind, Option<String>, String)> {
+        let reports = kmodel::oops::parse_lines(log.lines());
+        let c = crash_cause(&reports)?;
+        let first = c
+            .cause
+            .map(|r| significant(&printed_frames(r)))
+            .and_then(|f| f.into_iter().next())
+            .map(|f| f.function);
+        Some((c.kind, first, c.message))
+    }
+
+    #[test]
+    fn the_panic_names_its_cause() {
+        // An oops, then the panic it causes (panic_on_oops).
+        let oops = "\
+BUG: unable to handle page fault for address: ffffffffc0a0b000
+Oops: 0000 [#1] PREEMPT SMP NOPTI
+CPU: 1 PID: 7 Comm: kworker/1:0 Not tainted 6.1.0 #1
+RIP: 0010:my_work_fn+0x12/0x40 [mydrv]
+Call Trace:
+ <TASK>
+ process_one_work+0x1c4/0x380
+ worker_thread+0x4d/0x380
+ kthread+0xda/0x100
+ </TASK>
+Kernel panic - not syncing: Fatal exception";
+        assert_eq!(
+            cause(oops),
+            Some((
+                TitleKind::PageFault,
+                Some("my_work_fn".into()),
+                "Fatal exception".into()
+            ))
+        );
+        // A soft lockup panic names the lockup, not the warning before it.
+        let lockup = "\
+WARNING: CPU: 0 PID: 9 at kernel/foo.c:1 foo+0x1/0x2
+watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spin:9]
+RIP: 0010:spin_fn+0x1/0x2 [m]
+WARNING: CPU: 1 PID: 10 at kernel/bar.c:1 bar+0x1/0x2
+Kernel panic - not syncing: softlockup: hung tasks";
+        assert_eq!(cause(lockup).unwrap().0, TitleKind::SoftLockup);
+        assert_eq!(cause(lockup).unwrap().1.as_deref(), Some("spin_fn"));
+        // OOM panic, sysrq, a panic of its own, a log without a panic line.
+        assert_eq!(
+            cause("Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled")
+                .unwrap()
+                .0,
+            TitleKind::OomPanic
+        );
+        assert_eq!(
+            cause("sysrq: Trigger a crash\nKernel panic - not syncing: sysrq triggered crash")
+                .unwrap()
+                .0,
+            TitleKind::SysrqCrash
+        );
+        let own = cause("Kernel panic - not syncing: VFS: Unable to mount root fs").unwrap();
+        assert_eq!(
+            (own.0, own.2.as_str()),
+            (TitleKind::Panic, "VFS: Unable to mount root fs")
+        );
+        assert_eq!(
+            cause("kernel BUG at mm/slub.c:1!\ninvalid opcode: 0000 [#1] SMP")
+                .unwrap()
+                .0,
+            TitleKind::KernelBug
+        );
+        assert!(cause("WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2").is_none());
+        assert!(cause("").is_none());
     }
 
     #[test]
