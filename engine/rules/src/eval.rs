@@ -481,7 +481,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
     }
 
     /// The integer value of a scalar kernel object; None for aggregates.
-    fn scalar(&self, o: &Object<'k>) -> Option<i64> {
+    pub(crate) fn scalar(&self, o: &Object<'k>) -> Option<i64> {
         match o.resolved().ok()?.kind {
             TypeKind::Base { .. } | TypeKind::Enum { .. } | TypeKind::Pointer { .. } => {
                 o.as_i64().ok()

@@ -93,17 +93,17 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
             name: l.name.clone(),
             kind: l.kind.to_string(),
         }),
-        Value::Obj(_) | Value::Version(_) => match ev.to_json_plain(v) {
-            serde_json::Value::Number(n) => n.as_i64().map_or(Fact::Null, Fact::Int),
-            serde_json::Value::String(s) => Fact::Text(s),
-            _ => match v {
-                Value::Obj(o) => Fact::Object {
-                    ctype: o.type_name(),
-                    address: o.addr,
-                },
-                _ => Fact::Null,
+        Value::Obj(o) => match ev.scalar(o) {
+            Some(i) => Fact::Int(i),
+            None => Fact::Object {
+                ctype: o.type_name(),
+                address: o.addr,
             },
         },
+        Value::Version(parts) => {
+            let parts: Vec<String> = parts.iter().map(u64::to_string).collect();
+            Fact::Text(parts.join("."))
+        }
         model_value => match ev.m {
             Some(m) => model_fact(m, model_value, depth),
             None => Fact::Null,
