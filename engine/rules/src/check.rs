@@ -83,6 +83,51 @@ fn closest<'n>(names: &[&'n str], name: &str) -> Option<&'n str> {
         .map(|(_, n)| n)
 }
 
+/// The most a rule may build from its own parts (bytes of a string made
+/// with `+`, elements of lists written `[..]`, counted with every `let` it
+/// uses inlined). `let b = a + a` doubles `a`: forty such lines would need a
+/// terabyte at evaluation, and are refused here instead.
+pub const MAX_BUILT_SIZE: u64 = 1 << 20;
+/// What a value that comes from the dump, a helper or a built-in counts
+/// for in `MAX_BUILT_SIZE` (a task's comm is 16 bytes, a log line at most 1 KiB).
+pub const UNKNOWN_PIECE: u64 = 4 << 10;
+
+fn param_size(p: &ParamValue) -> u64 {
+    match p {
+        ParamValue::Str(s) => s.len() as u64,
+        ParamValue::List(l) => l
+            .iter()
+            .fold(l.len() as u64, |n, x| n.saturating_add(param_size(x))),
+        _ => 8,
+    }
+}
+
+/// The most bytes a rule's regex may take once compiled (the regex crate's
+/// `size_limit`; a fifth of its default). A regex matches in time linear in
+/// the text whatever its pattern (the regex crate does not backtrack, and
+/// caps its lazy DFA's cache), so its compiled size is what a hostile
+/// pattern can inflate: `(\w{50}){50}` would be tens of megabytes.
+pub const MAX_REGEX_SIZE: usize = 2 << 20;
+
+/// Compiles a regex of a rule with the rules' limits.
+pub fn compile_regex(pat: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pat)
+        .size_limit(MAX_REGEX_SIZE)
+        .build()
+}
+
+/// What is wrong with a regex that does not parse, from the parser's typed
+/// error (its kind, without the rendering of the pattern around it).
+fn syntax_error(pat: &str) -> String {
+    match regex_syntax::ast::parse::Parser::new().parse(pat) {
+        Err(e) => e.kind().to_string(),
+        Ok(ast) => match regex_syntax::hir::translate::Translator::new().translate(pat, &ast) {
+            Err(e) => e.kind().to_string(),
+            Ok(_) => "not a regex the engine accepts".into(),
+        },
+    }
+}
+
 struct Checker<'a> {
     params: &'a BTreeMap<String, ParamValue>,
     helpers: &'a [String],
@@ -91,6 +136,8 @@ struct Checker<'a> {
     used: Vec<String>,
     out: Vec<Finding>,
     origin: Origin,
+    /// The size bound (`MAX_BUILT_SIZE`) of each `let` and `for` binding.
+    built: Vec<(String, u64)>,
 }
 
 impl Checker<'_> {
@@ -229,25 +276,57 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a regex the rule gives as a literal, or as a param's default
+    /// (a string or a list of strings), as the evaluator will compile it.
     fn regex_lit(&mut self, e: &Expr) {
-        if let ExprKind::Str(s) = &e.kind {
-            if let Err(err) = regex::Regex::new(s) {
-                let msg = err.to_string();
-                let last = msg
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid regex")
-                    .trim()
-                    .to_string();
-                self.find(
-                    Code::InvalidRegex,
-                    "invalid regex".into(),
-                    last,
+        let pats: Vec<(String, Option<&str>)> = match &e.kind {
+            ExprKind::Str(s) => vec![(s.clone(), None)],
+            ExprKind::Var(n) if !self.scopes.iter().any(|(x, _)| x == n) => {
+                match self.params.get(n.as_str()) {
+                    Some(ParamValue::Str(s)) => vec![(s.clone(), Some(n.as_str()))],
+                    Some(ParamValue::List(l)) => l
+                        .iter()
+                        .filter_map(|p| match p {
+                            ParamValue::Str(s) => Some((s.clone(), Some(n.as_str()))),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        for (pat, param) in pats {
+            let from = param
+                .map(|p| format!(" (the default of param `{p}`)"))
+                .unwrap_or_default();
+            match compile_regex(&pat) {
+                Ok(_) => {}
+                Err(regex::Error::CompiledTooBig(limit)) => self.find(
+                    Code::RegexTooLarge,
+                    "regex too large".into(),
+                    format!("this regex{from} compiles to more than {limit} bytes"),
                     Some(
-                        "regexes use Rust `regex` syntax (no look-around or backreferences)".into(),
+                        "counted repetitions multiply (`(a{100}){100}` is 10 000 copies), and Unicode classes such as `\\w` are large: use smaller counts, `+`/`*`, or ASCII classes (`[0-9A-Za-z_]`)".into(),
                     ),
                     e.span,
-                );
+                ),
+                Err(err) => {
+                    let msg = match &err {
+                        regex::Error::Syntax(_) => syntax_error(&pat),
+                        other => other.to_string(),
+                    };
+                    self.find(
+                        Code::InvalidRegex,
+                        "invalid regex".into(),
+                        format!("{msg}{from}"),
+                        Some(
+                            "regexes use Rust `regex` syntax (no look-around or backreferences)"
+                                .into(),
+                        ),
+                        e.span,
+                    )
+                }
             }
         }
     }
@@ -398,8 +477,81 @@ impl Checker<'_> {
         }
     }
 
+    /// An upper bound of the size of what `e` builds (see `MAX_BUILT_SIZE`).
+    fn built_size(&self, e: &Expr) -> u64 {
+        match &e.kind {
+            ExprKind::Str(s) => s.len() as u64,
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Null => 8,
+            ExprKind::List(items) => items.iter().fold(items.len() as u64, |n, x| {
+                n.saturating_add(self.built_size(x))
+            }),
+            ExprKind::Binary {
+                op: BinOp::Add,
+                lhs,
+                rhs,
+            } => self.built_size(lhs).saturating_add(self.built_size(rhs)),
+            ExprKind::Var(n) => match self.built.iter().rev().find(|(x, _)| x == n) {
+                Some((_, size)) => *size,
+                None => self.params.get(n).map_or(UNKNOWN_PIECE, param_size),
+            },
+            // What selects from a value is at most as large as it.
+            ExprKind::Where { coll, .. }
+            | ExprKind::Sort { coll, .. }
+            | ExprKind::Top { coll, .. }
+            | ExprKind::Group { coll, .. } => self.built_size(coll).max(UNKNOWN_PIECE),
+            ExprKind::Index { base, .. } | ExprKind::Field { base, .. } => {
+                self.built_size(base).max(UNKNOWN_PIECE)
+            }
+            // A built-in or helper may hand back what it was given.
+            ExprKind::Call { args, .. } => args
+                .iter()
+                .fold(UNKNOWN_PIECE, |n, a| n.saturating_add(self.built_size(a))),
+            ExprKind::Global { .. } => UNKNOWN_PIECE,
+            ExprKind::Quant { .. }
+            | ExprKind::Has { .. }
+            | ExprKind::Unary { .. }
+            | ExprKind::Binary { .. } => 8,
+        }
+    }
+
+    /// A `+` or `[..]` that builds more than `MAX_BUILT_SIZE` from parts
+    /// that do not (the first place the bound is crossed).
+    fn check_built(&mut self, e: &Expr) {
+        let parts: Vec<&Expr> = match &e.kind {
+            ExprKind::List(items) => items.iter().collect(),
+            ExprKind::Binary {
+                op: BinOp::Add,
+                lhs,
+                rhs,
+            } => vec![lhs, rhs],
+            _ => return,
+        };
+        let size = self.built_size(e);
+        if size <= MAX_BUILT_SIZE || parts.iter().any(|p| self.built_size(p) > MAX_BUILT_SIZE) {
+            return;
+        }
+        let what = if matches!(e.kind, ExprKind::List(_)) {
+            "list"
+        } else {
+            "value"
+        };
+        let amount = if size >= 1 << 40 {
+            "more than a terabyte".to_string()
+        } else {
+            format!("about {size} bytes")
+        };
+        self.find(
+            Code::ValueTooLarge,
+            "value too large".into(),
+            format!("this {what} could hold {amount}; a rule may build at most {MAX_BUILT_SIZE}"),
+            Some("each `let` that adds a binding to itself doubles it: build a string or list once, and compare or search it instead".into()),
+            e.span,
+        );
+    }
+
     fn expr(&mut self, e: &Expr) -> Ty {
         let span = e.span;
+        self.check_built(e);
         match &e.kind {
             ExprKind::Null => Ty::Null,
             ExprKind::Bool(_) => Ty::Bool,
@@ -566,6 +718,7 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         used: Vec::new(),
         out: Vec::new(),
         origin: Origin::Match,
+        built: Vec::new(),
     };
     let mut lets: Vec<(String, Span)> = Vec::new();
     for s in &rule.program.stmts {
@@ -574,11 +727,15 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
                 let t = c.expr(iter);
                 let el = c.expect_list(t, iter.span, "`for`");
                 c.scopes.push((name.name.clone(), el));
+                // An element is at most as large as its collection.
+                c.built
+                    .push((name.name.clone(), c.built_size(iter).max(UNKNOWN_PIECE)));
             }
             Stmt::Let { name, value, .. } => {
                 let t = c.expr(value);
                 lets.push((name.name.clone(), name.span));
                 c.scopes.push((name.name.clone(), t));
+                c.built.push((name.name.clone(), c.built_size(value)));
             }
         }
     }

@@ -52,6 +52,11 @@ pub enum Code {
     InvalidRegex,
     /// C008: unused param.
     UnusedParam,
+    /// C009: a regex larger than `check::MAX_REGEX_SIZE` once compiled.
+    RegexTooLarge,
+    /// C010: a string or list the rule builds from its own parts could grow
+    /// beyond `check::MAX_BUILT_SIZE`.
+    ValueTooLarge,
     /// H001: a helper file does not compile.
     HelperCompile,
     /// H002: a helper file breaks a limit of the sandbox when it is compiled
@@ -81,6 +86,8 @@ impl Code {
         Code::UnusedCapture,
         Code::InvalidRegex,
         Code::UnusedParam,
+        Code::RegexTooLarge,
+        Code::ValueTooLarge,
         Code::HelperCompile,
         Code::HelperTooLarge,
     ];
@@ -107,6 +114,8 @@ impl Code {
             Code::UnusedCapture => "C006",
             Code::InvalidRegex => "C007",
             Code::UnusedParam => "C008",
+            Code::RegexTooLarge => "C009",
+            Code::ValueTooLarge => "C010",
             Code::HelperCompile => "H001",
             Code::HelperTooLarge => "H002",
         }

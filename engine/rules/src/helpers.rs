@@ -33,7 +33,7 @@ pub const MAX_ARRAY_SIZE: usize = 100_000;
 /// The most entries of an object map a helper may build (rhai checks it when
 /// an operation returns a map; a map grown one key at a time is bounded by
 /// the operation and time limits).
-pub const MAX_MAP_SIZE: usize = 50_000;
+pub const MAX_MAP_SIZE: usize = 10_000;
 /// The most functions a pack's helper files may define.
 pub const MAX_FUNCTIONS: usize = 1_000;
 

@@ -243,3 +243,55 @@ fn grow_map_by_halves() {
     }
     insta::assert_snapshot!(report.join("\n"));
 }
+
+// ------------------------------------------------------------ regexes and built values
+
+#[test]
+fn regex_too_large() {
+    // 2 500 copies of the Unicode class `\w`: tens of megabytes compiled.
+    let src =
+        format!("{HEAD}match: |\n  any of dmesg where text matches \"(\\\\w{{50}}){{50}}\"\n");
+    insta::assert_snapshot!(one(&src, "C009", 7));
+}
+
+#[test]
+fn regex_too_large_in_a_param() {
+    let src = format!(
+        "{HEAD}params:\n  pat: {{ default: '(\\w{{50}}){{50}}', help: a pattern }}\nmatch: |\n  any of tasks where comm matches pat\n"
+    );
+    insta::assert_snapshot!(one(&src, "C009", 9));
+    // An invalid one is C007 at its use as well.
+    let src = src.replace("(\\w{50}){50}", "(unclosed");
+    one(&src, "C007", 9);
+}
+
+#[test]
+fn string_that_doubles() {
+    // Each line doubles the string: 40 lines would be a terabyte.
+    let mut src = format!("{HEAD}match: |\n  let s0 = \"ab\"\n");
+    for i in 1..40 {
+        src.push_str(&format!("  let s{i} = s{} + s{}\n", i - 1, i - 1));
+    }
+    src.push_str("  s39 == \"x\"\n");
+    // 2 * 2^19 bytes is the first over 1 MiB: `s20`, on line 7 + 20.
+    insta::assert_snapshot!(one(&src, "C010", 27));
+}
+
+#[test]
+fn list_that_doubles_through_where() {
+    // Lists nest and share their parts; rendering them as evidence would
+    // copy every part. Selecting (`where`) from a list does not hide its size.
+    let mut src = format!("{HEAD}match: |\n  let l0 = [tasks, tasks]\n");
+    for i in 1..40 {
+        src.push_str(&format!(
+            "  let l{i} = [l{}, l{}] where true\n",
+            i - 1,
+            i - 1
+        ));
+    }
+    src.push_str("  count(l39) > 0\n");
+    let (diags, took) = load(&src);
+    assert_eq!(diags.len(), 1, "{:?}", diags);
+    assert_eq!(diags[0].code, "C010");
+    assert!(took < WITHIN);
+}
