@@ -483,7 +483,23 @@ fn headline(t: &str) -> Option<(OopsKind, Option<u64>, bool)> {
         // A bare die() line: continues an open report, or is one.
         return Some((OopsKind::Oops, None, true));
     }
-    if let Some(a) = t.strip_prefix("WARNING: ") {
+    // __warn()'s `WARNING: CPU: N PID: P at …` (`WARNING: at …` before
+    // 4.x) and lockdep's and RCU-lockdep's reports; other lines that start
+    // with the word (a driver's own message) are no kernel warning.
+    const WARN_STARTS: &[&str] = &[
+        "CPU: ",
+        "at ",
+        "possible ",
+        "inconsistent lock state",
+        "suspicious RCU usage",
+        "bad unlock balance",
+        "held lock freed",
+        "lock held when returning",
+    ];
+    if let Some(a) = t
+        .strip_prefix("WARNING: ")
+        .filter(|a| WARN_STARTS.iter().any(|w| a.starts_with(w)))
+    {
         let (file, line) = after(a, " at ")
             .map(|s| file_line(s.split_whitespace().next().unwrap_or("")))
             .unwrap_or_default();
@@ -760,20 +776,34 @@ fn marker(t: &str) -> Option<Marker> {
 
 /// A register dump line inside a trace (`RSP: 0018:…`, `RAX: …`, `Code: …`).
 fn is_register_line(t: &str) -> bool {
-    const REGS: [&str; 16] = [
-        "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "Code:", "FS:", "CS:", "CR2:", "DR0:",
-        "DR3:", "PKRU:", "R08:", "R11:", "R14:",
+    const REGS: &[&str] = &[
+        "RSP:",
+        "RAX:",
+        "RBX:",
+        "RCX:",
+        "RDX:",
+        "RSI:",
+        "RDI:",
+        "RBP:",
+        "R08:",
+        "R09:",
+        "R10:",
+        "R11:",
+        "R12:",
+        "R13:",
+        "R14:",
+        "R15:",
+        "ORIG_RAX:",
+        "Code:",
+        "FS:",
+        "CS:",
+        "CR2:",
+        "DR0:",
+        "DR3:",
+        "DR6:",
+        "PKRU:",
     ];
     REGS.iter().any(|r| t.starts_with(r))
-        || t.starts_with("RBX:")
-        || t.starts_with("RSI:")
-        || t.starts_with("R09:")
-        || t.starts_with("R12:")
-        || t.starts_with("R15:")
-        || t.starts_with("RCX:")
-        || t.starts_with("RDI:")
-        || t.starts_with("ORIG_RAX:")
-        || t.starts_with("DR6:")
 }
 
 /// `mm/slub.c:4210` → ("mm/slub.c", 4210).
@@ -1198,6 +1228,15 @@ CPU: 1 PID: 123 Comm: ip Not tainted 6.1.0 #1");
         let rip = r.rip.unwrap();
         assert_eq!(rip.function.as_deref(), Some("unregister_netdevice_many"));
         assert_eq!(rip.module.as_deref(), Some("foo"));
+
+        assert!(parse_lines(["WARNING: this driver is deprecated"]).is_empty());
+        assert_eq!(
+            one("WARNING: possible circular locking dependency detected").kind,
+            OopsKind::Warning {
+                file: String::new(),
+                line: 0
+            }
+        );
 
         let r = one("BUG: unable to handle page fault for address: ffffffffc0a0b000");
         assert_eq!(r.kind, OopsKind::PageFault { null: false });
