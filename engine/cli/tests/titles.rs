@@ -205,3 +205,132 @@ fn corpus_titles() {
     insta::assert_snapshot!("corpus_titles", snap);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The log's reports (`kmodel::oops`) against drgn's reading of each
+/// scenario's log: one report per headline line the kernel printed, and the
+/// panic names the task and CPU drgn found crashed.
+#[test]
+fn oops_reports_match_the_logs() {
+    use kmodel::oops::{parse_log, OopsKind};
+    use kmodel::printk::LogRecord;
+    let dumps = common::manifest().unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for e in &dumps {
+        if !seen.insert((e.scenario.clone(), e.kernel_series.clone())) {
+            continue;
+        }
+        let t = common::truth(e).unwrap_or_else(|err| panic!("{err}"));
+        let records: Vec<LogRecord> = t
+            .dmesg
+            .iter()
+            .enumerate()
+            .map(|(i, r)| LogRecord {
+                seq: i as u64,
+                level: r.level,
+                timestamp_ns: r.timestamp_ns,
+                text: r.text.clone(),
+            })
+            .collect();
+        let reports = parse_log(&records);
+        let lines: Vec<&str> = t.dmesg.iter().flat_map(|r| r.text.lines()).collect();
+        let printed = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+        let parsed =
+            |is: &dyn Fn(&OopsKind) -> bool| reports.iter().filter(|r| is(&r.kind)).count();
+        let counts = [
+            (
+                "hung task",
+                printed(" blocked for more than "),
+                parsed(&|k| matches!(k, OopsKind::HungTask { .. })),
+            ),
+            (
+                "soft lockup",
+                printed("BUG: soft lockup - CPU#"),
+                parsed(&|k| matches!(k, OopsKind::SoftLockup { .. })),
+            ),
+            (
+                "RCU stall",
+                printed("detected stall"),
+                parsed(&|k| *k == OopsKind::RcuStall),
+            ),
+            (
+                "panic",
+                printed("Kernel panic - not syncing"),
+                parsed(&|k| *k == OopsKind::Panic),
+            ),
+            (
+                "OOM kill",
+                printed(" invoked oom-killer:"),
+                parsed(&|k| *k == OopsKind::OomKill),
+            ),
+            (
+                "NULL dereference",
+                printed("BUG: kernel NULL pointer dereference"),
+                parsed(&|k| *k == OopsKind::PageFault { null: true }),
+            ),
+            (
+                "sysrq crash",
+                printed("sysrq: Trigger a crash"),
+                parsed(&|k| *k == OopsKind::SysrqCrash),
+            ),
+        ];
+        for (what, p, r) in counts {
+            if p != r {
+                problems.push(format!(
+                    "{} {}: {p} {what} line(s) printed, {r} parsed",
+                    e.scenario, e.kernel_series
+                ));
+            }
+        }
+        // Every report names its task (a hung task, a lockup, an oops: from
+        // its headline or its CPU line) and has a trace, where the log
+        // printed one after it.
+        for r in &reports {
+            if r.kind != OopsKind::SysrqCrash && r.task.is_none() {
+                problems.push(format!(
+                    "{} {}: no task for {:?}",
+                    e.scenario, e.kernel_series, r.headline
+                ));
+            }
+        }
+        if let (Some(pid), Some(cpu)) = (t.crashed_pid, t.crashed_cpu) {
+            checked += 1;
+            match reports.iter().rev().find(|r| r.kind == OopsKind::Panic) {
+                // A panic_on_oops kdump capture need not print the panic
+                // line before the crash kernel runs: the oops then names it.
+                None => {
+                    let Some(o) = reports.iter().rev().find(|r| r.kind.is_oops()) else {
+                        problems.push(format!(
+                            "{} {}: a crash without a report",
+                            e.scenario, e.kernel_series
+                        ));
+                        continue;
+                    };
+                    if o.task.as_ref().map(|t| t.pid) != Some(pid) || o.cpu != Some(cpu) {
+                        problems.push(format!(
+                            "{} {}: the oops names {:?} on CPU {:?}, drgn pid {pid} on CPU {cpu}",
+                            e.scenario, e.kernel_series, o.task, o.cpu
+                        ));
+                    }
+                }
+                Some(p) => {
+                    if p.task.as_ref().map(|t| t.pid) != Some(pid) || p.cpu != Some(cpu) {
+                        problems.push(format!(
+                            "{} {}: the panic names {:?} on CPU {:?}, drgn pid {pid} on CPU {cpu}",
+                            e.scenario, e.kernel_series, p.task, p.cpu
+                        ));
+                    }
+                    if p.call_trace.is_empty() {
+                        problems.push(format!(
+                            "{} {}: the panic has no trace",
+                            e.scenario, e.kernel_series
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no crash dump in the corpus");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

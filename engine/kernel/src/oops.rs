@@ -360,6 +360,15 @@ impl Parser {
             }
             return;
         }
+        // sched_show_task()'s `task:comm state:D stack:0 pid:91 …` line
+        // heads the trace that follows (a hung task, the RCU grace-period
+        // kthread): the report's task if it has none yet.
+        if let Some(task) = show_task_line(t) {
+            if o.report.task.is_none() && !o.trace_done {
+                o.report.task = Some(task);
+            }
+            return;
+        }
         if t == "Call Trace:" || t == "Call trace:" {
             if !o.trace_done {
                 o.in_trace = true;
@@ -582,6 +591,17 @@ fn headline_task(t: &str, r: &mut OopsReport) {
         }
         _ => {}
     }
+}
+
+/// `task:cat             state:D stack:    0 pid:   91 ppid:     1 flags:…`.
+fn show_task_line(t: &str) -> Option<OopsTask> {
+    let rest = t.strip_prefix("task:")?;
+    let end = rest.find(" state:")?;
+    let pid = after(&rest[end..], " pid:")?.trim_start();
+    Some(OopsTask {
+        comm: rest[..end].trim_end().to_string(),
+        pid: leading_u64(pid)?.try_into().ok()?,
+    })
 }
 
 /// `comm:pid` (the comm may hold a colon: the pid is after the last).
@@ -1056,6 +1076,7 @@ RSP: 002b:00007ffce4701a48 EFLAGS: 00000246 ORIG_RAX: 0000000000000000"
             ["__wait_for_common", "rwsem_writer [vmtriage_scen]"]
         );
         assert_eq!(r[1].kind, OopsKind::HungTask { seconds: 120 });
+        assert_eq!(r[1].task.as_ref().map(|t| t.pid), Some(91));
         assert!(r[1].rip.is_none(), "a user RIP is no kernel location");
     }
 
@@ -1149,6 +1170,10 @@ Call Trace:
  </TASK>");
         assert_eq!(r.kind, OopsKind::RcuStall);
         assert_eq!(r.cpu, Some(1));
+        assert_eq!(
+            r.task.as_ref().map(|t| t.comm.as_str()),
+            Some("vmt_tasklist")
+        );
         assert_eq!(r.tainted.as_deref(), Some("OEL"));
         assert_eq!(
             names(&r.frames()),
@@ -1158,6 +1183,42 @@ Call Trace:
                 "kthread"
             ]
         );
+    }
+
+    /// 6.12: a stall with every quiescent state seen (the grace-period
+    /// kthread starved): the report's task and trace are the kthread's.
+    #[test]
+    fn rcu_stall_of_a_starved_kthread() {
+        let r = one("\
+rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:
+rcu: \t(detected by 3, t=5267 jiffies, g=-695, q=4 ncpus=4)
+rcu: All QSes seen, last rcu_preempt kthread activity 5265 (4294899037-4294893772), jiffies_till_next_fqs=1, root ->qsmask 0x0
+rcu: rcu_preempt kthread starved for 5265 jiffies! g-695 f0x2 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0
+rcu: RCU grace-period kthread stack dump:
+task:rcu_preempt     state:R  running task     stack:0     pid:18    tgid:18    ppid:2      flags:0x00004000
+Call Trace:
+ <TASK>
+ __schedule+0x4ea/0xbe0
+ rcu_gp_fqs_loop+0x10b/0x540
+ rcu_gp_kthread+0xe0/0x1b0
+ </TASK>
+rcu: Stack dump where RCU GP kthread last ran:
+Sending NMI from CPU 3 to CPUs 0:
+NMI backtrace for cpu 0
+CPU: 0 UID: 0 PID: 584 Comm: storm Tainted: G           OEL     6.12.118+deb13-cloud-amd64 #1  Debian 6.12.118-1
+Call Trace:
+ <TASK>
+ queued_read_lock_slowpath+0x115/0x120
+ </TASK>");
+        assert_eq!(
+            r.task,
+            Some(OopsTask {
+                comm: "rcu_preempt".into(),
+                pid: 18
+            })
+        );
+        assert_eq!(r.call_trace.len(), 3);
+        assert_eq!(r.cpu, None);
     }
 
     /// Formats the corpus does not show, from upstream kernels' output.
@@ -1323,6 +1384,9 @@ CPU: 0 PID: 1234 Comm: my task Tainted: G        W         6.1.0 #1");
             " f+0x1/",
             " é+0x1/0x2 [ü]",
             "WARNING: CPU: x PID: y at",
+            "task:",
+            "task: state: pid:",
+            "task:x state:D pid:99999999999999999999",
             "\u{0}\u{1}\u{ffff}",
         ];
         let mut lines: Vec<&str> = Vec::new();
