@@ -3,11 +3,15 @@
 pub mod bt;
 pub mod bulk;
 pub mod export;
+pub mod kmem;
 pub mod locks;
 pub mod print;
+pub mod rcu;
 pub mod report;
+pub mod runq;
 pub mod scan;
 pub mod session;
 pub mod title;
+pub mod workqueue;
 
 pub use session::{OpenError, Session};

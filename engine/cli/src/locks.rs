@@ -25,6 +25,38 @@ pub struct TaskRef {
 }
 
 /// The object a lock that is no global is a member of.
+impl TaskRef {
+    /// A task as read.
+    pub fn of(t: &Task<'_>) -> TaskRef {
+        TaskRef {
+            pid: t.pid,
+            comm: t.comm.clone(),
+            state: t.state.to_string(),
+            task: format!("{:#x}", t.addr()),
+            waits_in: None,
+        }
+    }
+
+    /// A task_struct that could not be read: its address only.
+    pub fn unknown(addr: u64) -> TaskRef {
+        TaskRef {
+            pid: -1,
+            comm: "?".into(),
+            state: "?".into(),
+            task: format!("{addr:#x}"),
+            waits_in: None,
+        }
+    }
+
+    /// The task_struct at `addr`, read on its own (not from a walk).
+    pub fn read(k: &Kernel, addr: u64) -> TaskRef {
+        k.object(addr, "struct task_struct")
+            .ok()
+            .and_then(|o| kmodel::tasks::TaskReader::new(k).ok()?.read(o).ok())
+            .map_or_else(|| TaskRef::unknown(addr), |t| TaskRef::of(&t))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct HomeRow {
     /// The containing struct (`mm_struct`).
@@ -106,19 +138,10 @@ pub fn locks(k: &Kernel) -> Result<(LocksReport, WaitGraph, Vec<Gap>), kunwind::
     let tref = |a: u64| -> TaskRef {
         match by_addr.get(&a) {
             Some(t) => TaskRef {
-                pid: t.pid,
-                comm: t.comm.clone(),
-                state: t.state.to_string(),
-                task: format!("{a:#x}"),
                 waits_in: waits_in.get(&a).cloned(),
+                ..TaskRef::of(t)
             },
-            None => TaskRef {
-                pid: -1,
-                comm: "?".into(),
-                state: "?".into(),
-                task: format!("{a:#x}"),
-                waits_in: None,
-            },
+            None => TaskRef::unknown(a),
         }
     };
     let locks = g.locks.iter().map(|l| lock_row(l, &tref)).collect();

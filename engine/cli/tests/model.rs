@@ -145,6 +145,20 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         problems.push(format!("rcu {ours:?} != drgn's {:?}", t.rcu));
     }
     check_workqueues(k, t.workqueue, &mut problems)?;
+    // The commands over these subsystems answer on every dump.
+    for (cmd, r) in [
+        ("kmem", vmtriage_cli::kmem::kmem(k).map(|_| ())),
+        ("runq", vmtriage_cli::runq::runq(k).map(|_| ())),
+        ("rcu", vmtriage_cli::rcu::rcu(k).map(|_| ())),
+        (
+            "workqueues",
+            vmtriage_cli::workqueue::workqueues(k).map(|_| ()),
+        ),
+    ] {
+        if let Err(err) = r {
+            problems.push(format!("vmtriage {cmd}: {err}"));
+        }
+    }
     common::verdict(e, &problems)
 }
 
@@ -198,6 +212,11 @@ fn check_sched(
             "only {compared} of drgn's {} tasks compared",
             t.since_last_arrival_ns.len()
         ));
+    }
+    // drgn has no HZ; every kernel of the corpus is built with one of these.
+    match k.hz() {
+        Ok(100 | 250 | 300 | 1000) => {}
+        other => problems.push(format!("HZ {other:?} is no CONFIG_HZ choice")),
     }
     let load = k.loadavg().map_err(|err| format!("loadavg: {err}"))?;
     if load.to_vec() != t.loadavg {

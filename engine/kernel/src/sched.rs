@@ -104,6 +104,18 @@ impl Kernel {
         Ok(Some(clock.saturating_sub(arrival)))
     }
 
+    /// Jiffies per second (CONFIG_HZ), from the length of a tick in ns
+    /// (`tick_nsec`, TICK_NSEC adjusted by NTP by parts per million).
+    pub fn hz(&self) -> Result<u64> {
+        let tick = self.global("tick_nsec")?.as_u64()?;
+        if tick == 0 || tick > 100_000_000 {
+            return Err(Error::Type(format!(
+                "tick_nsec is {tick}: not a tick length"
+            )));
+        }
+        Ok((1_000_000_000 + tick / 2) / tick)
+    }
+
     /// The load averages over 1, 5 and 15 minutes (`avenrun`), as
     /// /proc/loadavg prints them.
     pub fn loadavg(&self) -> Result<[f64; 3]> {
