@@ -697,26 +697,38 @@ fn task_note(r: &OopsReport) -> Option<String> {
     r.task.as_ref().map(|t| format!("task {}", t.comm))
 }
 
-/// Which report kind a panic message names as its cause.
-fn panic_cause(message: &str) -> Option<fn(&OopsKind) -> bool> {
+/// What a panic message names as its cause: the report kind to look for,
+/// and the title kind (also when that report is no longer in the log).
+type PanicCause = (TitleKind, fn(&OopsKind) -> bool);
+
+fn panic_cause(message: &str) -> Option<PanicCause> {
     let m = message.to_ascii_lowercase();
-    if m.contains("softlockup") {
-        Some(|k| matches!(k, OopsKind::SoftLockup { .. }))
+    let found: PanicCause = if m.contains("softlockup") {
+        (TitleKind::SoftLockup, |k| {
+            matches!(k, OopsKind::SoftLockup { .. })
+        })
     } else if m.contains("hard lockup") {
-        Some(|k| matches!(k, OopsKind::HardLockup { .. }))
+        (TitleKind::HardLockup, |k| {
+            matches!(k, OopsKind::HardLockup { .. })
+        })
     } else if m.contains("hung_task") || m.contains("blocked tasks") {
-        Some(|k| matches!(k, OopsKind::HungTask { .. }))
+        (TitleKind::HungTask, |k| {
+            matches!(k, OopsKind::HungTask { .. })
+        })
     } else if m.contains("rcu stall") {
-        Some(|k| matches!(k, OopsKind::RcuStall))
+        (TitleKind::RcuStall, |k| matches!(k, OopsKind::RcuStall))
     } else if m.contains("sysrq") {
-        Some(|k| matches!(k, OopsKind::SysrqCrash))
+        (TitleKind::SysrqCrash, |k| matches!(k, OopsKind::SysrqCrash))
     } else if m.contains("panic_on_warn") {
-        Some(|k| matches!(k, OopsKind::Warning { .. }))
+        (TitleKind::Warning, |k| {
+            matches!(k, OopsKind::Warning { .. })
+        })
     } else if m.contains("fatal exception") {
-        Some(|k| k.is_oops())
+        (TitleKind::Oops, |k| k.is_oops())
     } else {
-        None
-    }
+        return None;
+    };
+    Some(found)
 }
 
 /// What a crash's log says about it: the panic, the report that caused
@@ -747,8 +759,9 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
         let m = message.to_ascii_lowercase();
         m.contains("out of memory") || m.contains("deadlocked on memory")
     };
-    let cause = match panic_cause(&message) {
-        Some(is) => before.iter().rev().find(|r| is(&r.kind)),
+    let named = panic_cause(&message);
+    let cause = match named {
+        Some((_, is)) => before.iter().rev().find(|r| is(&r.kind)),
         None if oom || panic.is_some() => None,
         None => before
             .iter()
@@ -758,7 +771,7 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
     let kind = match (cause, oom) {
         (_, true) => TitleKind::OomPanic,
         (Some(c), _) => TitleKind::of_report(&c.kind),
-        (None, _) if panic.is_some() => TitleKind::Panic,
+        (None, _) if panic.is_some() => named.map_or(TitleKind::Panic, |(k, _)| k),
         (None, _) => return None,
     };
     Some(CrashCause {
@@ -1428,6 +1441,13 @@ Kernel panic - not syncing: softlockup: hung tasks";
             TitleKind::KernelBug
         );
         assert!(cause("WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2").is_none());
+        // The panic names a soft lockup whose report left the ring.
+        assert_eq!(
+            cause("Kernel panic - not syncing: softlockup: hung tasks")
+                .unwrap()
+                .0,
+            TitleKind::SoftLockup
+        );
         assert!(cause("").is_none());
     }
 
