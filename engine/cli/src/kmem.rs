@@ -203,6 +203,64 @@ pub fn kmem_text(r: &KmemReport) -> String {
     s
 }
 
+/// `vtop`: a page-table walk, entry by entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct VtopReport {
+    pub vaddr: String,
+    /// (level, entry's physical address, entry), top level first.
+    pub steps: Vec<(u32, String, String)>,
+    /// The physical address, or why the walk stopped.
+    pub paddr: Option<String>,
+    pub error: Option<String>,
+}
+
+impl VtopReport {
+    pub fn new(
+        vaddr: u64,
+        steps: &[kmodel::x86_64::PageTableStep],
+        end: kmodel::Result<u64>,
+    ) -> VtopReport {
+        VtopReport {
+            vaddr: format!("{vaddr:#x}"),
+            steps: steps
+                .iter()
+                .map(|s| {
+                    (
+                        s.level,
+                        format!("{:#x}", s.entry_addr),
+                        format!("{:#x}", s.entry),
+                    )
+                })
+                .collect(),
+            paddr: end.as_ref().ok().map(|p| format!("{p:#x}")),
+            error: end.err().map(|e| e.to_string()),
+        }
+    }
+}
+
+pub fn vtop_text(r: &VtopReport) -> String {
+    const NAMES: [&str; 6] = ["", "PTE", "PMD", "PUD", "PGD", "P4D"];
+    let mut s = format!(
+        "VIRTUAL {}
+",
+        r.vaddr
+    );
+    for (level, at, entry) in &r.steps {
+        let name = NAMES.get(*level as usize).copied().unwrap_or("?");
+        let _ = writeln!(s, "  {name:<4} entry at {at:>18}: {entry}");
+    }
+    match (&r.paddr, &r.error) {
+        (Some(p), _) => {
+            let _ = writeln!(s, "PHYSICAL {p}");
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(s, "not translated: {e}");
+        }
+        (None, None) => {}
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +331,32 @@ mod tests {
     #[test]
     fn text_report() {
         insta::assert_snapshot!(kmem_text(&report()));
+    }
+
+    #[test]
+    fn vtop() {
+        let steps = [
+            kmodel::x86_64::PageTableStep {
+                level: 4,
+                entry_addr: 0x1a0c000 + 0x8c8,
+                entry: 0x2a01067,
+            },
+            kmodel::x86_64::PageTableStep {
+                level: 3,
+                entry_addr: 0x2a01000 + 0x10,
+                entry: 0x80000000022000e3,
+            },
+        ];
+        let ok = VtopReport::new(0xffffc90000480000, &steps, Ok(0x22080000));
+        let bad = VtopReport::new(
+            0xffffc90000480000,
+            &steps[..1],
+            Err(kmodel::Error::Translate {
+                vaddr: 0xffffc90000480000,
+                reason: "not mapped (level-3 entry 0x0)".into(),
+            }),
+        );
+        insta::assert_snapshot!(format!("{}\n{}", vtop_text(&ok), vtop_text(&bad)));
     }
 
     #[test]

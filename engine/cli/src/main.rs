@@ -76,6 +76,25 @@ enum Cmd {
         #[arg(long)]
         dot: bool,
     },
+    /// Memory: totals, zones (free pages, watermarks, free blocks by order),
+    /// the VM counters, the largest slab caches (crash's kmem -i/-z/-f/-s).
+    Kmem(DumpArgs),
+    /// What each CPU runs and for how long, load averages, and the runnable
+    /// tasks that waited longest for a CPU (crash's runq).
+    Runq(DumpArgs),
+    /// The RCU grace period: its age, an overdue stall, the CPUs and
+    /// preempted readers it waits for.
+    Rcu(DumpArgs),
+    /// Worker pools that are busy or have work pending: each busy worker's
+    /// function, the pending work, time without progress.
+    Workqueues(DumpArgs),
+    /// A kernel virtual address through the page tables, entry by entry.
+    Vtop {
+        #[command(flatten)]
+        args: DumpArgs,
+        /// The address (hex with 0x, or decimal).
+        addr: String,
+    },
     /// Evaluate the rule pack against dumps, directories or lists of dumps and
     /// print diagnoses; in parallel with --jobs, into a database with --db.
     Scan(Box<bulk::ScanArgs>),
@@ -215,6 +234,22 @@ fn open(a: &DumpArgs) -> Result<Session, Report> {
     )?)
 }
 
+/// `0xffff…` or decimal.
+fn parse_addr(s: &str) -> miette::Result<u64> {
+    let t = s.trim();
+    let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    r.map_err(|_| {
+        miette::miette!(
+            code = "vmtriage::address",
+            help = "write the address in hex with 0x (0xffff888003a1c000) or in decimal",
+            "`{s}` is not an address"
+        )
+    })
+}
+
 fn emit<T: serde::Serialize>(f: Format, v: &T, text: impl FnOnce(&T) -> String) {
     match f {
         Format::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
@@ -283,6 +318,39 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
                 emit(args.format, &rep, vmtriage_cli::locks::locks_text);
             }
             return Ok(partial_exit(&gaps));
+        }
+        Cmd::Kmem(args) => {
+            let s = open(&args)?;
+            let rep = vmtriage_cli::kmem::kmem(&s.kernel)
+                .map_err(|e| Report::new(ReadFailed(e.to_string())))?;
+            emit(args.format, &rep, vmtriage_cli::kmem::kmem_text);
+        }
+        Cmd::Runq(args) => {
+            let s = open(&args)?;
+            let (rep, gaps) = vmtriage_cli::runq::runq(&s.kernel)
+                .map_err(|e| Report::new(ReadFailed(e.to_string())))?;
+            emit(args.format, &rep, vmtriage_cli::runq::runq_text);
+            return Ok(partial_exit(&gaps));
+        }
+        Cmd::Rcu(args) => {
+            let s = open(&args)?;
+            let rep = vmtriage_cli::rcu::rcu(&s.kernel)
+                .map_err(|e| Report::new(ReadFailed(e.to_string())))?;
+            emit(args.format, &rep, vmtriage_cli::rcu::rcu_text);
+        }
+        Cmd::Workqueues(args) => {
+            let s = open(&args)?;
+            let (rep, gaps) = vmtriage_cli::workqueue::workqueues(&s.kernel)
+                .map_err(|e| Report::new(ReadFailed(e.to_string())))?;
+            emit(args.format, &rep, vmtriage_cli::workqueue::workqueues_text);
+            return Ok(partial_exit(&gaps));
+        }
+        Cmd::Vtop { args, addr } => {
+            let s = open(&args)?;
+            let a = parse_addr(&addr)?;
+            let (steps, end) = s.kernel.vtop(a);
+            let rep = vmtriage_cli::kmem::VtopReport::new(a, &steps, end);
+            emit(args.format, &rep, vmtriage_cli::kmem::vtop_text);
         }
         Cmd::Scan(a) => return bulk::run_scan(*a),
         Cmd::Report(a) => return bulk::run_report(a),
