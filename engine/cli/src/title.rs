@@ -36,6 +36,11 @@ pub const SIGNATURE_FRAMES: usize = 5;
 /// More tasks of one command than this is a flood (no ordinary system
 /// runs thousands of copies of one program).
 pub const FLOOD_TASKS: usize = 4096;
+/// Tasks in D waiting for one lock that make a hang without the hung-task
+/// watchdog's word (the dump may be captured before its timeout).
+pub const HUNG_ON_LOCK: usize = 2;
+/// Tasks in D in one function (no lock) that make a hang without it.
+pub const HUNG_IN_FUNCTION: usize = 4;
 /// Stacks unwound to name a flood's function.
 const FLOOD_SAMPLE: usize = 64;
 /// Above this many tasks, only tasks in D or R are asked what lock they
@@ -1084,9 +1089,14 @@ fn hung(
             })
     })?;
     let watchdog_saw = members.iter().any(|(t, _)| reported.contains(&t.pid));
-    // One task in D is ordinary (a disk read, a grace period); a group, or
-    // one the hung-task watchdog reported, is a hang.
-    if members.len() < 2 && !watchdog_saw {
+    // A few tasks in D are ordinary on a busy system (disk reads, a grace
+    // period): a hang is what the hung-task watchdog reported, tasks
+    // queued on one lock, or a pile-up in one function.
+    let enough = match key {
+        Key::Lock(_) => members.len() >= HUNG_ON_LOCK,
+        Key::Function(_) => members.len() >= HUNG_IN_FUNCTION,
+    };
+    if !enough && !watchdog_saw {
         return None;
     }
     let stacks: Vec<Vec<TitleFrame>> = members.iter().map(|m| m.1.clone()).collect();
