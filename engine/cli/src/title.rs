@@ -258,6 +258,12 @@ impl Title {
     }
 }
 
+impl std::fmt::Display for Title {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// The signature: sha256 over the kind's slug, the normalised frames and
 /// an optional detail, one per line; the first 16 hex digits.
 pub fn signature(kind: TitleKind, frames: &[String], detail: Option<&str>) -> String {
@@ -1310,6 +1316,7 @@ mod tests {
         ];
         let t = Title::new(TitleKind::SoftLockup, &frames, None, None);
         assert_eq!(t.text, "BUG: soft lockup in spinner [vmtriage_scen]");
+        assert_eq!(t.to_string(), t.text);
         assert_eq!(t.function.as_deref(), Some("spinner"));
         assert_eq!(t.module.as_deref(), Some("vmtriage_scen"));
         assert_eq!(t.frames, ["spinner [vmtriage_scen]"]);
