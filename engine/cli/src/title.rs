@@ -41,6 +41,9 @@ pub const FLOOD_TASKS: usize = 4096;
 pub const HUNG_ON_LOCK: usize = 2;
 /// Tasks in D in one function (no lock) that make a hang without it.
 pub const HUNG_IN_FUNCTION: usize = 4;
+/// A task on its CPU this long without a switch hogs it: the soft-lockup
+/// watchdog's default threshold (2 × `watchdog_thresh` = 20 s).
+pub const CPU_HOG_NS: u64 = 20_000_000_000;
 /// Stacks unwound to name a flood's function.
 const FLOOD_SAMPLE: usize = 64;
 /// Above this many tasks, only tasks in D or R are asked what lock they
@@ -67,6 +70,7 @@ pub enum TitleKind {
     HardLockup,
     RcuStall,
     HungTask,
+    CpuHog,
     SysrqCrash,
     OomKill,
     OomPanic,
@@ -95,6 +99,7 @@ impl TitleKind {
             TitleKind::HardLockup => "hard lockup",
             TitleKind::RcuStall => "RCU stall",
             TitleKind::HungTask => "task hung",
+            TitleKind::CpuHog => "CPU hog",
             TitleKind::SysrqCrash => "sysrq crash",
             TitleKind::OomKill => "OOM kill",
             TitleKind::OomPanic => "out of memory panic",
@@ -123,6 +128,7 @@ impl TitleKind {
             TitleKind::HardLockup => "hard-lockup",
             TitleKind::RcuStall => "rcu-stall",
             TitleKind::HungTask => "hung-task",
+            TitleKind::CpuHog => "cpu-hog",
             TitleKind::SysrqCrash => "sysrq-crash",
             TitleKind::OomKill => "oom-kill",
             TitleKind::OomPanic => "oom-panic",
@@ -879,6 +885,9 @@ fn live_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Title
     if let Some(t) = lockup(k, u, &live, reports) {
         return t;
     }
+    if let Some(t) = cpu_hog(k, u, &live) {
+        return t;
+    }
     if let Some(t) = hung(k, u, &live, reports) {
         return t;
     }
@@ -1011,7 +1020,9 @@ fn lockup(
     // The CPU hog: a task on a CPU now, or one a report names. One that
     // spins or sleeps for a lock is a victim of the lock's holder: the
     // holder, running its own code, is the hog.
-    let mut best: Option<((bool, usize), Vec<TitleFrame>, String)> = None;
+    // (not a victim, times reported, ns on its CPU), its frames, its comm
+    type Hog = ((bool, usize, u64), Vec<TitleFrame>, String);
+    let mut best: Option<Hog> = None;
     for t in &live.tasks {
         let reported = times.get(&t.pid).copied().unwrap_or(0);
         if reported == 0 && !(t.state == 'R' && k.task_on_cpu(t)) {
@@ -1022,7 +1033,9 @@ fn lockup(
             continue;
         }
         let victim = waits_for_lock(&frames) || live.blocked.contains_key(&t.addr());
-        let score = (!victim, reported);
+        // Then the longest on its CPU without a switch.
+        let ran = k.since_last_arrival(t).ok().flatten().unwrap_or(0);
+        let score = (!victim, reported, ran);
         let better = match &best {
             None => true,
             Some((s, f, _)) => score > *s || (score == *s && significant(&frames) < significant(f)),
@@ -1157,6 +1170,49 @@ fn lock_name(live: &LiveTasks<'_>, addr: u64, kind: &str) -> String {
         return format!("{kind} {}{owner}", h.member);
     }
     kind.to_string()
+}
+
+/// A task that has run kernel code on its CPU for [`CPU_HOG_NS`] without a
+/// switch (before the soft-lockup watchdog said so, or on a kernel whose
+/// watchdog is off), waiting for no lock itself; the longest such.
+fn cpu_hog(k: &Kernel, u: Option<&Unwinder>, live: &LiveTasks<'_>) -> Option<Title> {
+    let mut best: Option<(u64, Vec<TitleFrame>, String)> = None;
+    for rq in k.runqueues().ok()? {
+        if rq.is_idle() {
+            continue;
+        }
+        let Some(t) = live.tasks.iter().find(|t| t.addr() == rq.curr) else {
+            continue;
+        };
+        let Ok(Some(ran)) = k.since_last_arrival(t) else {
+            continue;
+        };
+        if ran < CPU_HOG_NS {
+            continue;
+        }
+        // User code (only entry frames in the kernel stack) and tasks
+        // spinning for a lock (victims of its holder) are no kernel hog.
+        let frames = stack_frames(k, u, t);
+        if significant(&frames).is_empty()
+            || waits_for_lock(&frames)
+            || live.blocked.contains_key(&t.addr())
+        {
+            continue;
+        }
+        let better = match &best {
+            None => true,
+            Some((r, f, _)) => ran > *r || (ran == *r && significant(&frames) < significant(f)),
+        };
+        if better {
+            best = Some((ran, frames, t.comm.clone()));
+        }
+    }
+    let (ran, frames, comm) = best?;
+    let note = format!(
+        "{comm} on its CPU for {} s without a switch",
+        ran / 1_000_000_000
+    );
+    Some(Title::new(TitleKind::CpuHog, &frames, None, Some(note)))
 }
 
 /// The task at the end of most waiters' chains, if it waits for no lock
