@@ -279,7 +279,9 @@ impl Kernel {
 
     /// Every enumerator of an enum type, in declaration order.
     pub fn enumerators(&self, enum_type: &str) -> Result<Vec<(String, i64)>> {
-        let id = self.debug.strip_typedefs_and_cv(self.find_type(enum_type)?)?;
+        let id = self
+            .debug
+            .strip_typedefs_and_cv(self.find_type(enum_type)?)?;
         match &self.debug.type_of(id)?.kind {
             kdebuginfo::TypeKind::Enum { enumerators, .. } => Ok(enumerators.clone()),
             _ => Err(Error::Type(format!("{enum_type} is not an enum"))),

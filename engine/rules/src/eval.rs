@@ -430,9 +430,12 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Some(i) => Key::Int(i),
                 None => Key::Addr(o.addr),
             },
-            Value::Cpu(i) | Value::Zone(i) | Value::Module(i) | Value::Record(i) => {
-                Key::Int(*i as i64)
-            }
+            Value::Cpu(i)
+            | Value::Zone(i)
+            | Value::Module(i)
+            | Value::Record(i)
+            | Value::Pool(i)
+            | Value::Slab(i) => Key::Int(*i as i64),
             Value::Version(v) => Key::Other(format!("{v:?}")),
             other => {
                 return err(

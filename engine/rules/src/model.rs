@@ -10,7 +10,11 @@ use kmodel::mm::MemorySummary;
 use kmodel::modules::ModuleInfo;
 use kmodel::partial::Gap;
 use kmodel::printk::LogRecord;
+use kmodel::rcu::RcuState;
+use kmodel::sched::RunQueue;
+use kmodel::slab::SlabCache;
 use kmodel::tasks::Task;
+use kmodel::workqueue::WorkerPool;
 use kmodel::Kernel;
 
 /// One frame of a kernel stack.
@@ -44,6 +48,8 @@ pub struct CpuInfo {
     pub id: u32,
     pub current: Option<usize>,
     pub nr_running: u64,
+    /// The runqueue as the kernel model read it.
+    pub rq: RunQueue,
 }
 
 #[derive(Default)]
@@ -89,6 +95,10 @@ pub struct Model<'k> {
     cpus: Lazy<Vec<CpuInfo>>,
     panic: Lazy<Option<String>>,
     wait_graph: Lazy<WaitGraph>,
+    rcu: Lazy<RcuState>,
+    pools: Lazy<Vec<WorkerPool>>,
+    slab_caches: Lazy<Vec<SlabCache>>,
+    hz: Lazy<u64>,
     stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
     blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
     /// Stacks unwound through this model (a laziness test reads it).
@@ -115,6 +125,10 @@ impl<'k> Model<'k> {
             cpus: OnceCell::new(),
             panic: OnceCell::new(),
             wait_graph: OnceCell::new(),
+            rcu: OnceCell::new(),
+            pools: OnceCell::new(),
+            slab_caches: OnceCell::new(),
+            hz: OnceCell::new(),
             stack_cache: RefCell::new(HashMap::new()),
             blocked_cache: RefCell::new(HashMap::new()),
             unwound: Cell::new(0),
@@ -198,18 +212,36 @@ impl<'k> Model<'k> {
         let ix = self.index()?;
         lazy(&self.cpus, || {
             let mut v = Vec::new();
-            for id in self.k.online_cpus()? {
-                let rq = self.k.runqueue(id)?;
-                let curr = rq.member("curr")?.as_u64()?;
+            for rq in self.k.runqueues()? {
                 v.push(CpuInfo {
-                    id,
-                    current: ix.by_addr.get(&curr).copied(),
-                    nr_running: rq.member("nr_running")?.as_u64()?,
+                    id: rq.cpu,
+                    current: ix.by_addr.get(&rq.curr).copied(),
+                    nr_running: rq.nr_running,
+                    rq,
                 });
             }
             Ok(v)
         })
         .map(|v| v.as_slice())
+    }
+
+    pub fn rcu(&self) -> ModelResult<&RcuState> {
+        lazy(&self.rcu, || self.k.rcu_state())
+    }
+
+    /// Every worker pool (what the walk of their IDR could not read is
+    /// left out; `vmtriage workqueues` reports it).
+    pub fn pools(&self) -> ModelResult<&[WorkerPool]> {
+        lazy(&self.pools, || Ok(self.k.workqueues()?.pools)).map(|v| v.as_slice())
+    }
+
+    pub fn slab_caches(&self) -> ModelResult<&[SlabCache]> {
+        lazy(&self.slab_caches, || self.k.slab_caches()).map(|v| v.as_slice())
+    }
+
+    /// Jiffies per second.
+    pub fn hz(&self) -> ModelResult<u64> {
+        lazy(&self.hz, || self.k.hz()).copied()
     }
 
     pub fn stack(&self, i: usize) -> ModelResult<Arc<StackInfo>> {

@@ -4,6 +4,8 @@
 //! task's pid and comm, a record's text) and never unwinds a stack no
 //! rule looked at.
 
+use std::collections::BTreeMap;
+
 use crate::eval::Evaluator;
 use crate::evidence::{
     CpuFact, Fact, FrameFact, LockFact, ModuleFact, RecordFact, TaskFact, ZoneFact,
@@ -171,6 +173,47 @@ fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32) -> Fact {
                     inline: fr.inline,
                 })
             })
+        }),
+        Value::Pool(i) => m.pools().ok().and_then(|ps| ps.get(*i)).map(|p| {
+            let mut f = BTreeMap::new();
+            f.insert("id".into(), Fact::Int(p.id));
+            f.insert(
+                "cpu".into(),
+                p.cpu.map_or(Fact::Null, |c| Fact::Int(c.into())),
+            );
+            f.insert("busy".into(), Fact::Int(p.busy.len() as i64));
+            f.insert("pending".into(), Fact::Int(p.pending.len() as i64));
+            f.insert(
+                "stalled_jiffies".into(),
+                Fact::Int(p.stalled_jiffies as i64),
+            );
+            Fact::Map(f)
+        }),
+        Value::Slab(i) => m.slab_caches().ok().and_then(|cs| cs.get(*i)).map(|c| {
+            let mut f = BTreeMap::new();
+            f.insert("name".into(), Fact::Text(c.name.clone()));
+            f.insert("size".into(), Fact::Int(c.size as i64));
+            f.insert(
+                "objects".into(),
+                c.num_objs.map_or(Fact::Null, |n| Fact::Int(n as i64)),
+            );
+            Fact::Map(f)
+        }),
+        Value::Rcu => m.rcu().ok().map(|r| {
+            let mut f = BTreeMap::new();
+            f.insert("flavour".into(), Fact::Text(r.flavour.clone()));
+            f.insert("gp_running".into(), Fact::Bool(r.gp_in_progress));
+            f.insert("gp_age_jiffies".into(), Fact::Int(r.gp_age_jiffies as i64));
+            f.insert(
+                "waiting_cpus".into(),
+                Fact::List(
+                    r.waiting_cpus
+                        .iter()
+                        .map(|&c| Fact::Int(c.into()))
+                        .collect(),
+                ),
+            );
+            Fact::Map(f)
         }),
         other => Some(Fact::Text(other.type_name().to_string())),
     };

@@ -32,6 +32,12 @@ pub enum Ty {
     Lock,
     /// What `rwlock()`, `rwsem()`, `mutex()` return.
     LockState,
+    /// The RCU grace-period state (`rcu`).
+    Rcu,
+    /// A workqueue worker pool.
+    Pool,
+    /// A slab cache.
+    Slab,
     Group(Box<Ty>),
 }
 
@@ -77,6 +83,9 @@ impl Ty {
             Ty::Module => "module",
             Ty::Lock => "lock",
             Ty::LockState => "lock_state",
+            Ty::Rcu => "rcu",
+            Ty::Pool => "pool",
+            Ty::Slab => "slab",
             Ty::Group(_) => "group",
         }
     }

@@ -226,6 +226,37 @@ const CPU: TypeDecl = TypeDecl {
         ),
         decl_field!(
             cpu,
+            "idle",
+            Shape::Is(Ty::Bool),
+            "running its idle task",
+            |_, (_, c), _| { Value::Bool(c.rq.is_idle()) }
+        ),
+        decl_field!(
+            cpu,
+            "running_for",
+            Shape::Is(Ty::Float),
+            "seconds its current task has had the CPU (a CPU hog shows here); null when idle",
+            |_, (m, c), span| {
+                let secs = match c.current.filter(|_| !c.rq.is_idle()) {
+                    Some(i) => m
+                        .k
+                        .since_last_arrival(m.task(i).map_err(model_err(span))?)
+                        .map_err(kernel_err(span))?
+                        .map(|ns| ns as f64 / 1e9),
+                    None => None,
+                };
+                secs.map(Value::Float).unwrap_or(Value::Null)
+            }
+        ),
+        decl_field!(
+            cpu,
+            "rt_throttled",
+            Shape::Is(Ty::Bool),
+            "real-time tasks throttled on it (RT bandwidth); null where the kernel has no such state",
+            |_, (_, c), _| { c.rq.rt_throttled.map(Value::Bool).unwrap_or(Value::Null) }
+        ),
+        decl_field!(
+            cpu,
             "crashed",
             Shape::Is(Ty::Bool),
             "the CPU that panicked",

@@ -1,9 +1,14 @@
-//! Memory: the `memory` root (RAM, free pages) and its zones.
+//! Memory: the `memory` root (RAM, free pages) and its zones, the VM
+//! counters (`vmstat()`), the slab caches (`slab_caches`).
 
 use kmodel::mm::{MemorySummary, ZoneInfo};
+use kmodel::slab::SlabCache;
 use vmtriage_dsl::ast::Span;
 
-use super::{decl_field, model_err, nth, wrong_owner, Module, Root, Shape, TypeDecl};
+use super::{
+    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Function, Module, Param, Root,
+    Shape, Sig, TypeDecl,
+};
 use crate::eval::{EvalError, Evaluator};
 use crate::schema::Ty;
 use crate::value::Value;
@@ -11,14 +16,48 @@ use crate::value::Value;
 pub static MODULE: Module = Module {
     name: "memory",
     doc: "RAM, free pages and zone watermarks",
-    roots: &[Root {
-        name: "memory",
-        ty: Shape::Is(Ty::Memory),
-        doc: "RAM and zone watermarks",
-        get: |_, _| Ok(Value::Memory),
+    roots: &[
+        Root {
+            name: "memory",
+            ty: Shape::Is(Ty::Memory),
+            doc: "RAM and zone watermarks",
+            get: |_, _| Ok(Value::Memory),
+        },
+        Root {
+            name: "slab_caches",
+            ty: Shape::List(&Shape::Is(Ty::Slab)),
+            doc: "every slab cache (/proc/slabinfo)",
+            get: |ev, span| {
+                let n = ev.model(span)?.slab_caches().map_err(model_err(span))?.len();
+                Ok(Value::list((0..n).map(Value::Slab).collect()))
+            },
+        },
+    ],
+    types: &[MEMORY, ZONE, SLAB],
+    functions: &[Function {
+        name: "vmstat",
+        sigs: &[Sig {
+            params: &[Param {
+                name: "counter",
+                ty: Shape::Is(Ty::Str),
+            }],
+            result: Shape::Is(Ty::Int),
+        }],
+        doc: "a global VM counter of /proc/vmstat by the kernel's enumerator name (\"NR_SLAB_UNRECLAIMABLE_B\", \"NR_ANON_MAPPED\"), in pages (KB for *_KB); null if this kernel has no such counter",
+        call: |ev, a| {
+            let Value::Str(name) = a.get(0)? else {
+                return Ok(Value::Null);
+            };
+            let m = ev.model(a.span)?;
+            let stats = m.k.vm_stats().map_err(kernel_err(a.span))?;
+            Ok(opt_int(
+                stats
+                    .iter()
+                    .find(|s| s.name == **name)
+                    .map(|s| s.value as i64),
+            ))
+        },
     }],
-    types: &[MEMORY, ZONE],
-    functions: &[],
     constants: &[],
 };
 
@@ -113,10 +152,73 @@ const ZONE: TypeDecl = TypeDecl {
         ),
         decl_field!(
             zone,
+            "free_blocks",
+            Shape::List(&Shape::Is(Ty::Int)),
+            "free blocks of each order, order 0 first (an order-n block is 2^n pages): fragmentation shows as free pages only at low orders",
+            |_, z, _| { Value::list(z.free_blocks.iter().map(|&n| Value::Int(n as i64)).collect()) }
+        ),
+        decl_field!(
+            zone,
             "present",
             Shape::Is(Ty::Int),
             "present pages",
             |_, z, _| { Value::Int(z.present as i64) }
+        ),
+    ],
+};
+
+fn slab<'m, 'k>(
+    ev: &Evaluator<'m, 'k>,
+    v: &Value<'k>,
+    span: Span,
+) -> Result<&'m SlabCache, EvalError> {
+    let Value::Slab(i) = v else {
+        return wrong_owner("slab", v, span);
+    };
+    nth(ev.model(span)?.slab_caches(), *i, "slab cache", span)
+}
+
+const SLAB: TypeDecl = TypeDecl {
+    name: "slab",
+    doc: "a slab cache (SLUB)",
+    fields: &[
+        decl_field!(slab, "name", Shape::Is(Ty::Str), "cache name", |_, c, _| {
+            Value::str(&c.name)
+        }),
+        decl_field!(
+            slab,
+            "object_size",
+            Shape::Is(Ty::Int),
+            "bytes callers asked for",
+            |_, c, _| { Value::Int(c.object_size as i64) }
+        ),
+        decl_field!(
+            slab,
+            "size",
+            Shape::Is(Ty::Int),
+            "bytes an object takes in a slab",
+            |_, c, _| { Value::Int(c.size as i64) }
+        ),
+        decl_field!(
+            slab,
+            "objects",
+            Shape::Is(Ty::Int),
+            "objects in its slabs, allocated or free (null without CONFIG_SLUB_DEBUG)",
+            |_, c, _| { opt_int(c.num_objs.map(|n| n as i64)) }
+        ),
+        decl_field!(
+            slab,
+            "slabs",
+            Shape::Is(Ty::Int),
+            "slabs over all nodes (null without CONFIG_SLUB_DEBUG)",
+            |_, c, _| { opt_int(c.num_slabs.map(|n| n as i64)) }
+        ),
+        decl_field!(
+            slab,
+            "bytes",
+            Shape::Is(Ty::Int),
+            "objects × size (null without CONFIG_SLUB_DEBUG)",
+            |_, c, _| { opt_int(c.num_objs.map(|n| (n * c.size) as i64)) }
         ),
     ],
 };

@@ -24,6 +24,7 @@ pub mod locks;
 pub mod log;
 pub mod memory;
 pub mod numbers;
+pub mod sched;
 pub mod symbols;
 pub mod tasks;
 pub mod text;
@@ -239,6 +240,7 @@ pub static MODULES: &[&Module] = &[
     &kernel::MODULE,
     &log::MODULE,
     &memory::MODULE,
+    &sched::MODULE,
     &collections::MODULE,
     &numbers::MODULE,
     &text::MODULE,

@@ -165,6 +165,16 @@ const TASK: TypeDecl = TypeDecl {
             "state as /proc/PID/status spells it",
             |_, (_, _, t), _| Value::str(t.state_name())
         ),
+        decl_field!(
+            task,
+            "since_ran",
+            Shape::Is(Ty::Float),
+            "seconds since the task last got a CPU (its runqueue clock minus sched_info.last_arrival): for a task in D, at least how long it has been blocked; null without CONFIG_SCHED_INFO",
+            |_, (m, _, t), span| match m.k.since_last_arrival(t).map_err(kernel_err(span))? {
+                Some(ns) => Value::Float(ns as f64 / 1e9),
+                None => Value::Null,
+            }
+        ),
         decl_field!(task, "flags", Shape::Is(Ty::Int), "PF_* flags", |_, (_, _, t), _| {
             Value::Int(t.flags as i64)
         }),

@@ -153,6 +153,9 @@ fn every_builtin_is_declared_completely() {
         Shape::Is(Ty::Module),
         Shape::Is(Ty::Lock),
         Shape::Is(Ty::LockState),
+        Shape::Is(Ty::Rcu),
+        Shape::Is(Ty::Pool),
+        Shape::Is(Ty::Slab),
     ] {
         let name = s.to_ty(None).name();
         assert!(type_decl(name).is_some(), "type {name} is not declared");
@@ -289,6 +292,9 @@ fn values<'k>() -> Vec<Value<'k>> {
             mode: "exclusive",
         })),
         Value::LockState(Rc::new(lock_state())),
+        Value::Rcu,
+        Value::Pool(0),
+        Value::Slab(0),
         Value::Group(Rc::new(GroupVal {
             key: Value::Int(1),
             name: None,
