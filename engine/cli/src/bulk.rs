@@ -742,6 +742,8 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
     }
     let rep = DumpReport {
         dump: path.to_string(),
+        title: o.title.clone(),
+        signature: o.signature.clone(),
         result: ScanResult {
             release: o.release.clone(),
             diagnoses: o.findings.clone(),
@@ -798,6 +800,10 @@ pub struct ReportArgs {
     /// "New" means first seen in this run (default: the latest run).
     #[arg(long)]
     pub since_run: Option<String>,
+    /// Only the signatures no rule above info explains, largest first: what
+    /// the knowledge base should learn next.
+    #[arg(long)]
+    pub unexplained: bool,
 }
 
 pub mod report;
@@ -817,6 +823,20 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode, Report> {
             format!("cannot open {}: {e}", args.db.display()),
         )
     })?;
+    if args.unexplained {
+        let rows = report::signatures(&c, args.top, true)
+            .map_err(|e| err("vmtriage::db", "", format!("database: {e}")))?;
+        match args.format {
+            OutFormat::Json => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                )
+            }
+            OutFormat::Text => print!("{}", report::signatures_text(&rows)),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let r = report::summary(&c, args.top, args.since_run.as_deref())
         .map_err(|e| err("vmtriage::db", "", format!("database: {e}")))?;
     match args.format {

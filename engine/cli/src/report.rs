@@ -23,6 +23,9 @@ pub struct Info {
     pub cpus: usize,
     /// Tasks that could be read.
     pub tasks: Option<usize>,
+    /// What happened and where (`<kind> in <function> [module]`), and the
+    /// signature that groups dumps of one bug (see [`crate::title`]).
+    pub title: crate::title::Title,
     /// What the task walk could not read (empty: complete).
     pub partial: Vec<GapRow>,
     #[serde(skip)]
@@ -79,6 +82,7 @@ pub fn info(k: &Kernel) -> Result<Info> {
         paging_levels: k.paging_levels(),
         cpus: k.online_cpus().map(|c| c.len()).unwrap_or(0),
         tasks: walk.as_ref().map(|w| w.tasks.len()),
+        title: crate::title::dump_title(k),
         partial: walk.as_ref().map(|w| gap_rows(&w.gaps)).unwrap_or_default(),
         gaps: walk.map(|w| w.gaps).unwrap_or_default(),
     })
@@ -87,6 +91,11 @@ pub fn info(k: &Kernel) -> Result<Info> {
 pub fn info_text(i: &Info) -> String {
     let mut s = String::new();
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    s += &format!("       TITLE: {}\n", i.title.text);
+    if let Some(n) = &i.title.note {
+        s += &format!("              ({n})\n");
+    }
+    s += &format!("   SIGNATURE: {}\n", i.title.signature);
     s += &format!("     RELEASE: {}\n", i.release);
     s += &format!("    BUILD-ID: {}\n", opt(i.build_id.clone()));
     s += &format!(

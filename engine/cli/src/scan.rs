@@ -71,8 +71,27 @@ pub fn stacks_for(k: &Kernel) -> Box<dyn for<'k> Stacks<'k>> {
 #[derive(Debug, Serialize)]
 pub struct DumpReport {
     pub dump: String,
+    /// What happened and where, and the signature that groups dumps of one
+    /// bug (see [`crate::title`]); absent when the dump could not be read.
+    pub title: Option<String>,
+    pub signature: Option<String>,
     #[serde(flatten)]
     pub result: ScanResult,
+}
+
+/// The rules' stacks and the dump's title from one unwinder: the stacks the
+/// title unwinds are cached there for the rules.
+pub fn stacks_and_title(k: &Kernel) -> (Box<dyn for<'k> Stacks<'k>>, crate::title::Title) {
+    match Unwinder::new(k) {
+        Ok(u) => {
+            let t = crate::title::title(k, &u);
+            (Box::new(UnwindStacks { unwinder: u }), t)
+        }
+        Err(e) => (
+            Box::new(NoStacks(format!("no stacks: {e}"))),
+            crate::title::dump_title(k),
+        ),
+    }
 }
 
 /// Scans one opened dump with a pack.
@@ -84,6 +103,13 @@ pub fn scan_kernel(pack: &RulePack, k: &Kernel) -> ScanResult {
 
 pub fn diagnoses_text(r: &DumpReport) -> String {
     let mut s = format!("== {}  ({})\n", r.dump, r.result.release);
+    let dump_title = match (&r.title, &r.signature) {
+        (Some(t), Some(sig)) => Some(format!("{t}  [signature {sig}]")),
+        _ => None,
+    };
+    if let Some(t) = &dump_title {
+        s += &format!("   title: {t}\n");
+    }
     for p in &r.result.partial {
         s += &format!("   partial: {p}\n");
     }
@@ -114,6 +140,9 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
         }
         for r in &d.references {
             s += &format!("    see: {r}\n");
+        }
+        if let Some(t) = &dump_title {
+            s += &format!("    dump: {t}\n");
         }
     }
     for e in &r.result.errors {
@@ -495,6 +524,8 @@ mod tests {
         .collect();
         let rep = DumpReport {
             dump: "vmcore".into(),
+            title: Some("task hung in mutex_owner [vmtriage_scen]".into()),
+            signature: Some("6678d14d2ede99c1".into()),
             result: ScanResult {
                 release: "6.1.0-13-amd64".into(),
                 diagnoses: vec![Diagnosis {

@@ -108,11 +108,7 @@ fn scan(a: &ScanArgs) -> Result<ScanStats, Failed> {
 }
 
 fn stored(dbp: &Path, path: &Path) -> Result<bulk::worker::Outcome, Failed> {
-    let c = db::open(dbp).map_err(|e| e.to_string())?;
-    let p = std::path::absolute(path).map_err(|e| e.to_string())?;
-    db::load_outcome(&c, &p.to_string_lossy())
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no row for {}", p.display()).into())
+    stored_in(&db::open(dbp).map_err(|e| e.to_string())?, path)
 }
 
 /// The findings of one dump scanned alone, and what it could not read.
@@ -215,8 +211,98 @@ fn archive_equals_single_scans() -> Result<(), Failed> {
     if s2.seconds >= 1.0 {
         return Err(format!("the second run took {:.2}s", s2.seconds).into());
     }
+    signatures_group_scenarios(&c, &good)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// `report`'s signature groups on the corpus archive: one per scenario
+/// (every format and kernel series of a scenario together, two scenarios
+/// never in one), each explained by a rule or needing none, so
+/// `--unexplained` is empty; with an empty rule pack it is not.
+fn signatures_group_scenarios(
+    c: &rusqlite::Connection,
+    good: &BTreeMap<PathBuf, Entry>,
+) -> Result<(), Failed> {
+    let mut sig_of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut scenarios_of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for (p, e) in good {
+        let o = stored_in(c, p)?;
+        let sig = o
+            .signature
+            .ok_or_else(|| format!("{}: no signature stored", p.display()))?;
+        sig_of
+            .entry(e.scenario.clone())
+            .or_default()
+            .insert(sig.clone());
+        scenarios_of
+            .entry(sig)
+            .or_default()
+            .insert(e.scenario.clone());
+    }
+    let mut problems = Vec::new();
+    for (scenario, sigs) in &sig_of {
+        if sigs.len() != 1 {
+            problems.push(format!(
+                "{scenario} has {} signatures: {sigs:?}",
+                sigs.len()
+            ));
+        }
+    }
+    for (sig, scenarios) in &scenarios_of {
+        if scenarios.len() != 1 {
+            problems.push(format!("signature {sig} groups {scenarios:?}"));
+        }
+    }
+    let rows = bulk::report::signatures(c, 1000, false).map_err(|e| e.to_string())?;
+    if rows.len() != sig_of.len() {
+        problems.push(format!(
+            "report shows {} signature groups for {} scenarios",
+            rows.len(),
+            sig_of.len()
+        ));
+    }
+    let unexplained = bulk::report::signatures(c, 1000, true).map_err(|e| e.to_string())?;
+    if !unexplained.is_empty() {
+        problems.push(format!(
+            "unexplained on the corpus: {:?}",
+            unexplained.iter().map(|r| &r.title).collect::<Vec<_>>()
+        ));
+    }
+    // The same dumps with no rules: every problem is unexplained.
+    let dir = fresh_dir("no-rules")?;
+    let empty = dir.join("rules");
+    std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
+    let crash = good
+        .iter()
+        .find(|(_, e)| e.scenario == "null-deref-oops")
+        .map(|(p, _)| p.clone())
+        .ok_or("no null-deref-oops dump in the corpus")?;
+    let dbp = dir.join("results.sqlite");
+    let mut a = args(vec![crash], &dbp);
+    a.rules = Some(empty);
+    scan(&a)?;
+    let c2 = db::open(&dbp).map_err(|e| e.to_string())?;
+    let bare = bulk::report::signatures(&c2, 1000, true).map_err(|e| e.to_string())?;
+    if bare.len() != 1 {
+        problems.push(format!(
+            "with no rules, {} unexplained signature(s) for one oops dump",
+            bare.len()
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+fn stored_in(c: &rusqlite::Connection, path: &Path) -> Result<bulk::worker::Outcome, Failed> {
+    let p = std::path::absolute(path).map_err(|e| e.to_string())?;
+    db::load_outcome(c, &p.to_string_lossy())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no row for {}", p.display()).into())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -452,10 +538,13 @@ fn killed_scan_resumes() -> Result<(), Failed> {
             for k in ["last_run", "last_run_started", "new_buckets", "new_dumps"] {
                 o.remove(k);
             }
-            if let Some(b) = o.get_mut("top_buckets").and_then(|b| b.as_array_mut()) {
-                for x in b.iter_mut().filter_map(|x| x.as_object_mut()) {
-                    x.remove("first_seen");
-                    x.remove("first_path");
+            for table in ["top_buckets", "signatures"] {
+                if let Some(b) = o.get_mut(table).and_then(|b| b.as_array_mut()) {
+                    for x in b.iter_mut().filter_map(|x| x.as_object_mut()) {
+                        for k in ["first_seen", "first_path", "last_seen"] {
+                            x.remove(k);
+                        }
+                    }
                 }
             }
         }

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS dumps(
     path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER, mtime_ns INTEGER,
     release TEXT, build_id TEXT, format TEXT,
     scanned_at INTEGER, duration_ms INTEGER, pack_hash TEXT,
-    status TEXT NOT NULL, first_run TEXT, run_id TEXT);
+    status TEXT NOT NULL, first_run TEXT, run_id TEXT,
+    title TEXT, signature TEXT, title_kind TEXT);
 CREATE TABLE IF NOT EXISTS rule_runs(
     path TEXT NOT NULL, rule_id TEXT NOT NULL, rule_version TEXT NOT NULL, run_id TEXT,
     PRIMARY KEY(path, rule_id));
@@ -54,11 +55,29 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
     c.execute_batch(SCHEMA)?;
+    add_title_columns(&c)?;
     c.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?1)",
         [SCHEMA_VERSION],
     )?;
     Ok(c)
+}
+
+/// A database written before dumps had titles gets the two columns (at the
+/// end, where a new database has them, so shards of either age merge).
+fn add_title_columns(c: &Connection) -> rusqlite::Result<()> {
+    let has: bool = c.query_row(
+        "SELECT count(*) FROM pragma_table_info('dumps') WHERE name = 'signature'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        c.execute_batch(
+            "ALTER TABLE dumps ADD COLUMN title TEXT; ALTER TABLE dumps ADD COLUMN signature TEXT;
+             ALTER TABLE dumps ADD COLUMN title_kind TEXT;",
+        )?;
+    }
+    Ok(())
 }
 
 pub fn now() -> i64 {
@@ -132,13 +151,14 @@ pub fn store(
     };
     tx.execute(
         "INSERT INTO dumps(path, sha256, size, mtime_ns, release, build_id, format, scanned_at,
-             duration_ms, pack_hash, status, first_run, run_id)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+             duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)
          ON CONFLICT(path) DO UPDATE SET sha256=excluded.sha256, size=excluded.size,
              mtime_ns=excluded.mtime_ns, release=excluded.release, build_id=excluded.build_id,
              format=excluded.format, scanned_at=excluded.scanned_at,
              duration_ms=excluded.duration_ms, pack_hash=excluded.pack_hash,
-             status=excluded.status, run_id=excluded.run_id",
+             status=excluded.status, run_id=excluded.run_id,
+             title=excluded.title, signature=excluded.signature, title_kind=excluded.title_kind",
         params![
             path,
             sha256,
@@ -151,7 +171,10 @@ pub fn store(
             o.duration_ms as i64,
             run.pack_hash,
             status,
-            run.id
+            run.id,
+            o.title,
+            o.signature,
+            o.title_kind
         ],
     )?;
     // The dump-level error row (replaced on every scan of the dump).
@@ -270,7 +293,7 @@ pub fn forget_rules(c: &Connection, path: &str, rules: &[String]) -> rusqlite::R
 pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outcome>> {
     let head = c
         .query_row(
-            "SELECT release, build_id, format, duration_ms FROM dumps WHERE path = ?1",
+            "SELECT release, build_id, format, duration_ms, title, signature, title_kind FROM dumps WHERE path = ?1",
             [path],
             |r| {
                 Ok((
@@ -278,11 +301,14 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
                     r.get::<_, Option<String>>(1)?,
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((release, build_id, format, duration)) = head else {
+    let Some((release, build_id, format, duration, title, signature, title_kind)) = head else {
         return Ok(None);
     };
     let mut o = Outcome {
@@ -290,6 +316,9 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
         build_id,
         format: format.unwrap_or_default(),
         duration_ms: duration.unwrap_or(0) as u64,
+        title,
+        signature,
+        title_kind,
         ..Outcome::default()
     };
     let mut st = c.prepare(

@@ -33,6 +33,21 @@ pub struct BucketRow {
     pub label: String,
 }
 
+/// Dumps of one signature: one problem, whether or not a rule explains it.
+#[derive(Debug, Serialize)]
+pub struct SignatureRow {
+    pub signature: String,
+    pub title: String,
+    pub dumps: i64,
+    /// When a dump of it was first and last scanned (Unix seconds).
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub releases: Vec<String>,
+    /// Rules above `info` that fired on its dumps: what explains it; empty
+    /// when nothing does.
+    pub rules: Vec<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ErrorRow {
     pub path: String,
@@ -57,6 +72,8 @@ pub struct Summary {
     pub new_buckets: Vec<BucketRow>,
     /// Dumps first seen in the last run.
     pub new_dumps: i64,
+    /// Dumps grouped by signature, largest first.
+    pub signatures: Vec<SignatureRow>,
     pub errors: Vec<ErrorRow>,
 }
 
@@ -91,6 +108,91 @@ fn buckets(
         None => st.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
     };
     Ok(rows)
+}
+
+/// Title kinds that need no rule to explain them: nothing went wrong, or
+/// someone crashed the machine on purpose.
+const NEEDS_NO_RULE: &[&str] = &["no-crash", "sysrq-crash"];
+
+/// Dumps grouped by signature, largest first; `unexplained`: only the
+/// signatures no rule above `info` explains (of kinds that need one) —
+/// what the knowledge base should learn next.
+pub fn signatures(
+    c: &Connection,
+    top: usize,
+    unexplained: bool,
+) -> rusqlite::Result<Vec<SignatureRow>> {
+    let sql = format!(
+        "SELECT * FROM (
+             SELECT d.signature, max(d.title), count(*), min(d.scanned_at), max(d.scanned_at),
+                 group_concat(DISTINCT d.release),
+                 (SELECT group_concat(DISTINCT f.rule_id) FROM findings f
+                      JOIN dumps d2 ON d2.path = f.path
+                      WHERE d2.signature = d.signature AND f.severity_rank > 0) AS rules,
+                 max(d.title_kind) AS kind
+             FROM dumps d WHERE d.signature IS NOT NULL GROUP BY d.signature)
+         {} ORDER BY 3 DESC, 1 LIMIT {top}",
+        if unexplained {
+            format!(
+                "WHERE rules IS NULL AND COALESCE(kind, '') NOT IN ({})",
+                NEEDS_NO_RULE
+                    .iter()
+                    .map(|k| format!("'{k}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        }
+    );
+    let split = |v: Option<String>| -> Vec<String> {
+        let mut v: Vec<String> = v
+            .unwrap_or_default()
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map([], |r| {
+        Ok(SignatureRow {
+            signature: r.get(0)?,
+            title: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            dumps: r.get(2)?,
+            first_seen: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+            last_seen: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+            releases: split(r.get(5)?),
+            rules: split(r.get(6)?),
+        })
+    })?;
+    rows.collect()
+}
+
+/// The signature table, as `report` prints it.
+pub fn signatures_text(rows: &[SignatureRow]) -> String {
+    let mut o = format!(
+        "{:<17} {:>6} {:<24} {}\n",
+        "SIGNATURE", "DUMPS", "EXPLAINED BY", "TITLE"
+    );
+    for r in rows {
+        o += &format!(
+            "{:<17} {:>6} {:<24} {}\n",
+            r.signature,
+            r.dumps,
+            if r.rules.is_empty() {
+                "-".to_string()
+            } else {
+                cut(&r.rules.join(","), 24)
+            },
+            cut(&r.title, 90)
+        );
+    }
+    if rows.is_empty() {
+        o += "  (none)\n";
+    }
+    o
 }
 
 pub fn summary(c: &Connection, top: usize, since_run: Option<&str>) -> rusqlite::Result<Summary> {
@@ -190,6 +292,7 @@ pub fn summary(c: &Connection, top: usize, since_run: Option<&str>) -> rusqlite:
         top_buckets: buckets(c, "", None, top)?,
         new_buckets,
         new_dumps,
+        signatures: signatures(c, top, false)?,
         errors,
     })
 }
@@ -256,6 +359,8 @@ pub fn summary_text(s: &Summary) -> String {
             *o += "  (none)\n";
         }
     };
+    o += "\nSignatures (dumps grouped by what happened, explained by a rule or not)\n";
+    o += &signatures_text(&s.signatures);
     o += "\nBuckets (the same problem in several dumps)\n";
     bucket_table(&mut o, &s.top_buckets);
     o += &format!(

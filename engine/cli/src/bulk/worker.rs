@@ -49,6 +49,14 @@ pub struct Outcome {
     #[serde(default)]
     pub partial: Vec<String>,
     pub duration_ms: u64,
+    /// The dump's title and signature (see [`crate::title`]).
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// The title's kind (`hung-task`, `sysrq-crash`, `no-crash`…).
+    #[serde(default)]
+    pub title_kind: Option<String>,
 }
 
 /// A job for a worker: a dump and the rules to evaluate (None: all).
@@ -165,7 +173,10 @@ pub fn scan_one(
         Err(e) => return fail(out, "kernel", with_causes(&e)),
     };
     out.release = s.kernel.release.clone();
-    let stacks = crate::scan::stacks_for(&s.kernel);
+    let (stacks, title) = crate::scan::stacks_and_title(&s.kernel);
+    out.title_kind = Some(title.kind.slug().to_string());
+    out.title = Some(title.text);
+    out.signature = Some(title.signature);
     let model = Model::new(&s.kernel, stacks.as_ref());
     out.evaluated = pack
         .rules
