@@ -164,6 +164,24 @@ impl<'k> Object<'k> {
         Ok(size)
     }
 
+    /// What a one-member wrapper struct wraps, through nested wrappers
+    /// (`atomic_t` → `counter`, `refcount_t` → `refs.counter`, `kuid_t` →
+    /// `val`); `None` when this is no such struct.
+    pub fn unwrapped(&self) -> Option<Object<'k>> {
+        let mut cur = *self;
+        let mut found = false;
+        for _ in 0..4 {
+            let t = cur.resolved().ok()?;
+            let TypeKind::Struct { members, .. } = &t.kind else {
+                break;
+            };
+            let [m] = members.as_slice() else { break };
+            cur = cur.member(m.name.as_deref()?).ok()?;
+            found = true;
+        }
+        found.then_some(cur)
+    }
+
     /// The raw unsigned value of an integer, enum, bool, char or pointer.
     pub fn as_u64(&self) -> Result<u64> {
         read_scalar(self.k, self.addr, self.scalar_size()?, self.bits)

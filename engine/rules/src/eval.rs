@@ -696,7 +696,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Some(i) => Num::I(i),
                 None => {
                     // One-member wrappers such as atomic_t read as their value.
-                    match o.member("counter").ok().and_then(|c| self.scalar(&c)) {
+                    match o.unwrapped().and_then(|c| self.scalar(&c)) {
                         Some(i) => Num::I(i),
                         None => return err(span, format!("`{}` is not a number", o.type_name())),
                     }
