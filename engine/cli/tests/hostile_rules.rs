@@ -55,6 +55,11 @@ fn runaway() -> (Sources, Sources) {
         ("HOST-0101", "spin(1) > 0"),
         ("HOST-0102", "recurse(1) > 0"),
         ("HOST-0103", "count(grow(1)) > 0"),
+        // Five nested loops over every task: the evaluator's own time limit.
+        (
+            "HOST-0104",
+            "count(tasks where any of tasks where any of tasks where any of tasks where any of tasks where pid < 0) > 0",
+        ),
     ]
     .iter()
     .map(|(id, m)| {
@@ -116,7 +121,7 @@ fn a_hostile_rule_affects_no_other_rule() {
         assert_eq!(d[0].code, code, "{file}: {}", d[0].render());
     }
     assert_eq!(diags.len(), refused().len(), "only the hostile files fail");
-    assert_eq!(hostile.rules.len(), pack.rules.len() + 3);
+    assert_eq!(hostile.rules.len(), pack.rules.len() + 4);
     assert!(
         load_time < Duration::from_secs(2),
         "loaded in {load_time:?}"
@@ -125,9 +130,10 @@ fn a_hostile_rule_affects_no_other_rule() {
     let t = Instant::now();
     let with = scan(&hostile, &s);
     let scan_time = t.elapsed();
-    // Each runaway helper call stops within its 500 ms.
+    // Each runaway helper call stops within its 500 ms, the loops within
+    // the rule's second.
     assert!(
-        scan_time < alone_time + Duration::from_secs(3),
+        scan_time < alone_time + Duration::from_secs(5),
         "scan took {scan_time:?}"
     );
     eprintln!(
@@ -149,6 +155,7 @@ fn a_hostile_rule_affects_no_other_rule() {
         ("HOST-0101", "operations"),
         ("HOST-0102", "32 levels"),
         ("HOST-0103", "length of string"),
+        ("HOST-0104", "time limit"),
     ] {
         let rows: Vec<_> = with.errors.iter().filter(|r| r.rule == id).collect();
         assert_eq!(rows.len(), 1, "{id}: {:?}", with.errors);

@@ -26,6 +26,11 @@ type R<'k> = Result<Value<'k>, EvalError>;
 /// Work units one rule may spend on one dump: a rule that would scan every
 /// pair of 20 000 tasks stops with an error instead of stalling a scan.
 pub const BUDGET: u64 = 50_000_000;
+/// Wall-clock time a rule's own evaluation may take (reading the dump —
+/// walks, unwinding — does not count: a huge dump is not a hostile rule).
+pub const RULE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+/// Regexes a rule may keep compiled at once.
+const MAX_REGEXES: usize = 256;
 
 pub trait Helpers {
     fn call(
@@ -45,6 +50,10 @@ pub struct Evaluator<'m, 'k> {
     elems: Vec<Value<'k>>,
     budget: Cell<u64>,
     regexes: HashMap<String, Regex>,
+    /// When evaluation started, and how much dump reading the model had
+    /// done by then.
+    started: std::time::Instant,
+    model_spent: std::time::Duration,
 }
 
 fn err<T>(span: Span, msg: impl Into<String>) -> Result<T, EvalError> {
@@ -92,6 +101,8 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             elems: Vec::new(),
             budget: Cell::new(BUDGET),
             regexes: HashMap::new(),
+            started: std::time::Instant::now(),
+            model_spent: m.map(|m| m.spent.get()).unwrap_or_default(),
         }
     }
 
@@ -117,6 +128,22 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             );
         }
         self.budget.set(b - n);
+        // The clock is read once per 4096 units of work.
+        if (b - n) >> 12 != b >> 12 {
+            let read = self
+                .m
+                .map(|m| m.spent.get().saturating_sub(self.model_spent))
+                .unwrap_or_default();
+            if self.started.elapsed().saturating_sub(read) > RULE_TIME {
+                return err(
+                    span,
+                    format!(
+                        "the rule ran over its time limit ({} s of evaluation, reading the dump not counted)",
+                        RULE_TIME.as_secs()
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -631,10 +658,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         if let Some(r) = self.regexes.get(pat) {
             return Ok(r.clone());
         }
-        let r = Regex::new(pat).map_err(|e| EvalError {
+        let r = crate::check::compile_regex(pat).map_err(|e| EvalError {
             message: format!("bad regex: {e}"),
             span,
         })?;
+        if self.regexes.len() >= MAX_REGEXES {
+            self.regexes.clear();
+        }
         self.regexes.insert(pat.to_string(), r.clone());
         Ok(r)
     }
@@ -788,6 +818,15 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
                 if let (BinOp::Add, Value::Str(x), Value::Str(y)) = (op, &a, &b) {
+                    if (x.len() + y.len()) as u64 > crate::check::MAX_BUILT_SIZE {
+                        return err(
+                            span,
+                            format!(
+                                "the string would be over {} bytes",
+                                crate::check::MAX_BUILT_SIZE
+                            ),
+                        );
+                    }
                     return Ok(Value::str(&format!("{x}{y}")));
                 }
                 let (x, y) = (self.num(&a, lhs.span)?, self.num(&b, rhs.span)?);

@@ -4,6 +4,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kmodel::locks::{BlockedOn, WaitGraph};
 use kmodel::mm::MemorySummary;
@@ -103,12 +104,27 @@ pub struct Model<'k> {
     blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
     /// Stacks unwound through this model (a laziness test reads it).
     pub unwound: Cell<usize>,
+    /// Time spent reading the dump (walks, unwinding): a rule's time limit
+    /// counts its own evaluation, not this.
+    pub spent: Cell<Duration>,
 }
 
-fn lazy<T>(cell: &Lazy<T>, f: impl FnOnce() -> kmodel::Result<T>) -> ModelResult<&T> {
-    cell.get_or_init(|| f().map_err(ModelError::from))
+/// Reads an answer once, adding the time the read took to `spent`.
+fn lazy<'a, T>(
+    cell: &'a Lazy<T>,
+    spent: &Cell<Duration>,
+    f: impl FnOnce() -> kmodel::Result<T>,
+) -> ModelResult<&'a T> {
+    cell.get_or_init(|| timed(spent, || f().map_err(ModelError::from)))
         .as_ref()
         .map_err(|e| e.clone())
+}
+
+fn timed<T>(spent: &Cell<Duration>, f: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let v = f();
+    spent.set(spent.get() + t0.elapsed());
+    v
 }
 
 impl<'k> Model<'k> {
@@ -132,12 +148,13 @@ impl<'k> Model<'k> {
             stack_cache: RefCell::new(HashMap::new()),
             blocked_cache: RefCell::new(HashMap::new()),
             unwound: Cell::new(0),
+            spent: Cell::new(Duration::ZERO),
         }
     }
 
     /// Every task that could be read; what could not is in [`Model::gaps`].
     pub fn tasks(&self) -> ModelResult<&[Task<'k>]> {
-        lazy(&self.tasks, || {
+        lazy(&self.tasks, &self.spent, || {
             let w = self.k.task_walk()?;
             let _ = self.gaps.set(w.gaps);
             Ok(w.tasks)
@@ -174,26 +191,26 @@ impl<'k> Model<'k> {
     }
 
     pub fn dmesg(&self) -> ModelResult<&[LogRecord]> {
-        lazy(&self.dmesg, || self.k.dmesg()).map(|v| v.as_slice())
+        lazy(&self.dmesg, &self.spent, || self.k.dmesg()).map(|v| v.as_slice())
     }
 
     pub fn memory(&self) -> ModelResult<&MemorySummary> {
-        lazy(&self.memory, || self.k.memory())
+        lazy(&self.memory, &self.spent, || self.k.memory())
     }
 
     pub fn modules(&self) -> ModelResult<&[ModuleInfo]> {
-        lazy(&self.modules, || self.k.modules()).map(|v| v.as_slice())
+        lazy(&self.modules, &self.spent, || self.k.modules()).map(|v| v.as_slice())
     }
 
     pub fn panic_message(&self) -> ModelResult<Option<&str>> {
-        lazy(&self.panic, || self.k.panic_message()).map(|o| o.as_deref())
+        lazy(&self.panic, &self.spent, || self.k.panic_message()).map(|o| o.as_deref())
     }
 
     /// The wait-for graph over the tasks that can wait for a lock (asleep in
     /// D, or on a CPU spinning): built once, unwinding only those.
     pub fn wait_graph(&self) -> ModelResult<&WaitGraph> {
         let tasks = self.tasks()?;
-        lazy(&self.wait_graph, || {
+        lazy(&self.wait_graph, &self.spent, || {
             let mut addrs = Vec::new();
             let mut blocked = HashMap::new();
             for (i, t) in tasks.iter().enumerate() {
@@ -210,7 +227,7 @@ impl<'k> Model<'k> {
 
     pub fn cpus(&self) -> ModelResult<&[CpuInfo]> {
         let ix = self.index()?;
-        lazy(&self.cpus, || {
+        lazy(&self.cpus, &self.spent, || {
             let mut v = Vec::new();
             for rq in self.k.runqueues()? {
                 v.push(CpuInfo {
@@ -226,22 +243,22 @@ impl<'k> Model<'k> {
     }
 
     pub fn rcu(&self) -> ModelResult<&RcuState> {
-        lazy(&self.rcu, || self.k.rcu_state())
+        lazy(&self.rcu, &self.spent, || self.k.rcu_state())
     }
 
     /// Every worker pool (what the walk of their IDR could not read is
     /// left out; `vmtriage workqueues` reports it).
     pub fn pools(&self) -> ModelResult<&[WorkerPool]> {
-        lazy(&self.pools, || Ok(self.k.workqueues()?.pools)).map(|v| v.as_slice())
+        lazy(&self.pools, &self.spent, || Ok(self.k.workqueues()?.pools)).map(|v| v.as_slice())
     }
 
     pub fn slab_caches(&self) -> ModelResult<&[SlabCache]> {
-        lazy(&self.slab_caches, || self.k.slab_caches()).map(|v| v.as_slice())
+        lazy(&self.slab_caches, &self.spent, || self.k.slab_caches()).map(|v| v.as_slice())
     }
 
     /// Jiffies per second.
     pub fn hz(&self) -> ModelResult<u64> {
-        lazy(&self.hz, || self.k.hz()).copied()
+        lazy(&self.hz, &self.spent, || self.k.hz()).copied()
     }
 
     pub fn stack(&self, i: usize) -> ModelResult<Arc<StackInfo>> {
@@ -249,7 +266,7 @@ impl<'k> Model<'k> {
             return Ok(s.clone());
         }
         let t = self.task(i)?;
-        let s = self.stacks.stack(self.k, t);
+        let s = timed(&self.spent, || self.stacks.stack(self.k, t));
         self.unwound.set(self.unwound.get() + 1);
         self.stack_cache.borrow_mut().insert(i, s.clone());
         Ok(s)
@@ -269,7 +286,7 @@ impl<'k> Model<'k> {
         // needed anyway, and keeping the stack lets evidence show it.
         self.stack(i)?;
         let t = self.task(i)?;
-        let b = self.stacks.blocked_on(self.k, t);
+        let b = timed(&self.spent, || self.stacks.blocked_on(self.k, t));
         self.blocked_cache.borrow_mut().insert(i, b.clone());
         Ok(b)
     }
