@@ -290,11 +290,29 @@ pub fn signature(kind: TitleKind, frames: &[String], detail: Option<&str>) -> St
         .collect()
 }
 
+/// Entry points of asynchronous interrupts (timer and device IRQs, IPIs,
+/// NMIs): what runs above one on a stack is not the interrupted code's
+/// doing.
+fn async_interrupt_entry(function: &str) -> bool {
+    function.starts_with("asm_sysvec_")
+        || function == "asm_common_interrupt"
+        || function == "asm_exc_nmi"
+        || function.starts_with("asm_spurious_interrupt")
+}
+
 /// The non-generic frames, consecutive repeats folded (an inline frame and
-/// its out-of-line copy, a `.cold` part and its function).
+/// its out-of-line copy, a `.cold` part and its function). A stack caught
+/// in an interrupt (a CPU hog sampled in its timer tick) is named by the
+/// code the interrupt stopped: the frames above the outermost interrupt
+/// entry are dropped when any frame follows it.
 pub fn significant(frames: &[TitleFrame]) -> Vec<TitleFrame> {
+    let from = frames
+        .iter()
+        .rposition(|f| async_interrupt_entry(&f.function))
+        .filter(|&i| i + 1 < frames.len())
+        .map_or(0, |i| i + 1);
     let mut out: Vec<TitleFrame> = Vec::new();
-    for f in frames {
+    for f in &frames[from..] {
         if generic(&f.function).is_some() {
             continue;
         }
@@ -1350,6 +1368,37 @@ mod tests {
             "ext_file_write_iter"
         );
         assert_eq!(normalize("__x64_sys_write"), "__x_sys_write");
+    }
+
+    #[test]
+    fn a_cpu_hog_caught_in_its_timer_tick() {
+        // tasklist-exit-storm on 6.12-rt: the holder's CPU was saved while
+        // the tick accounted its time; the title names the spinning code.
+        let frames = [
+            f("cpuacct_charge"),
+            f("update_curr"),
+            f("task_tick_fair"),
+            f("sched_tick"),
+            f("update_process_times"),
+            f("tick_nohz_handler"),
+            f("__hrtimer_run_queues"),
+            f("hrtimer_interrupt"),
+            f("__sysvec_apic_timer_interrupt"),
+            f("sysvec_apic_timer_interrupt"),
+            f("asm_sysvec_apic_timer_interrupt"),
+            f("delay_tsc"),
+            m("tasklist_holder.cold", "vmtriage_scen"),
+            f("kthread"),
+            f("ret_from_fork"),
+        ];
+        let t = Title::new(TitleKind::SoftLockup, &frames, None, None);
+        assert_eq!(
+            t.text,
+            "BUG: soft lockup in tasklist_holder [vmtriage_scen]"
+        );
+        // An interrupt with nothing under it is kept as it is.
+        let only = [f("cpuacct_charge"), f("asm_sysvec_apic_timer_interrupt")];
+        assert_eq!(significant(&only), [f("cpuacct_charge")]);
     }
 
     #[test]
