@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Span, Stmt};
+use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Ident, Span, Stmt};
 
 use crate::builtins::{self, Function, Shape};
 use crate::diag::Code;
@@ -549,6 +549,73 @@ impl Checker<'_> {
         );
     }
 
+    /// A call: a built-in's signature, a helper, or an unknown name.
+    fn call_expr(&mut self, func: &Ident, args: &[Expr], span: Span) -> Ty {
+        let tys: Vec<Ty> = args.iter().map(|a| self.expr(a)).collect();
+        let f = func.name.as_str();
+        match builtins::function(f) {
+            Some(b) => self.call(b, args, &tys, func.span, span),
+            None if self.helpers.iter().any(|h| h == f) => Ty::Any,
+            None => {
+                let mut names: Vec<&str> = builtins::functions().map(|f| f.name).collect();
+                names.extend(self.helpers.iter().map(|s| s.as_str()));
+                let help = match closest(&names, f) {
+                    Some(c) => {
+                        format!("did you mean `{c}`? functions: {}", names.join(", "))
+                    }
+                    None => format!("functions: {}", names.join(", ")),
+                };
+                self.find(
+                    Code::BadCall,
+                    format!("unknown function `{f}`"),
+                    "not a built-in or a helper",
+                    Some(help),
+                    func.span,
+                );
+                Ty::Any
+            }
+        }
+    }
+
+    /// `x has …`: a stack or a task, and names or a pattern.
+    fn has(&mut self, stack: &Expr, pattern: &HasPattern) -> Ty {
+        let t = self.expr(stack);
+        let ok = matches!(&t, Ty::Task | Ty::Any | Ty::Null)
+            || t == Ty::list(Ty::Frame)
+            || t == Ty::list(Ty::Str);
+        if !ok {
+            self.find(
+                Code::TypeMismatch,
+                "type mismatch".into(),
+                format!("`has` looks into a stack or a task, this is a {t}"),
+                Some("write `task has \"fn\"` or `task.stack has \"fn\"`".into()),
+                stack.span,
+            );
+        }
+        match pattern {
+            HasPattern::Exact(p) | HasPattern::AnyOf(p) | HasPattern::Prefix(p) => {
+                let pt = self.expr(p);
+                if !matches!(pt, Ty::Str | Ty::Any)
+                    && pt != Ty::list(Ty::Str)
+                    && pt != Ty::list(Ty::Any)
+                {
+                    self.find(
+                        Code::TypeMismatch,
+                        "type mismatch".into(),
+                        format!("a function name or a list of names, not a {pt}"),
+                        None,
+                        p.span,
+                    );
+                }
+            }
+            HasPattern::Regex(p) => {
+                self.expr(p);
+                self.regex_lit(p);
+            }
+        }
+        Ty::Bool
+    }
+
     fn expr(&mut self, e: &Expr) -> Ty {
         let span = e.span;
         self.check_built(e);
@@ -579,32 +646,7 @@ impl Checker<'_> {
                     _ => Ty::Object,
                 }
             }
-            ExprKind::Call { func, args } => {
-                let tys: Vec<Ty> = args.iter().map(|a| self.expr(a)).collect();
-                let f = func.name.as_str();
-                match builtins::function(f) {
-                    Some(b) => self.call(b, args, &tys, func.span, span),
-                    None if self.helpers.iter().any(|h| h == f) => Ty::Any,
-                    None => {
-                        let mut names: Vec<&str> = builtins::functions().map(|f| f.name).collect();
-                        names.extend(self.helpers.iter().map(|s| s.as_str()));
-                        let help = match closest(&names, f) {
-                            Some(c) => {
-                                format!("did you mean `{c}`? functions: {}", names.join(", "))
-                            }
-                            None => format!("functions: {}", names.join(", ")),
-                        };
-                        self.find(
-                            Code::BadCall,
-                            format!("unknown function `{f}`"),
-                            "not a built-in or a helper",
-                            Some(help),
-                            func.span,
-                        );
-                        Ty::Any
-                    }
-                }
-            }
+            ExprKind::Call { func, args } => self.call_expr(func, args, span),
             ExprKind::Unary { expr, .. } => {
                 let t = self.expr(expr);
                 if t == Ty::Bool {
@@ -632,43 +674,7 @@ impl Checker<'_> {
                 }
                 Ty::Bool
             }
-            ExprKind::Has { stack, pattern } => {
-                let t = self.expr(stack);
-                let ok = matches!(&t, Ty::Task | Ty::Any | Ty::Null)
-                    || t == Ty::list(Ty::Frame)
-                    || t == Ty::list(Ty::Str);
-                if !ok {
-                    self.find(
-                        Code::TypeMismatch,
-                        "type mismatch".into(),
-                        format!("`has` looks into a stack or a task, this is a {t}"),
-                        Some("write `task has \"fn\"` or `task.stack has \"fn\"`".into()),
-                        stack.span,
-                    );
-                }
-                match pattern {
-                    HasPattern::Exact(p) | HasPattern::AnyOf(p) | HasPattern::Prefix(p) => {
-                        let pt = self.expr(p);
-                        if !matches!(pt, Ty::Str | Ty::Any)
-                            && pt != Ty::list(Ty::Str)
-                            && pt != Ty::list(Ty::Any)
-                        {
-                            self.find(
-                                Code::TypeMismatch,
-                                "type mismatch".into(),
-                                format!("a function name or a list of names, not a {pt}"),
-                                None,
-                                p.span,
-                            );
-                        }
-                    }
-                    HasPattern::Regex(p) => {
-                        self.expr(p);
-                        self.regex_lit(p);
-                    }
-                }
-                Ty::Bool
-            }
+            ExprKind::Has { stack, pattern } => self.has(stack, pattern),
             ExprKind::Group {
                 coll,
                 key,

@@ -353,7 +353,36 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
             None
         }
     };
-    // Evidence entries: each an expression, located inside the evidence field.
+    let evidence = parse_evidence(&doc, &fields, file, &src, &mut errs);
+    let message = parse_message(&doc, &fields, file, &src, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let Some(program) = program else {
+        return Err(errs);
+    };
+    Ok(Rule {
+        doc,
+        file: file.to_string(),
+        src,
+        fields,
+        program,
+        evidence,
+        message,
+        params,
+        kernels,
+    })
+}
+
+/// The evidence entries: each an expression, located inside the evidence
+/// field.
+fn parse_evidence(
+    doc: &RuleDoc,
+    fields: &BTreeMap<String, FieldText>,
+    file: &str,
+    src: &Arc<String>,
+    errs: &mut Vec<RuleDiagnostic>,
+) -> Vec<(String, vmtriage_dsl::ast::Expr, (usize, usize))> {
     let mut evidence = Vec::new();
     let ev_region = fields.get("evidence").map(|f| f.region).unwrap_or((0, 0));
     let mut search_from = ev_region.0;
@@ -371,10 +400,20 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
         };
         match vmtriage_dsl::parse_expr(item) {
             Ok(e) => evidence.push((item.clone(), e, (off, off + item.len()))),
-            Err(ds) => errs.extend(ds.iter().map(|d| dsl_diag(d, file, &src, &ft))),
+            Err(ds) => errs.extend(ds.iter().map(|d| dsl_diag(d, file, src, &ft))),
         }
     }
-    // The message template's `{expr}` holes.
+    evidence
+}
+
+/// The message template: text and `{expr}` holes.
+fn parse_message(
+    doc: &RuleDoc,
+    fields: &BTreeMap<String, FieldText>,
+    file: &str,
+    src: &Arc<String>,
+    errs: &mut Vec<RuleDiagnostic>,
+) -> Vec<MessagePart> {
     let mut message = Vec::new();
     let msg_field = fields.get("message").cloned();
     let mtext = msg_field
@@ -393,7 +432,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
                     Code::UnclosedHole,
                     "unclosed `{` in message",
                     file,
-                    &src,
+                    src,
                     (off, off + 1),
                 )
                 .help("write `{expr}` to insert a value, `{{` for a literal brace"),
@@ -411,7 +450,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
                         map: f.map[(open + 1).min(f.map.len())..close.min(f.map.len())].to_vec(),
                         region: f.region,
                     };
-                    errs.extend(ds.iter().map(|d| dsl_diag(d, file, &src, &sub)));
+                    errs.extend(ds.iter().map(|d| dsl_diag(d, file, src, &sub)));
                 }
             }
         }
@@ -420,23 +459,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     if rest < mtext.len() {
         message.push(MessagePart::Text(mtext[rest..].to_string()));
     }
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-    let Some(program) = program else {
-        return Err(errs);
-    };
-    Ok(Rule {
-        doc,
-        file: file.to_string(),
-        src,
-        fields,
-        program,
-        evidence,
-        message,
-        params,
-        kernels,
-    })
+    message
 }
 
 /// A rule file the YAML reader refused: a YAML syntax error where the
@@ -728,6 +751,84 @@ impl DocReader<'_> {
         out
     }
 
+    /// `params:`: each a mapping of `default` and `help`.
+    fn params(&mut self, x: &serde_yaml_ng::Value) -> BTreeMap<String, ParamDoc> {
+        use serde_yaml_ng::Value as Y;
+        let mut params = BTreeMap::new();
+        for (name, p) in self.mapping(x, "params", "`params`", &[]) {
+            let at = self.nested_key("params", &name);
+            let what = format!("param `{name}`");
+            let entries = match p {
+                Y::Mapping(_) => self.mapping(p, "params", &what, &["default", "help"]),
+                other => {
+                    self.diag(
+                        Code::InvalidYaml,
+                        "invalid rule file".into(),
+                        at,
+                        format!("{what} must be a mapping, this is {}", kind_of(other)),
+                        "declare a param as `name: { default: 3, help: what it means }`".into(),
+                    );
+                    continue;
+                }
+            };
+            let default = entries
+                .iter()
+                .find(|(k, _)| k == "default")
+                .map(|(_, v)| (*v).clone());
+            let help = match entries.iter().find(|(k, _)| k == "help") {
+                Some((_, v)) => self.text(None, v, at, &format!("the help of {what}")),
+                None => None,
+            };
+            for (missing, absent) in [
+                ("default", default.is_none()),
+                (
+                    "help",
+                    help.is_none() && !entries.iter().any(|(k, _)| k == "help"),
+                ),
+            ] {
+                if absent {
+                    self.diag(
+                        Code::MissingField,
+                        format!("{what} has no `{missing}`"),
+                        at,
+                        format!("no `{missing}` here"),
+                        "declare a param as `name: { default: 3, help: what it means }`".into(),
+                    );
+                }
+            }
+            if let (Some(default), Some(help)) = (default, help) {
+                params.insert(name, ParamDoc { default, help });
+            }
+        }
+        params
+    }
+
+    /// `severity:` as one of the allowed values (info when it is not, with
+    /// a diagnostic when it was given).
+    fn severity(&mut self, sev_text: &str, given: bool) -> Severity {
+        match SEVERITIES.iter().find(|(n, _)| *n == sev_text) {
+            Some((_, s)) => *s,
+            None => {
+                if given && !sev_text.is_empty() {
+                    let span = self
+                        .fields
+                        .get("severity")
+                        .filter(|f| !f.text.is_empty())
+                        .map(|f| (f.file_offset(0), f.file_offset(f.text.len() - 1) + 1))
+                        .unwrap_or_else(|| self.key("severity"));
+                    self.diag(
+                        Code::UnknownSeverity,
+                        format!("unknown value `{sev_text}`"),
+                        span,
+                        "not one of the allowed values".into(),
+                        "severity is one of: info, low, medium, high, critical".into(),
+                    );
+                }
+                Severity::Info
+            }
+        }
+    }
+
     fn rule_doc(mut self, v: &serde_yaml_ng::Value) -> Result<RuleDoc, Vec<RuleDiagnostic>> {
         use serde_yaml_ng::Value as Y;
         let Y::Mapping(top) = v else {
@@ -811,27 +912,7 @@ impl DocReader<'_> {
         let message = text(&mut self, "message");
         let remediation = text(&mut self, "remediation");
         let sev_text = text(&mut self, "severity");
-        let severity = match SEVERITIES.iter().find(|(n, _)| *n == sev_text) {
-            Some((_, s)) => *s,
-            None => {
-                if given.contains_key("severity") && !sev_text.is_empty() {
-                    let span = self
-                        .fields
-                        .get("severity")
-                        .filter(|f| !f.text.is_empty())
-                        .map(|f| (f.file_offset(0), f.file_offset(f.text.len() - 1) + 1))
-                        .unwrap_or_else(|| self.key("severity"));
-                    self.diag(
-                        Code::UnknownSeverity,
-                        format!("unknown value `{sev_text}`"),
-                        span,
-                        "not one of the allowed values".into(),
-                        "severity is one of: info, low, medium, high, critical".into(),
-                    );
-                }
-                Severity::Info
-            }
-        };
+        let severity = self.severity(&sev_text, given.contains_key("severity"));
         let list = |r: &mut Self, name: &str| match given.get(name) {
             Some(x) => {
                 let span = r.key(name);
@@ -864,54 +945,10 @@ impl DocReader<'_> {
                 }
             }
         }
-        let mut params = BTreeMap::new();
-        if let Some(x) = given.get("params") {
-            for (name, p) in self.mapping(x, "params", "`params`", &[]) {
-                let at = self.nested_key("params", &name);
-                let what = format!("param `{name}`");
-                let entries = match p {
-                    Y::Mapping(_) => self.mapping(p, "params", &what, &["default", "help"]),
-                    other => {
-                        self.diag(
-                            Code::InvalidYaml,
-                            "invalid rule file".into(),
-                            at,
-                            format!("{what} must be a mapping, this is {}", kind_of(other)),
-                            "declare a param as `name: { default: 3, help: what it means }`".into(),
-                        );
-                        continue;
-                    }
-                };
-                let default = entries
-                    .iter()
-                    .find(|(k, _)| k == "default")
-                    .map(|(_, v)| (*v).clone());
-                let help = match entries.iter().find(|(k, _)| k == "help") {
-                    Some((_, v)) => self.text(None, v, at, &format!("the help of {what}")),
-                    None => None,
-                };
-                for (missing, absent) in [
-                    ("default", default.is_none()),
-                    (
-                        "help",
-                        help.is_none() && !entries.iter().any(|(k, _)| k == "help"),
-                    ),
-                ] {
-                    if absent {
-                        self.diag(
-                            Code::MissingField,
-                            format!("{what} has no `{missing}`"),
-                            at,
-                            format!("no `{missing}` here"),
-                            "declare a param as `name: { default: 3, help: what it means }`".into(),
-                        );
-                    }
-                }
-                if let (Some(default), Some(help)) = (default, help) {
-                    params.insert(name, ParamDoc { default, help });
-                }
-            }
-        }
+        let params = match given.get("params") {
+            Some(x) => self.params(x),
+            None => BTreeMap::new(),
+        };
         if !self.errs.is_empty() {
             return Err(self.errs);
         }
