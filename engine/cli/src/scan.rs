@@ -79,18 +79,43 @@ pub struct DumpReport {
     pub result: ScanResult,
 }
 
-/// The rules' stacks and the dump's title from one unwinder: the stacks the
-/// title unwinds are cached there for the rules.
-pub fn stacks_and_title(k: &Kernel) -> (Box<dyn for<'k> Stacks<'k>>, crate::title::Title) {
-    match Unwinder::new(k) {
-        Ok(u) => {
-            let t = crate::title::title(k, &u);
-            (Box::new(UnwindStacks { unwinder: u }), t)
+/// The rules' stacks: the ORC unwinder, or empty stacks with the reason
+/// when the vmlinux has no usable unwind data.
+pub enum ScanStacks {
+    Unwind(UnwindStacks),
+    None(NoStacks),
+}
+
+impl ScanStacks {
+    pub fn new(k: &Kernel) -> ScanStacks {
+        match Unwinder::new(k) {
+            Ok(u) => ScanStacks::Unwind(UnwindStacks { unwinder: u }),
+            Err(e) => ScanStacks::None(NoStacks(format!("no stacks: {e}"))),
         }
-        Err(e) => (
-            Box::new(NoStacks(format!("no stacks: {e}"))),
-            crate::title::dump_title(k),
-        ),
+    }
+
+    pub fn stacks<'k>(&self) -> &dyn Stacks<'k> {
+        match self {
+            ScanStacks::Unwind(u) => u,
+            ScanStacks::None(n) => n,
+        }
+    }
+
+    /// The dump's title from the model's own log and task list and the
+    /// rules' unwinder: read once for the title and the rules (stacks the
+    /// title unwinds stay cached for the rules).
+    pub fn title<'k>(&self, m: &Model<'k>) -> crate::title::Title {
+        match self {
+            ScanStacks::Unwind(u) => crate::title::title_known(
+                m.k,
+                &u.unwinder,
+                &crate::title::Known {
+                    log: m.dmesg().ok(),
+                    tasks: m.tasks().ok(),
+                },
+            ),
+            ScanStacks::None(_) => crate::title::dump_title(m.k),
+        }
     }
 }
 

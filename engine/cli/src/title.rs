@@ -46,10 +46,6 @@ pub const HUNG_IN_FUNCTION: usize = 4;
 pub const CPU_HOG_NS: u64 = 20_000_000_000;
 /// Stacks unwound to name a flood's function.
 const FLOOD_SAMPLE: usize = 64;
-/// Above this many tasks, only tasks in D or R are asked what lock they
-/// wait for (a sleeping task waits for an event, not a lock, unless it
-/// waits interruptibly — rare beside the cost of unwinding every stack).
-const ALL_TASKS_WAIT_LIMIT: usize = 4096;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -700,16 +696,43 @@ pub fn dump_title(k: &Kernel) -> Title {
     }
 }
 
+/// What a title is made from that a caller may already have read: the
+/// log and the task list (the rule engine's model has both).
+pub struct Known<'a, 'k> {
+    pub log: Option<&'a [kmodel::printk::LogRecord]>,
+    pub tasks: Option<&'a [Task<'k>]>,
+}
+
+/// The title of a dump from the log and tasks already read (`None`: read
+/// them here), with the rules' own unwinder.
+pub fn title_known<'k>(k: &'k Kernel, u: &Unwinder, known: &Known<'_, 'k>) -> Title {
+    title_from(k, Some(u), known)
+}
+
 fn title_with(k: &Kernel, u: Option<&Unwinder>) -> Title {
-    let reports = k.oopses().unwrap_or_default();
+    title_from(
+        k,
+        u,
+        &Known {
+            log: None,
+            tasks: None,
+        },
+    )
+}
+
+fn title_from<'k>(k: &'k Kernel, u: Option<&Unwinder>, known: &Known<'_, 'k>) -> Title {
+    let reports = match known.log {
+        Some(log) => kmodel::oops::parse_log(log),
+        None => k.oopses().unwrap_or_default(),
+    };
     let panic_cpu = k.panic_cpu().ok().flatten();
     let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind == OopsKind::Panic);
     if panicked {
-        if let Some(t) = crash_title(k, u, &reports) {
+        if let Some(t) = crash_title(k, u, &reports, known) {
             return t;
         }
     }
-    live_title(k, u, &reports)
+    live_title(k, u, &reports, known)
 }
 
 fn printed_frames(r: &OopsReport) -> Vec<TitleFrame> {
@@ -817,7 +840,12 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
     })
 }
 
-fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Option<Title> {
+fn crash_title<'k>(
+    k: &'k Kernel,
+    u: Option<&Unwinder>,
+    reports: &[OopsReport],
+    known: &Known<'_, 'k>,
+) -> Option<Title> {
     let CrashCause {
         panic,
         cause,
@@ -827,7 +855,7 @@ fn crash_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Opti
     // A hung-task panic: the tasks are still there; title it as a live
     // hang is (by the lock chain's end), so both captures group together.
     if kind == TitleKind::HungTask {
-        let live = live_tasks(k, u);
+        let live = live_tasks(k, u, known);
         if let Some(mut t) = hung(k, u, &live, reports) {
             if !message.is_empty() {
                 t.note = Some(match t.note {
@@ -873,8 +901,11 @@ struct LiveTasks<'k> {
     graph: kmodel::locks::WaitGraph,
 }
 
-fn live_tasks<'k>(k: &'k Kernel, u: Option<&Unwinder>) -> LiveTasks<'k> {
-    let tasks = k.task_walk().map(|w| w.tasks).unwrap_or_default();
+fn live_tasks<'k>(k: &'k Kernel, u: Option<&Unwinder>, known: &Known<'_, 'k>) -> LiveTasks<'k> {
+    let tasks = match known.tasks {
+        Some(t) => t.to_vec(),
+        None => k.task_walk().map(|w| w.tasks).unwrap_or_default(),
+    };
     let blocked = waits(k, u, &tasks);
     let addrs: Vec<u64> = blocked.keys().copied().collect();
     let graph = k.wait_graph(&addrs, |a| blocked.get(&a).cloned());
@@ -885,7 +916,12 @@ fn live_tasks<'k>(k: &'k Kernel, u: Option<&Unwinder>) -> LiveTasks<'k> {
     }
 }
 
-fn live_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Title {
+fn live_title<'k>(
+    k: &'k Kernel,
+    u: Option<&Unwinder>,
+    reports: &[OopsReport],
+    known: &Known<'_, 'k>,
+) -> Title {
     // An oops the kernel survived (the task was killed): the first one,
     // since later ones are usually its consequences.
     if let Some(r) = reports.iter().find(|r| r.kind.is_oops()) {
@@ -896,7 +932,7 @@ fn live_title(k: &Kernel, u: Option<&Unwinder>, reports: &[OopsReport]) -> Title
             task_note(r),
         );
     }
-    let live = live_tasks(k, u);
+    let live = live_tasks(k, u, known);
     if let Some(t) = deadlock(k, u, &live) {
         return t;
     }
@@ -965,10 +1001,13 @@ fn waits(
     u: Option<&Unwinder>,
     tasks: &[Task<'_>],
 ) -> HashMap<u64, kmodel::locks::BlockedOn> {
-    let all = tasks.len() <= ALL_TASKS_WAIT_LIMIT;
+    // Only tasks in D or R are asked what lock they wait for, as the rules'
+    // model asks them: a task in S waits for an event, not a lock (unless it
+    // waits interruptibly — rare beside the cost of unwinding every stack,
+    // which was a quarter of a scan's time).
     tasks
         .iter()
-        .filter(|t| t.state != 'I' && (all || t.state == 'D' || t.state == 'R'))
+        .filter(|t| t.state == 'D' || t.state == 'R')
         .filter_map(|t| Some((t.addr(), u?.blocked_on(k, t)?)))
         .collect()
 }

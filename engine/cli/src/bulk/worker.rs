@@ -173,11 +173,12 @@ pub fn scan_one(
         Err(e) => return fail(out, "kernel", with_causes(&e)),
     };
     out.release = s.kernel.release.clone();
-    let (stacks, title) = crate::scan::stacks_and_title(&s.kernel);
+    let stacks = crate::scan::ScanStacks::new(&s.kernel);
+    let model = Model::new(&s.kernel, stacks.stacks());
+    let title = stacks.title(&model);
     out.title_kind = Some(title.kind.slug().to_string());
     out.title = Some(title.text);
     out.signature = Some(title.signature);
-    let model = Model::new(&s.kernel, stacks.as_ref());
     out.evaluated = pack
         .rules
         .iter()
