@@ -62,10 +62,7 @@ impl<'k> Stacks<'k> for NoStacks {
 }
 
 pub fn stacks_for(k: &Kernel) -> Box<dyn for<'k> Stacks<'k>> {
-    match Unwinder::new(k) {
-        Ok(u) => Box::new(UnwindStacks { unwinder: u }),
-        Err(e) => Box::new(NoStacks(format!("no stacks: {e}"))),
-    }
+    Box::new(ScanStacks::new(k))
 }
 
 #[derive(Debug, Serialize)]
@@ -94,7 +91,7 @@ impl ScanStacks {
         }
     }
 
-    pub fn stacks<'k>(&self) -> &dyn Stacks<'k> {
+    fn stacks<'k>(&self) -> &dyn Stacks<'k> {
         match self {
             ScanStacks::Unwind(u) => u,
             ScanStacks::None(n) => n,
@@ -105,17 +102,27 @@ impl ScanStacks {
     /// rules' unwinder: read once for the title and the rules (stacks the
     /// title unwinds stay cached for the rules).
     pub fn title<'k>(&self, m: &Model<'k>) -> crate::title::Title {
-        match self {
-            ScanStacks::Unwind(u) => crate::title::title_known(
-                m.k,
-                &u.unwinder,
-                &crate::title::Known {
-                    log: m.dmesg().ok(),
-                    tasks: m.tasks().ok(),
-                },
-            ),
-            ScanStacks::None(_) => crate::title::dump_title(m.k),
-        }
+        let u = match self {
+            ScanStacks::Unwind(u) => Some(&u.unwinder),
+            ScanStacks::None(_) => None,
+        };
+        crate::title::title_known(
+            m.k,
+            u,
+            &crate::title::Known {
+                log: m.dmesg().ok(),
+                tasks: m.tasks().ok(),
+            },
+        )
+    }
+}
+
+impl<'k> Stacks<'k> for ScanStacks {
+    fn stack(&self, k: &'k Kernel, task: &Task<'k>) -> Arc<StackInfo> {
+        self.stacks().stack(k, task)
+    }
+    fn blocked_on(&self, k: &'k Kernel, task: &Task<'k>) -> Option<BlockedOn> {
+        self.stacks().blocked_on(k, task)
     }
 }
 

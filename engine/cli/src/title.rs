@@ -704,9 +704,10 @@ pub struct Known<'a, 'k> {
 }
 
 /// The title of a dump from the log and tasks already read (`None`: read
-/// them here), with the rules' own unwinder.
-pub fn title_known<'k>(k: &'k Kernel, u: &Unwinder, known: &Known<'_, 'k>) -> Title {
-    title_from(k, Some(u), known)
+/// them here), with the rules' own unwinder (none: from the log and the
+/// task list alone).
+pub fn title_known<'k>(k: &'k Kernel, u: Option<&Unwinder>, known: &Known<'_, 'k>) -> Title {
+    title_from(k, u, known)
 }
 
 fn title_with(k: &Kernel, u: Option<&Unwinder>) -> Title {

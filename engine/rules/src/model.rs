@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kmodel::locks::{BlockedOn, WaitGraph};
-use kmodel::mm::MemorySummary;
+use kmodel::mm::{MemorySummary, VmStat};
 use kmodel::modules::ModuleInfo;
 use kmodel::partial::Gap;
 use kmodel::printk::LogRecord;
@@ -100,6 +100,7 @@ pub struct Model<'k> {
     pools: Lazy<Vec<WorkerPool>>,
     slab_caches: Lazy<Vec<SlabCache>>,
     hz: Lazy<u64>,
+    vm_stats: Lazy<Vec<VmStat>>,
     stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
     blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
     /// Stacks unwound through this model (a laziness test reads it).
@@ -145,6 +146,7 @@ impl<'k> Model<'k> {
             pools: OnceCell::new(),
             slab_caches: OnceCell::new(),
             hz: OnceCell::new(),
+            vm_stats: OnceCell::new(),
             stack_cache: RefCell::new(HashMap::new()),
             blocked_cache: RefCell::new(HashMap::new()),
             unwound: Cell::new(0),
@@ -254,6 +256,11 @@ impl<'k> Model<'k> {
 
     pub fn slab_caches(&self) -> ModelResult<&[SlabCache]> {
         lazy(&self.slab_caches, &self.spent, || self.k.slab_caches()).map(|v| v.as_slice())
+    }
+
+    /// The global VM counters, read once.
+    pub fn vm_stats(&self) -> ModelResult<&[VmStat]> {
+        lazy(&self.vm_stats, &self.spent, || self.k.vm_stats()).map(|v| v.as_slice())
     }
 
     /// Jiffies per second.

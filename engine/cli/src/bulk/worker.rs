@@ -174,7 +174,7 @@ pub fn scan_one(
     };
     out.release = s.kernel.release.clone();
     let stacks = crate::scan::ScanStacks::new(&s.kernel);
-    let model = Model::new(&s.kernel, stacks.stacks());
+    let model = Model::new(&s.kernel, &stacks);
     let title = stacks.title(&model);
     out.title_kind = Some(title.kind.slug().to_string());
     out.title = Some(title.text);

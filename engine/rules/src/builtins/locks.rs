@@ -153,12 +153,10 @@ const LOCK: TypeDecl = TypeDecl {
             Shape::Is(Ty::Task),
             "the task holding it, where the kernel records one (mutex, rwsem writer, rt_mutex, RT spinlock/rwlock writer); null if free or not recorded",
             |ev, l, span| {
-                let m = ev.model(span)?;
-                let g = m.wait_graph().map_err(model_err(span))?;
-                let owner = match g.locks.iter().find(|c| c.addr == l.address) {
+                let owner = match contended(ev, &l, span)? {
                     Some(c) => c.state.as_ref().ok().and_then(|s| s.owner),
                     None => LockKind::from_name(l.kind)
-                        .and_then(|k| m.k.lock_at(l.address, k).ok())
+                        .and_then(|k| ev.model(span).ok()?.k.lock_at(l.address, k).ok())
                         .and_then(|s| s.owner),
                 };
                 task_at(ev, owner, span)?
@@ -167,18 +165,25 @@ const LOCK: TypeDecl = TypeDecl {
     ],
 };
 
-/// Where a waited-for lock lives, from the wait-for graph (which names the
-/// containing object of every contended lock).
+/// A waited-for lock as the wait-for graph holds it (its state, owner and
+/// containing object), if it is contended.
+fn contended<'m>(
+    ev: &Evaluator<'m, '_>,
+    l: &LockVal,
+    span: Span,
+) -> Result<Option<&'m kmodel::locks::ContendedLock>, EvalError> {
+    let g = ev.model(span)?.wait_graph().map_err(model_err(span))?;
+    Ok(g.locks.iter().find(|c| c.addr == l.address))
+}
+
+/// Where a waited-for lock lives (the graph names the containing object of
+/// every contended lock).
 fn home_of(
     ev: &Evaluator<'_, '_>,
     l: &LockVal,
     span: Span,
 ) -> Result<Option<kmodel::locks::LockHome>, EvalError> {
-    let g = ev.model(span)?.wait_graph().map_err(model_err(span))?;
-    Ok(g.locks
-        .iter()
-        .find(|c| c.addr == l.address)
-        .and_then(|c| c.home.clone()))
+    Ok(contended(ev, l, span)?.and_then(|c| c.home.clone()))
 }
 
 fn state<'k>(_: &Evaluator<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockState>, EvalError> {

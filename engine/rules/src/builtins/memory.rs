@@ -6,8 +6,8 @@ use kmodel::slab::SlabCache;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Function, Module, Param, Root,
-    Shape, Sig, TypeDecl,
+    decl_field, model_err, nth, opt_int, wrong_owner, Function, Module, Param, Root, Shape, Sig,
+    TypeDecl,
 };
 use crate::eval::{EvalError, Evaluator};
 use crate::schema::Ty;
@@ -48,8 +48,7 @@ pub static MODULE: Module = Module {
             let Value::Str(name) = a.get(0)? else {
                 return Ok(Value::Null);
             };
-            let m = ev.model(a.span)?;
-            let stats = m.k.vm_stats().map_err(kernel_err(a.span))?;
+            let stats = ev.model(a.span)?.vm_stats().map_err(model_err(a.span))?;
             Ok(opt_int(
                 stats
                     .iter()
