@@ -39,8 +39,19 @@ struct DumpArgs {
     /// Extra directories to search for the debug vmlinux.
     #[arg(long = "debuginfo-dir")]
     debuginfo_dirs: Vec<PathBuf>,
+    /// `none`: read symbols, types and unwind tables from the dump's own
+    /// memory (kallsyms, BTF, ORC) even where a debug vmlinux is found.
+    /// `auto` does so only when none is found.
+    #[arg(long, value_enum, default_value = "auto")]
+    debuginfo: DebugInfoArg,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum DebugInfoArg {
+    Auto,
+    None,
 }
 
 #[derive(Subcommand)]
@@ -227,10 +238,15 @@ fn manifest_path() -> PathBuf {
 }
 
 fn open(a: &DumpArgs) -> Result<Session, Report> {
-    Ok(Session::open(
+    let source = match a.debuginfo {
+        DebugInfoArg::Auto => vmtriage_cli::session::DebugSource::Auto,
+        DebugInfoArg::None => vmtriage_cli::session::DebugSource::Memory,
+    };
+    Ok(Session::open_with(
         &a.dump,
         a.vmlinux.as_deref(),
         &a.debuginfo_dirs,
+        source,
     )?)
 }
 

@@ -19,6 +19,9 @@ pub struct Info {
     pub crashed_cpu: Option<u32>,
     pub panic_message: Option<String>,
     pub kaslr_offset: String,
+    /// Where symbols, types and unwind tables come from (a debug vmlinux,
+    /// or the dump's own memory when none was found).
+    pub debuginfo: String,
     pub paging_levels: u32,
     pub cpus: usize,
     /// Tasks that could be read.
@@ -79,6 +82,7 @@ pub fn info(k: &Kernel) -> Result<Info> {
         crashed_cpu: k.panic_cpu().ok().flatten(),
         panic_message: k.panic_message().ok().flatten(),
         kaslr_offset: format!("{:#x}", k.kaslr_offset),
+        debuginfo: k.debug.source_description().to_string(),
         paging_levels: k.paging_levels(),
         cpus: k.online_cpus().map(|c| c.len()).unwrap_or(0),
         tasks: walk.as_ref().map(|w| w.tasks.len()),
@@ -98,6 +102,7 @@ pub fn info_text(i: &Info) -> String {
     s += &format!("   SIGNATURE: {}\n", i.title.signature);
     s += &format!("     RELEASE: {}\n", i.release);
     s += &format!("    BUILD-ID: {}\n", opt(i.build_id.clone()));
+    s += &format!("   DEBUGINFO: {}\n", i.debuginfo);
     s += &format!(
         "      FORMAT: {}, compression {}{}\n",
         i.format,

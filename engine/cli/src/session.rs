@@ -67,26 +67,96 @@ pub struct Session {
     pub kernel: Kernel,
 }
 
+/// Where a session's debug info comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DebugSource {
+    /// The debug vmlinux (`--vmlinux`, else searched for); when none is
+    /// found, the dump's own memory, said on stderr.
+    #[default]
+    Auto,
+    /// The dump's own memory (`--debuginfo none`): kallsyms, BTF, ORC.
+    Memory,
+}
+
 impl Session {
     pub fn open(
         dump: &Path,
         vmlinux: Option<&Path>,
         debuginfo_dirs: &[PathBuf],
     ) -> Result<Session, OpenError> {
+        Self::open_with(dump, vmlinux, debuginfo_dirs, DebugSource::Auto)
+    }
+
+    /// [`Session::open`] with the choice of debug info.
+    pub fn open_with(
+        dump: &Path,
+        vmlinux: Option<&Path>,
+        debuginfo_dirs: &[PathBuf],
+        source: DebugSource,
+    ) -> Result<Session, OpenError> {
         let core = Vmcore::open(dump).map_err(|source| OpenError::Dump {
             path: dump.to_path_buf(),
             source,
         })?;
-        let vmlinux = match vmlinux {
-            Some(p) => p.to_path_buf(),
-            None => {
+        let vmlinux = match (vmlinux, source) {
+            (_, DebugSource::Memory) => None,
+            (Some(p), _) => Some(p.to_path_buf()),
+            (None, DebugSource::Auto) => {
                 let (release, build_id) = dump_identity(&core);
-                kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs)
-                    .map_err(|source| OpenError::NoVmlinux { source })?
+                match kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        eprintln!(
+                            "note: no debug vmlinux for {release}; reading symbols, types and \
+                             unwind tables from the dump's own memory (kallsyms, BTF, ORC: no \
+                             line numbers, inline frames or frame variables)"
+                        );
+                        let debug = memory_debuginfo(&core)
+                            .map_err(|_| OpenError::NoVmlinux { source: e })?;
+                        return Self::from_parts(dump, core, Arc::new(debug));
+                    }
+                }
             }
         };
-        Self::from_parts(dump, core, Arc::new(open_debuginfo(&vmlinux)?))
+        let debug = match vmlinux {
+            Some(v) => open_debuginfo(&v)?,
+            None => memory_debuginfo(&core).map_err(|source| OpenError::Debug {
+                path: dump.to_path_buf(),
+                source,
+            })?,
+        };
+        Self::from_parts(dump, core, Arc::new(debug))
     }
+}
+
+/// Debug info made from the dump's own memory (kallsyms, BTF, ORC; see
+/// `kdebuginfo::memory`): the kernel image is read through its fixed
+/// mapping (`__START_KERNEL_map` + `phys_base`), which is all the tables
+/// need, before any page table is known.
+pub fn memory_debuginfo(core: &Vmcore) -> Result<KernelDebugInfo, kdebuginfo::Error> {
+    const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+    let info = core.vmcoreinfo().ok_or_else(|| {
+        kdebuginfo::Error::NoDebugInfoInDump(
+            "the dump has no VMCOREINFO note (no KASLR offset, no kernel symbols)".into(),
+        )
+    })?;
+    let phys_base = info.phys_base().or(core.phys_base()).unwrap_or(0);
+    let read = |va: u64, buf: &mut [u8]| -> Result<(), String> {
+        if va < START_KERNEL_MAP {
+            return Err(format!("{va:#x} is outside the kernel image"));
+        }
+        core.read_phys(va - START_KERNEL_MAP + phys_base, buf)
+            .map_err(|e| e.to_string())
+    };
+    let build_id = info.build_id();
+    let symbol = |n: &str| info.symbol(n);
+    let k = kdebuginfo::DumpKernel {
+        release: info.osrelease().unwrap_or("unknown"),
+        build_id: build_id.as_deref(),
+        kaslr_offset: info.kernel_offset().unwrap_or(0),
+        symbol: &symbol,
+    };
+    KernelDebugInfo::from_memory(&read, &k)
 }
 
 /// The release and build-id (hex) a dump's VMCOREINFO names.

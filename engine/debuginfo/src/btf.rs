@@ -117,6 +117,8 @@ fn kind_key(k: BtfKind) -> u8 {
         // Functions and variables are not looked up by name (the symbol
         // table and DWARF serve those): not indexed.
         BtfKind::Fwd => 7,
+        // Variables: the per-CPU ones, looked up by name without DWARF.
+        BtfKind::Var => 14,
         _ => 0,
     }
 }
@@ -330,6 +332,97 @@ impl<'a> Btf<'a> {
             | BtfKind::FuncProto => Some(e.size_or_type),
             _ => None,
         }
+    }
+
+    /// Whether the type's `kind_flag` is set (bitfield encoding of a
+    /// struct, signedness of an enum, a union's forward declaration).
+    pub fn kind_flag(&self, id: u32) -> bool {
+        self.entries.get(id as usize).is_some_and(|e| e.kind_flag)
+    }
+
+    /// The `n`th u32 after a type's 12-byte header.
+    fn extra(&self, id: u32, n: usize) -> Option<u32> {
+        let e = self.entries.get(id as usize)?;
+        self.u32_at(e.pos as usize + 12 + 4 * n)
+    }
+
+    /// An INT's (encoding, bit offset, bits): encoding bit 0 signed, bit 1
+    /// char, bit 2 bool.
+    pub fn int_info(&self, id: u32) -> Option<(u8, u32, u32)> {
+        if self.kind(id)? != BtfKind::Int {
+            return None;
+        }
+        let v = self.extra(id, 0)?;
+        Some((((v >> 24) & 0xf) as u8, (v >> 16) & 0xff, v & 0xff))
+    }
+
+    /// An ARRAY's element type and element count.
+    pub fn array_info(&self, id: u32) -> Option<(u32, u32)> {
+        if self.kind(id)? != BtfKind::Array {
+            return None;
+        }
+        Some((self.extra(id, 0)?, self.extra(id, 2)?))
+    }
+
+    /// The named values of an ENUM or ENUM64 (an unsigned 64-bit value above
+    /// `i64::MAX` wraps to negative).
+    pub fn enumerators(&self, id: u32) -> Vec<(String, i64)> {
+        let Some(e) = self.entries.get(id as usize) else {
+            return Vec::new();
+        };
+        let signed = e.kind_flag;
+        let name = |off: u32| {
+            self.str_at(off)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        (0..e.vlen as usize)
+            .map_while(|i| match e.kind {
+                BtfKind::Enum => {
+                    let (n, v) = (self.extra(id, 2 * i)?, self.extra(id, 2 * i + 1)?);
+                    let v = if signed {
+                        i64::from(v as i32)
+                    } else {
+                        i64::from(v)
+                    };
+                    Some((name(n), v))
+                }
+                BtfKind::Enum64 => {
+                    let n = self.extra(id, 3 * i)?;
+                    let lo = u64::from(self.extra(id, 3 * i + 1)?);
+                    let hi = u64::from(self.extra(id, 3 * i + 2)?);
+                    Some((name(n), ((hi << 32) | lo) as i64))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A FUNC_PROTO's parameter types and whether it is variadic (a last
+    /// parameter of type 0).
+    pub fn params(&self, id: u32) -> (Vec<u32>, bool) {
+        let Some(e) = self.entries.get(id as usize) else {
+            return (Vec::new(), false);
+        };
+        if e.kind != BtfKind::FuncProto {
+            return (Vec::new(), false);
+        }
+        let mut ps: Vec<u32> = (0..e.vlen as usize)
+            .map_while(|i| self.extra(id, 2 * i + 1))
+            .collect();
+        let variadic = ps.last() == Some(&0);
+        if variadic {
+            ps.pop();
+        }
+        (ps, variadic)
+    }
+
+    /// The first type of a kind (by [`BtfKind`]) and name: a struct, union,
+    /// enum, typedef, int or variable.
+    pub fn named(&self, kind: BtfKind, name: &str) -> Option<u32> {
+        self.by_name
+            .get(&(kind_key(kind), name.as_bytes()))
+            .map(|&(id, _)| id)
     }
 
     /// Members of a struct or union.

@@ -94,6 +94,16 @@ pub enum Error {
     #[error("bad type at .debug_info offset {offset:#x}: {reason}")]
     BadType { offset: u64, reason: String },
 
+    /// The kernel's own tables (kallsyms, BTF, ORC) could not be read from
+    /// the dump's memory.
+    #[error("cannot make debug info from the dump's memory: {0}; pass the debug vmlinux with --vmlinux or --debuginfo-dir")]
+    NoDebugInfoInDump(String),
+
+    /// A fact only DWARF has (a global's type, line numbers, frame
+    /// variables), asked of debug info made without it.
+    #[error("needs debuginfo: {0}")]
+    NeedsDebuginfo(String),
+
     /// Following type references went too deep (a cycle through typedefs or qualifiers).
     #[error(
         "type reference chain too deep at .debug_info offset {offset:#x} (cycle in the DWARF?)"

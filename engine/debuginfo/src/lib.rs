@@ -12,11 +12,13 @@
 //! All addresses are link-time addresses; callers add the KASLR offset.
 
 pub mod btf;
+mod btftypes;
 mod discover;
 mod dwarf;
 mod elf;
 mod error;
 mod hash;
+pub mod memory;
 mod symbols;
 mod types;
 
@@ -24,10 +26,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+pub use btftypes::GLOBALS;
 pub use discover::{candidate_paths, find_vmlinux};
 pub use dwarf::{CodeUnits, IndexStats};
 pub use elf::{to_hex, Section, SectionInfo};
 pub use error::{Error, Result};
+pub use memory::{DumpKernel, ReadMemory};
 pub use symbols::{Symbol, SymbolKind, SymbolOffset, SymbolTable};
 pub use types::{Encoding, Member, MemberInfo, Type, TypeId, TypeKind, Variable};
 
@@ -48,6 +52,9 @@ pub struct KernelDebugInfo {
     index: OnceLock<NameIndex>,
     btf: OnceLock<Option<btf::Btf<'static>>>,
     types: RwLock<HashMap<TypeId, Arc<Type>, FxBuildHasher>>,
+    /// Array types made for declared globals without DWARF (element,
+    /// length, id).
+    synthetic: Mutex<Vec<(TypeId, u64, TypeId)>>,
     // Declared last so that it is dropped after everything borrowing from it.
     _backing: Backing,
 }
@@ -142,6 +149,7 @@ impl KernelDebugInfo {
             index: OnceLock::new(),
             btf: OnceLock::new(),
             types: RwLock::new(HashMap::default()),
+            synthetic: Mutex::new(Vec::new()),
             _backing: backing,
         })
     }
@@ -214,6 +222,25 @@ impl KernelDebugInfo {
         self.elf
             .section_index(".debug_info")
             .is_some_and(|i| self.elf.sections[i].size > 0)
+    }
+
+    /// Whether this was made from a dump's memory ([`KernelDebugInfo::from_memory`]):
+    /// kallsyms symbols, BTF types, ORC; no DWARF.
+    pub fn is_from_memory(&self) -> bool {
+        self.section(".notes")
+            .is_some_and(|s| memory::is_memory_image(s.data))
+    }
+
+    /// What the types and symbols come from, for `info`: `DWARF`, `BTF`
+    /// (a vmlinux without DWARF), or the dump's memory.
+    pub fn source_description(&self) -> &'static str {
+        if self.has_dwarf() {
+            "debug vmlinux (DWARF)"
+        } else if self.is_from_memory() {
+            "the dump's memory (kallsyms, BTF, ORC; no line numbers, inline frames or frame variables)"
+        } else {
+            "vmlinux without DWARF (ELF symbols, BTF)"
+        }
     }
 
     /// All sections.
@@ -389,17 +416,7 @@ impl KernelDebugInfo {
         if !matches!(self._backing, Backing::Mmap(_)) {
             return None;
         }
-        let dir = match std::env::var_os("VMTRIAGE_INDEX_CACHE") {
-            Some(v) if v == "off" => return None,
-            Some(v) => std::path::PathBuf::from(v),
-            None => std::env::var_os("XDG_CACHE_HOME")
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache"))
-                })?
-                .join("vmtriage/index"),
-        };
-        Some(dir.join(format!("{}.idx", self.build_id_hex()?)))
+        Some(cache_dir()?.join(format!("{}.idx", self.build_id_hex()?)))
     }
 
     /// What a cached index must match: the build-id, the file's size and
@@ -544,6 +561,8 @@ impl KernelDebugInfo {
         let n = n.strip_prefix("const ").unwrap_or(n).trim();
         let mut id = if n == "void" {
             TypeId::VOID
+        } else if let Some(btf) = self.btf_only() {
+            self.btf_find_type(btf, n).ok_or_else(not_found)?
         } else {
             let (spaces, bare): (&[NameSpace], &str) = if let Some(r) = n.strip_prefix("struct ") {
                 (&[NameSpace::Struct], r.trim())
@@ -597,6 +616,13 @@ impl KernelDebugInfo {
         if let Some(t) = self.types.read().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(t);
         }
+        if let Some(btf) = self.btf_only() {
+            let t = Arc::new(self.btf_parse_type(btf, id, depth)?);
+            if let Ok(mut m) = self.types.write() {
+                m.insert(id, t.clone());
+            }
+            return Ok(t);
+        }
         let d = self.dwarf()?;
         let find_def = |tag: u16, name: &str| -> Option<u64> {
             let ns = match gimli::DwTag(tag) {
@@ -640,7 +666,11 @@ impl KernelDebugInfo {
                     return Ok(mult.saturating_mul(*size));
                 }
                 TypeKind::Pointer { .. } => {
-                    return Ok(mult.saturating_mul(u64::from(self.dwarf()?.address_size)))
+                    let size = match self.btf_only() {
+                        Some(_) => 8,
+                        None => self.dwarf()?.address_size,
+                    };
+                    return Ok(mult.saturating_mul(u64::from(size)));
                 }
                 TypeKind::Typedef { target, .. } => id = *target,
                 TypeKind::Const(t) | TypeKind::Volatile(t) => id = *t,
@@ -881,6 +911,9 @@ impl KernelDebugInfo {
 
     /// A global variable (prefers a definition over an `extern` declaration).
     pub fn variable(&self, name: &str) -> Result<Variable> {
+        if let Some(btf) = self.btf_only() {
+            return self.btf_variable(btf, name);
+        }
         let hit = self
             .lookup(NameSpace::Variable, name)?
             .ok_or_else(|| Error::VariableNotFound(name.to_string()))?;
@@ -894,6 +927,15 @@ impl KernelDebugInfo {
 
     /// The type of a function (a [`TypeKind::Function`]).
     pub fn function_type(&self, name: &str) -> Result<TypeId> {
+        if let Some(btf) = self.btf_only() {
+            return btf
+                .ids()
+                .find(|&i| {
+                    btf.kind(i) == Some(btf::BtfKind::Func) && btf.name(i).as_deref() == Some(name)
+                })
+                .map(|i| TypeId::from_die(u64::from(i)))
+                .ok_or_else(|| Error::TypeNotFound(format!("function {name}")));
+        }
         let hit = self
             .lookup(NameSpace::Function, name)?
             .ok_or_else(|| Error::TypeNotFound(format!("function {name}")))?;
@@ -913,6 +955,24 @@ impl KernelDebugInfo {
             ty: enum_type.to_string(),
             member: enumerator.to_string(),
         })
+    }
+}
+
+/// Where per-build tables are cached: `$VMTRIAGE_INDEX_CACHE` (`off`
+/// disables it), else `$XDG_CACHE_HOME/vmtriage/index` or
+/// `~/.cache/vmtriage/index`.
+pub(crate) fn cache_dir() -> Option<std::path::PathBuf> {
+    match std::env::var_os("VMTRIAGE_INDEX_CACHE") {
+        Some(v) if v == "off" => None,
+        Some(v) => Some(std::path::PathBuf::from(v)),
+        None => Some(
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache"))
+                })?
+                .join("vmtriage/index"),
+        ),
     }
 }
 

@@ -62,7 +62,7 @@ impl TypeId {
         let d = self.ptr_depth();
         (d < 0xff).then(|| TypeId((self.0 & !(0xff << PTR_SHIFT)) | ((d + 1) << PTR_SHIFT)))
     }
-    fn sub_ptr(self) -> TypeId {
+    pub(crate) fn sub_ptr(self) -> TypeId {
         let d = self.ptr_depth();
         TypeId((self.0 & !(0xff << PTR_SHIFT)) | ((d.saturating_sub(1)) << PTR_SHIFT))
     }
