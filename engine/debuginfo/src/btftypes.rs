@@ -59,6 +59,12 @@ pub const GLOBALS: &[(&str, &[&str])] = &[
     ("modules", &["struct list_head"]),
     ("slab_caches", &["struct list_head"]),
     ("panic_on_oops", &["int"]),
+    ("panic_on_warn", &["int"]),
+    ("sysctl_panic_on_rcu_stall", &["int"]),
+    ("pid_max", &["int"]),
+    ("max_threads", &["int"]),
+    // Per-CPU: BTF lists them as VARs when pahole encodes them (not 5.10's).
+    ("runqueues", &["struct rq"]),
     ("softlockup_panic", &["unsigned int", "int"]),
     ("sysctl_hung_task_panic", &["unsigned int", "int"]),
     ("sysctl_hung_task_timeout_secs", &["long unsigned int"]),

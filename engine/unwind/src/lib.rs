@@ -34,6 +34,7 @@ mod dwarf;
 pub mod orc;
 pub mod regs;
 mod unwind;
+mod waitlist;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +63,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Dwarf(String),
+    /// Debug info without DWARF (made from the dump's memory) has no
+    /// frame variables.
+    #[error("needs debuginfo: {0}")]
+    NeedsDebuginfo(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -268,6 +273,13 @@ impl Unwinder {
         if f.module.is_some() {
             return Err(no_var());
         }
+        if !self.debug.has_dwarf() {
+            return Err(Error::NeedsDebuginfo(format!(
+                "the variable `{name}` of {} (frame variables come from DWARF; this debug \
+                 info was made without it)",
+                f.function.as_deref().unwrap_or("?")
+            )));
+        }
         let st = &trace.states[f.state];
         let link =
             f.pc.wrapping_sub(self.kaslr)
@@ -295,8 +307,15 @@ impl Unwinder {
     /// variable has a known value. Outermost, because inner frames may name
     /// a part of the lock (PREEMPT_RT's `rtlock_slowlock_locked` gets an
     /// rwlock's inner rtmutex; `rwbase_write_lock` the rwlock itself).
+    ///
+    /// Without DWARF there are no frame variables: the lock is the one a
+    /// value of the waiting frames points at whose own wait list holds the
+    /// task (see `waitlist.rs`).
     pub fn blocked_on(&self, k: &Kernel, task: &Task<'_>) -> Option<BlockedOn> {
         let trace = self.stack(k, task);
+        if !self.debug.has_dwarf() {
+            return waitlist::blocked_on(k, &trace, task);
+        }
         let mut found = None;
         for (i, f) in trace.frames.iter().enumerate() {
             let Some(site) = f.function.as_deref().and_then(kmodel::locks::wait_site) else {

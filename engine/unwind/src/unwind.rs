@@ -295,6 +295,13 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
             ),
             None => (None, 0, 0),
         };
+        // Without DWARF a GCC clone (`__mutex_lock.constprop.0`, `x.cold`)
+        // is named by its function, as DWARF names it.
+        let sym_name = if u.debug.has_dwarf() {
+            sym_name
+        } else {
+            sym_name.map(|n| clone_base(&n).to_string())
+        };
         let syms = u.build.dwarf.frames(link);
         if syms.iter().all(|s| s.function.is_none()) {
             let (file, line) = syms
@@ -675,4 +682,25 @@ fn module_symbols(
     let mut out = k.module_symbols(m).ok()?;
     out.retain(|(v, _, _)| ranges.iter().any(|r| *v >= r.0 && *v < r.1));
     Some(out)
+}
+
+/// The function a GCC clone's symbol belongs to: `f.constprop.0`,
+/// `f.isra.0`, `f.part.0`, `f.cold`, `f.lto_priv.0` → `f`.
+pub(crate) fn clone_base(name: &str) -> &str {
+    const SUFFIXES: &[&str] = &[
+        "constprop",
+        "isra",
+        "part",
+        "cold",
+        "lto_priv",
+        "localalias",
+    ];
+    match name.split_once('.') {
+        Some((base, rest))
+            if !base.is_empty() && SUFFIXES.contains(&rest.split('.').next().unwrap_or("")) =>
+        {
+            base
+        }
+        _ => name,
+    }
 }
