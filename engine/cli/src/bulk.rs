@@ -15,8 +15,11 @@ pub mod db;
 pub mod discover;
 pub mod execute;
 pub mod fingerprint;
+pub mod pg;
 pub mod plan;
+pub mod sql;
 pub mod store;
+pub mod watch;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -55,7 +58,7 @@ pub enum Isolate {
 #[derive(clap::Args, Debug, Clone)]
 pub struct ScanArgs {
     /// Dumps, directories (searched recursively; dumps are recognised by content) or list files (one path a line).
-    #[arg(required_unless_present = "bulk_worker")]
+    #[arg(required_unless_present_any = ["bulk_worker", "watch"])]
     pub dumps: Vec<PathBuf>,
     /// Rule directory (default: the pack built into this binary).
     #[arg(long)]
@@ -74,7 +77,7 @@ pub struct ScanArgs {
     /// Dumps scanned at once (default: the number of CPUs).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Store results in this SQLite database; dumps and rules unchanged since the last run are not scanned again.
+    /// Store results in this database: a SQLite file, or a PostgreSQL server (postgres://USER@HOST/DB) shared by many scanners; dumps and rules unchanged since the last run are not scanned again.
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// Seconds one dump may take before its worker is stopped and the dump gets an error row (default 600 with worker processes; 0: none).
@@ -97,6 +100,18 @@ pub struct ScanArgs {
     /// Print no per-dump report (the database and the exit code still have the results).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Watch this drop directory and scan each dump once its writer has finished (needs --db; runs until killed, or see --watch-exit-after, --watch-idle-exit).
+    #[arg(long, requires = "db", conflicts_with = "dumps")]
+    pub watch: Option<PathBuf>,
+    /// With --watch: seconds a file's size and mtime must stay unchanged before it is scanned.
+    #[arg(long, default_value_t = 60.0)]
+    pub settle: f64,
+    /// With --watch: exit after this many dumps were scanned.
+    #[arg(long, requires = "watch")]
+    pub watch_exit_after: Option<usize>,
+    /// With --watch: exit after this many seconds with nothing scanned and nothing waiting to settle.
+    #[arg(long, requires = "watch")]
+    pub watch_idle_exit: Option<f64>,
     /// Serve scan requests on stdin (the worker side of --isolate process).
     #[arg(long, hide = true)]
     pub bulk_worker: bool,
@@ -124,6 +139,10 @@ impl ScanArgs {
             run_id: None,
             retry_errors: false,
             quiet: false,
+            watch: None,
+            settle: 60.0,
+            watch_exit_after: None,
+            watch_idle_exit: None,
             bulk_worker: false,
             worker_exe: None,
         }
@@ -334,22 +353,21 @@ impl RunSetup {
 }
 
 fn store_err(e: StoreError) -> Report {
-    err("vmtriage::db", "", format!("database: {e}"))
+    err(
+        "vmtriage::db",
+        "the results so far are kept (each dump's rows are written in one transaction): run the same scan again once the database is reachable",
+        format!("database: {e}"),
+    )
 }
 
-/// The results database of `--db`, if any.
+/// The results database of `--db`, if any: a SQLite file, or a
+/// PostgreSQL server (`postgres://…`).
 fn open_store(args: &ScanArgs) -> Result<Option<Box<dyn Store>>, Report> {
     let Some(p) = &args.db else {
         return Ok(None);
     };
-    let s = db::SqliteStore::open(p).map_err(|e| {
-        err(
-            "vmtriage::db",
-            "pass a writable path for a new or existing results database",
-            format!("cannot open database {}: {e}", p.display()),
-        )
-    })?;
-    Ok(Some(Box::new(s)))
+    let conn = db::Target::of(p).open(false)?;
+    Ok(Some(Box::new(db::SqlStore { conn })))
 }
 
 fn progress(show: bool, len: usize, what: &str) -> indicatif::ProgressBar {
@@ -409,11 +427,20 @@ pub fn scan_with(
         let shard = args.shard.as_deref().unwrap_or("all");
         s.begin_run(&run, shard, host.trim()).map_err(store_err)?;
     }
+    if let Some(dir) = &args.watch {
+        let stats = watch::watch(&cx, dir, store, run, out)?;
+        eprintln!(
+            "watch: {} dump(s) scanned, {} copies, {} unchanged, {} error(s); {} finding(s); {:.1}s",
+            stats.scanned, stats.copies, stats.unchanged, stats.errors, stats.findings, stats.seconds
+        );
+        return Ok(stats);
+    }
     let mut stats = ScanStats {
         run_id: run_id.clone(),
         ..ScanStats::default()
     };
-    let planned = cx.plan(&mut store, &mut stats)?;
+    let found = discover::discover(&args.dumps);
+    let planned = cx.plan(found, &mut store, &mut stats)?;
     let store = cx.execute(planned, store, run, &mut stats, out)?;
     finish(stats, store, &run_id, t0)
 }
@@ -449,10 +476,11 @@ impl Context<'_> {
     /// one job per distinct content.
     fn plan(
         &self,
+        found: (Vec<discover::Candidate>, Vec<discover::InputError>),
         store: &mut Option<Box<dyn Store>>,
         stats: &mut ScanStats,
     ) -> Result<Planned, Report> {
-        let (mut files, input_errors) = discover::discover(&self.args.dumps);
+        let (mut files, input_errors) = found;
         if let Some((k, n)) = self.setup.shard {
             files.retain(|c| discover::shard_of(&c.shard_key, n) == k);
         }
@@ -789,7 +817,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
 /// `vmtriage report`: a summary of a results database.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// The results database written by `vmtriage scan --db`.
+    /// The results database written by `vmtriage scan --db`: a SQLite file or a postgres:// URL.
     #[arg(long)]
     pub db: PathBuf,
     #[arg(long, value_enum, default_value = "text")]
@@ -809,23 +837,11 @@ pub struct ReportArgs {
 pub mod report;
 
 pub fn run_report(args: ReportArgs) -> Result<ExitCode, Report> {
-    if !args.db.is_file() {
-        return Err(err(
-            "vmtriage::db",
-            "scan first: vmtriage scan ARCHIVE --db results.sqlite",
-            format!("no database at {}", args.db.display()),
-        ));
-    }
-    let c = db::open(&args.db).map_err(|e| {
-        err(
-            "vmtriage::db",
-            "",
-            format!("cannot open {}: {e}", args.db.display()),
-        )
-    })?;
+    let c = db::Target::of(&args.db).open(true)?;
+    let c = c.as_ref();
+    let db_err = |e: StoreError| err("vmtriage::db", "", format!("database: {e}"));
     if args.unexplained {
-        let rows = report::signatures(&c, args.top, true)
-            .map_err(|e| err("vmtriage::db", "", format!("database: {e}")))?;
+        let rows = report::signatures(c, args.top, true).map_err(db_err)?;
         match args.format {
             OutFormat::Json => {
                 println!(
@@ -837,8 +853,7 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode, Report> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let r = report::summary(&c, args.top, args.since_run.as_deref())
-        .map_err(|e| err("vmtriage::db", "", format!("database: {e}")))?;
+    let r = report::summary(c, args.top, args.since_run.as_deref()).map_err(db_err)?;
     match args.format {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default()),
         OutFormat::Text => print!("{}", report::summary_text(&r)),
@@ -849,40 +864,40 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode, Report> {
 /// `vmtriage db merge OUT SHARD...`: merge shard databases into one.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MergeArgs {
-    /// The database to merge into (created when missing).
+    /// The database to merge into (a SQLite file, created when missing, or a postgres:// URL).
     pub out: PathBuf,
-    /// Shard databases.
+    /// Shard databases (SQLite files or postgres:// URLs).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
 }
 
 pub fn run_merge(args: MergeArgs) -> Result<ExitCode, Report> {
-    for p in &args.inputs {
-        if !p.is_file() {
-            return Err(err(
-                "vmtriage::db",
-                "pass the shard databases written by `scan --db`",
-                format!("no database at {}", p.display()),
-            ));
-        }
+    let inputs: Vec<db::Target> = args.inputs.iter().map(|p| db::Target::of(p)).collect();
+    let out = db::Target::of(&args.out);
+    // Every input is checked before anything is written.
+    let mut conns = Vec::new();
+    for t in &inputs {
+        conns.push(t.open(true).map_err(|e| {
+            e.wrap_err(
+                "pass the results databases written by `scan --db` (files or postgres:// URLs)",
+            )
+        })?);
     }
-    let mut c = db::open(&args.out).map_err(|e| {
-        err(
-            "vmtriage::db",
-            "",
-            format!("cannot open {}: {e}", args.out.display()),
-        )
-    })?;
-    let (n, dumps) = db::merge(&mut c, &args.inputs).map_err(|e| {
-        err(
-            "vmtriage::db",
-            "are these results databases of `vmtriage scan --db`?",
-            format!("merge: {e}"),
-        )
-    })?;
+    let o = out.open(false)?;
+    let mut dumps = 0;
+    for (t, c) in inputs.iter().zip(&conns) {
+        dumps += db::merge(o.as_ref(), c.as_ref()).map_err(|e| {
+            err(
+                "vmtriage::db",
+                "are these results databases of `vmtriage scan --db`? What was merged before the failure is kept; merging again is safe",
+                format!("merge of {}: {e}", t.describe()),
+            )
+        })?;
+    }
     eprintln!(
-        "merged {n} database(s), {dumps} dump row(s) into {}",
-        args.out.display()
+        "merged {} database(s), {dumps} dump row(s) into {}",
+        inputs.len(),
+        out.describe()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,19 +5,18 @@
 //! same database.
 
 mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::{manifest, Entry};
 use libtest_mimic::{Arguments, Failed, Trial};
+use support::{build_archive, fresh_dir, kernels_dir, small_list};
 use vmtriage_cli::bulk::{self, db, Isolate, ScanArgs, ScanStats};
 use vmtriage_cli::Session;
 use vmtriage_rules::{Diagnosis, RulePack};
-
-fn kernels_dir() -> PathBuf {
-    common::corpus_dir().join("kernels")
-}
 
 /// The executable that serves `scan --bulk-worker`: the vmtriage binary once
 /// main.rs routes `scan` to `bulk::run_scan`, else the `bulk` example.
@@ -37,53 +36,6 @@ fn worker_exe() -> Option<PathBuf> {
         .parent()?
         .join("examples/bulk");
     ex.is_file().then_some(ex)
-}
-
-fn fresh_dir(name: &str) -> Result<PathBuf, Failed> {
-    let d = std::env::temp_dir().join(format!("vmtriage-bulk-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
-    Ok(d)
-}
-
-/// Archive: every corpus dump, one copy, a truncated and a garbage file.
-/// Returns the archive and the good dumps (archive path → manifest entry).
-fn build_archive(entries: &[Entry], dir: &Path) -> Result<BTreeMap<PathBuf, Entry>, Failed> {
-    let mut good = BTreeMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        let sub = dir.join(format!("{}/{}", e.scenario, e.kernel_series));
-        std::fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
-        let p = sub.join(format!(
-            "{i:03}-{}",
-            e.path.file_name().unwrap().to_string_lossy()
-        ));
-        std::os::unix::fs::symlink(&e.path, &p).map_err(|e| e.to_string())?;
-        good.insert(p, e.clone());
-    }
-    let small = entries
-        .iter()
-        .min_by_key(|e| e.size)
-        .ok_or("empty corpus")?;
-    let copy = dir.join("copies/copy-of-smallest");
-    std::fs::create_dir_all(copy.parent().unwrap()).map_err(|e| e.to_string())?;
-    std::fs::copy(&small.path, &copy).map_err(|e| e.to_string())?;
-    good.insert(copy, small.clone());
-    let bytes = std::fs::read(&small.path).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("copies/truncated"),
-        &bytes[..bytes.len().min(3 << 20)],
-    )
-    .map_err(|e| e.to_string())?;
-    let garbage: Vec<u8> = (0..200_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80)
-        .collect();
-    std::fs::write(dir.join("copies/garbage"), garbage).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("copies/NOTES.txt"),
-        "not a dump, skipped by content\n",
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(good)
 }
 
 fn args(inputs: Vec<PathBuf>, db: &Path) -> ScanArgs {
@@ -431,60 +383,14 @@ fn changed_rule_and_shards() -> Result<(), Failed> {
     Ok(())
 }
 
-/// The rows a scan leaves that must not depend on how it got there: every
-/// dump's status and every finding (rule, fingerprint, message), sorted.
+/// A database's rows that must not depend on how they got there.
 fn content(dbp: &Path) -> Result<Vec<String>, Failed> {
-    let c = db::open(dbp).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT 'dump ' || path || ' ' || status FROM dumps",
-        "SELECT 'finding ' || path || ' ' || rule_id || ' ' || fingerprint || ' ' || message FROM findings",
-        "SELECT 'error ' || path || ' ' || ifnull(rule_id, '-') || ' ' || stage FROM errors",
-    ] {
-        let mut st = c.prepare(sql).map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| e.to_string())?;
-        for r in rows {
-            out.push(r.map_err(|e| e.to_string())?);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// A few small dumps of different scenarios, as a list file in `dir`.
-fn small_list(dir: &Path, n: usize) -> Result<PathBuf, Failed> {
-    let mut small: Vec<Entry> = manifest()?
-        .into_iter()
-        .filter(|e| e.format != "elf")
-        .collect();
-    small.sort_by_key(|e| e.size);
-    let mut seen = std::collections::BTreeSet::new();
-    small.retain(|e| seen.insert((e.scenario.clone(), e.kernel_series.clone())));
-    small.truncate(n);
-    let list = dir.join("dumps.list");
-    std::fs::write(
-        &list,
-        small
-            .iter()
-            .map(|e| e.path.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(list)
+    support::content(&db::open(dbp).map_err(|e| e.to_string())?)
 }
 
 fn cli_scan(list: &Path, dbp: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vmtriage"));
-    c.args(["scan", "-q", "--jobs", "2", "--debuginfo-dir"])
-        .arg(kernels_dir())
-        .arg("--db")
-        .arg(dbp)
-        .arg(list)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+    let mut c = support::cli_scan(list, &dbp.to_string_lossy());
+    c.args(["--jobs", "2"]);
     c
 }
 
@@ -525,38 +431,15 @@ fn killed_scan_resumes() -> Result<(), Failed> {
         )
         .into());
     }
-    let ra = bulk::report::summary(&db::open(&clean).map_err(|e| e.to_string())?, 10, None)
-        .map_err(|e| e.to_string())?;
-    let rb = bulk::report::summary(&db::open(&killed).map_err(|e| e.to_string())?, 10, None)
-        .map_err(|e| e.to_string())?;
-    let strip = |r: &bulk::report::Summary| {
-        // Runs and "new since" differ by construction (six runs against one).
-        // So do the times and places of first sightings (the order in which
-        // two workers finish).
-        let mut v = serde_json::to_value(r).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            for k in ["last_run", "last_run_started", "new_buckets", "new_dumps"] {
-                o.remove(k);
-            }
-            for table in ["top_buckets", "signatures"] {
-                if let Some(b) = o.get_mut(table).and_then(|b| b.as_array_mut()) {
-                    for x in b.iter_mut().filter_map(|x| x.as_object_mut()) {
-                        for k in ["first_seen", "first_path", "last_seen"] {
-                            x.remove(k);
-                        }
-                    }
-                }
-            }
-        }
-        v
-    };
-    if strip(&ra) != strip(&rb) {
-        return Err(format!(
-            "report differs:\n{}\nvs\n{}",
-            bulk::report::summary_text(&ra),
-            bulk::report::summary_text(&rb)
-        )
-        .into());
+    let ca = db::open(&clean).map_err(|e| e.to_string())?;
+    let cb = db::open(&killed).map_err(|e| e.to_string())?;
+    if support::report_core(&ca)? != support::report_core(&cb)? {
+        let text = |c: &rusqlite::Connection| {
+            bulk::report::summary(c, 10, None)
+                .map(|r| bulk::report::summary_text(&r))
+                .unwrap_or_default()
+        };
+        return Err(format!("report differs:\n{}\nvs\n{}", text(&ca), text(&cb)).into());
     }
     Ok(())
 }
@@ -609,6 +492,171 @@ fn damaged_database_is_an_error() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Writes `from` to `to` in `chunks` pieces with a pause after each, the
+/// file open all along (as a kdump server writes a dump over minutes).
+fn write_slowly(from: &Path, to: &Path, chunks: u64, pause: Duration) -> std::io::Result<()> {
+    use std::io::Write;
+    let bytes = std::fs::read(from)?;
+    let mut f = std::fs::File::create(to)?;
+    let step = (bytes.len() as u64).div_ceil(chunks).max(1) as usize;
+    for piece in bytes.chunks(step) {
+        f.write_all(piece)?;
+        f.flush()?;
+        std::thread::sleep(pause);
+    }
+    Ok(())
+}
+
+fn watcher(drop_dir: &Path, dbp: &Path, idle: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vmtriage"));
+    c.args([
+        "scan",
+        "-q",
+        "--jobs",
+        "1",
+        "--settle",
+        "1",
+        "--watch-idle-exit",
+        idle,
+    ])
+    .arg("--debuginfo-dir")
+    .arg(kernels_dir())
+    .arg("--db")
+    .arg(dbp)
+    .arg("--watch")
+    .arg(drop_dir)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// How many dumps the watcher said it scanned (its last line).
+fn watched(o: &std::process::Output) -> Result<usize, Failed> {
+    let err = String::from_utf8_lossy(&o.stderr);
+    err.lines()
+        .rev()
+        .find_map(|l| {
+            l.strip_prefix("watch: ")?
+                .split(" dump(s) scanned")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| format!("no summary from the watcher ({:?}): {err}", o.status).into())
+}
+
+/// `scan --watch`: dumps written slowly in chunks into the drop directory
+/// are each scanned exactly once, after they are complete (the stored hash
+/// and size are the whole file's; no error row), one written under a
+/// `dump-incomplete` name and renamed is scanned under its final name only;
+/// a watcher started again scans nothing; one killed before a dump settled
+/// leaves it to the next, which scans it once.
+fn watch_scans_each_dump_once_complete() -> Result<(), Failed> {
+    let dir = fresh_dir("watch")?;
+    let drop_dir = dir.join("drop");
+    std::fs::create_dir_all(drop_dir.join("host-a")).map_err(|e| e.to_string())?;
+    let dbp = dir.join("watch.sqlite");
+    let dumps = support::small_entries(4)?;
+    if dumps.len() < 4 {
+        return Err("the corpus has fewer than 4 small dumps".into());
+    }
+    let child = watcher(&drop_dir, &dbp, "4")
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pause = Duration::from_millis(400);
+    let mut want = BTreeMap::new();
+    for (i, e) in dumps[..3].iter().enumerate() {
+        let to = drop_dir.join(format!("host-a/vmcore-{i}"));
+        write_slowly(&e.path, &to, 6, pause).map_err(|e| e.to_string())?;
+        want.insert(to, e.clone());
+    }
+    // kdump-tools' way: written as dump-incomplete, renamed when complete.
+    let partial = drop_dir.join("host-a/dump-incomplete");
+    write_slowly(&dumps[3].path, &partial, 3, pause).map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let done = drop_dir.join("host-a/dump.202611290700");
+    std::fs::rename(&partial, &done).map_err(|e| e.to_string())?;
+    want.insert(done, dumps[3].clone());
+    let o = child.wait_with_output().map_err(|e| e.to_string())?;
+    let n = watched(&o)?;
+    let c = db::open(&dbp).map_err(|e| e.to_string())?;
+    let rows: Vec<(String, String, Option<String>, i64)> = c
+        .prepare("SELECT path, status, sha256, size FROM dumps ORDER BY path")
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    if n != want.len() {
+        problems.push(format!(
+            "the watcher scanned {n} dumps, {} were written",
+            want.len()
+        ));
+    }
+    if rows.len() != want.len() {
+        problems.push(format!(
+            "{} dump rows for {} dumps: {rows:?}",
+            rows.len(),
+            want.len()
+        ));
+    }
+    for (path, status, sha, size) in &rows {
+        let Some(e) = want.get(Path::new(path)) else {
+            problems.push(format!("a row for {path}, which is no finished dump"));
+            continue;
+        };
+        if sha.as_deref() != Some(e.sha256.as_str()) || *size != e.size as i64 || status == "error"
+        {
+            problems.push(format!(
+                "{path} scanned before it was complete: {status} {size} bytes"
+            ));
+        }
+    }
+    // Started again: the store knows every dump, nothing is scanned.
+    let o = watcher(&drop_dir, &dbp, "2")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if watched(&o)? != 0 {
+        problems.push(format!(
+            "a restarted watcher scanned again: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    // Killed before a new dump settled: the next watcher scans it, once.
+    let mut w = watcher(&drop_dir, &dbp, "2")
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let late = drop_dir.join("host-a/vmcore-late");
+    std::fs::copy(&dumps[0].path, &late).map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = w.kill();
+    let _ = w.wait();
+    let o = watcher(&drop_dir, &dbp, "2")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if watched(&o)? != 1 {
+        problems.push(format!(
+            "after a kill: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    let late_rows: i64 = c
+        .query_row(
+            "SELECT count(*) FROM dumps WHERE path = ?1",
+            [late.to_string_lossy()],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if late_rows != 1 {
+        problems.push(format!(
+            "{late_rows} rows for the dump dropped around the kill"
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    support::verdict(problems)
+}
+
 fn main() {
     let args = Arguments::from_args();
     let trials = vec![
@@ -626,6 +674,10 @@ fn main() {
             archive_equals_single_scans,
         ),
         Trial::test("bulk/changed_rule_and_shards", changed_rule_and_shards),
+        Trial::test(
+            "bulk/watch_scans_each_dump_once_complete",
+            watch_scans_each_dump_once_complete,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }

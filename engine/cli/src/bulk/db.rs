@@ -4,17 +4,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::fingerprint::fingerprint;
 use vmtriage_rules::pack::RuleRunError;
 use vmtriage_rules::{Diagnosis, Evidence, Fact};
 
+use super::sql::{lock_path, transaction, Cell, Dialect, Row, Sql, Val};
 use super::store::{FileRow, RunCounts, Store, StoreError};
 pub use super::store::{Known, Run};
 use super::worker::Outcome;
 
-pub const SCHEMA_VERSION: &str = "1";
+/// 2: a unique key on findings (path, rule, ord).
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,30 +51,84 @@ CREATE TABLE IF NOT EXISTS fingerprints(
     first_seen INTEGER, first_path TEXT, label TEXT);
 "#;
 
-pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+/// Opens (creating when missing) a SQLite results database. A file that
+/// is no database, or one written by a newer vmtriage, is an error: it is
+/// never replaced.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let c = Connection::open(path)?;
     c.busy_timeout(std::time::Duration::from_secs(30))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
-    c.execute_batch(SCHEMA)?;
-    add_title_columns(&c)?;
-    c.execute(
-        "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?1)",
-        [SCHEMA_VERSION],
-    )?;
+    init_schema(&c)?;
     Ok(c)
 }
 
-/// A database written before dumps had titles gets the two columns (at the
-/// end, where a new database has them, so shards of either age merge).
-fn add_title_columns(c: &Connection) -> rusqlite::Result<()> {
-    let has: bool = c.query_row(
-        "SELECT count(*) FROM pragma_table_info('dumps') WHERE name = 'signature'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
+/// An arbitrary key for PostgreSQL's advisory lock around schema changes.
+const SCHEMA_LOCK: i64 = 0x766d_7472_6961_6765;
+
+/// Creates the tables and brings an older schema up to this version; a
+/// newer one is refused (its rows would be misread).
+pub fn init_schema(c: &dyn Sql) -> Result<(), StoreError> {
+    let pg = c.dialect() == Dialect::Postgres;
+    if pg {
+        // Many shards start at once: one creates, the others wait.
+        c.rows("SELECT pg_advisory_lock($1)", &[Val::Int(SCHEMA_LOCK)])?;
+    }
+    let r = migrate(c);
+    if pg {
+        c.rows("SELECT pg_advisory_unlock($1)", &[Val::Int(SCHEMA_LOCK)])?;
+    }
+    r
+}
+
+fn migrate(c: &dyn Sql) -> Result<(), StoreError> {
+    // No meta table yet: a new database.
+    if let Some(v) = schema_version(c).ok().flatten() {
+        // Up to date: no DDL (on a server it would wait for, and deadlock
+        // with, the writers of other shards).
+        if v == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if v > SCHEMA_VERSION {
+            return Err(StoreError::Schema(format!(
+                "{} holds results of schema version {v}, newer than this vmtriage's ({SCHEMA_VERSION}): use a newer vmtriage, or another database",
+                c.describe()
+            )));
+        }
+    }
+    c.batch(&c.dialect().schema(SCHEMA))?;
+    add_title_columns(c)?;
+    // Version 2: one row per finding of a rule in a dump, enforced.
+    c.batch("CREATE UNIQUE INDEX IF NOT EXISTS findings_key ON findings(path, rule_id, ord)")?;
+    c.exec(
+        "INSERT INTO meta(key, value) VALUES('schema_version', $1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        &[Val::Text(&SCHEMA_VERSION.to_string())],
     )?;
-    if !has {
-        c.execute_batch(
+    Ok(())
+}
+
+fn schema_version(c: &dyn Sql) -> Result<Option<i64>, StoreError> {
+    let rows = c.rows("SELECT value FROM meta WHERE key = 'schema_version'", &[])?;
+    Ok(rows.first().and_then(|r| r.opt_int(0)))
+}
+
+/// A database written before dumps had titles gets the three columns (at
+/// the end, where a new database has them, so shards of either age merge).
+fn add_title_columns(c: &dyn Sql) -> Result<(), StoreError> {
+    if c.dialect() == Dialect::Postgres {
+        return c.batch(
+            "ALTER TABLE dumps ADD COLUMN IF NOT EXISTS title TEXT;
+             ALTER TABLE dumps ADD COLUMN IF NOT EXISTS signature TEXT;
+             ALTER TABLE dumps ADD COLUMN IF NOT EXISTS title_kind TEXT;",
+        );
+    }
+    let has = c.rows(
+        "SELECT count(*) FROM pragma_table_info('dumps') WHERE name = 'signature'",
+        &[],
+    )?;
+    if has.first().map_or(0, |r| r.int(0)) == 0 {
+        c.batch(
             "ALTER TABLE dumps ADD COLUMN title TEXT; ALTER TABLE dumps ADD COLUMN signature TEXT;
              ALTER TABLE dumps ADD COLUMN title_kind TEXT;",
         )?;
@@ -87,60 +143,57 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-pub fn known_dumps(c: &Connection) -> rusqlite::Result<BTreeMap<String, Known>> {
+pub fn known_dumps(c: &dyn Sql) -> Result<BTreeMap<String, Known>, StoreError> {
     let mut out = BTreeMap::new();
-    let mut st = c.prepare("SELECT path, sha256, size, mtime_ns, status FROM dumps")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            Known {
-                sha256: r.get(1)?,
-                size: r.get::<_, Option<i64>>(2)?.unwrap_or(-1),
-                mtime_ns: r.get::<_, Option<i64>>(3)?.unwrap_or(-1),
-                status: r.get(4)?,
-                rules: BTreeMap::new(),
-            },
-        ))
-    })?;
-    for r in rows {
-        let (p, k) = r?;
-        out.insert(p, k);
+    for r in c.rows(
+        "SELECT path, sha256, size, mtime_ns, status FROM dumps",
+        &[],
+    )? {
+        let k = Known {
+            sha256: r.opt_text(1),
+            size: r.opt_int(2).unwrap_or(-1),
+            mtime_ns: r.opt_int(3).unwrap_or(-1),
+            status: r.text(4),
+            rules: BTreeMap::new(),
+        };
+        out.insert(r.text(0), k);
     }
-    let mut st = c.prepare("SELECT path, rule_id, rule_version FROM rule_runs")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    for r in rows {
-        let (p, id, v) = r?;
-        if let Some(k) = out.get_mut(&p) {
-            k.rules.insert(id, v);
+    for r in c.rows("SELECT path, rule_id, rule_version FROM rule_runs", &[])? {
+        if let Some(k) = out.get_mut(&r.text(0)) {
+            k.rules.insert(r.text(1), r.text(2));
         }
     }
     Ok(out)
 }
 
-/// Stores what a scan of one dump produced. `outcome.evaluated` says which
-/// rules ran: their previous findings, errors and versions are replaced;
-/// other rules' rows stay. Returns the number of fingerprints seen for the
-/// first time.
+/// Stores what a scan of one dump produced, in one transaction holding the
+/// dump's lock. `outcome.evaluated` says which rules ran: their previous
+/// findings, errors and versions are replaced; other rules' rows stay.
+/// Returns the number of fingerprints seen for the first time.
 pub fn store(
-    c: &mut Connection,
+    c: &dyn Sql,
     run: &Run,
     file: &FileRow,
     o: &Outcome,
     full: bool,
-) -> rusqlite::Result<usize> {
+) -> Result<usize, StoreError> {
+    transaction(c, || store_rows(c, run, file, o, full))
+}
+
+fn store_rows(
+    c: &dyn Sql,
+    run: &Run,
+    file: &FileRow,
+    o: &Outcome,
+    full: bool,
+) -> Result<usize, StoreError> {
     let FileRow {
         path,
         sha256,
         size,
         mtime_ns,
     } = *file;
-    let tx = c.transaction()?;
+    lock_path(c, path)?;
     let t = now();
     let status = if o.error.is_some() {
         "error"
@@ -149,107 +202,133 @@ pub fn store(
     } else {
         "ok"
     };
-    tx.execute(
+    c.exec(
         "INSERT INTO dumps(path, sha256, size, mtime_ns, release, build_id, format, scanned_at,
              duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)
+         VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
          ON CONFLICT(path) DO UPDATE SET sha256=excluded.sha256, size=excluded.size,
              mtime_ns=excluded.mtime_ns, release=excluded.release, build_id=excluded.build_id,
              format=excluded.format, scanned_at=excluded.scanned_at,
              duration_ms=excluded.duration_ms, pack_hash=excluded.pack_hash,
              status=excluded.status, run_id=excluded.run_id,
              title=excluded.title, signature=excluded.signature, title_kind=excluded.title_kind",
-        params![
-            path,
-            sha256,
-            size,
-            mtime_ns,
-            o.release,
-            o.build_id,
-            o.format,
-            t,
-            o.duration_ms as i64,
-            run.pack_hash,
-            status,
-            run.id,
-            o.title,
-            o.signature,
-            o.title_kind
+        &[
+            Val::Text(path),
+            Val::OptText(sha256),
+            Val::Int(size),
+            Val::Int(mtime_ns),
+            Val::Text(&o.release),
+            Val::OptText(o.build_id.as_deref()),
+            Val::Text(&o.format),
+            Val::Int(t),
+            Val::Int(o.duration_ms as i64),
+            Val::Text(run.pack_hash),
+            Val::Text(status),
+            Val::Text(run.id),
+            Val::OptText(o.title.as_deref()),
+            Val::OptText(o.signature.as_deref()),
+            Val::OptText(o.title_kind.as_deref()),
         ],
     )?;
+    let p = Val::Text(path);
     // The dump-level error row (replaced on every scan of the dump).
-    tx.execute(
-        "DELETE FROM errors WHERE path = ?1 AND rule_id IS NULL",
-        [path],
+    c.exec(
+        "DELETE FROM errors WHERE path = $1 AND rule_id IS NULL",
+        &[p],
     )?;
     if full || o.error.is_some() {
-        tx.execute("DELETE FROM findings WHERE path = ?1", [path])?;
-        tx.execute("DELETE FROM rule_runs WHERE path = ?1", [path])?;
-        tx.execute("DELETE FROM errors WHERE path = ?1", [path])?;
+        for table in ["findings", "rule_runs", "errors"] {
+            c.exec(&format!("DELETE FROM {table} WHERE path = $1"), &[p])?;
+        }
     }
-    let mut new_fps = 0;
+    let error_row = "INSERT INTO errors(path, rule_id, stage, message, run_id, at)
+                     VALUES($1, $2, $3, $4, $5, $6)";
     if let Some((stage, msg)) = &o.error {
-        tx.execute(
-            "INSERT INTO errors(path, rule_id, stage, message, run_id, at) VALUES(?1, NULL, ?2, ?3, ?4, ?5)",
-            params![path, stage, msg, run.id, t],
+        let row = [p, Val::OptText(None), Val::Text(stage), Val::Text(msg)];
+        c.exec(
+            error_row,
+            &[&row[..], &[Val::Text(run.id), Val::Int(t)]].concat(),
         )?;
-    } else {
-        // Why the dump is partial: dump-level rows of stage `partial`.
-        for msg in &o.partial {
-            tx.execute(
-                "INSERT INTO errors(path, rule_id, stage, message, run_id, at) VALUES(?1, NULL, 'partial', ?2, ?3, ?4)",
-                params![path, msg, run.id, t],
-            )?;
-        }
-        for id in &o.evaluated {
-            tx.execute(
-                "DELETE FROM findings WHERE path = ?1 AND rule_id = ?2",
-                params![path, id],
-            )?;
-            tx.execute(
-                "DELETE FROM errors WHERE path = ?1 AND rule_id = ?2",
-                params![path, id],
-            )?;
-            tx.execute(
-                "INSERT OR REPLACE INTO rule_runs(path, rule_id, rule_version, run_id) VALUES(?1, ?2, ?3, ?4)",
-                params![path, id, run.versions.get(id).map(String::as_str).unwrap_or(""), run.id],
-            )?;
-        }
-        for (i, f) in o.findings.iter().enumerate() {
-            let (fp, label) = fingerprint(&f.rule, &f.evidence);
-            tx.execute(
-                "INSERT INTO findings(path, rule_id, rule_version, severity, severity_rank, title,
-                     message, evidence, references_json, fingerprint, ord, run_id)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    path,
-                    f.rule,
-                    run.versions.get(&f.rule).map(String::as_str).unwrap_or(""),
-                    f.severity.as_str(),
-                    f.severity as i64,
-                    f.title,
-                    f.message,
-                    evidence_json(&f.evidence),
-                    serde_json::to_string(&f.references).unwrap_or_default(),
-                    fp,
-                    i as i64,
-                    run.id
-                ],
-            )?;
-            new_fps += tx.execute(
-                "INSERT OR IGNORE INTO fingerprints(fingerprint, rule_id, first_run, first_seen, first_path, label)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                params![fp, f.rule, run.id, t, path, label],
-            )?;
-        }
-        for e in &o.rule_errors {
-            tx.execute(
-                "INSERT INTO errors(path, rule_id, stage, message, run_id, at) VALUES(?1, ?2, 'rule', ?3, ?4, ?5)",
-                params![path, e.rule, e.message, run.id, t],
-            )?;
-        }
+        return Ok(0);
     }
-    tx.commit()?;
+    // Why the dump is partial: dump-level rows of stage `partial`.
+    for msg in &o.partial {
+        let row = [p, Val::OptText(None), Val::Text("partial"), Val::Text(msg)];
+        c.exec(
+            error_row,
+            &[&row[..], &[Val::Text(run.id), Val::Int(t)]].concat(),
+        )?;
+    }
+    let version = |id: &str| run.versions.get(id).map(String::as_str).unwrap_or("");
+    for id in &o.evaluated {
+        let rule = [p, Val::Text(id)];
+        c.exec(
+            "DELETE FROM findings WHERE path = $1 AND rule_id = $2",
+            &rule,
+        )?;
+        c.exec("DELETE FROM errors WHERE path = $1 AND rule_id = $2", &rule)?;
+        c.exec(
+            "INSERT INTO rule_runs(path, rule_id, rule_version, run_id) VALUES($1, $2, $3, $4)
+             ON CONFLICT(path, rule_id) DO UPDATE SET rule_version = excluded.rule_version,
+                 run_id = excluded.run_id",
+            &[p, Val::Text(id), Val::Text(version(id)), Val::Text(run.id)],
+        )?;
+    }
+    let mut fps = Vec::new();
+    for (i, f) in o.findings.iter().enumerate() {
+        let (fp, label) = fingerprint(&f.rule, &f.evidence);
+        c.exec(
+            "INSERT INTO findings(path, rule_id, rule_version, severity, severity_rank, title,
+                 message, evidence, references_json, fingerprint, ord, run_id)
+             VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                p,
+                Val::Text(&f.rule),
+                Val::Text(version(&f.rule)),
+                Val::Text(f.severity.as_str()),
+                Val::Int(f.severity as i64),
+                Val::Text(&f.title),
+                Val::Text(&f.message),
+                Val::Text(&evidence_json(&f.evidence)),
+                Val::Text(&serde_json::to_string(&f.references).unwrap_or_default()),
+                Val::Text(&fp),
+                Val::Int(i as i64),
+                Val::Text(run.id),
+            ],
+        )?;
+        fps.push((fp, f.rule.clone(), label));
+    }
+    // In one order in every writer: two dumps sharing buckets never wait
+    // for each other's fingerprint rows in opposite orders (a deadlock).
+    fps.sort();
+    fps.dedup_by(|a, b| a.0 == b.0);
+    let mut new_fps = 0;
+    for (fp, rule, label) in &fps {
+        new_fps += c.exec(
+            "INSERT INTO fingerprints(fingerprint, rule_id, first_run, first_seen, first_path, label)
+             VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(fingerprint) DO NOTHING",
+            &[
+                Val::Text(fp),
+                Val::Text(rule),
+                Val::Text(run.id),
+                Val::Int(t),
+                p,
+                Val::Text(label),
+            ],
+        )? as usize;
+    }
+    for e in &o.rule_errors {
+        let row = [
+            p,
+            Val::Text(&e.rule),
+            Val::Text("rule"),
+            Val::Text(&e.message),
+        ];
+        c.exec(
+            error_row,
+            &[&row[..], &[Val::Text(run.id), Val::Int(t)]].concat(),
+        )?;
+    }
     Ok(new_fps)
 }
 
@@ -271,92 +350,77 @@ fn evidence_from_json(text: &str) -> Vec<Evidence> {
 }
 
 /// Drops the rows of rules that are no longer in the pack.
-pub fn forget_rules(c: &Connection, path: &str, rules: &[String]) -> rusqlite::Result<()> {
-    for r in rules {
-        c.execute(
-            "DELETE FROM findings WHERE path = ?1 AND rule_id = ?2",
-            params![path, r],
-        )?;
-        c.execute(
-            "DELETE FROM errors WHERE path = ?1 AND rule_id = ?2",
-            params![path, r],
-        )?;
-        c.execute(
-            "DELETE FROM rule_runs WHERE path = ?1 AND rule_id = ?2",
-            params![path, r],
-        )?;
-    }
-    Ok(())
+pub fn forget_rules(c: &dyn Sql, path: &str, rules: &[String]) -> Result<(), StoreError> {
+    transaction(c, || {
+        lock_path(c, path)?;
+        for r in rules {
+            for table in ["findings", "errors", "rule_runs"] {
+                c.exec(
+                    &format!("DELETE FROM {table} WHERE path = $1 AND rule_id = $2"),
+                    &[Val::Text(path), Val::Text(r)],
+                )?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The stored outcome of a dump, for printing it without scanning.
-pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outcome>> {
-    let head = c
-        .query_row(
-            "SELECT release, build_id, format, duration_ms, title, signature, title_kind FROM dumps WHERE path = ?1",
-            [path],
-            |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((release, build_id, format, duration, title, signature, title_kind)) = head else {
+pub fn load_outcome(c: &dyn Sql, path: &str) -> Result<Option<Outcome>, StoreError> {
+    let p = [Val::Text(path)];
+    let head = c.rows(
+        "SELECT release, build_id, format, duration_ms, title, signature, title_kind FROM dumps WHERE path = $1",
+        &p,
+    )?;
+    let Some(h) = head.first() else {
         return Ok(None);
     };
     let mut o = Outcome {
-        release: release.unwrap_or_default(),
-        build_id,
-        format: format.unwrap_or_default(),
-        duration_ms: duration.unwrap_or(0) as u64,
-        title,
-        signature,
-        title_kind,
+        release: h.text(0),
+        build_id: h.opt_text(1),
+        format: h.text(2),
+        duration_ms: h.int(3) as u64,
+        title: h.opt_text(4),
+        signature: h.opt_text(5),
+        title_kind: h.opt_text(6),
         ..Outcome::default()
     };
-    let mut st = c.prepare(
-        "SELECT rule_id, title, severity, message, evidence, references_json FROM findings
-         WHERE path = ?1 ORDER BY severity_rank DESC, rule_id, ord",
+    // Sorted here, byte for byte: a server's collation does not reorder them.
+    let mut rows = c.rows(
+        "SELECT rule_id, title, severity, message, evidence, references_json, severity_rank, ord
+         FROM findings WHERE path = $1",
+        &p,
     )?;
-    let rows = st.query_map([path], |r| {
-        let sev: String = r.get(2)?;
-        Ok(Diagnosis {
-            rule: r.get(0)?,
-            title: r.get(1)?,
-            severity: serde_json::from_value(serde_json::Value::String(sev))
-                .unwrap_or(vmtriage_rules::rule::Severity::Info),
-            message: r.get(3)?,
-            evidence: evidence_from_json(&r.get::<_, String>(4)?),
-            references: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-            incomplete: false,
-        })
-    })?;
-    for f in rows {
-        o.findings.push(f?);
+    rows.sort_by_key(|r| (-r.int(6), r.text(0), r.int(7)));
+    for r in rows {
+        // Read through its JSON form: fields the row does not keep take
+        // their defaults.
+        let f = serde_json::json!({
+            "rule": r.text(0),
+            "title": r.text(1),
+            "severity": r.text(2),
+            "message": r.text(3),
+            "evidence": evidence_from_json(&r.text(4)),
+            "references": serde_json::from_str::<Vec<String>>(&r.text(5)).unwrap_or_default(),
+        });
+        let f: Diagnosis = serde_json::from_value(f).map_err(|e| {
+            StoreError::Schema(format!("a finding of {path} cannot be read back: {e}"))
+        })?;
+        o.findings.push(f);
     }
-    let mut st = c.prepare(
-        "SELECT rule_id, stage, message FROM errors WHERE path = ?1 ORDER BY rule_id IS NOT NULL, rule_id",
+    let mut rows = c.rows(
+        "SELECT rule_id, stage, message, id FROM errors WHERE path = $1",
+        &p,
     )?;
-    let rows = st.query_map([path], |r| {
-        Ok((
-            r.get::<_, Option<String>>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    for e in rows {
-        let (rule, stage, msg) = e?;
-        match rule {
-            Some(rule) => o.rule_errors.push(RuleRunError { rule, message: msg }),
-            None if stage == "partial" => o.partial.push(msg),
-            None => o.error = Some((stage, msg)),
+    rows.sort_by_key(|r| (r.opt_text(0), r.int(3)));
+    for r in rows {
+        match r.opt_text(0) {
+            Some(rule) => o.rule_errors.push(RuleRunError {
+                rule,
+                message: r.text(2),
+            }),
+            None if r.text(1) == "partial" => o.partial.push(r.text(2)),
+            None => o.error = Some((r.text(1), r.text(2))),
         }
     }
     let partial = !o.partial.is_empty();
@@ -366,33 +430,103 @@ pub fn load_outcome(c: &Connection, path: &str) -> rusqlite::Result<Option<Outco
     Ok(Some(o))
 }
 
-/// The results database as the bulk scan's [`Store`].
-pub struct SqliteStore {
-    pub conn: Connection,
+/// Where results go: a SQLite file, or a PostgreSQL URL.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
 }
 
-impl SqliteStore {
-    pub fn open(path: &Path) -> rusqlite::Result<SqliteStore> {
-        Ok(SqliteStore { conn: open(path)? })
+impl Target {
+    /// `--db`'s value: `postgres://…` or `postgresql://…` is a server,
+    /// anything else a file.
+    pub fn of(db: &Path) -> Target {
+        match db.to_str() {
+            Some(s) if super::pg::is_url(s) => Target::Postgres(s.to_string()),
+            _ => Target::Sqlite(db.to_path_buf()),
+        }
+    }
+
+    /// For messages: the file, or the server without the password.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Sqlite(p) => p.display().to_string(),
+            Target::Postgres(u) => redact(u),
+        }
+    }
+
+    /// Connects; a missing SQLite file is created unless `must_exist`.
+    pub fn open(&self, must_exist: bool) -> Result<Box<dyn Sql>, miette::Report> {
+        match self {
+            Target::Sqlite(p) => {
+                if must_exist && !p.is_file() {
+                    return Err(miette::miette!(
+                        code = "vmtriage::db",
+                        help = "scan first: vmtriage scan ARCHIVE --db results.sqlite",
+                        "no database at {}",
+                        p.display()
+                    ));
+                }
+                open(p).map(|c| Box::new(c) as Box<dyn Sql>).map_err(|e| {
+                    miette::miette!(
+                        code = "vmtriage::db",
+                        help = "pass a writable path for a new or existing results database (a damaged one is never replaced: move it away to start afresh)",
+                        "cannot open database {}: {e}",
+                        p.display()
+                    )
+                })
+            }
+            Target::Postgres(url) => super::pg::PgConn::connect(url)
+                .map(|c| Box::new(c) as Box<dyn Sql>)
+                .map_err(|e| {
+                    miette::miette!(code = "vmtriage::db", help = e.help, "{}", e.message)
+                }),
+        }
     }
 }
 
-impl Store for SqliteStore {
+/// A URL without its password.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// The results database as the bulk scan's [`Store`].
+pub struct SqlStore {
+    pub conn: Box<dyn Sql>,
+}
+
+impl Store for SqlStore {
     fn known(&self) -> Result<BTreeMap<String, Known>, StoreError> {
-        Ok(known_dumps(&self.conn)?)
+        known_dumps(self.conn.as_ref())
     }
 
     fn begin_run(&mut self, run: &Run, shard: &str, host: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO runs(id, started_at, pack_hash, shard, host) VALUES(?1, ?2, ?3, ?4, ?5)
+        self.conn.exec(
+            "INSERT INTO runs(id, started_at, pack_hash, shard, host) VALUES($1, $2, $3, $4, $5)
              ON CONFLICT(id) DO NOTHING",
-            params![run.id, now(), run.pack_hash, shard, host],
+            &[
+                Val::Text(run.id),
+                Val::Int(now()),
+                Val::Text(run.pack_hash),
+                Val::Text(shard),
+                Val::Text(host),
+            ],
         )?;
         Ok(())
     }
 
     fn forget_rules(&mut self, path: &str, rules: &[String]) -> Result<(), StoreError> {
-        Ok(forget_rules(&self.conn, path, rules)?)
+        forget_rules(self.conn.as_ref(), path, rules)
     }
 
     fn record(
@@ -402,83 +536,161 @@ impl Store for SqliteStore {
         outcome: &Outcome,
         full: bool,
     ) -> Result<usize, StoreError> {
-        Ok(store(&mut self.conn, run, file, outcome, full)?)
+        store(self.conn.as_ref(), run, file, outcome, full)
     }
 
     fn load(&self, path: &str) -> Result<Option<Outcome>, StoreError> {
-        Ok(load_outcome(&self.conn, path)?)
+        load_outcome(self.conn.as_ref(), path)
     }
 
     fn finish_run(&mut self, run_id: &str, n: RunCounts) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE runs SET finished_at = ?2, dumps_seen = dumps_seen + ?3, dumps_scanned = dumps_scanned + ?4,
-                 dumps_unchanged = dumps_unchanged + ?5, errors = errors + ?6 WHERE id = ?1",
-            params![
-                run_id,
-                now(),
-                n.seen as i64,
-                n.scanned as i64,
-                n.unchanged as i64,
-                n.errors as i64
+        self.conn.exec(
+            "UPDATE runs SET finished_at = $2, dumps_seen = dumps_seen + $3,
+                 dumps_scanned = dumps_scanned + $4, dumps_unchanged = dumps_unchanged + $5,
+                 errors = errors + $6 WHERE id = $1",
+            &[
+                Val::Text(run_id),
+                Val::Int(now()),
+                Val::Int(n.seen as i64),
+                Val::Int(n.scanned as i64),
+                Val::Int(n.unchanged as i64),
+                Val::Int(n.errors as i64),
             ],
         )?;
         Ok(())
     }
 }
 
-/// Merges shard databases into `c`: per dump, the most recently scanned copy
-/// wins; fingerprints keep their earliest sighting; runs with the same id
-/// (the shards of one batch) add up.
-pub fn merge(
-    c: &mut Connection,
-    inputs: &[std::path::PathBuf],
-) -> rusqlite::Result<(usize, usize)> {
-    let mut dumps = 0;
-    for (i, p) in inputs.iter().enumerate() {
-        // make sure the input has the schema (and is a database at all)
-        drop(open(p)?);
-        let alias = format!("s{i}");
-        c.execute(
-            &format!("ATTACH DATABASE ?1 AS {alias}"),
-            [p.to_string_lossy()],
-        )?;
-        let tx = c.transaction()?;
-        tx.execute_batch(&format!(
-            "CREATE TEMP TABLE take AS SELECT s.path FROM {alias}.dumps s
-                 LEFT JOIN main.dumps m ON m.path = s.path
-                 WHERE m.path IS NULL OR s.scanned_at >= m.scanned_at;
-             DELETE FROM main.findings WHERE path IN (SELECT path FROM take);
-             DELETE FROM main.errors WHERE path IN (SELECT path FROM take);
-             DELETE FROM main.rule_runs WHERE path IN (SELECT path FROM take);
-             INSERT OR REPLACE INTO main.dumps SELECT * FROM {alias}.dumps WHERE path IN (SELECT path FROM take);
-             INSERT INTO main.findings(path, rule_id, rule_version, severity, severity_rank, title,
-                     message, evidence, references_json, fingerprint, ord, run_id)
-                 SELECT path, rule_id, rule_version, severity, severity_rank, title,
-                     message, evidence, references_json, fingerprint, ord, run_id
-                 FROM {alias}.findings WHERE path IN (SELECT path FROM take);
-             INSERT INTO main.errors(path, rule_id, stage, message, run_id, at)
-                 SELECT path, rule_id, stage, message, run_id, at FROM {alias}.errors
-                 WHERE path IN (SELECT path FROM take);
-             INSERT INTO main.rule_runs SELECT * FROM {alias}.rule_runs WHERE path IN (SELECT path FROM take);
-             INSERT INTO main.fingerprints SELECT * FROM {alias}.fingerprints WHERE true
-                 ON CONFLICT(fingerprint) DO UPDATE SET
-                     first_run = CASE WHEN excluded.first_seen < first_seen THEN excluded.first_run ELSE first_run END,
-                     first_path = CASE WHEN excluded.first_seen < first_seen THEN excluded.first_path ELSE first_path END,
-                     first_seen = MIN(first_seen, excluded.first_seen);
-             INSERT INTO main.runs SELECT * FROM {alias}.runs WHERE true
-                 ON CONFLICT(id) DO UPDATE SET
-                     started_at = MIN(started_at, excluded.started_at),
-                     finished_at = MAX(finished_at, excluded.finished_at),
-                     dumps_seen = dumps_seen + excluded.dumps_seen,
-                     dumps_scanned = dumps_scanned + excluded.dumps_scanned,
-                     dumps_unchanged = dumps_unchanged + excluded.dumps_unchanged,
-                     errors = errors + excluded.errors,
-                     shard = CASE WHEN shard = excluded.shard THEN shard ELSE 'merged' END;"
-        ))?;
-        dumps += tx.query_row("SELECT count(*) FROM take", [], |r| r.get::<_, i64>(0))? as usize;
-        tx.execute_batch("DROP TABLE temp.take;")?;
-        tx.commit()?;
-        c.execute(&format!("DETACH DATABASE {alias}"), [])?;
+const DUMP_COLUMNS: &str = "path, sha256, size, mtime_ns, release, build_id, format, scanned_at,
+    duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind";
+const FINDING_COLUMNS: &str = "path, rule_id, rule_version, severity, severity_rank, title,
+    message, evidence, references_json, fingerprint, ord, run_id";
+const ERROR_COLUMNS: &str = "path, rule_id, stage, message, run_id, at";
+const RULE_RUN_COLUMNS: &str = "path, rule_id, rule_version, run_id";
+
+/// `INSERT INTO table(columns) VALUES($1…$n)`.
+fn insert(table: &str, columns: &str) -> String {
+    let n = columns.split(',').count();
+    let marks: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table}({columns}) VALUES({})",
+        marks.join(", ")
+    )
+}
+
+/// A row read back as parameters, column for column.
+fn vals(r: &Row) -> Vec<Val<'_>> {
+    r.0.iter()
+        .map(|c| match c {
+            Cell::Null => Val::Null,
+            Cell::Int(n) => Val::Int(*n),
+            Cell::Text(t) => Val::Text(t),
+        })
+        .collect()
+}
+
+/// Merges a results database (a shard's) into `out`, either of them SQLite
+/// or PostgreSQL: per dump, the most recently scanned copy wins (its rows
+/// replace the others, in one transaction per dump); fingerprints keep
+/// their earliest sighting; runs with the same id (the shards of one batch)
+/// add up. Returns how many dump rows were taken.
+pub fn merge(out: &dyn Sql, input: &dyn Sql) -> Result<usize, StoreError> {
+    let have: BTreeMap<String, Option<i64>> = out
+        .rows("SELECT path, scanned_at FROM dumps", &[])?
+        .into_iter()
+        .map(|r| (r.text(0), r.opt_int(1)))
+        .collect();
+    let mut taken = 0;
+    let dumps = input.rows(&format!("SELECT {DUMP_COLUMNS} FROM dumps"), &[])?;
+    let mut upsert = insert("dumps", DUMP_COLUMNS) + " ON CONFLICT(path) DO UPDATE SET ";
+    upsert += &DUMP_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| *c != "path")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for d in &dumps {
+        let path = d.text(0);
+        let newer = match have.get(&path) {
+            None => true,
+            Some(at) => d.opt_int(7) >= *at,
+        };
+        if !newer {
+            continue;
+        }
+        let p = [Val::Text(&path)];
+        let table_rows = |table: &str, columns: &str| {
+            input.rows(
+                &format!("SELECT {columns} FROM {table} WHERE path = $1"),
+                &p,
+            )
+        };
+        let findings = table_rows("findings", FINDING_COLUMNS)?;
+        let errors = table_rows("errors", ERROR_COLUMNS)?;
+        let rule_runs = table_rows("rule_runs", RULE_RUN_COLUMNS)?;
+        transaction(out, || {
+            lock_path(out, &path)?;
+            for table in ["findings", "errors", "rule_runs"] {
+                out.exec(&format!("DELETE FROM {table} WHERE path = $1"), &p)?;
+            }
+            out.exec(&upsert, &vals(d))?;
+            for (table, columns, rows) in [
+                ("findings", FINDING_COLUMNS, &findings),
+                ("errors", ERROR_COLUMNS, &errors),
+                ("rule_runs", RULE_RUN_COLUMNS, &rule_runs),
+            ] {
+                let sql = insert(table, columns);
+                for r in rows {
+                    out.exec(&sql, &vals(r))?;
+                }
+            }
+            Ok(())
+        })?;
+        taken += 1;
     }
-    Ok((inputs.len(), dumps))
+    let fps = input.rows(
+        "SELECT fingerprint, rule_id, first_run, first_seen, first_path, label FROM fingerprints",
+        &[],
+    )?;
+    let runs = input.rows(
+        "SELECT id, started_at, finished_at, pack_hash, shard, host, dumps_seen, dumps_scanned,
+             dumps_unchanged, errors FROM runs",
+        &[],
+    )?;
+    transaction(out, || {
+        for f in &fps {
+            out.exec(
+                "INSERT INTO fingerprints(fingerprint, rule_id, first_run, first_seen, first_path, label)
+                 VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(fingerprint) DO UPDATE SET
+                     first_run = CASE WHEN excluded.first_seen < fingerprints.first_seen
+                         THEN excluded.first_run ELSE fingerprints.first_run END,
+                     first_path = CASE WHEN excluded.first_seen < fingerprints.first_seen
+                         THEN excluded.first_path ELSE fingerprints.first_path END,
+                     first_seen = CASE WHEN excluded.first_seen < fingerprints.first_seen
+                         THEN excluded.first_seen ELSE fingerprints.first_seen END",
+                &vals(f),
+            )?;
+        }
+        for r in &runs {
+            out.exec(
+                "INSERT INTO runs(id, started_at, finished_at, pack_hash, shard, host, dumps_seen,
+                     dumps_scanned, dumps_unchanged, errors)
+                 VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(id) DO UPDATE SET
+                     started_at = CASE WHEN excluded.started_at < runs.started_at
+                         THEN excluded.started_at ELSE runs.started_at END,
+                     finished_at = CASE WHEN runs.finished_at IS NULL
+                         OR excluded.finished_at > runs.finished_at
+                         THEN excluded.finished_at ELSE runs.finished_at END,
+                     dumps_seen = runs.dumps_seen + excluded.dumps_seen,
+                     dumps_scanned = runs.dumps_scanned + excluded.dumps_scanned,
+                     dumps_unchanged = runs.dumps_unchanged + excluded.dumps_unchanged,
+                     errors = runs.errors + excluded.errors,
+                     shard = CASE WHEN runs.shard = excluded.shard THEN runs.shard ELSE 'merged' END",
+                &vals(r),
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(taken)
 }

@@ -1,8 +1,10 @@
 //! `vmtriage report`: findings per rule, per kernel release, buckets
 //! (fingerprints), what is new since the last scan, errors.
 
-use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
+
+use super::sql::{Row, Sql, Val};
+use super::store::StoreError;
 
 #[derive(Debug, Serialize)]
 pub struct RuleRow {
@@ -78,11 +80,11 @@ pub struct Summary {
 }
 
 fn buckets(
-    c: &Connection,
+    c: &dyn Sql,
     filter: &str,
     arg: Option<&str>,
     top: usize,
-) -> rusqlite::Result<Vec<BucketRow>> {
+) -> Result<Vec<BucketRow>, StoreError> {
     let sql = format!(
         "SELECT f.fingerprint, f.rule_id, count(DISTINCT x.path), COALESCE(f.first_seen, 0),
              COALESCE(f.first_path, ''),
@@ -90,24 +92,21 @@ fn buckets(
              COALESCE(NULLIF(f.label, ''), '(' || min(x.title) || ')', '')
          FROM fingerprints f JOIN findings x ON x.fingerprint = f.fingerprint
          {filter}
-         GROUP BY f.fingerprint ORDER BY count(DISTINCT x.path) DESC, f.rule_id LIMIT {top}"
+         GROUP BY f.fingerprint ORDER BY count(DISTINCT x.path) DESC, f.rule_id, f.fingerprint
+         LIMIT {top}"
     );
-    let mut st = c.prepare(&sql)?;
-    let map = |r: &rusqlite::Row| {
-        Ok(BucketRow {
-            fingerprint: r.get(0)?,
-            rule: r.get(1)?,
-            dumps: r.get(2)?,
-            first_seen: r.get(3)?,
-            first_path: r.get(4)?,
-            label: r.get(5)?,
+    let args: Vec<Val> = arg.map(Val::Text).into_iter().collect();
+    Ok(c.rows(&sql, &args)?
+        .iter()
+        .map(|r| BucketRow {
+            fingerprint: r.text(0),
+            rule: r.text(1),
+            dumps: r.int(2),
+            first_seen: r.int(3),
+            first_path: r.text(4),
+            label: r.text(5),
         })
-    };
-    let rows = match arg {
-        Some(a) => st.query_map([a], map)?.collect::<Result<Vec<_>, _>>()?,
-        None => st.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
-    };
-    Ok(rows)
+        .collect())
 }
 
 /// Title kinds that need no rule to explain them: nothing went wrong, or
@@ -118,20 +117,21 @@ const NEEDS_NO_RULE: &[&str] = &["no-crash", "sysrq-crash"];
 /// signatures no rule above `info` explains (of kinds that need one) —
 /// what the knowledge base should learn next.
 pub fn signatures(
-    c: &Connection,
+    c: &dyn Sql,
     top: usize,
     unexplained: bool,
-) -> rusqlite::Result<Vec<SignatureRow>> {
+) -> Result<Vec<SignatureRow>, StoreError> {
+    let d = c.dialect();
     let sql = format!(
         "SELECT * FROM (
-             SELECT d.signature, max(d.title), count(*), min(d.scanned_at), max(d.scanned_at),
-                 group_concat(DISTINCT d.release),
-                 (SELECT group_concat(DISTINCT f.rule_id) FROM findings f
+             SELECT d.signature, max(d.title), count(*) AS n, min(d.scanned_at), max(d.scanned_at),
+                 {releases},
+                 (SELECT {rules} FROM findings f
                       JOIN dumps d2 ON d2.path = f.path
                       WHERE d2.signature = d.signature AND f.severity_rank > 0) AS rules,
                  max(d.title_kind) AS kind
-             FROM dumps d WHERE d.signature IS NOT NULL GROUP BY d.signature)
-         {} ORDER BY 3 DESC, 1 LIMIT {top}",
+             FROM dumps d WHERE d.signature IS NOT NULL GROUP BY d.signature) AS groups
+         {} ORDER BY n DESC, signature LIMIT {top}",
         if unexplained {
             format!(
                 "WHERE rules IS NULL AND COALESCE(kind, '') NOT IN ({})",
@@ -143,7 +143,9 @@ pub fn signatures(
             )
         } else {
             String::new()
-        }
+        },
+        releases = d.list_agg("d.release"),
+        rules = d.list_agg("f.rule_id"),
     );
     let split = |v: Option<String>| -> Vec<String> {
         let mut v: Vec<String> = v
@@ -155,19 +157,18 @@ pub fn signatures(
         v.sort();
         v
     };
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map([], |r| {
-        Ok(SignatureRow {
-            signature: r.get(0)?,
-            title: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            dumps: r.get(2)?,
-            first_seen: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
-            last_seen: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
-            releases: split(r.get(5)?),
-            rules: split(r.get(6)?),
+    Ok(c.rows(&sql, &[])?
+        .iter()
+        .map(|r| SignatureRow {
+            signature: r.text(0),
+            title: r.text(1),
+            dumps: r.int(2),
+            first_seen: r.int(3),
+            last_seen: r.int(4),
+            releases: split(r.opt_text(5)),
+            rules: split(r.opt_text(6)),
         })
-    })?;
-    rows.collect()
+        .collect())
 }
 
 /// The signature table, as `report` prints it.
@@ -195,87 +196,82 @@ pub fn signatures_text(rows: &[SignatureRow]) -> String {
     o
 }
 
-pub fn summary(c: &Connection, top: usize, since_run: Option<&str>) -> rusqlite::Result<Summary> {
-    let one = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
-    let last: Option<(String, i64)> = match since_run {
-        Some(r) => c
-            .query_row("SELECT id, started_at FROM runs WHERE id = ?1", [r], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?,
-        None => c
-            .query_row(
-                "SELECT id, started_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?,
+pub fn summary(c: &dyn Sql, top: usize, since_run: Option<&str>) -> Result<Summary, StoreError> {
+    let one = |sql: &str| -> Result<i64, StoreError> {
+        Ok(c.rows(sql, &[])?.first().map_or(0, |r| r.int(0)))
     };
-    let mut per_rule = Vec::new();
-    {
-        let mut st = c.prepare(
-            "SELECT rule_id, severity, max(title), count(DISTINCT path), count(*), count(DISTINCT fingerprint)
+    let last_rows = match since_run {
+        Some(r) => c.rows(
+            "SELECT id, started_at FROM runs WHERE id = $1",
+            &[Val::Text(r)],
+        )?,
+        None => c.rows(
+            "SELECT id, started_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
+            &[],
+        )?,
+    };
+    let last: Option<(String, i64)> = last_rows.first().map(|r| (r.text(0), r.int(1)));
+    let per_rule = c
+        .rows(
+            "SELECT rule_id, max(severity), max(title), count(DISTINCT path), count(*),
+                 count(DISTINCT fingerprint)
              FROM findings GROUP BY rule_id ORDER BY max(severity_rank) DESC, rule_id",
-        )?;
-        for r in st.query_map([], |r| {
-            Ok(RuleRow {
-                rule: r.get(0)?,
-                severity: r.get(1)?,
-                title: r.get(2)?,
-                dumps: r.get(3)?,
-                findings: r.get(4)?,
-                buckets: r.get(5)?,
-            })
-        })? {
-            per_rule.push(r?);
-        }
-    }
-    let mut per_release = Vec::new();
-    {
-        let mut st = c.prepare(
-            "SELECT COALESCE(NULLIF(d.release, ''), '(unknown)'), count(*),
-                 sum(EXISTS(SELECT 1 FROM findings f WHERE f.path = d.path)),
-                 (SELECT count(*) FROM findings f JOIN dumps d2 ON d2.path = f.path
-                      WHERE COALESCE(NULLIF(d2.release, ''), '(unknown)') = COALESCE(NULLIF(d.release, ''), '(unknown)')),
-                 sum(d.status = 'error')
-             FROM dumps d GROUP BY 1 ORDER BY 1",
-        )?;
-        for r in st.query_map([], |r| {
-            Ok(ReleaseRow {
-                release: r.get(0)?,
-                dumps: r.get(1)?,
-                with_findings: r.get(2)?,
-                findings: r.get(3)?,
-                errors: r.get(4)?,
-            })
-        })? {
-            per_release.push(r?);
-        }
-    }
-    let mut errors = Vec::new();
-    {
-        let mut st = c.prepare(&format!(
-            "SELECT path, rule_id, stage, message FROM errors ORDER BY rule_id IS NOT NULL, path LIMIT {top}"
-        ))?;
-        for r in st.query_map([], |r| {
-            Ok(ErrorRow {
-                path: r.get(0)?,
-                rule: r.get(1)?,
-                stage: r.get(2)?,
-                message: r.get(3)?,
-            })
-        })? {
-            errors.push(r?);
-        }
-    }
+            &[],
+        )?
+        .iter()
+        .map(|r| RuleRow {
+            rule: r.text(0),
+            severity: r.text(1),
+            title: r.text(2),
+            dumps: r.int(3),
+            findings: r.int(4),
+            buckets: r.int(5),
+        })
+        .collect();
+    let per_release = c
+        .rows(
+            "SELECT rel, count(*), CAST(sum(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS BIGINT),
+                 CAST(sum(n) AS BIGINT), CAST(sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS BIGINT)
+             FROM (SELECT COALESCE(NULLIF(d.release, ''), '(unknown)') AS rel, d.status,
+                       (SELECT count(*) FROM findings f WHERE f.path = d.path) AS n
+                   FROM dumps d) AS per_dump
+             GROUP BY rel ORDER BY rel",
+            &[],
+        )?
+        .iter()
+        .map(|r| ReleaseRow {
+            release: r.text(0),
+            dumps: r.int(1),
+            with_findings: r.int(2),
+            findings: r.int(3),
+            errors: r.int(4),
+        })
+        .collect();
+    let errors = c
+        .rows(
+            &format!(
+                "SELECT path, rule_id, stage, message FROM errors
+                 ORDER BY rule_id IS NOT NULL, path, id LIMIT {top}"
+            ),
+            &[],
+        )?
+        .iter()
+        .map(|r: &Row| ErrorRow {
+            path: r.text(0),
+            rule: r.opt_text(1),
+            stage: r.text(2),
+            message: r.text(3),
+        })
+        .collect();
     let (new_buckets, new_dumps) = match &last {
         Some((id, _)) => (
-            buckets(c, "WHERE f.first_run = ?1", Some(id), top)?,
-            c.query_row(
-                "SELECT count(*) FROM dumps WHERE first_run = ?1",
-                [id],
-                |r| r.get(0),
-            )?,
+            buckets(c, "WHERE f.first_run = $1", Some(id), top)?,
+            c.rows(
+                "SELECT count(*) FROM dumps WHERE first_run = $1",
+                &[Val::Text(id)],
+            )?
+            .first()
+            .map_or(0, |r| r.int(0)),
         ),
         None => (Vec::new(), 0),
     };

@@ -1,8 +1,8 @@
 //! Where a bulk scan keeps its results: what it knows of each dump (to plan
-//! the next run), each dump's outcome as it arrives, and the runs. SQLite
-//! ([`super::db::SqliteStore`]) implements it; another database (a shared
-//! PostgreSQL for a fleet of scanners) is one more implementation, and the
-//! scan does not change.
+//! the next run), each dump's outcome as it arrives, and the runs.
+//! [`super::db::SqlStore`] implements it over SQL ([`super::sql::Sql`]):
+//! a SQLite file, or a PostgreSQL server shared by a fleet of scanners
+//! ([`super::pg`]); the scan does not change.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,7 @@ pub struct Known {
 }
 
 /// The run outcomes are stored under.
+#[derive(Clone, Copy)]
 pub struct Run<'a> {
     pub id: &'a str,
     pub pack_hash: &'a str,
@@ -47,6 +48,26 @@ pub struct RunCounts {
 pub enum StoreError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{}", super::pg::error_text(.0))]
+    Postgres(#[from] postgres::Error),
+    /// The database is not one this version can use (newer schema, not a
+    /// results database).
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl StoreError {
+    /// A failure that running the same transaction again may not meet: a
+    /// deadlock the server broke, a serialization conflict.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => e.code().is_some_and(|c| {
+                *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+            }),
+            _ => false,
+        }
+    }
 }
 
 pub trait Store {
