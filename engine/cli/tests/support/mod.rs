@@ -190,36 +190,73 @@ pub fn diff(a: &[String], b: &[String], what: (&str, &str)) -> Result<(), Failed
     .into())
 }
 
-/// A throwaway PostgreSQL cluster, stopped and removed when dropped.
-pub struct PgCluster {
+/// A throwaway service started by one of the scripts here (`SCRIPT start
+/// DIR` prints what to connect to, `SCRIPT stop DIR` stops it and removes
+/// DIR), stopped when dropped.
+pub struct Service {
     dir: PathBuf,
     script: PathBuf,
-    /// The URL of its database `vmtriage`.
-    pub url: String,
+    /// What the script printed: a URL, a config file.
+    pub out: String,
 }
 
-impl PgCluster {
-    /// Starts one with `tests/support/pg-cluster` (which installs Debian's
-    /// postgresql when no server is installed).
-    pub fn start() -> Result<PgCluster, String> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pg-cluster");
-        let dir = std::env::temp_dir().join(format!("vmtriage-pg-{}", std::process::id()));
+impl Service {
+    pub fn start(script: &str) -> Result<Service, String> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/support")
+            .join(script);
+        let dir = std::env::temp_dir().join(format!(
+            "vmtriage-{}-{}",
+            script.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
         let o = Command::new(&script)
             .arg("start")
             .arg(&dir)
             .stderr(Stdio::piped())
             .output()
             .map_err(|e| format!("{}: {e}", script.display()))?;
-        let url = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        let cluster = PgCluster { dir, script, url };
-        if !o.status.success() || !cluster.url.starts_with("postgres://") {
+        let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let service = Service { dir, script, out };
+        if !o.status.success() || service.out.is_empty() {
             return Err(format!(
-                "could not start a PostgreSQL cluster ({:?}): {}",
+                "{} start failed ({:?}): {}",
+                service.script.display(),
                 o.status,
                 String::from_utf8_lossy(&o.stderr)
             ));
         }
-        Ok(cluster)
+        Ok(service)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A throwaway PostgreSQL cluster (`pg-cluster`), stopped when dropped.
+pub struct PgCluster {
+    _service: Service,
+    /// The URL of its database `vmtriage`.
+    pub url: String,
+}
+
+impl PgCluster {
+    /// Starts one (the script installs Debian's postgresql when no server
+    /// is installed).
+    pub fn start() -> Result<PgCluster, String> {
+        let service = Service::start("pg-cluster")?;
+        Ok(PgCluster {
+            url: service.out.clone(),
+            _service: service,
+        })
     }
 
     /// A new, empty database of the cluster; its URL.
@@ -234,16 +271,5 @@ impl PgCluster {
         }
         let base = self.url.rsplit_once('/').map_or("", |(b, _)| b);
         Ok(format!("{base}/{name}"))
-    }
-}
-
-impl Drop for PgCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.script)
-            .arg("stop")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
     }
 }
