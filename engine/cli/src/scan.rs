@@ -133,22 +133,29 @@ pub fn scan_kernel(pack: &RulePack, k: &Kernel) -> ScanResult {
     pack.scan(&model)
 }
 
+/// The text report of one dump: each diagnosis as an analyst's note — the
+/// message, then each piece of evidence under its label in kernel words
+/// (absent ones left out), the references — and the dump's title and
+/// signature once, at the end of its first diagnosis (the most severe: the
+/// one that explains the dump, whose rule gives the title when it has
+/// one). Under every diagnosis it would repeat one line the reader has
+/// just read; the findings after the first are context to it.
 pub fn diagnoses_text(r: &DumpReport) -> String {
     let mut s = format!("== {}  ({})\n", r.dump, r.result.release);
     let dump_title = match (&r.title, &r.signature) {
-        (Some(t), Some(sig)) => Some(format!("{t}  [signature {sig}]")),
+        (Some(t), Some(sig)) => Some(format!("{t} — signature {sig}")),
         _ => None,
     };
-    if let Some(t) = &dump_title {
-        s += &format!("   title: {t}\n");
-    }
     for p in &r.result.partial {
         s += &format!("   partial: {p}\n");
     }
     if r.result.diagnoses.is_empty() {
         s += "   no diagnoses\n";
+        if let Some(t) = &dump_title {
+            s += &format!("   dump: {t}\n");
+        }
     }
-    for d in &r.result.diagnoses {
+    for (i, d) in r.result.diagnoses.iter().enumerate() {
         s += &format!(
             "\n[{}] {} {}\n",
             d.severity.as_str().to_uppercase(),
@@ -160,21 +167,24 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
             s += "    (evidence may be incomplete: part of the dump could not be read)\n";
         }
         for e in &d.evidence {
-            let v = evidence_text(&e.value);
-            if v.contains('\n') {
-                s += &format!("    {}:\n", e.name);
-                for line in v.lines() {
-                    s += &format!("      {line}\n");
+            match shown(&e.value) {
+                Shown::Absent => {}
+                Shown::Inline(v) => s += &format!("    {}: {v}\n", e.name),
+                Shown::Block(head, lines) => {
+                    s += &format!("    {}{head}:\n", e.name);
+                    for line in lines {
+                        s += &format!("      {line}\n");
+                    }
                 }
-            } else {
-                s += &format!("    {}: {v}\n", e.name);
             }
         }
         for r in &d.references {
             s += &format!("    see: {r}\n");
         }
-        if let Some(t) = &dump_title {
-            s += &format!("    dump: {t}\n");
+        if i == 0 {
+            if let Some(t) = &dump_title {
+                s += &format!("    dump: {t}\n");
+            }
         }
     }
     for e in &r.result.errors {
@@ -183,85 +193,187 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
     s
 }
 
-/// A task on one line: pid, comm, state and the first functions of its stack.
+/// Functions shown of a task's stack.
+const TASK_FRAMES: usize = 5;
+
+/// A task on one line: pid, comm, state and the first functions of its
+/// stack that say where it is. The scheduler, wait primitives and lock
+/// slow paths at the top of a stack (generic in the title's sense: how any
+/// task sleeps, spins or takes a lock) show as the outermost of them only —
+/// `write_lock_irq < exit_notify < do_exit`, not six frames of rtmutex.
 fn task_line(t: &TaskFact) -> String {
+    use crate::title::{generic, Generic};
     let mut s = format!("{} {} [{}]", t.pid, t.comm, t.state);
-    let fns: Vec<&str> = t
-        .stack
-        .iter()
-        .flatten()
-        .map(String::as_str)
-        .take(6)
-        .collect();
+    let all: Vec<&str> = t.stack.iter().flatten().map(String::as_str).collect();
+    let how = |f: &str| {
+        matches!(
+            generic(f),
+            Some(Generic::Wait | Generic::Lock | Generic::Helper)
+        )
+    };
+    let run = all.iter().take_while(|f| how(f)).count();
+    let from = if run == all.len() {
+        0
+    } else {
+        run.saturating_sub(1)
+    };
+    let fns = &all[from..all.len().min(from + TASK_FRAMES)];
     if !fns.is_empty() {
         s += &format!("  {}", fns.join(" < "));
     }
     s
 }
 
-/// A count and the lines of a sample.
-fn sample_text(head: String, sample: &[Fact]) -> String {
-    let mut s = head;
-    for t in sample {
-        s += "\n";
-        s += &match t {
-            Fact::Task(t) => task_line(t),
-            other => plain(other).to_string(),
-        };
-    }
-    s
+/// How a piece of evidence shows: not at all (absent), after its label, or
+/// as a block of lines under it (the head follows the label: a count).
+enum Shown {
+    Absent,
+    Inline(String),
+    Block(String, Vec<String>),
 }
 
-/// The JSON of a value without its `type` (a kernel object's C type is its
-/// `type`): how the text report shows what has no line of its own.
-fn plain(v: &Fact) -> serde_json::Value {
-    use serde_json::Value as J;
-    fn strip(j: J) -> J {
-        match j {
-            J::Array(a) => J::Array(a.into_iter().map(strip).collect()),
-            J::Object(mut o) => {
-                match o.remove("type").as_ref().and_then(J::as_str) {
-                    Some("map") => {
-                        return match o.remove("fields") {
-                            Some(J::Object(f)) => {
-                                J::Object(f.into_iter().map(|(k, x)| (k, strip(x))).collect())
-                            }
-                            _ => J::Object(Default::default()),
-                        }
-                    }
-                    Some("object") => {
-                        let ctype = o.remove("ctype").unwrap_or_default();
-                        o.insert("type".into(), ctype);
-                    }
-                    _ => {}
-                }
-                J::Object(o.into_iter().map(|(k, x)| (k, strip(x))).collect())
-            }
-            other => other,
-        }
+/// A sample of `count` items as lines, with how many more there are.
+fn sample_block(count: usize, sample: &[Fact]) -> Shown {
+    if count == 0 {
+        return Shown::Inline("none".into());
     }
-    strip(v.to_json())
+    if count == 1 && sample.len() == 1 {
+        return Shown::Inline(inline(&sample[0]));
+    }
+    let mut lines: Vec<String> = sample.iter().map(inline).collect();
+    if count > sample.len() {
+        lines.push(format!("… and {} more", count - sample.len()));
+    }
+    Shown::Block(format!(" ({count})"), lines)
 }
 
-/// A value of the evidence as text lines.
-fn evidence_text(v: &Fact) -> String {
+/// A value on one line, in kernel words.
+fn inline(v: &Fact) -> String {
     match v {
-        Fact::Task(t) => task_line(t),
-        Fact::Tasks { count, sample } => sample_text(format!("{count} tasks"), sample),
-        Fact::Group { key, count, sample } => {
-            sample_text(format!("{count} items, key {}", evidence_text(key)), sample)
-        }
-        Fact::Record(r) => format!("[{:>12.6}] {}", r.timestamp, r.text),
-        Fact::Text(s) => s.clone(),
-        Fact::Null => "-".into(),
-        Fact::List(a) if a.iter().any(|x| matches!(x, Fact::Record(_))) => {
-            let mut s = format!("{} records", a.len());
-            for x in a.iter().take(3) {
-                s += &format!("\n{}", evidence_text(x));
+        Fact::Null => "none".into(),
+        Fact::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Fact::Int(i) => i.to_string(),
+        Fact::Float(f) => format!("{f:.2}"),
+        Fact::Text(t) => t.clone(),
+        Fact::List(items) if items.is_empty() => "none".into(),
+        Fact::List(items) => items.iter().map(inline).collect::<Vec<_>>().join(", "),
+        Fact::Tasks { count, sample } => {
+            let names: Vec<String> = sample
+                .iter()
+                .map(|t| match t {
+                    Fact::Task(t) => t.mention(),
+                    other => inline(other),
+                })
+                .collect();
+            match count.saturating_sub(sample.len()) {
+                0 => names.join(", "),
+                more => format!("{}, … ({count} in all, {more} more)", names.join(", ")),
             }
-            s
         }
-        other => plain(other).to_string(),
+        Fact::Group { key, count, by, .. } => format!("{}: {count}", group_key(key, by)),
+        Fact::Task(t) => task_line(t),
+        Fact::Lock(l) => l.line(),
+        Fact::Record(r) => format!("[{:>12.6}] {}", r.timestamp, r.text),
+        Fact::Zone(z) => format!(
+            "zone {} (node {}): {} free pages, watermarks min {} low {} high {}",
+            z.name, z.node, z.free, z.min, z.low, z.high
+        ),
+        Fact::Module(m) => format!("{} ({} bytes at {:#x})", m.name, m.size, m.base),
+        Fact::Cpu(c) => format!("CPU {} ({} running)", c.id, c.nr_running),
+        Fact::Frame(f) => format!(
+            "{}{} at {:#x}",
+            f.function.as_deref().unwrap_or("?"),
+            if f.inline { " (inline)" } else { "" },
+            f.pc
+        ),
+        Fact::Object { ctype, address } => format!("{ctype} at {address:#x}"),
+        Fact::Map(m) => m
+            .iter()
+            .filter(|(_, v)| !matches!(v, Fact::Null))
+            .map(|(k, v)| format!("{} {}", k.replace('_', " "), inline(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Fact::Error(e) => format!("could not be read: {e}"),
+    }
+}
+
+/// A group's key, with what it is when the rule named it (`by tgid as
+/// process` → `process 105`).
+fn group_key(key: &Fact, by: &Option<String>) -> String {
+    match by {
+        Some(b) => format!("{} {}", b.replace('_', " "), inline(key)),
+        None => inline(key),
+    }
+}
+
+/// A piece of evidence as the report shows it.
+fn shown(v: &Fact) -> Shown {
+    match v {
+        Fact::Null => Shown::Absent,
+        Fact::Tasks { count, sample } => sample_block(*count, sample),
+        Fact::Group {
+            key,
+            count,
+            sample,
+            by,
+        } => match sample_block(*count, sample) {
+            Shown::Block(_, lines) => {
+                Shown::Block(format!(" — {} ({count})", group_key(key, by)), lines)
+            }
+            Shown::Inline(one) => Shown::Inline(format!("{}: {one}", group_key(key, by))),
+            Shown::Absent => Shown::Absent,
+        },
+        // A list of one kind of thing that has a line of its own: a line each.
+        Fact::List(items)
+            if items.len() > 1
+                && items.iter().all(|x| {
+                    matches!(
+                        x,
+                        Fact::Record(_)
+                            | Fact::Lock(_)
+                            | Fact::Zone(_)
+                            | Fact::Group { .. }
+                            | Fact::Task(_)
+                            | Fact::Module(_)
+                            | Fact::Map(_)
+                    )
+                }) =>
+        {
+            let lines = items
+                .iter()
+                .map(|x| match x {
+                    Fact::Group {
+                        key,
+                        count,
+                        sample,
+                        by,
+                    } => {
+                        let tasks = sample.iter().all(|t| matches!(t, Fact::Task(_)));
+                        let names: Vec<String> = sample
+                            .iter()
+                            .map(|t| match t {
+                                Fact::Task(t) => format!("{} [{}]", t.mention(), t.state),
+                                other => inline(other),
+                            })
+                            .collect();
+                        format!(
+                            "{}: {count}{} — {}{}",
+                            group_key(key, by),
+                            match (tasks, count) {
+                                (false, _) => "",
+                                (true, 1) => " task",
+                                (true, _) => " tasks",
+                            },
+                            names.join(", "),
+                            if *count > sample.len() { ", …" } else { "" }
+                        )
+                    }
+                    other => inline(other),
+                })
+                .collect();
+            Shown::Block(format!(" ({})", items.len()), lines)
+        }
+        other => Shown::Inline(inline(other)),
     }
 }
 
@@ -538,6 +650,22 @@ mod tests {
             ("waiters", json!({"type": "tasks", "count": 4, "sample": [task, bare.clone()]})),
             ("by lock", json!({"type": "group", "key": lock.clone(), "count": 2, "sample": [bare.clone(), lock.clone()]})),
             ("lock", lock),
+            ("tasklist_lock", json!({"type": "lock", "address": "0xffffffff82a0b040", "name": "tasklist_lock", "kind": "rwlock",
+                "state": {"locked": true, "rt": false, "readers": 1, "writer_locked": false, "writer_waiting": true,
+                    "owner": null, "owner_known": false, "queued_writer": null, "waiters": 3, "raw": "0x300"}})),
+            ("mmap_lock", json!({"type": "lock", "address": "0xffff888003a1c040", "name": null, "kind": "rwsem",
+                "home": {"container": "mm_struct", "member": "mmap_lock",
+                    "process": {"type": "task", "pid": 100, "tgid": 100, "comm": "faulter", "state": "S"}},
+                "state": {"locked": true, "rt": true, "readers": 1, "writer_locked": false, "writer_waiting": null,
+                    "owner": null, "owner_known": true, "queued_writer": {"type": "task", "pid": 103, "tgid": 100, "comm": "faulter", "state": "D"},
+                    "waiters": 7, "raw": "0x102"}})),
+            ("biggest", json!([
+                {"type": "group", "key": 105, "by": "process", "count": 636, "sample": [bare.clone()]},
+                {"type": "group", "key": 1355, "by": "process", "count": 1, "sample": [bare.clone()]}])),
+            ("one task", json!({"type": "tasks", "count": 1, "sample": [bare.clone()]})),
+            ("no tasks", json!({"type": "tasks", "count": 0, "sample": []})),
+            ("flags", json!(["O", "E"])),
+            ("zone", json!({"type": "zone", "node": 0, "name": "DMA32", "free": 1333, "min": 662, "low": 827, "high": 992})),
             ("record", record.clone()),
             ("log", json!([record.clone(), record])),
             ("state", json!({"type": "map", "fields": {"owner": bare, "readers": 2, "type": "rwsem"}})),
@@ -575,6 +703,7 @@ mod tests {
                 }],
                 skipped: Vec::new(),
                 partial: vec!["1 task(s) could not be read: excluded by the dump level".into()],
+                dump_title: None,
             },
         };
         insta::assert_snapshot!(diagnoses_text(&rep));

@@ -696,6 +696,18 @@ pub fn dump_title(k: &Kernel) -> Title {
     }
 }
 
+/// The dump's title when a rule that fired gives one (`dump_title:` in the
+/// rule; which rule's is `ScanResult::dump_title`: the most severe, then the
+/// first in pack order): its text replaces the generic one. The kind, the
+/// frames and the signature stay generic, so how dumps group does not
+/// depend on which rules ran.
+pub fn with_rule_title(mut t: Title, rule: Option<&str>) -> Title {
+    if let Some(r) = rule.map(str::trim).filter(|r| !r.is_empty()) {
+        t.text = r.to_string();
+    }
+    t
+}
+
 /// What a title is made from that a caller may already have read: the
 /// log and the task list (the rule engine's model has both).
 pub struct Known<'a, 'k> {

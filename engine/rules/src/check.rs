@@ -30,6 +30,8 @@ pub enum Origin {
     Match,
     /// A `{hole}` of the message.
     Message,
+    /// A `{hole}` of `dump_title`.
+    DumpTitle,
     /// The Nth expression of `evidence:`.
     Evidence(usize),
     /// The declaration of this param under `params:`.
@@ -761,6 +763,12 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
     }
     c.origin = Origin::Message;
     for p in &rule.message {
+        if let MessagePart::Hole(e, _) = p {
+            c.expr(e);
+        }
+    }
+    c.origin = Origin::DumpTitle;
+    for p in rule.dump_title.iter().flatten() {
         if let MessagePart::Hole(e, _) = p {
             c.expr(e);
         }

@@ -33,6 +33,10 @@ pub enum Code {
     /// `source::MAX_YAML_TEXT` bytes (aliases of aliases), or nests deeper
     /// than its parser allows.
     YamlTooLarge,
+    /// R012: an evidence label that cannot be shown: empty, more than one
+    /// line or `rule::MAX_LABEL_CHARS` characters, a template, not text, or
+    /// the label of another item of the same rule.
+    BadLabel,
     /// E001–E011: a syntax error in an expression, with the expression
     /// parser's own code (dsl-grammar/README.md).
     Syntax(&'static str),
@@ -78,6 +82,7 @@ impl Code {
         Code::DuplicateId,
         Code::FileTooLarge,
         Code::YamlTooLarge,
+        Code::BadLabel,
         Code::UnknownName,
         Code::UnknownModelField,
         Code::TypeMismatch,
@@ -105,6 +110,7 @@ impl Code {
             Code::DuplicateId => "R009",
             Code::FileTooLarge => "R010",
             Code::YamlTooLarge => "R011",
+            Code::BadLabel => "R012",
             Code::Syntax(c) => c,
             Code::UnknownName => "C001",
             Code::UnknownModelField => "C002",

@@ -31,11 +31,48 @@ pub struct TaskFact {
     pub stack: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A lock: its address, the global it is (if any), its kind, and where the
+/// model read them, the object it is a member of and its state.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LockFact {
     pub address: u64,
     pub name: Option<String>,
     pub kind: String,
+    /// For a lock that is no global: the object it is a member of.
+    pub home: Option<Box<LockHomeFact>>,
+    /// Its state, where the model read it.
+    pub state: Option<Box<LockStateFact>>,
+}
+
+/// The object a lock is a member of (`mm_struct.mmap_lock` of a process).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockHomeFact {
+    pub container: String,
+    pub member: String,
+    /// The process it belongs to (its thread-group leader).
+    pub process: Option<TaskFact>,
+}
+
+/// A lock's state as the kernel model reads it (null fields: the kind
+/// records no such thing).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LockStateFact {
+    pub locked: bool,
+    /// Built on rt_mutex / rwbase_rt (PREEMPT_RT).
+    pub rt: bool,
+    pub readers: Option<i64>,
+    pub writer_locked: Option<bool>,
+    pub writer_waiting: Option<bool>,
+    /// The owner, where the kernel records one.
+    pub owner: Option<TaskFact>,
+    /// Whether the kind records an owner at all (false: unknown, not free).
+    pub owner_known: bool,
+    /// PREEMPT_RT reader-writer locks: the writer first in line.
+    pub queued_writer: Option<TaskFact>,
+    /// Tasks waiting for it.
+    pub waiters: i64,
+    /// The raw lock word.
+    pub raw: u64,
 }
 
 /// A kernel log record.
@@ -93,11 +130,13 @@ pub enum Fact {
         count: usize,
         sample: Vec<Fact>,
     },
-    /// One group of `group … by …`: its key, its size and the first few.
+    /// One group of `group … by …`: its key, its size and the first few;
+    /// `by`: the key's name where the rule gave one (`… by tgid as process`).
     Group {
         key: Box<Fact>,
         count: usize,
         sample: Vec<Fact>,
+        by: Option<String>,
     },
     Task(TaskFact),
     Lock(LockFact),
@@ -115,6 +154,104 @@ pub enum Fact {
     Map(BTreeMap<String, Fact>),
     /// The evidence expression failed on this dump.
     Error(String),
+}
+
+impl TaskFact {
+    /// The task named in a sentence: `storm (113)`.
+    pub fn mention(&self) -> String {
+        format!("{} ({})", self.comm, self.pid)
+    }
+}
+
+/// A lock kind by its kernel type's name (`rw_semaphore`, not `rwsem`).
+pub fn kind_word(kind: &str) -> &str {
+    match kind {
+        "rwsem" => "rw_semaphore",
+        "percpu_rwsem" => "percpu_rw_semaphore",
+        other => other,
+    }
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl LockFact {
+    /// The lock named as a kernel engineer names it: its kind and the
+    /// global it is (`rwlock tasklist_lock`), else the object it is a
+    /// member of (`rw_semaphore mm_struct.mmap_lock of faulter (100)`),
+    /// else its address (`mutex at 0xffff…`).
+    pub fn ident(&self) -> String {
+        let kind = kind_word(&self.kind);
+        match (&self.name, &self.home) {
+            (Some(n), _) => format!("{kind} {n}"),
+            (None, Some(h)) => {
+                let of = h
+                    .process
+                    .as_ref()
+                    .map(|p| format!(" of {}", p.mention()))
+                    .unwrap_or_default();
+                format!("{kind} {}.{}{of}", h.container, h.member)
+            }
+            (None, None) => format!("{kind} at {:#x}", self.address),
+        }
+    }
+
+    /// Its state in words, or None when the model did not read it:
+    /// `1 reader, writer waiting, 3 waiters`, `held by dl_ab (145), 2 waiters`.
+    pub fn state_words(&self) -> Option<String> {
+        let st = self.state.as_ref()?;
+        let mut parts = Vec::new();
+        if !st.locked {
+            parts.push("unlocked".into());
+        }
+        if let Some(n) = st.readers.filter(|n| *n > 0) {
+            parts.push(plural(n, "reader", "readers"));
+        }
+        match (&st.owner, st.writer_locked) {
+            (Some(o), _) => parts.push(format!("held by {}", o.mention())),
+            (None, Some(true)) => parts.push("write-locked".into()),
+            _ => {}
+        }
+        if st.locked
+            && st.owner.is_none()
+            && st.readers.unwrap_or(0) == 0
+            && st.writer_locked != Some(true)
+        {
+            parts.push(
+                if st.owner_known {
+                    "held"
+                } else {
+                    "held, owner not recorded"
+                }
+                .into(),
+            );
+        }
+        if st.writer_waiting == Some(true) {
+            parts.push("writer waiting".into());
+        }
+        if let Some(w) = &st.queued_writer {
+            parts.push(format!("first writer in line {}", w.mention()));
+        }
+        if st.waiters > 0 {
+            parts.push(plural(st.waiters, "waiter", "waiters"));
+        }
+        Some(parts.join(", "))
+    }
+
+    /// One line: `rwlock tasklist_lock: 1 reader, writer waiting, 3 waiters`
+    /// (`PREEMPT_RT rwlock tasklist_lock: …` on an RT kernel).
+    pub fn line(&self) -> String {
+        let rt = if self.state.as_ref().is_some_and(|s| s.rt) {
+            "PREEMPT_RT "
+        } else {
+            ""
+        };
+        match self.state_words() {
+            Some(s) if !s.is_empty() => format!("{rt}{}: {s}", self.ident()),
+            _ => format!("{rt}{}", self.ident()),
+        }
+    }
 }
 
 fn hex(a: u64) -> String {
@@ -141,6 +278,22 @@ fn facts(v: Option<&Json>) -> Vec<Fact> {
         .unwrap_or_default()
 }
 
+fn task_json(t: &TaskFact) -> Json {
+    let mut j =
+        json!({"type": "task", "pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state});
+    if let Some(s) = &t.stack {
+        j["stack"] = json!(s);
+    }
+    j
+}
+
+fn task_of(v: Option<&Json>) -> Option<TaskFact> {
+    match v.map(Fact::from_json) {
+        Some(Fact::Task(t)) => Some(t),
+        _ => None,
+    }
+}
+
 impl Fact {
     /// The JSON form (see the module's documentation).
     pub fn to_json(&self) -> Json {
@@ -155,18 +308,33 @@ impl Fact {
             Fact::Tasks { count, sample } => {
                 json!({"type": "tasks", "count": count, "sample": list(sample)})
             }
-            Fact::Group { key, count, sample } => {
-                json!({"type": "group", "key": key.to_json(), "count": count, "sample": list(sample)})
-            }
-            Fact::Task(t) => {
-                let mut j = json!({"type": "task", "pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state});
-                if let Some(s) = &t.stack {
-                    j["stack"] = json!(s);
+            Fact::Group {
+                key,
+                count,
+                sample,
+                by,
+            } => {
+                let mut j = json!({"type": "group", "key": key.to_json(), "count": count, "sample": list(sample)});
+                if let Some(b) = by {
+                    j["by"] = json!(b);
                 }
                 j
             }
+            Fact::Task(t) => task_json(t),
             Fact::Lock(l) => {
-                json!({"type": "lock", "address": hex(l.address), "name": l.name, "kind": l.kind})
+                let mut j = json!({"type": "lock", "address": hex(l.address), "name": l.name, "kind": l.kind});
+                if let Some(h) = &l.home {
+                    j["home"] = json!({"container": h.container, "member": h.member,
+                        "process": h.process.as_ref().map(task_json)});
+                }
+                if let Some(st) = &l.state {
+                    j["state"] = json!({"locked": st.locked, "rt": st.rt, "readers": st.readers,
+                        "writer_locked": st.writer_locked, "writer_waiting": st.writer_waiting,
+                        "owner": st.owner.as_ref().map(task_json), "owner_known": st.owner_known,
+                        "queued_writer": st.queued_writer.as_ref().map(task_json),
+                        "waiters": st.waiters, "raw": hex(st.raw)});
+                }
+                j
             }
             Fact::Record(r) => {
                 json!({"type": "record", "level": r.level, "timestamp": r.timestamp, "text": r.text})
@@ -228,11 +396,34 @@ impl Fact {
                 key: Box::new(o.get("key").map(Fact::from_json).unwrap_or(Fact::Null)),
                 count: count(),
                 sample: facts(o.get("sample")),
+                by: o.get("by").and_then(Json::as_str).map(str::to_string),
             },
             Some("lock") => Fact::Lock(LockFact {
                 address: unhex(o.get("address")),
                 name: o.get("name").and_then(Json::as_str).map(str::to_string),
                 kind: string(o.get("kind")),
+                home: o.get("home").and_then(Json::as_object).map(|h| {
+                    Box::new(LockHomeFact {
+                        container: string(h.get("container")),
+                        member: string(h.get("member")),
+                        process: task_of(h.get("process")),
+                    })
+                }),
+                state: o.get("state").and_then(Json::as_object).map(|st| {
+                    let flag = |k: &str| st.get(k).and_then(Json::as_bool);
+                    Box::new(LockStateFact {
+                        locked: flag("locked").unwrap_or(false),
+                        rt: flag("rt").unwrap_or(false),
+                        readers: st.get("readers").and_then(Json::as_i64),
+                        writer_locked: flag("writer_locked"),
+                        writer_waiting: flag("writer_waiting"),
+                        owner: task_of(st.get("owner")),
+                        owner_known: flag("owner_known").unwrap_or(false),
+                        queued_writer: task_of(st.get("queued_writer")),
+                        waiters: int(st.get("waiters")),
+                        raw: unhex(st.get("raw")),
+                    })
+                }),
             }),
             Some("record") => Fact::Record(RecordFact {
                 level: int(o.get("level")),
@@ -354,12 +545,49 @@ mod tests {
                 key: Box::new(Fact::Text("mmap_lock".into())),
                 count: 2,
                 sample: vec![task.clone()],
+                by: None,
+            },
+            Fact::Group {
+                key: Box::new(Fact::Int(105)),
+                count: 636,
+                sample: vec![task.clone()],
+                by: Some("process".into()),
             },
             task,
             Fact::Lock(LockFact {
                 address: 0xffff888003a1c040,
                 name: None,
                 kind: "mutex".into(),
+                home: None,
+                state: None,
+            }),
+            Fact::Lock(LockFact {
+                address: 0xffff888003a1c040,
+                name: None,
+                kind: "rwsem".into(),
+                home: Some(Box::new(LockHomeFact {
+                    container: "mm_struct".into(),
+                    member: "mmap_lock".into(),
+                    process: Some(TaskFact {
+                        pid: 100,
+                        tgid: 100,
+                        comm: "faulter".into(),
+                        state: "S".into(),
+                        stack: None,
+                    }),
+                })),
+                state: Some(Box::new(LockStateFact {
+                    locked: true,
+                    rt: false,
+                    readers: Some(1),
+                    writer_locked: Some(false),
+                    writer_waiting: Some(true),
+                    owner: None,
+                    owner_known: true,
+                    queued_writer: None,
+                    waiters: 7,
+                    raw: 0x102,
+                })),
             }),
             Fact::Record(RecordFact {
                 level: 0,

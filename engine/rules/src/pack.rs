@@ -14,7 +14,7 @@ use crate::eval::{EvalError, Evaluator};
 use crate::evidence::Fact;
 use crate::helpers::RhaiHelpers;
 use crate::model::Model;
-use crate::render::{display, render};
+use crate::render::{display, render, render_shown};
 use crate::rule::{load_rule, read_dir, version_matches, MessagePart, ParamValue, Rule, Severity};
 
 mod embedded {
@@ -87,6 +87,12 @@ pub struct ScanResult {
     /// What the model could not read (grouped warning lines); empty when
     /// every rule answered from complete data.
     pub partial: Vec<String>,
+    /// The title a rule gives the dump (its `dump_title:` filled on this
+    /// dump), replacing the generic one: of the rules that fired and have
+    /// one, the most severe, then the first in pack order (rule id), then
+    /// its first instance. Not serialised: the dump's `title` carries it.
+    #[serde(skip)]
+    pub dump_title: Option<String>,
 }
 
 /// Maps a checker finding's span (inside an embedded expression) to the file.
@@ -106,10 +112,14 @@ fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
                     return (a + s.start, a + s.end.max(s.start + 1));
                 }
             }
-            Origin::Message => {
-                if let Some(ft) = r.fields.get("message") {
+            Origin::Message | Origin::DumpTitle => {
+                let (name, parts) = match f.origin {
+                    Origin::Message => ("message", &r.message[..]),
+                    _ => ("dump_title", r.dump_title.as_deref().unwrap_or_default()),
+                };
+                if let Some(ft) = r.fields.get(name) {
                     // Holes were parsed on their own: find the hole's text again.
-                    let hole = r.message.iter().find_map(|p| match p {
+                    let hole = parts.iter().find_map(|p| match p {
                         MessagePart::Hole(e, text) if e.span.end >= s.end => Some(text.clone()),
                         _ => None,
                     });
@@ -249,7 +259,9 @@ impl RulePack {
             errors: Vec::new(),
             skipped: Vec::new(),
             partial: Vec::new(),
+            dump_title: None,
         };
+        let mut titled: Vec<(Diagnosis, Option<String>)> = Vec::new();
         for r in &self.rules {
             if only.is_some_and(|o| !o.contains(&r.doc.id)) {
                 continue;
@@ -259,15 +271,19 @@ impl RulePack {
                 continue;
             }
             match evaluate(r, m, &r.params, &self.helpers) {
-                Ok(ds) => res.diagnoses.extend(ds),
+                Ok(ds) => titled.extend(ds),
                 Err(e) => res.errors.push(RuleRunError {
                     rule: r.doc.id.clone(),
                     message: e.to_string(),
                 }),
             }
         }
-        res.diagnoses
-            .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        // Stable: a rule's instances keep their order.
+        titled.sort_by(|(a, _), (b, _)| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        res.dump_title = titled
+            .iter()
+            .find_map(|(_, t)| t.clone().filter(|t| !t.is_empty()));
+        res.diagnoses = titled.into_iter().map(|(d, _)| d).collect();
         res.partial = kmodel::partial::summarize(m.gaps());
         for d in &mut res.diagnoses {
             d.incomplete = !res.partial.is_empty();
@@ -301,12 +317,14 @@ impl RuleError {
     }
 }
 
+/// Each instance of a rule that fires on a dump: its diagnosis and its
+/// `dump_title:` filled in.
 pub fn evaluate<'k>(
     r: &Rule,
     m: &Model<'k>,
     params: &BTreeMap<String, ParamValue>,
     helpers: &RhaiHelpers,
-) -> Result<Vec<Diagnosis>, RuleError> {
+) -> Result<Vec<(Diagnosis, Option<String>)>, RuleError> {
     let mut ev = Evaluator::new(m, params, helpers);
     let instances = ev
         .run(&r.program.stmts, &r.program.cond, 20)
@@ -317,16 +335,8 @@ pub fn evaluate<'k>(
         for (n, v) in &bindings {
             ev.bind(n, v.clone());
         }
-        let mut message = String::new();
-        for p in &r.message {
-            match p {
-                MessagePart::Text(t) => message.push_str(t),
-                MessagePart::Hole(e, _) => match ev.eval(e) {
-                    Ok(v) => message.push_str(&display(&ev, &v)),
-                    Err(err) => message.push_str(&format!("<{}>", err.message)),
-                },
-            }
-        }
+        let message = fill(&mut ev, &r.message);
+        let dump_title = r.dump_title.as_ref().map(|t| fill(&mut ev, t));
         let mut evidence = Vec::new();
         if r.evidence.is_empty() {
             for (n, v) in &bindings {
@@ -338,7 +348,7 @@ pub fn evaluate<'k>(
         } else {
             for (text, e, _) in &r.evidence {
                 let value = match ev.eval(e) {
-                    Ok(v) => render(&ev, &v, 0),
+                    Ok(v) => render_shown(&ev, &v),
                     Err(err) => Fact::Error(err.message),
                 };
                 evidence.push(Evidence {
@@ -347,15 +357,33 @@ pub fn evaluate<'k>(
                 });
             }
         }
-        out.push(Diagnosis {
-            rule: r.doc.id.clone(),
-            title: r.doc.title.clone(),
-            severity: r.doc.severity,
-            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
-            evidence,
-            references: r.doc.references.clone(),
-            incomplete: false,
-        });
+        out.push((
+            Diagnosis {
+                rule: r.doc.id.clone(),
+                title: r.doc.title.clone(),
+                severity: r.doc.severity,
+                message,
+                evidence,
+                references: r.doc.references.clone(),
+                incomplete: false,
+            },
+            dump_title,
+        ));
     }
     Ok(out)
+}
+
+/// A template filled on one instance of a rule, on one line.
+fn fill<'k>(ev: &mut Evaluator<'_, 'k>, parts: &[MessagePart]) -> String {
+    let mut text = String::new();
+    for p in parts {
+        match p {
+            MessagePart::Text(t) => text.push_str(t),
+            MessagePart::Hole(e, _) => match ev.eval(e) {
+                Ok(v) => text.push_str(&display(ev, &v)),
+                Err(err) => text.push_str(&format!("<{}>", err.message)),
+            },
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -7,8 +7,11 @@
 use std::collections::BTreeMap;
 
 use crate::eval::Evaluator;
+use kmodel::locks::LockState;
+
 use crate::evidence::{
-    CpuFact, Fact, FrameFact, LockFact, ModuleFact, RecordFact, TaskFact, ZoneFact,
+    CpuFact, Fact, FrameFact, LockFact, LockHomeFact, LockStateFact, ModuleFact, RecordFact,
+    TaskFact, ZoneFact,
 };
 use crate::model::Model;
 use crate::value::Value;
@@ -17,13 +20,14 @@ use crate::value::Value;
 const SAMPLE: usize = 3;
 /// Items shown of another list.
 const LIST: usize = 20;
-/// Functions shown of a task's stack.
-const STACK: usize = 8;
+/// Functions kept of a task's stack (the text report skips the
+/// scheduler's at the top and shows fewer).
+const STACK: usize = 16;
 
 /// A value as message text.
 pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
     match v {
-        Value::Null => "-".into(),
+        Value::Null => "none".into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format!("{f:.2}"),
@@ -33,10 +37,8 @@ pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
                 .map(|t| format!("{} ({})", t.comm, t.pid))
                 .unwrap_or_default()
         }
-        Value::Lock(l) => l
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{} at {:#x}", l.kind, l.address)),
+        Value::Lock(l) => lock_fact(ev, l.address, l.kind, l.name.clone(), None).ident(),
+        Value::LockState(st) => lock_fact(ev, st.addr, st.kind.name(), None, Some(st)).line(),
         Value::List(l) => {
             let items: Vec<String> = l.iter().take(5).map(|x| display(ev, x)).collect();
             if l.len() > 5 {
@@ -56,6 +58,21 @@ pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
 /// levels) the stack a rule unwound; lists holding tasks and groups as a
 /// count and a sample.
 pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
+    render_with(ev, v, depth, false)
+}
+
+/// A value a rule names in its `evidence:`: as [`render`], and a task it
+/// shows (the value itself, or one of the sample of a list or group) has
+/// its stack even when the rule did not look at it — the stack of a lock's
+/// owner is what a reader looks at first. Unwinds at most a few tasks per
+/// item; bindings shown without `evidence:` unwind nothing.
+pub fn render_shown<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> Fact {
+    render_with(ev, v, 0, true)
+}
+
+fn render_with<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fact {
+    let render =
+        |ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32| render_with(ev, v, depth, unwind);
     let all = |items: &[Value<'k>], n: usize| -> Vec<Fact> {
         items
             .iter()
@@ -78,23 +95,15 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
             key: Box::new(render(ev, &g.key, depth + 1)),
             count: g.items.len(),
             sample: all(&g.items, SAMPLE),
+            by: g.name.clone(),
         },
         Value::Map(m) => Fact::Map(
             m.iter()
                 .map(|(k, x)| (k.clone(), render(ev, x, depth + 1)))
                 .collect(),
         ),
-        Value::LockState(_) => Fact::Map(
-            ev.record_fields(v)
-                .into_iter()
-                .map(|(k, x)| (k.to_string(), render(ev, &x, depth + 1)))
-                .collect(),
-        ),
-        Value::Lock(l) => Fact::Lock(LockFact {
-            address: l.address,
-            name: l.name.clone(),
-            kind: l.kind.to_string(),
-        }),
+        Value::LockState(st) => Fact::Lock(lock_fact(ev, st.addr, st.kind.name(), None, Some(st))),
+        Value::Lock(l) => Fact::Lock(lock_fact(ev, l.address, l.kind, l.name.clone(), None)),
         Value::Obj(o) => match ev.scalar(o) {
             Some(i) => Fact::Int(i),
             None => Fact::Object {
@@ -107,25 +116,98 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
             Fact::Text(parts.join("."))
         }
         model_value => match ev.m {
-            Some(m) => model_fact(m, model_value, depth),
+            Some(m) => model_fact(m, model_value, depth, unwind),
             None => Fact::Null,
         },
     }
 }
 
+/// A lock as evidence: the global it is, else the object it is a member of
+/// (from the wait-for graph, which knows every contended lock's home), and
+/// its state (read by `rwlock()`/`rwsem()`/`mutex()`, else the graph's).
+/// Building the graph unwinds the tasks that can wait for a lock (in D or
+/// on a CPU), as the lock's `owner` field does.
+fn lock_fact<'k>(
+    ev: &Evaluator<'_, 'k>,
+    address: u64,
+    kind: &str,
+    name: Option<String>,
+    state: Option<&LockState>,
+) -> LockFact {
+    let m = ev.m;
+    let contended = m
+        .and_then(|m| m.wait_graph().ok())
+        .and_then(|g| g.locks.iter().find(|c| c.addr == address));
+    let name = name
+        .or_else(|| contended.and_then(|c| c.name.clone()))
+        .or_else(|| m.and_then(|m| m.k.data_symbol(address)));
+    let task = |addr: Option<u64>| -> Option<TaskFact> {
+        let m = m?;
+        let i = *m.index().ok()?.by_addr.get(&addr?)?;
+        let t = m.task(i).ok()?;
+        Some(TaskFact {
+            pid: t.pid.into(),
+            tgid: t.tgid.into(),
+            comm: t.comm.clone(),
+            state: t.state.to_string(),
+            stack: None,
+        })
+    };
+    let home = contended.and_then(|c| c.home.as_ref()).map(|h| {
+        Box::new(LockHomeFact {
+            container: h.container.to_string(),
+            member: h.member.to_string(),
+            process: task(h.task),
+        })
+    });
+    let st = state
+        .cloned()
+        .or_else(|| contended.and_then(|c| c.state.clone().ok()));
+    let state = st.map(|st| {
+        Box::new(LockStateFact {
+            locked: st.locked,
+            rt: st.rt,
+            readers: st.readers.map(|n| n as i64),
+            writer_locked: st.writer_locked,
+            writer_waiting: st.writer_waiting,
+            owner: task(st.owner),
+            owner_known: st.owner_recorded,
+            queued_writer: task(st.queued_writer),
+            waiters: contended
+                .map(|c| c.waiters.len())
+                .or(st.waiters.as_ref().map(Vec::len))
+                .unwrap_or(0) as i64,
+            raw: st.raw,
+        })
+    });
+    LockFact {
+        address,
+        name,
+        kind: kind.to_string(),
+        home,
+        state,
+    }
+}
+
 /// What a value of the model (a task, a record…) stands for; null when the
 /// model cannot read it.
-fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32) -> Fact {
+fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fact {
     let fact = match v {
         Value::Task(i) => m.task(*i).ok().map(|t| {
-            // Only a stack a rule already unwound: rendering unwinds nothing.
-            let stack = (depth <= 1).then(|| m.cached_stack(*i)).flatten().map(|s| {
-                s.frames
-                    .iter()
-                    .filter_map(|f| f.function.clone())
-                    .take(STACK)
-                    .collect()
-            });
+            // A stack a rule already unwound, or one of a task it shows.
+            let stack = (depth <= 1)
+                .then(|| match unwind {
+                    true => m.stack(*i).ok(),
+                    false => m.cached_stack(*i),
+                })
+                .flatten()
+                .map(|s| {
+                    s.frames
+                        .iter()
+                        .filter_map(|f| f.function.clone())
+                        .take(STACK)
+                        .collect()
+                });
             Fact::Task(TaskFact {
                 pid: t.pid.into(),
                 tgid: t.tgid.into(),

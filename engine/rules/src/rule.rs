@@ -67,12 +67,24 @@ pub struct RuleDoc {
     pub params: BTreeMap<String, ParamDoc>,
     #[serde(rename = "match")]
     pub match_expr: String,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<EvidenceDoc>,
     pub message: String,
+    /// A template like `message` that becomes the dump's title when this
+    /// rule fires (the highest severity wins, then pack order).
+    pub dump_title: Option<String>,
     pub remediation: String,
     pub references: Vec<String>,
     pub tags: Vec<String>,
     pub tests: RuleTests,
+}
+
+/// One item of `evidence:` as written: an expression, and the label the
+/// report shows it under (`- EXPR`, `- LABEL: EXPR` or
+/// `- {label: LABEL, value: EXPR}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceDoc {
+    pub label: Option<String>,
+    pub value: String,
 }
 
 /// A parameter's value.
@@ -139,8 +151,12 @@ pub struct Rule {
     pub src: Arc<String>,
     pub fields: BTreeMap<String, FieldText>,
     pub program: ast::Program,
+    /// Each evidence item: its label (as written, or derived from the
+    /// expression), the expression and its span in the file.
     pub evidence: Vec<(String, ast::Expr, (usize, usize))>,
     pub message: Vec<MessagePart>,
+    /// The `dump_title:` template, if any.
+    pub dump_title: Option<Vec<MessagePart>>,
     pub params: BTreeMap<String, ParamValue>,
     pub kernels: Vec<VersionReq>,
 }
@@ -354,7 +370,11 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
         }
     };
     let evidence = parse_evidence(&doc, &fields, file, &src, &mut errs);
-    let message = parse_message(&doc, &fields, file, &src, &mut errs);
+    let message = parse_template("message", &doc.message, &fields, file, &src, &mut errs);
+    let dump_title = doc
+        .dump_title
+        .as_ref()
+        .map(|t| parse_template("dump_title", t, &fields, file, &src, &mut errs));
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -369,13 +389,25 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
         program,
         evidence,
         message,
+        dump_title,
         params,
         kernels,
     })
 }
 
-/// The evidence entries: each an expression, located inside the evidence
-/// field.
+/// The longest evidence label (characters): a label is a few words.
+pub const MAX_LABEL_CHARS: usize = 40;
+
+/// Where `needle` is written in `src[from..to]`, if it is.
+fn find_in(src: &str, from: usize, to: usize, needle: &str) -> Option<usize> {
+    let to = to.min(src.len());
+    let from = from.min(to);
+    src.get(from..to)?.find(needle).map(|o| o + from)
+}
+
+/// The evidence entries: each an expression located inside the evidence
+/// field, and its label (checked: R012), or one derived from the
+/// expression ([`default_label`]) when the rule gives none.
 fn parse_evidence(
     doc: &RuleDoc,
     fields: &BTreeMap<String, FieldText>,
@@ -383,43 +415,161 @@ fn parse_evidence(
     src: &Arc<String>,
     errs: &mut Vec<RuleDiagnostic>,
 ) -> Vec<(String, vmtriage_dsl::ast::Expr, (usize, usize))> {
-    let mut evidence = Vec::new();
+    let mut evidence: Vec<(String, ast::Expr, (usize, usize))> = Vec::new();
     let ev_region = fields.get("evidence").map(|f| f.region).unwrap_or((0, 0));
     let mut search_from = ev_region.0;
+    let mut given: Vec<(String, (usize, usize))> = Vec::new();
     for item in &doc.evidence {
-        let off = src[search_from.min(src.len())..ev_region.1.max(search_from).min(src.len())]
-            .find(item.as_str())
-            .map(|o| o + search_from)
+        let value = &item.value;
+        let label_at = item.label.as_ref().map(|l| {
+            let at = find_in(src, search_from, ev_region.1, l).unwrap_or(ev_region.0);
+            (at, at + l.len().max(1))
+        });
+        // The value is written after its label (`LABEL: EXPR`, `{label: L, value: E}`).
+        let off = label_at
+            .and_then(|(_, end)| find_in(src, end, ev_region.1, value))
+            .or_else(|| find_in(src, search_from, ev_region.1, value))
             .unwrap_or(ev_region.0);
-        search_from = off + item.len();
+        search_from = (off + value.len()).max(label_at.map_or(0, |l| l.1));
         let ft = FieldText {
             key_offset: off,
-            text: item.clone(),
-            map: (off..off + item.len()).collect(),
-            region: (off, off + item.len()),
+            text: value.clone(),
+            map: (off..off + value.len()).collect(),
+            region: (off, off + value.len()),
         };
-        match vmtriage_dsl::parse_expr(item) {
-            Ok(e) => evidence.push((item.clone(), e, (off, off + item.len()))),
-            Err(ds) => errs.extend(ds.iter().map(|d| dsl_diag(d, file, src, &ft))),
+        let expr = match vmtriage_dsl::parse_expr(value) {
+            Ok(e) => e,
+            Err(ds) => {
+                errs.extend(ds.iter().map(|d| dsl_diag(d, file, src, &ft)));
+                continue;
+            }
+        };
+        let label = match (&item.label, label_at) {
+            (Some(l), Some(span)) => {
+                let bad = label_problem(l).or_else(|| {
+                    given
+                        .iter()
+                        .any(|(g, _)| g == l.trim())
+                        .then(|| "another evidence item has this label".to_string())
+                });
+                if let Some(why) = bad {
+                    errs.push(
+                        RuleDiagnostic::new(Code::BadLabel, "bad evidence label", file, src, span)
+                            .label(why)
+                            .help(format!(
+                                "a label is a few words naming what the value is, unique in the rule \
+                                 (at most {MAX_LABEL_CHARS} characters, one line): `- waiters: tasks where …`"
+                            )),
+                    );
+                }
+                given.push((l.trim().to_string(), span));
+                l.trim().to_string()
+            }
+            _ => default_label(&expr),
+        };
+        evidence.push((label, expr, (off, off + value.len())));
+    }
+    // Derived labels that collide with another label are numbered.
+    let labels: Vec<String> = evidence.iter().map(|e| e.0.clone()).collect();
+    for (i, item) in doc.evidence.iter().enumerate().take(evidence.len()) {
+        if item.label.is_some() {
+            continue;
+        }
+        let same = labels.iter().filter(|l| **l == labels[i]).count();
+        if same > 1 {
+            let nth = labels[..i].iter().filter(|l| **l == labels[i]).count() + 1;
+            if nth > 1 {
+                evidence[i].0 = format!("{} {nth}", labels[i]);
+            }
         }
     }
     evidence
 }
 
-/// The message template: text and `{expr}` holes.
-fn parse_message(
-    doc: &RuleDoc,
+/// Why a label written in a rule cannot be shown, if it cannot.
+fn label_problem(l: &str) -> Option<String> {
+    let t = l.trim();
+    if t.is_empty() {
+        return Some("an empty label".into());
+    }
+    if t.chars().any(char::is_control) {
+        return Some("a label is one line of text".into());
+    }
+    let n = t.chars().count();
+    if n > MAX_LABEL_CHARS {
+        return Some(format!(
+            "{n} characters; a label has at most {MAX_LABEL_CHARS}"
+        ));
+    }
+    if t.contains(['{', '}']) {
+        return Some("a label is plain text, not a template".into());
+    }
+    None
+}
+
+/// The label of an evidence item the rule does not name: the binding or
+/// field it shows, in words (`dying`, `state.owner` → `owner`,
+/// `kernel.nr_threads` → `nr threads`, `first(dmesg where …)` → `dmesg`);
+/// a generic field (`g.key`, `mods.name`) keeps what it belongs to (`g
+/// key`); a kernel global keeps its name (`tasklist_lock`). Never a dotted
+/// path.
+pub fn default_label(e: &ast::Expr) -> String {
+    use ast::ExprKind as K;
+    let words = |s: &str| s.replace('_', " ");
+    match &e.kind {
+        K::Var(n) => words(n),
+        K::Global { name, .. } => name.clone(),
+        K::Field { base, name, .. } => {
+            if let K::Global { .. } | K::Field { .. } = &base.kind {
+                if matches!(root_global(base), Some(true)) {
+                    return name.name.clone();
+                }
+            }
+            const GENERIC: &[&str] = &["key", "items", "count", "name", "text", "value", "raw"];
+            if GENERIC.contains(&name.name.as_str()) {
+                format!("{} {}", default_label(base), words(&name.name))
+            } else {
+                words(&name.name)
+            }
+        }
+        K::Index { base, .. } => default_label(base),
+        K::Call { func, args } => match (func.name.as_str(), args.first()) {
+            ("count", Some(a)) => format!("number of {}", default_label(a)),
+            ("first" | "last" | "unique" | "sum" | "min" | "max", Some(a)) => default_label(a),
+            (f, _) => words(f),
+        },
+        K::Where { coll, .. }
+        | K::Sort { coll, .. }
+        | K::Top { coll, .. }
+        | K::Group { coll, .. } => default_label(coll),
+        _ => "value".into(),
+    }
+}
+
+/// Whether a field chain starts at a kernel global (`@x.y.z`).
+fn root_global(e: &ast::Expr) -> Option<bool> {
+    match &e.kind {
+        ast::ExprKind::Global { .. } => Some(true),
+        ast::ExprKind::Field { base, .. } => root_global(base),
+        _ => Some(false),
+    }
+}
+
+/// A template (`message`, `dump_title`): text and `{expr}` holes.
+fn parse_template(
+    name: &str,
+    written: &str,
     fields: &BTreeMap<String, FieldText>,
     file: &str,
     src: &Arc<String>,
     errs: &mut Vec<RuleDiagnostic>,
 ) -> Vec<MessagePart> {
     let mut message = Vec::new();
-    let msg_field = fields.get("message").cloned();
+    let msg_field = fields.get(name).cloned();
     let mtext = msg_field
         .as_ref()
         .map(|f| f.text.clone())
-        .unwrap_or_else(|| doc.message.clone());
+        .unwrap_or_else(|| written.to_string());
     let mut rest = 0usize;
     while let Some(open) = mtext[rest..].find('{').map(|o| o + rest) {
         if open > rest {
@@ -430,7 +580,7 @@ fn parse_message(
             errs.push(
                 RuleDiagnostic::new(
                     Code::UnclosedHole,
-                    "unclosed `{` in message",
+                    format!("unclosed `{{` in {name}"),
                     file,
                     src,
                     (off, off + 1),
@@ -560,6 +710,7 @@ const RULE_FIELDS: &[&str] = &[
     "match",
     "evidence",
     "message",
+    "dump_title",
     "remediation",
     "references",
     "tags",
@@ -673,6 +824,150 @@ impl DocReader<'_> {
                 None
             }
         }
+    }
+
+    /// `evidence:`: a list of items, each an expression (`- EXPR`), a
+    /// labelled one (`- LABEL: EXPR`) or `- {label: LABEL, value: EXPR}`.
+    fn evidence(&mut self, v: &serde_yaml_ng::Value) -> Vec<EvidenceDoc> {
+        use serde_yaml_ng::Value as Y;
+        const FORMS: &str =
+            "an evidence item is `- EXPR`, `- LABEL: EXPR` or `- {label: LABEL, value: EXPR}`";
+        let span = self.key("evidence");
+        let items = match v {
+            Y::Null => return Vec::new(),
+            Y::Sequence(items) => items,
+            other => {
+                self.diag(
+                    Code::InvalidYaml,
+                    "invalid rule file".into(),
+                    span,
+                    format!("`evidence` must be a list, this is {}", kind_of(other)),
+                    FORMS.into(),
+                );
+                return Vec::new();
+            }
+        };
+        let region = self.fields.get("evidence").map_or((0, 0), |f| f.region);
+        let mut cursor = region.0 + "evidence".len();
+        let mut out = Vec::new();
+        for x in items {
+            // Where this item's key is written, from the last one on.
+            let mut at_key = |r: &mut Self, name: &str| {
+                let found = key_spans(r.src, cursor, region.1, name).next();
+                if let Some((_, end)) = found {
+                    cursor = end;
+                }
+                found.unwrap_or(span)
+            };
+            let m = match x {
+                Y::Mapping(m) => m,
+                Y::Sequence(_) | Y::Null | Y::Tagged(_) => {
+                    self.diag(
+                        Code::InvalidYaml,
+                        "invalid rule file".into(),
+                        span,
+                        format!(
+                            "an evidence item must be an expression, this is {}",
+                            kind_of(x)
+                        ),
+                        FORMS.into(),
+                    );
+                    continue;
+                }
+                scalar => {
+                    if let Some(value) = self.text(None, scalar, span, "an evidence item") {
+                        out.push(EvidenceDoc { label: None, value });
+                    }
+                    continue;
+                }
+            };
+            let keyed = |k: &Y| match k {
+                Y::String(s) => Some(s.clone()),
+                Y::Number(n) => Some(n.to_string()),
+                Y::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            let long = m
+                .keys()
+                .any(|k| matches!(k, Y::String(s) if s == "label" || s == "value"));
+            if !long {
+                if m.len() != 1 {
+                    self.diag(
+                        Code::InvalidYaml,
+                        "invalid rule file".into(),
+                        span,
+                        format!(
+                            "a labelled evidence item has one key, this one has {}",
+                            m.len()
+                        ),
+                        FORMS.into(),
+                    );
+                    continue;
+                }
+                let (k, val) = m.iter().next().expect("one entry");
+                let Some(label) = keyed(k) else {
+                    self.diag(
+                        Code::BadLabel,
+                        "bad evidence label".into(),
+                        span,
+                        format!("a label is text, this is {}", kind_of(k)),
+                        FORMS.into(),
+                    );
+                    continue;
+                };
+                let at = at_key(self, &label);
+                if let Some(value) = self.text(None, val, at, &format!("the value of `{label}`")) {
+                    out.push(EvidenceDoc {
+                        label: Some(label),
+                        value,
+                    });
+                }
+                continue;
+            }
+            let (mut label, mut value, mut has_value) = (None, None, false);
+            let mut first = None;
+            for (k, val) in m {
+                let name = keyed(k).unwrap_or_else(|| format!("{k:?}"));
+                let at = at_key(self, &name);
+                first.get_or_insert(at);
+                match name.as_str() {
+                    "label" => match keyed(val) {
+                        Some(l) => label = Some(l),
+                        None => self.diag(
+                            Code::BadLabel,
+                            "bad evidence label".into(),
+                            at,
+                            format!("a label is text, this is {}", kind_of(val)),
+                            FORMS.into(),
+                        ),
+                    },
+                    "value" => {
+                        has_value = true;
+                        value = self.text(None, val, at, "an evidence item's `value`");
+                    }
+                    _ => self.diag(
+                        Code::UnknownField,
+                        format!("unknown field `{name}` in an evidence item"),
+                        at,
+                        "not a field of an evidence item".into(),
+                        "the fields of an evidence item are: `label`, `value`".into(),
+                    ),
+                }
+            }
+            if !has_value {
+                self.diag(
+                    Code::MissingField,
+                    "evidence item has no `value`".into(),
+                    first.unwrap_or(span),
+                    "no `value` here".into(),
+                    "write `- {label: LABEL, value: EXPR}`, or `- LABEL: EXPR`".into(),
+                );
+            }
+            if let Some(value) = value {
+                out.push(EvidenceDoc { label, value });
+            }
+        }
+        out
     }
 
     fn strings(
@@ -920,7 +1215,28 @@ impl DocReader<'_> {
             }
             None => Vec::new(),
         };
-        let evidence = list(&mut self, "evidence");
+        let evidence = match given.get("evidence") {
+            Some(x) => self.evidence(x),
+            None => Vec::new(),
+        };
+        let dump_title = match given.get("dump_title") {
+            None => None,
+            Some(_) => {
+                let t = text(&mut self, "dump_title");
+                if t.trim().is_empty() {
+                    let span = self.key("dump_title");
+                    self.diag(
+                        Code::InvalidYaml,
+                        "invalid rule file".into(),
+                        span,
+                        "`dump_title` has no value".into(),
+                        "write the dump's title as a template like `message`, or remove the field"
+                            .into(),
+                    );
+                }
+                Some(t)
+            }
+        };
         let references = list(&mut self, "references");
         let tags = list(&mut self, "tags");
         let mut applies_to = AppliesTo::default();
@@ -963,6 +1279,7 @@ impl DocReader<'_> {
             match_expr,
             evidence,
             message,
+            dump_title,
             remediation,
             references,
             tags,

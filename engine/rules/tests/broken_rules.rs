@@ -58,6 +58,69 @@ broken!(
     7
 );
 broken!(lock_state_member_typo, "lock-member-typo.yaml", "C002", 7);
+broken!(duplicate_label, "duplicate-label.yaml", "R012", 10);
+broken!(label_too_long, "label-too-long.yaml", "R012", 9);
+broken!(
+    evidence_unknown_key,
+    "evidence-unknown-key.yaml",
+    "R002",
+    10
+);
+broken!(dump_title_unknown_field, "dump-title-hole.yaml", "C002", 9);
+
+/// The three forms of an evidence item, and the labels derived from an
+/// expression when the rule gives none: never a dotted path.
+#[test]
+fn evidence_labels() {
+    let src = r#"id: TEST-0034
+title: Labels
+severity: info
+summary: A rule for tests.
+match: |
+  for g in group tasks where state == "D" by blocked_on as lock having count >= 1
+  let state = mutex(g.key)
+  let on_oops = @?panic_on_oops
+  g.count >= 1
+evidence:
+  - g.key
+  - blocked: g.items
+  - {label: "the owner", value: state.owner}
+  - {value: state.owner.waits_for}
+  - on_oops
+  - kernel.nr_threads
+  - first(dmesg where text matches "hung")
+  - count(g.items)
+  - "@tasklist_lock.raw_lock"
+  - state.owner
+message: "{g.count}"
+"#;
+    let (pack, diags) = RulePack::from_sources(&[("t.yaml".into(), src.into())], &[]);
+    assert!(
+        diags.is_empty(),
+        "{:#?}",
+        diags.iter().map(|d| d.render()).collect::<Vec<_>>()
+    );
+    let labels: Vec<&str> = pack.rules[0]
+        .evidence
+        .iter()
+        .map(|e| e.0.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "g key",
+            "blocked",
+            "the owner",
+            "waits for",
+            "on oops",
+            "nr threads",
+            "dmesg",
+            "number of g items",
+            "raw_lock",
+            "owner",
+        ]
+    );
+}
 
 #[test]
 fn unknown_model_field() {

@@ -260,6 +260,7 @@ mod stable {
                 address: 0xffff888003a1c040,
                 name: name.map(str::to_string),
                 kind: kind.into(),
+                ..Default::default()
             })
         };
         for e in &mut v {

@@ -176,9 +176,6 @@ pub fn scan_one(
     let stacks = crate::scan::ScanStacks::new(&s.kernel);
     let model = Model::new(&s.kernel, &stacks);
     let title = stacks.title(&model);
-    out.title_kind = Some(title.kind.slug().to_string());
-    out.title = Some(title.text);
-    out.signature = Some(title.signature);
     out.evaluated = pack
         .rules
         .iter()
@@ -186,6 +183,10 @@ pub fn scan_one(
         .map(|r| r.doc.id.clone())
         .collect();
     let res = pack.scan_only(&model, only);
+    let title = crate::title::with_rule_title(title, res.dump_title.as_deref());
+    out.title_kind = Some(title.kind.slug().to_string());
+    out.title = Some(title.text);
+    out.signature = Some(title.signature);
     (out.findings, out.rule_errors, out.partial) = (res.diagnoses, res.errors, res.partial);
     out.duration_ms = t0.elapsed().as_millis() as u64;
     out

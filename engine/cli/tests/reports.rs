@@ -1,0 +1,285 @@
+//! The text report of every corpus diagnosis, as `vmtriage scan` prints it:
+//! one snapshot per scenario and kernel series (its ELF dump), to read as a
+//! kernel engineer would.
+//!
+//! What changes from one capture of a scenario to the next is redacted, so
+//! that a corpus rebuild does not change a snapshot; what the scenario
+//! decides stays, so that a change of the report shows:
+//! - redacted: the dump's path and release, addresses, pids (a task line's
+//!   first number, `comm (pid)`, `comm:pid`, `process pid`), CPU numbers,
+//!   log timestamps and every number in a log line (`stuck for 22s`,
+//!   `+0x117/0x1000`), and counts of 10 or more (`480 dying tasks`, free
+//!   pages, `pid_max`: masses that depend on timing or on the machine);
+//! - kept: comms, states, stack functions, lock names and states, counts
+//!   below 10 (readers, writers, waiters of one lock, members of a cycle:
+//!   what the scenario sets up), every rule's message and labels, and the
+//!   dump's title and signature (stable by design; `titles.rs` checks it).
+//!
+//! `VMTRIAGE_RULES=DIR` scans with the rule files of DIR instead of the
+//! pack compiled in (to check a pack before it is committed).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::Entry;
+use vmtriage_cli::scan::{diagnoses_text, DumpReport, ScanStacks};
+use vmtriage_cli::title::with_rule_title;
+use vmtriage_cli::Session;
+use vmtriage_rules::model::Model;
+use vmtriage_rules::RulePack;
+
+/// One ELF dump per scenario and series (a QEMU capture before a kdump one).
+fn dumps() -> Vec<Entry> {
+    let all = common::manifest().unwrap_or_else(|e| panic!("{e}"));
+    let mut pick: BTreeMap<(String, String), Entry> = BTreeMap::new();
+    for e in all.into_iter().filter(|e| e.format == "elf") {
+        let key = (e.scenario.clone(), e.kernel_series.clone());
+        let better = match pick.get(&key) {
+            None => true,
+            Some(p) => (e.capture != "qemu", &e.path) < (p.capture != "qemu", &p.path),
+        };
+        if better {
+            pick.insert(key, e);
+        }
+    }
+    pick.into_values().collect()
+}
+
+fn pack() -> RulePack {
+    let (pack, diags) = match std::env::var_os("VMTRIAGE_RULES") {
+        Some(dir) => RulePack::load_dir(&PathBuf::from(dir)).expect("VMTRIAGE_RULES"),
+        None => RulePack::embedded(),
+    };
+    assert!(diags.is_empty(), "the pack has errors: {}", diags.len());
+    pack
+}
+
+/// The report `scan` prints for one dump.
+fn report(pack: &RulePack, e: &Entry) -> String {
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[])
+        .unwrap_or_else(|err| panic!("{}: {err:?}", e.name()));
+    let stacks = ScanStacks::new(&s.kernel);
+    let model = Model::new(&s.kernel, &stacks);
+    let title = stacks.title(&model);
+    let result = pack.scan(&model);
+    let title = with_rule_title(title, result.dump_title.as_deref());
+    diagnoses_text(&DumpReport {
+        dump: e.path.display().to_string(),
+        title: Some(title.text),
+        signature: Some(title.signature),
+        result,
+    })
+}
+
+/// Replaces each digit run of `s` that `keep` refuses by `with`; digits
+/// in a name (`do_syscall_64`, `x86`) are no number, nor, unless `units`,
+/// digits before letters (`10s`, `447252kB`).
+fn numbers(s: &str, with: &str, units: bool, keep: impl Fn(&str, &str, u64) -> bool) -> String {
+    let mut out = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            let c = s[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let inside = (start > 0 && word(b[start - 1]))
+            || (!units && i < b.len() && word(b[i]))
+            || (&s[start..i] == "0" && b.get(i) == Some(&b'x'));
+        let n = &s[start..i];
+        if inside || keep(&s[..start], &s[i..], n.parse().unwrap_or(u64::MAX)) {
+            out.push_str(n);
+        } else {
+            out.push_str(with);
+        }
+    }
+    out
+}
+
+/// `0x…` runs as `0xADDR`.
+fn addresses(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(p) = rest.find("0x") {
+        out.push_str(&rest[..p]);
+        let hex = rest[p + 2..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - p - 2);
+        out.push_str(if hex > 0 { "0xADDR" } else { "0x" });
+        rest = &rest[p + 2 + hex..];
+    }
+    out + rest
+}
+
+/// Where a log record's `[    14.670645]` is in a line.
+fn timestamp(line: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(o) = line[from..].find('[').map(|o| o + from) {
+        if let Some(c) = line[o..].find(']').map(|c| c + o) {
+            let inner = line[o + 1..c].trim();
+            if inner.contains('.') && inner.parse::<f64>().is_ok() {
+                return Some((o, c));
+            }
+        }
+        from = o + 1;
+    }
+    None
+}
+
+/// The redactions of the module's documentation, line by line.
+fn redact(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("== ") {
+            out.push("== DUMP  (RELEASE)".to_string());
+            continue;
+        }
+        if line.trim_start().starts_with("dump: ") {
+            out.push(line.to_string());
+            continue;
+        }
+        // A log record: its timestamp and every number of its text.
+        if let Some((open, close)) = timestamp(line) {
+            let text = addresses(&line[close + 1..]);
+            out.push(format!(
+                "{}[TIME]{}",
+                &line[..open],
+                numbers(&text, "#", true, |_, _, _| false)
+            ));
+            continue;
+        }
+        let header = line.ends_with("):");
+        let l = addresses(line);
+        let l = numbers(&l, "PID", false, |before, after, _| {
+            let task_line = after.starts_with(' ')
+                && after[1..].split_once(' ').is_some_and(|(comm, rest)| {
+                    !comm.is_empty()
+                        && rest.len() >= 3
+                        && rest.starts_with('[')
+                        && &rest[2..3] == "]"
+                })
+                && (before.trim().is_empty() || before.ends_with(": "));
+            let mention =
+                before.ends_with(" (") && after.starts_with(')') && !(header && after == "):");
+            // `task storm:117`, as the soft-lockup report names a task.
+            let comm_pid = before.rsplit(' ').next().is_some_and(|w| {
+                w.len() > 1
+                    && w.ends_with(':')
+                    && w[..w.len() - 1]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+            let process = before.ends_with("process ");
+            !(task_line || mention || comm_pid || process)
+        });
+        let l = numbers(&l, "N", false, |before, _, n| {
+            !before.ends_with("CPU ") && n < 10
+        });
+        out.push(l);
+    }
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn redaction() {
+    let text = "\
+== /x/y.elf  (6.1.0-56-cloud-amd64)
+    storm (113) is reaping 480 dying tasks while 3 tasks queue on CPU 3 in task storm:117.
+    parent: 113 storm [S]  schedule < do_wait < __x64_sys_wait4 < do_syscall_64
+    dying (480):
+      115 storm [R]  percpu_down_read
+      … and 477 more
+    lock: rw_semaphore mm_struct.mmap_lock of faulter (100): 1 reader, 7 waiters at 0xffff8cee41f631f0
+      process 105: 636 tasks — forkstorm (105) [S], …
+    soft lockup report: [   14.670645] watchdog: BUG: soft lockup - CPU#3 stuck for 10s! [storm:117]
+    RIP: [    5.717581] RIP: 0010:vmt_init+0x117/0x1000 [vmtriage_scen]
+    dump: BUG: soft lockup in tasklist_holder [vmtriage_scen] — signature 7133ee1e8fa58b08
+";
+    insta::assert_snapshot!(redact(text), @r"
+    == DUMP  (RELEASE)
+        storm (PID) is reaping N dying tasks while 3 tasks queue on CPU N in task storm:PID.
+        parent: PID storm [S]  schedule < do_wait < __x64_sys_wait4 < do_syscall_64
+        dying (N):
+          PID storm [R]  percpu_down_read
+          … and N more
+        lock: rw_semaphore mm_struct.mmap_lock of faulter (PID): 1 reader, 7 waiters at 0xADDR
+          process PID: N tasks — forkstorm (PID) [S], …
+        soft lockup report: [TIME] watchdog: BUG: soft lockup - CPU## stuck for #s! [storm:#]
+        RIP: [TIME] RIP: #:vmt_init+0xADDR/0xADDR [vmtriage_scen]
+        dump: BUG: soft lockup in tasklist_holder [vmtriage_scen] — signature 7133ee1e8fa58b08
+    ");
+}
+
+/// The report in an order that does not depend on addresses: the tasks
+/// of a sample and the instances of one rule come in the model's order
+/// (task addresses, which a randomized slab freelist shuffles from one
+/// boot to the next), so the lines of each sample are sorted, and the
+/// diagnoses of one rule; the dump's title stays at the end of the first.
+fn canonical(text: &str) -> String {
+    let mut blocks: Vec<Vec<String>> = text
+        .split("\n\n")
+        .map(|b| b.lines().map(str::to_string).collect())
+        .collect();
+    let mut dump_line = None;
+    for b in blocks.iter_mut().skip(1) {
+        if let Some(i) = b.iter().position(|l| l.starts_with("    dump: ")) {
+            dump_line = Some(b.remove(i));
+        }
+        let mut i = 0;
+        while i < b.len() {
+            let sample = |l: &String| l.starts_with("      ") && !l.trim_start().starts_with('…');
+            let j = (i..b.len()).find(|&j| !sample(&b[j])).unwrap_or(b.len());
+            b[i..j].sort();
+            i = j.max(i + 1);
+        }
+    }
+    let mut i = 1;
+    while i < blocks.len() {
+        let j = (i..blocks.len())
+            .find(|&j| blocks[j].first() != blocks[i].first())
+            .unwrap_or(blocks.len());
+        blocks[i..j].sort();
+        i = j;
+    }
+    if let (Some(d), Some(first)) = (dump_line, blocks.get_mut(1)) {
+        first.push(d);
+    }
+    blocks
+        .iter()
+        .map(|b| b.join("\n"))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+        + "\n"
+}
+
+/// Every corpus dump's report against its snapshot; every mismatch is
+/// written (`.snap.new`, `cargo insta review`) before the test fails.
+#[test]
+fn corpus_reports() {
+    let pack = pack();
+    let dumps = dumps();
+    assert!(!dumps.is_empty(), "the corpus manifest lists no ELF dump");
+    let mut failed = Vec::new();
+    for e in &dumps {
+        let text = canonical(&redact(&report(&pack, e)));
+        let name = format!("{}.{}", e.scenario, e.kernel_series);
+        let r = std::panic::catch_unwind(|| {
+            insta::with_settings!({prepend_module_to_snapshot => true, omit_expression => true}, {
+                insta::assert_snapshot!(name.clone(), text);
+            });
+        });
+        if r.is_err() {
+            failed.push(name);
+        }
+    }
+    assert!(failed.is_empty(), "reports changed: {failed:?}");
+}
