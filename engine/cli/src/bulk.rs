@@ -393,6 +393,9 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
     if args.bulk_worker {
         return serve_worker(args, &pack);
     }
+    if let Some(dir) = &args.watch {
+        watch::check_dir(dir)?;
+    }
     let store = open_store(args)?;
     scan_with(args, &pack, store, out)
 }
@@ -422,6 +425,9 @@ pub fn scan_with(
         )
     });
     let run = setup.run(&run_id);
+    if let Some(dir) = &args.watch {
+        watch::check_dir(dir)?;
+    }
     if let Some(s) = &mut store {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         let shard = args.shard.as_deref().unwrap_or("all");
@@ -783,7 +789,6 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
                 .map(|r| r.doc.id.clone())
                 .collect(),
             partial: o.partial.clone(),
-            dump_title: None,
         },
     };
     let _ = match f {

@@ -102,6 +102,18 @@ fn open_for_writing(paths: &HashSet<PathBuf>) -> HashSet<PathBuf> {
     busy
 }
 
+/// `--watch DIR` names a directory (checked before a run is recorded).
+pub(super) fn check_dir(dir: &Path) -> Result<(), Report> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(err(
+        "vmtriage::args",
+        "pass the directory the dumps are written to",
+        format!("--watch {}: not a directory", dir.display()),
+    ))
+}
+
 /// The watch loop: batches of settled files through the pipeline until a
 /// stop condition holds (or forever).
 pub(super) fn watch(
@@ -111,13 +123,6 @@ pub(super) fn watch(
     run: Run,
     out: &mut dyn Write,
 ) -> Result<ScanStats, Report> {
-    if !dir.is_dir() {
-        return Err(err(
-            "vmtriage::args",
-            "pass the directory the dumps are written to",
-            format!("--watch {}: not a directory", dir.display()),
-        ));
-    }
     let settle = Duration::from_secs_f64(cx.args.settle.max(0.0));
     let poll = (settle / 5).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let stop = Stop {
