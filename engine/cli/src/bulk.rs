@@ -789,6 +789,7 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
                 .map(|r| r.doc.id.clone())
                 .collect(),
             partial: o.partial.clone(),
+            dump_title: None,
         },
     };
     let _ = match f {
