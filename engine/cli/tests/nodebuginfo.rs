@@ -18,22 +18,27 @@ use vmtriage_cli::session::DebugSource;
 use vmtriage_cli::{report, scan, Session};
 use vmtriage_rules::RulePack;
 
-/// The non-inline frames of every task: (pc, function) in order, by pid.
-fn stacks(k: &kmodel::Kernel) -> Result<BTreeMap<i32, Vec<(u64, String)>>, String> {
+/// A task's non-inline frames, (pc, function) in order, and whether it was
+/// unwound from a CPU's saved registers.
+type Stack = (Vec<(u64, String)>, bool);
+
+/// Every task's stack, by pid.
+fn stacks(k: &kmodel::Kernel) -> Result<BTreeMap<i32, Stack>, String> {
     let u = kunwind::Unwinder::new(k).map_err(|e| e.to_string())?;
     let walk = k.task_walk().map_err(|e| e.to_string())?;
     Ok(walk
         .tasks
         .iter()
         .map(|t| {
-            let frames = u
-                .stack(k, t)
+            let st = u.stack(k, t);
+            let frames = st
                 .frames
                 .iter()
                 .filter(|f| !f.inline)
                 .map(|f| (f.pc, f.function.clone().unwrap_or_default()))
                 .collect();
-            (t.pid, frames)
+            let cpu = matches!(st.start, Some(kunwind::Start::Cpu(_)));
+            (t.pid, (frames, cpu))
         })
         .collect())
 }
@@ -133,13 +138,18 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             b.as_ref().err()
         )),
     }
-    // info: every field but where the debug info came from.
+    // info: every field but where the debug info came from and the title,
+    // which names functions (counted apart: a stack's names may differ,
+    // see `stacks`).
+    let mut title_equal = false;
     match (report::info(kd), report::info(km)) {
         (Ok(a), Ok(b)) => {
+            title_equal = a.title.signature == b.title.signature;
             let strip = |i: &report::Info| {
                 let mut v = json(i);
                 if let Some(o) = v.as_object_mut() {
                     o.remove("debuginfo");
+                    o.remove("title");
                 }
                 v
             };
@@ -177,24 +187,33 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     }
     // Stacks.
     let (sd, sm) = (stacks(kd)?, stacks(km)?);
+    // Tasks switched out must unwind alike (ORC either way). A task on a
+    // CPU starts from the CPU's saved registers, where the debug vmlinux's
+    // DWARF CFI may recover a frame ORC does not (the crash path's first
+    // frame): counted apart.
     let (mut same_pcs, mut same_names, mut total) = (0usize, 0usize, 0usize);
+    let (mut cpu_total, mut cpu_same) = (0usize, 0usize);
     let mut first_diff = None;
-    for (pid, a) in &sd {
+    for (pid, (a, on_cpu)) in &sd {
         total += 1;
-        let Some(b) = sm.get(pid) else { continue };
+        cpu_total += usize::from(*on_cpu);
+        let Some((b, _)) = sm.get(pid) else { continue };
         let pcs = |s: &[(u64, String)]| s.iter().map(|f| f.0).collect::<Vec<_>>();
         if pcs(a) == pcs(b) {
             same_pcs += 1;
-        } else if first_diff.is_none() {
+            cpu_same += usize::from(*on_cpu);
+        } else if first_diff.is_none() && !on_cpu {
             first_diff = Some(format!("pid {pid}: {a:x?} vs {b:x?}"));
         }
         if a == b {
             same_names += 1;
         }
     }
-    if total > 0 && same_pcs * 100 < total * 99 {
+    if same_pcs - cpu_same != total - cpu_total {
         problems.push(format!(
-            "stacks: {same_pcs} of {total} tasks unwound alike; first: {}",
+            "stacks: {} of {} switched-out tasks unwound alike; first: {}",
+            same_pcs - cpu_same,
+            total - cpu_total,
             first_diff.unwrap_or_default()
         ));
     }
@@ -215,7 +234,8 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         problems.push(format!("rules differ: {}", wrong.join("; ")));
     }
     println!(
-        "NODEBUG {} tasks={total} same_pcs={same_pcs} same_names={same_names} \
+        "NODEBUG {} title_equal={title_equal} tasks={total} same_pcs={same_pcs} same_names={same_names} \
+         on_cpu={cpu_total} on_cpu_same_pcs={cpu_same} \
          rules_equal={} rules_equal_but_stacks={:?} rules_needs_debuginfo={:?} rules_differ={}",
         e.name(),
         equal.len(),

@@ -201,9 +201,11 @@ impl KernelDebugInfo {
                 },
                 BtfKind::Array => {
                     let (elem, n) = btf.array_info(b).ok_or_else(|| bad("cut short"))?;
+                    // BTF writes a flexible array (`x[]`) with no elements,
+                    // as DWARF writes it with no bound.
                     TypeKind::Array {
                         elem: id_of(elem),
-                        count: Some(u64::from(n)),
+                        count: (n > 0).then_some(u64::from(n)),
                     }
                 }
                 BtfKind::Struct | BtfKind::Union => {

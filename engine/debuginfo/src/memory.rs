@@ -82,7 +82,11 @@ impl<'a> Reader<'a> {
         let mut b = self.block.borrow_mut();
         if b.0 != base {
             let mut data = vec![0u8; BLOCK as usize];
-            (self.read)(base, &mut data)?;
+            // A block running past readable memory: read just what is asked.
+            if (self.read)(base, &mut data).is_err() {
+                drop(b);
+                return (self.read)(addr, buf);
+            }
             *b = (base, data);
         }
         if off + buf.len() <= b.1.len() {
@@ -186,12 +190,17 @@ fn find_kallsyms_in(r: &Reader<'_>, stext: u64) -> Result<KallsymsTables> {
     let end = stext.saturating_add(MAX_SCAN);
     let mut prev_tail: Vec<u8> = Vec::new();
     while pos < end {
-        // A chunk that cannot be read ends the image (or is a hole: skip it).
-        let Ok(chunk) = r.bytes(pos, CHUNK as usize) else {
-            pos += CHUNK;
-            prev_tail.clear();
-            continue;
-        };
+        // Page by page: an unreadable page (a hole, the end of the image)
+        // reads as zeros, which no table matches.
+        let chunk = r.bytes(pos, CHUNK as usize).unwrap_or_else(|_| {
+            let mut c = vec![0u8; CHUNK as usize];
+            for (i, page) in c.chunks_mut(0x1000).enumerate() {
+                if (r.read)(pos + 0x1000 * i as u64, page).is_err() {
+                    page.fill(0);
+                }
+            }
+            c
+        });
         let mut data = std::mem::take(&mut prev_tail);
         let data_start = pos - data.len() as u64;
         data.extend_from_slice(&chunk);
@@ -315,7 +324,11 @@ fn decode(r: &Reader<'_>, t: &KallsymsTables) -> Result<Vec<KallSym>> {
     for (i, c) in offs.chunks_exact(4).enumerate() {
         let need = |p: u64, len: usize, buf: &mut Vec<u8>, at: &mut u64| -> Result<()> {
             if p < *at || p + len as u64 > *at + buf.len() as u64 {
-                *buf = r.bytes(p, 64 << 10).map_err(bad)?;
+                // Near the end of readable memory, only what is needed.
+                *buf = r
+                    .bytes(p, 64 << 10)
+                    .or_else(|_| r.bytes(p, len))
+                    .map_err(bad)?;
                 *at = p;
             }
             Ok(())
@@ -718,5 +731,133 @@ impl KernelDebugInfo {
         }
         let name = PathBuf::from(format!("<memory of the dump: {}>", k.release));
         KernelDebugInfo::from_bytes(name, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: u64 = 0xffff_ffff_8100_0000;
+
+    /// Kallsyms tables as scripts/kallsyms.c lays them out (absolute
+    /// per-CPU encoding), after 1 MiB of "text"; every token one byte.
+    fn image(names: &[(&str, char, u64)]) -> (Vec<u8>, KallsymsTables) {
+        let mut m = vec![0x90u8; 1 << 20];
+        let align = |m: &mut Vec<u8>| m.resize(m.len().next_multiple_of(8), 0);
+        let offsets = BASE + m.len() as u64;
+        for &(_, _, a) in names {
+            let v: i32 = if a < START_KERNEL_MAP {
+                a as i32
+            } else {
+                -((a - BASE) as i32) - 1
+            };
+            m.extend_from_slice(&v.to_le_bytes());
+        }
+        align(&mut m);
+        let rb = BASE + m.len() as u64;
+        m.extend_from_slice(&BASE.to_le_bytes());
+        m.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        align(&mut m);
+        let names_at = BASE + m.len() as u64;
+        for &(n, k, _) in names {
+            let s: Vec<u8> = std::iter::once(k as u8).chain(n.bytes()).collect();
+            m.push(s.len() as u8);
+            m.extend_from_slice(&s);
+        }
+        align(&mut m);
+        m.extend_from_slice(&[0u8; 8]); // markers
+        let table = BASE + m.len() as u64;
+        for b in 0..=255u8 {
+            m.push(if b == 0 { b'a' } else { b });
+            m.push(0);
+        }
+        align(&mut m);
+        let index = BASE + m.len() as u64;
+        for b in 0..256u16 {
+            m.extend_from_slice(&(2 * b).to_le_bytes());
+        }
+        m.extend_from_slice(&[0u8; 4096]);
+        let t = KallsymsTables {
+            names: names_at,
+            num_syms: names.len() as u32,
+            token_table: table,
+            token_index: index,
+            offsets,
+            relative_base: BASE,
+        };
+        let _ = rb;
+        (m, t)
+    }
+
+    /// 2000 symbols: a per-CPU one, then functions 16 bytes apart.
+    fn sample() -> (Vec<u8>, KallsymsTables) {
+        let s = syms(2000);
+        let names: Vec<(&str, char, u64)> =
+            s.iter().map(|(n, k, a)| (n.as_str(), *k, *a)).collect();
+        image(&names)
+    }
+
+    fn syms(n: usize) -> Vec<(String, char, u64)> {
+        (0..n)
+            .map(|i| {
+                if i == 0 {
+                    ("fixed_percpu_data".to_string(), 'A', 0)
+                } else {
+                    (format!("func_{i}"), 't', BASE + 16 * i as u64)
+                }
+            })
+            .collect()
+    }
+
+    fn reader(m: &[u8]) -> impl Fn(u64, &mut [u8]) -> std::result::Result<(), String> + '_ {
+        move |a: u64, buf: &mut [u8]| {
+            let off = a.checked_sub(BASE).ok_or("below")? as usize;
+            let s = m.get(off..off + buf.len()).ok_or("beyond")?;
+            buf.copy_from_slice(s);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn decodes_and_finds_the_tables_by_shape() {
+        let (m, t) = sample();
+        let read = reader(&m);
+        let r = Reader::new(&read);
+        let out = decode(&r, &t).unwrap();
+        assert_eq!(out.len(), 2000);
+        assert_eq!(
+            (out[0].name.as_str(), out[0].kind, out[0].addr),
+            ("fixed_percpu_data", 'A', 0)
+        );
+        assert_eq!((out[7].name.as_str(), out[7].addr), ("func_7", BASE + 112));
+        assert_eq!(find_kallsyms(&read, BASE).unwrap(), t);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let (m, t) = sample();
+        let read = reader(&m);
+        let r = Reader::new(&read);
+        for bad in [
+            KallsymsTables {
+                num_syms: u32::MAX,
+                ..t
+            },
+            KallsymsTables { names: BASE, ..t },
+            KallsymsTables {
+                token_index: BASE,
+                ..t
+            },
+            KallsymsTables {
+                offsets: BASE + (m.len() as u64) - 8,
+                ..t
+            },
+        ] {
+            let _ = decode(&r, &bad);
+        }
+        let zeros = vec![0u8; 1 << 20];
+        let read0 = reader(&zeros);
+        assert!(find_kallsyms(&read0, BASE).is_err());
     }
 }

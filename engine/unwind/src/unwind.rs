@@ -557,6 +557,14 @@ fn apply_orc(cx: &Ctx<'_>, e: &OrcEntry, st: &mut State) -> Step {
 fn fallback(cx: &Ctx<'_>, st: &State) -> Result<State, String> {
     let pc = st.regs.get(Reg::Rip).unwrap_or(0);
     let no_info = || format!("no unwind information for pc {pc:#x}");
+    // Without DWARF's CFI, registers a CPU saved where ORC has no entry
+    // (the panicking CPU's crash_setup_regs inside __crash_kexec) resume
+    // at the first return address above them.
+    if st.full && st.interrupted && !cx.u.debug.has_dwarf() {
+        if let Some(n) = resync(cx, st) {
+            return Ok(n);
+        }
+    }
     if pc == 0 {
         let sp = st.regs.get(Reg::Rsp).ok_or_else(no_info)?;
         let ret = cx.read_u64(sp)?;
@@ -703,4 +711,51 @@ pub(crate) fn clone_base(name: &str) -> &str {
         }
         _ => name,
     }
+}
+
+/// The first word above a CPU's saved stack pointer that is a return
+/// address into the vmlinux (the instruction before it a call, and ORC
+/// describing the code there), as the caller's pc and stack pointer; the
+/// other registers are kept. For a first frame only, without DWARF: what
+/// `crash` does for a panic task whose saved registers do not unwind.
+fn resync(cx: &Ctx<'_>, st: &State) -> Option<State> {
+    const WORDS: usize = 256;
+    let sp = st.regs.get(Reg::Rsp)?;
+    // Up to the end of the stack (16 KiB aligned; a guard page follows).
+    let end = (sp | 0x3fff).wrapping_add(1);
+    let mut b = vec![0u8; (WORDS * 8).min(end.wrapping_sub(sp) as usize) & !7];
+    cx.k.read(sp, &mut b).ok()?;
+    let orc = cx.u.orc_table();
+    let is_call_before = |ret: u64| -> bool {
+        let mut c = [0u8; 7];
+        if cx.k.read(ret - 7, &mut c).is_err() {
+            return false;
+        }
+        // call rel32; call *r/m (ff /2) in its 2, 3, 6 and 7 byte forms.
+        let ff2 = |i: usize| c[i] == 0xff && (c[i + 1] >> 3) & 7 == 2;
+        c[2] == 0xe8 || ff2(5) || ff2(4) || ff2(1) || ff2(0)
+    };
+    for (i, w) in b.chunks_exact(8).enumerate() {
+        let ret = u64::from_le_bytes(w.try_into().ok()?);
+        let link = ret.wrapping_sub(1).wrapping_sub(cx.u.kaslr);
+        if !in_vmlinux(cx.u, link) {
+            continue;
+        }
+        let defined = orc
+            .lookup(link)
+            .is_some_and(|e| !matches!(e.kind, OrcKind::Undefined));
+        if defined && is_call_before(ret) {
+            let mut regs = st.regs;
+            regs.set(Reg::Rip, ret);
+            regs.set(Reg::Rsp, sp + 8 * (i as u64 + 1));
+            return Some(State {
+                regs,
+                interrupted: false,
+                cfa: None,
+                full: false,
+                switched: false,
+            });
+        }
+    }
+    None
 }
