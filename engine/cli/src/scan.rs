@@ -197,10 +197,12 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
 const TASK_FRAMES: usize = 5;
 
 /// A task on one line: pid, comm, state and the first functions of its
-/// stack that say where it is. The scheduler, wait primitives and lock
-/// slow paths at the top of a stack (generic in the title's sense: how any
-/// task sleeps, spins or takes a lock) show as the outermost of them only —
-/// `write_lock_irq < exit_notify < do_exit`, not six frames of rtmutex.
+/// stack that say where it is. The scheduler, wait primitives, lock slow
+/// paths and the panic and watchdog machinery at the top of a stack
+/// (generic in the title's sense: how any task sleeps, spins, takes a lock
+/// or crashes) show as the outermost of them only — `write_lock_irq <
+/// exit_notify < do_exit`, not six frames of rtmutex; `sysrq_handle_crash <
+/// __handle_sysrq`, not `crash_setup_regs < __crash_kexec < panic`.
 fn task_line(t: &TaskFact) -> String {
     use crate::title::{generic, Generic};
     let mut s = format!("{} {} [{}]", t.pid, t.comm, t.state);
@@ -208,7 +210,13 @@ fn task_line(t: &TaskFact) -> String {
     let how = |f: &str| {
         matches!(
             generic(f),
-            Some(Generic::Wait | Generic::Lock | Generic::Helper)
+            Some(
+                Generic::Wait
+                    | Generic::Lock
+                    | Generic::Helper
+                    | Generic::Report
+                    | Generic::Watchdog
+            )
         )
     };
     let run = all.iter().take_while(|f| how(f)).count();

@@ -9,7 +9,8 @@
 //!   first number, `comm (pid)`, `comm:pid`, `process pid`), CPU numbers,
 //!   log timestamps and every number in a log line (`stuck for 22s`,
 //!   `+0x117/0x1000`), and counts of 10 or more (`480 dying tasks`, free
-//!   pages, `pid_max`: masses that depend on timing or on the machine);
+//!   pages, `pid_max`: masses that depend on timing or on the machine),
+//!   and how many soft-lockup reports the watchdog printed;
 //! - kept: comms, states, stack functions, lock names and states, counts
 //!   below 10 (readers, writers, waiters of one lock, members of a cycle:
 //!   what the scenario sets up), every rule's message and labels, and the
@@ -181,8 +182,10 @@ fn redact(text: &str) -> String {
             let process = before.ends_with("process ");
             !(task_line || mention || comm_pid || process)
         });
+        // How many times the soft-lockup watchdog fired depends on timing.
+        let timed = l.contains("report(s))") || l.trim_start().starts_with("watchdog reports (");
         let l = numbers(&l, "N", false, |before, _, n| {
-            !before.ends_with("CPU ") && n < 10
+            !before.ends_with("CPU ") && n < 10 && !timed
         });
         out.push(l);
     }
@@ -224,6 +227,7 @@ fn redaction() {
 /// (task addresses, which a randomized slab freelist shuffles from one
 /// boot to the next), so the lines of each sample are sorted, and the
 /// diagnoses of one rule; the dump's title stays at the end of the first.
+/// A log record repeated once its numbers are masked shows once.
 fn canonical(text: &str) -> String {
     let mut blocks: Vec<Vec<String>> = text
         .split("\n\n")
@@ -239,6 +243,17 @@ fn canonical(text: &str) -> String {
             let sample = |l: &String| l.starts_with("      ") && !l.trim_start().starts_with('…');
             let j = (i..b.len()).find(|&j| !sample(&b[j])).unwrap_or(b.len());
             b[i..j].sort();
+            // Log records with their numbers masked: one line for a repeat.
+            let mut j = j;
+            let mut k = i + 1;
+            while k < j {
+                if b[k] == b[k - 1] && b[k].contains("[TIME]") {
+                    b.remove(k);
+                    j -= 1;
+                } else {
+                    k += 1;
+                }
+            }
             i = j.max(i + 1);
         }
     }
