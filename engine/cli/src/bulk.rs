@@ -492,7 +492,13 @@ impl Context<'_> {
         }
         stats.seen = files.len() + input_errors.len();
         let known = match store {
-            Some(s) => Some(s.known().map_err(store_err)?),
+            Some(s) => {
+                let paths: Vec<String> = files
+                    .iter()
+                    .map(|c| c.path.to_string_lossy().into_owned())
+                    .collect();
+                Some(s.known(&paths).map_err(store_err)?)
+            }
             None => None,
         };
         let versions = &self.setup.versions;
@@ -921,7 +927,7 @@ mod tests {
     struct Memory(Rc<RefCell<Vec<String>>>);
 
     impl Store for Memory {
-        fn known(&self) -> Result<BTreeMap<String, Known>, StoreError> {
+        fn known(&self, _: &[String]) -> Result<BTreeMap<String, Known>, StoreError> {
             self.0.borrow_mut().push("known".into());
             Ok(BTreeMap::new())
         }

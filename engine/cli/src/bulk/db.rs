@@ -143,24 +143,38 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-pub fn known_dumps(c: &dyn Sql) -> Result<BTreeMap<String, Known>, StoreError> {
+/// Paths asked about per statement (the last batch is padded with its last
+/// path, so there is one statement to prepare).
+const KNOWN_BATCH: usize = 256;
+
+/// What the store knows of `paths` (only of those: a shard of a fleet's
+/// database reads its own dumps' rows, not the whole table).
+pub fn known_dumps(c: &dyn Sql, paths: &[String]) -> Result<BTreeMap<String, Known>, StoreError> {
+    let marks: Vec<String> = (1..=KNOWN_BATCH).map(|i| format!("${i}")).collect();
+    let list = marks.join(", ");
+    let heads =
+        format!("SELECT path, sha256, size, mtime_ns, status FROM dumps WHERE path IN ({list})");
+    let rules = format!("SELECT path, rule_id, rule_version FROM rule_runs WHERE path IN ({list})");
     let mut out = BTreeMap::new();
-    for r in c.rows(
-        "SELECT path, sha256, size, mtime_ns, status FROM dumps",
-        &[],
-    )? {
-        let k = Known {
-            sha256: r.opt_text(1),
-            size: r.opt_int(2).unwrap_or(-1),
-            mtime_ns: r.opt_int(3).unwrap_or(-1),
-            status: r.text(4),
-            rules: BTreeMap::new(),
-        };
-        out.insert(r.text(0), k);
-    }
-    for r in c.rows("SELECT path, rule_id, rule_version FROM rule_runs", &[])? {
-        if let Some(k) = out.get_mut(&r.text(0)) {
-            k.rules.insert(r.text(1), r.text(2));
+    for chunk in paths.chunks(KNOWN_BATCH) {
+        let last = chunk[chunk.len() - 1].as_str();
+        let args: Vec<Val> = (0..KNOWN_BATCH)
+            .map(|i| Val::Text(chunk.get(i).map_or(last, String::as_str)))
+            .collect();
+        for r in c.rows(&heads, &args)? {
+            let k = Known {
+                sha256: r.opt_text(1),
+                size: r.opt_int(2).unwrap_or(-1),
+                mtime_ns: r.opt_int(3).unwrap_or(-1),
+                status: r.text(4),
+                rules: BTreeMap::new(),
+            };
+            out.insert(r.text(0), k);
+        }
+        for r in c.rows(&rules, &args)? {
+            if let Some(k) = out.get_mut(&r.text(0)) {
+                k.rules.insert(r.text(1), r.text(2));
+            }
         }
     }
     Ok(out)
@@ -506,8 +520,8 @@ pub struct SqlStore {
 }
 
 impl Store for SqlStore {
-    fn known(&self) -> Result<BTreeMap<String, Known>, StoreError> {
-        known_dumps(self.conn.as_ref())
+    fn known(&self, paths: &[String]) -> Result<BTreeMap<String, Known>, StoreError> {
+        known_dumps(self.conn.as_ref(), paths)
     }
 
     fn begin_run(&mut self, run: &Run, shard: &str, host: &str) -> Result<(), StoreError> {

@@ -71,8 +71,9 @@ impl StoreError {
 }
 
 pub trait Store {
-    /// Every path the store has seen, with the rule versions run on it.
-    fn known(&self) -> Result<BTreeMap<String, Known>, StoreError>;
+    /// What the store knows of these paths (those it has seen), with the
+    /// rule versions run on each.
+    fn known(&self, paths: &[String]) -> Result<BTreeMap<String, Known>, StoreError>;
     /// Records the start of a run (a run id already there is kept: the
     /// shards of one batch share it).
     fn begin_run(&mut self, run: &Run, shard: &str, host: &str) -> Result<(), StoreError>;
