@@ -111,6 +111,23 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     if !km.debug.is_from_memory() || km.debug.has_dwarf() {
         problems.push("the session without debuginfo is not the memory image".to_string());
     }
+    // The declared globals: the size DWARF gives each (once per dump of
+    // a QEMU ELF capture: one per scenario and kernel).
+    if e.format == "elf" && e.capture == "qemu" {
+        for (name, _) in kdebuginfo::GLOBALS {
+            let size = |d: &kdebuginfo::KernelDebugInfo| {
+                d.variable_type(name)
+                    .and_then(|t| d.sizeof(t))
+                    .map_err(|_| ())
+            };
+            let (a, b) = (size(&kd.debug), size(&km.debug));
+            if a != b && a.is_ok() {
+                problems.push(format!(
+                    "global {name}: {a:?} bytes with DWARF, {b:?} without"
+                ));
+            }
+        }
+    }
     // ps: as with DWARF, and the truth's task set, comm and state.
     let (psd, psm) = (report::ps(kd), report::ps(km));
     match (&psd, &psm) {
