@@ -547,7 +547,8 @@ fn watched(o: &std::process::Output) -> Result<usize, Failed> {
 
 /// `scan --watch`: dumps written slowly in chunks into the drop directory
 /// are each scanned exactly once, after they are complete (the stored hash
-/// and size are the whole file's; no error row), one written under a
+/// and size are the whole file's; no error row), one whose writer stalls
+/// longer than the settle interval with the file open too, one written under a
 /// `dump-incomplete` name and renamed is scanned under its final name only;
 /// a watcher started again scans nothing; one killed before a dump settled
 /// leaves it to the next, which scans it once.
@@ -567,7 +568,13 @@ fn watch_scans_each_dump_once_complete() -> Result<(), Failed> {
     let mut want = BTreeMap::new();
     for (i, e) in dumps[..3].iter().enumerate() {
         let to = drop_dir.join(format!("host-a/vmcore-{i}"));
-        write_slowly(&e.path, &to, 6, pause).map_err(|e| e.to_string())?;
+        // The last one stalls for longer than the settle interval with the
+        // file open: only its writer's open descriptor holds the watcher back.
+        let (chunks, pause) = match i {
+            2 => (2, Duration::from_millis(2500)),
+            _ => (6, pause),
+        };
+        write_slowly(&e.path, &to, chunks, pause).map_err(|e| e.to_string())?;
         want.insert(to, e.clone());
     }
     // kdump-tools' way: written as dump-incomplete, renamed when complete.
