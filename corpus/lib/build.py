@@ -62,13 +62,22 @@ def truth(cache: Path, dump: Path, vmlinux: Path, out: Path):
 def recipe_dir(cache, name, sdir, recipe, series):
     """Where a recipe's dumps live: keyed by everything that shapes them."""
     release, kdir = fetch_kernel(cache, series)
-    module = build_module(cache, release, CORPUS / "guest/module") if recipe.get("module") else None
+    module = None
+    if recipe.get("module") is True:
+        module = build_module(cache, release, CORPUS / "guest/module")
+    elif recipe.get("module"):
+        # A module of its own (`"module": "faults"` builds guest/faults/vmtriage_faults.ko);
+        # the guest finds it as /lib/vmt/vmtriage_scen.ko whatever its name.
+        module = build_module(cache, release, CORPUS / "guest" / recipe["module"], f"vmtriage_{recipe['module']}")
     # Only what shapes the dumps: editing an `expect` file or the README
     # must not throw away twenty captures.
     g = CORPUS / "guest"
-    key = hash_inputs(sdir / "guest.sh", json.dumps(recipe, sort_keys=True), g / "init", g / "capture.sh",
-                      g / "tools", LIB / "guest.py", LIB / "truth.py", LIB / "checks.py", release, series,
-                      module.read_bytes() if module else b"")
+    inputs = [sdir / "guest.sh", json.dumps(recipe, sort_keys=True), g / "init", g / "capture.sh",
+              g / "tools", LIB / "guest.py", LIB / "truth.py", LIB / "checks.py", release, series,
+              module.read_bytes() if module else b""]
+    if (sdir / "check.py").exists():
+        inputs.append(sdir / "check.py")
+    key = hash_inputs(*inputs)
     return release, kdir, module, cache / "dumps" / f"{name}.{series}.{key}"
 
 
@@ -139,7 +148,7 @@ def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tm
     tpath = tmp / f"{base}.truth.json"
     truth(cache, truth_src, kdir / "vmlinux", tpath)
     t = json.loads(tpath.read_text())
-    problems = checks.check(name, t, recipe)
+    problems = checks.check(name, t, recipe) + scenario_check(sdir, t, recipe)
     if problems:
         raise BuildError(f"{base}: the dump does not show the scenario's state: " + "; ".join(problems))
     shutil.copy(work / "console.log", tmp / f"{base}.console.log")
@@ -149,6 +158,20 @@ def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tm
                             size=path.stat().st_size, sha256=sha256_file(path),
                             truth=str(final / tpath.name), truth_from=truth_src.name))
     return entries
+
+
+def scenario_check(sdir, t, recipe):
+    """The scenario's own check (`check.py` beside its recipe, a function
+    `check(truth, recipe)` returning problems), for scenarios that keep it
+    there rather than in lib/checks.py."""
+    path = sdir / "check.py"
+    if not path.exists():
+        return []
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"check_{sdir.name.replace('-', '_')}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return list(mod.check(t, recipe))
 
 
 def probe_kdump_files(cache, entries):

@@ -214,12 +214,13 @@ def fetch_headers(cache: Path, release: str):
     return hdir / "usr/src" / f"linux-headers-{release}"
 
 
-def build_module(cache: Path, release: str, src: Path):
-    """Builds the scenario module for one kernel with the host's gcc; returns the .ko path."""
+def build_module(cache: Path, release: str, src: Path, name: str = "vmtriage_scen"):
+    """Builds a scenario module (`name`.ko from the sources in `src`) for one
+    kernel with the host's gcc; returns the .ko path."""
     hdr = fetch_headers(cache, release)
     from util import hash_inputs
     key = hash_inputs(src, release)
-    out = cache / "kernels" / release / f"vmtriage_scen-{key}.ko"
+    out = cache / "kernels" / release / f"{name}-{key}.ko"
     if out.exists():
         return out
     with tempfile.TemporaryDirectory(dir=cache) as b:
@@ -228,9 +229,9 @@ def build_module(cache: Path, release: str, src: Path):
         r = subprocess.run(["make", "-C", str(hdr), f"M={b}", f"CC={Path(__file__).resolve().parent / 'gcc-compat'}",
                             "CONFIG_DEBUG_INFO_BTF_MODULES=", "modules"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0 or not (Path(b) / "vmtriage_scen.ko").exists():
+        if r.returncode != 0 or not (Path(b) / f"{name}.ko").exists():
             raise BuildError(f"building the scenario module for {release} failed:\n{r.stdout[-3000:]}")
-        shutil.copy(Path(b) / "vmtriage_scen.ko", str(out) + ".tmp")
+        shutil.copy(Path(b) / f"{name}.ko", str(out) + ".tmp")
         os.rename(str(out) + ".tmp", out)
     return out
 

@@ -8,13 +8,15 @@ since it last got a CPU, the load averages), `mm` (each populated zone's
 free blocks by order, the global VM counters by name, the slab caches with
 their slabs and objects), `rcu` (the grace-period state, the CPUs and
 preempted readers it waits for), `workqueue` (every worker pool with its
-busy workers, pending work and time since its last progress). A section that drgn cannot read is
+busy workers, pending work and time since its last progress), `memcg` (every
+memory cgroup with its path, charge, limit and OOM events). A section that drgn cannot read is
 recorded with its error, not fatal. Written independently of vmtriage's
 Rust code."""
 import json
 import sys
 
 import drgn
+from drgn.helpers.linux.cgroup import cgroup_path, css_for_each_descendant_pre
 from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.idr import idr_for_each
 from drgn.helpers.linux.list import hlist_for_each_entry, list_for_each_entry
@@ -100,7 +102,8 @@ def rcu(prog):
     return {"flavour": rs.name.string_().decode(), "gp_seq": seq, "gp_in_progress": running,
             "gp_start": int(rs.gp_start), "gp_age_jiffies": (jiffies - int(rs.gp_start)) % (1 << 64) if running else 0,
             "jiffies_stall": int(rs.jiffies_stall), "gp_state": int(rs.gp_state), "gp_state_name": state_name,
-            "waiting_cpus": cpus, "blocking_tasks": tasks}
+            "waiting_cpus": cpus, "blocking_tasks": tasks,
+            "gp_activity_age_jiffies": (jiffies - int(rs.gp_activity)) % (1 << 64)}
 
 
 def workqueue(prog):
@@ -124,12 +127,34 @@ def workqueue(prog):
     return {"pools": pools}
 
 
+def memcg(prog):
+    root = prog["root_mem_cgroup"]
+    if not root:
+        return {"memcgs": []}
+    unlimited = ((1 << 63) - 1) // 4096  # PAGE_COUNTER_MAX: LONG_MAX / PAGE_SIZE
+
+    def event(m, name):
+        try:
+            return int(m.memory_events[prog.constant(name)].counter)
+        except (KeyError, LookupError):
+            return 0
+
+    out = []
+    for css in css_for_each_descendant_pre(root.css.address_of_()):
+        m = drgn.container_of(css, "struct mem_cgroup", "css")
+        mx = int(m.memory.max)
+        out.append({"path": cgroup_path(css.cgroup).decode(), "usage_pages": max(int(m.memory.usage.counter), 0),
+                    "max_pages": mx if mx < unlimited else None, "max_events": event(m, "MEMCG_MAX"),
+                    "oom_events": event(m, "MEMCG_OOM"), "oom_kills": event(m, "MEMCG_OOM_KILL")})
+    return {"memcgs": out}
+
+
 def main():
     prog = drgn.Program()
     prog.set_core_dump(sys.argv[1])
     prog.load_debug_info([sys.argv[2]], default=False, main=True)
     out = {}
-    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu), ("workqueue", workqueue)]:
+    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu), ("workqueue", workqueue), ("memcg", memcg)]:
         try:
             out[name] = read(prog)
         except Exception as e:  # recorded, so the test can say what drgn could not read
