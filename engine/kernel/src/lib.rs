@@ -7,7 +7,9 @@
 //! `thread_info.cpu` vs `cpu`) are resolved by looking, not by release numbers.
 
 pub mod error;
+pub mod frames;
 pub mod locks;
+pub mod memcg;
 pub mod mm;
 pub mod modules;
 pub mod object;

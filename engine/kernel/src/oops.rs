@@ -94,6 +94,52 @@ impl OopsKind {
         }
     }
 
+    /// A short stable name for rules and JSON (`gpf`, `bug`, `rcu_stall`…).
+    pub fn key(&self) -> &'static str {
+        match self {
+            OopsKind::PageFault { null: true } => "null_deref",
+            OopsKind::PageFault { null: false } => "page_fault",
+            OopsKind::GeneralProtection { .. } => "gpf",
+            OopsKind::Bug { .. } => "bug",
+            OopsKind::ListCorruption => "list_corruption",
+            OopsKind::StackOverflow => "stack_overflow",
+            OopsKind::DoubleFault => "double_fault",
+            OopsKind::DivideError => "divide_error",
+            OopsKind::InvalidOpcode => "invalid_opcode",
+            OopsKind::Oops => "oops",
+            OopsKind::Warning { .. } => "warning",
+            OopsKind::SoftLockup { .. } => "soft_lockup",
+            OopsKind::HardLockup { .. } => "hard_lockup",
+            OopsKind::RcuStall => "rcu_stall",
+            OopsKind::HungTask { .. } => "hung_task",
+            OopsKind::SysrqCrash => "sysrq",
+            OopsKind::OomKill => "oom_kill",
+            OopsKind::Panic => "panic",
+        }
+    }
+
+    /// Every key of [`OopsKind::key`], for documentation and checks.
+    pub const KEYS: &'static [&'static str] = &[
+        "null_deref",
+        "page_fault",
+        "gpf",
+        "bug",
+        "list_corruption",
+        "stack_overflow",
+        "double_fault",
+        "divide_error",
+        "invalid_opcode",
+        "oops",
+        "warning",
+        "soft_lockup",
+        "hard_lockup",
+        "rcu_stall",
+        "hung_task",
+        "sysrq",
+        "oom_kill",
+        "panic",
+    ];
+
     /// An exception that oopses (kills the task or panics): the page
     /// faults, protection faults, BUG()s, corruption checks and traps.
     pub fn is_oops(&self) -> bool {
@@ -167,9 +213,49 @@ pub struct OopsReport {
     pub message: Option<String>,
     /// For an OOM kill: the task killed (`Killed process 99 (eater)`).
     pub victim: Option<OopsTask>,
+    /// For an OOM kill confined to a memory cgroup (`oom-kill:constraint=
+    /// CONSTRAINT_MEMCG,…,oom_memcg=/path`): the cgroup out of memory.
+    pub oom_memcg: Option<String>,
+}
+
+/// What a faulting address says about the pointer, when it is one of the
+/// kernel's poison values plus a member offset (include/linux/poison.h; the
+/// pointer poison is offset by x86_64's CONFIG_ILLEGAL_POINTER_VALUE,
+/// 0xdead000000000000): a list entry used after `list_del()`, a slab
+/// object used after `kfree()` (slub_debug poisoning), memory never
+/// initialised. None for any other address.
+pub fn poison(address: u64) -> Option<&'static str> {
+    const NEAR: u64 = 0x1000;
+    let near = |p: u64| address.wrapping_sub(p) < NEAR;
+    if near(0xdead_0000_0000_0100) || near(0xdead_0000_0000_0122) {
+        Some("list poison: a list entry used after list_del()")
+    } else if near(0xdead_0000_0000_0000) {
+        Some("pointer poison (POISON_POINTER_DELTA): a pointer the kernel poisoned on release")
+    } else if near(0x6b6b_6b6b_6b6b_6b6b) {
+        Some("slab free poison (0x6b): an object used after kfree()")
+    } else if near(0x5a5a_5a5a_5a5a_5a5a) {
+        Some("slab poison (0x5a): memory read before it was initialised")
+    } else if near(0xcccc_cccc_cccc_cccc) {
+        Some("uninitialised stack (0xcc, CONFIG_INIT_STACK_ALL_PATTERN)")
+    } else {
+        None
+    }
 }
 
 impl OopsReport {
+    /// Where the bug is, as far as the report tells: the first frame of
+    /// [`OopsReport::frames`] that is no generic function
+    /// ([`crate::frames::generic`]): for a list corruption the caller of
+    /// the list check, not the check; for a hung task where it waits, not
+    /// the scheduler.
+    pub fn culprit(&self) -> Option<&PrintedFrame> {
+        self.frames().into_iter().find(|f| {
+            f.function
+                .as_deref()
+                .is_some_and(|n| crate::frames::generic(n).is_none())
+        })
+    }
+
     fn new(kind: OopsKind, headline: &str, record: usize, ts: u64) -> OopsReport {
         OopsReport {
             kind,
@@ -184,6 +270,7 @@ impl OopsReport {
             call_trace: Vec::new(),
             message: None,
             victim: None,
+            oom_memcg: None,
         }
     }
 
@@ -204,6 +291,114 @@ impl OopsReport {
         }
         out
     }
+}
+
+/// Why the kernel panicked, by its panic message: the detector or path that
+/// called panic() (kernel/panic.c and its callers word them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanicReason {
+    /// `softlockup: hung tasks` (softlockup_panic).
+    SoftLockup,
+    /// `Hard LOCKUP` (hardlockup_panic, the NMI watchdog).
+    HardLockup,
+    /// `hung_task: blocked tasks` (hung_task_panic).
+    HungTask,
+    /// `RCU Stall` (panic_on_rcu_stall).
+    RcuStall,
+    /// `sysrq triggered crash`.
+    Sysrq,
+    /// `panic_on_warn set ...`.
+    Warning,
+    /// `Fatal exception` (panic_on_oops, or an oops in interrupt context).
+    FatalException,
+    /// `Out of memory…` / `System is deadlocked on memory` (panic_on_oom).
+    OutOfMemory,
+    /// Any other message (a driver's or the stack-overflow handler's).
+    Other,
+}
+
+impl PanicReason {
+    pub fn of_message(message: &str) -> PanicReason {
+        let m = message.to_ascii_lowercase();
+        if m.contains("softlockup") {
+            PanicReason::SoftLockup
+        } else if m.contains("hard lockup") {
+            PanicReason::HardLockup
+        } else if m.contains("hung_task") || m.contains("blocked tasks") {
+            PanicReason::HungTask
+        } else if m.contains("rcu stall") {
+            PanicReason::RcuStall
+        } else if m.contains("sysrq") {
+            PanicReason::Sysrq
+        } else if m.contains("panic_on_warn") {
+            PanicReason::Warning
+        } else if m.contains("fatal exception") {
+            PanicReason::FatalException
+        } else if m.contains("out of memory") || m.contains("deadlocked on memory") {
+            PanicReason::OutOfMemory
+        } else {
+            PanicReason::Other
+        }
+    }
+
+    /// Whether a report of this kind is what a panic of this reason names.
+    /// None for reasons that name no report (an OOM panic, a message of
+    /// its own).
+    pub fn names(&self, kind: &OopsKind) -> Option<bool> {
+        Some(match self {
+            PanicReason::SoftLockup => matches!(kind, OopsKind::SoftLockup { .. }),
+            PanicReason::HardLockup => matches!(kind, OopsKind::HardLockup { .. }),
+            PanicReason::HungTask => matches!(kind, OopsKind::HungTask { .. }),
+            PanicReason::RcuStall => matches!(kind, OopsKind::RcuStall),
+            PanicReason::Sysrq => matches!(kind, OopsKind::SysrqCrash),
+            PanicReason::Warning => matches!(kind, OopsKind::Warning { .. }),
+            PanicReason::FatalException => kind.is_oops(),
+            PanicReason::OutOfMemory | PanicReason::Other => return None,
+        })
+    }
+}
+
+/// Which reports of a log tell why the machine went down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crash {
+    /// The last `Kernel panic - not syncing` report (index into the reports).
+    pub panic: Option<usize>,
+    /// The report the panic names (`softlockup: hung tasks` → the last soft
+    /// lockup before it; `Fatal exception` → the last oops). With a panic of
+    /// its own words (the stack-overflow handler's `Machine halted.`), the
+    /// last oops before it. With no panic line (the log lost it), the last
+    /// report that is no warning.
+    pub cause: Option<usize>,
+    pub reason: Option<PanicReason>,
+}
+
+/// The crash of a log's reports; None when the log shows neither a panic
+/// nor a report that could have caused one.
+pub fn crash(reports: &[OopsReport]) -> Option<Crash> {
+    let panic = reports.iter().rposition(|r| r.kind == OopsKind::Panic);
+    let before = &reports[..panic.unwrap_or(reports.len())];
+    let reason = panic
+        .and_then(|i| reports[i].message.as_deref())
+        .map(PanicReason::of_message);
+    let cause = match reason {
+        Some(PanicReason::OutOfMemory) => None,
+        Some(r) if r != PanicReason::Other => {
+            before.iter().rposition(|x| r.names(&x.kind) == Some(true))
+        }
+        // A panic in words of its own: an oops just before it is its cause.
+        _ if panic.is_some() => before.iter().rposition(|x| x.kind.is_oops()),
+        _ => before
+            .iter()
+            .rposition(|x| !matches!(x.kind, OopsKind::Warning { .. })),
+    };
+    if panic.is_none() && cause.is_none() {
+        return None;
+    }
+    Some(Crash {
+        panic,
+        cause,
+        reason,
+    })
 }
 
 impl Kernel {
@@ -337,6 +532,21 @@ impl Parser {
             self.finish();
             return;
         }
+        // A stall blamed on a starved grace-period kthread: the kthread's
+        // stack came first, but the CPU it last ran on (and what that CPU
+        // runs) is what holds the grace period up — that dump follows.
+        if o.report.kind == OopsKind::RcuStall
+            && t.starts_with("rcu: Stack dump where RCU GP kthread last ran")
+        {
+            o.report.call_trace.clear();
+            o.report.rip = None;
+            o.report.task = None;
+            o.report.cpu = None;
+            o.seen_cpu = false;
+            o.in_trace = false;
+            o.trace_done = false;
+            return;
+        }
         if let Some(rest) = cpu_line(t) {
             if !o.seen_cpu && !o.trace_done {
                 o.seen_cpu = true;
@@ -347,6 +557,15 @@ impl Parser {
                 if rest.tainted.is_some() {
                     o.report.tainted = rest.tainted;
                 }
+            }
+            return;
+        }
+        if let Some(v) = t.strip_prefix("oom-kill:") {
+            if o.report.kind == OopsKind::OomKill && v.contains("constraint=CONSTRAINT_MEMCG") {
+                o.report.oom_memcg = v
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("oom_memcg="))
+                    .map(str::to_string);
             }
             return;
         }
@@ -1186,7 +1405,8 @@ Call Trace:
     }
 
     /// 6.12: a stall with every quiescent state seen (the grace-period
-    /// kthread starved): the report's task and trace are the kthread's.
+    /// kthread starved): the report's task and trace are those of the CPU
+    /// the kthread last ran on, what keeps it from running.
     #[test]
     fn rcu_stall_of_a_starved_kthread() {
         let r = one("\
@@ -1213,12 +1433,12 @@ Call Trace:
         assert_eq!(
             r.task,
             Some(OopsTask {
-                comm: "rcu_preempt".into(),
-                pid: 18
+                comm: "storm".into(),
+                pid: 584
             })
         );
-        assert_eq!(r.call_trace.len(), 3);
-        assert_eq!(r.cpu, None);
+        assert_eq!(r.call_trace.len(), 1);
+        assert_eq!(r.cpu, Some(0));
     }
 
     /// Formats the corpus does not show, from upstream kernels' output.
@@ -1416,5 +1636,88 @@ CPU: 0 PID: 1234 Comm: my task Tainted: G        W         6.1.0 #1");
         long.extend(std::iter::repeat_n(" f+0x1/0x2", 1000));
         let r = parse_lines(long);
         assert_eq!(r[0].call_trace.len(), MAX_FRAMES);
+    }
+
+    /// 5.10: a double list_del caught by CONFIG_DEBUG_LIST; the culprit is
+    /// the caller of the check, the crash is the BUG, not the panic.
+    #[test]
+    fn list_corruption_culprit_and_crash() {
+        let log = "\
+list_del corruption. prev->next should be ffffffffc04114a0, but was ffffffffc04114b8
+------------[ cut here ]------------
+kernel BUG at lib/list_debug.c:59!
+invalid opcode: 0000 [#1] SMP NOPTI
+CPU: 1 PID: 92 Comm: vmt_reaper Kdump: loaded Tainted: G           OE     5.10.0-32-cloud-amd64 #1 Debian 5.10.223-1
+RIP: 0010:__list_del_entry_valid.cold+0x31/0x69
+Call Trace:
+ vmt_pool_release.constprop.0+0x11/0x50 [vmtriage_faults]
+ vmt_reaper+0x44/0x60 [vmtriage_faults]
+ kthread+0x11b/0x140
+Kernel panic - not syncing: Fatal exception";
+        let r = parse_lines(log.lines());
+        assert_eq!(r[0].kind, OopsKind::ListCorruption);
+        let c = r[0].culprit().unwrap();
+        assert_eq!(c.function.as_deref(), Some("vmt_pool_release.constprop.0"));
+        assert_eq!(c.module.as_deref(), Some("vmtriage_faults"));
+        let crash = crash(&r).unwrap();
+        assert_eq!(crash.cause, Some(0));
+        assert_eq!(crash.reason, Some(PanicReason::FatalException));
+    }
+
+    #[test]
+    fn poison_values() {
+        assert!(poison(0xdead_0000_0000_0110).unwrap().contains("list_del"));
+        assert!(poison(0x6b6b_6b6b_6b6b_6b73).unwrap().contains("kfree"));
+        assert_eq!(poison(0xffff_8880_0000_0000), None);
+        assert_eq!(poison(0), None);
+    }
+
+    /// A panic in words of its own (the stack-overflow handler's) is caused
+    /// by the oops before it; an OOM panic by no report.
+    #[test]
+    fn crash_cause_by_panic_message() {
+        let r = parse_lines(
+            "BUG: stack guard page was hit at 0000000012345678 (stack is 0000000011111111..0000000022222222)
+kernel stack overflow (double-fault): 0000 [#1] PREEMPT SMP NOPTI
+Kernel panic - not syncing: Machine halted."
+                .lines(),
+        );
+        let c = crash(&r).unwrap();
+        assert_eq!(c.reason, Some(PanicReason::Other));
+        assert!(r[c.cause.unwrap()].kind.is_oops());
+        let r = parse_lines([
+            "Kernel panic - not syncing: Out of memory: compulsory panic_on_oom is enabled",
+        ]);
+        assert_eq!(crash(&r).unwrap().cause, None);
+        assert_eq!(crash(&parse_lines(["hello"])), None);
+    }
+
+    /// 6.12-rt: the grace-period kthread starved; the report is about the
+    /// CPU it last ran on, not the kthread's own stack.
+    #[test]
+    fn rcu_stall_of_a_starved_kthread_names_its_cpu() {
+        let log = "\
+rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:
+rcu: rcu_preempt kthread starved for 1252 jiffies! g-555 f0x2 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0
+rcu: RCU grace-period kthread stack dump:
+task:rcu_preempt     state:R  running task     stack:0     pid:19    tgid:19    ppid:2      flags:0x00004000
+Call Trace:
+ <TASK>
+ __schedule+0x4f1/0xc00
+ rcu_gp_fqs_loop+0x10b/0x540
+ rcu_gp_kthread+0xe0/0x1b0
+ </TASK>
+rcu: Stack dump where RCU GP kthread last ran:
+CPU: 0 UID: 0 PID: 168 Comm: vmt_spinner Kdump: loaded Tainted: G           OE      6.12.118+deb13-rt-amd64 #1  Debian 6.12.118-1
+RIP: 0010:spinner+0x1e/0x20 [vmtriage_scen]
+RSP: 0018:ffffcfda004afef8 EFLAGS: 00000246";
+        let r = one(log);
+        assert_eq!(r.kind, OopsKind::RcuStall);
+        assert_eq!(
+            r.rip.as_ref().and_then(|f| f.function.as_deref()),
+            Some("spinner")
+        );
+        assert_eq!(r.task.as_ref().map(|t| t.pid), Some(168));
+        assert_eq!(r.cpu, Some(0));
     }
 }

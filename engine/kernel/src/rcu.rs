@@ -24,6 +24,10 @@ pub struct RcuState {
     pub gp_state: i64,
     pub gp_state_name: Option<String>,
     pub gp_kthread: Option<u64>,
+    /// Jiffies since the grace-period kthread last showed activity
+    /// (`gp_activity`): large while it is starved of CPU time, the stall
+    /// warning's "kthread starved for N jiffies".
+    pub gp_activity_age_jiffies: Option<u64>,
     /// CPUs the running grace period still waits for, in order.
     pub waiting_cpus: Vec<u32>,
     /// Tasks (task_struct addresses) preempted inside an RCU read-side
@@ -103,6 +107,11 @@ impl Kernel {
             gp_state,
             gp_state_name,
             gp_kthread: rs.member("gp_kthread")?.as_u64().ok().filter(|&t| t != 0),
+            gp_activity_age_jiffies: rs
+                .member("gp_activity")
+                .and_then(|a| a.as_u64())
+                .ok()
+                .map(|a| jiffies.wrapping_sub(a)),
             waiting_cpus,
             blocking_tasks,
         })
