@@ -9,7 +9,8 @@
 //! - `rcu`: the grace-period state, the CPUs and preempted readers it
 //!   waits for;
 //! - `workqueue`: every worker pool with its busy workers, pending work and
-//!   time since its last progress.
+//!   time since its last progress;
+//! - `memcg`: every memory cgroup with its path, charge, limit and events.
 
 mod common;
 
@@ -25,6 +26,25 @@ struct ModelTruth {
     mm: MmTruth,
     rcu: RcuTruth,
     workqueue: WqTruth,
+    memcg: MemcgTruth,
+}
+
+#[derive(Deserialize)]
+struct MemcgTruth {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    memcgs: Vec<CgroupTruth>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct CgroupTruth {
+    path: String,
+    usage_pages: u64,
+    max_pages: Option<u64>,
+    max_events: u64,
+    oom_events: u64,
+    oom_kills: u64,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +86,7 @@ struct RcuTruth {
     gp_state_name: Option<String>,
     waiting_cpus: Vec<u32>,
     blocking_tasks: Vec<String>,
+    gp_activity_age_jiffies: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -140,11 +161,13 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         gp_state_name: r.gp_state_name,
         waiting_cpus: r.waiting_cpus,
         blocking_tasks: r.blocking_tasks.iter().map(|t| format!("{t:#x}")).collect(),
+        gp_activity_age_jiffies: r.gp_activity_age_jiffies,
     };
     if ours != t.rcu {
         problems.push(format!("rcu {ours:?} != drgn's {:?}", t.rcu));
     }
     check_workqueues(k, t.workqueue, &mut problems)?;
+    check_memcgs(k, t.memcg, &mut problems)?;
     // The commands over these subsystems answer on every dump.
     for (cmd, r) in [
         ("kmem", vmtriage_cli::kmem::kmem(k).map(|_| ())),
@@ -342,4 +365,36 @@ fn check_workqueues(
 fn main() {
     let args = Arguments::from_args();
     libtest_mimic::run(&args, common::per_dump_trials("model", check_dump)).exit();
+}
+
+fn check_memcgs(
+    k: &kmodel::Kernel,
+    t: MemcgTruth,
+    problems: &mut Vec<String>,
+) -> Result<(), Failed> {
+    if let Some(err) = t.error {
+        return Err(format!("drgn could not read the memory cgroups: {err}").into());
+    }
+    let ours: Vec<CgroupTruth> = k
+        .memcgs()
+        .map_err(|err| format!("memcgs: {err}"))?
+        .into_iter()
+        .map(|c| CgroupTruth {
+            path: c.path,
+            usage_pages: c.usage_pages,
+            max_pages: c.max_pages,
+            max_events: c.max_events,
+            oom_events: c.oom_events,
+            oom_kills: c.oom_kills,
+        })
+        .collect();
+    if ours != t.memcgs {
+        let first = ours.iter().zip(&t.memcgs).find(|(a, b)| a != b);
+        problems.push(format!(
+            "{} memory cgroups != drgn's {}: {first:?}",
+            ours.len(),
+            t.memcgs.len()
+        ));
+    }
+    Ok(())
 }

@@ -462,6 +462,8 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             | Value::Module(i)
             | Value::Record(i)
             | Value::Pool(i)
+            | Value::Report(i)
+            | Value::Memcg(i)
             | Value::Slab(i) => Key::Int(*i as i64),
             Value::Version(v) => Key::Other(format!("{v:?}")),
             other => {

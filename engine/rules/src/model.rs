@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kmodel::locks::{BlockedOn, WaitGraph};
+use kmodel::memcg::MemCgroup;
 use kmodel::mm::{MemorySummary, VmStat};
 use kmodel::modules::ModuleInfo;
+use kmodel::oops::{Crash, OopsReport};
 use kmodel::partial::Gap;
 use kmodel::printk::LogRecord;
 use kmodel::rcu::RcuState;
@@ -101,6 +103,8 @@ pub struct Model<'k> {
     slab_caches: Lazy<Vec<SlabCache>>,
     hz: Lazy<u64>,
     vm_stats: Lazy<Vec<VmStat>>,
+    memcgs: Lazy<Vec<MemCgroup>>,
+    reports: OnceCell<ModelResult<(Vec<OopsReport>, Option<Crash>)>>,
     stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
     blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
     /// Stacks unwound through this model (a laziness test reads it).
@@ -147,6 +151,8 @@ impl<'k> Model<'k> {
             slab_caches: OnceCell::new(),
             hz: OnceCell::new(),
             vm_stats: OnceCell::new(),
+            reports: OnceCell::new(),
+            memcgs: OnceCell::new(),
             stack_cache: RefCell::new(HashMap::new()),
             blocked_cache: RefCell::new(HashMap::new()),
             unwound: Cell::new(0),
@@ -261,6 +267,26 @@ impl<'k> Model<'k> {
     /// The global VM counters, read once.
     pub fn vm_stats(&self) -> ModelResult<&[VmStat]> {
         lazy(&self.vm_stats, &self.spent, || self.k.vm_stats()).map(|v| v.as_slice())
+    }
+
+    /// The crash reports of the log (oldest first) and which of them tell
+    /// why the machine went down; their `record`s index [`Model::dmesg`].
+    pub fn reports(&self) -> ModelResult<(&[OopsReport], Option<&Crash>)> {
+        let r = self.reports.get_or_init(|| {
+            let log = self.dmesg()?;
+            let reports = timed(&self.spent, || kmodel::oops::parse_log(log));
+            let crash = kmodel::oops::crash(&reports);
+            Ok((reports, crash))
+        });
+        match r {
+            Ok((reports, crash)) => Ok((reports.as_slice(), crash.as_ref())),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Every memory cgroup, the root first.
+    pub fn memcgs(&self) -> ModelResult<&[MemCgroup]> {
+        lazy(&self.memcgs, &self.spent, || self.k.memcgs()).map(|v| v.as_slice())
     }
 
     /// Jiffies per second.

@@ -281,6 +281,43 @@ fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fac
             );
             Fact::Map(f)
         }),
+        // A report in the kernel's words, as one reads it in the log:
+        // `general protection fault in f [mod] (kworker/1:1 29, CPU 1)`.
+        Value::Report(i) => m.reports().ok().and_then(|(rs, _)| rs.get(*i)).map(|r| {
+            let mut t = r.kind.name().to_string();
+            if let Some(f) = r.culprit().and_then(|f| f.function.as_deref()) {
+                t.push_str(&format!(" in {}", kmodel::frames::base_name(f)));
+                if let Some(m) = r.culprit().and_then(|f| f.module.as_deref()) {
+                    t.push_str(&format!(" [{m}]"));
+                }
+            }
+            let who = r.task.as_ref().map(|x| format!("{} {}", x.comm, x.pid));
+            match (who, r.cpu) {
+                (Some(w), Some(c)) => t.push_str(&format!(" ({w}, CPU {c})")),
+                (Some(w), None) => t.push_str(&format!(" ({w})")),
+                (None, Some(c)) => t.push_str(&format!(" (CPU {c})")),
+                (None, None) => {}
+            }
+            if let Some(msg) = &r.message {
+                t.push_str(&format!(": {msg}"));
+            }
+            Fact::Text(t)
+        }),
+        Value::Memcg(i) => m.memcgs().ok().and_then(|cs| cs.get(*i)).map(|c| {
+            let mut f = BTreeMap::new();
+            f.insert("path".into(), Fact::Text(c.path.clone()));
+            f.insert(
+                "usage_bytes".into(),
+                Fact::Int((c.usage_pages * 4096) as i64),
+            );
+            f.insert(
+                "max_bytes".into(),
+                c.max_pages
+                    .map_or(Fact::Null, |p| Fact::Int((p * 4096) as i64)),
+            );
+            f.insert("oom_kills".into(), Fact::Int(c.oom_kills as i64));
+            Fact::Map(f)
+        }),
         Value::Rcu => m.rcu().ok().map(|r| {
             let mut f = BTreeMap::new();
             f.insert("flavour".into(), Fact::Text(r.flavour.clone()));

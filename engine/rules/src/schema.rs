@@ -38,6 +38,10 @@ pub enum Ty {
     Pool,
     /// A slab cache.
     Slab,
+    /// A crash report of the kernel log (an oops, BUG, warning, lockup…).
+    Report,
+    /// A memory cgroup.
+    Memcg,
     Group(Box<Ty>),
 }
 
@@ -84,6 +88,8 @@ impl Ty {
             Ty::Lock => "lock",
             Ty::LockState => "lock_state",
             Ty::Rcu => "rcu",
+            Ty::Report => "report",
+            Ty::Memcg => "memcg",
             Ty::Pool => "pool",
             Ty::Slab => "slab",
             Ty::Group(_) => "group",

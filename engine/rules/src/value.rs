@@ -44,6 +44,10 @@ pub enum Value<'k> {
     LockState(Rc<LockState>),
     Rcu,
     Pool(usize),
+    /// A crash report of the log, by its index in `Model::reports`.
+    Report(usize),
+    /// A memory cgroup, by its index in `Model::memcgs`.
+    Memcg(usize),
     Slab(usize),
     Group(Rc<GroupVal<'k>>),
     Obj(Object<'k>),
@@ -78,6 +82,8 @@ impl<'k> Value<'k> {
             Value::LockState(_) => "lock_state",
             Value::Rcu => "rcu",
             Value::Pool(_) => "pool",
+            Value::Report(_) => "report",
+            Value::Memcg(_) => "memcg",
             Value::Slab(_) => "slab",
             Value::Group(_) => "group",
             Value::Obj(_) => "object",

@@ -1,6 +1,8 @@
 //! Memory: the `memory` root (RAM, free pages) and its zones, the VM
-//! counters (`vmstat()`), the slab caches (`slab_caches`).
+//! counters (`vmstat()`), the slab caches (`slab_caches`), the memory
+//! cgroups (`memcgs`).
 
+use kmodel::memcg::MemCgroup;
 use kmodel::mm::{MemorySummary, ZoneInfo};
 use kmodel::slab::SlabCache;
 use vmtriage_dsl::ast::Span;
@@ -24,6 +26,15 @@ pub static MODULE: Module = Module {
             get: |_, _| Ok(Value::Memory),
         },
         Root {
+            name: "memcgs",
+            ty: Shape::List(&Shape::Is(Ty::Memcg)),
+            doc: "every memory cgroup, the root first (empty without the memory controller)",
+            get: |ev, span| {
+                let n = ev.model(span)?.memcgs().map_err(model_err(span))?.len();
+                Ok(Value::list((0..n).map(Value::Memcg).collect()))
+            },
+        },
+        Root {
             name: "slab_caches",
             ty: Shape::List(&Shape::Is(Ty::Slab)),
             doc: "every slab cache (/proc/slabinfo)",
@@ -33,7 +44,7 @@ pub static MODULE: Module = Module {
             },
         },
     ],
-    types: &[MEMORY, ZONE, SLAB],
+    types: &[MEMORY, ZONE, SLAB, MEMCG],
     functions: &[Function {
         name: "vmstat",
         sigs: &[Sig {
@@ -219,5 +230,52 @@ const SLAB: TypeDecl = TypeDecl {
             "objects × size (null without CONFIG_SLUB_DEBUG)",
             |_, c, _| { opt_int(c.num_objs.map(|n| (n * c.size) as i64)) }
         ),
+    ],
+};
+
+fn memcg<'m, 'k>(
+    ev: &Evaluator<'m, 'k>,
+    v: &Value<'k>,
+    span: Span,
+) -> Result<&'m MemCgroup, EvalError> {
+    let Value::Memcg(i) = v else {
+        return wrong_owner("memcg", v, span);
+    };
+    nth(ev.model(span)?.memcgs(), *i, "memory cgroup", span)
+}
+
+/// Pages as bytes (x86_64's 4 KiB pages).
+fn bytes<'k>(pages: u64) -> Value<'k> {
+    Value::Int(pages.saturating_mul(4096).min(i64::MAX as u64) as i64)
+}
+
+const MEMCG: TypeDecl = TypeDecl {
+    name: "memcg",
+    doc: "a memory cgroup: its charge, limit and events (cgroup v2's memory.current, memory.max, memory.events)",
+    fields: &[
+        decl_field!(memcg, "path", Shape::Is(Ty::Str), "the cgroup's path from the root (`/`, `/system.slice/nginx.service`)", |_, c, _| {
+            Value::str(&c.path)
+        }),
+        decl_field!(memcg, "usage", Shape::Is(Ty::Int), "bytes charged (memory.current)", |_, c, _| {
+            bytes(c.usage_pages)
+        }),
+        decl_field!(memcg, "max", Shape::Is(Ty::Int), "the hard limit in bytes (memory.max); null when unlimited", |_, c, _| {
+            c.max_pages.map_or(Value::Null, bytes)
+        }),
+        decl_field!(memcg, "usage_pct", Shape::Is(Ty::Float), "usage as a percentage of the limit; null when unlimited", |_, c, _| {
+            match c.max_pages {
+                Some(m) if m > 0 => Value::Float(100.0 * c.usage_pages as f64 / m as f64),
+                _ => Value::Null,
+            }
+        }),
+        decl_field!(memcg, "max_events", Shape::Is(Ty::Int), "times usage reached the limit (memory.events `max`)", |_, c, _| {
+            Value::Int(c.max_events as i64)
+        }),
+        decl_field!(memcg, "oom_events", Shape::Is(Ty::Int), "times the cgroup ran out of memory (memory.events `oom`)", |_, c, _| {
+            Value::Int(c.oom_events as i64)
+        }),
+        decl_field!(memcg, "oom_kills", Shape::Is(Ty::Int), "processes the OOM killer ended in it (memory.events `oom_kill`)", |_, c, _| {
+            Value::Int(c.oom_kills as i64)
+        }),
     ],
 };

@@ -1,4 +1,4 @@
-//! Arithmetic beyond the operators: `percent`.
+//! Arithmetic beyond the operators: `percent`, `hex`.
 
 use super::{Function, Module, Param, Shape, Sig};
 use crate::schema::Ty;
@@ -34,6 +34,27 @@ pub static MODULE: Module = Module {
                 Value::Float(100.0 * part / whole)
             })
         },
+    },
+    Function {
+        name: "hex",
+        sigs: &[Sig {
+            params: &[Param {
+                name: "n",
+                ty: Shape::Is(Ty::Int),
+            }],
+            result: Shape::Is(Ty::Str),
+        }],
+        doc: "an address or number in hexadecimal, as the kernel prints it (`0xdead000000000110`); null stays null",
+        call: hex,
     }],
     constants: &[],
 };
+
+fn hex<'k>(ev: &mut crate::eval::Evaluator<'_, 'k>, a: &super::Args<'k>) -> super::R<'k> {
+    use crate::eval::Num;
+    Ok(match ev.num(a.get(0)?, a.span(0))? {
+        Num::I(i) => Value::str(&format!("{:#x}", i as u64)),
+        Num::F(f) => Value::str(&format!("{:#x}", f as u64)),
+        Num::Null => Value::Null,
+    })
+}

@@ -115,6 +115,23 @@ const RCU: TypeDecl =
             ),
             decl_field!(
                 rcu,
+                "kthread",
+                Shape::Is(Ty::Task),
+                "the grace-period kthread (rcu_preempt, rcu_sched)",
+                |ev, (_, r), span| super::task_at(ev, r.gp_kthread, span)?
+            ),
+            decl_field!(
+                rcu,
+                "kthread_inactive",
+                Shape::Is(Ty::Float),
+                "seconds since the grace-period kthread last showed activity (long while it is starved of CPU); null if the kernel does not record it",
+                |_, (m, r), span| match r.gp_activity_age_jiffies {
+                    Some(j) => seconds(m, j, span)?,
+                    None => Value::Null,
+                }
+            ),
+            decl_field!(
+                rcu,
                 "gp_state",
                 Shape::Is(Ty::Str),
                 "the grace-period kthread's state by the kernel's name (RCU_GP_WAIT_FQS…)",

@@ -246,6 +246,29 @@ const TASK: TypeDecl = TypeDecl {
         ),
         decl_field!(
             task,
+            "wait_site",
+            Shape::Is(Ty::Str),
+            "where the task waits or runs, in its own code: the first function of its stack that is none of the kernel's generic ones (scheduler, wait primitives, lock slow paths, entry code; `vmtriage schema` documents the list as kmodel::frames), `function [module]` for module code; null if the stack has none",
+            |_, (m, i, _), span| {
+                let s = m.stack(i).map_err(model_err(span))?;
+                match s.frames.iter().find(|f| {
+                    f.function
+                        .as_deref()
+                        .is_some_and(|n| kmodel::frames::generic(n).is_none())
+                }) {
+                    Some(f) => {
+                        let name = kmodel::frames::base_name(f.function.as_deref().unwrap_or(""));
+                        Value::str(&match &f.module {
+                            Some(module) => format!("{name} [{module}]"),
+                            None => name.to_string(),
+                        })
+                    }
+                    None => Value::Null,
+                }
+            }
+        ),
+        decl_field!(
+            task,
             "stack",
             Shape::List(&Shape::Is(Ty::Frame)),
             "kernel stack, innermost frame first (unwound on first use)",

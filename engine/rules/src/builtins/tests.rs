@@ -156,6 +156,8 @@ fn every_builtin_is_declared_completely() {
         Shape::Is(Ty::Rcu),
         Shape::Is(Ty::Pool),
         Shape::Is(Ty::Slab),
+        Shape::Is(Ty::Report),
+        Shape::Is(Ty::Memcg),
     ] {
         let name = s.to_ty(None).name();
         assert!(type_decl(name).is_some(), "type {name} is not declared");
@@ -295,6 +297,8 @@ fn values<'k>() -> Vec<Value<'k>> {
         Value::Rcu,
         Value::Pool(0),
         Value::Slab(0),
+        Value::Report(0),
+        Value::Memcg(0),
         Value::Group(Rc::new(GroupVal {
             key: Value::Int(1),
             name: None,
