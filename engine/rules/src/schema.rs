@@ -110,8 +110,9 @@ impl fmt::Display for Ty {
 /// The schema as text (`vmtriage schema`).
 pub fn render() -> String {
     let mut s = String::from("# The vmtriage object model\n\n## Roots\n\n");
+    let width = builtins::roots().map(|r| r.name.len()).max().unwrap_or(0);
     for r in builtins::roots() {
-        s += &format!("  {:<10} {:<20} {}\n", r.name, r.ty.to_string(), r.doc);
+        s += &format!("  {:<width$} {:<20} {}\n", r.name, r.ty.to_string(), r.doc);
     }
     for t in builtins::types() {
         s += &format!("\n## {}\n\n  {}\n\n", t.name, t.doc);
