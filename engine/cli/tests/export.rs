@@ -51,6 +51,13 @@ fn site_renders_in_headless_chromium() {
     assert!(dom.contains("Mass exit contending on tasklist_lock"));
     assert!(dom.contains("min_dying"), "params table");
     assert!(dom.contains("tasklist-exit-storm"), "corpus scenarios");
+    // A knowledge-base v2 article: the RCU stall, its parameter, its scenario.
+    let rcu = format!("file://{}", dir.join("SCHED-0003.html").display());
+    let rcu = chromium(&["--dump-dom", &rcu], &profile);
+    let rcu = String::from_utf8_lossy(&rcu.stdout);
+    assert!(rcu.contains("RCU grace period stalled"));
+    assert!(rcu.contains("starved_after"), "params table");
+    assert!(rcu.contains("rcu-stall"), "corpus scenarios");
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kb-LOCK-0001.png");
     let _ = std::fs::remove_file(&shot);
     chromium(
