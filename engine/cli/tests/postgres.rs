@@ -10,7 +10,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::{content, diff, PgCluster};
@@ -42,7 +42,7 @@ fn merge(out: &str, inputs: &[&str]) -> Result<(), Failed> {
 /// give exactly the rows of one local SQLite scan; `report` reads the same
 /// from both; a second sharded run opens no dump; merging the server into
 /// SQLite and SQLite shards into the server gives the same rows again.
-fn shards_equal_local_scan(cluster: Arc<PgCluster>) -> Result<(), Failed> {
+fn shards_equal_local_scan(cluster: &PgCluster) -> Result<(), Failed> {
     let entries = common::manifest()?;
     let dir = support::fresh_dir("pg-shards")?;
     let archive = dir.join("archive");
@@ -142,7 +142,7 @@ fn shards_equal_local_scan(cluster: Arc<PgCluster>) -> Result<(), Failed> {
 
 /// A shard killed with SIGKILL at several points and run again, beside
 /// another shard running normally, leaves exactly one clean scan's rows.
-fn killed_shard_resumes(cluster: Arc<PgCluster>) -> Result<(), Failed> {
+fn killed_shard_resumes(cluster: &PgCluster) -> Result<(), Failed> {
     let dir = support::fresh_dir("pg-killed")?;
     let list = support::small_list(&dir, 8)?;
     let clean = dir.join("clean.sqlite");
@@ -195,7 +195,7 @@ fn killed_shard_resumes(cluster: Arc<PgCluster>) -> Result<(), Failed> {
 /// Two scans of the same dumps at once leave one scan's rows; and many
 /// writers storing different outcomes for one dump at once leave exactly
 /// one of them (never a mix, never a doubled row).
-fn scans_race_on_one_dump(cluster: Arc<PgCluster>) -> Result<(), Failed> {
+fn scans_race_on_one_dump(cluster: &PgCluster) -> Result<(), Failed> {
     let dir = support::fresh_dir("pg-race")?;
     let list = support::small_list(&dir, 6)?;
     let one = dir.join("one.sqlite");
@@ -300,7 +300,7 @@ fn vmtriage(args: &[&str]) -> Result<(Option<i32>, String), Failed> {
 /// A URL that is no URL, a server that is down, a database that does not
 /// exist, one written by a newer vmtriage: exit 2 and a message that says
 /// what to do, never a panic; the password never printed.
-fn bad_url_and_server_down(cluster: Arc<PgCluster>) -> Result<(), Failed> {
+fn bad_url_and_server_down(cluster: &PgCluster) -> Result<(), Failed> {
     let dir = support::fresh_dir("pg-bad")?;
     let list = support::small_list(&dir, 1)?;
     let list = list.to_string_lossy();
@@ -379,19 +379,22 @@ fn bad_url_and_server_down(cluster: Arc<PgCluster>) -> Result<(), Failed> {
     support::verdict(problems)
 }
 
+/// The cluster: started by the first test that runs (none when a filter
+/// or `--list` runs no test here), stopped at the end.
+type Lazy = Arc<OnceLock<Result<PgCluster, String>>>;
+
 fn main() {
     let args = Arguments::from_args();
-    let cluster = match PgCluster::start() {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            // Every test fails with the reason (a cold machine must get here).
-            let trials = vec![Trial::test("postgres/cluster", move || Err(e.into()))];
-            libtest_mimic::run(&args, trials).exit();
-        }
-    };
-    let trial = |name: &str, f: fn(Arc<PgCluster>) -> Result<(), Failed>| {
-        let c = cluster.clone();
-        Trial::test(format!("postgres/{name}"), move || f(c))
+    let lazy: Lazy = Arc::new(OnceLock::new());
+    let trial = |name: &str, f: fn(&PgCluster) -> Result<(), Failed>| {
+        let l = lazy.clone();
+        Trial::test(format!("postgres/{name}"), move || {
+            // A cold machine gets here too: the reason is each test's failure.
+            match l.get_or_init(PgCluster::start) {
+                Ok(c) => f(c),
+                Err(e) => Err(e.clone().into()),
+            }
+        })
     };
     let trials = vec![
         trial("bad_url_and_server_down", bad_url_and_server_down),
@@ -400,6 +403,8 @@ fn main() {
         trial("shards_equal_local_scan", shards_equal_local_scan),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
-    drop(cluster);
+    if let Some(Ok(c)) = lazy.get() {
+        c.stop();
+    }
     conclusion.exit();
 }

@@ -232,6 +232,13 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Service {
+    /// Stops it (again: no harm).
+    pub fn stop(&self) {
         let _ = Command::new(&self.script)
             .arg("stop")
             .arg(&self.dir)
@@ -243,7 +250,7 @@ impl Drop for Service {
 
 /// A throwaway PostgreSQL cluster (`pg-cluster`), stopped when dropped.
 pub struct PgCluster {
-    _service: Service,
+    service: Service,
     /// The URL of its database `vmtriage`.
     pub url: String,
 }
@@ -255,8 +262,12 @@ impl PgCluster {
         let service = Service::start("pg-cluster")?;
         Ok(PgCluster {
             url: service.out.clone(),
-            _service: service,
+            service,
         })
+    }
+
+    pub fn stop(&self) {
+        self.service.stop();
     }
 
     /// A new, empty database of the cluster; its URL.
