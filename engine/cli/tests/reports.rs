@@ -298,3 +298,57 @@ fn corpus_reports() {
     }
     assert!(failed.is_empty(), "reports changed: {failed:?}");
 }
+
+/// Which rule's `dump_title` a dump gets when several fire: the most
+/// severe, then the first by id; the signature stays the generic one.
+#[test]
+fn rule_title_priority() {
+    let e = dumps()
+        .into_iter()
+        .find(|e| e.scenario == "idle")
+        .expect("an idle dump");
+    let rule = |id: &str, sev: &str, title: &str| {
+        (
+            format!("{id}.yaml"),
+            format!(
+                "id: {id}\ntitle: t\nseverity: {sev}\nsummary: s\nmatch: count(tasks) > 0\n\
+                 message: m\ndump_title: \"{title} ({{count(tasks) > 0}})\"\n"
+            ),
+        )
+    };
+    let untitled = (
+        "TEST-0009.yaml".to_string(),
+        "id: TEST-0009\ntitle: t\nseverity: critical\nsummary: s\nmatch: count(tasks) > 0\nmessage: m\n"
+            .to_string(),
+    );
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).expect("open");
+    let stacks = ScanStacks::new(&s.kernel);
+    let model = Model::new(&s.kernel, &stacks);
+    let generic = stacks.title(&model);
+    for (rules, want) in [
+        (
+            vec![
+                rule("TEST-0002", "high", "second"),
+                rule("TEST-0001", "medium", "first"),
+                untitled.clone(),
+            ],
+            Some("second (true)"),
+        ),
+        (
+            vec![
+                rule("TEST-0002", "high", "second"),
+                rule("TEST-0001", "high", "first"),
+            ],
+            Some("first (true)"),
+        ),
+        (vec![untitled.clone()], None),
+    ] {
+        let (pack, diags) = RulePack::from_sources(&rules, &[]);
+        assert!(diags.is_empty(), "{}", diags[0].render());
+        let res = pack.scan(&model);
+        assert_eq!(res.dump_title.as_deref(), want);
+        let t = with_rule_title(generic.clone(), res.dump_title.as_deref());
+        assert_eq!(t.signature, generic.signature);
+        assert_eq!(t.text, want.unwrap_or(&generic.text));
+    }
+}
