@@ -58,6 +58,7 @@ pub const GLOBALS: &[(&str, &[&str])] = &[
     ("__cpu_possible_mask", &["struct cpumask"]),
     ("modules", &["struct list_head"]),
     ("slab_caches", &["struct list_head"]),
+    ("root_mem_cgroup", &["struct mem_cgroup *"]),
     ("panic_on_oops", &["int"]),
     ("panic_on_warn", &["int"]),
     ("sysctl_panic_on_rcu_stall", &["int"]),

@@ -394,7 +394,7 @@ pub fn read_kallsyms(
 // ------------------------------------------------------------ the image
 
 /// What a memory image says of itself (a note of the image).
-const MEMIMAGE_NOTE: &[u8] = b"vmtriage memory image v1";
+const MEMIMAGE_NOTE: &[u8] = b"vmtriage memory image v2";
 
 struct SectionOut {
     name: &'static str,
@@ -548,14 +548,59 @@ pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> 
     };
     let find = |n: &str| syms.iter().find(|s| s.name == n).map(|s| s.addr);
     let text = (find("_stext"), find("_etext"));
-    // Symbols: sizes from the next symbol's address (kallsyms has none).
+    let span = |start: &str, stop: &str, max: u64| -> Option<(u64, u64)> {
+        let (a, b) = (find(start)?, find(stop)?);
+        (b > a && b - a <= max).then_some((a, b - a))
+    };
+    let btf =
+        span("__start_BTF", "__stop_BTF", MAX_BTF).and_then(|(a, n)| r.bytes(a, n as usize).ok());
+    // C functions, by BTF: what an assembler label is not.
+    let funcs: std::collections::HashSet<String> = btf
+        .as_deref()
+        .and_then(crate::btf::Btf::parse)
+        .map(|b| {
+            b.ids()
+                .filter(|&i| b.kind(i) == Some(crate::btf::BtfKind::Func))
+                .filter_map(|i| b.name(i))
+                .collect()
+        })
+        .unwrap_or_default();
+    let in_text = |a: u64| matches!(text, (Some(x), Some(y)) if a >= x && a < y);
     let mut order: Vec<usize> = (0..syms.len()).collect();
     order.sort_by_key(|&i| syms[i].addr);
+    // An assembler label inside a function (entry_SYSCALL_64_after_hwframe
+    // in entry_SYSCALL_64): kallsyms lists it as a function of its own; the
+    // vmlinux's symbol table as a label. Told by its name — the enclosing
+    // symbol's and more — and by neither being a C function.
+    let mut label = vec![false; syms.len()];
+    let mut owner: Option<usize> = None;
+    for &i in &order {
+        let c = &syms[i];
+        let is_label = owner.is_some_and(|o| {
+            let p = &syms[o];
+            c.addr > p.addr
+                && in_text(c.addr)
+                && in_text(p.addr)
+                && c.name.len() > p.name.len() + 1
+                && c.name.starts_with(p.name.as_str())
+                && c.name.as_bytes()[p.name.len()] == b'_'
+                && !funcs.contains(&c.name)
+                && !funcs.contains(&p.name)
+        });
+        if is_label {
+            label[i] = true;
+        } else {
+            owner = Some(i);
+        }
+    }
+    // Sizes from the next symbol's address (kallsyms has none), labels
+    // inside their function.
     let mut size = vec![0u64; syms.len()];
     for w in 0..order.len() {
         let a = syms[order[w]].addr;
         let next = order[w + 1..]
             .iter()
+            .filter(|&&j| !label[j])
             .map(|&j| syms[j].addr)
             .find(|&b| b > a);
         if let Some(b) = next {
@@ -575,6 +620,7 @@ pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> 
             _ => 1, // STT_OBJECT
         };
         let bind: u8 = if s.kind.is_ascii_uppercase() { 1 } else { 0 };
+        let ty = if label[i] { 0 } else { ty };
         let sz = if ty == 0 { 0 } else { size[i] };
         let name_off = strtab.len() as u32;
         strtab.extend_from_slice(s.name.as_bytes());
@@ -619,22 +665,16 @@ pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> 
         link: 0,
         entsize: 0,
     });
-    let span = |start: &str, stop: &str, max: u64| -> Option<(u64, u64)> {
-        let (a, b) = (find(start)?, find(stop)?);
-        (b > a && b - a <= max).then_some((a, b - a))
-    };
-    if let Some((a, n)) = span("__start_BTF", "__stop_BTF", MAX_BTF) {
-        if let Ok(data) = r.bytes(a, n as usize) {
-            sections.push(SectionOut {
-                name: ".BTF",
-                sh_type: 1,
-                flags: 2,
-                addr: link(a),
-                data,
-                link: 0,
-                entsize: 0,
-            });
-        }
+    if let (Some((a, _)), Some(data)) = (span("__start_BTF", "__stop_BTF", MAX_BTF), btf) {
+        sections.push(SectionOut {
+            name: ".BTF",
+            sh_type: 1,
+            flags: 2,
+            addr: link(a),
+            data,
+            link: 0,
+            entsize: 0,
+        });
     }
     if let (Some((ip, n)), Some(u)) = (
         span("__start_orc_unwind_ip", "__stop_orc_unwind_ip", MAX_ORC),
