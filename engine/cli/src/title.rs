@@ -644,13 +644,21 @@ fn live_title<'k>(
             .as_ref()
             .map(|v| format!("killed {}", v.comm))
             .or_else(|| task_note(r));
-        // Killed from a user page fault, the path is generic: what tells
-        // OOM kills apart is where memory ran out (one cgroup, or all of it).
+        // Memory a user program touched (a page fault) is its own demand,
+        // not a kernel path: such kills are told apart by where memory ran
+        // out (one cgroup, or all of it). A kernel allocation keeps its frames.
         let scope = match &r.oom_memcg {
             Some(path) => format!("memory cgroup {path}"),
             None => "system-wide".to_string(),
         };
-        return Title::new(TitleKind::OomKill, &printed_frames(r), Some(&scope), note);
+        let mut frames = printed_frames(r);
+        if frames
+            .iter()
+            .any(|f| base_name(&f.function).ends_with("exc_page_fault"))
+        {
+            frames.clear();
+        }
+        return Title::new(TitleKind::OomKill, &frames, Some(&scope), note);
     }
     if let Some(r) = reports
         .iter()

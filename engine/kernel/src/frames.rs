@@ -78,7 +78,6 @@ const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("__stack_chk_fail", Generic::Report),
     ("fortify_panic", Generic::Report),
     ("handle_invalid_op", Generic::Exception),
-    ("do_user_addr_fault", Generic::Exception),
     ("fixup_exception", Generic::Exception),
     ("do_general_protection", Generic::Exception),
     ("do_double_fault", Generic::Exception),
