@@ -10,7 +10,9 @@
 //!   log timestamps and every number in a log line (`stuck for 22s`,
 //!   `+0x117/0x1000`), and counts of 10 or more (`480 dying tasks`, free
 //!   pages, `pid_max`: masses that depend on timing or on the machine),
-//!   and how many soft-lockup reports the watchdog printed;
+//!   how many soft-lockup reports the watchdog printed and how many tasks a
+//!   CPU had runnable, a kernel thread's CPU or worker number (`kworker/#:#`)
+//!   and a temporary build directory in a path;
 //! - kept: comms, states, stack functions, lock names and states, counts
 //!   below 10 (readers, writers, waiters of one lock, members of a cycle:
 //!   what the scenario sets up), every rule's message and labels, and the
@@ -136,6 +138,35 @@ fn timestamp(line: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// Words that change from one boot to the next though they are no number:
+/// a temporary directory of the module's build (`/root/x/tmpyocxt8ob/`)
+/// and the CPU or worker number in a kernel thread's comm (`kworker/1:2`,
+/// `swapper/0`).
+fn words(line: &str) -> String {
+    line.split(' ')
+        .map(|w| {
+            let w = match w.find("/tmp") {
+                Some(i) => {
+                    let end = w[i + 1..].find('/').map_or(w.len(), |e| i + 1 + e);
+                    format!("{}/tmpDIR{}", &w[..i], &w[end..])
+                }
+                None => w.to_string(),
+            };
+            match w.find('/') {
+                Some(i) if w[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => {
+                    let tail: String = w[i + 1..]
+                        .chars()
+                        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                        .collect();
+                    format!("{}/{tail}", &w[..i])
+                }
+                _ => w,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The redactions of the module's documentation, line by line.
 fn redact(text: &str) -> String {
     let mut out = Vec::new();
@@ -159,7 +190,7 @@ fn redact(text: &str) -> String {
             continue;
         }
         let header = line.ends_with("):");
-        let l = addresses(line);
+        let l = addresses(&words(line));
         let l = numbers(&l, "PID", false, |before, after, _| {
             let task_line = after.starts_with(' ')
                 && after[1..].split_once(' ').is_some_and(|(comm, rest)| {
@@ -183,7 +214,10 @@ fn redact(text: &str) -> String {
             !(task_line || mention || comm_pid || process)
         });
         // How many times the soft-lockup watchdog fired depends on timing.
-        let timed = l.contains("report(s))") || l.trim_start().starts_with("watchdog reports (");
+        // So does how many tasks a CPU has runnable.
+        let timed = l.contains("report(s))")
+            || l.trim_start().starts_with("watchdog reports (")
+            || l.contains(" running)");
         let l = numbers(&l, "N", false, |before, _, n| {
             !before.ends_with("CPU ") && n < 10 && !timed
         });
@@ -205,6 +239,7 @@ fn redaction() {
       process 105: 636 tasks — forkstorm (105) [S], …
     soft lockup report: [   14.670645] watchdog: BUG: soft lockup - CPU#3 stuck for 10s! [storm:117]
     RIP: [    5.717581] RIP: 0010:vmt_init+0x117/0x1000 [vmtriage_scen]
+    BUG() at /root/kb/tmpyocxt8ob/faults.c:77 by kworker/1:2 (812), CPU 1 (4 running)
     dump: BUG: soft lockup in tasklist_holder [vmtriage_scen] — signature 7133ee1e8fa58b08
 ";
     insta::assert_snapshot!(redact(text), @r"
@@ -218,6 +253,7 @@ fn redaction() {
           process PID: N tasks — forkstorm (PID) [S], …
         soft lockup report: [TIME] watchdog: BUG: soft lockup - CPU## stuck for #s! [storm:#]
         RIP: [TIME] RIP: #:vmt_init+0xADDR/0xADDR [vmtriage_scen]
+        BUG() at /root/kb/tmpDIR/faults.c:N by kworker/#:# (PID), CPU N (N running)
         dump: BUG: soft lockup in tasklist_holder [vmtriage_scen] — signature 7133ee1e8fa58b08
     ");
 }
