@@ -721,10 +721,19 @@ pub(crate) fn clone_base(name: &str) -> &str {
 fn resync(cx: &Ctx<'_>, st: &State) -> Option<State> {
     const WORDS: usize = 256;
     let sp = st.regs.get(Reg::Rsp)?;
-    // Up to the end of the stack (16 KiB aligned; a guard page follows).
-    let end = (sp | 0x3fff).wrapping_add(1);
-    let mut b = vec![0u8; (WORDS * 8).min(end.wrapping_sub(sp) as usize) & !7];
-    cx.k.read(sp, &mut b).ok()?;
+    // Page by page, up to the first page that cannot be read (the guard
+    // page after the stack).
+    let mut b = Vec::with_capacity(WORDS * 8);
+    while b.len() < WORDS * 8 {
+        let at = sp.wrapping_add(b.len() as u64);
+        let n = ((0x1000 - (at & 0xfff)) as usize).min(WORDS * 8 - b.len());
+        let mut page = vec![0u8; n];
+        if cx.k.read(at, &mut page).is_err() {
+            break;
+        }
+        b.extend_from_slice(&page);
+    }
+    b.truncate(b.len() & !7);
     let orc = cx.u.orc_table();
     let is_call_before = |ret: u64| -> bool {
         let mut c = [0u8; 7];
