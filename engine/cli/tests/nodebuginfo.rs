@@ -204,10 +204,11 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     }
     // Stacks.
     let (sd, sm) = (stacks(kd)?, stacks(km)?);
-    // Tasks switched out must unwind alike (ORC either way). A task on a
-    // CPU starts from the CPU's saved registers, where the debug vmlinux's
-    // DWARF CFI may recover a frame ORC does not (the crash path's first
-    // frame): counted apart.
+    // Every task must unwind alike: ORC either way, but for a CPU's saved
+    // registers where the debug vmlinux's DWARF CFI recovers a frame ORC
+    // has no entry for (the crash path's first frame), which the unwinder
+    // without DWARF resumes by scanning for the return address: tasks on a
+    // CPU are counted apart.
     let (mut same_pcs, mut same_names, mut total) = (0usize, 0usize, 0usize);
     let (mut cpu_total, mut cpu_same) = (0usize, 0usize);
     let mut first_diff = None;
@@ -219,18 +220,17 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         if pcs(a) == pcs(b) {
             same_pcs += 1;
             cpu_same += usize::from(*on_cpu);
-        } else if first_diff.is_none() && !on_cpu {
+        } else if first_diff.is_none() {
             first_diff = Some(format!("pid {pid}: {a:x?} vs {b:x?}"));
         }
         if a == b {
             same_names += 1;
         }
     }
-    if same_pcs - cpu_same != total - cpu_total {
+    if same_pcs != total {
         problems.push(format!(
-            "stacks: {} of {} switched-out tasks unwound alike; first: {}",
-            same_pcs - cpu_same,
-            total - cpu_total,
+            "stacks: {same_pcs} of {total} tasks unwound alike ({cpu_same} of {cpu_total} \
+             on a CPU); first: {}",
             first_diff.unwrap_or_default()
         ));
     }
