@@ -111,8 +111,10 @@ impl Session {
                              unwind tables from the dump's own memory (kallsyms, BTF, ORC: no \
                              line numbers, inline frames or frame variables)"
                         );
-                        let debug = memory_debuginfo(&core)
-                            .map_err(|_| OpenError::NoVmlinux { source: e })?;
+                        let debug = memory_debuginfo(&core).map_err(|m| {
+                            eprintln!("note: {m}");
+                            OpenError::NoVmlinux { source: e }
+                        })?;
                         return Self::from_parts(dump, core, Arc::new(debug));
                     }
                 }
