@@ -41,7 +41,8 @@ struct DumpArgs {
     debuginfo_dirs: Vec<PathBuf>,
     /// `none`: read symbols, types and unwind tables from the dump's own
     /// memory (kallsyms, BTF, ORC) even where a debug vmlinux is found.
-    /// `auto` does so only when none is found.
+    /// `auto` does so only when none is found; `dwarf` requires the debug
+    /// vmlinux (an error without one).
     #[arg(long, value_enum, default_value = "auto")]
     debuginfo: DebugInfoArg,
     #[arg(long, value_enum, default_value = "text")]
@@ -52,6 +53,7 @@ struct DumpArgs {
 enum DebugInfoArg {
     Auto,
     None,
+    Dwarf,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +243,7 @@ fn open(a: &DumpArgs) -> Result<Session, Report> {
     let source = match a.debuginfo {
         DebugInfoArg::Auto => vmtriage_cli::session::DebugSource::Auto,
         DebugInfoArg::None => vmtriage_cli::session::DebugSource::Memory,
+        DebugInfoArg::Dwarf => vmtriage_cli::session::DebugSource::Dwarf,
     };
     Ok(Session::open_with(
         &a.dump,

@@ -76,6 +76,10 @@ pub enum DebugSource {
     Auto,
     /// The dump's own memory (`--debuginfo none`): kallsyms, BTF, ORC.
     Memory,
+    /// The debug vmlinux only (`--debuginfo dwarf`): an error when none is
+    /// found, for answers that need line numbers, inline frames or frame
+    /// variables.
+    Dwarf,
 }
 
 impl Session {
@@ -101,6 +105,13 @@ impl Session {
         let vmlinux = match (vmlinux, source) {
             (_, DebugSource::Memory) => None,
             (Some(p), _) => Some(p.to_path_buf()),
+            (None, DebugSource::Dwarf) => {
+                let (release, build_id) = dump_identity(&core);
+                Some(
+                    kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs)
+                        .map_err(|source| OpenError::NoVmlinux { source })?,
+                )
+            }
             (None, DebugSource::Auto) => {
                 let (release, build_id) = dump_identity(&core);
                 match kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs) {

@@ -167,6 +167,8 @@ fn main() {
                     &alias(&e.path, "idle-6.1.elf"),
                     "--debuginfo-dir",
                     "/nonexistent",
+                    "--debuginfo",
+                    "dwarf",
                 ],
                 &["--vmlinux"],
             )

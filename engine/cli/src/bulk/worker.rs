@@ -115,7 +115,15 @@ impl DebugCache {
         }
     }
 
-    fn get(&self, release: &str, build_id: Option<&str>) -> Result<Arc<KernelDebugInfo>, String> {
+    /// The debug info of a dump's build: its debug vmlinux, else (as a
+    /// session does) symbols, types and unwind tables from the dump's own
+    /// memory; either is shared by every dump of the build.
+    fn get(
+        &self,
+        release: &str,
+        build_id: Option<&str>,
+        core: &Vmcore,
+    ) -> Result<Arc<KernelDebugInfo>, String> {
         let key = match (&self.vmlinux, build_id) {
             (Some(v), _) => format!("path:{}", v.display()),
             (None, Some(b)) => format!("build-id:{b}"),
@@ -131,10 +139,21 @@ impl DebugCache {
         slot.get_or_init(|| {
             let path = match &self.vmlinux {
                 Some(p) => p.clone(),
-                None => kdebuginfo::find_vmlinux(release, build_id, &self.dirs).map_err(|e| {
-                    with_causes(&OpenError::NoVmlinux { source: e })
-                        + " (pass --vmlinux PATH or --debuginfo-dir DIR)"
-                })?,
+                None => match kdebuginfo::find_vmlinux(release, build_id, &self.dirs) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let d = crate::session::memory_debuginfo(core).map_err(|m| {
+                            format!(
+                                "{} (pass --vmlinux PATH or --debuginfo-dir DIR); the dump's own \
+                                 tables could not stand in: {}",
+                                with_causes(&OpenError::NoVmlinux { source: e }),
+                                with_causes(&m)
+                            )
+                        })?;
+                        self.opened.fetch_add(1, Ordering::Relaxed);
+                        return Ok(Arc::new(d));
+                    }
+                },
             };
             let d = open_debuginfo(&path).map_err(|e| with_causes(&e))?;
             self.opened.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +183,7 @@ pub fn scan_one(
     };
     out.format = format_name(core.format());
     (out.release, out.build_id) = dump_identity(&core);
-    let debug = match cache.get(&out.release, out.build_id.as_deref()) {
+    let debug = match cache.get(&out.release, out.build_id.as_deref(), &core) {
         Ok(d) => d,
         Err(e) => return fail(out, "debuginfo", e),
     };
