@@ -26,7 +26,22 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         problems.push(format!("unfiltered dump, yet partial: {:?}", ps.partial));
     }
     let listed = ps.tasks.iter().map(|r| r.pid).collect();
-    problems.extend(common::task_coverage(k, &t, &listed, &ps.gaps));
+    let twin = match (&e.truth_from, ps.gaps.is_empty()) {
+        (Some(name), false) if e.format != "elf" => e
+            .path
+            .parent()
+            .map(|d| d.join(name))
+            .filter(|p| p.exists())
+            .and_then(|p| vmtriage_cli::Session::open(&p, Some(&e.vmlinux), &[]).ok()),
+        _ => None,
+    };
+    problems.extend(common::task_coverage(
+        k,
+        twin.as_ref().map(|s| &s.kernel),
+        &t,
+        &listed,
+        &ps.gaps,
+    ));
     let ours: BTreeMap<i32, _> = ps.tasks.into_iter().map(|r| (r.pid, r)).collect();
     let theirs: BTreeMap<i32, _> = t.tasks.iter().map(|r| (r.pid, r)).collect();
     let missing: Vec<_> = theirs

@@ -32,6 +32,10 @@ pub struct Entry {
     /// corpus/lib/modeltruth.py).
     #[serde(default)]
     pub model_truth: Option<PathBuf>,
+    /// The file of the same capture the truth was read from (a filtered
+    /// kdump file's ELF twin).
+    #[serde(default)]
+    pub truth_from: Option<String>,
 }
 
 impl Entry {
@@ -139,9 +143,12 @@ pub fn present(k: &kmodel::Kernel, addr: u64, len: u64) -> bool {
 /// A filtered dump's partial answer against the truth: each truth task the
 /// walk did not list must be named by a gap (its task_struct, its pid, or its
 /// thread group's list), and each gap that names a task_struct must be one
-/// whose memory is really not in this dump. `listed` holds the pids read.
+/// whose memory is really not in this dump. `listed` holds the pids read;
+/// `twin` is the same capture unfiltered, where a task whose own memory this
+/// dump lacks can still be read.
 pub fn task_coverage(
     k: &kmodel::Kernel,
+    twin: Option<&kmodel::Kernel>,
     t: &Truth,
     listed: &std::collections::HashSet<i32>,
     gaps: &[kmodel::partial::Gap],
@@ -161,11 +168,18 @@ pub fn task_coverage(
         // A stretch of the task list between two unreadable nodes is found
         // through the pid table only: a task there is lost when its struct
         // pid is not in the dump either (read from its own task_struct)...
-        let pid_lost = || {
-            k.object(addr, "struct task_struct")
+        // (the task_struct read from the unfiltered twin when this dump
+        // lacks it too).
+        let thread_pid = |kk: &kmodel::Kernel| {
+            kk.object(addr, "struct task_struct")
                 .and_then(|o| o.member("thread_pid"))
                 .and_then(|p| p.as_u64())
-                .is_ok_and(|p| !present(k, p, 64))
+        };
+        let pid_lost = || {
+            thread_pid(k)
+                .ok()
+                .or_else(|| twin.and_then(|tw| thread_pid(tw).ok()))
+                .is_some_and(|p| !present(k, p, 64))
         };
         let covered = gaps.iter().any(|g| match g.kind {
             GapKind::Task => g.addr == addr || g.pid == Some(tt.pid),
