@@ -171,6 +171,20 @@ pub fn scan_one(
     cache: &DebugCache,
 ) -> Outcome {
     let t0 = Instant::now();
+    // The dump's title comes from the most severe rule that fires with a
+    // `dump_title:`: a run of only some rules also runs the rules that give
+    // titles, so the stored title is the one a full scan gives (their rows
+    // are replaced with what they find again).
+    let with_titled: Option<Vec<String>> = only.map(|o| {
+        let mut v = o.to_vec();
+        for r in &pack.rules {
+            if r.dump_title.is_some() && !v.contains(&r.doc.id) {
+                v.push(r.doc.id.clone());
+            }
+        }
+        v
+    });
+    let only = with_titled.as_deref();
     let mut out = Outcome::default();
     let fail = |mut out: Outcome, stage: &str, msg: String| {
         out.error = Some((stage.to_string(), msg));
