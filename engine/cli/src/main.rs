@@ -135,6 +135,12 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Shell completion script on stdout (`vmtriage completions bash >
+    /// /etc/bash_completion.d/vmtriage`).
+    Completions { shell: clap_complete::Shell },
+    /// Man pages, one per command (`vmtriage.1`, `vmtriage-scan.1`, …),
+    /// written into DIR.
+    Man { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -397,6 +403,22 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
             ),
         },
         Cmd::Rules { cmd } => return run_rules(cmd),
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "vmtriage", &mut std::io::stdout());
+        }
+        Cmd::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| clap_mangen::generate_to(cmd, &dir))
+                .map_err(|e| {
+                    miette::miette!(
+                        help = "pass a directory you can write to",
+                        "cannot write man pages into {}: {e}",
+                        dir.display()
+                    )
+                })?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
