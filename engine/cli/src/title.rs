@@ -24,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use kmodel::oops::{OopsKind, OopsReport, PrintedFrame};
+use kmodel::oops::{OopsKind, OopsReport, PanicReason, PrintedFrame};
 use kmodel::tasks::Task;
 use kmodel::Kernel;
 use kunwind::Unwinder;
@@ -159,6 +159,22 @@ impl TitleKind {
             OopsKind::SysrqCrash => TitleKind::SysrqCrash,
             OopsKind::OomKill => TitleKind::OomKill,
             OopsKind::Panic => TitleKind::Panic,
+        }
+    }
+
+    /// The kind a panic's reason names when its report is no longer in
+    /// the log.
+    pub fn of_panic(reason: PanicReason) -> TitleKind {
+        match reason {
+            PanicReason::SoftLockup => TitleKind::SoftLockup,
+            PanicReason::HardLockup => TitleKind::HardLockup,
+            PanicReason::HungTask => TitleKind::HungTask,
+            PanicReason::RcuStall => TitleKind::RcuStall,
+            PanicReason::Sysrq => TitleKind::SysrqCrash,
+            PanicReason::Warning => TitleKind::Warning,
+            PanicReason::FatalException => TitleKind::Oops,
+            PanicReason::OutOfMemory => TitleKind::OomPanic,
+            PanicReason::Other => TitleKind::Panic,
         }
     }
 }
@@ -448,40 +464,6 @@ fn task_note(r: &OopsReport) -> Option<String> {
     r.task.as_ref().map(|t| format!("task {}", t.comm))
 }
 
-/// What a panic message names as its cause: the report kind to look for,
-/// and the title kind (also when that report is no longer in the log).
-type PanicCause = (TitleKind, fn(&OopsKind) -> bool);
-
-fn panic_cause(message: &str) -> Option<PanicCause> {
-    let m = message.to_ascii_lowercase();
-    let found: PanicCause = if m.contains("softlockup") {
-        (TitleKind::SoftLockup, |k| {
-            matches!(k, OopsKind::SoftLockup { .. })
-        })
-    } else if m.contains("hard lockup") {
-        (TitleKind::HardLockup, |k| {
-            matches!(k, OopsKind::HardLockup { .. })
-        })
-    } else if m.contains("hung_task") || m.contains("blocked tasks") {
-        (TitleKind::HungTask, |k| {
-            matches!(k, OopsKind::HungTask { .. })
-        })
-    } else if m.contains("rcu stall") {
-        (TitleKind::RcuStall, |k| matches!(k, OopsKind::RcuStall))
-    } else if m.contains("sysrq") {
-        (TitleKind::SysrqCrash, |k| matches!(k, OopsKind::SysrqCrash))
-    } else if m.contains("panic_on_warn") {
-        (TitleKind::Warning, |k| {
-            matches!(k, OopsKind::Warning { .. })
-        })
-    } else if m.contains("fatal exception") {
-        (TitleKind::Oops, |k| k.is_oops())
-    } else {
-        return None;
-    };
-    Some(found)
-}
-
 /// What a crash's log says about it: the panic, the report that caused
 /// it, and the kind of the crash.
 #[derive(Debug, Clone)]
@@ -497,33 +479,19 @@ pub struct CrashCause<'a> {
     pub message: String,
 }
 
-/// The cause of a crash from the log's reports; None when the log names
+/// The cause of a crash from the log's reports (which report the panic
+/// names is the kernel model's `oops::crash`); None when the log names
 /// neither a panic nor anything that could have caused one.
 pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
-    let panic_at = reports.iter().rposition(|r| r.kind == OopsKind::Panic);
-    let panic = panic_at.and_then(|i| reports.get(i));
-    let before = reports
-        .get(..panic_at.unwrap_or(reports.len()))
-        .unwrap_or(&[]);
+    let c = kmodel::oops::crash(reports)?;
+    let panic = c.panic.and_then(|i| reports.get(i));
+    let cause = c.cause.and_then(|i| reports.get(i));
     let message = panic.and_then(|p| p.message.clone()).unwrap_or_default();
-    let oom = {
-        let m = message.to_ascii_lowercase();
-        m.contains("out of memory") || m.contains("deadlocked on memory")
-    };
-    let named = panic_cause(&message);
-    let cause = match named {
-        Some((_, is)) => before.iter().rev().find(|r| is(&r.kind)),
-        None if oom || panic.is_some() => None,
-        None => before
-            .iter()
-            .rev()
-            .find(|r| !matches!(r.kind, OopsKind::Warning { .. })),
-    };
-    let kind = match (cause, oom) {
-        (_, true) => TitleKind::OomPanic,
-        (Some(c), _) => TitleKind::of_report(&c.kind),
-        (None, _) if panic.is_some() => named.map_or(TitleKind::Panic, |(k, _)| k),
-        (None, _) => return None,
+    let kind = match (cause, c.reason) {
+        (_, Some(PanicReason::OutOfMemory)) => TitleKind::OomPanic,
+        (Some(r), _) => TitleKind::of_report(&r.kind),
+        (None, Some(reason)) => TitleKind::of_panic(reason),
+        (None, None) => TitleKind::Panic,
     };
     Some(CrashCause {
         panic,

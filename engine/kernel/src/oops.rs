@@ -256,6 +256,17 @@ impl OopsReport {
         })
     }
 
+    /// The culprit as a person reads it: `function [module]`, or `function`
+    /// in the kernel itself (compiler suffixes dropped).
+    pub fn site(&self) -> Option<String> {
+        let f = self.culprit()?;
+        let name = crate::frames::base_name(f.function.as_deref()?);
+        Some(match &f.module {
+            Some(m) => format!("{name} [{m}]"),
+            None => name.to_string(),
+        })
+    }
+
     fn new(kind: OopsKind, headline: &str, record: usize, ts: u64) -> OopsReport {
         OopsReport {
             kind,

@@ -285,11 +285,8 @@ fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fac
         // `general protection fault in f [mod] (kworker/1:1 29, CPU 1)`.
         Value::Report(i) => m.reports().ok().and_then(|(rs, _)| rs.get(*i)).map(|r| {
             let mut t = r.kind.name().to_string();
-            if let Some(f) = r.culprit().and_then(|f| f.function.as_deref()) {
-                t.push_str(&format!(" in {}", kmodel::frames::base_name(f)));
-                if let Some(m) = r.culprit().and_then(|f| f.module.as_deref()) {
-                    t.push_str(&format!(" [{m}]"));
-                }
+            if let Some(site) = r.site() {
+                t.push_str(&format!(" in {site}"));
             }
             let who = r.task.as_ref().map(|x| format!("{} {}", x.comm, x.pid));
             match (who, r.cpu) {

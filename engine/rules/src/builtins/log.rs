@@ -230,13 +230,7 @@ const REPORT: TypeDecl = TypeDecl {
             "site",
             Shape::Is(Ty::Str),
             "the culprit as a person reads it: `function [module]`, or `function` in the kernel itself",
-            |_, (_, r), _| match r.culprit() {
-                Some(PrintedFrame { function: Some(f), module, .. }) => Value::str(&match module {
-                    Some(m) => format!("{} [{m}]", kmodel::frames::base_name(f)),
-                    None => kmodel::frames::base_name(f).to_string(),
-                }),
-                _ => Value::Null,
-            }
+            |_, (_, r), _| super::opt_str(r.site().as_deref())
         ),
         decl_field!(
             report,
