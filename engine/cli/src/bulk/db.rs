@@ -54,9 +54,30 @@ CREATE TABLE IF NOT EXISTS fingerprints(
 /// Opens (creating when missing) a SQLite results database. A file that
 /// is no database, or one written by a newer vmtriage, is an error: it is
 /// never replaced.
+///
+/// Scans started together open one new file together: switching it to WAL
+/// and creating its tables can meet `SQLITE_BUSY` that SQLite reports at
+/// once, without waiting in its busy handler; those opens are tried again
+/// for as long as the busy timeout.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match open_once(path) {
+            Err(e) if e.is_busy() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(250));
+            }
+            r => return r,
+        }
+    }
+}
+
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn open_once(path: &Path) -> Result<Connection, StoreError> {
     let c = Connection::open(path)?;
-    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
     init_schema(&c)?;
@@ -74,7 +95,13 @@ pub fn init_schema(c: &dyn Sql) -> Result<(), StoreError> {
         // Many shards start at once: one creates, the others wait.
         c.rows("SELECT pg_advisory_lock($1)", &[Val::Int(SCHEMA_LOCK)])?;
     }
-    let r = migrate(c);
+    // SQLite: the version is read and the tables made under one write
+    // lock, so two first opens do not both create.
+    let r = if pg {
+        migrate(c)
+    } else {
+        transaction(c, || migrate(c))
+    };
     if pg {
         c.rows("SELECT pg_advisory_unlock($1)", &[Val::Int(SCHEMA_LOCK)])?;
     }
@@ -707,4 +734,32 @@ pub fn merge(out: &dyn Sql, input: &dyn Sql) -> Result<usize, StoreError> {
         Ok(())
     })?;
     Ok(taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many scans opening one new database at once all get it, with its
+    /// schema made once (CI met "database is locked" here).
+    #[test]
+    fn concurrent_first_opens() {
+        let dir = std::env::temp_dir().join(format!("vmtriage-db-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for round in 0..20 {
+            let p = dir.join(format!("r{round}.sqlite"));
+            let opened: Vec<_> = (0..8)
+                .map(|_| {
+                    let p = p.clone();
+                    std::thread::spawn(move || open(&p).map(|_| ()).map_err(|e| e.to_string()))
+                })
+                .collect();
+            for t in opened {
+                t.join().unwrap().unwrap();
+            }
+            let c = open(&p).unwrap();
+            assert_eq!(schema_version(&c).unwrap(), Some(SCHEMA_VERSION));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -57,6 +57,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// SQLite's "database is locked": another connection holds the lock.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
+
     /// A failure that running the same transaction again may not meet: a
     /// deadlock the server broke, a serialization conflict.
     pub fn is_transient(&self) -> bool {
