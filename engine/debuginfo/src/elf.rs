@@ -205,7 +205,7 @@ pub(crate) fn cstr_at(table: &[u8], off: usize) -> Option<&[u8]> {
     Some(&rest[..end])
 }
 
-fn find_gnu_build_id(mut data: &[u8], le: bool) -> Option<&[u8]> {
+pub(crate) fn find_gnu_build_id(mut data: &[u8], le: bool) -> Option<&[u8]> {
     let rd = |b: &[u8]| -> u32 {
         let a = [b[0], b[1], b[2], b[3]];
         if le {

@@ -62,12 +62,16 @@ pub enum Error {
         "no debug vmlinux found for kernel {release}{}; looked in: {}; \
          install linux-image-{release}-dbg or pass --vmlinux / --debuginfo-dir",
         build_id.as_ref().map(|b| format!(" (build-id {b})")).unwrap_or_default(),
-        searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        searched.iter().map(|(p, why)| match why {
+            Some(why) => format!("{} (not taken: {why})", p.display()),
+            None => p.display().to_string(),
+        }).collect::<Vec<_>>().join(", ")
     )]
     VmlinuxNotFound {
         release: String,
         build_id: Option<String>,
-        searched: Vec<PathBuf>,
+        /// Each place, and why a file there was not taken.
+        searched: Vec<(PathBuf, Option<String>)>,
     },
 
     /// No type of that name exists in the debug info.
@@ -98,6 +102,23 @@ pub enum Error {
     /// the dump's memory.
     #[error("cannot make debug info from the dump's memory: {0}; pass the debug vmlinux with --vmlinux or --debuginfo-dir")]
     NoDebugInfoInDump(String),
+
+    /// A plain kernel image (a vmlinux without DWARF, a vmlinuz) that
+    /// cannot stand in for the debug vmlinux.
+    #[error("cannot read {path} as the dump's kernel: {reason}")]
+    BadKernelImage { path: PathBuf, reason: String },
+
+    /// A plain kernel image of another build than the dump's.
+    #[error(
+        "build-id mismatch: the dump's kernel has build-id {dump} but {path} has build-id {file}: \
+         it is another build of the kernel"
+    )]
+    ImageBuildIdMismatch {
+        path: PathBuf,
+        dump: String,
+        /// The file's build-id, and its release where known (`hex (release)`).
+        file: String,
+    },
 
     /// A fact only DWARF has (a global's type, line numbers, frame
     /// variables), asked of debug info made without it.

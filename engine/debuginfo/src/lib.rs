@@ -13,12 +13,14 @@
 
 pub mod btf;
 mod btftypes;
+pub mod bzimage;
 mod discover;
 mod dwarf;
 mod elf;
 mod error;
 mod hash;
 pub mod memory;
+mod plain;
 mod symbols;
 mod types;
 
@@ -27,7 +29,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 pub use btftypes::GLOBALS;
-pub use discover::{candidate_paths, find_vmlinux};
+pub use discover::{candidate_paths, find_vmlinux, kernel_image_paths};
 pub use dwarf::{CodeUnits, IndexStats};
 pub use elf::{to_hex, Section, SectionInfo};
 pub use error::{Error, Result};
@@ -55,6 +57,8 @@ pub struct KernelDebugInfo {
     /// Array types made for declared globals without DWARF (element,
     /// length, id).
     synthetic: Mutex<Vec<(TypeId, u64, TypeId)>>,
+    /// What a plain kernel file's debug info was read from, for `info`.
+    origin: OnceLock<String>,
     // Declared last so that it is dropped after everything borrowing from it.
     _backing: Backing,
 }
@@ -150,6 +154,7 @@ impl KernelDebugInfo {
             btf: OnceLock::new(),
             types: RwLock::new(HashMap::default()),
             synthetic: Mutex::new(Vec::new()),
+            origin: OnceLock::new(),
             _backing: backing,
         })
     }
@@ -231,16 +236,27 @@ impl KernelDebugInfo {
             .is_some_and(|s| memory::is_memory_image(s.data))
     }
 
-    /// What the types and symbols come from, for `info`: `DWARF`, `BTF`
-    /// (a vmlinux without DWARF), or the dump's memory.
-    pub fn source_description(&self) -> &'static str {
+    /// What the types and symbols come from, for `info`: the debug
+    /// vmlinux (DWARF), the dump's memory, or a plain kernel file (its
+    /// path and kind).
+    pub fn source_description(&self) -> String {
         if self.has_dwarf() {
-            "debug vmlinux (DWARF)"
+            "debug vmlinux (DWARF)".into()
         } else if self.is_from_memory() {
-            "the dump's memory (kallsyms, BTF, ORC; no line numbers, inline frames or frame variables)"
+            "the dump's memory (kallsyms, BTF, ORC; no line numbers, inline frames or frame variables)".into()
+        } else if let Some(o) = self.origin.get() {
+            o.clone()
         } else {
-            "vmlinux without DWARF (ELF symbols, BTF)"
+            format!(
+                "{}: vmlinux without DWARF (ELF symbols, BTF)",
+                self.elf.path.display()
+            )
         }
+    }
+
+    /// Says where a plain kernel file's debug info came from (once).
+    pub(crate) fn set_origin(&self, origin: String) {
+        let _ = self.origin.set(origin);
     }
 
     /// All sections.

@@ -15,12 +15,14 @@
 //! (`SYMBOL(kallsyms_names)` …; Debian's 6.1 and later). Otherwise they are
 //! found by their shape in the kernel image (see [`find_kallsyms`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::KernelDebugInfo;
 
-/// Reads `buf.len()` bytes of kernel memory at a run-time virtual address.
+/// Reads `buf.len()` bytes of the kernel image at an address: a run-time
+/// virtual address of a dump's memory, or a link-time address of a file
+/// (`plain.rs`, with a KASLR offset of 0).
 pub type ReadMemory<'a> = &'a dyn Fn(u64, &mut [u8]) -> std::result::Result<(), String>;
 
 /// What the dump says of its kernel (from VMCOREINFO).
@@ -396,19 +398,19 @@ pub fn read_kallsyms(
 /// What a memory image says of itself (a note of the image).
 const MEMIMAGE_NOTE: &[u8] = b"vmtriage memory image v2";
 
-struct SectionOut {
-    name: &'static str,
-    sh_type: u32,
-    flags: u64,
-    addr: u64,
-    data: Vec<u8>,
-    link: u32,
-    entsize: u64,
+pub(crate) struct SectionOut {
+    pub name: &'static str,
+    pub sh_type: u32,
+    pub flags: u64,
+    pub addr: u64,
+    pub data: Vec<u8>,
+    pub link: u32,
+    pub entsize: u64,
 }
 
 /// Assembles the image: an ELF64 file with the sections the rest of the
 /// crate reads from a vmlinux (and `.shstrtab` last).
-fn write_elf(sections: &[SectionOut]) -> Vec<u8> {
+pub(crate) fn write_elf(sections: &[SectionOut]) -> Vec<u8> {
     let pad = |v: &mut Vec<u8>| v.resize(v.len().next_multiple_of(8), 0);
     let mut shstr = vec![0u8];
     let mut names = Vec::new();
@@ -470,7 +472,7 @@ fn write_elf(sections: &[SectionOut]) -> Vec<u8> {
     out
 }
 
-fn note(name: &[u8], ty: u32, desc: &[u8]) -> Vec<u8> {
+pub(crate) fn note(name: &[u8], ty: u32, desc: &[u8]) -> Vec<u8> {
     let mut n = Vec::new();
     let namesz = name.len() as u32 + 1;
     n.extend_from_slice(&namesz.to_le_bytes());
@@ -536,6 +538,16 @@ fn count_tables(sections: &[SectionOut], r: &Reader<'_>, kaslr: u64) -> String {
 
 /// Builds the image's bytes from the dump.
 pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> {
+    build_image_marked(read, k, MEMIMAGE_NOTE)
+}
+
+/// [`build_image`] with the note that says where the tables were read
+/// (a dump's memory, a file).
+pub(crate) fn build_image_marked(
+    read: ReadMemory<'_>,
+    k: &DumpKernel<'_>,
+    marker: &[u8],
+) -> Result<Vec<u8>> {
     let (_, syms) = read_kallsyms(read, k)?;
     let r = Reader::new(read);
     let kaslr = k.kaslr_offset;
@@ -652,7 +664,7 @@ pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> 
             entsize: 0,
         },
     ];
-    let mut notes = note(b"vmtriage", 0x766d, MEMIMAGE_NOTE);
+    let mut notes = note(b"vmtriage", 0x766d, marker);
     if let Some(id) = k.build_id {
         notes.extend_from_slice(&note(b"GNU", 3, id));
     }
@@ -732,9 +744,12 @@ pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> 
 
 /// Whether ELF bytes are an image made by [`build_image`].
 pub(crate) fn is_memory_image(notes: &[u8]) -> bool {
-    notes
-        .windows(MEMIMAGE_NOTE.len())
-        .any(|w| w == MEMIMAGE_NOTE)
+    has_marker(notes, MEMIMAGE_NOTE)
+}
+
+/// Whether an image's notes carry that marker.
+pub(crate) fn has_marker(notes: &[u8], marker: &[u8]) -> bool {
+    notes.windows(marker.len()).any(|w| w == marker)
 }
 
 impl KernelDebugInfo {
@@ -743,46 +758,62 @@ impl KernelDebugInfo {
     /// per build-id next to the DWARF name index (`….mem.elf`) and reused
     /// when its build-id is the dump's.
     pub fn from_memory(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<KernelDebugInfo> {
-        let cache = k.build_id.and_then(|id| {
-            Some(crate::cache_dir()?.join(format!("{}.mem.elf", crate::to_hex(id))))
-        });
-        if let Some(p) = &cache {
-            if let Ok(d) = KernelDebugInfo::open(p) {
-                let same = match (k.build_id, d.build_id()) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => false,
-                };
-                if same && d.is_from_memory() && d.symbols().is_ok_and(|s| !s.is_empty()) {
-                    return Ok(d);
-                }
-            }
+        let cache = k.build_id.and_then(|id| image_cache_path(id, "mem.elf"));
+        if let Some(d) = cache
+            .as_deref()
+            .and_then(|p| load_cached(p, k.build_id?, KernelDebugInfo::is_from_memory))
+        {
+            return Ok(d);
         }
         let bytes = build_image(read, k)?;
         if let Some(p) = &cache {
-            let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-            let ok = p
-                .parent()
-                .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-                && std::fs::write(&tmp, &bytes).is_ok()
-                && std::fs::rename(&tmp, p).is_ok();
-            if !ok {
-                let _ = std::fs::remove_file(&tmp);
-            }
+            store_image(p, &bytes);
         }
         let name = PathBuf::from(format!("<memory of the dump: {}>", k.release));
         KernelDebugInfo::from_bytes(name, bytes)
     }
 }
 
+/// Where an image made for a build is cached: `BUILDID.SUFFIX` beside the
+/// DWARF name index.
+pub(crate) fn image_cache_path(build_id: &[u8], suffix: &str) -> Option<PathBuf> {
+    Some(crate::cache_dir()?.join(format!("{}.{suffix}", crate::to_hex(build_id))))
+}
+
+/// A cached image, if it is one of `kind`, of that build-id, with symbols.
+pub(crate) fn load_cached(
+    p: &Path,
+    build_id: &[u8],
+    kind: fn(&KernelDebugInfo) -> bool,
+) -> Option<KernelDebugInfo> {
+    let d = KernelDebugInfo::open(p).ok()?;
+    let ok = d.build_id() == Some(build_id) && kind(&d) && d.symbols().is_ok_and(|s| !s.is_empty());
+    ok.then_some(d)
+}
+
+/// Writes an image to the cache (whole or not at all; best effort: a
+/// read-only or full disk only costs the next run the making).
+pub(crate) fn store_image(p: &Path, bytes: &[u8]) {
+    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+    let ok = p
+        .parent()
+        .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+        && std::fs::write(&tmp, bytes).is_ok()
+        && std::fs::rename(&tmp, p).is_ok();
+    if !ok {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const BASE: u64 = 0xffff_ffff_8100_0000;
+    pub(crate) const BASE: u64 = 0xffff_ffff_8100_0000;
 
     /// Kallsyms tables as scripts/kallsyms.c lays them out (absolute
     /// per-CPU encoding), after 1 MiB of "text"; every token one byte.
-    fn image(names: &[(&str, char, u64)]) -> (Vec<u8>, KallsymsTables) {
+    pub(crate) fn image(names: &[(&str, char, u64)]) -> (Vec<u8>, KallsymsTables) {
         let mut m = vec![0x90u8; 1 << 20];
         let align = |m: &mut Vec<u8>| m.resize(m.len().next_multiple_of(8), 0);
         let offsets = BASE + m.len() as u64;
@@ -838,7 +869,7 @@ mod tests {
         image(&names)
     }
 
-    fn syms(n: usize) -> Vec<(String, char, u64)> {
+    pub(crate) fn syms(n: usize) -> Vec<(String, char, u64)> {
         (0..n)
             .map(|i| {
                 if i == 0 {
