@@ -31,6 +31,16 @@ pub enum OpenError {
         #[source]
         source: kdebuginfo::Error,
     },
+    #[error("cannot use the kernel image {path}")]
+    #[diagnostic(
+        code(vmtriage::kernel_image),
+        help("pass the vmlinux or vmlinuz of exactly the kernel that crashed (`vmtriage info DUMP` prints its release and build-id): /boot/vmlinuz-RELEASE of the machine that crashed or of the linux-image-RELEASE package of the same version, or its debug vmlinux; or leave --vmlinux out to read symbols, types and unwind tables from the dump's own memory")
+    )]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: kdebuginfo::Error,
+    },
     #[error("no debug vmlinux found")]
     #[diagnostic(
         code(vmtriage::no_vmlinux),
@@ -70,8 +80,10 @@ pub struct Session {
 /// Where a session's debug info comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DebugSource {
-    /// The debug vmlinux (`--vmlinux`, else searched for); when none is
-    /// found, the dump's own memory, said on stderr.
+    /// `--vmlinux` (a debug vmlinux, or a plain vmlinux or vmlinuz of the
+    /// dump's build), else the debug vmlinux searched for; when none is
+    /// found, a plain vmlinux or vmlinuz of the build in the usual places,
+    /// else the dump's own memory, said on stderr.
     #[default]
     Auto,
     /// The dump's own memory (`--debuginfo none`): kallsyms, BTF, ORC.
@@ -102,51 +114,134 @@ impl Session {
             path: dump.to_path_buf(),
             source,
         })?;
-        let vmlinux = match (vmlinux, source) {
-            (_, DebugSource::Memory) => None,
-            (Some(p), _) => Some(p.to_path_buf()),
+        let debug = match (vmlinux, source) {
+            (_, DebugSource::Memory) => {
+                memory_debuginfo(&core).map_err(|source| OpenError::Debug {
+                    path: dump.to_path_buf(),
+                    source,
+                })?
+            }
+            (Some(p), DebugSource::Dwarf) => open_debuginfo(p)?,
             (None, DebugSource::Dwarf) => {
                 let (release, build_id) = dump_identity(&core);
-                Some(
-                    kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs)
-                        .map_err(|source| OpenError::NoVmlinux { source })?,
-                )
+                let p = kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs)
+                    .map_err(|source| OpenError::NoVmlinux { source })?;
+                open_debuginfo(&p)?
             }
-            (None, DebugSource::Auto) => {
-                let (release, build_id) = dump_identity(&core);
-                match kdebuginfo::find_vmlinux(&release, build_id.as_deref(), debuginfo_dirs) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        eprintln!(
-                            "note: no debug vmlinux for {release}; reading symbols, types and \
-                             unwind tables from the dump's own memory (kallsyms, BTF, ORC: no \
-                             line numbers, inline frames or frame variables)"
-                        );
-                        let debug = memory_debuginfo(&core).map_err(|m| {
-                            eprintln!("note: {m}");
-                            OpenError::NoVmlinux { source: e }
-                        })?;
-                        return Self::from_parts(dump, core, Arc::new(debug));
-                    }
+            (vmlinux, DebugSource::Auto) => {
+                let (debug, notes) = auto_debuginfo(&core, vmlinux, debuginfo_dirs);
+                for n in notes {
+                    eprintln!("note: {n}");
                 }
+                debug?
             }
-        };
-        let debug = match vmlinux {
-            Some(v) => open_debuginfo(&v)?,
-            None => memory_debuginfo(&core).map_err(|source| OpenError::Debug {
-                path: dump.to_path_buf(),
-                source,
-            })?,
         };
         Self::from_parts(dump, core, Arc::new(debug))
     }
 }
 
-/// Debug info made from the dump's own memory (kallsyms, BTF, ORC; see
-/// `kdebuginfo::memory`): the kernel image is read through its fixed
-/// mapping (`__START_KERNEL_map` + `phys_base`), which is all the tables
-/// need, before any page table is known.
-pub fn memory_debuginfo(core: &Vmcore) -> Result<KernelDebugInfo, kdebuginfo::Error> {
+/// A dump's debug info as `--debuginfo auto` chooses it, with what to say
+/// of the choice on stderr (one line when it is not the debug vmlinux, and
+/// one per file passed over):
+///
+/// 1. `vmlinux` when given: a debug vmlinux, or a plain vmlinux or vmlinuz
+///    of the dump's build (another build's is an error, not a fallback:
+///    the user named it);
+/// 2. the debug vmlinux found in the usual places (`kdebuginfo::find_vmlinux`);
+/// 3. a plain vmlinux or vmlinuz of the build found in the usual places
+///    ([`find_kernel_image`]);
+/// 4. the dump's own memory.
+///
+/// A plain file comes before the dump's memory: its symbols, BTF and ORC
+/// tables are the build's own as the linker wrote them (a vmlinux with a
+/// symbol table has each symbol's size and kind, which kallsyms lacks),
+/// while the dump is the memory of a kernel that crashed: pages of its
+/// image may be missing from a filtered, truncated or damaged dump, or
+/// overwritten by the bug being triaged. Both give the same answers
+/// otherwise, and both are cached per build-id after the first time.
+pub fn auto_debuginfo(
+    core: &Vmcore,
+    vmlinux: Option<&Path>,
+    dirs: &[PathBuf],
+) -> (Result<KernelDebugInfo, OpenError>, Vec<String>) {
+    let mut notes = Vec::new();
+    if let Some(p) = vmlinux {
+        if is_debug_vmlinux(p) {
+            return (open_debuginfo(p), notes);
+        }
+        let r = file_debuginfo(core, p).map_err(|source| OpenError::Image {
+            path: p.to_path_buf(),
+            source,
+        });
+        if let Ok(d) = &r {
+            notes.push(format!(
+                "reading symbols, types and unwind tables from {}",
+                d.source_description()
+            ));
+        }
+        return (r, notes);
+    }
+    let (release, build_id) = dump_identity(core);
+    let e = match kdebuginfo::find_vmlinux(&release, build_id.as_deref(), dirs) {
+        Ok(p) => return (open_debuginfo(&p), notes),
+        Err(e) => e,
+    };
+    let lead =
+        format!("no debug vmlinux for {release}; reading symbols, types and unwind tables from");
+    if let Some(d) = find_kernel_image(core, &release, dirs, &mut notes) {
+        notes.push(format!("{lead} {}", d.source_description()));
+        return (Ok(d), notes);
+    }
+    notes.push(format!(
+        "{lead} the dump's own memory (kallsyms, BTF, ORC: no line numbers, inline frames or \
+         frame variables)"
+    ));
+    let r = memory_debuginfo(core).map_err(|m| {
+        notes.push(m.to_string());
+        OpenError::NoVmlinux { source: e }
+    });
+    (r, notes)
+}
+
+/// Whether a file is a debug vmlinux (an ELF file with DWARF).
+fn is_debug_vmlinux(p: &Path) -> bool {
+    KernelDebugInfo::open(p).is_ok_and(|d| d.has_dwarf())
+}
+
+/// The first plain kernel image of the dump's build (a vmlinux without
+/// DWARF, a vmlinuz) in the usual places (`kdebuginfo::kernel_image_paths`:
+/// the `--debuginfo-dir` directories, `/boot`, `/lib/modules/RELEASE`); a
+/// file found there but refused (another build, unreadable) is passed over
+/// with a note saying why.
+pub fn find_kernel_image(
+    core: &Vmcore,
+    release: &str,
+    dirs: &[PathBuf],
+    notes: &mut Vec<String>,
+) -> Option<KernelDebugInfo> {
+    for p in kdebuginfo::kernel_image_paths(release, dirs) {
+        if !p.is_file() {
+            continue;
+        }
+        match file_debuginfo(core, &p) {
+            Ok(d) => return Some(d),
+            Err(e) => notes.push(format!("not using {}: {e}", p.display())),
+        }
+    }
+    None
+}
+
+/// The dump's kernel as VMCOREINFO describes it, and a reader of its
+/// kernel image through the fixed mapping (`__START_KERNEL_map` +
+/// `phys_base`), which is all the kallsyms, BTF and ORC tables need,
+/// before any page table is known; given to `f`.
+fn with_dump_kernel<T>(
+    core: &Vmcore,
+    f: impl FnOnce(
+        kdebuginfo::ReadMemory<'_>,
+        &kdebuginfo::DumpKernel<'_>,
+    ) -> Result<T, kdebuginfo::Error>,
+) -> Result<T, kdebuginfo::Error> {
     const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
     let info = core.vmcoreinfo().ok_or_else(|| {
         kdebuginfo::Error::NoDebugInfoInDump(
@@ -169,7 +264,22 @@ pub fn memory_debuginfo(core: &Vmcore) -> Result<KernelDebugInfo, kdebuginfo::Er
         kaslr_offset: info.kernel_offset().unwrap_or(0),
         symbol: &symbol,
     };
-    KernelDebugInfo::from_memory(&read, &k)
+    f(&read, &k)
+}
+
+/// Debug info from a plain kernel image file of the dump's build (see
+/// `KernelDebugInfo::from_kernel_file`): a vmlinux without DWARF or a
+/// vmlinuz, its build-id checked against the dump's.
+pub fn file_debuginfo(core: &Vmcore, path: &Path) -> Result<KernelDebugInfo, kdebuginfo::Error> {
+    with_dump_kernel(core, |read, k| {
+        KernelDebugInfo::from_kernel_file(path, k, read)
+    })
+}
+
+/// Debug info made from the dump's own memory (kallsyms, BTF, ORC; see
+/// `kdebuginfo::memory`).
+pub fn memory_debuginfo(core: &Vmcore) -> Result<KernelDebugInfo, kdebuginfo::Error> {
+    with_dump_kernel(core, KernelDebugInfo::from_memory)
 }
 
 /// The release and build-id (hex) a dump's VMCOREINFO names.

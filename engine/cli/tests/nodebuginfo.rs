@@ -7,6 +7,15 @@
 //! each rule's (rule, fingerprint) findings equal, or a `needs debuginfo`
 //! error for that rule. One test per dump; each prints a `NODEBUG` line
 //! with its figures (`--nocapture`), which `bench/nodebuginfo.sh` sums.
+//!
+//! `plain/…`: every dump present in the corpus read with the vmlinuz of its
+//! kernel (`kernels/RELEASE/vmlinuz`: symbols from the file's kallsyms
+//! tables, its BTF and ORC) and with its vmlinux stripped of DWARF (ELF
+//! symbols), against the same dump read from its memory: `ps`, `info`, every
+//! task's frames (pc and function) and the rule pack's findings equal; and
+//! how discovery takes the vmlinuz, refuses another build's and passes over
+//! it. The dumps are the manifest's, or while the corpus is being rebuilt
+//! those of each dump directory's `entries.json` whose files exist.
 
 mod common;
 
@@ -263,7 +272,249 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     common::verdict(e, &problems)
 }
 
+/// The corpus dumps present now: the manifest's, else (while the corpus
+/// is being rebuilt) each finished dump directory's `entries.json`.
+fn present_entries() -> Vec<Entry> {
+    let listed = common::manifest().unwrap_or_else(|_| {
+        let dirs = std::fs::read_dir(common::corpus_dir().join("dumps"))
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let mut v: Vec<Entry> = dirs
+            .iter()
+            .filter_map(|d| std::fs::read_to_string(d.join("entries.json")).ok())
+            .filter_map(|t| serde_json::from_str::<Vec<Entry>>(&t).ok())
+            .flatten()
+            .collect();
+        v.sort_by_key(|e| e.path.clone());
+        v
+    });
+    listed.into_iter().filter(|e| e.path.is_file()).collect()
+}
+
+/// The corpus's files of a kernel release (`kernels/RELEASE/NAME`).
+fn kernel_file(release: &str, name: &str) -> std::path::PathBuf {
+    common::corpus_dir()
+        .join("kernels")
+        .join(release)
+        .join(name)
+}
+
+/// The debug vmlinux of a release stripped of its DWARF (`objcopy
+/// --strip-debug`: the non-debug vmlinux of the build, with its symbol
+/// table), made once per release.
+fn stripped_vmlinux(e: &Entry) -> Result<std::path::PathBuf, String> {
+    let dir = std::env::temp_dir().join("vmt-plain").join(&e.release);
+    let out = dir.join("vmlinux");
+    if out.is_file() {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
+    let tmp = dir.join(format!("vmlinux.tmp{}", std::process::id()));
+    let st = std::process::Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(&e.vmlinux)
+        .arg(&tmp)
+        .status()
+        .map_err(|err| format!("objcopy: {err}"))?;
+    if !st.success() {
+        return Err("objcopy --strip-debug failed".into());
+    }
+    std::fs::rename(&tmp, &out).map_err(|err| err.to_string())?;
+    Ok(out)
+}
+
+/// What one reading gives that must not depend on the source of the
+/// debug info: `ps`, `info` (but its DEBUGINFO line), every task's
+/// frames, the rule pack's findings.
+struct Reading {
+    ps: serde_json::Value,
+    info: serde_json::Value,
+    stacks: BTreeMap<i32, Stack>,
+    rules: RuleRun,
+}
+
+fn reading(k: &kmodel::Kernel, pack: &RulePack) -> Result<Reading, String> {
+    let mut info = json(&report::info(k).map_err(|err| format!("info: {err}"))?);
+    if let Some(o) = info.as_object_mut() {
+        o.remove("debuginfo");
+    }
+    Ok(Reading {
+        ps: json(&report::ps(k).map_err(|err| format!("ps: {err}"))?),
+        info,
+        stacks: stacks(k)?,
+        rules: rule_runs(pack, k),
+    })
+}
+
+/// The differences of a reading from the memory source's. `exact`: the
+/// same symbols (kallsyms both), so the same function names and findings;
+/// else (an ELF symbol table, which names another of the aliases at one
+/// address, `__ia32_sys_pause` for `__x64_sys_pause`) the same frames pc
+/// by pc and the same findings but for the functions in their stacks.
+/// Gives the tasks and how many name every frame alike.
+fn compare(
+    what: &str,
+    m: &Reading,
+    f: &Reading,
+    exact: bool,
+    problems: &mut Vec<String>,
+) -> (usize, usize) {
+    if m.ps != f.ps {
+        problems.push(format!("{what}: ps differs from the memory source's"));
+    }
+    if m.info != f.info {
+        problems.push(format!(
+            "{what}: info differs:\n    memory {}\n    file   {}",
+            m.info, f.info
+        ));
+    }
+    let pcs =
+        |s: Option<&Stack>| s.map(|(fr, cpu)| (fr.iter().map(|x| x.0).collect::<Vec<_>>(), *cpu));
+    let differ: Vec<&i32> = m
+        .stacks
+        .iter()
+        .filter(|(pid, s)| {
+            let theirs = f.stacks.get(pid);
+            if exact {
+                theirs != Some(s)
+            } else {
+                pcs(theirs) != pcs(Some(s))
+            }
+        })
+        .map(|(pid, _)| pid)
+        .collect();
+    if !differ.is_empty() || m.stacks.len() != f.stacks.len() {
+        let pid = differ.first().copied().copied().unwrap_or(0);
+        problems.push(format!(
+            "{what}: {} of {} tasks' frames differ; first, pid {pid}: memory {:x?} file {:x?}",
+            differ.len(),
+            m.stacks.len(),
+            m.stacks.get(&pid),
+            f.stacks.get(&pid)
+        ));
+    }
+    let same_names = m
+        .stacks
+        .iter()
+        .filter(|(pid, s)| f.stacks.get(pid) == Some(s))
+        .count();
+    let rules: BTreeSet<&String> = m.rules.keys().chain(f.rules.keys()).collect();
+    let wrong: Vec<String> = rules
+        .into_iter()
+        .filter(|r| match (m.rules.get(*r), f.rules.get(*r)) {
+            (a, b) if a == b => false,
+            (Some(Ok((_, a))), Some(Ok((_, b)))) => exact || a != b,
+            _ => true,
+        })
+        .map(|r| {
+            format!(
+                "{r}: memory {:?}, file {:?}",
+                m.rules.get(r),
+                f.rules.get(r)
+            )
+        })
+        .collect();
+    if !wrong.is_empty() {
+        problems.push(format!("{what}: rules differ: {}", wrong.join("; ")));
+    }
+    (m.stacks.len(), same_names)
+}
+
+// One dump's readings in sequence, each source against the memory's.
+fn check_plain(e: &Entry) -> Result<(), Failed> {
+    let vmlinuz = kernel_file(&e.release, "vmlinuz");
+    if !vmlinuz.is_file() {
+        return Err(format!("{}: no vmlinuz in the corpus", vmlinuz.display()).into());
+    }
+    let (pack, _) = RulePack::embedded();
+    let mut problems = Vec::new();
+    let open = |v: Option<&std::path::Path>, dirs: &[std::path::PathBuf], src| {
+        Session::open_with(&e.path, v, dirs, src).map_err(|err| format!("open: {err:?}"))
+    };
+    let mem = open(None, &[], DebugSource::Memory)?;
+    let m = reading(&mem.kernel, &pack)?;
+    // The vmlinuz: symbols from its kallsyms tables.
+    let t0 = std::time::Instant::now();
+    let z = open(Some(&vmlinuz), &[], DebugSource::Auto)?;
+    let opened = t0.elapsed();
+    let d = &z.kernel.debug;
+    if d.has_dwarf() || d.is_from_memory() || !d.is_file_image() {
+        problems.push(format!(
+            "the vmlinuz session is not a file image: {}",
+            d.source_description()
+        ));
+    }
+    let (tasks, _) = compare(
+        "vmlinuz",
+        &m,
+        &reading(&z.kernel, &pack)?,
+        true,
+        &mut problems,
+    );
+    // The vmlinux without DWARF: its own symbol table.
+    let stripped = stripped_vmlinux(e)?;
+    let s = open(Some(&stripped), &[], DebugSource::Auto)?;
+    if s.kernel.debug.has_dwarf() || s.kernel.debug.is_file_image() {
+        problems.push("the stripped vmlinux is not read as it is".into());
+    }
+    let r = reading(&s.kernel, &pack)?;
+    let (_, symtab_same_names) = compare("stripped vmlinux", &m, &r, false, &mut problems);
+    // Discovery: `--debuginfo-dir` holding only the vmlinuz is taken…
+    let dir = std::env::temp_dir().join(format!("vmt-plain-dirs-{}", std::process::id()));
+    let link = |target: &std::path::Path, tag: &str| -> Result<std::path::PathBuf, String> {
+        let d = dir.join(tag).join(&e.release);
+        std::fs::create_dir_all(&d).map_err(|err| err.to_string())?;
+        let l = d.join("vmlinuz");
+        let _ = std::fs::remove_file(&l);
+        std::os::unix::fs::symlink(target, &l).map_err(|err| err.to_string())?;
+        Ok(d.parent().unwrap_or(&d).to_path_buf())
+    };
+    let found = open(None, &[link(&vmlinuz, "same")?], DebugSource::Auto)?;
+    if !found.kernel.debug.is_file_image() {
+        problems.push(format!(
+            "--debuginfo-dir with the vmlinuz: {}",
+            found.kernel.debug.source_description()
+        ));
+    }
+    // … and another build's is refused when named, passed over when found.
+    let other = std::fs::read_dir(common::corpus_dir().join("kernels"))
+        .map_err(|err| err.to_string())?
+        .flatten()
+        .map(|d| d.path().join("vmlinuz"))
+        .find(|p| p.is_file() && *p != vmlinuz);
+    if let Some(other) = other {
+        match Session::open_with(&e.path, Some(&other), &[], DebugSource::Auto) {
+            Err(vmtriage_cli::session::OpenError::Image {
+                source: kdebuginfo::Error::ImageBuildIdMismatch { .. },
+                ..
+            }) => {}
+            Err(err) => problems.push(format!("another build's vmlinuz: {err:?}")),
+            Ok(_) => problems.push("another build's vmlinuz was taken".into()),
+        }
+        let passed = open(None, &[link(&other, "other")?], DebugSource::Auto)?;
+        if !passed.kernel.debug.is_from_memory() {
+            problems.push(format!(
+                "another build's vmlinuz found in --debuginfo-dir: {}",
+                passed.kernel.debug.source_description()
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "PLAIN {} tasks={tasks} vmlinuz_open_s={:.3} symtab_same_names={symtab_same_names} \
+         problems={}",
+        e.name(),
+        opened.as_secs_f64(),
+        problems.len()
+    );
+    common::verdict(e, &problems)
+}
+
 fn main() {
     let args = Arguments::from_args();
-    libtest_mimic::run(&args, common::per_dump_trials("nodebug", check_dump)).exit();
+    let mut trials = common::per_dump_trials("nodebug", check_dump);
+    trials.extend(present_entries().into_iter().map(|e| {
+        libtest_mimic::Trial::test(format!("plain/{}", e.name()), move || check_plain(&e))
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }
