@@ -154,6 +154,10 @@ fn main() {
                     &alias(&e.path, "idle-6.1.elf"),
                     "--vmlinux",
                     stripped.to_str().unwrap(),
+                    // Without it a vmlinux without DWARF stands in for
+                    // the debug vmlinux (README: Without debuginfo).
+                    "--debuginfo",
+                    "dwarf",
                 ],
                 &["DWARF", "dbg"],
             )

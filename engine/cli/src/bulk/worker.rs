@@ -29,7 +29,7 @@ use vmtriage_rules::model::Model;
 use vmtriage_rules::pack::RuleRunError;
 use vmtriage_rules::{Diagnosis, RulePack};
 
-use crate::session::{dump_identity, open_debuginfo, with_causes, OpenError, Session};
+use crate::session::{dump_identity, with_causes, OpenError, Session};
 
 /// What scanning one dump produced.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -137,25 +137,20 @@ impl DebugCache {
             .or_default()
             .clone();
         slot.get_or_init(|| {
-            let path = match &self.vmlinux {
-                Some(p) => p.clone(),
-                None => match kdebuginfo::find_vmlinux(release, build_id, &self.dirs) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let d = crate::session::memory_debuginfo(core).map_err(|m| {
-                            format!(
-                                "{} (pass --vmlinux PATH or --debuginfo-dir DIR); the dump's own \
-                                 tables could not stand in: {}",
-                                with_causes(&OpenError::NoVmlinux { source: e }),
-                                with_causes(&m)
-                            )
-                        })?;
-                        self.opened.fetch_add(1, Ordering::Relaxed);
-                        return Ok(Arc::new(d));
-                    }
-                },
-            };
-            let d = open_debuginfo(&path).map_err(|e| with_causes(&e))?;
+            // As a session chooses (`session::auto_debuginfo`): the debug
+            // vmlinux, a plain vmlinux or vmlinuz of the build, the dump's
+            // memory. A worker says nothing of the choice (`info` does).
+            let (d, notes) =
+                crate::session::auto_debuginfo(core, self.vmlinux.as_deref(), &self.dirs);
+            let d = d.map_err(|e| match e {
+                e @ OpenError::NoVmlinux { .. } => format!(
+                    "{} (pass --vmlinux PATH or --debuginfo-dir DIR); the dump's own tables \
+                     could not stand in: {}",
+                    with_causes(&e),
+                    notes.join("; ")
+                ),
+                e => with_causes(&e),
+            })?;
             self.opened.fetch_add(1, Ordering::Relaxed);
             Ok(Arc::new(d))
         })
