@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import checks  # noqa: E402
-from guest import build_initramfs, build_tools, run_kdump_capture, run_qemu_capture  # noqa: E402
+from guest import build_initramfs, build_scenario_tools, build_tools, run_kdump_capture, run_qemu_capture  # noqa: E402
 from kernels import SERIES, build_module, fetch_kernel  # noqa: E402
 from util import BuildError, atomic_dir, hash_inputs, log, run, sha256_file  # noqa: E402
 
@@ -77,6 +77,11 @@ def recipe_dir(cache, name, sdir, recipe, series):
               module.read_bytes() if module else b""]
     if (sdir / "check.py").exists():
         inputs.append(sdir / "check.py")
+    # A scenario's own tools are keyed only where they are used.
+    for src in recipe.get("tools", []):
+        if not (sdir / src).is_file():
+            raise BuildError(f"{name}: recipe names tool {src!r}, not found beside it")
+        inputs.append(sdir / src)
     key = hash_inputs(*inputs)
     return release, kdir, module, cache / "dumps" / f"{name}.{series}.{key}"
 
@@ -107,7 +112,8 @@ def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tm
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     kdump = recipe["capture"] == "kdump"
-    initrd = build_initramfs(work, kdir, sdir, tools, module, kdump)
+    own = build_scenario_tools(cache, sdir, recipe.get("tools", []))
+    initrd = build_initramfs(work, kdir, sdir, tools, module, kdump, own)
     base = f"{name}.{series}"
     common = {"scenario": name, "kernel_series": series, "release": release,
               "vcpus": recipe["vcpus"], "ram_mb": recipe["ram_mb"],

@@ -34,6 +34,26 @@ def build_tools(cache: Path):
     return out
 
 
+def build_scenario_tools(cache: Path, scenario_dir: Path, sources: list[str]) -> list[Path]:
+    """A scenario's own static helpers (`"tools": ["x.c"]` in its recipe, the
+    sources beside it), built once per source hash; installed as /bin/x."""
+    from util import hash_inputs
+    out = []
+    for src in sources:
+        path = scenario_dir / src
+        if not path.is_file() or not src.endswith(".c") or "/" in src:
+            raise BuildError(f"{scenario_dir.name}: tool {src!r} is not a .c file beside the recipe")
+        d = cache / "tools" / f"{scenario_dir.name}-{hash_inputs(path)}"
+        binary = d / src[:-2]
+        if not binary.exists():
+            d.mkdir(parents=True, exist_ok=True)
+            tmp = d / (binary.name + ".tmp")
+            run(["gcc", "-O2", "-static", "-pthread", "-o", str(tmp), str(path)], capture=True)
+            os.rename(tmp, binary)
+        out.append(binary)
+    return out
+
+
 def _copy_with_libs(binary: str, root: Path):
     """Copies a dynamically linked host binary and the libraries ldd names."""
     path = shutil.which(binary) or binary
@@ -57,7 +77,7 @@ def _cpio(root: Path, out: Path):
 
 
 def build_initramfs(workdir: Path, kdir: Path, scenario_dir: Path, tools: Path, module: Path | None,
-                    kdump: bool):
+                    kdump: bool, own_tools: list[Path] = ()):
     """Returns the initramfs path. For kdump scenarios it embeds vmlinuz and a copy of
     itself (without /boot) as the capture kernel's initrd."""
     root = workdir / "root"
@@ -78,6 +98,8 @@ def build_initramfs(workdir: Path, kdir: Path, scenario_dir: Path, tools: Path, 
     shutil.copy(kdir / "modules" / "order", root / "lib/vmt/order")
     for t in TOOLS:
         shutil.copy(tools / t, root / "bin" / t)
+    for t in own_tools:
+        shutil.copy(t, root / "bin" / t.name)
     if module:
         shutil.copy(module, root / "lib/vmt/vmtriage_scen.ko")
     if kdump:

@@ -35,6 +35,9 @@ GUEST_MODULES = [
     ("virtio_ring", True), ("virtio", True), ("virtio_pci_modern_dev", False),
     ("virtio_pci_legacy_dev", False), ("virtio_pci", True), ("virtio_blk", True),
 ]
+# Modules a scenario loads itself (from /lib/vmt) when the kernel has them as
+# modules; not loaded at boot, so the other guests' module lists stay as they were.
+SCENARIO_MODULES = ["fuse"]
 
 
 def _madison(pkg):
@@ -139,6 +142,7 @@ def fetch_kernel(cache: Path, series: str):
 def _fetch_release(cache, series, release):
     kdir = cache / "kernels" / release
     if (kdir / ".complete").exists():
+        _add_scenario_modules(cache, release, kdir)
         return kdir
     log(f"fetching kernel {release} ({SERIES[series]})")
     with atomic_dir(kdir) as tmp, tempfile.TemporaryDirectory(dir=cache) as dl:
@@ -165,30 +169,61 @@ def _fetch_release(cache, series, release):
         if moddir is None:
             raise BuildError(f"no modules directory in linux-image-{release}")
         (tmp / "modules").mkdir()
-        order = []
-        for name, required in GUEST_MODULES:
-            found = [p for p in moddir.rglob("*.ko*") if re.sub(r"\.ko(\.xz|\.zst)?$", "", p.name).replace("-", "_") == name]
-            builtin = (moddir / "modules.builtin")
-            if not found and builtin.exists() and re.search(
-                    rf"/{name.replace('_', '[_-]')}\.ko$", builtin.read_text(), re.M):
-                continue  # built into this kernel
-            if not found:
-                if required:
-                    raise BuildError(f"module {name} not found in linux-image-{release}")
-                continue
-            order.append(name)
-            p = found[0]
-            if p.name.endswith(".ko.xz"):
-                run(["xz", "-dk", str(p)])
-                p = p.with_suffix("")
-            elif p.name.endswith(".ko.zst"):
-                run(["zstd", "-qd", str(p)])
-                p = p.with_suffix("")
-            shutil.copy(p, tmp / "modules" / f"{name}.ko")
+        order = [name for name, required in GUEST_MODULES if _copy_module(moddir, name, required, release, tmp / "modules")]
         (tmp / "modules" / "order").write_text("\n".join(order) + "\n")
+        for name in SCENARIO_MODULES:
+            _copy_module(moddir, name, False, release, tmp / "modules")
+        (tmp / "modules" / "scenario-modules").write_text(" ".join(SCENARIO_MODULES) + "\n")
         (tmp / "release").write_text(release + "\n")
         (tmp / ".complete").write_text("")
     return kdir
+
+
+def _copy_module(moddir: Path, name: str, required: bool, release: str, dest: Path) -> bool:
+    """Copies module `name` (decompressed) into dest; False when the kernel
+    has it built in or, if not required, lacks it."""
+    found = [p for p in moddir.rglob("*.ko*") if re.sub(r"\.ko(\.xz|\.zst)?$", "", p.name).replace("-", "_") == name]
+    builtin = (moddir / "modules.builtin")
+    if not found and builtin.exists() and re.search(
+            rf"/{name.replace('_', '[_-]')}\.ko$", builtin.read_text(), re.M):
+        return False  # built into this kernel
+    if not found:
+        if required:
+            raise BuildError(f"module {name} not found in linux-image-{release}")
+        return False
+    p = found[0]
+    if p.name.endswith(".ko.xz"):
+        run(["xz", "-dk", str(p)])
+        p = p.with_suffix("")
+    elif p.name.endswith(".ko.zst"):
+        run(["zstd", "-qd", str(p)])
+        p = p.with_suffix("")
+    shutil.copy(p, dest / f"{name}.ko")
+    return True
+
+
+def _add_scenario_modules(cache: Path, release: str, kdir: Path):
+    """A kernel directory fetched before SCENARIO_MODULES grew gets the new
+    ones from its image package, in place (the headers and scenario modules
+    built inside it stay, and with them the corpus's keys)."""
+    marker = kdir / "modules" / "scenario-modules"
+    want = " ".join(SCENARIO_MODULES)
+    if marker.exists() and marker.read_text().strip() == want:
+        return
+    log(f"adding modules {want} to kernel {release}")
+    with tempfile.TemporaryDirectory(dir=cache) as dl:
+        dl = Path(dl)
+        _download([f"linux-image-{release}"], dl)
+        img = next(p for p in dl.glob("*.deb") if p.name.startswith(f"linux-image-{release}_"))
+        x = dl / "x"
+        x.mkdir()
+        _extract(img, x)
+        moddir = next((x / b / release for b in ("lib/modules", "usr/lib/modules") if (x / b / release).exists()), None)
+        if moddir is None:
+            raise BuildError(f"no modules directory in linux-image-{release}")
+        for name in SCENARIO_MODULES:
+            _copy_module(moddir, name, False, release, kdir / "modules")
+    marker.write_text(want + "\n")
 
 
 def fetch_headers(cache: Path, release: str):
