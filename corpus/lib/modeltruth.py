@@ -9,7 +9,9 @@ free blocks by order, the global VM counters by name, the slab caches with
 their slabs and objects), `rcu` (the grace-period state, the CPUs and
 preempted readers it waits for), `workqueue` (every worker pool with its
 busy workers, pending work and time since its last progress), `memcg` (every
-memory cgroup with its path, charge, limit and OOM events). A section that drgn cannot read is
+memory cgroup with its path, charge, limit and OOM events), `files` (every
+process's open files: descriptor, path, filesystem type, file_operations
+symbol). A section that drgn cannot read is
 recorded with its error, not fatal. Written independently of vmtriage's
 Rust code."""
 import json
@@ -18,6 +20,7 @@ import sys
 import drgn
 from drgn.helpers.linux.cgroup import cgroup_path, css_for_each_descendant_pre
 from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.fs import d_path, for_each_file
 from drgn.helpers.linux.idr import idr_for_each
 from drgn.helpers.linux.list import hlist_for_each_entry, list_for_each_entry
 from drgn.helpers.linux.pid import for_each_task
@@ -149,12 +152,36 @@ def memcg(prog):
     return {"memcgs": out}
 
 
+def files(prog):
+    """Each process (thread group leader, not a kernel thread) with its open
+    files. drgn names a file of a pseudo filesystem (pipe, socket, anon
+    inode) `[fstype]` where the kernel's d_path asks the dentry."""
+    PF_KTHREAD = 0x00200000
+    out = []
+    for task in for_each_task(prog):
+        if int(task.flags) & PF_KTHREAD or int(task.pid) != int(task.tgid) or not task.files:
+            continue
+        fds = []
+        for fd, f in for_each_file(task):
+            if not f:  # a descriptor reserved by an open(2) still under way
+                continue
+            ops = None
+            try:
+                ops = prog.symbol(int(f.f_op)).name if f.f_op else None
+            except LookupError:
+                pass
+            fds.append({"fd": fd, "path": d_path(f.f_path).decode(errors="replace"),
+                        "fs_type": f.f_path.dentry.d_sb.s_type.name.string_().decode(), "ops": ops})
+        out.append({"pid": int(task.pid), "files": fds})
+    return {"processes": out}
+
+
 def main():
     prog = drgn.Program()
     prog.set_core_dump(sys.argv[1])
     prog.load_debug_info([sys.argv[2]], default=False, main=True)
     out = {}
-    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu), ("workqueue", workqueue), ("memcg", memcg)]:
+    for name, read in [("sched", sched), ("mm", mm), ("rcu", rcu), ("workqueue", workqueue), ("memcg", memcg), ("files", files)]:
         try:
             out[name] = read(prog)
         except Exception as e:  # recorded, so the test can say what drgn could not read

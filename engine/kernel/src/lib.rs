@@ -7,7 +7,9 @@
 //! `thread_info.cpu` vs `cpu`) are resolved by looking, not by release numbers.
 
 pub mod error;
+pub mod files;
 pub mod frames;
+pub mod fuse;
 pub mod locks;
 pub mod memcg;
 pub mod mm;

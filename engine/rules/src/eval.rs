@@ -465,6 +465,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             | Value::Report(i)
             | Value::Memcg(i)
             | Value::Slab(i) => Key::Int(*i as i64),
+            Value::File(t, f) => Key::Other(format!("file {t}/{f}")),
             Value::Version(v) => Key::Other(format!("{v:?}")),
             other => {
                 return err(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kmodel::files::OpenFile;
 use kmodel::locks::{BlockedOn, WaitGraph};
 use kmodel::memcg::MemCgroup;
 use kmodel::mm::{MemorySummary, VmStat};
@@ -107,6 +108,8 @@ pub struct Model<'k> {
     reports: OnceCell<ModelResult<(Vec<OopsReport>, Option<Crash>)>>,
     stack_cache: RefCell<HashMap<usize, Arc<StackInfo>>>,
     blocked_cache: RefCell<HashMap<usize, Option<BlockedOn>>>,
+    files_cache: RefCell<HashMap<usize, Arc<Vec<OpenFile>>>>,
+    fuse_servers: Lazy<Vec<usize>>,
     /// Stacks unwound through this model (a laziness test reads it).
     pub unwound: Cell<usize>,
     /// Time spent reading the dump (walks, unwinding): a rule's time limit
@@ -155,6 +158,8 @@ impl<'k> Model<'k> {
             memcgs: OnceCell::new(),
             stack_cache: RefCell::new(HashMap::new()),
             blocked_cache: RefCell::new(HashMap::new()),
+            files_cache: RefCell::new(HashMap::new()),
+            fuse_servers: OnceCell::new(),
             unwound: Cell::new(0),
             spent: Cell::new(Duration::ZERO),
         }
@@ -309,6 +314,42 @@ impl<'k> Model<'k> {
     /// rendering a report must not unwind what no rule looked at).
     pub fn cached_stack(&self, i: usize) -> Option<Arc<StackInfo>> {
         self.stack_cache.borrow().get(&i).cloned()
+    }
+
+    /// The task's open files (read once per task). A file table that cannot
+    /// be read is an error; a single unreadable file is left out.
+    pub fn open_files(&self, i: usize) -> ModelResult<Arc<Vec<OpenFile>>> {
+        if let Some(f) = self.files_cache.borrow().get(&i) {
+            return Ok(f.clone());
+        }
+        let t = self.task(i)?;
+        let f = Arc::new(timed(&self.spent, || self.k.open_files(t))?);
+        self.files_cache.borrow_mut().insert(i, f.clone());
+        Ok(f)
+    }
+
+    /// The tasks serving a FUSE filesystem (holding `/dev/fuse` open), one
+    /// per process (its group leader, or the first of its threads found).
+    pub fn fuse_servers(&self) -> ModelResult<&[usize]> {
+        let r = self.fuse_servers.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut groups = std::collections::HashSet::new();
+            for (i, t) in self.tasks()?.iter().enumerate() {
+                // Threads share one file table: read it once a process.
+                if t.is_kthread() || groups.contains(&t.tgid) {
+                    continue;
+                }
+                let Ok(files) = self.open_files(i) else {
+                    continue;
+                };
+                groups.insert(t.tgid);
+                if kmodel::fuse::serves_fuse(&files) {
+                    out.push(i);
+                }
+            }
+            Ok(out)
+        });
+        r.as_ref().map(|v| v.as_slice()).map_err(|e| e.clone())
     }
 
     pub fn blocked_on(&self, i: usize) -> ModelResult<Option<BlockedOn>> {

@@ -300,6 +300,19 @@ fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fac
             }
             Fact::Text(t)
         }),
+        // As `ls -l /proc/PID/fd` reads: `3 -> /dev/fuse (fuse_dev_operations [fuse])`.
+        Value::File(t, f) => m
+            .open_files(*t)
+            .ok()
+            .and_then(|fs| fs.get(*f).cloned())
+            .map(|f| {
+                let ops = match (&f.ops, &f.ops_module) {
+                    (Some(o), Some(m)) => format!(" ({o} [{m}])"),
+                    (Some(o), None) => format!(" ({o})"),
+                    _ => String::new(),
+                };
+                Fact::Text(format!("{} -> {}{ops}", f.fd, f.path))
+            }),
         Value::Memcg(i) => m.memcgs().ok().and_then(|cs| cs.get(*i)).map(|c| {
             let mut f = BTreeMap::new();
             f.insert("path".into(), Fact::Text(c.path.clone()));

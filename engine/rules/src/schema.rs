@@ -42,6 +42,8 @@ pub enum Ty {
     Report,
     /// A memory cgroup.
     Memcg,
+    /// A task's open file.
+    File,
     Group(Box<Ty>),
 }
 
@@ -90,6 +92,7 @@ impl Ty {
             Ty::Rcu => "rcu",
             Ty::Report => "report",
             Ty::Memcg => "memcg",
+            Ty::File => "file",
             Ty::Pool => "pool",
             Ty::Slab => "slab",
             Ty::Group(_) => "group",

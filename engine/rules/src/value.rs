@@ -48,6 +48,8 @@ pub enum Value<'k> {
     Report(usize),
     /// A memory cgroup, by its index in `Model::memcgs`.
     Memcg(usize),
+    /// An open file: (task index, position in `Model::open_files`).
+    File(usize, usize),
     Slab(usize),
     Group(Rc<GroupVal<'k>>),
     Obj(Object<'k>),
@@ -84,6 +86,7 @@ impl<'k> Value<'k> {
             Value::Pool(_) => "pool",
             Value::Report(_) => "report",
             Value::Memcg(_) => "memcg",
+            Value::File(..) => "file",
             Value::Slab(_) => "slab",
             Value::Group(_) => "group",
             Value::Obj(_) => "object",

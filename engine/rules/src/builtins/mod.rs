@@ -19,6 +19,7 @@ use crate::schema::Ty;
 use crate::value::Value;
 
 pub mod collections;
+pub mod files;
 pub mod kernel;
 pub mod locks;
 pub mod log;
@@ -236,6 +237,7 @@ pub struct Module {
 /// Every module, in the order `vmtriage schema` prints them.
 pub static MODULES: &[&Module] = &[
     &tasks::MODULE,
+    &files::MODULE,
     &locks::MODULE,
     &kernel::MODULE,
     &log::MODULE,

@@ -286,6 +286,23 @@ const TASK: TypeDecl = TypeDecl {
         ),
         decl_field!(
             task,
+            "files",
+            Shape::List(&Shape::Is(Ty::File)),
+            "open files by descriptor, as /proc/PID/fd lists them (empty for kernel threads)",
+            |_, (m, i, _), span| {
+                let n = m.open_files(i).map_err(model_err(span))?.len();
+                Value::list((0..n).map(|f| Value::File(i, f)).collect())
+            }
+        ),
+        decl_field!(
+            task,
+            "waker",
+            Shape::Is(Ty::Task),
+            "who should end the task's wait, where the model can say: the owner of the lock it waits for; for a task waiting on a FUSE filesystem (in a FUSE request, or for a page a FUSE read holds), the process serving FUSE (holding /dev/fuse open) when exactly one does; null otherwise",
+            |ev, (m, i, t), span| waker(ev, m, i, t, span)?
+        ),
+        decl_field!(
+            task,
             "raw",
             Shape::Is(Ty::Object),
             "the task_struct as a typed kernel object (members through DWARF)",
@@ -300,6 +317,22 @@ const TASK: TypeDecl = TypeDecl {
         ),
     ],
 };
+
+fn waker<'k>(ev: &Evaluator<'_, 'k>, m: &Model<'k>, i: usize, t: &Task<'k>, span: Span) -> R<'k> {
+    if let Value::List(owners) = locks::waits_for(ev, t.addr(), span)? {
+        if let Some(owner) = owners.first() {
+            return Ok(owner.clone());
+        }
+    }
+    let s = m.stack(i).map_err(model_err(span))?;
+    if kmodel::fuse::waits_on_fuse(s.frames.iter().filter_map(|f| f.function.as_deref())) {
+        // With several FUSE servers the model cannot tell whose mount it is.
+        if let [one] = m.fuse_servers().map_err(model_err(span))? {
+            return Ok(Value::Task(*one));
+        }
+    }
+    Ok(Value::Null)
+}
 
 /// A frame value's line of its task's stack (null past its end).
 fn frame<'k>(

@@ -158,6 +158,7 @@ fn every_builtin_is_declared_completely() {
         Shape::Is(Ty::Slab),
         Shape::Is(Ty::Report),
         Shape::Is(Ty::Memcg),
+        Shape::Is(Ty::File),
     ] {
         let name = s.to_ty(None).name();
         assert!(type_decl(name).is_some(), "type {name} is not declared");
@@ -299,6 +300,7 @@ fn values<'k>() -> Vec<Value<'k>> {
         Value::Slab(0),
         Value::Report(0),
         Value::Memcg(0),
+        Value::File(0, 0),
         Value::Group(Rc::new(GroupVal {
             key: Value::Int(1),
             name: None,
