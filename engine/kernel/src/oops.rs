@@ -469,6 +469,8 @@ struct Open {
     context: Option<String>,
     /// The `CPU:` line was read (a die() line after it is a new report).
     seen_cpu: bool,
+    /// An RCU stall report printed its grace-period kthread's stack.
+    gp_kthread_dump: bool,
 }
 
 impl Parser {
@@ -487,6 +489,7 @@ impl Parser {
             trace_done: false,
             context: None,
             seen_cpu: false,
+            gp_kthread_dump: false,
         });
     }
 
@@ -547,8 +550,22 @@ impl Parser {
         // stack came first, but the CPU it last ran on (and what that CPU
         // runs) is what holds the grace period up — that dump follows.
         if o.report.kind == OopsKind::RcuStall
-            && t.starts_with("rcu: Stack dump where RCU GP kthread last ran")
+            && t.starts_with("rcu: RCU grace-period kthread stack dump")
         {
+            o.gp_kthread_dump = true;
+        }
+        // The same when the kthread last ran on the stalled CPU itself (a
+        // self-detected stall): that CPU's dump follows the kthread's stack
+        // without a heading, from its `CPU:` line.
+        let own_cpu_dump = o.report.kind == OopsKind::RcuStall
+            && o.gp_kthread_dump
+            && o.trace_done
+            && cpu_line(t).is_some_and(|c| c.task.is_some());
+        if own_cpu_dump
+            || (o.report.kind == OopsKind::RcuStall
+                && t.starts_with("rcu: Stack dump where RCU GP kthread last ran"))
+        {
+            o.gp_kthread_dump = false;
             o.report.call_trace.clear();
             o.report.rip = None;
             o.report.task = None;
@@ -556,7 +573,9 @@ impl Parser {
             o.seen_cpu = false;
             o.in_trace = false;
             o.trace_done = false;
-            return;
+            if !own_cpu_dump {
+                return;
+            }
         }
         if let Some(rest) = cpu_line(t) {
             if !o.seen_cpu && !o.trace_done {
@@ -1730,5 +1749,38 @@ RSP: 0018:ffffcfda004afef8 EFLAGS: 00000246";
         );
         assert_eq!(r.task.as_ref().map(|t| t.pid), Some(168));
         assert_eq!(r.cpu, Some(0));
+    }
+
+    /// 6.12-rt, self-detected: the starved kthread last ran on the stalled
+    /// CPU, whose own dump follows the kthread's stack with no heading.
+    #[test]
+    fn self_detected_stall_after_the_kthread_stack_names_the_cpu() {
+        let log = "\
+rcu: INFO: rcu_preempt self-detected stall on CPU
+rcu: \t1-...!: (1249 ticks this GP) idle=4f0c/1/0x4000000000000000 softirq=0/0 fqs=0 rcuc=1252 jiffies(starved)
+rcu: rcu_preempt kthread starved for 1251 jiffies! g-667 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x402 ->cpu=1
+rcu: RCU grace-period kthread stack dump:
+task:rcu_preempt     state:I stack:0     pid:17    tgid:17    ppid:2      flags:0x00004000
+Call Trace:
+ <TASK>
+ __schedule+0x4f1/0xc00
+ schedule+0x27/0xc0
+ schedule_timeout+0x8d/0x110
+ rcu_gp_fqs_loop+0x10b/0x540
+ rcu_gp_kthread+0xe0/0x1b0
+ </TASK>
+CPU: 1 UID: 0 PID: 169 Comm: vmt_spinner Kdump: loaded Tainted: G           OE      6.12.118+deb13-rt-amd64 #1  Debian 6.12.118-1
+RIP: 0010:spinner+0x1e/0x20 [vmtriage_scen]
+RSP: 0018:ffffd37f0049fef8 EFLAGS: 00000246
+Call Trace:
+ <TASK>
+ kthread+0xd2/0x100
+ ret_from_fork+0x34/0x50
+ </TASK>";
+        let r = one(log);
+        assert_eq!(r.kind, OopsKind::RcuStall);
+        assert_eq!(r.site().as_deref(), Some("spinner [vmtriage_scen]"));
+        assert_eq!(r.task.as_ref().map(|t| t.pid), Some(169));
+        assert_eq!(r.cpu, Some(1));
     }
 }
