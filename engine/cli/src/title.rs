@@ -863,28 +863,33 @@ fn hung(
         };
         groups.entry(key).or_default().push((t, frames));
     }
-    // The largest group; ties: one on a lock, then the smallest function.
-    let (key, members) = groups.into_iter().max_by(|a, b| {
-        a.1.len()
-            .cmp(&b.1.len())
-            .then_with(|| matches!(a.0, Key::Lock(_)).cmp(&matches!(b.0, Key::Lock(_))))
-            .then_with(|| {
-                let fa = common_function(&a.1.iter().map(|m| m.1.clone()).collect::<Vec<_>>());
-                let fb = common_function(&b.1.iter().map(|m| m.1.clone()).collect::<Vec<_>>());
-                significant(&fb.unwrap_or_default()).cmp(&significant(&fa.unwrap_or_default()))
-            })
-    })?;
-    let watchdog_saw = members.iter().any(|(t, _)| reported.contains(&t.pid));
     // A few tasks in D are ordinary on a busy system (disk reads, a grace
     // period): a hang is what the hung-task watchdog reported, tasks
-    // queued on one lock, or a pile-up in one function.
-    let enough = match key {
-        Key::Lock(_) => members.len() >= HUNG_ON_LOCK,
-        Key::Function(_) => members.len() >= HUNG_IN_FUNCTION,
+    // queued on one lock, or a pile-up in one function. Of those groups,
+    // the largest; ties: one on a lock, then the smallest function. (A
+    // larger group the watchdog did not see — killable waits, which it
+    // skips — does not hide the one it reported.)
+    let eligible = |key: &Key, members: &[(&Task<'_>, Vec<TitleFrame>)]| {
+        let enough = match key {
+            Key::Lock(_) => members.len() >= HUNG_ON_LOCK,
+            Key::Function(_) => members.len() >= HUNG_IN_FUNCTION,
+        };
+        enough || members.iter().any(|(t, _)| reported.contains(&t.pid))
     };
-    if !enough && !watchdog_saw {
-        return None;
-    }
+    let (key, members) = groups
+        .into_iter()
+        .filter(|(k, m)| eligible(k, m))
+        .max_by(|a, b| {
+            a.1.len()
+                .cmp(&b.1.len())
+                .then_with(|| matches!(a.0, Key::Lock(_)).cmp(&matches!(b.0, Key::Lock(_))))
+                .then_with(|| {
+                    let fa = common_function(&a.1.iter().map(|m| m.1.clone()).collect::<Vec<_>>());
+                    let fb = common_function(&b.1.iter().map(|m| m.1.clone()).collect::<Vec<_>>());
+                    significant(&fb.unwrap_or_default()).cmp(&significant(&fa.unwrap_or_default()))
+                })
+        })?;
+    let watchdog_saw = members.iter().any(|(t, _)| reported.contains(&t.pid));
     let stacks: Vec<Vec<TitleFrame>> = members.iter().map(|m| m.1.clone()).collect();
     let mut frames = common_function(&stacks).unwrap_or_default();
     let mut what = match &key {
