@@ -299,6 +299,12 @@ fn kernel_file(release: &str, name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// A number no other call in this process gets.
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The debug vmlinux of a release stripped of its DWARF (`objcopy
 /// --strip-debug`: the non-debug vmlinux of the build, with its symbol
 /// table), made once per release.
@@ -309,7 +315,8 @@ fn stripped_vmlinux(e: &Entry) -> Result<std::path::PathBuf, String> {
         return Ok(out);
     }
     std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
-    let tmp = dir.join(format!("vmlinux.tmp{}", std::process::id()));
+    // Unique per call: the trials of one release run in parallel threads.
+    let tmp = dir.join(format!("vmlinux.tmp{}-{}", std::process::id(), unique()));
     let st = std::process::Command::new("objcopy")
         .arg("--strip-debug")
         .arg(&e.vmlinux)
@@ -460,7 +467,11 @@ fn check_plain(e: &Entry) -> Result<(), Failed> {
     let r = reading(&s.kernel, &pack)?;
     let (_, symtab_same_names) = compare("stripped vmlinux", &m, &r, false, &mut problems);
     // Discovery: `--debuginfo-dir` holding only the vmlinuz is taken…
-    let dir = std::env::temp_dir().join(format!("vmt-plain-dirs-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "vmt-plain-dirs-{}-{}",
+        std::process::id(),
+        unique()
+    ));
     let link = |target: &std::path::Path, tag: &str| -> Result<std::path::PathBuf, String> {
         let d = dir.join(tag).join(&e.release);
         std::fs::create_dir_all(&d).map_err(|err| err.to_string())?;

@@ -248,13 +248,16 @@ const TASK: TypeDecl = TypeDecl {
             task,
             "wait_site",
             Shape::Is(Ty::Str),
-            "where the task waits or runs, in its own code: the first function of its stack that is none of the kernel's generic ones (scheduler, wait primitives, lock slow paths, entry code; `vmtriage schema` documents the list as kmodel::frames), `function [module]` for module code; null if the stack has none",
+            "where the task waits or runs, in its own code: the first function of its stack (not counting inline frames, which only DWARF knows) that is none of the kernel's generic ones (scheduler, wait primitives, lock slow paths, entry code; `vmtriage schema` documents the list as kmodel::frames), `function [module]` for module code; null if the stack has none",
             |_, (m, i, _), span| {
                 let s = m.stack(i).map_err(model_err(span))?;
+                // Inline frames exist only with DWARF: leaving them out
+                // keeps the site (and fingerprints) one with or without it.
                 match s.frames.iter().find(|f| {
-                    f.function
-                        .as_deref()
-                        .is_some_and(|n| kmodel::frames::generic(n).is_none())
+                    !f.inline
+                        && f.function
+                            .as_deref()
+                            .is_some_and(|n| kmodel::frames::generic(n).is_none())
                 }) {
                     Some(f) => {
                         let name = kmodel::frames::base_name(f.function.as_deref().unwrap_or(""));
