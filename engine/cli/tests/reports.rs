@@ -11,9 +11,13 @@
 //!   `+0x117/0x1000`), and counts of 10 or more (`480 dying tasks`, free
 //!   pages, `pid_max`: masses that depend on timing or on the machine),
 //!   how many soft-lockup reports the watchdog printed and how many tasks a
-//!   CPU had runnable, a kernel thread's CPU or worker number (`kworker/#:#`)
-//!   and a temporary build directory in a path;
-//! - kept: comms, states, stack functions, lock names and states, counts
+//!   CPU had runnable, a kernel thread's CPU or worker number (`kworker/#:#`),
+//!   the build directory in a path (it sits in the machine's corpus cache),
+//!   bare addresses, measured times and ratios (`5.02 s` as `#.# s`), and
+//!   the tasks a group's sample lists (`PID <task>`: which members it shows
+//!   changes with the capture) and every task's stack (`<stack>`: where a
+//!   task is caught does too);
+//! - kept: comms, states, lock names and states, counts
 //!   below 10 (readers, writers, waiters of one lock, members of a cycle:
 //!   what the scenario sets up), every rule's message and labels, and the
 //!   dump's title and signature (stable by design; `titles.rs` checks it).
@@ -123,6 +127,53 @@ fn addresses(s: &str) -> String {
     out + rest
 }
 
+/// A task's stack (`115 storm [R]  percpu_down_read < …`): `<stack>`. Where
+/// a task is caught (the detector's path, the instant of the capture)
+/// changes from one capture to the next; its comm and state stay.
+fn stacks(line: &str) -> String {
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(p) = line[from..].find("]  ").map(|p| p + from) {
+        if p >= 2 && b[p - 2] == b'[' && b[p - 1].is_ascii_alphabetic() && p + 3 < line.len() {
+            return format!("{}<stack>", &line[..p + 3]);
+        }
+        from = p + 1;
+    }
+    line.to_string()
+}
+
+/// Measured times and ratios (`5.02 s`, `age: 5.02`): `#.#`; they vary
+/// with the capture.
+fn fractions(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let digits = |mut j: usize| {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            j
+        };
+        let word_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if b[i].is_ascii_digit() && !word_before {
+            let j = digits(i);
+            if j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit() {
+                out.push_str("#.#");
+                i = digits(j + 1);
+                continue;
+            }
+            out.push_str(&s[i..j]);
+            i = j;
+            continue;
+        }
+        let c = s[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
 /// Where a log record's `[    14.670645]` is in a line.
 fn timestamp(line: &str) -> Option<(usize, usize)> {
     let mut from = 0;
@@ -145,12 +196,26 @@ fn timestamp(line: &str) -> Option<(usize, usize)> {
 fn words(line: &str) -> String {
     line.split(' ')
         .map(|w| {
+            // The build directory sits in the corpus cache, whose path
+            // is the machine's (`~/.cache/…`, `$VMTRIAGE_CORPUS`).
             let w = match w.find("/tmp") {
                 Some(i) => {
                     let end = w[i + 1..].find('/').map_or(w.len(), |e| i + 1 + e);
-                    format!("{}/tmpDIR{}", &w[..i], &w[end..])
+                    let start = w[..i].find('/').unwrap_or(i);
+                    format!("{}BUILD{}", &w[..start], &w[end..])
                 }
                 None => w.to_string(),
+            };
+            // A bare address (`prev->next should be ffffffffc02b94e0`).
+            let w = if w.len() >= 12
+                && w.trim_end_matches([',', '.', ')'])
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit())
+            {
+                let tail = &w[w.trim_end_matches([',', '.', ')']).len()..];
+                format!("ADDR{tail}")
+            } else {
+                w
             };
             match w.find('/') {
                 Some(i) if w[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => {
@@ -190,7 +255,7 @@ fn redact(text: &str) -> String {
             continue;
         }
         let header = line.ends_with("):");
-        let l = addresses(&words(line));
+        let l = stacks(&fractions(&addresses(&words(line))));
         let l = numbers(&l, "PID", false, |before, after, _| {
             let task_line = after.starts_with(' ')
                 && after[1..].split_once(' ').is_some_and(|(comm, rest)| {
@@ -240,20 +305,22 @@ fn redaction() {
     soft lockup report: [   14.670645] watchdog: BUG: soft lockup - CPU#3 stuck for 10s! [storm:117]
     RIP: [    5.717581] RIP: 0010:vmt_init+0x117/0x1000 [vmtriage_scen]
     BUG() at /root/kb/tmpyocxt8ob/faults.c:77 by kworker/1:2 (812), CPU 1 (4 running)
+    stalled for 5.02 s: prev->next should be ffffffffc02b94e0, but was ffffffffc02b94f8.
     dump: BUG: soft lockup in tasklist_holder [vmtriage_scen] — signature 7133ee1e8fa58b08
 ";
     insta::assert_snapshot!(redact(text), @r"
     == DUMP  (RELEASE)
         storm (PID) is reaping N dying tasks while 3 tasks queue on CPU N in task storm:PID.
-        parent: PID storm [S]  schedule < do_wait < __x64_sys_wait4 < do_syscall_64
+        parent: PID storm [S]  <stack>
         dying (N):
-          PID storm [R]  percpu_down_read
+          PID storm [R]  <stack>
           … and N more
         lock: rw_semaphore mm_struct.mmap_lock of faulter (PID): 1 reader, 7 waiters at 0xADDR
           process PID: N tasks — forkstorm (PID) [S], …
         soft lockup report: [TIME] watchdog: BUG: soft lockup - CPU## stuck for #s! [storm:#]
         RIP: [TIME] RIP: #:vmt_init+0xADDR/0xADDR [vmtriage_scen]
-        BUG() at /root/kb/tmpDIR/faults.c:N by kworker/#:# (PID), CPU N (N running)
+        BUG() at BUILD/faults.c:N by kworker/#:# (PID), CPU N (N running)
+        stalled for #.# s: prev->next should be ADDR, but was ADDR.
         dump: BUG: soft lockup in tasklist_holder [vmtriage_scen] — signature 7133ee1e8fa58b08
     ");
 }
@@ -278,6 +345,13 @@ fn canonical(text: &str) -> String {
         while i < b.len() {
             let sample = |l: &String| l.starts_with("      ") && !l.trim_start().starts_with('…');
             let j = (i..b.len()).find(|&j| !sample(&b[j])).unwrap_or(b.len());
+            // Which tasks of a group a sample shows, and where each one
+            // is caught, changes with the capture: a task line stays a line.
+            for l in &mut b[i..j] {
+                if l.trim_start().starts_with("PID ") {
+                    *l = format!("{}PID <task>", &l[..l.len() - l.trim_start().len()]);
+                }
+            }
             b[i..j].sort();
             // Log records with their numbers masked: one line for a repeat.
             let mut j = j;
