@@ -192,6 +192,17 @@ enum RulesCmd {
 struct ReadFailed(String);
 
 fn main() -> ExitCode {
+    // Error reports wrap at $COLUMNS when the shell exports it (a pipe or a
+    // script has no terminal to measure), else at the terminal's width.
+    if let Some(width) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|w| *w >= 40)
+    {
+        let _ = miette::set_hook(Box::new(move |_| {
+            Box::new(miette::MietteHandlerOpts::new().width(width).build())
+        }));
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -30,7 +30,9 @@ fn run(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_vmtriage"))
         .args(args)
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
+        // Wide enough that no path, build-id or release is wrapped (the
+        // filters below must see each whole; they change with the corpus).
+        .env("COLUMNS", "4000")
         .output()
         .unwrap();
     (
@@ -59,7 +61,8 @@ fn expect_error(name: &str, args: &[&str], must_say: &[&str]) -> Result<(), Fail
     settings.add_filter(r"[0-9a-f]{40}", "[BUILD-ID]");
     // Addresses move with every boot's KASLR and every rebuild of the corpus.
     settings.add_filter(r"0x[0-9a-f]{5,16}", "[ADDR]");
-    settings.add_filter(r"\d+\.\d+\.\d+[-+][\w.+-]*cloud-amd64", "[RELEASE]");
+    settings.add_filter(r"\d+\.\d+\.\d+[-+][\w.+-]*?(cloud|rt)-amd64", "[RELEASE]");
+    settings.add_filter(r"[0-9a-f]{2}/[0-9a-f]{38}\.debug", "[BUILD-ID].debug");
     settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
     settings.bind(|| insta::assert_snapshot!(name, err));
     Ok(())

@@ -206,16 +206,21 @@ fn words(line: &str) -> String {
                 }
                 None => w.to_string(),
             };
-            // A bare address (`prev->next should be ffffffffc02b94e0`).
-            let w = if w.len() >= 12
-                && w.trim_end_matches([',', '.', ')'])
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit())
-            {
-                let tail = &w[w.trim_end_matches([',', '.', ')']).len()..];
-                format!("ADDR{tail}")
-            } else {
-                w
+            // A bare kernel address (`should be ffffffffc02b94e0`,
+            // `(prev=ffffffffc052c120)`); signatures are no addresses.
+            let w = match w.find("ffff") {
+                Some(i) => {
+                    let n = w[i..]
+                        .find(|c: char| !c.is_ascii_hexdigit())
+                        .unwrap_or(w.len() - i);
+                    // `0x…` is addresses()' to redact.
+                    if n >= 12 && !w[..i].ends_with("0x") {
+                        format!("{}ADDR{}", &w[..i], &w[i + n..])
+                    } else {
+                        w
+                    }
+                }
+                None => w,
             };
             match w.find('/') {
                 Some(i) if w[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => {
@@ -235,7 +240,18 @@ fn words(line: &str) -> String {
 /// The redactions of the module's documentation, line by line.
 fn redact(text: &str) -> String {
     let mut out = Vec::new();
+    let mut skip_reports = false;
     for line in text.lines() {
+        // The watchdog's reports as one line however many it printed.
+        if skip_reports && line.starts_with("      ") {
+            continue;
+        }
+        skip_reports = false;
+        if line.trim_start().starts_with("watchdog reports") {
+            out.push("    watchdog reports: …".to_string());
+            skip_reports = true;
+            continue;
+        }
         if line.starts_with("== ") {
             out.push("== DUMP  (RELEASE)".to_string());
             continue;
@@ -279,13 +295,25 @@ fn redact(text: &str) -> String {
             !(task_line || mention || comm_pid || process)
         });
         // How many times the soft-lockup watchdog fired depends on timing.
-        // So does how many tasks a CPU has runnable.
+        // So does how many tasks a CPU has runnable, and how often the OOM
+        // killer ended a restarted service before the capture.
         let timed = l.contains("report(s))")
             || l.trim_start().starts_with("watchdog reports (")
-            || l.contains(" running)");
+            || l.contains(" running)")
+            || l.to_lowercase().contains("oom kills")
+            || l.trim_start().starts_with("kills (");
         let l = numbers(&l, "N", false, |before, _, n| {
             !before.ends_with("CPU ") && n < 10 && !timed
         });
+        // The OOM kills it lists, once each (how many: timing).
+        let l = match l.split_once("victims: ") {
+            Some((head, list)) => {
+                let mut v: Vec<&str> = list.split("), ").collect();
+                v.dedup();
+                format!("{head}victims: {}", v.join("), "))
+            }
+            None => l,
+        };
         out.push(l);
     }
     out.join("\n") + "\n"
