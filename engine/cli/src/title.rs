@@ -70,6 +70,7 @@ pub enum TitleKind {
     SysrqCrash,
     OomKill,
     OomPanic,
+    AllocFailure,
     Panic,
     Deadlock,
     TaskFlood,
@@ -100,6 +101,7 @@ impl TitleKind {
             TitleKind::SysrqCrash => "sysrq crash",
             TitleKind::OomKill => "OOM kill",
             TitleKind::OomPanic => "out of memory panic",
+            TitleKind::AllocFailure => "page allocation failure",
             TitleKind::Panic => "kernel panic",
             TitleKind::Deadlock => "deadlock",
             TitleKind::TaskFlood => "task flood",
@@ -130,6 +132,7 @@ impl TitleKind {
             TitleKind::SysrqCrash => "sysrq-crash",
             TitleKind::OomKill => "oom-kill",
             TitleKind::OomPanic => "oom-panic",
+            TitleKind::AllocFailure => "alloc-failure",
             TitleKind::Panic => "panic",
             TitleKind::Deadlock => "deadlock",
             TitleKind::TaskFlood => "task-flood",
@@ -158,6 +161,7 @@ impl TitleKind {
             OopsKind::HungTask { .. } => TitleKind::HungTask,
             OopsKind::SysrqCrash => TitleKind::SysrqCrash,
             OopsKind::OomKill => TitleKind::OomKill,
+            OopsKind::AllocFailure { .. } => TitleKind::AllocFailure,
             OopsKind::Panic => TitleKind::Panic,
         }
     }
@@ -633,6 +637,31 @@ fn live_title<'k>(
         .find(|r| matches!(r.kind, OopsKind::Warning { .. }))
     {
         return Title::new(TitleKind::Warning, &printed_frames(r), None, task_note(r));
+    }
+    // A request the allocator could not meet, named by who asked (the
+    // allocator's own frames are generic); the order is in the note, as
+    // one caller fails at whatever order memory allows no more.
+    if let Some(r) = reports
+        .iter()
+        .find(|r| matches!(r.kind, OopsKind::AllocFailure { .. }))
+    {
+        let mut note = match &r.kind {
+            OopsKind::AllocFailure {
+                order,
+                gfp: Some(g),
+            } => format!("order {order}, {g}"),
+            OopsKind::AllocFailure { order, .. } => format!("order {order}"),
+            _ => String::new(),
+        };
+        if let Some(t) = &r.task {
+            let _ = write!(note, ", task {}", t.comm);
+        }
+        return Title::new(
+            TitleKind::AllocFailure,
+            &printed_frames(r),
+            None,
+            Some(note),
+        );
     }
     if let Some(t) = flood(k, u, &live) {
         return t;

@@ -16,7 +16,8 @@
 //!   bare addresses, measured times and ratios (`5.02 s` as `#.# s`), and
 //!   the tasks a group's sample lists (`PID <task>`: which members it shows
 //!   changes with the capture) and every task's stack (`<stack>`: where a
-//!   task is caught does too);
+//!   task is caught does too), a zone's free blocks by order and its largest
+//!   free order (where a capture's frees landed);
 //! - kept: comms, states, lock names and states, counts
 //!   below 10 (readers, writers, waiters of one lock, members of a cycle:
 //!   what the scenario sets up), every rule's message and labels, and the
@@ -296,14 +297,19 @@ fn redact(text: &str) -> String {
         });
         // How many times the soft-lockup watchdog fired depends on timing.
         // So does how many tasks a CPU has runnable, and how often the OOM
-        // killer ended a restarted service before the capture.
+        // killer ended a restarted service before the capture, and where
+        // the free pages of a fragmented zone lie (its blocks by order).
         let timed = l.contains("report(s))")
+            || l.trim_start().starts_with("free blocks by order:")
             || l.trim_start().starts_with("watchdog reports (")
             || l.contains(" running)")
             || l.to_lowercase().contains("oom kills")
             || l.trim_start().starts_with("kills (");
         let l = numbers(&l, "N", false, |before, _, n| {
-            !before.ends_with("CPU ") && n < 10 && !timed
+            !before.ends_with("CPU ")
+                && !before.ends_with("free block above order ")
+                && n < 10
+                && !timed
         });
         // The OOM kills it lists, once each (how many: timing).
         let l = match l.split_once("victims: ") {

@@ -19,6 +19,18 @@ pub struct ZoneInfo {
     pub free_blocks: Vec<u64>,
 }
 
+impl ZoneInfo {
+    /// The highest order with a free block: the largest physically
+    /// contiguous request the zone can meet without compaction or reclaim.
+    /// None when the zone has no free block at all.
+    pub fn largest_free_order(&self) -> Option<u32> {
+        self.free_blocks
+            .iter()
+            .rposition(|&n| n > 0)
+            .map(|o| o as u32)
+    }
+}
+
 /// One global VM counter, by its enumerator's name (`NR_FREE_PAGES`,
 /// `NR_SLAB_UNRECLAIMABLE_B`, `NR_ANON_MAPPED`…).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -62,6 +62,10 @@ pub enum OopsKind {
     SysrqCrash,
     /// `comm invoked oom-killer:` (with the `Killed process` that follows).
     OomKill,
+    /// `comm: page allocation failure: order:N, mode:0x…(GFP_…)` (mm's
+    /// warn_alloc()): a request of 2^N contiguous pages the allocator could
+    /// not meet; `gfp` holds the flags as printed (`GFP_KERNEL|__GFP_COMP`).
+    AllocFailure { order: u32, gfp: Option<String> },
     /// `Kernel panic - not syncing: …` (the message is the report's `message`).
     Panic,
 }
@@ -90,6 +94,7 @@ impl OopsKind {
             OopsKind::HungTask { .. } => "task hung",
             OopsKind::SysrqCrash => "sysrq crash",
             OopsKind::OomKill => "OOM kill",
+            OopsKind::AllocFailure { .. } => "page allocation failure",
             OopsKind::Panic => "kernel panic",
         }
     }
@@ -114,6 +119,7 @@ impl OopsKind {
             OopsKind::HungTask { .. } => "hung_task",
             OopsKind::SysrqCrash => "sysrq",
             OopsKind::OomKill => "oom_kill",
+            OopsKind::AllocFailure { .. } => "alloc_failure",
             OopsKind::Panic => "panic",
         }
     }
@@ -137,6 +143,7 @@ impl OopsKind {
         "hung_task",
         "sysrq",
         "oom_kill",
+        "alloc_failure",
         "panic",
     ];
 
@@ -795,6 +802,18 @@ fn headline(t: &str) -> Option<(OopsKind, Option<u64>, bool)> {
     if t.contains(" invoked oom-killer:") {
         return Some((OopsKind::OomKill, None, false));
     }
+    if let Some(a) = after(t, ": page allocation failure: order:") {
+        let order = leading_u64(a)
+            .and_then(|o| u32::try_from(o).ok())
+            .unwrap_or(0);
+        // `mode:0xcc0(GFP_KERNEL)`; before 4.x only the hex mask.
+        let gfp = after(a, "mode:")
+            .and_then(|m| after(m, "("))
+            .and_then(|m| m.split_once(')'))
+            .map(|(flags, _)| flags.to_string())
+            .filter(|f| !f.is_empty());
+        return Some((OopsKind::AllocFailure { order, gfp }, None, false));
+    }
     if t.starts_with("Kernel panic - not syncing") {
         return Some((OopsKind::Panic, None, false));
     }
@@ -828,6 +847,14 @@ fn headline_task(t: &str, r: &mut OopsReport) {
                 rest.next(); // file:line
                 let loc: Vec<&str> = rest.collect();
                 r.rip = location(&loc.join(" "));
+            }
+        }
+        OopsKind::AllocFailure { .. } => {
+            if let Some(i) = t.find(": page allocation failure:") {
+                r.task = Some(OopsTask {
+                    comm: t[..i].to_string(),
+                    pid: -1,
+                });
             }
         }
         OopsKind::OomKill => {
@@ -1356,6 +1383,56 @@ Call Trace:
             })
         );
         assert_eq!(names(&r[1].frames()).len(), 5);
+    }
+
+    #[test]
+    fn allocation_failure_names_its_order_flags_and_caller() {
+        // 5.10, from the fragmentation scenario.
+        let r = one("vmt_ringd: page allocation failure: order:9, mode:0x40cc0(GFP_KERNEL|__GFP_COMP), nodemask=(null),cpuset=/,mems_allowed=0
+CPU: 0 PID: 109 Comm: vmt_ringd Tainted: G           OE     5.10.0-32-cloud-amd64 #1 Debian 5.10.223-1
+Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+Call Trace:
+ dump_stack+0x6b/0x83
+ warn_alloc+0x138/0x160
+ ? __alloc_pages_direct_compact+0x167/0x170
+ __alloc_pages_slowpath.constprop.0+0xc8a/0xcc0
+ __alloc_pages_nodemask+0x2de/0x310
+ kmalloc_order+0x28/0x100
+ kmalloc_order_trace+0x19/0x90
+ vmt_ring_resize+0x17/0x40 [vmtriage_mm]
+ vmt_ringd+0x26/0x4e [vmtriage_mm]
+ kthread+0x11b/0x140
+ ret_from_fork+0x22/0x30
+Mem-Info:
+");
+        assert_eq!(
+            r.kind,
+            OopsKind::AllocFailure {
+                order: 9,
+                gfp: Some("GFP_KERNEL|__GFP_COMP".into())
+            }
+        );
+        assert_eq!(r.kind.key(), "alloc_failure");
+        assert!(!r.kind.is_oops());
+        assert_eq!(
+            r.task,
+            Some(OopsTask {
+                comm: "vmt_ringd".into(),
+                pid: 109
+            })
+        );
+        assert_eq!(r.cpu, Some(0));
+        assert_eq!(r.site().as_deref(), Some("vmt_ring_resize [vmtriage_mm]"));
+        // A mask without names (old kernels) and a comm with a colon.
+        let r = one("a:b: page allocation failure: order:0, mode:0x20\n");
+        assert_eq!(
+            r.kind,
+            OopsKind::AllocFailure {
+                order: 0,
+                gfp: None
+            }
+        );
+        assert_eq!(r.task.map(|t| t.comm), Some("a:b".into()));
     }
 
     #[test]

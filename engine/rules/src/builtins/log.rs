@@ -122,7 +122,7 @@ const REPORT: TypeDecl = TypeDecl {
             report,
             "kind",
             Shape::Is(Ty::Str),
-            "what it reports: null_deref, page_fault, gpf, bug, list_corruption, stack_overflow, double_fault, divide_error, invalid_opcode, oops, warning, soft_lockup, hard_lockup, rcu_stall, hung_task, sysrq, oom_kill, panic",
+            "what it reports: null_deref, page_fault, gpf, bug, list_corruption, stack_overflow, double_fault, divide_error, invalid_opcode, oops, warning, soft_lockup, hard_lockup, rcu_stall, hung_task, sysrq, oom_kill, alloc_failure, panic",
             |_, (_, r), _| Value::str(r.kind.key())
         ),
         decl_field!(
@@ -312,6 +312,26 @@ const REPORT: TypeDecl = TypeDecl {
             |_, (_, r), _| match r.kind {
                 OopsKind::SoftLockup { seconds, .. } => Value::Float(seconds.into()),
                 OopsKind::HungTask { seconds } => Value::Float(seconds as f64),
+                _ => Value::Null,
+            }
+        ),
+        decl_field!(
+            report,
+            "order",
+            Shape::Is(Ty::Int),
+            "a page allocation failure's order (it asked for 2^order contiguous pages); null for other kinds",
+            |_, (_, r), _| match r.kind {
+                OopsKind::AllocFailure { order, .. } => Value::Int(order.into()),
+                _ => Value::Null,
+            }
+        ),
+        decl_field!(
+            report,
+            "gfp",
+            Shape::Is(Ty::Str),
+            "a page allocation failure's flags as printed (`GFP_KERNEL|__GFP_COMP`); null for other kinds or when none were printed",
+            |_, (_, r), _| match &r.kind {
+                OopsKind::AllocFailure { gfp, .. } => super::opt_str(gfp.as_deref()),
                 _ => Value::Null,
             }
         ),

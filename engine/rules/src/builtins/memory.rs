@@ -169,6 +169,13 @@ const ZONE: TypeDecl = TypeDecl {
         ),
         decl_field!(
             zone,
+            "largest_free_order",
+            Shape::Is(Ty::Int),
+            "the highest order with a free block (the largest contiguous request the zone can meet without compaction); null when nothing is free",
+            |_, z, _| { super::opt_int(z.largest_free_order().map(i64::from)) }
+        ),
+        decl_field!(
+            zone,
             "present",
             Shape::Is(Ty::Int),
             "present pages",
