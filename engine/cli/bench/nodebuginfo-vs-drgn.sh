@@ -9,7 +9,10 @@
 #     DWARF, so it lists no task and unwinds no stack: its time is the
 #     symbol load alone).
 # The work: `info` (title: the log, the task list, stacks of tasks in D/R),
-# `ps` and `bt --all`, three processes, timed together.
+# `ps` and `bt --all`, three processes, timed together; then `scan` (the
+# whole rule pack) alone, cold and warm, without and with the debug vmlinux.
+# drgn has no rule engine: its rows are the first work (every task, every
+# stack), what a drgn script would do before any rule's logic.
 #
 #   engine/cli/bench/nodebuginfo-vs-drgn.sh [DUMP VMLINUX]
 #   (default: the 6.1 tasklist-exit-storm ELF dump and its vmlinux)
@@ -65,15 +68,19 @@ measure() { # label, command... -> "label wall_s peak_MiB"
   local label=$1; shift
   /usr/bin/time -f "%e %M" -o "$out/t" bash -c "$*" > /dev/null 2> "$out/err" || true
   read -r w m < <(tail -1 "$out/t")
-  printf '%-34s %8.2f %10.1f\n' "$label" "$w" "$(echo "$m / 1024" | bc -l)"
+  printf '%-38s %8.2f %10.1f\n' "$label" "$w" "$(echo "$m / 1024" | bc -l)"
 }
 cat "$dump" "$vmlinux" > /dev/null # the page cache: compare compute, not disk
-printf 'dump: %s\n%-34s %8s %10s\n' "$dump" run wall_s peak_MiB
+printf 'dump: %s\n%-38s %8s %10s\n' "$dump" run wall_s peak_MiB
 cold=$out/cache
 measure "vmtriage --debuginfo none, cold" "VMTRIAGE_INDEX_CACHE=$cold.1 ours --debuginfo none"
 measure "vmtriage --debuginfo none, warm" "VMTRIAGE_INDEX_CACHE=$cold.1 ours --debuginfo none"
 measure "vmtriage --vmlinux, cold" "VMTRIAGE_INDEX_CACHE=$cold.2 ours --vmlinux $vmlinux"
 measure "vmtriage --vmlinux, warm" "VMTRIAGE_INDEX_CACHE=$cold.2 ours --vmlinux $vmlinux"
+measure "vmtriage scan --debuginfo none, cold" "VMTRIAGE_INDEX_CACHE=$cold.3 $v scan $dump --debuginfo none --format json"
+measure "vmtriage scan --debuginfo none, warm" "VMTRIAGE_INDEX_CACHE=$cold.3 $v scan $dump --debuginfo none --format json"
+measure "vmtriage scan --vmlinux, cold" "VMTRIAGE_INDEX_CACHE=$cold.4 $v scan $dump --vmlinux $vmlinux --format json"
+measure "vmtriage scan --vmlinux, warm" "VMTRIAGE_INDEX_CACHE=$cold.4 $v scan $dump --vmlinux $vmlinux --format json"
 measure "drgn with the vmlinux" "$py $out/drgn_all.py $dump $vmlinux"
 measure "drgn without (kallsyms only)" "$py $out/drgn_all.py $dump"
 grep -h "no types" "$out/err" || true

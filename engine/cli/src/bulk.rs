@@ -72,6 +72,9 @@ pub struct ScanArgs {
     /// Extra directories to search for debug vmlinux files (DIR/RELEASE/vmlinux, DIR/.build-id/…).
     #[arg(long = "debuginfo-dir")]
     pub debuginfo_dirs: Vec<PathBuf>,
+    /// `none`: every dump read with its own symbols, types and unwind tables (kallsyms, BTF, ORC) even where a debug vmlinux is found; `auto` does so only when none is found; `dwarf` requires the debug vmlinux (an error row without one).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub debuginfo: crate::session::DebugSource,
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutFormat,
     /// Dumps scanned at once (default: the number of CPUs).
@@ -129,6 +132,7 @@ impl ScanArgs {
             params: Vec::new(),
             vmlinux: None,
             debuginfo_dirs: Vec::new(),
+            debuginfo: crate::session::DebugSource::Auto,
             format: OutFormat::Text,
             jobs: None,
             db: None,
@@ -453,7 +457,11 @@ pub fn scan_with(
 
 /// `scan --bulk-worker`: the worker side of `--isolate process`.
 fn serve_worker(args: &ScanArgs, pack: &RulePack) -> Result<ScanStats, Report> {
-    let cache = DebugCache::new(args.vmlinux.clone(), args.debuginfo_dirs.clone());
+    let cache = DebugCache::new(
+        args.vmlinux.clone(),
+        args.debuginfo_dirs.clone(),
+        args.debuginfo,
+    );
     let mem = parse_size(&args.max_memory).map_err(|e| err("vmtriage::args", "", e))?;
     worker::worker_loop(pack, &cache, mem)
         .map_err(|e| err("vmtriage::worker", "", e.to_string()))?;
@@ -535,7 +543,11 @@ impl Context<'_> {
     ) -> Result<Option<Box<dyn Store>>, Report> {
         let (args, setup) = (self.args, self.setup);
         let slots = execute::Slots::new(args, setup.threads, setup.max_memory, p.jobs.len());
-        let cache = DebugCache::new(args.vmlinux.clone(), args.debuginfo_dirs.clone());
+        let cache = DebugCache::new(
+            args.vmlinux.clone(),
+            args.debuginfo_dirs.clone(),
+            args.debuginfo,
+        );
         let pb = progress(self.show_progress, p.jobs.len(), "scanning");
         let mut sink = Sink {
             store,

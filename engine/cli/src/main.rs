@@ -44,16 +44,9 @@ struct DumpArgs {
     /// `auto` does so only when none is found; `dwarf` requires the debug
     /// vmlinux (an error without one).
     #[arg(long, value_enum, default_value = "auto")]
-    debuginfo: DebugInfoArg,
+    debuginfo: vmtriage_cli::session::DebugSource,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum DebugInfoArg {
-    Auto,
-    None,
-    Dwarf,
 }
 
 #[derive(Subcommand)]
@@ -257,16 +250,11 @@ fn manifest_path() -> PathBuf {
 }
 
 fn open(a: &DumpArgs) -> Result<Session, Report> {
-    let source = match a.debuginfo {
-        DebugInfoArg::Auto => vmtriage_cli::session::DebugSource::Auto,
-        DebugInfoArg::None => vmtriage_cli::session::DebugSource::Memory,
-        DebugInfoArg::Dwarf => vmtriage_cli::session::DebugSource::Dwarf,
-    };
     Ok(Session::open_with(
         &a.dump,
         a.vmlinux.as_deref(),
         &a.debuginfo_dirs,
-        source,
+        a.debuginfo,
     )?)
 }
 

@@ -77,8 +77,8 @@ pub struct Session {
     pub kernel: Kernel,
 }
 
-/// Where a session's debug info comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// Where a session's debug info comes from (`--debuginfo auto|none|dwarf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DebugSource {
     /// `--vmlinux` (a debug vmlinux, or a plain vmlinux or vmlinuz of the
     /// dump's build), else the debug vmlinux searched for; when none is
@@ -87,6 +87,7 @@ pub enum DebugSource {
     #[default]
     Auto,
     /// The dump's own memory (`--debuginfo none`): kallsyms, BTF, ORC.
+    #[value(name = "none")]
     Memory,
     /// The debug vmlinux only (`--debuginfo dwarf`): an error when none is
     /// found, for answers that need line numbers, inline frames or frame

@@ -2,12 +2,12 @@
 //! a copy, a truncated and a garbage file. The bulk results equal scanning
 //! each dump alone, each bad file gets one error row, a second run does no
 //! dump work, a changed rule is re-evaluated alone, shards merge into the
-//! same database.
+//! same database; with no debuginfo reachable the archive scans alike.
 
 mod common;
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -166,6 +166,88 @@ fn archive_equals_single_scans() -> Result<(), Failed> {
     signatures_group_scenarios(&c, &good)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The archive scanned with an empty `--debuginfo-dir` and no debug vmlinux
+/// reachable (#16): every dump is read from its own kallsyms, BTF and ORC
+/// (or a plain vmlinuz of its build, had one been at hand), and the scan
+/// completes with findings, not error rows: the same rules fire on each
+/// dump as with its debug vmlinux, a rule fails to evaluate only where it
+/// fails with DWARF too (memory a filtered dump left out), and only the two
+/// bad files get an error row. The figures go to stdout.
+fn archive_without_debuginfo() -> Result<(), Failed> {
+    let entries = manifest()?;
+    if entries.is_empty() {
+        return Err("the corpus manifest lists no dumps: corpus/build".into());
+    }
+    let dir = fresh_dir("nodebug")?;
+    let good = build_archive(&entries, &dir.join("archive"))?;
+    let empty = dir.join("no-debuginfo");
+    std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
+    // The precondition: no debug vmlinux of any build is reachable.
+    let builds: BTreeSet<(String, Option<String>)> = good
+        .keys()
+        .filter_map(|p| vmcore::Vmcore::open(p).ok())
+        .map(|c| vmtriage_cli::session::dump_identity(&c))
+        .collect();
+    for (release, build_id) in &builds {
+        if let Ok(p) =
+            kdebuginfo::find_vmlinux(release, build_id.as_deref(), std::slice::from_ref(&empty))
+        {
+            return Err(
+                format!("a debug vmlinux of {release} is reachable: {}", p.display()).into(),
+            );
+        }
+    }
+    let dbp = dir.join("results.sqlite");
+    let mut a = args(vec![dir.join("archive")], &dbp);
+    a.debuginfo_dirs = vec![empty];
+    let t = std::time::Instant::now();
+    let s = scan(&a)?;
+    println!(
+        "no debuginfo: {} dumps of {} builds in {:.1} s: {s:?}",
+        good.len(),
+        builds.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut problems = Vec::new();
+    if s.errors != 2 {
+        problems.push(format!(
+            "{} error rows, expected 2 (truncated, garbage)",
+            s.errors
+        ));
+    }
+    if s.findings == 0 {
+        problems.push("no findings".to_string());
+    }
+    let (pack, _) = RulePack::embedded();
+    for (p, e) in &good {
+        let o = stored(&dbp, p)?;
+        if let Some(err) = &o.error {
+            problems.push(format!("{}: error row {err:?}", p.display()));
+            continue;
+        }
+        // The same rules fire, and fail alike where the dump itself lacks
+        // the memory (a -d 31 file's excluded pages): none for want of DWARF.
+        let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|x| x.to_string())?;
+        let r = vmtriage_cli::scan::scan_kernel(&pack, &s.kernel);
+        let with: (BTreeSet<&str>, BTreeSet<&str>) = (
+            r.diagnoses.iter().map(|d| d.rule.as_str()).collect(),
+            r.errors.iter().map(|x| x.rule.as_str()).collect(),
+        );
+        let without: (BTreeSet<&str>, BTreeSet<&str>) = (
+            o.findings.iter().map(|d| d.rule.as_str()).collect(),
+            o.rule_errors.iter().map(|x| x.rule.as_str()).collect(),
+        );
+        if with != without {
+            problems.push(format!(
+                "{}: (fired, failed) without debuginfo {without:?}, with it {with:?}",
+                p.display()
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    support::verdict(problems)
 }
 
 /// `report`'s signature groups on the corpus archive: one per scenario
@@ -712,6 +794,7 @@ fn main() {
             archive_equals_single_scans,
         ),
         Trial::test("bulk/changed_rule_and_shards", changed_rule_and_shards),
+        Trial::test("bulk/archive_without_debuginfo", archive_without_debuginfo),
         Trial::test(
             "bulk/watch_scans_each_dump_once_complete",
             watch_scans_each_dump_once_complete,

@@ -142,5 +142,10 @@ fn worker_args(args: &ScanArgs, max_memory: u64) -> Vec<String> {
     for d in &args.debuginfo_dirs {
         w.extend(["--debuginfo-dir".into(), d.to_string_lossy().into_owned()]);
     }
+    if args.debuginfo != crate::session::DebugSource::Auto {
+        let v =
+            clap::ValueEnum::to_possible_value(&args.debuginfo).map(|v| v.get_name().to_string());
+        w.extend(["--debuginfo".into(), v.unwrap_or_default()]);
+    }
     w
 }

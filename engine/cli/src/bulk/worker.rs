@@ -29,7 +29,7 @@ use vmtriage_rules::model::Model;
 use vmtriage_rules::pack::RuleRunError;
 use vmtriage_rules::{Diagnosis, RulePack};
 
-use crate::session::{dump_identity, with_causes, OpenError, Session};
+use crate::session::{dump_identity, with_causes, DebugSource, OpenError, Session};
 
 /// What scanning one dump produced.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -100,16 +100,18 @@ type Slot = Arc<OnceLock<Result<Arc<KernelDebugInfo>, String>>>;
 pub struct DebugCache {
     vmlinux: Option<PathBuf>,
     dirs: Vec<PathBuf>,
+    source: DebugSource,
     slots: Mutex<HashMap<String, Slot>>,
     /// How many vmlinux files were opened and indexed.
     pub opened: AtomicUsize,
 }
 
 impl DebugCache {
-    pub fn new(vmlinux: Option<PathBuf>, dirs: Vec<PathBuf>) -> DebugCache {
+    pub fn new(vmlinux: Option<PathBuf>, dirs: Vec<PathBuf>, source: DebugSource) -> DebugCache {
         DebugCache {
             vmlinux,
             dirs,
+            source,
             slots: Mutex::new(HashMap::new()),
             opened: AtomicUsize::new(0),
         }
@@ -137,20 +139,35 @@ impl DebugCache {
             .or_default()
             .clone();
         slot.get_or_init(|| {
-            // As a session chooses (`session::auto_debuginfo`): the debug
-            // vmlinux, a plain vmlinux or vmlinuz of the build, the dump's
-            // memory. A worker says nothing of the choice (`info` does).
-            let (d, notes) =
-                crate::session::auto_debuginfo(core, self.vmlinux.as_deref(), &self.dirs);
-            let d = d.map_err(|e| match e {
-                e @ OpenError::NoVmlinux { .. } => format!(
-                    "{} (pass --vmlinux PATH or --debuginfo-dir DIR); the dump's own tables \
-                     could not stand in: {}",
-                    with_causes(&e),
-                    notes.join("; ")
-                ),
-                e => with_causes(&e),
-            })?;
+            let d = match self.source {
+                DebugSource::Memory => crate::session::memory_debuginfo(core).map_err(|e| {
+                    format!("the dump's own tables (--debuginfo none): {}", with_causes(&e))
+                })?,
+                DebugSource::Dwarf => {
+                    let path = match &self.vmlinux {
+                        Some(p) => p.clone(),
+                        None => kdebuginfo::find_vmlinux(release, build_id, &self.dirs)
+                            .map_err(|e| with_causes(&e))?,
+                    };
+                    crate::session::open_debuginfo(&path).map_err(|e| with_causes(&e))?
+                }
+                // As a session chooses (`session::auto_debuginfo`): the debug
+                // vmlinux, a plain vmlinux or vmlinuz of the build, the dump's
+                // memory. A worker says nothing of the choice (`info` does).
+                DebugSource::Auto => {
+                    let (d, notes) =
+                        crate::session::auto_debuginfo(core, self.vmlinux.as_deref(), &self.dirs);
+                    d.map_err(|e| match e {
+                        e @ OpenError::NoVmlinux { .. } => format!(
+                            "{} (pass --vmlinux PATH or --debuginfo-dir DIR); the dump's own tables \
+                             could not stand in: {}",
+                            with_causes(&e),
+                            notes.join("; ")
+                        ),
+                        e => with_causes(&e),
+                    })?
+                }
+            };
             self.opened.fetch_add(1, Ordering::Relaxed);
             Ok(Arc::new(d))
         })
