@@ -38,7 +38,10 @@ pub const MAX_MAP_SIZE: usize = 10_000;
 pub const MAX_FUNCTIONS: usize = 1_000;
 
 pub struct RhaiHelpers {
-    engine: Engine,
+    /// Made on first use: a pack without helper files (the embedded one)
+    /// never needs it, and building rhai's standard packages is most of the
+    /// cost of loading a pack.
+    engine: std::sync::OnceLock<Engine>,
     ast: Option<AST>,
     pub names: Vec<String>,
     deadline: Arc<std::sync::Mutex<Instant>>,
@@ -71,10 +74,14 @@ fn sandbox(deadline: Arc<std::sync::Mutex<Instant>>) -> Engine {
 }
 
 impl RhaiHelpers {
+    fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| sandbox(self.deadline.clone()))
+    }
+
     pub fn empty() -> RhaiHelpers {
         let deadline = Arc::new(std::sync::Mutex::new(Instant::now()));
         RhaiHelpers {
-            engine: sandbox(deadline.clone()),
+            engine: std::sync::OnceLock::new(),
             ast: None,
             names: Vec::new(),
             deadline,
@@ -106,7 +113,7 @@ impl RhaiHelpers {
                 );
                 continue;
             }
-            match h.engine.compile(src) {
+            match h.engine().compile(src) {
                 Ok(a) => {
                     for f in a.iter_functions() {
                         h.names.push(f.name.to_string());
@@ -206,7 +213,7 @@ impl Helpers for RhaiHelpers {
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now() + TIME_LIMIT;
         let args: Vec<Dynamic> = args.into_iter().map(to_dynamic).collect();
         let mut scope = Scope::new();
-        let r = self.engine.call_fn::<Dynamic>(&mut scope, ast, name, args);
+        let r = self.engine().call_fn::<Dynamic>(&mut scope, ast, name, args);
         Some(match r {
             Ok(d) => rhai::serde::from_dynamic::<serde_json::Value>(&d).map_err(|e| e.to_string()),
             Err(e) => Err(runtime_error(&e)),
