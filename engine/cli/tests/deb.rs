@@ -290,6 +290,7 @@ fn deb_installs_runs_and_removes() -> Result<(), Fail> {
         "/usr/share/fish/vendor_completions.d/vmtriage.fish",
         "/usr/share/doc/vmtriage/README.md",
         "/usr/share/doc/vmtriage/ARCHITECTURE.md",
+        "/usr/share/doc/vmtriage/examples/scan-job.yaml",
         "/usr/share/doc/vmtriage/copyright",
     ]
     .iter()
