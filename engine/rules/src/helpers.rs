@@ -213,7 +213,9 @@ impl Helpers for RhaiHelpers {
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now() + TIME_LIMIT;
         let args: Vec<Dynamic> = args.into_iter().map(to_dynamic).collect();
         let mut scope = Scope::new();
-        let r = self.engine().call_fn::<Dynamic>(&mut scope, ast, name, args);
+        let r = self
+            .engine()
+            .call_fn::<Dynamic>(&mut scope, ast, name, args);
         Some(match r {
             Ok(d) => rhai::serde::from_dynamic::<serde_json::Value>(&d).map_err(|e| e.to_string()),
             Err(e) => Err(runtime_error(&e)),
