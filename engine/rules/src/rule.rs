@@ -791,6 +791,23 @@ impl DocReader<'_> {
             .unwrap_or_else(|| self.key(field))
     }
 
+    /// [`Self::nested_key`], else where the name first appears in the
+    /// field at all (a key YAML made of text, as after a comma in a flow
+    /// mapping, has no `:` after it).
+    fn nested_key_or_text(&self, field: &str, name: &str) -> (usize, usize) {
+        let Some(f) = self.fields.get(field) else {
+            return self.key(field);
+        };
+        let (from, to) = (f.region.0 + field.len(), f.region.1.min(self.src.len()));
+        if let Some(span) = key_spans(self.src, from, to, name).next() {
+            return span;
+        }
+        match self.src.get(from.min(to)..to).and_then(|r| r.find(name)) {
+            Some(i) if !name.is_empty() => (from + i, from + i + name.len()),
+            _ => self.key(field),
+        }
+    }
+
     /// A scalar's text; numbers and bools at the top level keep their text
     /// as written (`1.10` stays `1.10`).
     fn text(
@@ -1031,13 +1048,22 @@ impl DocReader<'_> {
                 other => format!("{other:?}"),
             };
             if !known.is_empty() && !known.contains(&name.as_str()) {
-                let span = self.nested_key(field, &name);
+                let span = self.nested_key_or_text(field, &name);
+                let mut help = format!("the fields of {what} are: {}", ticked(known));
+                // `{ help: a, b }`: YAML ends the value at the comma and
+                // reads `b` as a key.
+                let line_start = self.src[..span.0].rfind('\n').map_or(0, |i| i + 1);
+                if self.src[line_start..span.0].contains('{') && !name.ends_with(':') {
+                    help.push_str(
+                        "; in a `{ … }` mapping a comma ends a value: quote text that holds one (`help: \"a, b\"`)",
+                    );
+                }
                 self.diag(
                     Code::UnknownField,
                     format!("unknown field `{name}` in {what}"),
                     span,
                     format!("not a field of {what}"),
-                    format!("the fields of {what} are: {}", ticked(known)),
+                    help,
                 );
                 continue;
             }

@@ -67,6 +67,7 @@ broken!(
     10
 );
 broken!(dump_title_unknown_field, "dump-title-hole.yaml", "C002", 9);
+broken!(param_help_with_a_comma, "param-comma.yaml", "R002", 6);
 
 /// The three forms of an evidence item, and the labels derived from an
 /// expression when the rule gives none: never a dotted path.
