@@ -77,14 +77,14 @@ impl Kernel {
             .and_then(|n| n.as_u64())
             .and_then(|p| self.read_cstr(p, 64))
             .unwrap_or_default();
-        // `name`, `name+0x10` or `name [module]`: an f_op is a symbol's start.
-        let sym = (ops != 0).then(|| self.data_symbol(ops)).flatten();
-        let (name, module) = match sym.as_deref().map(|s| s.split_once(" [")) {
-            Some(Some((n, m))) => (
-                Some(n.to_string()),
-                Some(m.trim_end_matches(']').to_string()),
-            ),
-            Some(None) => (sym.clone(), None),
+        // `name`, or `name+0x10` (an f_op is a symbol's start), and the
+        // module that defines it.
+        let (name, module) = match (ops != 0).then(|| self.data_symbol_parts(ops)).flatten() {
+            Some(s) => {
+                let module = s.module.clone();
+                let name = crate::modules::DataSymbol { module: None, ..s }.to_string();
+                (Some(name), module)
+            }
             None => (None, None),
         };
         Ok(OpenFile {

@@ -50,6 +50,9 @@ pub struct Kernel {
     direct_map_end: u64,
     text: (u64, u64),
     tlb: Mutex<HashMap<u64, u64>>,
+    /// Every loaded module's name and symbol table, read on first use
+    /// ([`Kernel::data_symbol_parts`] looks addresses up in them).
+    module_syms: std::sync::OnceLock<Vec<(String, Vec<modules::ModuleSymbol>)>>,
 }
 
 const TLB_MAX: usize = 1 << 20;
@@ -102,6 +105,7 @@ impl Kernel {
             direct_map_end,
             text,
             tlb: Mutex::new(HashMap::new()),
+            module_syms: std::sync::OnceLock::new(),
         };
         k.walker.levels = match l5 {
             Some(v) => {

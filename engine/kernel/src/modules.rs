@@ -77,33 +77,76 @@ impl Kernel {
     /// The global an address lies in, as `name`, `name+0x10`, or
     /// `name [module]` for a module's variable; `None` for heap memory.
     pub fn data_symbol(&self, addr: u64) -> Option<String> {
-        let named = |name: &str, off: u64, module: Option<&str>| {
-            let m = module.map(|m| format!(" [{m}]")).unwrap_or_default();
-            if off == 0 {
-                format!("{name}{m}")
-            } else {
-                format!("{name}+{off:#x}{m}")
-            }
-        };
-        if let Some((name, off, size)) = self.symbolize(addr) {
-            if off < size.max(1) {
-                return Some(named(&name, off, None));
+        self.data_symbol_parts(addr).map(|s| s.to_string())
+    }
+
+    /// [`Kernel::data_symbol`] as its parts.
+    pub fn data_symbol_parts(&self, addr: u64) -> Option<DataSymbol> {
+        if let Some((name, offset, size)) = self.symbolize(addr) {
+            if offset < size.max(1) {
+                return Some(DataSymbol {
+                    name,
+                    offset,
+                    module: None,
+                });
             }
         }
-        let head = self.symbol_addr("modules").ok()?;
-        for m in self.list_entries(head, "struct module", "list").ok()? {
-            let Ok(syms) = self.module_symbols(&m) else {
-                continue;
-            };
-            let hit = syms
+        for (module, syms) in self.module_symbol_tables() {
+            // Sorted by address: the last symbol starting at or below it.
+            let i = syms.partition_point(|(v, _, _)| *v <= addr);
+            let hit = syms[..i]
                 .iter()
                 .rev()
-                .find(|(v, sz, _)| *v <= addr && addr < v + (*sz).max(1));
+                .find(|(v, sz, _)| addr < v + (*sz).max(1));
             if let Some((v, _, name)) = hit {
-                let module = m.member("name").and_then(|n| n.string()).ok();
-                return Some(named(name, addr - v, module.as_deref()));
+                return Some(DataSymbol {
+                    name: name.clone(),
+                    offset: addr - v,
+                    module: Some(module.clone()),
+                });
             }
         }
         None
+    }
+
+    /// Every loaded module's name and symbol table, read once per dump; a
+    /// module whose table cannot be read is left out.
+    fn module_symbol_tables(&self) -> &[(String, Vec<ModuleSymbol>)] {
+        self.module_syms.get_or_init(|| {
+            let Ok(head) = self.symbol_addr("modules") else {
+                return Vec::new();
+            };
+            let Ok(list) = self.list_entries(head, "struct module", "list") else {
+                return Vec::new();
+            };
+            list.iter()
+                .filter_map(|m| {
+                    let name = m.member("name").and_then(|n| n.string()).ok()?;
+                    Some((name, self.module_symbols(m).ok()?))
+                })
+                .collect()
+        })
+    }
+}
+
+/// Where an address lies: a symbol, the offset into it, and the module that
+/// defines it (None for the kernel itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSymbol {
+    pub name: String,
+    pub offset: u64,
+    pub module: Option<String>,
+}
+
+impl std::fmt::Display for DataSymbol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if self.offset != 0 {
+            write!(f, "+{:#x}", self.offset)?;
+        }
+        if let Some(m) = &self.module {
+            write!(f, " [{m}]")?;
+        }
+        Ok(())
     }
 }
