@@ -16,6 +16,7 @@ pub mod discover;
 pub mod execute;
 pub mod fingerprint;
 pub mod pg;
+pub mod pg_tls;
 pub mod plan;
 pub mod sql;
 pub mod store;

@@ -3,7 +3,9 @@
 //! shards over the corpus archive equal one local SQLite scan, a shard
 //! killed mid-scan and run again loses and doubles nothing, scans racing on
 //! the same dump leave one scan's rows, `report` and `db merge` work in
-//! both directions, and a bad URL or a server that is down is a clear error.
+//! both directions, a bad URL or a server that is down is a clear error,
+//! and TLS follows libpq's `sslmode` and `sslrootcert` (the cluster has a
+//! certificate of its own CA for 127.0.0.1).
 
 mod common;
 mod support;
@@ -379,6 +381,108 @@ fn bad_url_and_server_down(cluster: &PgCluster) -> Result<(), Failed> {
     support::verdict(problems)
 }
 
+/// Whether the server says this connection is encrypted.
+fn encrypted(c: &PgConn) -> Result<bool, Failed> {
+    let rows = c
+        .rows(
+            "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{rows:?}").contains("true"))
+}
+
+/// TLS, libpq's way: `prefer` (the default) and `require` encrypt without
+/// checking the certificate, `disable` does not encrypt, `verify-full`
+/// checks the CA and the host name, `verify-ca` only the CA; a certificate
+/// of another CA, a host name it does not carry and a CA file that is not
+/// there are errors that say what to do. A scan runs over verify-full.
+fn tls_modes(cluster: &PgCluster) -> Result<(), Failed> {
+    let ca = cluster.file("ca.crt");
+    let other = cluster.file("other-ca.crt");
+    let url = cluster.database("tls")?;
+    let localhost = url.replace("127.0.0.1", "localhost");
+    let q = |u: &str, query: String| format!("{u}?{query}");
+    let mut problems = Vec::new();
+    let expect_ok = [
+        (url.clone(), true),
+        (q(&url, "sslmode=require".into()), true),
+        (q(&url, "sslmode=disable".into()), false),
+        (
+            q(
+                &url,
+                format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+            ),
+            true,
+        ),
+        (
+            q(
+                &localhost,
+                format!("sslmode=verify-ca&sslrootcert={}", ca.display()),
+            ),
+            true,
+        ),
+    ];
+    for (u, want) in expect_ok {
+        match PgConn::connect(&u) {
+            Ok(c) => {
+                if encrypted(&c)? != want {
+                    problems.push(format!("{u}: encrypted is not {want}"));
+                }
+            }
+            Err(e) => problems.push(format!("{u}: {}", e.message)),
+        }
+    }
+    let expect_err = [
+        (
+            q(
+                &url,
+                format!("sslmode=verify-full&sslrootcert={}", other.display()),
+            ),
+            "sslrootcert",
+        ),
+        (
+            q(
+                &localhost,
+                format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+            ),
+            "verify-ca",
+        ),
+        (
+            q(
+                &url,
+                "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem".into(),
+            ),
+            "sslrootcert",
+        ),
+        (q(&url, "sslmode=sometimes".into()), "verify-full"),
+    ];
+    for (u, want) in expect_err {
+        match PgConn::connect(&u) {
+            Ok(_) => problems.push(format!("{u}: connected")),
+            Err(e) => {
+                let text = format!("{} / {}", e.message, e.help);
+                if !text.contains(want) {
+                    problems.push(format!("{u}: want {want:?} in: {text}"));
+                }
+            }
+        }
+    }
+    // The command line, end to end.
+    let dir = support::fresh_dir("pg-tls")?;
+    let list = support::small_list(&dir, 1)?;
+    let db = q(
+        &url,
+        format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+    );
+    let (code, err) = vmtriage(&["scan", "-q", "--db", &db, &list.to_string_lossy()])?;
+    if !matches!(code, Some(0) | Some(1)) {
+        problems.push(format!("scan over verify-full: exit {code:?}: {err}"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    support::verdict(problems)
+}
+
 /// The cluster: started by the first test that runs (none when a filter
 /// or `--list` runs no test here), stopped at the end.
 type Lazy = Arc<OnceLock<Result<PgCluster, String>>>;
@@ -398,6 +502,7 @@ fn main() {
     };
     let trials = vec![
         trial("bad_url_and_server_down", bad_url_and_server_down),
+        trial("tls_modes", tls_modes),
         trial("scans_race_on_one_dump", scans_race_on_one_dump),
         trial("killed_shard_resumes", killed_shard_resumes),
         trial("shards_equal_local_scan", shards_equal_local_scan),

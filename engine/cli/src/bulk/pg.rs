@@ -7,7 +7,8 @@
 //!
 //! The client is the `postgres` crate (synchronous, from the rust-postgres
 //! project): the scan's pipeline is synchronous, and one connection per
-//! scanning process is all it needs. TLS is not built in.
+//! scanning process is all it needs. TLS (rustls) follows libpq's `sslmode`
+//! and `sslrootcert`: see `pg_tls`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::{Client, Config, Statement};
 
 use super::sql::{Cell, Dialect, Row, Sql, Val};
 use super::store::StoreError;
@@ -96,7 +97,11 @@ impl PgConn {
     /// Connects (10 s timeout unless the URL sets `connect_timeout`) and
     /// makes sure the schema is there.
     pub fn connect(url: &str) -> Result<PgConn, ConnectError> {
-        let mut cfg = Config::from_str(url).map_err(|e| ConnectError {
+        let tls = super::pg_tls::split_url(url).map_err(|m| ConnectError {
+            message: format!("not a PostgreSQL URL: {m}"),
+            help: "sslmode is one of disable, prefer, require, verify-ca, verify-full; sslrootcert a PEM file of CA certificates or `system`".into(),
+        })?;
+        let mut cfg = Config::from_str(&tls.url).map_err(|e| ConnectError {
             message: format!("not a PostgreSQL URL: {}", error_text(&e)),
             help: "write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (a Unix socket: postgres://USER@%2Frun%2Fpostgresql/DATABASE)".into(),
         })?;
@@ -105,10 +110,18 @@ impl PgConn {
         }
         cfg.application_name("vmtriage");
         let describe = describe(&cfg);
-        let client = cfg.connect(NoTls).map_err(|e| {
+        let connector = super::pg_tls::connector(&tls.verify).map_err(|m| ConnectError {
+            message: format!("cannot set up TLS for {describe}: {m}"),
+            help: "sslrootcert names a PEM file of the CA certificates that sign the server's (or `system` for the machine's trust store)".into(),
+        })?;
+        let client = cfg.connect(connector).map_err(|e| {
             let text = error_text(&e);
-            let help = if cfg.get_ssl_mode() == postgres::config::SslMode::Require {
-                "this build speaks to PostgreSQL without TLS: use sslmode=disable or prefer over a trusted network, or a Unix socket".to_string()
+            let help = if text.contains("not valid for name") || text.contains("NotValidForName") {
+                "the server's certificate does not name this host: connect by a name it has, or use sslmode=verify-ca to check only who signed it".to_string()
+            } else if text.contains("certificate") || text.contains("UnknownIssuer") {
+                "the server's certificate is not signed by a CA of sslrootcert: give the CA that signed it (sslrootcert=PATH, or `system`)".to_string()
+            } else if text.contains("TLS") || text.contains("tls") {
+                "the server does not speak TLS: enable ssl in its postgresql.conf, or connect with sslmode=prefer or disable".to_string()
             } else if e.as_db_error().is_some() || text.contains("password") {
                 "check the user, password and database name in the URL (the database must exist: createdb NAME)".to_string()
             } else {

@@ -270,6 +270,12 @@ impl PgCluster {
         self.service.stop();
     }
 
+    /// A file of the cluster's directory (`ca.crt`: the CA that signed the
+    /// server's certificate; `other-ca.crt`: one that did not).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.service.dir.join(name)
+    }
+
     /// A new, empty database of the cluster; its URL.
     pub fn database(&self, name: &str) -> Result<String, Failed> {
         let mut c = postgres::Client::connect(&self.url, postgres::NoTls)
