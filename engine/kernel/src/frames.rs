@@ -51,6 +51,11 @@ const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("run_timer_softirq", Generic::Exception),
     ("expire_timers", Generic::Exception),
     ("run_timersd", Generic::Exception),
+    // 6.3+ timer migration: an idle CPU's timers expired by another CPU.
+    ("timer_expire_remote", Generic::Exception),
+    ("tmigr_handle_remote", Generic::Exception),
+    ("tmigr_handle_remote_up", Generic::Exception),
+    ("tmigr_handle_remote_cpu", Generic::Exception),
     ("run_ksoftirqd", Generic::Exception),
     ("mem_cgroup_out_of_memory", Generic::Alloc),
     ("try_charge_memcg", Generic::Alloc),
