@@ -432,8 +432,14 @@ pub(crate) fn from_pest(
             return if message.contains("stack") {
                 Diagnostic::too_deep(at)
             } else {
-                Diagnostic::new("E011", at, format!("the parser gave up: {message}"))
-                    .help("simplify the expression or split it with `let` bindings")
+                // The call budget ran out somewhere in a backtracking
+                // search: the expression as a whole is the culprit.
+                Diagnostic::new(
+                    "E011",
+                    Span::new(0, src.len()),
+                    format!("the parser gave up: {message}"),
+                )
+                .help("simplify the expression or split it with `let` bindings")
             };
         }
     };

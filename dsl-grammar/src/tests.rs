@@ -454,3 +454,27 @@ fn limits_are_not_hit_by_ordinary_nesting() {
     let nots = format!("{}a", "not ".repeat(60));
     assert!(parse_expr(&nots).is_ok());
 }
+
+/// The parser's call budget is far above what legitimate text needs: a
+/// list of numbers as long as an expression may be parses; nested `group`s
+/// that never close (found by the fuzzer: exponential backtracking) stop
+/// at the budget with E011 over the whole expression, quickly.
+#[test]
+fn call_budget() {
+    let mut big = String::from("count([");
+    while big.len() < crate::MAX_SOURCE_LEN - 16 {
+        big.push_str("12345, ");
+    }
+    big.push_str("1]) > 0");
+    assert!(crate::parse_expr(&big).is_ok());
+    // The fuzzer's input, verbatim.
+    let nested = "-g in group tind in s_kinds by l in group group tind in s_kinds by l in group tind in _kinds by l in group group tkinds by l in group group tind in s_kinds by l in group tind in _kil in group group tind in s_kinds by l in group tind in _kinds by l in group group tkinds by l in group group tind in s_kinds by l in group tind in _kinds by l in group group tind in s_kinds by-l in group tind by l in group grid in s_kinds by l in group tind in _kinds by l in group group tkinds by l in group group tind in s_kinds by l in group tind in _kil in group group tind in s_kinds by l in group tind in _kinds by l in group group tkinds by l in group group tind in s_kinds by l in s_kinds by l in group o--g in n----don- -";
+    let t = std::time::Instant::now();
+    let d = crate::parse_program(nested).unwrap_err();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(d.iter().any(|x| x.code == "E011"), "{d:?}");
+}
