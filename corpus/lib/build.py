@@ -167,17 +167,24 @@ def _capture(cache, name, sdir, recipe, series, release, kdir, tools, module, tm
 
 
 def scenario_check(sdir, t, recipe):
-    """The scenario's own check (`check.py` beside its recipe, a function
-    `check(truth, recipe)` returning problems), for scenarios that keep it
-    there rather than in lib/checks.py."""
+    """The scenario's own check (`check.py` beside its recipe), for scenarios
+    that keep it there rather than in lib/checks.py: `LOG_SHOWS` and
+    `LOG_NEVER`, lists of (pattern, problem) a log record must or must not
+    match, and a function `check(truth, recipe)` returning problems, for
+    what the log alone does not tell; each is optional."""
     path = sdir / "check.py"
     if not path.exists():
         return []
     import importlib.util
+    from checks import log_has
     spec = importlib.util.spec_from_file_location(f"check_{sdir.name.replace('-', '_')}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return list(mod.check(t, recipe))
+    p = [why for pattern, why in getattr(mod, "LOG_SHOWS", ()) if not log_has(t, pattern)]
+    p += [why for pattern, why in getattr(mod, "LOG_NEVER", ()) if log_has(t, pattern)]
+    if hasattr(mod, "check"):
+        p += list(mod.check(t, recipe))
+    return p
 
 
 def probe_kdump_files(cache, entries):

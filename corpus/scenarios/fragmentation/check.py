@@ -1,13 +1,11 @@
 """The dump shows a high-order allocation that failed with memory free."""
-from checks import log_has
-
-
-def check(t, recipe):
-    p = []
-    if not log_has(t, r"VMTRIAGE-READY ringgrow"):
-        p.append("the order-9 allocation never failed")
-    if not log_has(t, r"page allocation failure: order:9"):
-        p.append("the kernel printed no allocation failure")
-    if log_has(t, r"Out of memory|Kernel panic"):
-        p.append("the fragmentation ended in an OOM kill or a panic")
-    return p
+LOG_SHOWS = [
+    (r"VMTRIAGE-READY ringgrow",
+     "the order-9 allocation never failed"),
+    (r"page allocation failure: order:9",
+     "the kernel printed no allocation failure"),
+]
+LOG_NEVER = [
+    (r"Out of memory|Kernel panic",
+     "the fragmentation ended in an OOM kill or a panic"),
+]

@@ -1,6 +1,13 @@
 """The dump shows khungtaskd's report and the panic hung_task_panic made of it,
 with tasks in D waiting on completions, not locks."""
-from checks import fns, log_has
+from checks import fns
+
+LOG_SHOWS = [
+    (r"blocked for more than",
+     "no hung-task warning in the log"),
+    (r"Kernel panic - not syncing: hung_task: blocked tasks",
+     "no hung_task_panic panic in the log"),
+]
 
 
 def check(t, recipe):
@@ -8,8 +15,4 @@ def check(t, recipe):
     waiting = [x for x in t["tasks"] if x["state"] == "D" and fns(x) & {"wait_for_completion", "__wait_for_common"}]
     if len(waiting) < 2:
         p.append(f"only {len(waiting)} D-state tasks waiting on a completion")
-    if not log_has(t, r"blocked for more than"):
-        p.append("no hung-task warning in the log")
-    if not log_has(t, r"Kernel panic - not syncing: hung_task: blocked tasks"):
-        p.append("no hung_task_panic panic in the log")
     return p
