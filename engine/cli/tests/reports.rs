@@ -12,7 +12,8 @@
 //!   `+0x117/0x1000`), and counts of 10 or more (`480 dying tasks`, free
 //!   pages, `pid_max`: masses that depend on timing or on the machine),
 //!   how many soft-lockup reports the watchdog printed and how many tasks a
-//!   CPU had runnable, a kernel thread's CPU or worker number (`kworker/#:#`),
+//!   CPU had runnable, a kernel thread's CPU or worker number (`kworker/#:#`,
+//!   `kworker/u#:#`: which worker of a pool ran which work item),
 //!   the build directory in a path (it sits in the machine's corpus cache),
 //!   bare addresses, measured times and ratios (`5.02 s` as `#.# s`), and
 //!   the tasks a group's sample lists (`PID <task>`: which members it shows
@@ -228,8 +229,13 @@ fn words(line: &str) -> String {
                 }
                 None => w,
             };
+            // `kworker/1:2`, and an unbound pool's `kworker/u4:0`.
+            let numbered = |t: &str| t.starts_with(|c: char| c.is_ascii_digit());
             match w.find('/') {
-                Some(i) if w[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => {
+                Some(i)
+                    if numbered(&w[i + 1..])
+                        || (w[i + 1..].starts_with('u') && numbered(&w[i + 2..])) =>
+                {
                     let tail: String = w[i + 1..]
                         .chars()
                         .map(|c| if c.is_ascii_digit() { '#' } else { c })

@@ -165,6 +165,12 @@ const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("handle_softirqs", Generic::Exception),
     ("__do_softirq", Generic::Exception),
     ("do_softirq", Generic::Exception),
+    // 5.8-5.11 switch to the interrupt stack through these (later kernels
+    // inline it): a softirq run at interrupt exit passes both.
+    ("do_softirq_own_stack", Generic::Exception),
+    ("asm_call_irq_on_stack", Generic::Exception),
+    ("asm_call_sysvec_on_stack", Generic::Exception),
+    ("asm_call_on_stack", Generic::Exception),
     ("common_interrupt", Generic::Exception),
     ("handle_irq_event", Generic::Exception),
     ("handle_edge_irq", Generic::Exception),
