@@ -18,6 +18,11 @@
  *                    callback follows a session's owner pointer, NULL since
  *                    the session was torn down: a NULL dereference at a small
  *                    offset, in softirq context.
+ *   mode=rcusleep  : a kthread (cfg_watch) sleeps inside an RCU read-side
+ *                    section, waiting for a device; another (cfg_push)
+ *                    publishes a new table and waits in synchronize_rcu().
+ *                    On preemptible RCU the grace period waits for the
+ *                    sleeping reader: a stall with no CPU at fault.
  */
 #include <linux/module.h>
 #include <linux/kernel.h>
@@ -31,6 +36,8 @@
 #include <linux/string.h>
 #include <linux/slab.h>
 #include <linux/version.h>
+#include <linux/kthread.h>
+#include <linux/rcupdate.h>
 
 static char *mode = "none";
 module_param(mode, charp, 0444);
@@ -160,6 +167,49 @@ static void sess_setup_fn(struct work_struct *w)
 
 static DECLARE_WORK(sess_setup_work, sess_setup_fn);
 
+/* rcusleep ---------------------------------------------------------------- */
+
+struct cfg_table {
+	int generation;
+	char name[16];
+};
+
+static struct cfg_table __rcu *cfg_current;
+
+static noinline void cfg_refresh_entry(struct cfg_table *t)
+{
+	/* Asks the device for fresh values and waits for the answer: a sleep,
+	 * inside the caller's read-side section. */
+	msleep(600 * 1000);
+}
+
+static int cfg_watch(void *unused)
+{
+	struct cfg_table *t;
+
+	rcu_read_lock();
+	t = rcu_dereference(cfg_current);
+	if (t)
+		cfg_refresh_entry(t);
+	rcu_read_unlock();
+	return 0;
+}
+
+static int cfg_push(void *unused)
+{
+	struct cfg_table *old, *t = kzalloc(sizeof(*t), GFP_KERNEL);
+
+	if (!t)
+		return -ENOMEM;
+	msleep(1000);
+	t->generation = 2;
+	old = rcu_replace_pointer(cfg_current, t, true);
+	/* Waits for every reader of the old table: the sleeping one too. */
+	synchronize_rcu();
+	kfree(old);
+	return 0;
+}
+
 static int __init vmt_variants_init(void)
 {
 	if (!strcmp(mode, "inversion")) {
@@ -176,6 +226,15 @@ static int __init vmt_variants_init(void)
 			return -ENOMEM;
 		timer_setup(&live_session->expiry, sess_expire, 0);
 		schedule_work(&sess_setup_work);
+	} else if (!strcmp(mode, "rcusleep")) {
+		struct cfg_table *t = kzalloc(sizeof(*t), GFP_KERNEL);
+
+		if (!t)
+			return -ENOMEM;
+		t->generation = 1;
+		rcu_assign_pointer(cfg_current, t);
+		kthread_run(cfg_watch, NULL, "cfg_watch");
+		kthread_run(cfg_push, NULL, "cfg_push");
 	} else {
 		pr_err("vmtriage_variants: unknown mode %s\n", mode);
 		return -EINVAL;

@@ -216,7 +216,9 @@ pub struct OopsReport {
     pub tainted: Option<String>,
     /// The first call trace of the report, innermost first.
     pub call_trace: Vec<PrintedFrame>,
-    /// The panic message (`Kernel panic - not syncing: <message>`).
+    /// The panic message (`Kernel panic - not syncing: <message>`); a
+    /// warning's own text (`WARN(cond, "…")` prints it between `cut here`
+    /// and `WARNING:`), None for a bare `WARN_ON()`.
     pub message: Option<String>,
     /// For an OOM kill: the task killed (`Killed process 99 (eater)`).
     pub victim: Option<OopsTask>,
@@ -463,7 +465,15 @@ pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<OopsRepo
 struct Parser {
     out: Vec<OopsReport>,
     cur: Option<Open>,
+    /// The lines after a `cut here` line, until a report starts: a
+    /// `WARN()`'s own text comes before its `WARNING:` line.
+    cut: Option<Vec<String>>,
 }
+
+/// `__warn()` and `BUG()` print it before their report.
+const CUT_HERE: &str = "------------[ cut here ]------------";
+/// A warning's text is a line or two; more is no warning's text.
+const MAX_WARN_TEXT_LINES: usize = 4;
 
 struct Open {
     report: OopsReport,
@@ -503,7 +513,23 @@ impl Parser {
     fn line(&mut self, record: usize, ts: u64, raw: &str) {
         let line = raw.trim_end();
         let t = line.trim_start();
-        if let Some(kind) = headline(t) {
+        let headline = headline(t);
+        let cut = match &headline {
+            Some(_) => self.cut.take(),
+            None => {
+                if t == CUT_HERE {
+                    self.cut = Some(Vec::new());
+                } else if let Some(c) = self.cut.as_mut() {
+                    if c.len() < MAX_WARN_TEXT_LINES && !t.is_empty() {
+                        c.push(t.to_string());
+                    } else {
+                        self.cut = None;
+                    }
+                }
+                None
+            }
+        };
+        if let Some(kind) = headline {
             // The die() line of an oops whose headline came first
             // (`BUG: kernel NULL pointer dereference` … `Oops: 0002 [#1]`;
             // `kernel BUG at` … `invalid opcode: 0000 [#1]`; `list_del
@@ -541,6 +567,9 @@ impl Parser {
                 r.message = t
                     .strip_prefix("Kernel panic - not syncing:")
                     .map(|m| m.trim().to_string());
+            }
+            if matches!(r.kind, OopsKind::Warning { .. }) {
+                r.message = cut.filter(|c| !c.is_empty()).map(|c| c.join(" "));
             }
             self.start(r);
             return;
@@ -1601,6 +1630,33 @@ list_add corruption. prev->next should be next (ffffffffc0a0b040), but was 00000
 WARNING: CPU: 1 PID: 5 at lib/list_debug.c:30 __list_add_valid+0x7a/0xa0
 CPU: 1 PID: 5 Comm: kworker/1:0 Not tainted 6.12.0 #1");
         assert_eq!(r.kind, OopsKind::ListCorruption);
+
+        // WARN()'s text comes between `cut here` and the WARNING line
+        // (6.1's, verbatim); a bare WARN_ON() has none, nor has a BUG().
+        let r = one("\
+------------[ cut here ]------------
+Voluntary context switch within RCU read-side critical section!
+WARNING: CPU: 1 PID: 103 at kernel/rcu/tree_plugin.h:320 rcu_note_context_switch+0x4ee/0x650
+CPU: 1 PID: 103 Comm: cfg_watch Kdump: loaded Tainted: G           OE      6.1.0-57-cloud-amd64 #1  Debian 6.1.192-3");
+        assert_eq!(
+            r.message.as_deref(),
+            Some("Voluntary context switch within RCU read-side critical section!")
+        );
+        let r = one("\
+------------[ cut here ]------------
+WARNING: CPU: 0 PID: 0 at drivers/foo.c:10 foo_timer+0x1/0x2 [foo]");
+        assert_eq!(r.message, None);
+        let r = parse_lines(
+            "------------[ cut here ]------------
+kernel BUG at mm/slub.c:4210!
+invalid opcode: 0000 [#1] SMP PTI
+---[ end trace 0000000000000000 ]---
+some unrelated line
+WARNING: CPU: 0 PID: 1 at drivers/foo.c:10 foo+0x1/0x2"
+                .lines(),
+        );
+        assert_eq!((r.len(), r[0].message.as_deref()), (2, None));
+        assert_eq!(r[1].message, None);
 
         let r = one("\
 WARNING: CPU: 1 PID: 123 at net/core/dev.c:10654 unregister_netdevice_many+0x6d/0x8a0 [foo]

@@ -301,7 +301,7 @@ const REPORT: TypeDecl = TypeDecl {
             report,
             "message",
             Shape::Is(Ty::Str),
-            "a panic's message (`Fatal exception`, `softlockup: hung tasks`…); null for other kinds",
+            "a panic's message (`Fatal exception`, `softlockup: hung tasks`…), a warning's own text (WARN()'s: `Voluntary context switch within RCU read-side critical section!`); null for other kinds and a bare WARN_ON()",
             |_, (_, r), _| super::opt_str(r.message.as_deref())
         ),
         decl_field!(
