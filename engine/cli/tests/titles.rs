@@ -31,6 +31,11 @@ use vmtriage_cli::title::{title, Title};
 ///   in `queued_read_lock_slowpath` (a victim), elsewhere the holder; the
 ///   title names the CPU hog that waits for no lock, `tasklist_holder`, on
 ///   every series.
+/// - null-deref-timer: the timer fires over the idle loop on 5.10 and 6.12
+///   and runs in the `ktimers` thread on RT; 5.10 switches to the interrupt
+///   stack through `asm_call_irq_on_stack` and `do_softirq_own_stack`
+///   (5.8-5.11), 6.x inline; all interrupt and timer machinery, and what
+///   the interrupt stopped is no part of an oops in it.
 /// - PREEMPT_RT: mutexes, rwsems and rwlocks wait in rtmutex code
 ///   (`rt_mutex_slowlock_block`, `rwbase_*`, `rtlock_slowlock_locked`), all
 ///   lock slow paths.
