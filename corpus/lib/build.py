@@ -101,8 +101,16 @@ def build_one(cache, name, sdir, recipe, series, tools, force=False):
             return entries
         except BuildError as e:
             last = e
+            # The next attempt starts from an empty work dir: keep this
+            # attempt's console beside it, to read why it failed.
+            work = cache / "work" / f"{name}.{series}"
+            kept = cache / "work" / f"{name}.{series}.attempt{attempt}.console.log"
+            try:
+                shutil.copy(work / "console.log", kept)
+            except OSError:
+                kept = work / "console.log"
             log(f"{name} on {release}: attempt {attempt} failed: {str(e).splitlines()[0]}"
-                f" (console: {cache / 'work' / f'{name}.{series}' / 'console.log'})")
+                f" (console: {kept})")
     raise BuildError(f"scenario {name} on {release} failed {attempts} times:\n{last}")
 
 
