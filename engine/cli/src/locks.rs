@@ -302,7 +302,12 @@ pub fn locks_text(r: &LocksReport) -> String {
             _ => "unknown (this kind of lock records no owner)".into(),
         };
         let _ = writeln!(s, "  owner: {owner}");
-        if let Some(w) = &l.queued_writer {
+        // The holder of a PREEMPT_RT lock owns its rtmutex too.
+        if let Some(w) = l
+            .queued_writer
+            .as_ref()
+            .filter(|w| l.owner.as_ref().map(|o| &o.task) != Some(&w.task))
+        {
             let _ = writeln!(s, "  first writer in line: {}", task_text(w));
         }
         let _ = writeln!(s, "  waiters ({}):", l.waiters.len());

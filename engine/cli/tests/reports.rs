@@ -21,7 +21,8 @@
 //!   task is caught does too), a zone's free blocks by order and its largest
 //!   free order (where a capture's frees landed), which task the soft-lockup
 //!   watchdog caught and where it spun (a storm's victim or its holder), the
-//!   state a starved kthread was caught in, how many times khungtaskd
+//!   state a starved kthread was caught in, which of many queued writers
+//!   is first in line for a PREEMPT_RT rwlock, how many times khungtaskd
 //!   reported one task, and on a filtered dump the `partial:` warnings and
 //!   the incomplete-evidence marks (which pages makedumpfile dropped);
 //! - kept: comms, states, lock names and states, counts
@@ -367,6 +368,8 @@ fn redact(text: &str) -> String {
         // kthread was caught in.
         let l = if l.contains("soft lockup") || l.contains("Soft lockup on CPU") {
             lockup_task(&l)
+        } else if l.contains("first writer in line ") {
+            first_writer(&l)
         } else if l.trim_start().starts_with("kthread: ") {
             bracket_state(&l)
         } else {
@@ -410,6 +413,18 @@ fn lockup_task(l: &str) -> String {
     l
 }
 
+/// `first writer in line storm (PID)` → `first writer in line <task> (PID)`.
+fn first_writer(l: &str) -> String {
+    let mut l = l.to_string();
+    if let Some(i) = l.find("first writer in line ") {
+        let from = i + "first writer in line ".len();
+        if let Some(j) = l[from..].find(" (PID)") {
+            l.replace_range(from..from + j, "<task>");
+        }
+    }
+    l
+}
+
 /// `kthread: PID rcu_preempt [R]  <stack>` → `[?]`.
 fn bracket_state(l: &str) -> String {
     match (l.find(" ["), l.find("]  ")) {
@@ -428,6 +443,7 @@ fn redaction() {
       115 storm [R]  percpu_down_read
       … and 477 more
     lock: rw_semaphore mm_struct.mmap_lock of faulter (100): 1 reader, 7 waiters at 0xffff8cee41f631f0
+    lock: PREEMPT_RT rwlock tasklist_lock: 1 reader, writer waiting, first writer in line insmod (271), 481 waiters
       process 105: 636 tasks — forkstorm (105) [S], …
     soft lockup report: [   14.670645] watchdog: BUG: soft lockup - CPU#3 stuck for 10s! [storm:117]
     RIP: [    5.717581] RIP: 0010:vmt_init+0x117/0x1000 [vmtriage_scen]
@@ -443,6 +459,7 @@ fn redaction() {
           PID storm [R]  <stack>
           … and N more
         lock: rw_semaphore mm_struct.mmap_lock of faulter (PID): 1 reader, 7 waiters at 0xADDR
+        lock: PREEMPT_RT rwlock tasklist_lock: 1 reader, writer waiting, first writer in line <task> (PID), N waiters
           process PID: N tasks — forkstorm (PID) [S], …
         soft lockup report: [TIME] watchdog: BUG: soft lockup - CPU## stuck for #s! [<task>:#]
         RIP: [TIME] RIP: #:vmt_init+0xADDR/0xADDR [vmtriage_scen]
