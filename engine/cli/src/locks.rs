@@ -302,12 +302,7 @@ pub fn locks_text(r: &LocksReport) -> String {
             _ => "unknown (this kind of lock records no owner)".into(),
         };
         let _ = writeln!(s, "  owner: {owner}");
-        // The holder of a PREEMPT_RT lock owns its rtmutex too.
-        if let Some(w) = l
-            .queued_writer
-            .as_ref()
-            .filter(|w| l.owner.as_ref().map(|o| &o.task) != Some(&w.task))
-        {
+        if let Some(w) = &l.queued_writer {
             let _ = writeln!(s, "  first writer in line: {}", task_text(w));
         }
         let _ = writeln!(s, "  waiters ({}):", l.waiters.len());

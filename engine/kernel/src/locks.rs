@@ -274,8 +274,8 @@ pub struct LockState {
     /// An rwsem marked reader-owned (the owner field is then a hint only).
     pub reader_owned: bool,
     /// PREEMPT_RT rwlock/rwsem: the writer holding the inner rtmutex while it
-    /// waits for readers to leave (or holds the lock). Other writers and
-    /// readers queue behind it.
+    /// waits for readers to leave (None once it holds the lock: it is then
+    /// the `owner`). Other writers and readers queue behind it.
     pub queued_writer: Option<u64>,
     /// The raw counter word (cnts, count, owner or val), for reports.
     pub raw: u64,
@@ -479,6 +479,9 @@ impl Kernel {
             s.owner = None;
             s.owner_recorded = n == 0;
         } else if r == WRITER_BIAS {
+            // The writer is in: it holds the rtmutex as the lock's owner,
+            // not as a writer in line.
+            s.queued_writer = None;
             s.readers = Some(0);
             s.writer_locked = Some(true);
             s.writer_waiting = Some(false);

@@ -230,13 +230,7 @@ impl LockFact {
         if st.writer_waiting == Some(true) {
             parts.push("writer waiting".into());
         }
-        // On PREEMPT_RT the writer that holds the lock also owns its
-        // rtmutex: "first in line" says something only of another task.
-        if let Some(w) = st
-            .queued_writer
-            .as_ref()
-            .filter(|w| st.owner.as_ref().map(|o| o.pid) != Some(w.pid))
-        {
+        if let Some(w) = &st.queued_writer {
             parts.push(format!("first writer in line {}", w.mention()));
         }
         if st.waiters > 0 {
