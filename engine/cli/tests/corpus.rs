@@ -155,7 +155,8 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
         problems.push(format!("uptime_ns {uptime} != {}", g["uptime_ns"]));
     }
     // tasklist_lock through the lock model: a qrwlock's cnts, or on
-    // PREEMPT_RT the rwbase reader count and its rtmutex's owner word.
+    // PREEMPT_RT the rwbase reader count and its rtmutex's owner word (the
+    // writer in line, or the owner once the writer is in).
     let tl = &g["tasklist_lock"];
     match k.global("tasklist_lock").and_then(|l| k.lock_state(&l)) {
         Err(err) => problems.push(format!("tasklist_lock: {err}")),
@@ -167,7 +168,7 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             .ok();
             if !st.rt
                 || st.raw != num(&tl["readers"])
-                || st.queued_writer.unwrap_or(0) != owner.unwrap_or(1) & !1
+                || st.queued_writer.or(st.owner).unwrap_or(0) != owner.unwrap_or(1) & !1
             {
                 problems.push(format!("tasklist_lock {st:?} != {tl}"));
             }
