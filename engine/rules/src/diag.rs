@@ -61,6 +61,10 @@ pub enum Code {
     /// C010: a string or list the rule builds from its own parts could grow
     /// beyond `check::MAX_BUILT_SIZE`.
     ValueTooLarge,
+    /// C011: an operator applied to operand types none of its declarations
+    /// takes (`version >= int`, `-"x"`, indexing a task), or a `sort`/`group`
+    /// key of a type without an order.
+    OperatorMismatch,
     /// H001: a helper file does not compile.
     HelperCompile,
     /// H002: a helper file breaks a limit of the sandbox when it is compiled
@@ -93,6 +97,7 @@ impl Code {
         Code::UnusedParam,
         Code::RegexTooLarge,
         Code::ValueTooLarge,
+        Code::OperatorMismatch,
         Code::HelperCompile,
         Code::HelperTooLarge,
     ];
@@ -122,6 +127,7 @@ impl Code {
             Code::UnusedParam => "C008",
             Code::RegexTooLarge => "C009",
             Code::ValueTooLarge => "C010",
+            Code::OperatorMismatch => "C011",
             Code::HelperCompile => "H001",
             Code::HelperTooLarge => "H002",
         }
