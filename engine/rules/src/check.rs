@@ -446,7 +446,25 @@ impl Checker<'_> {
         if op == BinOp::Matches {
             self.regex_lit(rhs);
         }
-        self.operator(Op::Binary(op), &[a, b], span)
+        let (op, tys) = (Op::Binary(op), [a, b]);
+        if operators::result_type(op, &tys).is_some() {
+            self.constant(op, &[lhs, rhs], span);
+        }
+        self.operator(op, &tys, span)
+    }
+
+    /// An operation that fails whatever the dump (`1 / 0`, a constant
+    /// overflow): an error now rather than on every dump.
+    fn constant(&mut self, op: Op, operands: &[&Expr], span: Span) {
+        if let Some(msg) = operators::constant_error(op, operands, span) {
+            self.find(
+                Code::ConstantError,
+                "this operation always fails".into(),
+                msg,
+                Some("it would stop the rule with an error on every dump: ints are 64-bit, and a divisor must not be 0".into()),
+                span,
+            );
+        }
     }
 
     /// Types the key of `sort`, `top` or `group` (`what`): a type with an
@@ -638,7 +656,11 @@ impl Checker<'_> {
             ExprKind::Call { func, args } => self.call_expr(func, args, span),
             ExprKind::Unary { op, expr } => {
                 let t = self.expr(expr);
-                self.operator(Op::Unary(*op), &[t], span)
+                let (op, tys) = (Op::Unary(*op), [t]);
+                if operators::result_type(op, &tys).is_some() {
+                    self.constant(op, &[expr], span);
+                }
+                self.operator(op, &tys, span)
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
             ExprKind::Where { coll, cond } => {

@@ -65,6 +65,9 @@ pub enum Code {
     /// takes (`version >= int`, `-"x"`, indexing a task), or a `sort`/`group`
     /// key of a type without an order.
     OperatorMismatch,
+    /// C012: an operation on constants that fails whatever the dump (a
+    /// division by a literal zero, a constant overflow).
+    ConstantError,
     /// H001: a helper file does not compile.
     HelperCompile,
     /// H002: a helper file breaks a limit of the sandbox when it is compiled
@@ -98,6 +101,7 @@ impl Code {
         Code::RegexTooLarge,
         Code::ValueTooLarge,
         Code::OperatorMismatch,
+        Code::ConstantError,
         Code::HelperCompile,
         Code::HelperTooLarge,
     ];
@@ -128,6 +132,7 @@ impl Code {
             Code::RegexTooLarge => "C009",
             Code::ValueTooLarge => "C010",
             Code::OperatorMismatch => "C011",
+            Code::ConstantError => "C012",
             Code::HelperCompile => "H001",
             Code::HelperTooLarge => "H002",
         }

@@ -47,6 +47,7 @@ broken!(negate_string, "negate-string.yaml", "C011", 6);
 broken!(sort_by_list, "sort-by-list.yaml", "C011", 6);
 broken!(index_task, "index-task.yaml", "C011", 7);
 broken!(version_vs_int, "version-vs-int.yaml", "C011", 6);
+broken!(division_by_zero, "division-by-zero.yaml", "C012", 6);
 broken!(unknown_param, "unknown-param.yaml", "C005", 8);
 broken!(bad_severity, "bad-severity.yaml", "R004", 3);
 broken!(missing_id, "missing-id.yaml", "R003", 1);

@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use vmtriage_dsl::ast::{BinOp, Span, UnOp};
+use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, Span, UnOp};
 
 use super::{fail, Shape, R};
 use crate::eval::{truthy, EvalError, Evaluator, Num};
@@ -1019,6 +1019,52 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.symbol())
     }
+}
+
+/// The value of a constant expression: numbers written in the rule and the
+/// operators on them; None for anything else, or when it fails (the error
+/// is its innermost operation's).
+fn constant(ev: &mut Evaluator<'_, 'static>, e: &Expr) -> Option<Value<'static>> {
+    let (op, operands): (Op, Vec<&Expr>) = match &e.kind {
+        ExprKind::Int(i) => return Some(Value::Int(*i)),
+        ExprKind::Float(f) => return Some(Value::Float(*f)),
+        ExprKind::Unary { op, expr } => (Op::Unary(*op), vec![expr]),
+        ExprKind::Binary { op, lhs, rhs } => (Op::Binary(*op), vec![lhs, rhs]),
+        _ => return None,
+    };
+    let vals = operands
+        .iter()
+        .map(|x| constant(ev, x))
+        .collect::<Option<Vec<_>>>()?;
+    let spans: Vec<Span> = operands.iter().map(|x| x.span).collect();
+    apply(ev, op, &vals, &spans, e.span).ok()
+}
+
+/// The error an operation always gives whatever the dump (`1 / 0`,
+/// `9223372036854775807 + 1`), found before a dump is open: `operands` are
+/// all constants, or the divisor is a literal zero.
+pub fn constant_error(op: Op, operands: &[&Expr], span: Span) -> Option<String> {
+    let params = std::collections::BTreeMap::new();
+    let helpers = crate::helpers::RhaiHelpers::empty();
+    let mut ev = Evaluator::detached(&params, &helpers);
+    let vals: Vec<Option<Value<'static>>> = operands.iter().map(|e| constant(&mut ev, e)).collect();
+    let zero = match vals.get(1) {
+        Some(Some(Value::Int(0))) => true,
+        Some(Some(Value::Float(z))) => *z == 0.0,
+        _ => false,
+    };
+    if zero && matches!(op, Op::Binary(BinOp::Div | BinOp::Mod)) {
+        return Some(format!(
+            "`{op}` by 0: division by zero, whatever the dividend"
+        ));
+    }
+    let vals = vals.into_iter().collect::<Option<Vec<_>>>()?;
+    // Operands no overload takes are the checker's type error, not this.
+    dispatch(&ev, op, &vals)?;
+    let spans: Vec<Span> = operands.iter().map(|x| x.span).collect();
+    apply(&mut ev, op, &vals, &spans, span)
+        .err()
+        .map(|e| e.message)
 }
 
 /// A type `sort`, `top`, `group`, `min`, `max` and `unique` take as a key.

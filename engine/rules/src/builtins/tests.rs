@@ -488,3 +488,48 @@ fn overflow_and_division_by_zero_are_errors_of_the_rule() {
         }
     }
 }
+
+/// What fails whatever the dump is refused before one is open, with the
+/// evaluator's own words.
+#[test]
+fn constant_operations_that_always_fail_are_refused_by_the_checker() {
+    for (expr, label) in [
+        (
+            "count(tasks) / 0",
+            "`/` by 0: division by zero, whatever the dividend",
+        ),
+        (
+            "count(tasks) % 0.0",
+            "`%` by 0: division by zero, whatever the dividend",
+        ),
+        (
+            "9223372036854775807 + 1",
+            "9223372036854775807 + 1 overflows a 64-bit integer",
+        ),
+        (
+            "(-9223372036854775807 - 1) / -1",
+            "-9223372036854775808 / -1 overflows a 64-bit integer",
+        ),
+        (
+            "-0x8000000000000000",
+            "-(-9223372036854775808) overflows a 64-bit integer",
+        ),
+        ("1e308 * 10", "1e308 * 10 overflows a float"),
+    ] {
+        let ds = check_expr(expr);
+        assert_eq!(ds.len(), 1, "{expr}: {}", rendered(&ds));
+        assert_eq!(ds[0].code, Code::ConstantError, "{expr}: {}", rendered(&ds));
+        assert_eq!(ds[0].label, label, "{expr}");
+        assert_eq!(ds[0].line_col().0, 6, "{expr}");
+    }
+    for fits in [
+        "9223372036854775806 + 1",
+        "-9223372036854775807 - 1",
+        "0x8000000000000000 % -1",
+        "count(tasks) / 2",
+        "1.5 / 0.5",
+    ] {
+        let ds = check_expr(fits);
+        assert!(ds.is_empty(), "{fits}: {}", rendered(&ds));
+    }
+}
