@@ -83,7 +83,7 @@ impl Outcome {
     /// In words, for the schema.
     pub fn doc(self) -> &'static str {
         match self {
-            Outcome::Null => "may be null",
+            Outcome::Null => "null past the end",
             Outcome::Overflow => "error on overflow",
             Outcome::DivisionByZero => "error on division by zero",
             Outcome::NotAVersion => "error if the string is no version",
@@ -406,7 +406,7 @@ pub static OPERATORS: &[Operator] = &[
             Overload {
                 operands: &[Shape::List(&ELEM), INT],
                 result: ELEM,
-                doc: "the element at i, counted from 0 (from the end if negative; null past the end)",
+                doc: "the element at i, counted from 0 (from the end if negative)",
                 outcomes: &[Outcome::Null],
                 eval: |ev, o| {
                     let l = ev.as_list(o.get(0)?.clone(), o.span(0))?;
