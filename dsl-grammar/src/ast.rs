@@ -79,6 +79,27 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// As a rule writes it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "or",
+            BinOp::And => "and",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::In => "in",
+            BinOp::Matches => "matches",
+        }
+    }
+
     /// The operators that compare (and so do not chain: `a < b < c`).
     pub fn is_comparison(self) -> bool {
         matches!(

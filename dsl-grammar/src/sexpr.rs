@@ -31,26 +31,6 @@ impl Program {
     }
 }
 
-fn binop(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Or => "or",
-        BinOp::And => "and",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Mod => "%",
-        BinOp::In => "in",
-        BinOp::Matches => "matches",
-    }
-}
-
 fn write_list(s: &mut String, items: &[&Expr]) {
     for e in items {
         s.push(' ');
@@ -112,7 +92,7 @@ fn write_expr(s: &mut String, e: &Expr) {
             s.push(')');
         }
         ExprKind::Binary { op, lhs, rhs } => {
-            write!(s, "({}", binop(*op)).unwrap();
+            write!(s, "({}", op.symbol()).unwrap();
             write_list(s, &[lhs, rhs]);
             s.push(')');
         }

@@ -241,6 +241,13 @@ fn model_section() -> String {
         b += &row(f.name, f.signatures().join(" | "), f.doc);
     }
     b += "</table>\n";
+    b += "<h3>Operators</h3>\n<table>\n";
+    for o in builtins::operators::OPERATORS {
+        for ov in o.overloads {
+            b += &row(o.op.symbol(), ov.signature(o.op), ov.doc);
+        }
+    }
+    b += "</table>\n";
     b
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Ident, Span, Stmt};
 
+use crate::builtins::operators::{self, Op};
 use crate::builtins::{self, Function, Shape};
 use crate::diag::Code;
 use crate::rule::{MessagePart, ParamValue, Rule};
@@ -391,92 +392,99 @@ impl Checker<'_> {
         Ty::Any
     }
 
-    /// Types an operator's operands and result.
+    /// Types an operator applied to operands of these types, from its
+    /// declarations ([`operators::OPERATORS`]); none taking them is an error
+    /// at the expression.
+    fn operator(&mut self, op: Op, tys: &[Ty], span: Span) -> Ty {
+        if let Some(t) = operators::result_type(op, tys) {
+            return t;
+        }
+        let nouns: Vec<String> = tys.iter().map(a_ty).collect();
+        let (title, label) = match (op, nouns.as_slice()) {
+            (Op::Index, [a, i]) => (
+                format!("cannot index {a} with {i}"),
+                format!("indexing {a}"),
+            ),
+            (Op::Binary(BinOp::In), [a, _]) => match &tys[1] {
+                Ty::List(e) | Ty::Group(e) => (
+                    format!("`in` compares {a} with {} by `==`", a_ty(e)),
+                    format!("{a} is never equal to {}", a_ty(e)),
+                ),
+                _ => (
+                    format!("`in` looks into a list, not {}", nouns[1]),
+                    format!("{} is no list", nouns[1]),
+                ),
+            },
+            (Op::Binary(BinOp::Eq | BinOp::Ne), [a, b]) => (
+                format!("`{op}` does not take {a} and {b}"),
+                format!("{a} is never equal to {b}"),
+            ),
+            (_, [a, b]) => (
+                format!("`{op}` does not take {a} and {b}"),
+                format!("{a} {op} {b}"),
+            ),
+            (_, v) => (
+                format!("`{op}` does not take {}", v.join(" and ")),
+                format!("`{op}` on {}", v.join(" and ")),
+            ),
+        };
+        let help = operators::operator(op).help;
+        self.find(
+            Code::OperatorMismatch,
+            title,
+            label,
+            (!help.is_empty()).then(|| help.to_string()),
+            span,
+        );
+        Ty::Any
+    }
+
+    /// Types `a OP b`.
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, span: Span) -> Ty {
         let a = self.expr(lhs);
         let b = self.expr(rhs);
-        match op {
-            BinOp::Or | BinOp::And => Ty::Bool,
-            BinOp::Eq | BinOp::Ne => {
-                let comparable = |x: &Ty, y: &Ty| {
-                    matches!(x, Ty::Any | Ty::Object | Ty::Null)
-                        || matches!(y, Ty::Any | Ty::Object | Ty::Null)
-                        || x == y
-                        || (x.is_numeric() && y.is_numeric())
-                        || matches!(
-                            (x, y),
-                            (Ty::Version, Ty::Str)
-                                | (Ty::Str, Ty::Version)
-                                | (Ty::Lock, Ty::Str)
-                                | (Ty::Str, Ty::Lock)
-                        )
-                };
-                if !comparable(&a, &b) {
-                    self.find(
-                        Code::TypeMismatch,
-                        "type mismatch".into(),
-                        format!("comparing a {a} with a {b} is always false"),
-                        Some("compare values of the same type".into()),
-                        span,
-                    );
-                }
-                Ty::Bool
-            }
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let ok = |t: &Ty| t.is_numeric() || matches!(t, Ty::Str | Ty::Version);
-                if !ok(&a)
-                    || !ok(&b)
-                    || (a == Ty::Str && b.is_numeric() && b != Ty::Any && b != Ty::Object)
-                    || (b == Ty::Str && a.is_numeric() && a != Ty::Any && a != Ty::Object)
-                {
-                    self.find(
-                        Code::TypeMismatch,
-                        "type mismatch".into(),
-                        format!("cannot order a {a} and a {b}"),
-                        Some("`<`, `>` compare numbers, strings or versions".into()),
-                        span,
-                    );
-                }
-                Ty::Bool
-            }
-            BinOp::In => {
-                self.expect_list(b, rhs.span, "`in`");
-                Ty::Bool
-            }
-            BinOp::Matches => {
-                if !matches!(a, Ty::Str | Ty::Any | Ty::Object | Ty::Null) {
-                    self.find(
-                        Code::TypeMismatch,
-                        "type mismatch".into(),
-                        format!("`matches` needs a string, this is a {a}"),
-                        None,
-                        lhs.span,
-                    );
-                }
-                self.regex_lit(rhs);
-                Ty::Bool
-            }
-            _ => {
-                for (t, s) in [(&a, lhs.span), (&b, rhs.span)] {
-                    if !(t.is_numeric() || (op == BinOp::Add && *t == Ty::Str)) {
-                        self.find(
-                            Code::TypeMismatch,
-                            "type mismatch".into(),
-                            format!("arithmetic on a {t}"),
-                            None,
-                            s,
-                        );
-                    }
-                }
-                if a == Ty::Float || b == Ty::Float {
-                    Ty::Float
-                } else if a == Ty::Str {
-                    Ty::Str
-                } else {
-                    Ty::Int
-                }
-            }
+        if op == BinOp::Matches {
+            self.regex_lit(rhs);
         }
+        let (op, tys) = (Op::Binary(op), [a, b]);
+        if operators::result_type(op, &tys).is_some() {
+            self.constant(op, &[lhs, rhs], span);
+        }
+        self.operator(op, &tys, span)
+    }
+
+    /// An operation that fails whatever the dump (`1 / 0`, a constant
+    /// overflow): an error now rather than on every dump.
+    fn constant(&mut self, op: Op, operands: &[&Expr], span: Span) {
+        if let Some(msg) = operators::constant_error(op, operands, span) {
+            self.find(
+                Code::ConstantError,
+                "this operation always fails".into(),
+                msg,
+                Some("it would stop the rule with an error on every dump: ints are 64-bit, and a divisor must not be 0".into()),
+                span,
+            );
+        }
+    }
+
+    /// Types the key of `sort`, `top` or `group` (`what`): a type with an
+    /// order ([`operators::SORT_KEYS`]).
+    fn sort_key(&mut self, key: &Expr, what: &str) -> Ty {
+        let t = self.expr(key);
+        if !operators::is_key_type(&t) {
+            let keys: Vec<&str> = operators::SORT_KEYS.iter().map(|k| k.name).collect();
+            self.find(
+                Code::OperatorMismatch,
+                format!("cannot {what} by {}", a_ty(&t)),
+                format!("{} has no order", a_ty(&t)),
+                Some(format!(
+                    "{what} by {}; a list by its size: `count(x)`",
+                    keys.join(", ")
+                )),
+                key.span,
+            );
+        }
+        t
     }
 
     /// An upper bound of the size of what `e` builds (see `MAX_BUILT_SIZE`).
@@ -642,20 +650,17 @@ impl Checker<'_> {
             }
             ExprKind::Index { base, index } => {
                 let b = self.expr(base);
-                self.expr(index);
-                match b {
-                    Ty::List(x) => *x,
-                    _ => Ty::Object,
-                }
+                let i = self.expr(index);
+                self.operator(Op::Index, &[b, i], span)
             }
             ExprKind::Call { func, args } => self.call_expr(func, args, span),
-            ExprKind::Unary { expr, .. } => {
+            ExprKind::Unary { op, expr } => {
                 let t = self.expr(expr);
-                if t == Ty::Bool {
-                    Ty::Bool
-                } else {
-                    t
+                let (op, tys) = (Op::Unary(*op), [t]);
+                if operators::result_type(op, &tys).is_some() {
+                    self.constant(op, &[expr], span);
                 }
+                self.operator(op, &tys, span)
             }
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
             ExprKind::Where { coll, cond } => {
@@ -686,7 +691,7 @@ impl Checker<'_> {
                 let c = self.expr(coll);
                 let el = self.expect_list(c, coll.span, "`group`");
                 self.elems.push(el.clone());
-                let kt = self.expr(key);
+                let kt = self.sort_key(key, "group");
                 self.elems.pop();
                 if let Some(h) = having {
                     if let Some(n) = name {
@@ -703,12 +708,21 @@ impl Checker<'_> {
             }
             ExprKind::Sort { coll, key, .. } | ExprKind::Top { coll, key, .. } => {
                 if let ExprKind::Top { n, .. } = &e.kind {
-                    self.expr(n);
+                    let t = self.expr(n);
+                    if !matches!(t, Ty::Int | Ty::Any | Ty::Object | Ty::Null) {
+                        self.find(
+                            Code::TypeMismatch,
+                            "type mismatch".into(),
+                            format!("`top` needs a count (an int), this is {}", a_ty(&t)),
+                            Some("write `top 3 of xs by k`".into()),
+                            n.span,
+                        );
+                    }
                 }
                 let c = self.expr(coll);
                 let el = self.expect_list(c, coll.span, "sorting");
                 self.elems.push(el.clone());
-                self.expr(key);
+                self.sort_key(key, "sort");
                 self.elems.pop();
                 Ty::list(el)
             }

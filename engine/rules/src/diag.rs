@@ -61,6 +61,13 @@ pub enum Code {
     /// C010: a string or list the rule builds from its own parts could grow
     /// beyond `check::MAX_BUILT_SIZE`.
     ValueTooLarge,
+    /// C011: an operator applied to operand types none of its declarations
+    /// takes (`version >= int`, `-"x"`, indexing a task), or a `sort`/`group`
+    /// key of a type without an order.
+    OperatorMismatch,
+    /// C012: an operation on constants that fails whatever the dump (a
+    /// division by a literal zero, a constant overflow).
+    ConstantError,
     /// H001: a helper file does not compile.
     HelperCompile,
     /// H002: a helper file breaks a limit of the sandbox when it is compiled
@@ -93,6 +100,8 @@ impl Code {
         Code::UnusedParam,
         Code::RegexTooLarge,
         Code::ValueTooLarge,
+        Code::OperatorMismatch,
+        Code::ConstantError,
         Code::HelperCompile,
         Code::HelperTooLarge,
     ];
@@ -122,6 +131,8 @@ impl Code {
             Code::UnusedParam => "C008",
             Code::RegexTooLarge => "C009",
             Code::ValueTooLarge => "C010",
+            Code::OperatorMismatch => "C011",
+            Code::ConstantError => "C012",
             Code::HelperCompile => "H001",
             Code::HelperTooLarge => "H002",
         }

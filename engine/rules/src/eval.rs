@@ -9,9 +9,10 @@ use kmodel::Object;
 use regex::Regex;
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Quantifier, Span, Stmt, UnOp};
 
+use crate::builtins::operators::{self, Op};
 use crate::builtins::{self, Args};
 use crate::model::Model;
-use crate::rule::{cmp_versions, parse_version, ParamValue};
+use crate::rule::ParamValue;
 use crate::value::{GroupVal, Key, Value};
 
 /// A run-time error of one rule on one dump, with where in the expression.
@@ -119,7 +120,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         self.elems.last()
     }
 
-    fn spend(&self, n: u64, span: Span) -> Result<(), EvalError> {
+    pub(crate) fn spend(&self, n: u64, span: Span) -> Result<(), EvalError> {
         let b = self.budget.get();
         if b < n {
             return err(
@@ -269,7 +270,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             ExprKind::Index { base, index } => {
                 let b = self.eval(base)?;
                 let i = self.eval(index)?;
-                self.index(b, i, span)
+                operators::apply(self, Op::Index, &[b, i], &[base.span, index.span], span)
             }
             ExprKind::Call { func, args } => self.call(&func.name, args, span),
             ExprKind::Unary { op, expr } => self.unary(*op, expr, span),
@@ -305,17 +306,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         }
     }
 
-    /// `not x`, `-x`.
+    /// `not x`, `-x`: as [`operators`] declares them.
     fn unary(&mut self, op: UnOp, expr: &Expr, span: Span) -> R<'k> {
         let v = self.eval(expr)?;
-        Ok(match op {
-            UnOp::Not => Value::Bool(!truthy(&v)),
-            UnOp::Neg => match self.num(&v, span)? {
-                Num::I(i) => Value::Int(i.wrapping_neg()),
-                Num::F(f) => Value::Float(-f),
-                Num::Null => Value::Null,
-            },
-        })
+        operators::apply(self, Op::Unary(op), &[v], &[expr.span], span)
     }
 
     /// `COLL where COND`.
@@ -414,14 +408,23 @@ impl<'m, 'k> Evaluator<'m, 'k> {
 
     /// `top N COLL by KEY`: the N largest, largest first.
     fn top(&mut self, n: &Expr, coll: &Expr, key: &Expr, span: Span) -> R<'k> {
-        let n = match self.eval(n)? {
-            Value::Int(i) if i >= 0 => i as usize,
-            other => {
-                return err(
-                    n.span,
-                    format!("top needs a count, not {}", other.type_name()),
-                )
-            }
+        let v = self.eval(n)?;
+        // A kernel object that is a number counts too, as the checker allows.
+        let count = match &v {
+            Value::Int(_) | Value::Obj(_) => match self.num(&v, n.span) {
+                Ok(Num::I(i)) => usize::try_from(i).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(n) = count else {
+            return err(
+                n.span,
+                format!(
+                    "top needs a count (an int of at least 0), not {}",
+                    short_value(&v)
+                ),
+            );
         };
         let mut v = self.keyed(coll, key, span)?;
         v.sort_by(|a, b| b.0.cmp(&a.0));
@@ -444,35 +447,14 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         Ok(v)
     }
 
+    /// A value's sort and group key (`operators::SORT_KEYS`).
     pub(crate) fn key(&self, v: &Value<'k>, span: Span) -> Result<Key, EvalError> {
-        Ok(match v {
-            Value::Null => Key::Null,
-            Value::Bool(b) => Key::Bool(*b),
-            Value::Int(i) => Key::Int(*i),
-            Value::Float(f) => Key::Int(*f as i64),
-            Value::Str(s) => Key::Str(s.to_string()),
-            Value::Task(i) => Key::Task(*i),
-            Value::Lock(l) => Key::Addr(l.address),
-            Value::Obj(o) => match self.scalar(o) {
-                Some(i) => Key::Int(i),
-                None => Key::Addr(o.addr),
-            },
-            Value::Cpu(i)
-            | Value::Zone(i)
-            | Value::Module(i)
-            | Value::Record(i)
-            | Value::Pool(i)
-            | Value::Report(i)
-            | Value::Memcg(i)
-            | Value::Slab(i) => Key::Int(*i as i64),
-            Value::File(t, f) => Key::Other(format!("file {t}/{f}")),
-            Value::Version(v) => Key::Other(format!("{v:?}")),
-            other => {
-                return err(
-                    span,
-                    format!("cannot group or sort by a {}", other.type_name()),
-                )
-            }
+        operators::key_of(self, v).ok_or_else(|| EvalError {
+            message: format!(
+                "cannot sort or group by a {}: it has no order",
+                v.type_name()
+            ),
+            span,
         })
     }
 
@@ -577,30 +559,6 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 None => return Ok(None),
             },
         }))
-    }
-
-    fn index(&mut self, b: Value<'k>, i: Value<'k>, span: Span) -> R<'k> {
-        match (&b, &i) {
-            (Value::List(l), Value::Int(n)) => {
-                let n = if *n < 0 { l.len() as i64 + n } else { *n };
-                Ok(l.get(n as usize).cloned().unwrap_or(Value::Null))
-            }
-            (Value::Obj(o), Value::Int(n)) => {
-                o.index(*n as u64).map(Value::Obj).map_err(|e| EvalError {
-                    message: e.to_string(),
-                    span,
-                })
-            }
-            (Value::Obj(o), Value::Str(s)) => o.member(s).map(Value::Obj).map_err(|e| EvalError {
-                message: e.to_string(),
-                span,
-            }),
-            (Value::Null, _) => Ok(Value::Null),
-            _ => err(
-                span,
-                format!("cannot index a {} with a {}", b.type_name(), i.type_name()),
-            ),
-        }
     }
 
     fn function_names(&self, s: &Value<'k>, span: Span) -> Result<Vec<String>, EvalError> {
@@ -744,148 +702,17 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    fn eq(&self, a: &Value<'k>, b: &Value<'k>, span: Span) -> Result<bool, EvalError> {
-        Ok(match (a, b) {
-            (Value::Null, Value::Null) => true,
-            (Value::Null, _) | (_, Value::Null) => false,
-            (Value::Str(x), Value::Str(y)) => x == y,
-            (Value::Version(x), Value::Str(y)) | (Value::Str(y), Value::Version(x)) => {
-                parse_version(y)
-                    .map(|y| cmp_versions(x, &y).is_eq())
-                    .unwrap_or(false)
-            }
-            (Value::Lock(l), Value::Obj(o)) | (Value::Obj(o), Value::Lock(l)) => {
-                l.address == o.addr
-            }
-            (Value::Lock(l), Value::Lock(m)) => l.address == m.address,
-            (Value::Lock(l), Value::Str(s)) | (Value::Str(s), Value::Lock(l)) => {
-                l.name.as_deref() == Some(&**s)
-            }
-            (Value::Task(x), Value::Task(y)) => x == y,
-            (Value::Obj(x), Value::Obj(y)) => match (self.scalar(x), self.scalar(y)) {
-                (Some(p), Some(q)) => p == q,
-                _ => x.addr == y.addr,
-            },
-            (Value::Bool(x), Value::Bool(y)) => x == y,
-            _ => match (self.num(a, span), self.num(b, span)) {
-                (Ok(x), Ok(y)) => x.cmp(&y) == Some(std::cmp::Ordering::Equal),
-                _ => false,
-            },
-        })
-    }
-
+    /// `a OP b`: `and` and `or` stop at a left side that decides; every
+    /// operator is applied as [`operators`] declares it.
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, span: Span) -> R<'k> {
-        if op == BinOp::And {
-            let a = self.eval(lhs)?;
-            return if !truthy(&a) {
-                Ok(Value::Bool(false))
-            } else {
-                Ok(Value::Bool(truthy(&self.eval(rhs)?)))
-            };
-        }
-        if op == BinOp::Or {
-            let a = self.eval(lhs)?;
-            return if truthy(&a) {
-                Ok(Value::Bool(true))
-            } else {
-                Ok(Value::Bool(truthy(&self.eval(rhs)?)))
-            };
-        }
         let a = self.eval(lhs)?;
+        match op {
+            BinOp::And if !truthy(&a) => return Ok(Value::Bool(false)),
+            BinOp::Or if truthy(&a) => return Ok(Value::Bool(true)),
+            _ => {}
+        }
         let b = self.eval(rhs)?;
-        Ok(match op {
-            BinOp::Eq => Value::Bool(self.eq(&a, &b, span)?),
-            BinOp::Ne => Value::Bool(!self.eq(&a, &b, span)?),
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let ord = match (&a, &b) {
-                    (Value::Null, _) | (_, Value::Null) => return Ok(Value::Bool(false)),
-                    (Value::Version(x), Value::Str(y)) => {
-                        let y = parse_version(y).ok_or_else(|| EvalError {
-                            message: format!("`{y}` is not a version"),
-                            span: rhs.span,
-                        })?;
-                        Some(cmp_versions(x, &y))
-                    }
-                    (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
-                    _ => self.num(&a, lhs.span)?.cmp(&self.num(&b, rhs.span)?),
-                };
-                let Some(o) = ord else {
-                    return Ok(Value::Bool(false));
-                };
-                Value::Bool(match op {
-                    BinOp::Lt => o.is_lt(),
-                    BinOp::Le => o.is_le(),
-                    BinOp::Gt => o.is_gt(),
-                    _ => o.is_ge(),
-                })
-            }
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-                if let (BinOp::Add, Value::Str(x), Value::Str(y)) = (op, &a, &b) {
-                    if (x.len() + y.len()) as u64 > crate::check::MAX_BUILT_SIZE {
-                        return err(
-                            span,
-                            format!(
-                                "the string would be over {} bytes",
-                                crate::check::MAX_BUILT_SIZE
-                            ),
-                        );
-                    }
-                    return Ok(Value::str(&format!("{x}{y}")));
-                }
-                let (x, y) = (self.num(&a, lhs.span)?, self.num(&b, rhs.span)?);
-                match (x, y) {
-                    (Num::Null, _) | (_, Num::Null) => Value::Null,
-                    (Num::I(x), Num::I(y)) => match op {
-                        BinOp::Add => Value::Int(x.wrapping_add(y)),
-                        BinOp::Sub => Value::Int(x.wrapping_sub(y)),
-                        BinOp::Mul => Value::Int(x.wrapping_mul(y)),
-                        BinOp::Div if y == 0 => Value::Null,
-                        BinOp::Div => Value::Int(x.wrapping_div(y)),
-                        _ if y == 0 => Value::Null,
-                        _ => Value::Int(x.wrapping_rem(y)),
-                    },
-                    (x, y) => {
-                        let (x, y) = (x.f(), y.f());
-                        Value::Float(match op {
-                            BinOp::Add => x + y,
-                            BinOp::Sub => x - y,
-                            BinOp::Mul => x * y,
-                            BinOp::Div => x / y,
-                            _ => x % y,
-                        })
-                    }
-                }
-            }
-            BinOp::In => {
-                let items = self.as_list(b, rhs.span)?;
-                let mut hit = false;
-                for it in items.iter() {
-                    if self.eq(&a, it, span)? {
-                        hit = true;
-                        break;
-                    }
-                }
-                Value::Bool(hit)
-            }
-            BinOp::Matches => match (&a, &b) {
-                (Value::Str(s), Value::Str(p)) => {
-                    let r = self.regex(p, rhs.span)?;
-                    Value::Bool(r.is_match(s))
-                }
-                (Value::Null, _) => Value::Bool(false),
-                _ => {
-                    return err(
-                        span,
-                        format!(
-                            "`matches` needs a string and a regex, found {} and {}",
-                            a.type_name(),
-                            b.type_name()
-                        ),
-                    )
-                }
-            },
-            BinOp::And | BinOp::Or => unreachable!("handled above"),
-        })
+        operators::apply(self, Op::Binary(op), &[a, b], &[lhs.span, rhs.span], span)
     }
 
     fn call(&mut self, f: &str, args: &[Expr], span: Span) -> R<'k> {
@@ -1058,12 +885,13 @@ impl Num {
             Num::Null => Value::Null,
         }
     }
-    fn cmp(&self, o: &Num) -> Option<std::cmp::Ordering> {
-        match (self, o) {
-            (Num::I(a), Num::I(b)) => Some(a.cmp(b)),
-            (Num::Null, _) | (_, Num::Null) => None,
-            (a, b) => a.f().partial_cmp(&b.f()),
-        }
+}
+
+/// A value for an error message: a number as itself, else its type.
+fn short_value(v: &Value<'_>) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        other => other.type_name().to_string(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::builtins::operators::{self, OnNull};
 use crate::builtins::{self, Shape};
 
 /// A static type of the rule language.
@@ -130,6 +131,28 @@ pub fn render() -> String {
             s += &format!("  {sig:<52} {doc}\n");
         }
     }
+    s += "\n## Operators\n\n  Each overload as `operands -> result`, tried in order; a rule that applies an\n  operator to other types is refused (C011). Null operands: see each operator.\n";
+    for o in operators::OPERATORS {
+        s += &format!(
+            "\n  {:<8} {} ({})\n",
+            o.op.symbol(),
+            o.doc,
+            on_null(o.on_null)
+        );
+        for ov in o.overloads {
+            let also: Vec<&str> = ov.outcomes.iter().map(|x| x.doc()).collect();
+            let also = if also.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", also.join("; "))
+            };
+            s += &format!("    {:<38} {}{also}\n", ov.signature(o.op), ov.doc);
+        }
+    }
+    s += "\n## Sort and group keys\n\n  What `sort`, `top`, `group`, `min`, `max` and `unique` take as a key (null: first; `group` leaves it out):\n";
+    for k in operators::SORT_KEYS {
+        s += &format!("  {:<44} {}\n", k.name, k.doc);
+    }
     s += "\n## Constants\n\n  ";
     s += &builtins::constants()
         .map(|c| format!("{}={}", c.name, c.value))
@@ -137,6 +160,15 @@ pub fn render() -> String {
         .join(" ");
     s += "\n\n## Kernel globals\n\n  @name reads any global through the dump's DWARF (members with .field);\n  @?name is null on kernels that lack it. Such members are checked once a dump is open.\n";
     s
+}
+
+/// What an operator does with a null operand, in words.
+fn on_null(n: OnNull) -> &'static str {
+    match n {
+        OnNull::Null => "null if an operand is null",
+        OnNull::False => "false if an operand is null",
+        OnNull::Overloads => "a null operand: as its overloads say",
+    }
 }
 
 /// A field's type as the schema shows it (`T` is a group's element type).
@@ -150,8 +182,9 @@ fn shown(s: &Shape) -> String {
 
 /// The schema as JSON (`vmtriage schema --format json`, the site):
 /// `{roots: [{name, type, doc}], types: [{name, doc, fields: [{name, type,
-/// doc}]}], functions: [{name, module, signatures, doc}], constants:
-/// [{name, value, doc}]}`.
+/// doc}]}], functions: [{name, module, signatures, doc}], operators:
+/// [{operator, doc, null, overloads: [{signature, operands, result, doc,
+/// outcomes}]}], sort_keys: [{name, type, doc}], constants: [{name, value, doc}]}`.
 pub fn to_json() -> serde_json::Value {
     use serde_json::json;
     json!({
@@ -166,6 +199,18 @@ pub fn to_json() -> serde_json::Value {
         "functions": builtins::MODULES.iter()
             .flat_map(|m| m.functions.iter().map(move |f| json!({"name": f.name, "module": m.name,
                 "signatures": f.signatures(), "doc": f.doc})))
+            .collect::<Vec<_>>(),
+        "operators": operators::OPERATORS.iter()
+            .map(|o| json!({"operator": o.op.symbol(), "doc": o.doc, "null": on_null(o.on_null),
+                "overloads": o.overloads.iter().map(|ov| json!({
+                    "signature": ov.signature(o.op),
+                    "operands": ov.operands.iter().map(shown).collect::<Vec<_>>(),
+                    "result": shown(&ov.result), "doc": ov.doc,
+                    "outcomes": ov.outcomes.iter().map(|x| x.doc()).collect::<Vec<_>>()}))
+                .collect::<Vec<_>>()}))
+            .collect::<Vec<_>>(),
+        "sort_keys": operators::SORT_KEYS.iter()
+            .map(|k| json!({"name": k.name, "type": k.ty.to_string(), "doc": k.doc}))
             .collect::<Vec<_>>(),
         "constants": builtins::constants()
             .map(|c| json!({"name": c.name, "value": c.value, "doc": c.doc}))

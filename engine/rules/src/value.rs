@@ -1,5 +1,6 @@
 //! Run-time values of the rule language.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -95,14 +96,81 @@ impl<'k> Value<'k> {
     }
 }
 
-/// A hashable identity for grouping and equality of model values.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What `sort`, `top`, `group`, `min`, `max` and `unique` order and group
+/// values by ([`crate::builtins::operators::SORT_KEYS`] says which types
+/// have one). Numbers compare by value, an int with a float too; versions
+/// in release order; values of different kinds by kind.
+#[derive(Debug, Clone)]
 pub enum Key {
     Null,
     Bool(bool),
     Int(i64),
+    Float(f64),
     Str(String),
+    Version(Vec<u64>),
     Addr(u64),
-    Task(usize),
-    Other(String),
+    /// A model object: its type and place (`tasks` index; task and frame).
+    Model(&'static str, usize, usize),
 }
+
+impl Key {
+    fn rank(&self) -> u8 {
+        match self {
+            Key::Null => 0,
+            Key::Bool(_) => 1,
+            Key::Int(_) | Key::Float(_) => 2,
+            Key::Str(_) => 3,
+            Key::Version(_) => 4,
+            Key::Addr(_) => 5,
+            Key::Model(..) => 6,
+        }
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Key::Bool(a), Key::Bool(b)) => a.cmp(b),
+            (Key::Int(a), Key::Int(b)) => a.cmp(b),
+            (Key::Int(a), Key::Float(b)) => int_float(*a, *b),
+            (Key::Float(a), Key::Int(b)) => int_float(*b, *a).reverse(),
+            // -0.0 == 0.0; NaN (which arithmetic never makes) last.
+            (Key::Float(a), Key::Float(b)) if a == b => Ordering::Equal,
+            (Key::Float(a), Key::Float(b)) => a.total_cmp(b),
+            (Key::Str(a), Key::Str(b)) => a.cmp(b),
+            (Key::Version(a), Key::Version(b)) => crate::rule::cmp_versions(a, b),
+            (Key::Addr(a), Key::Addr(b)) => a.cmp(b),
+            (Key::Model(t, a, b), Key::Model(u, c, d)) => (t, a, b).cmp(&(u, c, d)),
+            (a, b) => a.rank().cmp(&b.rank()),
+        }
+    }
+}
+
+/// An int and a float in numeric order, exactly (`as f64` rounds large ints).
+pub(crate) fn int_float(i: i64, f: f64) -> Ordering {
+    if f.is_nan() || f >= 9_223_372_036_854_775_808.0 {
+        return Ordering::Less;
+    }
+    if f < -9_223_372_036_854_775_808.0 {
+        return Ordering::Greater;
+    }
+    let t = f.trunc();
+    match i.cmp(&(t as i64)) {
+        Ordering::Equal => 0.0f64.partial_cmp(&(f - t)).unwrap_or(Ordering::Equal),
+        o => o,
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Key {}

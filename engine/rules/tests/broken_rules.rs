@@ -41,7 +41,13 @@ macro_rules! broken {
 
 broken!(syntax_error, "syntax-error.yaml", "E001", 7);
 broken!(unknown_field, "unknown-field.yaml", "R002", 7);
-broken!(type_mismatch, "type-mismatch.yaml", "C003", 7);
+broken!(type_mismatch, "type-mismatch.yaml", "C011", 7);
+broken!(string_plus_int, "string-plus-int.yaml", "C011", 7);
+broken!(negate_string, "negate-string.yaml", "C011", 6);
+broken!(sort_by_list, "sort-by-list.yaml", "C011", 6);
+broken!(index_task, "index-task.yaml", "C011", 7);
+broken!(version_vs_int, "version-vs-int.yaml", "C011", 6);
+broken!(division_by_zero, "division-by-zero.yaml", "C012", 6);
 broken!(unknown_param, "unknown-param.yaml", "C005", 8);
 broken!(bad_severity, "bad-severity.yaml", "R004", 3);
 broken!(missing_id, "missing-id.yaml", "R003", 1);

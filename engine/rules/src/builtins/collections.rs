@@ -5,7 +5,9 @@ use std::rc::Rc;
 
 use vmtriage_dsl::ast::Span;
 
-use super::{decl_field, wrong_owner, Args, Function, Module, Param, Shape, Sig, TypeDecl, R};
+use super::{
+    decl_field, fail, wrong_owner, Args, Function, Module, Param, Shape, Sig, TypeDecl, R,
+};
 use crate::eval::{EvalError, Evaluator, Num};
 use crate::schema::Ty;
 use crate::value::{GroupVal, Key, Value};
@@ -146,13 +148,25 @@ fn length<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
     }))
 }
 
+/// Exact, as `+` is: a sum beyond 64 bits (or beyond f64) is an error.
 fn sum<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
     let mut acc = Num::I(0);
     for v in list(ev, a)?.iter() {
         acc = match (acc, ev.num(v, a.span(0))?) {
-            (Num::I(x), Num::I(y)) => Num::I(x.wrapping_add(y)),
+            (Num::I(x), Num::I(y)) => match x.checked_add(y) {
+                Some(s) => Num::I(s),
+                None => {
+                    return fail(
+                        a.span,
+                        format!("sum() overflows a 64-bit integer (at {x} + {y})"),
+                    )
+                }
+            },
             (x, Num::Null) => x,
-            (x, y) => Num::F(x.f() + y.f()),
+            (x, y) => match x.f() + y.f() {
+                s if s.is_finite() => Num::F(s),
+                _ => return fail(a.span, "sum() overflows a float"),
+            },
         };
     }
     Ok(acc.value())
@@ -171,7 +185,7 @@ fn extreme<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>, better: fn(&Key, &Key) 
 }
 
 fn unique<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for v in list(ev, a)?.iter() {
         if seen.insert(ev.key(v, a.span(0))?) {

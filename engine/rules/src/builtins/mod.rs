@@ -25,6 +25,7 @@ pub mod locks;
 pub mod log;
 pub mod memory;
 pub mod numbers;
+pub mod operators;
 pub mod sched;
 pub mod symbols;
 pub mod tasks;
@@ -84,14 +85,12 @@ impl Shape {
                 _ => false,
             },
             Shape::OneOf(ss) => ss.iter().any(|s| s.accepts(t, bound)),
+            // Every `T` of a signature is one type: the first binds it.
             Shape::Var(s) => {
                 if !s.accepts(t, &mut None) {
                     return false;
                 }
-                if bound.is_none() {
-                    *bound = Some(t.clone());
-                }
-                true
+                bound.get_or_insert_with(|| t.clone()) == t
             }
         }
     }

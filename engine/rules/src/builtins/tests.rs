@@ -250,7 +250,7 @@ fn a_misspelled_member_of_a_lock_state_is_caught_with_a_suggestion() {
     }
 }
 
-fn lock_state() -> LockState {
+pub(super) fn lock_state() -> LockState {
     LockState {
         kind: LockKind::Mutex,
         addr: 0x1000,
@@ -422,22 +422,114 @@ fn the_schema_is_generated_from_the_declarations() {
     }
 }
 
+/// Arithmetic is exact: what does not fit stops the rule with an error
+/// (an error row of that rule on that dump), never a wrapped number or a
+/// null that leaves the rule quietly false.
 #[test]
-fn integer_overflow_wraps_instead_of_panicking() {
+fn overflow_and_division_by_zero_are_errors_of_the_rule() {
     let params = BTreeMap::new();
     let helpers = RhaiHelpers::empty();
+    for (src, want) in [
+        (
+            "(-9223372036854775807 - 1) / -1",
+            "-9223372036854775808 / -1 overflows a 64-bit integer",
+        ),
+        (
+            "0x8000000000000000 / -1",
+            "-9223372036854775808 / -1 overflows a 64-bit integer",
+        ),
+        (
+            "-0x8000000000000000",
+            "-(-9223372036854775808) overflows a 64-bit integer",
+        ),
+        (
+            "9223372036854775807 + 1",
+            "9223372036854775807 + 1 overflows a 64-bit integer",
+        ),
+        (
+            "9223372036854775807 * 2",
+            "9223372036854775807 * 2 overflows a 64-bit integer",
+        ),
+        (
+            "-9223372036854775807 - 2",
+            "-9223372036854775807 - 2 overflows a 64-bit integer",
+        ),
+        ("1 / 0", "1 / 0: division by zero"),
+        ("7 % 0", "7 % 0: division by zero"),
+        ("1.5 / 0", "1.5 / 0: division by zero"),
+        ("1 % 0.0", "1 % 0.0: division by zero"),
+        ("1e308 * 10", "1e308 * 10 overflows a float"),
+        (
+            "sum([9223372036854775807, 1])",
+            "sum() overflows a 64-bit integer (at 9223372036854775807 + 1)",
+        ),
+    ] {
+        // As a rule runs it: the program's error is the rule's.
+        let p = vmtriage_dsl::parse_program(&format!("let x = {src}\nx != null")).unwrap();
+        let mut ev = Evaluator::detached(&params, &helpers);
+        match ev.run(&p.stmts, &p.cond, 1) {
+            Err(e) => assert_eq!(e.message, want, "{src}"),
+            Ok(r) => panic!("{src}: no error, {} instances", r.len()),
+        }
+    }
     let mut ev = Evaluator::detached(&params, &helpers);
     for (src, want) in [
-        ("0x8000000000000000 / -1", i64::MIN),
+        // i64::MIN % -1 is 0: the result fits.
         ("0x8000000000000000 % -1", 0),
-        ("-0x8000000000000000", i64::MIN),
-        ("0x7fffffffffffffff + 1", i64::MIN),
-        ("sum([0x7fffffffffffffff, 1])", i64::MIN),
+        ("-9223372036854775807 - 1", i64::MIN),
+        ("-7 / 2", -3),
+        ("-7 % 2", -1),
+        ("sum([9223372036854775807, -1, 1])", i64::MAX),
     ] {
         let e = vmtriage_dsl::parse_expr(src).unwrap();
         match ev.eval(&e) {
             Ok(Value::Int(i)) => assert_eq!(i, want, "{src}"),
             other => panic!("{src}: {other:?}"),
         }
+    }
+}
+
+/// What fails whatever the dump is refused before one is open, with the
+/// evaluator's own words.
+#[test]
+fn constant_operations_that_always_fail_are_refused_by_the_checker() {
+    for (expr, label) in [
+        (
+            "count(tasks) / 0",
+            "`/` by 0: division by zero, whatever the dividend",
+        ),
+        (
+            "count(tasks) % 0.0",
+            "`%` by 0: division by zero, whatever the dividend",
+        ),
+        (
+            "9223372036854775807 + 1",
+            "9223372036854775807 + 1 overflows a 64-bit integer",
+        ),
+        (
+            "(-9223372036854775807 - 1) / -1",
+            "-9223372036854775808 / -1 overflows a 64-bit integer",
+        ),
+        (
+            "-0x8000000000000000",
+            "-(-9223372036854775808) overflows a 64-bit integer",
+        ),
+        ("1e308 * 10", "1e308 * 10 overflows a float"),
+    ] {
+        let ds = check_expr(expr);
+        assert_eq!(ds.len(), 1, "{expr}: {}", rendered(&ds));
+        assert_eq!(ds[0].code, Code::ConstantError, "{expr}: {}", rendered(&ds));
+        assert_eq!(ds[0].label, label, "{expr}");
+        assert_eq!(ds[0].line_col().0, 6, "{expr}");
+    }
+    for fits in [
+        "9223372036854775806 + 1",
+        "-9223372036854775807 - 1",
+        "0x8000000000000000 % -1",
+        "count(tasks) / 2",
+        "1.5 / 0.5",
+    ] {
+        let ds = check_expr(fits);
+        assert!(ds.is_empty(), "{fits}: {}", rendered(&ds));
     }
 }
