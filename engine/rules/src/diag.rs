@@ -340,6 +340,12 @@ impl SourceCode for RuleDiagnostic {
     }
 }
 
+/// A word with its article: "an int", "a list<task>".
+pub fn with_article(w: &str) -> String {
+    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {w}", if vowel { "an" } else { "a" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::Code;

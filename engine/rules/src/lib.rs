@@ -7,13 +7,16 @@ pub mod diag;
 pub mod eval;
 pub mod evidence;
 pub mod helpers;
+pub mod limits;
 pub mod model;
 pub mod pack;
 pub mod render;
 pub mod rule;
 pub mod schema;
 pub mod source;
+pub mod ty;
 pub mod value;
+pub mod version;
 
 pub use diag::{Code, RuleDiagnostic};
 pub use evidence::Fact;
