@@ -194,6 +194,8 @@ pub trait Helpers {
     ) -> Option<Result<serde_json::Value, String>>;
 }
 
+/// A value read as a number (a kernel object that is one, a bool as 0 or
+/// 1): an int, a float, or null.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Num {
     I(i64),
@@ -218,6 +220,7 @@ impl Num {
     }
 }
 
+/// Whether a value holds as a condition: null, false, 0, "" and [] do not.
 pub fn truthy(v: &Value<'_>) -> bool {
     match v {
         Value::Null => false,

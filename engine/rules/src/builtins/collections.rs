@@ -5,9 +5,8 @@ use std::rc::Rc;
 
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
 use super::{
-    decl_field, fail, wrong_owner, Args, Function, Module, Param, Shape, Sig, TypeDecl, R,
+    decl_field, fail, wrong_owner, Args, Ctx, Function, Module, Param, Shape, Sig, TypeDecl, R,
 };
 use crate::ty::Ty;
 use crate::value::{EvalError, Num};

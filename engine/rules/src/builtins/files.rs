@@ -3,8 +3,7 @@
 use kmodel::files::OpenFile;
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
-use super::{decl_field, model_err, opt_str, wrong_owner, Module, Shape, TypeDecl};
+use super::{decl_field, model_err, opt_str, wrong_owner, Ctx, Module, Shape, TypeDecl};
 use crate::ty::Ty;
 use crate::value::EvalError;
 use crate::value::Value;

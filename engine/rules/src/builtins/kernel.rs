@@ -5,9 +5,9 @@ use std::rc::Rc;
 
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
 use super::{
-    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Module, Root, Shape, TypeDecl,
+    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Ctx, Module, Root, Shape,
+    TypeDecl,
 };
 use crate::model::{CpuInfo, Model};
 use crate::ty::Ty;

@@ -9,9 +9,8 @@ use kmodel::locks::{LockKind, LockState};
 use kmodel::Object;
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
 use super::{
-    decl_field, fail, kernel_err, model_err, task_at, tasks_at, wrong_owner, Args, Function,
+    decl_field, fail, kernel_err, model_err, task_at, tasks_at, wrong_owner, Args, Ctx, Function,
     Module, Param, Root, Shape, Sig, TypeDecl, R,
 };
 use crate::ty::Ty;

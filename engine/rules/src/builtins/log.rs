@@ -5,8 +5,7 @@ use kmodel::oops::{OopsKind, OopsReport, PrintedFrame};
 use kmodel::printk::LogRecord;
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
-use super::{decl_field, model_err, nth, wrong_owner, Module, Root, Shape, TypeDecl};
+use super::{decl_field, model_err, nth, wrong_owner, Ctx, Module, Root, Shape, TypeDecl};
 use crate::ty::Ty;
 use crate::value::EvalError;
 use crate::value::Value;

@@ -7,10 +7,9 @@ use kmodel::mm::{MemorySummary, ZoneInfo};
 use kmodel::slab::SlabCache;
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
 use super::{
-    decl_field, model_err, nth, opt_int, wrong_owner, Function, Module, Param, Root, Shape, Sig,
-    TypeDecl,
+    decl_field, model_err, nth, opt_int, wrong_owner, Ctx, Function, Module, Param, Root, Shape,
+    Sig, TypeDecl,
 };
 use crate::ty::Ty;
 use crate::value::EvalError;

@@ -16,8 +16,7 @@ use std::fmt;
 
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, Span, UnOp};
 
-use super::Ctx;
-use super::{fail, Shape, R};
+use super::{fail, Ctx, Shape, R};
 use crate::ty::Ty;
 use crate::value::{int_float, Key, Value};
 use crate::value::{truthy, EvalError, Num};

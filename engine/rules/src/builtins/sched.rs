@@ -7,8 +7,9 @@ use kmodel::rcu::RcuState;
 use kmodel::workqueue::WorkerPool;
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
-use super::{decl_field, model_err, nth, tasks_at, wrong_owner, Module, Root, Shape, TypeDecl};
+use super::{
+    decl_field, model_err, nth, tasks_at, wrong_owner, Ctx, Module, Root, Shape, TypeDecl,
+};
 use crate::model::Model;
 use crate::ty::Ty;
 use crate::value::EvalError;

@@ -1,8 +1,7 @@
 //! Kernel globals by name: `sym` and `sym_opt` (the function forms of
 //! `@name` and `@?name`).
 
-use super::Ctx;
-use super::{fail, Args, Function, Module, Param, Shape, Sig, R};
+use super::{fail, Args, Ctx, Function, Module, Param, Shape, Sig, R};
 use crate::ty::Ty;
 use crate::value::Value;
 

@@ -4,10 +4,9 @@
 use kmodel::tasks::Task;
 use vmtriage_dsl::ast::Span;
 
-use super::Ctx;
 use super::{
     decl_field, fail, kernel_err, locks, model_err, opt_int, opt_str, task_list, wrong_owner, Args,
-    Constant, Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
+    Constant, Ctx, Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
 };
 use crate::model::{FrameInfo, Model};
 use crate::ty::Ty;
