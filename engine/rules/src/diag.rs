@@ -56,10 +56,10 @@ pub enum Code {
     InvalidRegex,
     /// C008: unused param.
     UnusedParam,
-    /// C009: a regex larger than `check::MAX_REGEX_SIZE` once compiled.
+    /// C009: a regex larger than `limits::MAX_REGEX_SIZE` once compiled.
     RegexTooLarge,
     /// C010: a string or list the rule builds from its own parts could grow
-    /// beyond `check::MAX_BUILT_SIZE`.
+    /// beyond `limits::MAX_BUILT_SIZE`.
     ValueTooLarge,
     /// C011: an operator applied to operand types none of its declarations
     /// takes (`version >= int`, `-"x"`, indexing a task), or a `sort`/`group`

@@ -1,5 +1,8 @@
 //! Rules: loading rule files with positions, checking them against the
 //! model's schema before any dump is opened, evaluating them over a dump.
+//!
+//! The modules import one way, in layers: ARCHITECTURE.md states them,
+//! `tests/layers.rs` declares them and fails on an import against them.
 
 pub mod builtins;
 pub mod check;
