@@ -8,9 +8,10 @@ use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Ident, Span, Stmt};
 
 use crate::builtins::operators::{self, Op};
 use crate::builtins::{self, Function, Shape};
-use crate::diag::Code;
+use crate::diag::{with_article, Code};
+use crate::limits::{compile_regex, MAX_BUILT_SIZE};
 use crate::rule::{MessagePart, ParamValue, Rule};
-use crate::schema::Ty;
+use crate::ty::Ty;
 
 /// A checker finding, with the span inside the expression it came from.
 #[derive(Debug, Clone)]
@@ -66,12 +67,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// A word with its article: "an int", "a list<task>".
-pub(crate) fn with_article(w: &str) -> String {
-    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
-    format!("{} {w}", if vowel { "an" } else { "a" })
-}
-
 fn a_ty(t: &Ty) -> String {
     with_article(&t.to_string())
 }
@@ -86,11 +81,6 @@ fn closest<'n>(names: &[&'n str], name: &str) -> Option<&'n str> {
         .map(|(_, n)| n)
 }
 
-/// The most a rule may build from its own parts (bytes of a string made
-/// with `+`, elements of lists written `[..]`, counted with every `let` it
-/// uses inlined). `let b = a + a` doubles `a`: forty such lines would need a
-/// terabyte at evaluation, and are refused here instead.
-pub const MAX_BUILT_SIZE: u64 = 1 << 20;
 /// What a value that comes from the dump, a helper or a built-in counts
 /// for in `MAX_BUILT_SIZE` (a task's comm is 16 bytes, a log line at most 1 KiB).
 pub const UNKNOWN_PIECE: u64 = 4 << 10;
@@ -103,20 +93,6 @@ fn param_size(p: &ParamValue) -> u64 {
             .fold(l.len() as u64, |n, x| n.saturating_add(param_size(x))),
         _ => 8,
     }
-}
-
-/// The most bytes a rule's regex may take once compiled (the regex crate's
-/// `size_limit`; a fifth of its default). A regex matches in time linear in
-/// the text whatever its pattern (the regex crate does not backtrack, and
-/// caps its lazy DFA's cache), so its compiled size is what a hostile
-/// pattern can inflate: `(\w{50}){50}` would be tens of megabytes.
-pub const MAX_REGEX_SIZE: usize = 2 << 20;
-
-/// Compiles a regex of a rule with the rules' limits.
-pub fn compile_regex(pat: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pat)
-        .size_limit(MAX_REGEX_SIZE)
-        .build()
 }
 
 /// What is wrong with a regex that does not parse, from the parser's typed
@@ -179,7 +155,7 @@ impl Checker<'_> {
             return Ty::Int;
         }
         if let Some(e) = self.elems.last().cloned() {
-            if let Some(t) = e.field(n) {
+            if let Some(t) = builtins::field_type(&e, n) {
                 return t;
             }
         }
@@ -217,7 +193,7 @@ impl Checker<'_> {
     }
 
     fn field(&mut self, base: &Ty, name: &str, span: Span) -> Ty {
-        match base.field(name) {
+        match builtins::field_type(base, name) {
             Some(t) => t,
             None => {
                 let owner = match base {

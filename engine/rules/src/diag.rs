@@ -56,10 +56,10 @@ pub enum Code {
     InvalidRegex,
     /// C008: unused param.
     UnusedParam,
-    /// C009: a regex larger than `check::MAX_REGEX_SIZE` once compiled.
+    /// C009: a regex larger than `limits::MAX_REGEX_SIZE` once compiled.
     RegexTooLarge,
     /// C010: a string or list the rule builds from its own parts could grow
-    /// beyond `check::MAX_BUILT_SIZE`.
+    /// beyond `limits::MAX_BUILT_SIZE`.
     ValueTooLarge,
     /// C011: an operator applied to operand types none of its declarations
     /// takes (`version >= int`, `-"x"`, indexing a task), or a `sort`/`group`
@@ -338,6 +338,12 @@ impl SourceCode for RuleDiagnostic {
             inner.line_count(),
         )))
     }
+}
+
+/// A word with its article: "an int", "a list<task>".
+pub fn with_article(w: &str) -> String {
+    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {w}", if vowel { "an" } else { "a" })
 }
 
 #[cfg(test)]

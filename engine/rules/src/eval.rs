@@ -1,60 +1,42 @@
 //! Evaluation of a rule's program over one dump's model.
 
-use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
-use kdebuginfo::TypeKind;
-use kmodel::Object;
-use regex::Regex;
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, HasPattern, Quantifier, Span, Stmt, UnOp};
 
 use crate::builtins::operators::{self, Op};
-use crate::builtins::{self, Args};
+use crate::builtins::{self, Args, Ctx};
 use crate::model::Model;
 use crate::rule::ParamValue;
-use crate::value::{GroupVal, Key, Value};
-
-/// A run-time error of one rule on one dump, with where in the expression.
-#[derive(Debug, Clone)]
-pub struct EvalError {
-    pub message: String,
-    pub span: Span,
-}
+pub use crate::value::{truthy, EvalError, Helpers};
+use crate::value::{GroupVal, Key, Num, Value};
 
 type R<'k> = Result<Value<'k>, EvalError>;
 
-/// Work units one rule may spend on one dump: a rule that would scan every
-/// pair of 20 000 tasks stops with an error instead of stalling a scan.
-pub const BUDGET: u64 = 50_000_000;
-/// Wall-clock time a rule's own evaluation may take (reading the dump —
-/// walks, unwinding — does not count: a huge dump is not a hostile rule).
-pub const RULE_TIME: std::time::Duration = std::time::Duration::from_secs(1);
-/// Regexes a rule may keep compiled at once.
-const MAX_REGEXES: usize = 256;
-
-pub trait Helpers {
-    fn call(
-        &self,
-        name: &str,
-        args: Vec<serde_json::Value>,
-    ) -> Option<Result<serde_json::Value, String>>;
-}
-
+/// Evaluates a rule's program: its variables, parameters and helpers over
+/// the context the built-ins see ([`Ctx`]: the model, the bounds).
 pub struct Evaluator<'m, 'k> {
-    /// The dump's model; `None` for an evaluator without a dump (tests of
-    /// the language), where every read of the model is an error.
-    pub m: Option<&'m Model<'k>>,
+    pub cx: Ctx<'m, 'k>,
     pub params: &'m BTreeMap<String, ParamValue>,
     pub helpers: &'m dyn Helpers,
     scopes: Vec<(String, Value<'k>)>,
-    elems: Vec<Value<'k>>,
-    budget: Cell<u64>,
-    regexes: HashMap<String, Regex>,
-    /// When evaluation started, and how much dump reading the model had
-    /// done by then.
-    started: std::time::Instant,
-    model_spent: std::time::Duration,
+}
+
+/// An evaluator reads the dump through its context: `&Evaluator` serves
+/// where a `&Ctx` is asked for (rendering values, the CLI's `query`).
+impl<'m, 'k> Deref for Evaluator<'m, 'k> {
+    type Target = Ctx<'m, 'k>;
+    fn deref(&self) -> &Ctx<'m, 'k> {
+        &self.cx
+    }
+}
+
+impl<'m, 'k> DerefMut for Evaluator<'m, 'k> {
+    fn deref_mut(&mut self) -> &mut Ctx<'m, 'k> {
+        &mut self.cx
+    }
 }
 
 fn err<T>(span: Span, msg: impl Into<String>) -> Result<T, EvalError> {
@@ -95,57 +77,11 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         helpers: &'m dyn Helpers,
     ) -> Self {
         Evaluator {
-            m,
+            cx: Ctx::new(m),
             params,
             helpers,
             scopes: Vec::new(),
-            elems: Vec::new(),
-            budget: Cell::new(BUDGET),
-            regexes: HashMap::new(),
-            started: std::time::Instant::now(),
-            model_spent: m.map(|m| m.spent.get()).unwrap_or_default(),
         }
-    }
-
-    /// The dump's model, or an error at `span` when there is no dump.
-    pub fn model(&self, span: Span) -> Result<&'m Model<'k>, EvalError> {
-        self.m.ok_or_else(|| EvalError {
-            message: "no dump is open".into(),
-            span,
-        })
-    }
-
-    /// The element a filter (`where`, a quantifier, `group`) is looking at.
-    pub(crate) fn elem(&self) -> Option<&Value<'k>> {
-        self.elems.last()
-    }
-
-    pub(crate) fn spend(&self, n: u64, span: Span) -> Result<(), EvalError> {
-        let b = self.budget.get();
-        if b < n {
-            return err(
-                span,
-                "the rule exceeded its evaluation budget (an expression too costly for this dump)",
-            );
-        }
-        self.budget.set(b - n);
-        // The clock is read once per 4096 units of work.
-        if (b - n) >> 12 != b >> 12 {
-            let read = self
-                .m
-                .map(|m| m.spent.get().saturating_sub(self.model_spent))
-                .unwrap_or_default();
-            if self.started.elapsed().saturating_sub(read) > RULE_TIME {
-                return err(
-                    span,
-                    format!(
-                        "the rule ran over its time limit ({} s of evaluation, reading the dump not counted)",
-                        RULE_TIME.as_secs()
-                    ),
-                );
-            }
-        }
-        Ok(())
     }
 
     /// Runs a program; returns the bindings of every instance whose condition
@@ -208,15 +144,15 @@ impl<'m, 'k> Evaluator<'m, 'k> {
     }
 
     fn with_elem<T>(&mut self, v: Value<'k>, f: impl FnOnce(&mut Self) -> T) -> T {
-        self.elems.push(v);
+        self.cx.elems.push(v);
         let r = f(self);
-        self.elems.pop();
+        self.cx.elems.pop();
         r
     }
 
     fn lookup(&mut self, name: &str, span: Span) -> R<'k> {
         if name == "it" {
-            if let Some(e) = self.elems.last() {
+            if let Some(e) = self.cx.elems.last() {
                 return Ok(e.clone());
             }
         }
@@ -229,13 +165,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         if let Some(c) = builtins::constant(name) {
             return Ok(Value::Int(c.value));
         }
-        if let Some(e) = self.elems.last().cloned() {
+        if let Some(e) = self.cx.elems.last().cloned() {
             if let Some(v) = self.field_opt(&e, name, span)? {
                 return Ok(v);
             }
         }
         match builtins::root(name) {
-            Some(r) => (r.get)(self, span),
+            Some(r) => (r.get)(&self.cx, span),
             None => err(span, format!("unknown name `{name}`")),
         }
     }
@@ -270,7 +206,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             ExprKind::Index { base, index } => {
                 let b = self.eval(base)?;
                 let i = self.eval(index)?;
-                operators::apply(self, Op::Index, &[b, i], &[base.span, index.span], span)
+                operators::apply(
+                    &mut self.cx,
+                    Op::Index,
+                    &[b, i],
+                    &[base.span, index.span],
+                    span,
+                )
             }
             ExprKind::Call { func, args } => self.call(&func.name, args, span),
             ExprKind::Unary { op, expr } => self.unary(*op, expr, span),
@@ -309,7 +251,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
     /// `not x`, `-x`: as [`operators`] declares them.
     fn unary(&mut self, op: UnOp, expr: &Expr, span: Span) -> R<'k> {
         let v = self.eval(expr)?;
-        operators::apply(self, Op::Unary(op), &[v], &[expr.span], span)
+        operators::apply(&mut self.cx, Op::Unary(op), &[v], &[expr.span], span)
     }
 
     /// `COLL where COND`.
@@ -447,62 +389,10 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         Ok(v)
     }
 
-    /// A value's sort and group key (`operators::SORT_KEYS`).
-    pub(crate) fn key(&self, v: &Value<'k>, span: Span) -> Result<Key, EvalError> {
-        operators::key_of(self, v).ok_or_else(|| EvalError {
-            message: format!(
-                "cannot sort or group by a {}: it has no order",
-                v.type_name()
-            ),
-            span,
-        })
-    }
-
     /// Evaluates an expression that must give a collection.
     fn eval_list(&mut self, e: &Expr) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
         let v = self.eval(e)?;
         self.as_list(v, e.span)
-    }
-
-    pub(crate) fn as_list(
-        &self,
-        v: Value<'k>,
-        span: Span,
-    ) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
-        match v {
-            Value::List(l) => Ok(l),
-            Value::Null => Ok(Rc::new(Vec::new())),
-            Value::Group(g) => Ok(Rc::new(g.items.clone())),
-            other => err(
-                span,
-                format!("expected a list, found a {}", other.type_name()),
-            ),
-        }
-    }
-
-    pub(crate) fn global(&self, name: &str, optional: bool, span: Span) -> R<'k> {
-        let m = self.model(span)?;
-        match m.k.global(name) {
-            Ok(o) => Ok(Value::Obj(o)),
-            Err(_) if optional => Ok(Value::Null),
-            Err(e) => err(
-                span,
-                format!(
-                    "{e} (on {}); write `@?{name}` if only some kernels have it",
-                    m.k.release
-                ),
-            ),
-        }
-    }
-
-    /// The integer value of a scalar kernel object; None for aggregates.
-    pub(crate) fn scalar(&self, o: &Object<'k>) -> Option<i64> {
-        match o.resolved().ok()?.kind {
-            TypeKind::Base { .. } | TypeKind::Enum { .. } | TypeKind::Pointer { .. } => {
-                o.as_i64().ok()
-            }
-            _ => None,
-        }
     }
 
     fn field(&mut self, base: &Value<'k>, name: &str, optional: bool, span: Span) -> R<'k> {
@@ -555,7 +445,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 Err(e) => return err(span, e.to_string()),
             },
             v => match builtins::field(v.type_name(), name) {
-                Some(f) => (f.get)(self, v, span)?,
+                Some(f) => (f.get)(&self.cx, v, span)?,
                 None => return Ok(None),
             },
         }))
@@ -615,21 +505,6 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    pub(crate) fn regex(&mut self, pat: &str, span: Span) -> Result<Regex, EvalError> {
-        if let Some(r) = self.regexes.get(pat) {
-            return Ok(r.clone());
-        }
-        let r = crate::check::compile_regex(pat).map_err(|e| EvalError {
-            message: format!("bad regex: {e}"),
-            span,
-        })?;
-        if self.regexes.len() >= MAX_REGEXES {
-            self.regexes.clear();
-        }
-        self.regexes.insert(pat.to_string(), r.clone());
-        Ok(r)
-    }
-
     fn strings(&mut self, e: &Expr) -> Result<Vec<String>, EvalError> {
         match self.eval(e)? {
             Value::Str(s) => Ok(vec![s.to_string()]),
@@ -677,31 +552,6 @@ impl<'m, 'k> Evaluator<'m, 'k> {
         })
     }
 
-    pub(crate) fn num(&self, v: &Value<'k>, span: Span) -> Result<Num, EvalError> {
-        Ok(match v {
-            Value::Int(i) => Num::I(*i),
-            Value::Float(f) => Num::F(*f),
-            Value::Bool(b) => Num::I(*b as i64),
-            Value::Null => Num::Null,
-            Value::Obj(o) => match self.scalar(o) {
-                Some(i) => Num::I(i),
-                None => {
-                    // One-member wrappers such as atomic_t read as their value.
-                    match o.unwrapped().and_then(|c| self.scalar(&c)) {
-                        Some(i) => Num::I(i),
-                        None => return err(span, format!("`{}` is not a number", o.type_name())),
-                    }
-                }
-            },
-            other => {
-                return err(
-                    span,
-                    format!("expected a number, found a {}", other.type_name()),
-                )
-            }
-        })
-    }
-
     /// `a OP b`: `and` and `or` stop at a left side that decides; every
     /// operator is applied as [`operators`] declares it.
     fn binary(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, span: Span) -> R<'k> {
@@ -712,7 +562,13 @@ impl<'m, 'k> Evaluator<'m, 'k> {
             _ => {}
         }
         let b = self.eval(rhs)?;
-        operators::apply(self, Op::Binary(op), &[a, b], &[lhs.span, rhs.span], span)
+        operators::apply(
+            &mut self.cx,
+            Op::Binary(op),
+            &[a, b],
+            &[lhs.span, rhs.span],
+            span,
+        )
     }
 
     fn call(&mut self, f: &str, args: &[Expr], span: Span) -> R<'k> {
@@ -747,103 +603,7 @@ impl<'m, 'k> Evaluator<'m, 'k> {
                 format!("{}() takes {}, {} given", f.name, f.arities(), args.len()),
             );
         }
-        (f.call)(self, &args)
-    }
-
-    /// Every declared field of a record value (a lock's state), by name;
-    /// a field that cannot be read is null.
-    pub fn record_fields(&self, v: &Value<'k>) -> Vec<(&'static str, Value<'k>)> {
-        let Some(t) = builtins::type_decl(v.type_name()) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(&'static str, Value<'k>)> = t
-            .fields
-            .iter()
-            .map(|f| {
-                (
-                    f.name,
-                    (f.get)(self, v, Span::new(0, 0)).unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-        out.sort_by_key(|(n, _)| *n);
-        out
-    }
-
-    /// A plain JSON form (for helpers): model values become small maps.
-    pub fn to_json_plain(&self, v: &Value<'k>) -> serde_json::Value {
-        use serde_json::json;
-        let null = serde_json::Value::Null;
-        match v {
-            Value::Null => null,
-            Value::Bool(b) => json!(b),
-            Value::Int(i) => json!(i),
-            Value::Float(f) => json!(f),
-            Value::Str(s) => json!(s.as_ref()),
-            Value::Version(v) => json!(v
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(".")),
-            Value::List(l) => {
-                serde_json::Value::Array(l.iter().map(|x| self.to_json_plain(x)).collect())
-            }
-            Value::Lock(l) => {
-                json!({"address": format!("{:#x}", l.address), "name": l.name, "kind": l.kind})
-            }
-            Value::Obj(o) => match self.scalar(o) {
-                Some(i) => json!(i),
-                None => json!({"type": o.type_name(), "address": format!("{:#x}", o.addr)}),
-            },
-            Value::Map(m) => serde_json::Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), self.to_json_plain(v)))
-                    .collect(),
-            ),
-            Value::LockState(_) => serde_json::Value::Object(
-                self.record_fields(v)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), self.to_json_plain(&v)))
-                    .collect(),
-            ),
-            model_value => match self.m {
-                Some(m) => Self::model_json(m, model_value),
-                None => null,
-            },
-        }
-    }
-
-    /// The plain JSON form of a value of the model (a task, a record…).
-    fn model_json(m: &Model<'k>, v: &Value<'k>) -> serde_json::Value {
-        use serde_json::json;
-        let null = serde_json::Value::Null;
-        match v {
-            Value::Task(i) => match m.task(*i) {
-                Ok(t) => json!({"pid": t.pid, "tgid": t.tgid, "comm": t.comm, "state": t.state.to_string()}),
-                Err(_) => null,
-            },
-            Value::Record(i) => match m.dmesg() {
-                Ok(d) => d.get(*i).map(|r| json!({"level": r.level, "timestamp": r.timestamp_ns as f64 / 1e9, "text": r.text})).unwrap_or_default(),
-                Err(_) => null,
-            },
-            Value::Zone(i) => match m.memory() {
-                Ok(mem) => mem.zones.get(*i).map(|z| json!({"node": z.node, "name": z.name, "free": z.free, "min": z.min, "low": z.low, "high": z.high})).unwrap_or_default(),
-                Err(_) => null,
-            },
-            Value::Module(i) => match m.modules() {
-                Ok(ms) => ms.get(*i).map(|m| json!({"name": m.name, "base": format!("{:#x}", m.base), "size": m.size, "taints": m.taints})).unwrap_or_default(),
-                Err(_) => null,
-            },
-            Value::Cpu(i) => match m.cpus() {
-                Ok(cs) => cs.get(*i).map(|c| json!({"id": c.id, "nr_running": c.nr_running})).unwrap_or_default(),
-                Err(_) => null,
-            },
-            Value::Frame(t, f) => match m.stack(*t) {
-                Ok(s) => s.frames.get(*f).map(|fr| json!({"function": fr.function, "pc": format!("{:#x}", fr.pc), "inline": fr.inline})).unwrap_or_default(),
-                Err(_) => null,
-            },
-            other => json!(other.type_name()),
-        }
+        (f.call)(&mut self.cx, &args)
     }
 }
 
@@ -863,46 +623,10 @@ fn from_json<'k>(v: &serde_json::Value) -> Value<'k> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Num {
-    I(i64),
-    F(f64),
-    Null,
-}
-
-impl Num {
-    pub(crate) fn f(self) -> f64 {
-        match self {
-            Num::I(i) => i as f64,
-            Num::F(f) => f,
-            Num::Null => 0.0,
-        }
-    }
-    pub(crate) fn value<'k>(self) -> Value<'k> {
-        match self {
-            Num::I(i) => Value::Int(i),
-            Num::F(f) => Value::Float(f),
-            Num::Null => Value::Null,
-        }
-    }
-}
-
 /// A value for an error message: a number as itself, else its type.
 fn short_value(v: &Value<'_>) -> String {
     match v {
         Value::Int(i) => i.to_string(),
         other => other.type_name().to_string(),
-    }
-}
-
-pub fn truthy(v: &Value<'_>) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Int(i) => *i != 0,
-        Value::Float(f) => *f != 0.0,
-        Value::Str(s) => !s.is_empty(),
-        Value::List(l) => !l.is_empty(),
-        _ => true,
     }
 }

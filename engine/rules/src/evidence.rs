@@ -1,6 +1,6 @@
 //! Evidence as typed values: what a finding shows of the dump (a task with
 //! its stack, a lock, a log record, a sample of a list…), built by
-//! [`crate::render`] from the evaluator's values and read by every consumer
+//! `render.rs` from the evaluator's values and read by every consumer
 //! — the text report, the JSON, the fingerprint, the results database —
 //! without guessing a value's kind from its fields.
 //!

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Engine, EvalAltResult, ParseErrorType, Scope, AST};
 
 use crate::diag::{Code, RuleDiagnostic};
-use crate::eval::Helpers;
+use crate::value::Helpers;
 
 /// The largest helper file read (bytes); a larger one is H002 before rhai sees it.
 pub const MAX_HELPER_FILE_BYTES: usize = 256 * 1024;

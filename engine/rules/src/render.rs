@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::eval::Evaluator;
+use crate::builtins::Ctx;
 use kmodel::locks::LockState;
 
 use crate::evidence::{
@@ -25,7 +25,7 @@ const LIST: usize = 20;
 const STACK: usize = 16;
 
 /// A value as message text.
-pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
+pub fn display<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>) -> String {
     match v {
         Value::Null => "none".into(),
         Value::Bool(b) => b.to_string(),
@@ -57,7 +57,7 @@ pub fn display<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> String {
 /// A value as evidence: tasks with pid, comm, state and (at the top two
 /// levels) the stack a rule unwound; lists holding tasks and groups as a
 /// count and a sample.
-pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
+pub fn render<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
     render_with(ev, v, depth, false)
 }
 
@@ -66,13 +66,12 @@ pub fn render<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32) -> Fact {
 /// its stack even when the rule did not look at it — the stack of a lock's
 /// owner is what a reader looks at first. Unwinds at most a few tasks per
 /// item; bindings shown without `evidence:` unwind nothing.
-pub fn render_shown<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> Fact {
+pub fn render_shown<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>) -> Fact {
     render_with(ev, v, 0, true)
 }
 
-fn render_with<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fact {
-    let render =
-        |ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32| render_with(ev, v, depth, unwind);
+fn render_with<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fact {
+    let render = |ev: &Ctx<'_, 'k>, v: &Value<'k>, depth: u32| render_with(ev, v, depth, unwind);
     let all = |items: &[Value<'k>], n: usize| -> Vec<Fact> {
         items
             .iter()
@@ -128,7 +127,7 @@ fn render_with<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, depth: u32, unwind: bo
 /// Building the graph unwinds the tasks that can wait for a lock (in D or
 /// on a CPU), as the lock's `owner` field does.
 fn lock_fact<'k>(
-    ev: &Evaluator<'_, 'k>,
+    ev: &Ctx<'_, 'k>,
     address: u64,
     kind: &str,
     name: Option<String>,

@@ -1,115 +1,12 @@
-//! The object model the rule language sees, as the checker types it: [`Ty`],
-//! the static types, whose fields are the declarations of
+//! The object model the rule language sees, as the checker types it: [`Ty`]
+//! (declared in `ty.rs`), whose fields are the declarations of
 //! [`crate::builtins`]; and the model printed for rule authors
 //! (`vmtriage schema`, as `yr dump` does for YARA-X modules) and as JSON
 //! (for the knowledge-base site and editors), both generated from them.
 
-use std::fmt;
-
 use crate::builtins::operators::{self, OnNull};
 use crate::builtins::{self, Shape};
-
-/// A static type of the rule language.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Ty {
-    /// Not known until a dump is open: kernel objects through DWARF (`@x`, `.raw`).
-    Object,
-    Any,
-    Null,
-    Bool,
-    Int,
-    Float,
-    Str,
-    Version,
-    List(Box<Ty>),
-    Task,
-    Frame,
-    Cpu,
-    Kernel,
-    Record,
-    Memory,
-    Zone,
-    Module,
-    Lock,
-    /// What `rwlock()`, `rwsem()`, `mutex()` return.
-    LockState,
-    /// The RCU grace-period state (`rcu`).
-    Rcu,
-    /// A workqueue worker pool.
-    Pool,
-    /// A slab cache.
-    Slab,
-    /// A crash report of the kernel log (an oops, BUG, warning, lockup…).
-    Report,
-    /// A memory cgroup.
-    Memcg,
-    /// A task's open file.
-    File,
-    Group(Box<Ty>),
-}
-
-impl Ty {
-    pub fn list(t: Ty) -> Ty {
-        Ty::List(Box::new(t))
-    }
-    pub fn is_numeric(&self) -> bool {
-        matches!(self, Ty::Int | Ty::Float | Ty::Object | Ty::Any | Ty::Null)
-    }
-    /// The type of `self.name`, if it has such a field. Field access on a list
-    /// maps over its elements (and flattens lists of lists).
-    pub fn field(&self, name: &str) -> Option<Ty> {
-        match self {
-            Ty::Object | Ty::Any => Some(Ty::Object),
-            Ty::List(inner) => inner.field(name).map(|t| match t {
-                Ty::List(x) => Ty::List(x),
-                t => Ty::List(Box::new(t)),
-            }),
-            // A group's fields are typed by its elements' type (`T`).
-            Ty::Group(inner) => builtins::field(self.name(), name).map(|f| f.ty.to_ty(Some(inner))),
-            other => builtins::field(other.name(), name).map(|f| f.ty.to_ty(None)),
-        }
-    }
-    pub fn name(&self) -> &'static str {
-        match self {
-            Ty::Object => "object",
-            Ty::Any => "any",
-            Ty::Null => "null",
-            Ty::Bool => "bool",
-            Ty::Int => "int",
-            Ty::Float => "float",
-            Ty::Str => "string",
-            Ty::Version => "version",
-            Ty::List(_) => "list",
-            Ty::Task => "task",
-            Ty::Frame => "frame",
-            Ty::Cpu => "cpu",
-            Ty::Kernel => "kernel",
-            Ty::Record => "record",
-            Ty::Memory => "memory",
-            Ty::Zone => "zone",
-            Ty::Module => "module",
-            Ty::Lock => "lock",
-            Ty::LockState => "lock_state",
-            Ty::Rcu => "rcu",
-            Ty::Report => "report",
-            Ty::Memcg => "memcg",
-            Ty::File => "file",
-            Ty::Pool => "pool",
-            Ty::Slab => "slab",
-            Ty::Group(_) => "group",
-        }
-    }
-}
-
-impl fmt::Display for Ty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ty::List(t) => write!(f, "list<{t}>"),
-            Ty::Group(t) => write!(f, "group<{t}>"),
-            t => f.write_str(t.name()),
-        }
-    }
-}
+pub use crate::ty::Ty;
 
 /// The schema as text (`vmtriage schema`).
 pub fn render() -> String {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use kmodel::locks::LockState;
 use kmodel::Object;
+use vmtriage_dsl::ast::Span;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockVal {
@@ -97,7 +98,7 @@ impl<'k> Value<'k> {
 }
 
 /// What `sort`, `top`, `group`, `min`, `max` and `unique` order and group
-/// values by ([`crate::builtins::operators::SORT_KEYS`] says which types
+/// values by (`builtins::operators::SORT_KEYS` says which types
 /// have one). Numbers compare by value, an int with a float too; versions
 /// in release order; values of different kinds by kind.
 #[derive(Debug, Clone)]
@@ -138,7 +139,7 @@ impl Ord for Key {
             (Key::Float(a), Key::Float(b)) if a == b => Ordering::Equal,
             (Key::Float(a), Key::Float(b)) => a.total_cmp(b),
             (Key::Str(a), Key::Str(b)) => a.cmp(b),
-            (Key::Version(a), Key::Version(b)) => crate::rule::cmp_versions(a, b),
+            (Key::Version(a), Key::Version(b)) => crate::version::cmp_versions(a, b),
             (Key::Addr(a), Key::Addr(b)) => a.cmp(b),
             (Key::Model(t, a, b), Key::Model(u, c, d)) => (t, a, b).cmp(&(u, c, d)),
             (a, b) => a.rank().cmp(&b.rank()),
@@ -174,3 +175,60 @@ impl PartialEq for Key {
 }
 
 impl Eq for Key {}
+
+/// A run-time error of one rule on one dump, with where in the expression.
+#[derive(Debug, Clone)]
+pub struct EvalError {
+    pub message: String,
+    pub span: Span,
+}
+
+/// The functions a rule may call besides the built-ins (the pack's rhai
+/// helpers), called with plain JSON values; None when there is no such
+/// function.
+pub trait Helpers {
+    fn call(
+        &self,
+        name: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Option<Result<serde_json::Value, String>>;
+}
+
+/// A value read as a number (a kernel object that is one, a bool as 0 or
+/// 1): an int, a float, or null.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Num {
+    I(i64),
+    F(f64),
+    Null,
+}
+
+impl Num {
+    pub(crate) fn f(self) -> f64 {
+        match self {
+            Num::I(i) => i as f64,
+            Num::F(f) => f,
+            Num::Null => 0.0,
+        }
+    }
+    pub(crate) fn value<'k>(self) -> Value<'k> {
+        match self {
+            Num::I(i) => Value::Int(i),
+            Num::F(f) => Value::Float(f),
+            Num::Null => Value::Null,
+        }
+    }
+}
+
+/// Whether a value holds as a condition: null, false, 0, "" and [] do not.
+pub fn truthy(v: &Value<'_>) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Int(i) => *i != 0,
+        Value::Float(f) => *f != 0.0,
+        Value::Str(s) => !s.is_empty(),
+        Value::List(l) => !l.is_empty(),
+        _ => true,
+    }
+}

@@ -6,10 +6,10 @@ use std::rc::Rc;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, fail, wrong_owner, Args, Function, Module, Param, Shape, Sig, TypeDecl, R,
+    decl_field, fail, wrong_owner, Args, Ctx, Function, Module, Param, Shape, Sig, TypeDecl, R,
 };
-use crate::eval::{EvalError, Evaluator, Num};
-use crate::schema::Ty;
+use crate::ty::Ty;
+use crate::value::{EvalError, Num};
 use crate::value::{GroupVal, Key, Value};
 
 const LIST: &[Param] = &[Param {
@@ -97,11 +97,7 @@ pub static MODULE: Module = Module {
     constants: &[],
 };
 
-fn group<'k>(
-    _: &Evaluator<'_, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<Rc<GroupVal<'k>>, EvalError> {
+fn group<'k>(_: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<GroupVal<'k>>, EvalError> {
     match v {
         Value::Group(g) => Ok(g.clone()),
         _ => wrong_owner("group", v, span),
@@ -137,11 +133,11 @@ const GROUP: TypeDecl = TypeDecl {
 };
 
 /// The first argument as a list (null is the empty list).
-fn list<'k>(ev: &Evaluator<'_, 'k>, a: &Args<'k>) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
+fn list<'k>(ev: &Ctx<'_, 'k>, a: &Args<'k>) -> Result<Rc<Vec<Value<'k>>>, EvalError> {
     ev.as_list(a.get(0)?.clone(), a.span(0))
 }
 
-fn length<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
+fn length<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>) -> R<'k> {
     Ok(Value::Int(match a.get(0)? {
         Value::Str(s) => s.chars().count() as i64,
         _ => list(ev, a)?.len() as i64,
@@ -149,7 +145,7 @@ fn length<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
 }
 
 /// Exact, as `+` is: a sum beyond 64 bits (or beyond f64) is an error.
-fn sum<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
+fn sum<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>) -> R<'k> {
     let mut acc = Num::I(0);
     for v in list(ev, a)?.iter() {
         acc = match (acc, ev.num(v, a.span(0))?) {
@@ -173,7 +169,7 @@ fn sum<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
 }
 
 /// The element whose key beats every other's (`better(key, best)`).
-fn extreme<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>, better: fn(&Key, &Key) -> bool) -> R<'k> {
+fn extreme<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>, better: fn(&Key, &Key) -> bool) -> R<'k> {
     let mut best: Option<(Key, Value<'k>)> = None;
     for v in list(ev, a)?.iter() {
         let k = ev.key(v, a.span(0))?;
@@ -184,7 +180,7 @@ fn extreme<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>, better: fn(&Key, &Key) 
     Ok(best.map(|(_, v)| v).unwrap_or(Value::Null))
 }
 
-fn unique<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
+fn unique<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>) -> R<'k> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for v in list(ev, a)?.iter() {

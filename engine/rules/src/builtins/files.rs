@@ -3,9 +3,9 @@
 use kmodel::files::OpenFile;
 use vmtriage_dsl::ast::Span;
 
-use super::{decl_field, model_err, opt_str, wrong_owner, Module, Shape, TypeDecl};
-use crate::eval::{EvalError, Evaluator};
-use crate::schema::Ty;
+use super::{decl_field, model_err, opt_str, wrong_owner, Ctx, Module, Shape, TypeDecl};
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::Value;
 
 pub static MODULE: Module = Module {
@@ -18,7 +18,7 @@ pub static MODULE: Module = Module {
 };
 
 /// The open file a `file` value names.
-fn file<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>, span: Span) -> Result<OpenFile, EvalError> {
+fn file<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<OpenFile, EvalError> {
     let Value::File(t, f) = v else {
         return wrong_owner("file", v, span);
     };

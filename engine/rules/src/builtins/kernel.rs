@@ -6,13 +6,14 @@ use std::rc::Rc;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Module, Root, Shape, TypeDecl,
+    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Ctx, Module, Root, Shape,
+    TypeDecl,
 };
-use crate::eval::{EvalError, Evaluator};
 use crate::model::{CpuInfo, Model};
-use crate::rule::parse_version;
-use crate::schema::Ty;
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::Value;
+use crate::version::parse_version;
 
 use kmodel::modules::ModuleInfo;
 
@@ -50,11 +51,7 @@ pub static MODULE: Module = Module {
     constants: &[],
 };
 
-fn kernel<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<&'m Model<'k>, EvalError> {
+fn kernel<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m Model<'k>, EvalError> {
     match v {
         Value::Kernel => ev.model(span),
         _ => wrong_owner("kernel", v, span),
@@ -188,7 +185,7 @@ const KERNEL: TypeDecl = TypeDecl {
 };
 
 fn cpu<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<(&'m Model<'k>, &'m CpuInfo), EvalError> {
@@ -266,7 +263,7 @@ const CPU: TypeDecl = TypeDecl {
 };
 
 fn module<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<&'m ModuleInfo, EvalError> {

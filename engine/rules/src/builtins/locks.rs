@@ -10,11 +10,11 @@ use kmodel::Object;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, fail, kernel_err, model_err, task_at, tasks_at, wrong_owner, Args, Function,
+    decl_field, fail, kernel_err, model_err, task_at, tasks_at, wrong_owner, Args, Ctx, Function,
     Module, Param, Root, Shape, Sig, TypeDecl, R,
 };
-use crate::eval::{EvalError, Evaluator};
-use crate::schema::Ty;
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::{LockVal, Value};
 
 /// What the lock functions take: a lock a task waits for, or a kernel object.
@@ -78,7 +78,7 @@ pub static MODULE: Module = Module {
     constants: &[],
 };
 
-fn lock<'k>(_: &Evaluator<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockVal>, EvalError> {
+fn lock<'k>(_: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockVal>, EvalError> {
     match v {
         Value::Lock(l) => Ok(l.clone()),
         _ => wrong_owner("lock", v, span),
@@ -168,7 +168,7 @@ const LOCK: TypeDecl = TypeDecl {
 /// A waited-for lock as the wait-for graph holds it (its state, owner and
 /// containing object), if it is contended.
 fn contended<'m>(
-    ev: &Evaluator<'m, '_>,
+    ev: &Ctx<'m, '_>,
     l: &LockVal,
     span: Span,
 ) -> Result<Option<&'m kmodel::locks::ContendedLock>, EvalError> {
@@ -179,14 +179,14 @@ fn contended<'m>(
 /// Where a waited-for lock lives (the graph names the containing object of
 /// every contended lock).
 fn home_of(
-    ev: &Evaluator<'_, '_>,
+    ev: &Ctx<'_, '_>,
     l: &LockVal,
     span: Span,
 ) -> Result<Option<kmodel::locks::LockHome>, EvalError> {
     Ok(contended(ev, l, span)?.and_then(|c| c.home.clone()))
 }
 
-fn state<'k>(_: &Evaluator<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockState>, EvalError> {
+fn state<'k>(_: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockState>, EvalError> {
     match v {
         Value::LockState(s) => Ok(s.clone()),
         _ => wrong_owner("lock_state", v, span),
@@ -268,7 +268,7 @@ const LOCK_STATE: TypeDecl = TypeDecl {
 
 /// `task.blocked_on`: the lock named by its global (or a module's), its kind
 /// as the kernel model found it, how the task waits.
-pub fn blocked_on<'k>(ev: &Evaluator<'_, 'k>, task: usize, span: Span) -> R<'k> {
+pub fn blocked_on<'k>(ev: &Ctx<'_, 'k>, task: usize, span: Span) -> R<'k> {
     let m = ev.model(span)?;
     Ok(match m.blocked_on(task).map_err(model_err(span))? {
         Some(b) => Value::Lock(Rc::new(LockVal {
@@ -282,12 +282,12 @@ pub fn blocked_on<'k>(ev: &Evaluator<'_, 'k>, task: usize, span: Span) -> R<'k> 
 }
 
 /// `task.waits_for`: the tasks at the end of each lock the task waits for.
-pub fn waits_for<'k>(ev: &Evaluator<'_, 'k>, task: u64, span: Span) -> R<'k> {
+pub fn waits_for<'k>(ev: &Ctx<'_, 'k>, task: u64, span: Span) -> R<'k> {
     let g = ev.model(span)?.wait_graph().map_err(model_err(span))?;
     tasks_at(ev, g.chain(task).iter().skip(1).map(|(a, _)| *a), span)
 }
 
-fn deadlocks<'k>(ev: &Evaluator<'_, 'k>, span: Span) -> R<'k> {
+fn deadlocks<'k>(ev: &Ctx<'_, 'k>, span: Span) -> R<'k> {
     let g = ev.model(span)?.wait_graph().map_err(model_err(span))?;
     let mut out = Vec::with_capacity(g.cycles.len());
     for c in &g.cycles {
@@ -297,7 +297,7 @@ fn deadlocks<'k>(ev: &Evaluator<'_, 'k>, span: Span) -> R<'k> {
 }
 
 /// The kernel object a lock function's argument names.
-fn obj_arg<'k>(ev: &Evaluator<'_, 'k>, a: &Args<'k>) -> Result<Object<'k>, EvalError> {
+fn obj_arg<'k>(ev: &Ctx<'_, 'k>, a: &Args<'k>) -> Result<Object<'k>, EvalError> {
     let span = a.span;
     match a.get(0)? {
         Value::Obj(o) => Ok(*o),
@@ -319,7 +319,7 @@ fn obj_arg<'k>(ev: &Evaluator<'_, 'k>, a: &Args<'k>) -> Result<Object<'k>, EvalE
 
 /// Tasks waiting for the lock at `addr` by their stacks: only tasks on
 /// a CPU (spinners) or asleep in D (sleeping locks) are unwound.
-fn spinners<'k>(ev: &Evaluator<'_, 'k>, addr: u64, span: Span) -> R<'k> {
+fn spinners<'k>(ev: &Ctx<'_, 'k>, addr: u64, span: Span) -> R<'k> {
     let m = ev.model(span)?;
     let me = model_err(span);
     let tasks = m.tasks().map_err(&me)?;
@@ -339,7 +339,7 @@ fn spinners<'k>(ev: &Evaluator<'_, 'k>, addr: u64, span: Span) -> R<'k> {
 
 /// Who waits on a lock: its own wait list or tree where it has one,
 /// else the tasks whose stacks wait on it.
-fn waiters_of<'k>(ev: &Evaluator<'_, 'k>, st: &LockState, span: Span) -> R<'k> {
+fn waiters_of<'k>(ev: &Ctx<'_, 'k>, st: &LockState, span: Span) -> R<'k> {
     match &st.waiters {
         Some(w) => tasks_at(ev, w.iter().copied(), span),
         None => spinners(ev, st.addr, span),
@@ -348,7 +348,7 @@ fn waiters_of<'k>(ev: &Evaluator<'_, 'k>, st: &LockState, span: Span) -> R<'k> {
 
 /// `rwlock(x)`, `mutex(x)`, `rwsem(x)`: the lock's state as the kernel
 /// model reads it, the same record for every kind and flavour.
-fn lock_record<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>, want: Option<LockKind>) -> R<'k> {
+fn lock_record<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>, want: Option<LockKind>) -> R<'k> {
     let span = a.span;
     let o = obj_arg(ev, a)?;
     let st = ev.model(span)?.k.lock_state(&o).map_err(kernel_err(span))?;

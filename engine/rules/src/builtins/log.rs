@@ -5,9 +5,9 @@ use kmodel::oops::{OopsKind, OopsReport, PrintedFrame};
 use kmodel::printk::LogRecord;
 use vmtriage_dsl::ast::Span;
 
-use super::{decl_field, model_err, nth, wrong_owner, Module, Root, Shape, TypeDecl};
-use crate::eval::{EvalError, Evaluator};
-use crate::schema::Ty;
+use super::{decl_field, model_err, nth, wrong_owner, Ctx, Module, Root, Shape, TypeDecl};
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::Value;
 
 pub static MODULE: Module = Module {
@@ -50,11 +50,7 @@ pub static MODULE: Module = Module {
     constants: &[],
 };
 
-fn record<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<&'m LogRecord, EvalError> {
+fn record<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m LogRecord, EvalError> {
     let Value::Record(i) = v else {
         return wrong_owner("record", v, span);
     };
@@ -90,7 +86,7 @@ const RECORD: TypeDecl = TypeDecl {
 };
 
 fn report<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<(usize, &'m OopsReport), EvalError> {

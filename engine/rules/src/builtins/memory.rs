@@ -8,11 +8,11 @@ use kmodel::slab::SlabCache;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, model_err, nth, opt_int, wrong_owner, Function, Module, Param, Root, Shape, Sig,
-    TypeDecl,
+    decl_field, model_err, nth, opt_int, wrong_owner, Ctx, Function, Module, Param, Root, Shape,
+    Sig, TypeDecl,
 };
-use crate::eval::{EvalError, Evaluator};
-use crate::schema::Ty;
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::Value;
 
 pub static MODULE: Module = Module {
@@ -72,7 +72,7 @@ pub static MODULE: Module = Module {
 };
 
 fn memory<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<&'m MemorySummary, EvalError> {
@@ -110,11 +110,7 @@ const MEMORY: TypeDecl = TypeDecl {
     ],
 };
 
-fn zone<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<&'m ZoneInfo, EvalError> {
+fn zone<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m ZoneInfo, EvalError> {
     let Value::Zone(i) = v else {
         return wrong_owner("zone", v, span);
     };
@@ -184,11 +180,7 @@ const ZONE: TypeDecl = TypeDecl {
     ],
 };
 
-fn slab<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<&'m SlabCache, EvalError> {
+fn slab<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m SlabCache, EvalError> {
     let Value::Slab(i) = v else {
         return wrong_owner("slab", v, span);
     };
@@ -240,11 +232,7 @@ const SLAB: TypeDecl = TypeDecl {
     ],
 };
 
-fn memcg<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<&'m MemCgroup, EvalError> {
+fn memcg<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m MemCgroup, EvalError> {
     let Value::Memcg(i) = v else {
         return wrong_owner("memcg", v, span);
     };

@@ -14,9 +14,11 @@ use std::sync::OnceLock;
 
 use vmtriage_dsl::ast::Span;
 
-use crate::eval::{EvalError, Evaluator};
-use crate::schema::Ty;
-use crate::value::Value;
+use crate::ty::Ty;
+use crate::value::{EvalError, Value};
+
+mod ctx;
+pub use ctx::Ctx;
 
 pub mod collections;
 pub mod files;
@@ -99,7 +101,7 @@ impl Shape {
 impl Shape {
     /// The shape in a sentence: "a number", "a lock or an object".
     pub fn noun(&self) -> String {
-        let a = |w: String| crate::check::with_article(&w);
+        let a = |w: String| crate::diag::with_article(&w);
         match self {
             Shape::Num => "a number".into(),
             Shape::Regex => "a regex (a string)".into(),
@@ -129,11 +131,11 @@ impl fmt::Display for Shape {
 }
 
 /// Reads a field of a value of the owning type.
-pub type Getter = for<'e, 'm, 'k> fn(&'e Evaluator<'m, 'k>, &'e Value<'k>, Span) -> R<'k>;
+pub type Getter = for<'e, 'm, 'k> fn(&'e Ctx<'m, 'k>, &'e Value<'k>, Span) -> R<'k>;
 /// Computes a root.
-pub type RootGetter = for<'e, 'm, 'k> fn(&'e Evaluator<'m, 'k>, Span) -> R<'k>;
+pub type RootGetter = for<'e, 'm, 'k> fn(&'e Ctx<'m, 'k>, Span) -> R<'k>;
 /// Runs a function on evaluated arguments.
-pub type Call = for<'e, 'm, 'k> fn(&'e mut Evaluator<'m, 'k>, &'e Args<'k>) -> R<'k>;
+pub type Call = for<'e, 'm, 'k> fn(&'e mut Ctx<'m, 'k>, &'e Args<'k>) -> R<'k>;
 
 pub struct Field {
     pub name: &'static str,
@@ -295,6 +297,21 @@ pub fn field(owner: &str, name: &str) -> Option<&'static Field> {
         .copied()
 }
 
+/// The type of `t.name`, if `t` has such a field. Field access on a list
+/// maps over its elements (and flattens lists of lists).
+pub fn field_type(t: &Ty, name: &str) -> Option<Ty> {
+    match t {
+        Ty::Object | Ty::Any => Some(Ty::Object),
+        Ty::List(inner) => field_type(inner, name).map(|t| match t {
+            Ty::List(x) => Ty::List(x),
+            t => Ty::List(Box::new(t)),
+        }),
+        // A group's fields are typed by its elements' type (`T`).
+        Ty::Group(inner) => field(t.name(), name).map(|f| f.ty.to_ty(Some(inner))),
+        other => field(other.name(), name).map(|f| f.ty.to_ty(None)),
+    }
+}
+
 /// A call's evaluated arguments. Reading one that was not given is an
 /// error, never a panic: implementations may be handed any number.
 pub struct Args<'k> {
@@ -398,11 +415,7 @@ pub fn task_list<'k>(ix: impl IntoIterator<Item = usize>) -> Value<'k> {
 }
 
 /// The tasks at these task_struct addresses, in order (unknown ones left out).
-pub fn tasks_at<'k>(
-    ev: &Evaluator<'_, 'k>,
-    addrs: impl IntoIterator<Item = u64>,
-    span: Span,
-) -> R<'k> {
+pub fn tasks_at<'k>(ev: &Ctx<'_, 'k>, addrs: impl IntoIterator<Item = u64>, span: Span) -> R<'k> {
     let ix = ev.model(span)?.index().map_err(model_err(span))?;
     Ok(task_list(
         addrs
@@ -412,7 +425,7 @@ pub fn tasks_at<'k>(
 }
 
 /// The task at this address, null if none.
-pub fn task_at<'k>(ev: &Evaluator<'_, 'k>, addr: Option<u64>, span: Span) -> R<'k> {
+pub fn task_at<'k>(ev: &Ctx<'_, 'k>, addr: Option<u64>, span: Span) -> R<'k> {
     let Some(addr) = addr else {
         return Ok(Value::Null);
     };
@@ -434,8 +447,8 @@ pub fn opt_str<'k>(v: Option<&str>) -> Value<'k> {
 }
 
 /// Declares a field whose getter first unpacks its value with `$this`
-/// (`fn(&Evaluator, &Value, Span) -> Result<X, EvalError>`), then computes
-/// `$body` (a [`Value`]; `?` may be used) from the evaluator, `X` and the span.
+/// (`fn(&Ctx, &Value, Span) -> Result<X, EvalError>`), then computes
+/// `$body` (a [`Value`]; `?` may be used) from the context, `X` and the span.
 macro_rules! decl_field {
     ($this:path, $name:literal, $ty:expr, $doc:literal,
      |$ev:pat_param, $x:pat_param, $span:pat_param| $body:expr) => {

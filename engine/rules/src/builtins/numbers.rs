@@ -1,8 +1,8 @@
 //! Arithmetic beyond the operators: `percent`, `hex`.
 
-use super::{Function, Module, Param, Shape, Sig};
-use crate::schema::Ty;
-use crate::value::Value;
+use super::{Args, Ctx, Function, Module, Param, Shape, Sig, R};
+use crate::ty::Ty;
+use crate::value::{Num, Value};
 
 pub static MODULE: Module = Module {
     name: "numbers",
@@ -50,8 +50,7 @@ pub static MODULE: Module = Module {
     constants: &[],
 };
 
-fn hex<'k>(ev: &mut crate::eval::Evaluator<'_, 'k>, a: &super::Args<'k>) -> super::R<'k> {
-    use crate::eval::Num;
+fn hex<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>) -> R<'k> {
     Ok(match ev.num(a.get(0)?, a.span(0))? {
         Num::I(i) => Value::str(&format!("{:#x}", i as u64)),
         Num::F(f) => Value::str(&format!("{:#x}", f as u64)),

@@ -16,11 +16,11 @@ use std::fmt;
 
 use vmtriage_dsl::ast::{BinOp, Expr, ExprKind, Span, UnOp};
 
-use super::{fail, Shape, R};
-use crate::eval::{truthy, EvalError, Evaluator, Num};
-use crate::rule::{cmp_versions, parse_version};
-use crate::schema::Ty;
+use super::{fail, Ctx, Shape, R};
+use crate::ty::Ty;
 use crate::value::{int_float, Key, Value};
+use crate::value::{truthy, EvalError, Num};
+use crate::version::{cmp_versions, parse_version};
 
 /// An operator of the language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,7 @@ fn short(v: &Value<'_>) -> String {
 }
 
 /// Runs one overload on operands of its types.
-pub type OpFn = for<'e, 'm, 'k> fn(&'e mut Evaluator<'m, 'k>, &'e Operands<'e, 'k>) -> R<'k>;
+pub type OpFn = for<'e, 'm, 'k> fn(&'e mut Ctx<'m, 'k>, &'e Operands<'e, 'k>) -> R<'k>;
 
 /// One way to apply an operator.
 pub struct Overload {
@@ -707,7 +707,7 @@ fn equal<'k>(o: &Operands<'_, 'k>, same: bool) -> R<'k> {
 
 /// `==` on two values of one plain type: strings, bools, locks and lock
 /// states (the same lock: the same address).
-fn same_value<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn same_value<'k>(_: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     match (o.get(0)?, o.get(1)?) {
         (Value::Str(a), Value::Str(b)) => equal(o, a == b),
         (Value::Bool(a), Value::Bool(b)) => equal(o, a == b),
@@ -717,11 +717,11 @@ fn same_value<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     }
 }
 
-fn same_version<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn same_version<'k>(_: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     equal(o, cmp_versions(&version(o, 0)?, &version(o, 1)?).is_eq())
 }
 
-fn lock_at<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn lock_at<'k>(_: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     match (o.get(0)?, o.get(1)?) {
         (Value::Lock(l), Value::Obj(x)) | (Value::Obj(x), Value::Lock(l)) => {
             equal(o, l.address == x.addr)
@@ -730,7 +730,7 @@ fn lock_at<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     }
 }
 
-fn lock_named<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn lock_named<'k>(_: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     match (o.get(0)?, o.get(1)?) {
         (Value::Lock(l), Value::Str(s)) | (Value::Str(s), Value::Lock(l)) => {
             equal(o, l.name.as_deref() == Some(&**s))
@@ -754,7 +754,7 @@ fn ordered<'k>(o: &Operands<'_, 'k>, ord: Option<Ordering>) -> R<'k> {
 }
 
 /// Operand `i` as a number (a kernel object that is one reads as its value).
-fn num<'k>(ev: &Evaluator<'_, 'k>, o: &Operands<'_, 'k>, i: usize) -> Result<Num, EvalError> {
+fn num<'k>(ev: &Ctx<'_, 'k>, o: &Operands<'_, 'k>, i: usize) -> Result<Num, EvalError> {
     match o.get(i)? {
         v @ (Value::Int(_) | Value::Float(_) | Value::Obj(_)) => ev.num(v, o.span(i)),
         _ => internal(o),
@@ -790,7 +790,7 @@ fn checked<'k>(o: &Operands<'_, 'k>, r: Option<i64>) -> R<'k> {
     }
 }
 
-fn int_arith<'k>(ev: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn int_arith<'k>(ev: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     let (Num::I(a), Num::I(b)) = (num(ev, o, 0)?, num(ev, o, 1)?) else {
         return internal(o);
     };
@@ -811,7 +811,7 @@ fn int_arith<'k>(ev: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     )
 }
 
-fn float_arith<'k>(ev: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn float_arith<'k>(ev: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     let (a, b) = (num(ev, o, 0)?.f(), num(ev, o, 1)?.f());
     if b == 0.0 && matches!(o.op, Op::Binary(BinOp::Div | BinOp::Mod)) {
         return fail(o.span, format!("{}: division by zero", o.shown()));
@@ -830,11 +830,11 @@ fn float_arith<'k>(ev: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     Ok(Value::Float(r))
 }
 
-fn concat<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn concat<'k>(_: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     let (Value::Str(a), Value::Str(b)) = (o.get(0)?, o.get(1)?) else {
         return internal(o);
     };
-    let max = crate::check::MAX_BUILT_SIZE;
+    let max = crate::limits::MAX_BUILT_SIZE;
     if (a.len() + b.len()) as u64 > max {
         return fail(
             o.span,
@@ -846,7 +846,7 @@ fn concat<'k>(_: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     Ok(Value::str(&format!("{a}{b}")))
 }
 
-fn member<'k>(ev: &mut Evaluator<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
+fn member<'k>(ev: &mut Ctx<'_, 'k>, o: &Operands<'_, 'k>) -> R<'k> {
     let x = o.get(0)?;
     let items = ev.as_list(o.get(1)?.clone(), o.span(1))?;
     ev.spend(items.len() as u64, o.span)?;
@@ -930,7 +930,7 @@ pub fn result_type(op: Op, tys: &[Ty]) -> Option<Ty> {
 /// Whether a value at run time has a shape (what the checker's
 /// [`Shape::accepts`] says of its type, decided on the value: a kernel
 /// object is a number when it reads as one).
-pub fn admits<'k>(ev: &Evaluator<'_, 'k>, s: &Shape, v: &Value<'k>) -> bool {
+pub fn admits<'k>(ev: &Ctx<'_, 'k>, s: &Shape, v: &Value<'k>) -> bool {
     match s {
         Shape::Is(Ty::Any) => true,
         Shape::Is(Ty::Object) => matches!(v, Value::Obj(_)),
@@ -950,7 +950,7 @@ pub fn admits<'k>(ev: &Evaluator<'_, 'k>, s: &Shape, v: &Value<'k>) -> bool {
 }
 
 /// Whether values have these shapes, all the `T`s being of one type.
-fn admits_all<'k>(ev: &Evaluator<'_, 'k>, shapes: &[Shape], vals: &[Value<'k>]) -> bool {
+fn admits_all<'k>(ev: &Ctx<'_, 'k>, shapes: &[Shape], vals: &[Value<'k>]) -> bool {
     let mut bound = None;
     shapes.len() == vals.len()
         && shapes.iter().zip(vals).all(|(s, v)| {
@@ -961,11 +961,7 @@ fn admits_all<'k>(ev: &Evaluator<'_, 'k>, shapes: &[Shape], vals: &[Value<'k>]) 
 }
 
 /// The overload of `op` that applies to these values, if any.
-pub fn dispatch<'k>(
-    ev: &Evaluator<'_, 'k>,
-    op: Op,
-    vals: &[Value<'k>],
-) -> Option<&'static Overload> {
+pub fn dispatch<'k>(ev: &Ctx<'_, 'k>, op: Op, vals: &[Value<'k>]) -> Option<&'static Overload> {
     operator(op)
         .overloads
         .iter()
@@ -975,7 +971,7 @@ pub fn dispatch<'k>(
 /// Applies `op` to evaluated operands (`spans`: where each is written;
 /// `span`: the whole expression).
 pub fn apply<'k>(
-    ev: &mut Evaluator<'_, 'k>,
+    ev: &mut Ctx<'_, 'k>,
     op: Op,
     vals: &[Value<'k>],
     spans: &[Span],
@@ -1011,7 +1007,7 @@ pub fn apply<'k>(
 fn noun(v: &Value<'_>) -> String {
     match v {
         Value::Obj(x) => format!("an object ({})", x.type_name()),
-        v => crate::check::with_article(v.type_name()),
+        v => crate::diag::with_article(v.type_name()),
     }
 }
 
@@ -1024,7 +1020,7 @@ impl fmt::Display for Op {
 /// The value of a constant expression: numbers written in the rule and the
 /// operators on them; None for anything else, or when it fails (the error
 /// is its innermost operation's).
-fn constant(ev: &mut Evaluator<'_, 'static>, e: &Expr) -> Option<Value<'static>> {
+fn constant(ev: &mut Ctx<'_, 'static>, e: &Expr) -> Option<Value<'static>> {
     let (op, operands): (Op, Vec<&Expr>) = match &e.kind {
         ExprKind::Int(i) => return Some(Value::Int(*i)),
         ExprKind::Float(f) => return Some(Value::Float(*f)),
@@ -1044,9 +1040,7 @@ fn constant(ev: &mut Evaluator<'_, 'static>, e: &Expr) -> Option<Value<'static>>
 /// `9223372036854775807 + 1`), found before a dump is open: `operands` are
 /// all constants, or the divisor is a literal zero.
 pub fn constant_error(op: Op, operands: &[&Expr], span: Span) -> Option<String> {
-    let params = std::collections::BTreeMap::new();
-    let helpers = crate::helpers::RhaiHelpers::empty();
-    let mut ev = Evaluator::detached(&params, &helpers);
+    let mut ev = Ctx::new(None);
     let vals: Vec<Option<Value<'static>>> = operands.iter().map(|e| constant(&mut ev, e)).collect();
     let zero = match vals.get(1) {
         Some(Some(Value::Int(0))) => true,
@@ -1073,7 +1067,7 @@ pub struct SortKey {
     pub name: &'static str,
     pub ty: Shape,
     pub doc: &'static str,
-    pub key: for<'m, 'k> fn(&Evaluator<'m, 'k>, &Value<'k>) -> Option<Key>,
+    pub key: for<'m, 'k> fn(&Ctx<'m, 'k>, &Value<'k>) -> Option<Key>,
 }
 
 /// The types that have an order, tried in order; any other (a list, a
@@ -1164,7 +1158,7 @@ pub fn is_key_type(t: &Ty) -> bool {
 }
 
 /// The key of a value, or None when its type has no order.
-pub fn key_of<'k>(ev: &Evaluator<'_, 'k>, v: &Value<'k>) -> Option<Key> {
+pub fn key_of<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>) -> Option<Key> {
     if matches!(v, Value::Null) {
         return Some(Key::Null);
     }

@@ -7,10 +7,12 @@ use kmodel::rcu::RcuState;
 use kmodel::workqueue::WorkerPool;
 use vmtriage_dsl::ast::Span;
 
-use super::{decl_field, model_err, nth, tasks_at, wrong_owner, Module, Root, Shape, TypeDecl};
-use crate::eval::{EvalError, Evaluator};
+use super::{
+    decl_field, model_err, nth, tasks_at, wrong_owner, Ctx, Module, Root, Shape, TypeDecl,
+};
 use crate::model::Model;
-use crate::schema::Ty;
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::Value;
 
 pub static MODULE: Module = Module {
@@ -45,7 +47,7 @@ fn seconds<'k>(m: &Model<'_>, jiffies: u64, span: Span) -> Result<Value<'k>, Eva
 }
 
 fn rcu<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<(&'m Model<'k>, &'m RcuState), EvalError> {
@@ -141,7 +143,7 @@ const RCU: TypeDecl =
     };
 
 fn pool<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<(&'m Model<'k>, &'m WorkerPool), EvalError> {

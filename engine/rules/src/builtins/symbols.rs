@@ -1,9 +1,8 @@
 //! Kernel globals by name: `sym` and `sym_opt` (the function forms of
 //! `@name` and `@?name`).
 
-use super::{fail, Args, Function, Module, Param, Shape, Sig, R};
-use crate::eval::Evaluator;
-use crate::schema::Ty;
+use super::{fail, Args, Ctx, Function, Module, Param, Shape, Sig, R};
+use crate::ty::Ty;
 use crate::value::Value;
 
 const NAME: &[Param] = &[Param {
@@ -39,7 +38,7 @@ pub static MODULE: Module = Module {
     constants: &[],
 };
 
-fn global<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>, optional: bool) -> R<'k> {
+fn global<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>, optional: bool) -> R<'k> {
     match a.get(0)? {
         Value::Str(s) => ev.global(s, optional, a.span),
         _ => fail(a.span, format!("{}() needs a symbol name", a.name)),

@@ -6,11 +6,11 @@ use vmtriage_dsl::ast::Span;
 
 use super::{
     decl_field, fail, kernel_err, locks, model_err, opt_int, opt_str, task_list, wrong_owner, Args,
-    Constant, Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
+    Constant, Ctx, Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
 };
-use crate::eval::{EvalError, Evaluator};
 use crate::model::{FrameInfo, Model};
-use crate::schema::Ty;
+use crate::ty::Ty;
+use crate::value::EvalError;
 use crate::value::Value;
 
 pub static MODULE: Module = Module {
@@ -115,7 +115,7 @@ pub static MODULE: Module = Module {
 
 /// A task value's model, index and task_struct.
 fn task<'m, 'k>(
-    ev: &Evaluator<'m, 'k>,
+    ev: &Ctx<'m, 'k>,
     v: &Value<'k>,
     span: Span,
 ) -> Result<(&'m Model<'k>, usize, &'m Task<'k>), EvalError> {
@@ -321,7 +321,7 @@ const TASK: TypeDecl = TypeDecl {
     ],
 };
 
-fn waker<'k>(ev: &Evaluator<'_, 'k>, m: &Model<'k>, i: usize, t: &Task<'k>, span: Span) -> R<'k> {
+fn waker<'k>(ev: &Ctx<'_, 'k>, m: &Model<'k>, i: usize, t: &Task<'k>, span: Span) -> R<'k> {
     if let Value::List(owners) = locks::waits_for(ev, t.addr(), span)? {
         if let Some(owner) = owners.first() {
             return Ok(owner.clone());
@@ -338,11 +338,7 @@ fn waker<'k>(ev: &Evaluator<'_, 'k>, m: &Model<'k>, i: usize, t: &Task<'k>, span
 }
 
 /// A frame value's line of its task's stack (null past its end).
-fn frame<'k>(
-    ev: &Evaluator<'_, 'k>,
-    v: &Value<'k>,
-    span: Span,
-) -> Result<Option<FrameInfo>, EvalError> {
+fn frame<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Option<FrameInfo>, EvalError> {
     let Value::Frame(t, f) = v else {
         return wrong_owner("frame", v, span);
     };
@@ -418,7 +414,7 @@ const FRAME: TypeDecl = TypeDecl {
     ],
 };
 
-fn task_by_pid<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
+fn task_by_pid<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>) -> R<'k> {
     match a.get(0)? {
         Value::Int(p) => {
             let ix = ev.model(a.span)?.index().map_err(model_err(a.span))?;
@@ -432,7 +428,7 @@ fn task_by_pid<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
     }
 }
 
-fn signal_pending<'k>(ev: &mut Evaluator<'_, 'k>, a: &Args<'k>) -> R<'k> {
+fn signal_pending<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>) -> R<'k> {
     let span = a.span;
     let (t, sig) = match a.values() {
         [Value::Task(t), Value::Int(s)] => (*t, *s),

@@ -4,9 +4,9 @@
 use std::rc::Rc;
 
 use super::{fail, Function, Module, Param, Shape, Sig};
-use crate::rule::parse_version;
-use crate::schema::Ty;
+use crate::ty::Ty;
 use crate::value::Value;
+use crate::version::parse_version;
 
 pub static MODULE: Module = Module {
     name: "text",

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use super::*;
 use crate::builtins::tests::lock_state;
 use crate::diag::{Code, RuleDiagnostic};
+use crate::eval::Evaluator;
 use crate::helpers::RhaiHelpers;
 use crate::pack::RulePack;
 use crate::value::{GroupVal, LockVal};
