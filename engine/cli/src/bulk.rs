@@ -277,7 +277,7 @@ pub fn pack_hash(versions: &BTreeMap<String, String>) -> String {
 
 /// SHA-256 of a file's content.
 pub fn sha256_file(p: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(p)?;
+    let mut f = vmcore::open_regular(p)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
