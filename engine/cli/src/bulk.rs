@@ -822,7 +822,8 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
 /// read only in part.
 pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
     let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
+    // Ends by SIGPIPE when the reader goes (`scan DIR | head`).
+    let mut lock = crate::pipe::Quiet(stdout.lock());
     let stats = scan_archive(&args, &mut lock)?;
     let _ = lock.flush();
     if args.bulk_worker {

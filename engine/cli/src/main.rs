@@ -184,59 +184,8 @@ enum RulesCmd {
 #[diagnostic(code(vmtriage::read), help("the dump may be filtered (makedumpfile -d) or damaged where this lives; other commands may still work"))]
 struct ReadFailed(String);
 
-/// Whether the reader of an output descriptor has gone (`| head` read what
-/// it wanted and closed the pipe): a pipe whose read end is closed polls
-/// POLLERR at its write end, a socket POLLHUP; a file or a terminal neither.
-fn reader_gone(fd: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    };
-    // SAFETY: one pollfd, valid for the call; a zero timeout does not block.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n == 1 && p.revents & (libc::POLLERR | libc::POLLHUP) != 0
-}
-
-/// Output into a pipe whose reader has gone (`vmtriage bt --all DUMP |
-/// head`) ends vmtriage as it ends `cat` or `grep`: killed by SIGPIPE,
-/// without a word (a shell shows status 141). Rust ignores SIGPIPE, so the
-/// write fails with EPIPE instead and `print!` panics with a backtrace;
-/// this panic hook turns that one panic, wherever output is written (every
-/// command, `scan`'s bulk output included), back into the signal. SIGPIPE
-/// is not restored for the whole process: `scan` writes requests into its
-/// workers' pipes, where a worker that died must be an error row, not the
-/// end of the scan.
-fn end_quietly_when_the_reader_goes() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        // std's message for a failed `print!` / `eprint!`.
-        let gone = (msg.starts_with("failed printing to stdout") && reader_gone(1))
-            || (msg.starts_with("failed printing to stderr") && reader_gone(2));
-        if gone {
-            // SAFETY: restoring a signal's default action and raising it.
-            unsafe {
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigaddset(&mut set, libc::SIGPIPE);
-                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-                libc::raise(libc::SIGPIPE);
-            }
-            std::process::exit(128 + libc::SIGPIPE);
-        }
-        default(info)
-    }));
-}
-
 fn main() -> ExitCode {
-    end_quietly_when_the_reader_goes();
+    vmtriage_cli::pipe::end_quietly_when_the_reader_goes();
     // Error reports wrap at $COLUMNS when the shell exports it (a pipe or a
     // script has no terminal to measure), else at the terminal's width.
     if let Some(width) = std::env::var("COLUMNS")
