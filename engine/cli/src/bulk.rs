@@ -277,7 +277,7 @@ pub fn pack_hash(versions: &BTreeMap<String, String>) -> String {
 
 /// SHA-256 of a file's content.
 pub fn sha256_file(p: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(p)?;
+    let mut f = vmcore::open_regular(p)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -822,7 +822,8 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
 /// read only in part.
 pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
     let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
+    // Ends by SIGPIPE when the reader goes (`scan DIR | head`).
+    let mut lock = crate::pipe::Quiet(stdout.lock());
     let stats = scan_archive(&args, &mut lock)?;
     let _ = lock.flush();
     if args.bulk_worker {

@@ -185,6 +185,7 @@ enum RulesCmd {
 struct ReadFailed(String);
 
 fn main() -> ExitCode {
+    vmtriage_cli::pipe::end_quietly_when_the_reader_goes();
     // Error reports wrap at $COLUMNS when the shell exports it (a pipe or a
     // script has no terminal to measure), else at the terminal's width.
     if let Some(width) = std::env::var("COLUMNS")
@@ -404,7 +405,10 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
         Cmd::Rules { cmd } => return run_rules(cmd),
         Cmd::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "vmtriage", &mut std::io::stdout());
+            // Through `print!`, so that a closed pipe ends it as any output.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "vmtriage", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
         }
         Cmd::Man { dir } => {
             let cmd = <Cli as clap::CommandFactory>::command();

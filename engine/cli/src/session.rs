@@ -167,8 +167,18 @@ pub fn auto_debuginfo(
 ) -> (Result<KernelDebugInfo, OpenError>, Vec<String>) {
     let mut notes = Vec::new();
     if let Some(p) = vmlinux {
-        if is_debug_vmlinux(p) {
-            return (open_debuginfo(p), notes);
+        match KernelDebugInfo::open(p) {
+            Ok(d) if d.has_dwarf() => {
+                d.prepare();
+                return (Ok(d), notes);
+            }
+            // Not readable at all (missing, a FIFO, a device): no kernel
+            // image either, and the dump need not be asked about it.
+            Err(source @ (kdebuginfo::Error::Io { .. } | kdebuginfo::Error::NotAFile { .. })) => {
+                let path = p.to_path_buf();
+                return (Err(OpenError::Debug { path, source }), notes);
+            }
+            _ => {}
         }
         let r = file_debuginfo(core, p).map_err(|source| OpenError::Image {
             path: p.to_path_buf(),
@@ -202,11 +212,6 @@ pub fn auto_debuginfo(
         OpenError::NoVmlinux { source: e }
     });
     (r, notes)
-}
-
-/// Whether a file is a debug vmlinux (an ELF file with DWARF).
-fn is_debug_vmlinux(p: &Path) -> bool {
-    KernelDebugInfo::open(p).is_ok_and(|d| d.has_dwarf())
 }
 
 /// The first plain kernel image of the dump's build (a vmlinux without

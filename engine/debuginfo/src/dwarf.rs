@@ -233,6 +233,9 @@ pub struct IndexStats {
     pub threads: usize,
     /// Wall time spent scanning (or loading).
     pub build_time: Duration,
+    /// Units scanned by this process that could not be read (damaged
+    /// DWARF): skipped, and the index is then never persisted.
+    pub damaged_units: usize,
 }
 
 /// The name index, filled lazily: units are scanned in section order, a
@@ -316,6 +319,11 @@ impl<'a> Header<'a> {
             body: rest.get(32..).unwrap_or_default(),
         })
     }
+}
+
+/// The length of an index file of `records` records for `key`.
+pub(crate) fn index_file_len(key: &[u8], records: u64) -> u64 {
+    (Header::len(key) as u64).saturating_add(records.saturating_mul(REC as u64))
 }
 
 /// Detects a damaged file (not tampering: the cache is the user's own).
@@ -428,6 +436,14 @@ impl NameIndex {
         p.next > p.persisted || p.hints_changed
     }
 
+    /// Whether the index may be kept for later processes: no unit failed
+    /// to scan. An index of a damaged copy of a vmlinux (the same build-id)
+    /// lacks the names of its damaged units, and would answer "not found"
+    /// for them to every later run with the intact file.
+    pub fn persistable(&self) -> bool {
+        self.lock().stats.damaged_units == 0
+    }
+
     /// Whether this index should replace a persisted one that covers
     /// `theirs` units: it covers more, or as many and knows new variables.
     pub fn improves_on(&self, theirs: usize) -> bool {
@@ -438,6 +454,11 @@ impl NameIndex {
     /// What looking for a variable through its symbol found, if done before.
     pub fn variable_hint(&self, name: &str) -> Option<Option<Hit>> {
         self.lock().hints.get(name.as_bytes()).copied()
+    }
+
+    /// Counts units found damaged outside a scan (a variable's search).
+    pub fn note_damaged(&self, units: usize) {
+        self.lock().stats.damaged_units += units;
     }
 
     pub fn set_variable_hint(&self, name: &'static [u8], hit: Option<Hit>) {
@@ -504,7 +525,7 @@ impl NameIndex {
     /// this key, covers. Reads only its header, and checks its length.
     pub fn persisted_units(path: &std::path::Path, key: &[u8]) -> Option<usize> {
         use std::io::Read;
-        let f = std::fs::File::open(path).ok()?;
+        let f = crate::file::open_regular(path).ok()?;
         let file_len = usize::try_from(f.metadata().ok()?.len()).ok()?;
         let mut head = Vec::with_capacity(Header::len(key));
         f.take(Header::len(key) as u64)
@@ -578,7 +599,7 @@ impl Progress {
     /// Scan units `next..end` and add what they define after what is known.
     fn scan(&mut self, d: &DwarfData, end: usize) {
         let start = Instant::now();
-        let (batch, dies, threads) = d.scan_batch(&d.headers[self.next..end]);
+        let (batch, dies, threads, damaged) = d.scan_batch(&d.headers[self.next..end]);
         if self.map.is_empty() {
             self.map = batch;
         } else {
@@ -586,6 +607,7 @@ impl Progress {
         }
         self.stats.units += end - self.next;
         self.stats.top_level_dies += dies;
+        self.stats.damaged_units += damaged;
         self.stats.threads = self.stats.threads.max(threads);
         self.stats.build_time += start.elapsed();
         self.next = end;
@@ -781,12 +803,14 @@ impl DwarfData {
     /// The first definition of a variable among units `first..=last` that
     /// `accept` takes, found by reading only variable DIEs. Two threads
     /// share a wide range; the lower half's answer wins, so the result does
-    /// not depend on which finishes first.
+    /// not depend on which finishes first. Units that cannot be read are
+    /// counted in `damaged`.
     pub fn variable_in_units(
         &self,
         first: usize,
         last: usize,
         name: &str,
+        damaged: &std::sync::atomic::AtomicUsize,
         accept: impl Fn(Hit) -> bool + Sync,
     ) -> Option<Hit> {
         use std::sync::atomic::{AtomicBool, Ordering};
@@ -801,7 +825,7 @@ impl DwarfData {
                     return None;
                 }
                 let mut hits = Vec::new();
-                let _ = self.walk_unit(
+                let walked = self.walk_unit(
                     *h,
                     |ns| ns == NameSpace::Variable,
                     &mut count,
@@ -818,6 +842,9 @@ impl DwarfData {
                         }
                     },
                 );
+                if walked.is_err() {
+                    damaged.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(h) = hits.into_iter().find(|&h| accept(h)) {
                     return Some(h);
                 }
@@ -841,8 +868,9 @@ impl DwarfData {
 
     /// Index the top-level DIEs of `headers` (consecutive units), on
     /// several threads when there is enough to share. Returns the names
-    /// with their candidates, the DIEs looked at and the threads used.
-    fn scan_batch(&self, headers: &[UnitHeader<R>]) -> (Map, u64, usize) {
+    /// with their candidates, the DIEs looked at, the threads used and the
+    /// units that could not be read.
+    fn scan_batch(&self, headers: &[UnitHeader<R>]) -> (Map, u64, usize, usize) {
         // KDEBUGINFO_THREADS overrides the thread count (for measurements).
         let threads = std::env::var("KDEBUGINFO_THREADS")
             .ok()
@@ -870,7 +898,7 @@ impl DwarfData {
             }
         }
         chunks.push(&headers[begin..]);
-        let results: Vec<(ScanMap, u64)> = std::thread::scope(|s| {
+        let results: Vec<(ScanMap, u64, usize)> = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|chunk| s.spawn(move || self.scan_units(chunk)))
@@ -884,8 +912,10 @@ impl DwarfData {
         });
         let mut raw = ScanMap::default();
         let mut dies = 0;
-        for (i, (m, n)) in results.into_iter().enumerate() {
+        let mut damaged = 0;
+        for (i, (m, n, bad)) in results.into_iter().enumerate() {
             dies += n;
+            damaged += bad;
             if i == 0 {
                 raw = m;
             } else {
@@ -903,19 +933,23 @@ impl DwarfData {
             let name = &tail[..tail.iter().position(|&c| c == 0).unwrap_or(tail.len())];
             add_to(&mut map, (ns, name), slot);
         }
-        (map, dies, chunks.len())
+        (map, dies, chunks.len(), damaged)
     }
 
-    fn scan_units(&self, headers: &[UnitHeader<R>]) -> (ScanMap, u64) {
+    fn scan_units(&self, headers: &[UnitHeader<R>]) -> (ScanMap, u64, usize) {
         let mut map = ScanMap {
             by_str: HashMap::with_capacity_and_hasher(1 << 12, FxBuildHasher),
             inline: Map::default(),
         };
         let mut count = 0;
+        let mut damaged = 0;
         let info = gimli::Section::reader(&self.dwarf.debug_info).slice();
         for h in headers {
-            // A damaged unit is skipped; the rest of the index stays usable.
-            let _ = self.scan_unit(*h, &mut map, &mut count);
+            // A damaged unit is skipped; the rest of the index stays usable
+            // (but is not kept for another process, see `persistable`).
+            if self.scan_unit(*h, &mut map, &mut count).is_err() {
+                damaged += 1;
+            }
             // Keep the peak resident set small: a scanned unit is not needed
             // again until one of its types is resolved.
             if self.mmapped {
@@ -925,7 +959,7 @@ impl DwarfData {
                 }
             }
         }
-        (map, count)
+        (map, count, damaged)
     }
 
     fn scan_unit(

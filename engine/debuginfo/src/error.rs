@@ -14,6 +14,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The path is not a regular file (a FIFO, a device, a directory),
+    /// refused before anything is read.
+    #[error("{} is {kind}, not a regular file: pass the kernel file itself", path.display())]
+    NotAFile {
+        path: PathBuf,
+        /// What it is: "a FIFO (named pipe)", "a character device"…
+        kind: &'static str,
+    },
+
     /// The file is not a usable ELF file (truncated, garbage, wrong class).
     #[error("{path} is not a valid ELF file ({reason}); pass the uncompressed debug vmlinux, not vmlinuz")]
     BadElf { path: PathBuf, reason: String },

@@ -18,6 +18,7 @@ mod discover;
 mod dwarf;
 mod elf;
 mod error;
+mod file;
 mod hash;
 pub mod memory;
 mod plain;
@@ -59,6 +60,9 @@ pub struct KernelDebugInfo {
     synthetic: Mutex<Vec<(TypeId, u64, TypeId)>>,
     /// What a plain kernel file's debug info was read from, for `info`.
     origin: OnceLock<String>,
+    /// When the file was last modified (opened from disk only), a part of
+    /// the name index cache's key.
+    modified: Option<std::time::SystemTime>,
     // Declared last so that it is dropped after everything borrowing from it.
     _backing: Backing,
 }
@@ -129,12 +133,14 @@ impl KernelDebugInfo {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
+        let file = file::open_input(path)?;
         // SAFETY: the file is mapped read-only; modifying it while mapped is
         // outside what this crate can guard against (as for every debugger).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
         let data = extend(&map);
-        Self::with_backing(path, data, Backing::Mmap(map))
+        let mut k = Self::with_backing(path, data, Backing::Mmap(map))?;
+        k.modified = file.metadata().and_then(|m| m.modified()).ok();
+        Ok(k)
     }
 
     /// Use an in-memory ELF image (`path` is only used in messages).
@@ -155,6 +161,7 @@ impl KernelDebugInfo {
             types: RwLock::new(HashMap::default()),
             synthetic: Mutex::new(Vec::new()),
             origin: OnceLock::new(),
+            modified: None,
             _backing: backing,
         })
     }
@@ -389,7 +396,7 @@ impl KernelDebugInfo {
             let total = d.headers.len();
             let key = self.index_cache_key();
             self.index_cache_path()
-                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|p| file::read_capped(&p, self.index_cache_limit(&key)))
                 .and_then(|b| NameIndex::from_bytes(&b, self.elf.data, &key, total))
                 .unwrap_or_else(|| NameIndex::empty(total))
         }))
@@ -399,6 +406,9 @@ impl KernelDebugInfo {
     /// already covers as much (another process got further). Best effort:
     /// a read-only or full disk only costs the next run a scan.
     fn persist_index(&self, ix: &NameIndex) {
+        if !ix.persistable() {
+            return;
+        }
         let Some(p) = self.index_cache_path() else {
             return;
         };
@@ -415,7 +425,7 @@ impl KernelDebugInfo {
         let tmp = p.with_extension(format!("tmp{}-{seq}", std::process::id()));
         if p.parent()
             .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-            && std::fs::write(&tmp, bytes).is_ok()
+            && file::write_new(&tmp, &bytes).is_ok()
             && std::fs::rename(&tmp, &p).is_ok()
         {
             ix.set_persisted();
@@ -425,7 +435,7 @@ impl KernelDebugInfo {
     }
 
     /// Where the name index of this build is cached: `$VMTRIAGE_INDEX_CACHE`
-    /// (`off` disables it), else `$XDG_CACHE_HOME/vmtriage/index` or
+    /// (`off` disables it, see [`cache_dir`]), else `$XDG_CACHE_HOME/vmtriage/index` or
     /// `~/.cache/vmtriage/index`, one file per build-id.
     fn index_cache_path(&self) -> Option<std::path::PathBuf> {
         // Only files opened from disk: an in-memory image has nothing to key on.
@@ -435,18 +445,39 @@ impl KernelDebugInfo {
         Some(cache_dir()?.join(format!("{}.idx", self.build_id_hex()?)))
     }
 
-    /// What a cached index must match: the build-id, the file's size and
-    /// its .debug_info size (a different file with the same build-id, such
-    /// as a stripped copy, does not reuse the index).
+    /// What a cached index must match: the build-id, the file's size, its
+    /// modification time, its .debug_info size and a checksum of its
+    /// .debug_abbrev (read by every unit scanned anyway; 5 MB for a
+    /// Debian 6.1 vmlinux). Another file with the same build-id (a stripped
+    /// copy, a damaged one) does not reuse the index, nor share its own.
     fn index_cache_key(&self) -> Vec<u8> {
         let mut k = self.build_id().map(|b| b.to_vec()).unwrap_or_default();
         k.extend_from_slice(&(self.elf.data.len() as u64).to_le_bytes());
+        let mtime = self
+            .modified
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        k.extend_from_slice(&mtime.to_le_bytes());
         let info = self
             .section(".debug_info")
             .map(|s| s.data.len())
             .unwrap_or(0);
         k.extend_from_slice(&(info as u64).to_le_bytes());
+        let abbrev = self.section(".debug_abbrev").map(|s| s.data).unwrap_or(&[]);
+        let mut h = hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, abbrev);
+        k.extend_from_slice(&std::hash::Hasher::finish(&h).to_le_bytes());
         k
+    }
+
+    /// The largest cache file an index of this vmlinux can make: each
+    /// record is a distinct named top-level DIE (at least an abbreviation
+    /// code and a name form: 2 bytes of .debug_info) or a variable of the
+    /// symbol table (24 bytes of .symtab). A longer file is not read.
+    fn index_cache_limit(&self, key: &[u8]) -> u64 {
+        let size = |name| self.section(name).map_or(0, |s| s.data.len() as u64);
+        let records = size(".debug_info") / 2 + size(".symtab") / 24;
+        dwarf::index_file_len(key, records)
     }
 
     /// Complete the DWARF name index now (lookups otherwise scan only as
@@ -493,17 +524,19 @@ impl KernelDebugInfo {
         let Some(sym) = syms.lookup(name) else {
             return Ok(None);
         };
+        let damaged = std::sync::atomic::AtomicUsize::new(0);
         let found = (|| {
             let (lo, hi) = syms.defining_file_text(name)?;
             let (first, last) = (d.unit_of_code(lo)?, d.unit_of_code(hi)?);
             if first > last || last - first >= MAX_UNITS {
                 return None;
             }
-            d.variable_in_units(first, last, name, |h| {
+            d.variable_in_units(first, last, name, &damaged, |h| {
                 d.parse_variable(h.die, name, false)
                     .is_ok_and(|v| v.address == Some(sym.addr))
             })
         })();
+        ix.note_damaged(damaged.into_inner());
         // Keyed by the symbol's name, which lies in the file (and so can
         // be persisted as an offset, like the index's names).
         ix.set_variable_hint(extend(sym.name.as_bytes()), found);
@@ -974,12 +1007,14 @@ impl KernelDebugInfo {
     }
 }
 
-/// Where per-build tables are cached: `$VMTRIAGE_INDEX_CACHE` (`off`
-/// disables it), else `$XDG_CACHE_HOME/vmtriage/index` or
-/// `~/.cache/vmtriage/index`.
+/// Where per-build tables are cached: `$VMTRIAGE_INDEX_CACHE`, else
+/// `$XDG_CACHE_HOME/vmtriage/index` or `~/.cache/vmtriage/index`. The
+/// variable set to `off`, `0`, `no`, `false`, `none` (in any case) or to
+/// nothing disables the cache: each of these means it, and none is a
+/// directory anyone means to create in the current directory.
 pub(crate) fn cache_dir() -> Option<std::path::PathBuf> {
     match std::env::var_os("VMTRIAGE_INDEX_CACHE") {
-        Some(v) if v == "off" => None,
+        Some(v) if cache_disabled(&v) => None,
         Some(v) => Some(std::path::PathBuf::from(v)),
         None => Some(
             std::env::var_os("XDG_CACHE_HOME")
@@ -990,6 +1025,16 @@ pub(crate) fn cache_dir() -> Option<std::path::PathBuf> {
                 .join("vmtriage/index"),
         ),
     }
+}
+
+/// Whether a `VMTRIAGE_INDEX_CACHE` value turns the cache off.
+fn cache_disabled(v: &std::ffi::OsStr) -> bool {
+    let v = v.to_string_lossy();
+    let v = v.trim();
+    v.is_empty()
+        || ["off", "0", "no", "false", "none"]
+            .iter()
+            .any(|w| v.eq_ignore_ascii_case(w))
 }
 
 /// GCC spells some base types differently from what people type.

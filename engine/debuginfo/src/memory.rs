@@ -798,7 +798,7 @@ pub(crate) fn store_image(p: &Path, bytes: &[u8]) {
     let ok = p
         .parent()
         .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-        && std::fs::write(&tmp, bytes).is_ok()
+        && crate::file::write_new(&tmp, bytes).is_ok()
         && std::fs::rename(&tmp, p).is_ok();
     if !ok {
         let _ = std::fs::remove_file(&tmp);

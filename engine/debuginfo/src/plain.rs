@@ -51,7 +51,7 @@ fn sniff(path: &Path) -> Result<Sniffed> {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = crate::file::open_input(path)?;
     // SAFETY: read-only map of a file this process does not write (as in
     // `KernelDebugInfo::open`).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
@@ -133,7 +133,9 @@ fn known_files(build_id: &[u8]) -> (Option<std::path::PathBuf>, Vec<String>) {
     let p = memory::image_cache_path(build_id, "file.ids");
     let lines = p
         .as_deref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
+        // 32 lines of identities (see `remember_file`).
+        .and_then(|p| crate::file::read_capped(p, 64 << 10))
+        .and_then(|b| String::from_utf8(b).ok())
         .map(|t| t.lines().map(str::to_string).collect())
         .unwrap_or_default();
     (p, lines)

@@ -247,3 +247,177 @@ fn concurrent_opens_agree() {
     let k = KernelDebugInfo::open(&path).unwrap();
     assert!(k.index_progress().unwrap().loaded_units > 0);
 }
+
+/// Runs `f` on another thread; fails the test if it takes longer than
+/// `secs` (a blocking open would otherwise hang the test, not fail it).
+fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what}: not done within {secs} s"))
+}
+
+fn mkfifo(p: &std::path::Path) {
+    let _ = std::fs::remove_file(p);
+    let st = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mkfifo {}", p.display());
+}
+
+/// The cache file is a FIFO, or a link to /dev/zero (issue #31: the open
+/// blocked forever; /dev/zero was read for 14 s to 4.2 GB): it is passed
+/// over as no cache, the answers are the same, and the index written
+/// afterwards replaces it with a regular file rather than writing into it.
+#[test]
+fn a_fifo_or_a_device_as_the_cache_file_is_passed_over() {
+    let (_guard, dir) = fresh_cache("index-cache-fifo");
+    let path = vmlinux();
+    let want = {
+        let k = KernelDebugInfo::open(&path).unwrap();
+        let t = k.find_type("struct task_struct").unwrap();
+        std::mem::forget(k); // not persisted: the cache stays empty
+        t
+    };
+    let id = KernelDebugInfo::open(&path)
+        .unwrap()
+        .build_id_hex()
+        .unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{id}.idx"));
+    for kind in ["fifo", "/dev/zero"] {
+        let _ = std::fs::remove_file(&file);
+        if kind == "fifo" {
+            mkfifo(&file);
+        } else {
+            std::os::unix::fs::symlink(kind, &file).unwrap();
+        }
+        let p = path.clone();
+        let start = std::time::Instant::now();
+        let got = within(60, kind, move || {
+            let k = KernelDebugInfo::open(&p).unwrap();
+            let t = k.find_type("struct task_struct").unwrap();
+            (t, k.index_progress().unwrap().loaded_units)
+        });
+        assert_eq!(got, (want, 0), "{kind}: the same answer, nothing loaded");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{kind}: {:?}",
+            start.elapsed()
+        );
+        let meta = std::fs::symlink_metadata(&file).unwrap();
+        assert!(
+            meta.file_type().is_file(),
+            "{kind}: the index written replaces it: {:?}",
+            meta.file_type()
+        );
+    }
+}
+
+/// `VMTRIAGE_INDEX_CACHE=OFF` (issue #31: it made a directory `./OFF`)
+/// and the other ways of saying no disable the cache.
+#[test]
+fn off_in_any_spelling_disables_the_cache() {
+    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let cwd = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("index-cache-off-cwd");
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).unwrap();
+    let old = std::env::current_dir().unwrap();
+    std::env::set_current_dir(&cwd).unwrap();
+    let path = vmlinux();
+    for v in ["OFF", "off", "Off", "0", "no", "false", "none", ""] {
+        std::env::set_var("VMTRIAGE_INDEX_CACHE", v);
+        let k = KernelDebugInfo::open(&path).unwrap();
+        k.find_type("struct task_struct").unwrap();
+        drop(k);
+        let made: Vec<_> = std::fs::read_dir(&cwd).unwrap().collect();
+        assert!(made.is_empty(), "VMTRIAGE_INDEX_CACHE={v:?} made {made:?}");
+    }
+    std::env::set_current_dir(old).unwrap();
+}
+
+/// A copy of the vmlinux with the same build-id, size and modification
+/// time but a damaged `.debug_abbrev` (issue #31: one run with it stored an
+/// index that made every later run with the intact file fail, "variable
+/// init_task not found"). The damaged run stores nothing; an intact run's
+/// index is not taken by a damaged copy; the intact file answers as with a
+/// fresh cache.
+#[test]
+fn a_damaged_copy_does_not_poison_the_cache() {
+    use std::io::{Seek, SeekFrom, Write};
+    let (_guard, dir) = fresh_cache("index-cache-poison");
+    let path = vmlinux();
+    let damaged = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vmlinux-damaged-abbrev");
+    let _ = std::fs::remove_file(&damaged);
+    std::fs::copy(&path, &damaged).unwrap();
+    let intact = KernelDebugInfo::open(&path).unwrap();
+    let abbrev = intact
+        .sections()
+        .iter()
+        .find(|s| s.name == ".debug_abbrev")
+        .cloned()
+        .unwrap();
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&damaged)
+            .unwrap();
+        f.seek(SeekFrom::Start(abbrev.file_offset)).unwrap();
+        // Every abbreviation code and tag scrambled, the length unchanged.
+        let junk: Vec<u8> = (0..abbrev.size).map(|i| (i * 37 + 11) as u8).collect();
+        f.write_all(&junk).unwrap();
+        f.set_modified(std::fs::metadata(&path).unwrap().modified().unwrap())
+            .unwrap();
+    }
+    let answers = |k: &KernelDebugInfo| {
+        (
+            k.variable("init_task").ok().map(|v| (v.ty, v.address)),
+            NAMES
+                .iter()
+                .map(|n| k.find_type(n).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let want = answers(&intact);
+    assert!(want.0.is_some() && want.1.iter().all(Option::is_some));
+    std::mem::forget(intact); // not persisted: the cache stays empty
+
+    let bad = KernelDebugInfo::open(&damaged).unwrap();
+    assert_eq!(
+        bad.build_id_hex(),
+        KernelDebugInfo::open(&path).unwrap().build_id_hex()
+    );
+    let _ = answers(&bad);
+    let stats = bad.index_stats().unwrap();
+    assert!(stats.damaged_units > 0, "{stats:?}");
+    drop(bad);
+    let idx = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "idx"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(idx(&dir), 0, "the damaged copy's index is not kept");
+
+    let good = KernelDebugInfo::open(&path).unwrap();
+    assert_eq!(answers(&good), want);
+    good.index_stats().unwrap();
+    drop(good);
+    assert_eq!(idx(&dir), 1, "the intact file's index is kept");
+
+    // The intact file's index is not the damaged copy's (its .debug_abbrev
+    // differs, though the build-id, size and time are the same).
+    let bad = KernelDebugInfo::open(&damaged).unwrap();
+    assert_eq!(bad.index_progress().unwrap().loaded_units, 0);
+    drop(bad);
+    let again = KernelDebugInfo::open(&path).unwrap();
+    assert!(again.index_progress().unwrap().loaded_units > 0);
+    assert_eq!(answers(&again), want);
+    let _ = std::fs::remove_file(&damaged);
+}

@@ -14,6 +14,18 @@ pub enum VmcoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a FIFO, a device, a directory),
+    /// refused before anything is read.
+    #[error(
+        "{} is {kind}, not a regular file: dumps are read from regular files only (save a \
+         stream into a file first)",
+        path.display()
+    )]
+    NotAFile {
+        path: PathBuf,
+        /// What it is: "a FIFO (named pipe)", "a character device"…
+        kind: &'static str,
+    },
     /// The content is none of the known dump formats.
     #[error(
         "not a crash dump: starts with {found}; expected an ELF core, a kdump-compressed file \

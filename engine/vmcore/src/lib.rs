@@ -40,6 +40,7 @@ use std::sync::Arc;
 pub use error::{ReadError, VmcoreError};
 pub use kdump::{Compression, KdumpHeader, Utsname};
 pub use notes::{iter_notes, Note, PrStatus, QemuCpuState, X86_64Regs, NT_PRSTATUS};
+pub use source::open_regular;
 pub use vmcoreinfo::VmcoreInfo;
 
 use elf::ElfDump;
@@ -133,7 +134,13 @@ impl Vmcore {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
+        let file = source::open_regular(path).map_err(|e| match source::NotRegular::of(&e) {
+            Some(kind) => VmcoreError::NotAFile {
+                path: path.to_owned(),
+                kind,
+            },
+            None => io(e),
+        })?;
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {
             return Err(VmcoreError::NotADump {

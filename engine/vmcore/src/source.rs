@@ -101,9 +101,122 @@ impl ReadAt for PreadFile {
     }
 }
 
+/// The refusal of a file that is not a regular one: what it is.
+#[derive(Debug)]
+pub(crate) struct NotRegular(pub(crate) &'static str);
+
+impl std::fmt::Display for NotRegular {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "it is {}, not a regular file", self.0)
+    }
+}
+
+impl std::error::Error for NotRegular {}
+
+impl NotRegular {
+    /// What the file is, if `e` is this refusal.
+    pub(crate) fn of(e: &std::io::Error) -> Option<&'static str> {
+        Some(e.get_ref()?.downcast_ref::<NotRegular>()?.0)
+    }
+}
+
+/// What a file type is, for a refusal that names it.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens a regular file for reading, and only one: a FIFO would block the
+/// open (and later reads) forever, a device such as `/dev/zero` reads
+/// without end. The type is checked before the open (opening a device runs
+/// its driver) and again on the open file (the path may have changed in
+/// between), which is opened non-blocking so that a FIFO put there in
+/// between cannot block either. `kdebuginfo` has a twin of this function:
+/// the two crates may not depend on each other.
+pub fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let refuse = |t: std::fs::FileType| -> std::io::Result<()> {
+        if t.is_file() {
+            return Ok(());
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            NotRegular(file_kind(t)),
+        ))
+    };
+    refuse(std::fs::metadata(path)?.file_type())?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    refuse(file.metadata()?.file_type())?;
+    // Reads of a regular file do not heed O_NONBLOCK, but clear it anyway
+    // (a network file system might).
+    // SAFETY: fcntl on a descriptor this function owns.
+    unsafe {
+        let fd = file.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #31: a FIFO as the dump blocked `info` and `scan` forever in
+    /// the open; `/dev/zero` was "empty". Each is refused at once, by what
+    /// it is; a regular file (also behind a link) opens.
+    #[test]
+    fn only_regular_files_open() {
+        let dir = std::env::temp_dir().join(format!("vmcore-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let link = dir.join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let paths = [fifo.clone(), link.clone(), dir.clone()];
+        std::thread::spawn(move || {
+            for p in paths {
+                let _ = tx.send(crate::Vmcore::open(&p).unwrap_err().to_string());
+            }
+        });
+        let wait = std::time::Duration::from_secs(10);
+        for want in [
+            "a FIFO (named pipe), not a regular file",
+            "a character device, not a regular file",
+            "a directory, not a regular file",
+        ] {
+            let msg = rx.recv_timeout(wait).expect("the open did not block");
+            assert!(msg.contains(want), "{msg}");
+            assert!(!msg.contains("empty"), "{msg}");
+        }
+        let file = dir.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let regular = dir.join("regular-link");
+        std::os::unix::fs::symlink(&file, &regular).unwrap();
+        assert!(open_regular(&regular).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn plain_bounds() {

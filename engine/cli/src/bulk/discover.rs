@@ -58,7 +58,8 @@ fn trim_partial_utf8(b: &[u8]) -> &[u8] {
 }
 
 pub fn sniff(path: &Path) -> std::io::Result<Sniff> {
-    let mut f = std::fs::File::open(path)?;
+    // Not a FIFO or a device: it would block or never end.
+    let mut f = vmcore::open_regular(path)?;
     let mut buf = vec![0u8; 4096];
     let mut n = 0;
     while n < buf.len() {
