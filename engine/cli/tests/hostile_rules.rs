@@ -153,7 +153,7 @@ fn a_hostile_rule_affects_no_other_rule() {
     // and no other new error.
     for (id, limit) in [
         ("HOST-0101", "operations"),
-        ("HOST-0102", "32 levels"),
+        ("HOST-0102", "33 levels deep, over the limit of 32"),
         ("HOST-0103", "length of string"),
         ("HOST-0104", "time limit"),
     ] {

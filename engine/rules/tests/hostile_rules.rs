@@ -343,11 +343,7 @@ fn grow_map_by_halves() {
     // (helper, arguments, what stops it; the endless loop may meet either
     // the operation limit or, on a loaded machine, the time limit first)
     let cases: [(&str, Vec<serde_json::Value>, &[&str]); 6] = [
-        (
-            "spin",
-            vec![],
-            &["2000001 operations", "500 ms"],
-        ),
+        ("spin", vec![], &["2000001 operations", "500 ms"]),
         (
             "recurse",
             vec![serde_json::json!(0)],
@@ -366,11 +362,7 @@ fn grow_map_by_halves() {
         // rhai checks a map's size when an operation returns it, not when
         // a key is set: a map grown one key at a time meets the operation
         // or time limit, one merged with another the size limit.
-        (
-            "grow_map",
-            vec![],
-            &["2000001 operations", "500 ms"],
-        ),
+        ("grow_map", vec![], &["2000001 operations", "500 ms"]),
         (
             "grow_map_by_halves",
             vec![],
