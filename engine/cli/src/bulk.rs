@@ -220,7 +220,7 @@ pub fn load_pack(
             miette::miette!(
                 code = "vmtriage::rules",
                 help = "fix the files above (`vmtriage rules check` lists every error); the scan exits 2 while one is refused",
-                "{} rule file(s) of the pack refused ({} error(s)); scanning with the other {} rule(s)",
+                "{} file(s) of the rule pack refused ({} error(s)); scanning with the other {} rule(s)",
                 pack.refused.len(),
                 diags.len(),
                 pack.rules.len()

@@ -270,7 +270,7 @@ fn scan_runs_the_pack_without_a_refused_file() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("1 rule file(s) of the pack refused"),
+        stderr.contains("1 file(s) of the rule pack refused"),
         "{stderr}"
     );
     eprintln!("scan with the refused file: {took:?}");
