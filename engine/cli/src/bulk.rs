@@ -168,6 +168,8 @@ pub struct ScanStats {
     pub copies: usize,
     /// Files hashed (new or changed since the database saw them).
     pub hashed: usize,
+    /// Files of the rule pack that did not load (the other rules ran).
+    pub rule_files_refused: usize,
     /// Dumps (or inputs) that could not be scanned.
     pub errors: usize,
     pub findings: usize,
@@ -189,8 +191,16 @@ fn err(code: &str, help: &str, msg: String) -> Report {
     miette::miette!(code = code.to_string(), help = help.to_string(), "{msg}")
 }
 
-/// The pack of the scan: the embedded one or a directory, clean, with overrides.
-pub fn load_pack(rules: Option<&Path>, params: &[String]) -> Result<RulePack, Report> {
+/// The pack of the scan: the embedded one or a directory, with overrides.
+/// A file that does not load is dropped: its coded errors are printed
+/// (`report`; a bulk worker loads the same pack and stays silent) and the
+/// other rules run; `RulePack::refused` names it, and the scan's exit status
+/// is 2.
+pub fn load_pack(
+    rules: Option<&Path>,
+    params: &[String],
+    report: bool,
+) -> Result<RulePack, Report> {
     let (mut pack, diags) = match rules {
         Some(d) => RulePack::load_dir(d).map_err(|e| {
             err(
@@ -201,22 +211,25 @@ pub fn load_pack(rules: Option<&Path>, params: &[String]) -> Result<RulePack, Re
         })?,
         None => RulePack::embedded(),
     };
-    if !diags.is_empty() {
+    if report && !diags.is_empty() {
         for d in &diags {
             eprintln!("{:?}", Report::new(d.clone()));
         }
-        return Err(err(
-            "vmtriage::rules",
-            "run `vmtriage rules check` to see every error",
-            format!("{} error(s) in the rule pack", diags.len()),
-        ));
+        eprintln!(
+            "{:?}",
+            miette::miette!(
+                code = "vmtriage::rules",
+                help = "fix the files above (`vmtriage rules check` lists every error); the scan exits 2 while one is refused",
+                "{} file(s) of the rule pack refused ({} error(s)); scanning with the other {} rule(s)",
+                pack.refused.len(),
+                diags.len(),
+                pack.rules.len()
+            )
+        );
     }
     pack.override_params(params).map_err(|e| {
-        err(
-            "vmtriage::param",
-            "see `vmtriage rules show RULE` for its params",
-            e.to_string(),
-        )
+        let help = e.help();
+        err("vmtriage::param", &help, e.to_string())
     })?;
     Ok(pack)
 }
@@ -394,7 +407,7 @@ fn progress(show: bool, len: usize, what: &str) -> indicatif::ProgressBar {
 /// find the files and plan what each needs ([`plan`]), run the jobs
 /// ([`execute`]), store and print each outcome as it arrives ([`Store`]).
 pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, Report> {
-    let pack = load_pack(args.rules.as_deref(), &args.params)?;
+    let pack = load_pack(args.rules.as_deref(), &args.params, !args.bulk_worker)?;
     if args.bulk_worker {
         return serve_worker(args, &pack);
     }
@@ -402,7 +415,9 @@ pub fn scan_archive(args: &ScanArgs, out: &mut dyn Write) -> Result<ScanStats, R
         watch::check_dir(dir)?;
     }
     let store = open_store(args)?;
-    scan_with(args, &pack, store, out)
+    let mut stats = scan_with(args, &pack, store, out)?;
+    stats.rule_files_refused = pack.refused.len();
+    Ok(stats)
 }
 
 /// The scan with a given store (None: the results are only printed).
@@ -512,7 +527,9 @@ impl Context<'_> {
         };
         let versions = &self.setup.versions;
         let mut plan = plan::needs(&files, known.as_ref(), versions, self.args.retry_errors);
-        if let Some(s) = store {
+        // While a file of the pack is refused, its rules look removed:
+        // their stored rows stay until it loads again.
+        if let (Some(s), true) = (store, self.pack.refused.is_empty()) {
             for (p, gone) in &plan.forget {
                 s.forget_rules(p, gone).map_err(store_err)?;
             }
@@ -818,7 +835,7 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
 }
 
 /// `vmtriage scan`: exit 0, 1 when a diagnosis is above info, 2 when a dump
-/// could not be read, 3 when nothing else is to say but some dump could be
+/// could not be read or a rule file was refused (the other rules ran), 3 when nothing else is to say but some dump could be
 /// read only in part.
 pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
     let stdout = std::io::stdout();
@@ -829,7 +846,7 @@ pub fn run_scan(args: ScanArgs) -> Result<ExitCode, Report> {
     if args.bulk_worker {
         return Ok(ExitCode::SUCCESS);
     }
-    if stats.errors > 0 {
+    if stats.errors > 0 || stats.rule_files_refused > 0 {
         return Ok(ExitCode::from(2));
     }
     if stats.worst.is_some_and(|w| w > Severity::Info) {
@@ -977,6 +994,29 @@ mod tests {
         }
     }
 
+    /// `scan --rules` with a file that does not load runs the others: the
+    /// pack loads without it and names it (the exit status is then 2).
+    #[test]
+    fn a_refused_rule_file_drops_only_itself() {
+        let dir = std::env::temp_dir().join(format!("vmtriage-refused-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = "id: TEST-0001\ntitle: t\nseverity: low\nsummary: s\nmessage: m\nmatch: count(tasks) > 0\n";
+        std::fs::write(dir.join("good.yaml"), good).unwrap();
+        let deep = format!(
+            "{}tags: {}x{}\n",
+            good.replace("0001", "0002"),
+            "[".repeat(50),
+            "]".repeat(50)
+        );
+        std::fs::write(dir.join("deep.yaml"), deep).unwrap();
+        let pack = load_pack(Some(&dir), &[], false).expect("the pack loads without the bad file");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(pack.rules.len(), 1);
+        assert_eq!(pack.rules[0].doc.id, "TEST-0001");
+        assert_eq!(pack.refused, [dir.join("deep.yaml").display().to_string()]);
+    }
+
     /// The scan reaches its results only through the `Store` it is given.
     #[test]
     fn another_store_plugs_in() {
@@ -984,7 +1024,7 @@ mod tests {
         let mut args = ScanArgs::new(vec![missing.clone()]);
         args.run_id = Some("r1".into());
         args.quiet = true;
-        let pack = load_pack(None, &[]).unwrap();
+        let pack = load_pack(None, &[], true).unwrap();
         let mem = Memory::default();
         let stats = scan_with(&args, &pack, Some(Box::new(mem.clone())), &mut Vec::new()).unwrap();
         assert_eq!(stats.errors, 1);

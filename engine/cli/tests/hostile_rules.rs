@@ -153,7 +153,7 @@ fn a_hostile_rule_affects_no_other_rule() {
     // and no other new error.
     for (id, limit) in [
         ("HOST-0101", "operations"),
-        ("HOST-0102", "32 levels"),
+        ("HOST-0102", "33 levels deep, over the limit of 32"),
         ("HOST-0103", "length of string"),
         ("HOST-0104", "time limit"),
     ] {
@@ -172,4 +172,106 @@ fn a_hostile_rule_affects_no_other_rule() {
         .collect();
     let before: Vec<_> = alone.errors.iter().collect();
     assert_eq!(others, before);
+}
+
+/// Copies a rule pack directory (rules and helpers) into `to`.
+fn copy_pack(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if p.is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_pack(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// `vmtriage scan DUMP --rules DIR --format json`: (exit code, the
+/// diagnoses as (rule, message), stderr).
+fn scan_cli(dump: &Path, vmlinux: &Path, rules: &Path) -> (i32, Vec<(String, String)>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmtriage"))
+        .arg("scan")
+        .arg(dump)
+        .arg("--vmlinux")
+        .arg(vmlinux)
+        .arg("--rules")
+        .arg(rules)
+        .args(["--format", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut found = Vec::new();
+    for line in stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        for d in v["diagnoses"].as_array().into_iter().flatten() {
+            found.push((
+                d["rule"].as_str().unwrap_or_default().to_string(),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    (
+        out.status.code().unwrap_or(-1),
+        found,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// One bad file in `scan --rules DIR` drops that file alone: its coded
+/// error is printed, every other rule is evaluated as without it, and the
+/// exit status is 2 (bad input), not the findings' 1.
+#[test]
+fn scan_runs_the_pack_without_a_refused_file() {
+    let entries = common::manifest().unwrap_or_else(|e| panic!("{e}"));
+    let e = entries
+        .iter()
+        .find(|e| e.scenario == "mutex-hung-task" && e.format == "elf")
+        .expect("a mutex-hung-task dump in the corpus");
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    let tmp = std::env::temp_dir().join(format!("vmtriage-hostile-pack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (alone_dir, with_dir) = (tmp.join("alone"), tmp.join("with"));
+    for d in [&alone_dir, &with_dir] {
+        std::fs::create_dir_all(d).unwrap();
+        copy_pack(&real, d);
+    }
+    // Nesting 120 000 deep on one line: refused before the YAML parser.
+    let bad = with_dir.join("zz-hostile.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "id: HOST-0201\n{HEAD}match: count(tasks) > 0\ntags: {}x{}\n",
+            "[".repeat(120_000),
+            "]".repeat(120_000)
+        ),
+    )
+    .unwrap();
+
+    let (alone_code, alone, _) = scan_cli(&e.path, &e.vmlinux, &alone_dir);
+    let t = Instant::now();
+    let (code, with, stderr) = scan_cli(&e.path, &e.vmlinux, &with_dir);
+    let took = t.elapsed();
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert_eq!(
+        alone_code,
+        1,
+        "the pack alone finds something on {}",
+        e.name()
+    );
+    assert!(!alone.is_empty());
+    assert_eq!(with, alone, "the other rules' diagnoses, unchanged");
+    assert_eq!(code, 2, "a refused rule file is bad input:\n{stderr}");
+    assert!(
+        stderr.contains("R011") && stderr.contains("zz-hostile.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 file(s) of the rule pack refused"),
+        "{stderr}"
+    );
+    eprintln!("scan with the refused file: {took:?}");
 }

@@ -73,6 +73,9 @@ pub enum Code {
     /// H002: a helper file breaks a limit of the sandbox when it is compiled
     /// (file size, nesting, number of functions, literal size).
     HelperTooLarge,
+    /// H003: a helper file names a function that blocks without spending
+    /// operations (`helpers::WAITING_FUNCTIONS`: `sleep`).
+    HelperWaits,
 }
 
 impl Code {
@@ -104,6 +107,7 @@ impl Code {
         Code::ConstantError,
         Code::HelperCompile,
         Code::HelperTooLarge,
+        Code::HelperWaits,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -135,6 +139,7 @@ impl Code {
             Code::ConstantError => "C012",
             Code::HelperCompile => "H001",
             Code::HelperTooLarge => "H002",
+            Code::HelperWaits => "H003",
         }
     }
 }

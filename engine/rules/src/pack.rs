@@ -35,17 +35,44 @@ pub enum ParamError {
         name: String,
         known: String,
     },
-    #[error("--param `{arg}`: `{value}` is not a valid value for `{name}`")]
+    /// A value not of the param's declared type (or out of its range).
+    #[error("--param {rule}.{name}: `{name}` is {declared}, and {why}")]
     BadValue {
-        arg: String,
-        value: String,
+        rule: String,
         name: String,
+        /// The declared type, in words ("a list of strings").
+        declared: String,
+        /// What is wrong with the value given (which it quotes, cut short).
+        why: String,
+        /// What to write for a value of the declared type.
+        how: String,
     },
+}
+
+impl ParamError {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            ParamError::Syntax(_) => {
+                "write `--param RULE.NAME=VALUE`, e.g. `--param LOCK-0001.min_waiters=3`".into()
+            }
+            ParamError::NoRule(..) => "`vmtriage rules list` shows the rules' ids".into(),
+            ParamError::NoParam { rule, .. } => {
+                format!("`vmtriage rules show {rule}` shows its params")
+            }
+            ParamError::BadValue { rule, how, .. } => {
+                format!("{how}; `vmtriage rules show {rule}` says what the param means")
+            }
+        }
+    }
 }
 
 pub struct RulePack {
     pub rules: Vec<Rule>,
     pub helpers: RhaiHelpers,
+    /// The files of the pack that did not load (each has its diagnostics):
+    /// the pack runs without them.
+    pub refused: Vec<String>,
 }
 
 /// One named piece of a finding's evidence.
@@ -186,10 +213,14 @@ impl RulePack {
             }
         }
         out.sort_by(|a, b| a.doc.id.cmp(&b.doc.id));
+        let mut refused: Vec<String> = diags.iter().map(|d| d.file.clone()).collect();
+        refused.sort();
+        refused.dedup();
         (
             RulePack {
                 rules: out,
                 helpers: h,
+                refused,
             },
             diags,
         )
@@ -235,11 +266,23 @@ impl RulePack {
                 name: name.to_string(),
                 known: r.params.keys().cloned().collect::<Vec<_>>().join(", "),
             })?;
-            let v = cur.parse_like(val).ok_or_else(|| ParamError::BadValue {
-                arg: o.clone(),
-                value: val.to_string(),
-                name: name.to_string(),
-            })?;
+            // Checked against the declared type (the default's), not
+            // against an earlier override's.
+            let declared = r
+                .doc
+                .params
+                .get(name)
+                .and_then(|p| ParamValue::from_yaml(&p.default))
+                .unwrap_or_else(|| cur.clone());
+            let v = declared
+                .parse_like(val)
+                .map_err(|why| ParamError::BadValue {
+                    rule: id.to_string(),
+                    name: name.to_string(),
+                    declared: declared.type_name(),
+                    why: format!("the value given, `{}`, {why}", crate::rule::short(val)),
+                    how: declared.how_to_write(),
+                })?;
             r.params.insert(name.to_string(), v);
         }
         Ok(())

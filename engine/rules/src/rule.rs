@@ -98,14 +98,24 @@ pub enum ParamValue {
     List(Vec<ParamValue>),
 }
 
+/// The longest `--param` value (bytes): a threshold, a name, a pattern or a
+/// short list.
+pub const MAX_PARAM_VALUE_BYTES: usize = 4096;
+
+/// The most items a `--param` list may have.
+pub const MAX_PARAM_LIST_ITEMS: usize = 256;
+
 impl ParamValue {
+    /// A param's value from its YAML default: a finite number, a string, a
+    /// bool, or a list of those (a NaN or an infinite float is no usable
+    /// threshold).
     pub fn from_yaml(v: &serde_yaml_ng::Value) -> Option<ParamValue> {
         use serde_yaml_ng::Value as Y;
         Some(match v {
             Y::Bool(b) => ParamValue::Bool(*b),
             Y::Number(n) => match n.as_i64() {
                 Some(i) => ParamValue::Int(i),
-                None => ParamValue::Float(n.as_f64()?),
+                None => ParamValue::Float(n.as_f64().filter(|f| f.is_finite())?),
             },
             Y::String(s) => ParamValue::Str(s.clone()),
             Y::Sequence(s) => {
@@ -114,19 +124,218 @@ impl ParamValue {
             _ => return None,
         })
     }
-    /// Parses a `--param RULE.NAME=VALUE` value in the type of the default.
-    pub fn parse_like(&self, s: &str) -> Option<ParamValue> {
-        Some(match self {
-            ParamValue::Int(_) => ParamValue::Int(s.parse().ok()?),
-            ParamValue::Float(_) => ParamValue::Float(s.parse().ok()?),
-            ParamValue::Bool(_) => ParamValue::Bool(s.parse().ok()?),
-            ParamValue::Str(_) => ParamValue::Str(s.to_string()),
-            ParamValue::List(_) => ParamValue::List(
-                s.split(',')
-                    .map(|x| ParamValue::Str(x.trim().to_string()))
-                    .collect(),
+
+    /// The type of the value in words, with its article: "an int", "a list
+    /// of strings".
+    pub fn type_name(&self) -> String {
+        match self {
+            ParamValue::Int(_) => "an int".into(),
+            ParamValue::Float(_) => "a float".into(),
+            ParamValue::Str(_) => "a string".into(),
+            ParamValue::Bool(_) => "a bool".into(),
+            ParamValue::List(l) => match l.first() {
+                Some(x) => format!(
+                    "a list of {}s",
+                    x.type_name().split_once(' ').map_or("", |(_, t)| t)
+                ),
+                None => "a list".into(),
+            },
+        }
+    }
+
+    /// Parses a `--param RULE.NAME=VALUE` value as the type of `self` (the
+    /// declared default): an int in i64's range, a finite float, `true` or
+    /// `false`, any text for a string; a list as items separated by commas
+    /// (`a,b,c`) or written as a YAML list (`[a, "5"]`), each item of the
+    /// list's item type (a bare `5` is an int: quote it to pass text).
+    /// `Err` says why the value is not of the type.
+    pub fn parse_like(&self, s: &str) -> Result<ParamValue, String> {
+        if s.len() > MAX_PARAM_VALUE_BYTES {
+            return Err(format!(
+                "is {} bytes long, more than the {MAX_PARAM_VALUE_BYTES} a value may have",
+                s.len()
+            ));
+        }
+        match self {
+            ParamValue::Str(_) => Ok(ParamValue::Str(s.to_string())),
+            ParamValue::List(items) => {
+                let t = s.trim();
+                // Each item as written, and as YAML would type it.
+                let given: Vec<(String, ParamValue)> = if t.starts_with('[') {
+                    yaml_list(t)?
+                        .into_iter()
+                        .map(|x| (x.to_string(), x))
+                        .collect()
+                } else if t.is_empty() {
+                    Vec::new()
+                } else {
+                    t.split(',')
+                        .map(|x| (x.trim().to_string(), scalar(x)))
+                        .collect()
+                };
+                if given.len() > MAX_PARAM_LIST_ITEMS {
+                    return Err(format!(
+                        "has {} items, more than the {MAX_PARAM_LIST_ITEMS} a list may have",
+                        given.len()
+                    ));
+                }
+                // The item type: the default's, else the first item's.
+                let Some(like) = items.first().or(given.first().map(|(_, x)| x)).cloned() else {
+                    return Ok(ParamValue::List(Vec::new()));
+                };
+                given
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (text, x))| {
+                        let why = |w: String| {
+                            format!("has as item {} `{}`, which {w}", i + 1, short(&text))
+                        };
+                        match (&like, x) {
+                            (_, ParamValue::List(_)) => Err(why(format!(
+                                "is a list: items are {}s",
+                                like.type_name().split_once(' ').map_or("", |(_, t)| t)
+                            ))),
+                            (ParamValue::Str(_), ParamValue::Str(s)) => Ok(ParamValue::Str(s)),
+                            (ParamValue::Str(_), other) => Err(why(format!(
+                                "is {}, not a string (quote it to pass it as text: `[\"{text}\"]`)",
+                                other.type_name()
+                            ))),
+                            (other, _) => other.parse_like(&text).map_err(why),
+                        }
+                    })
+                    .collect::<Result<_, _>>()
+                    .map(ParamValue::List)
+            }
+            ParamValue::Int(_) => {
+                let t = s.trim();
+                match t.parse::<i64>() {
+                    Ok(i) => Ok(ParamValue::Int(i)),
+                    Err(_)
+                        if !t.is_empty()
+                            && t.trim_start_matches(['-', '+'])
+                                .bytes()
+                                .all(|b| b.is_ascii_digit()) =>
+                    {
+                        Err(format!(
+                            "is beyond the range of an int ({} to {})",
+                            i64::MIN,
+                            i64::MAX
+                        ))
+                    }
+                    Err(_) => Err("is not a whole number".into()),
+                }
+            }
+            ParamValue::Float(_) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(ParamValue::Float(f)),
+                Ok(f) if f.is_nan() => Err("is not a number".into()),
+                Ok(_)
+                    if s.trim()
+                        .trim_start_matches(['-', '+'])
+                        .starts_with(['i', 'I']) =>
+                {
+                    Err("is infinite".into())
+                }
+                Ok(_) => Err(format!("is beyond the range of a float (±{:e})", f64::MAX)),
+                Err(_) => Err("is not a number".into()),
+            },
+            ParamValue::Bool(_) => match s.trim() {
+                "true" => Ok(ParamValue::Bool(true)),
+                "false" => Ok(ParamValue::Bool(false)),
+                _ => Err("is neither `true` nor `false`".into()),
+            },
+        }
+    }
+
+    /// What to write for a value of this type (the help of a bad `--param`).
+    pub fn how_to_write(&self) -> String {
+        match self {
+            ParamValue::Int(_) => "write a whole number, like `100`".into(),
+            ParamValue::Float(_) => "write a finite number, like `1.5` or `2`".into(),
+            ParamValue::Bool(_) => "write `true` or `false`".into(),
+            ParamValue::Str(_) => "write any text".into(),
+            ParamValue::List(_) => format!(
+                "write the items separated by commas (`a,b,c`) or as a YAML list (`[a, b]`), at most {MAX_PARAM_LIST_ITEMS} items, none of them a list; in a YAML list, quote an item to pass it as text (`[\"5\"]`)"
             ),
-        })
+        }
+    }
+}
+
+/// A `--param` list item as YAML reads a plain scalar: a number, a bool or
+/// text (quotes around it make it text).
+fn scalar(item: &str) -> ParamValue {
+    let t = item.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = t.strip_prefix(q).and_then(|x| x.strip_suffix(q)) {
+            if t.len() >= 2 {
+                return ParamValue::Str(inner.to_string());
+            }
+        }
+    }
+    let numeric = t.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
+    if let Ok(i) = t.parse::<i64>() {
+        ParamValue::Int(i)
+    } else if let (true, Ok(f)) = (numeric, t.parse::<f64>()) {
+        ParamValue::Float(f)
+    } else if t == "true" || t == "false" {
+        ParamValue::Bool(t == "true")
+    } else {
+        ParamValue::Str(t.to_string())
+    }
+}
+
+/// A `--param` list written as a YAML list, read with the rule files'
+/// bounds (nesting first: a list nested thousands deep stops at once).
+fn yaml_list(t: &str) -> Result<Vec<ParamValue>, String> {
+    match read_yaml(t) {
+        Ok(serde_yaml_ng::Value::Sequence(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, y)| {
+                ParamValue::from_yaml(y).ok_or_else(|| {
+                    format!(
+                        "has as item {} something that is no number, string or bool",
+                        i + 1
+                    )
+                })
+            })
+            .collect(),
+        Ok(_) => Err("is not a list".into()),
+        Err(YamlError::Limit(YamlLimit::Depth, measured, _)) => Err(format!(
+            "nests lists {measured} deep (a list param holds items, not lists)"
+        )),
+        Err(YamlError::Limit(..)) => Err("is larger than a list param may be".into()),
+        Err(YamlError::Syntax(e)) => Err(format!("is not a YAML list ({e})")),
+        Err(_) => Err("is not a plain YAML list".into()),
+    }
+}
+
+/// A value shown in a message: at most 40 characters of it.
+pub(crate) fn short(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &s[..cut], s.len()),
+        None => s.to_string(),
+    }
+}
+
+impl std::fmt::Display for ParamValue {
+    /// As it would be written on the command line.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(x) => write!(f, "{x}"),
+            ParamValue::Str(s) => f.write_str(s),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::List(l) => {
+                f.write_str("[")?;
+                for (i, x) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                f.write_str("]")
+            }
+        }
     }
 }
 
@@ -572,24 +781,24 @@ fn yaml_diag(e: YamlError, file: &str, src: &Arc<String>) -> RuleDiagnostic {
         )
         .label("a tag (`!name`)")
         .help("rule files are plain YAML: strings, numbers, lists and mappings, no tags"),
-        YamlError::Limit(limit, at) => {
-            let (what, help) = match limit {
+        YamlError::Limit(limit, measured, at) => {
+            let aliases = "aliases (`*name`) copy what their anchor holds: a file whose aliases repeat other aliases grows exponentially; write the values out";
+            let (title, what, help) = match limit {
                 YamlLimit::Nodes => (
-                    format!("the file expands to more than {MAX_YAML_NODES} YAML values"),
-                    "aliases (`*name`) copy what their anchor holds: a file whose aliases repeat other aliases grows exponentially; write the values out",
+                    "rule file expands too much",
+                    format!("the file expands to more than {MAX_YAML_NODES} YAML values: value {measured} is here"),
+                    aliases,
                 ),
                 YamlLimit::Text => (
-                    format!("the file expands to more than {MAX_YAML_TEXT} bytes of text"),
-                    "aliases (`*name`) copy what their anchor holds: a file whose aliases repeat other aliases grows exponentially; write the values out",
+                    "rule file expands too much",
+                    format!("the file expands to more than {MAX_YAML_TEXT} bytes of text: {measured} bytes by here"),
+                    aliases,
                 ),
                 YamlLimit::Depth => (
-                    format!("lists and mappings nest more than {MAX_YAML_DEPTH} levels deep"),
+                    "rule file nested too deeply",
+                    format!("lists and mappings nest {measured} levels deep here, more than the {MAX_YAML_DEPTH} allowed"),
                     "the rule format needs three levels (`params: {x: {default: ..}}`)",
                 ),
-            };
-            let title = match limit {
-                YamlLimit::Depth => "rule file nested too deeply",
-                _ => "rule file expands too much",
             };
             RuleDiagnostic::new(Code::YamlTooLarge, title, file, src, span(at))
                 .label(format!("{what}; reading stopped here"))

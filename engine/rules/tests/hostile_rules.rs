@@ -32,6 +32,13 @@ fn load(hostile: &str) -> (Vec<RuleDiagnostic>, Duration) {
         "the sound rule did not load"
     );
     assert!(diags.iter().all(|d| d.file == "hostile.yaml"));
+    // The pack names the file it runs without.
+    let refused: &[&str] = if diags.is_empty() {
+        &[]
+    } else {
+        &["hostile.yaml"]
+    };
+    assert_eq!(pack.refused, refused);
     (diags, took)
 }
 
@@ -95,6 +102,76 @@ fn yaml_nested_too_deeply() {
     assert!(src.len() < MAX_RULE_FILE_BYTES);
     // The sequence that goes past the limit is on the line after the limit's.
     insta::assert_snapshot!(one(&src, "R011", 7 + MAX_YAML_DEPTH));
+}
+
+/// Flow collections nested far past the bound on one line: libyaml's time
+/// grows with the square of the depth (120 000 deep kept `rules check` busy
+/// past 60 s), so the depth is bounded before it parses.
+#[test]
+fn yaml_flow_nested_on_one_line() {
+    const DEEP: usize = 120_000;
+    let seqs = format!(
+        "{HEAD}match: count(tasks) > 0\ntags: {}x{}\n",
+        "[".repeat(DEEP),
+        "]".repeat(DEEP)
+    );
+    // `{a: ` 50 000 times, and the same left open.
+    let maps = format!(
+        "{HEAD}match: count(tasks) > 0\nparams: {}1{}\n",
+        "{a: ".repeat(50_000),
+        "}".repeat(50_000)
+    );
+    let open = format!(
+        "{HEAD}match: count(tasks) > 0\ntags: {}\n",
+        "[".repeat(DEEP)
+    );
+    // Block sequences nested on one line (`- - - …`).
+    let dashes = format!(
+        "{HEAD}match: count(tasks) > 0\ntags:\n{}x\n",
+        "- ".repeat(DEEP)
+    );
+    for (what, src, line) in [
+        ("seqs", &seqs, 7),
+        ("maps", &maps, 7),
+        ("open", &open, 7),
+        ("dashes", &dashes, 8),
+    ] {
+        assert!(
+            src.len() < MAX_RULE_FILE_BYTES,
+            "{what}: {} bytes",
+            src.len()
+        );
+        let r = one(src, "R011", line);
+        eprintln!("{what}: {} bytes", src.len());
+        assert!(r.contains("17 levels deep"), "{what}: {r}");
+    }
+    insta::assert_snapshot!(one(&seqs, "R011", 7));
+}
+
+/// The bound before parsing refuses nothing the rule format needs: nesting
+/// up to the bound loads, brackets in text are text.
+#[test]
+fn yaml_nesting_at_the_bound_loads() {
+    // The top mapping and `tags` are two levels: 15 more reach the bound.
+    let deepest = format!(
+        "{HEAD}match: count(tasks) > 0\nreferences: [{}x{}]\n",
+        "[".repeat(MAX_YAML_DEPTH - 2),
+        "]".repeat(MAX_YAML_DEPTH - 2)
+    );
+    let (diags, _) = load(&deepest);
+    // A list of lists is not a list of strings (R001), but it is read.
+    assert!(diags.iter().all(|d| d.code != "R011"), "{diags:#?}");
+    let too_deep = deepest.replacen('[', "[[", 1).replacen(']', "]]", 1);
+    one(&too_deep, "R011", 7);
+    // Brackets, braces and quotes in text: block and plain scalars,
+    // quoted scalars, comments.
+    let text = format!(
+        "id: TEST-0301\ntitle: '[[[[[[[[[[[[[[[[[[[[ it''s ]'\nseverity: low\nsummary: a {}b\n  continued [[[[[[[[[[[[[[[[[[[[[[\nmessage: \"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{ \\\" [[[[[[[[[[[[[[[[[[[[\" # [[[[[[[[[[[[[[[[[[[[\ndescription: |\n  [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n  {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\nmatch: |\n  count(tasks) > 0 and [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]] != []\ntags: [a, \"[[[[[[[[[[[[[[[[[[[[[[[\", 'it''s [[[[[[[[[[[[[[[[[[[[[']\n",
+        "[".repeat(20)
+    );
+    let (_, diags) = RulePack::from_sources(&[("text.yaml".to_string(), text)], &[]);
+    let rendered: Vec<_> = diags.iter().map(|d| d.render()).collect();
+    assert!(diags.iter().all(|d| d.code != "R011"), "{rendered:#?}");
 }
 
 #[test]
@@ -185,6 +262,61 @@ fn too_many_helper_functions() {
     helper_refused(&src, "H002", helpers::MAX_FUNCTIONS + 1);
 }
 
+/// No helper may wait: `sleep` (which blocks without spending operations,
+/// so the time limit never saw it: `sleep(30.0)` held a dump's scan 30 s)
+/// is refused where the file names it, however it is called, and a call
+/// that reaches it by a name built at run time fails at once.
+#[test]
+fn a_helper_may_not_wait() {
+    let r = helper_refused("fn zz(x) {\n    sleep(30.0); 1\n}\n", "H003", 2);
+    assert!(r.contains("sleep"), "{r}");
+    insta::assert_snapshot!(r);
+    for src in [
+        "fn zz(x) { sleep(30); 1 }",
+        "fn zz(x) { let t = 30; t.sleep(); 1 }",
+        "fn zz(x) { `${sleep(30)}` }",
+        "fn sleep(x) { x }",
+    ] {
+        helper_refused(src, "H003", 1);
+    }
+    let (h, d, _) = helper(
+        "fn by_name(x) { let f = Fn(\"sl\" + \"eep\"); f.call(30.0); 1 }\nfn by_call(x) { call(Fn(\"sl\" + \"eep\"), 30); 1 }\n",
+    );
+    assert!(d.is_empty(), "{d:#?}");
+    for f in ["by_name", "by_call"] {
+        let t = Instant::now();
+        let e = h
+            .call(f, vec![serde_json::json!(1)])
+            .expect("a helper")
+            .expect_err("sleep is refused");
+        assert!(t.elapsed() < WITHIN, "{f} took {:?}", t.elapsed());
+        assert!(e.contains("`sleep` is not available"), "{f}: {e}");
+    }
+}
+
+/// A helper stopped by the time limit is told how long it ran, measured,
+/// beside the limit.
+#[test]
+fn helper_time_limit_states_the_time_taken() {
+    // Each operation scans a megabyte: the time limit comes long before
+    // the operation limit.
+    let (h, d, _) =
+        helper("fn slow() { let s = \"x\"; s.pad(1000000, 'y'); loop { s.index_of(\"z\"); } }");
+    assert!(d.is_empty(), "{d:#?}");
+    let t = Instant::now();
+    let e = h
+        .call("slow", vec![])
+        .expect("a helper")
+        .expect_err("stopped");
+    let took = t.elapsed();
+    let ms: u128 = e
+        .strip_prefix("stopped after ")
+        .and_then(|r| r.split_once(" ms, over the time limit of 500 ms"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(ms >= 500 && ms <= took.as_millis(), "{e} (took {took:?})");
+}
+
 /// Each run-time limit of a helper: the call ends with an error naming the
 /// limit within a second, and the engine serves the next call.
 #[test]
@@ -211,18 +343,30 @@ fn grow_map_by_halves() {
     // (helper, arguments, what stops it; the endless loop may meet either
     // the operation limit or, on a loaded machine, the time limit first)
     let cases: [(&str, Vec<serde_json::Value>, &[&str]); 6] = [
-        ("spin", vec![], &["2000000 operations", "500 ms"]),
-        ("recurse", vec![serde_json::json!(0)], &["32 levels"]),
-        ("grow_string", vec![], &["length of string over the limit"]),
-        ("grow_array", vec![], &["size of array/blob over the limit"]),
+        ("spin", vec![], &["2000001 operations", "500 ms"]),
+        (
+            "recurse",
+            vec![serde_json::json!(0)],
+            &["33 levels deep, over the limit of 32"],
+        ),
+        (
+            "grow_string",
+            vec![],
+            &["length of string over the limit of 1048576 bytes"],
+        ),
+        (
+            "grow_array",
+            vec![],
+            &["size of array/blob over the limit of 100000 elements"],
+        ),
         // rhai checks a map's size when an operation returns it, not when
         // a key is set: a map grown one key at a time meets the operation
         // or time limit, one merged with another the size limit.
-        ("grow_map", vec![], &["2000000 operations", "500 ms"]),
+        ("grow_map", vec![], &["2000001 operations", "500 ms"]),
         (
             "grow_map_by_halves",
             vec![],
-            &["size of object map over the limit"],
+            &["size of object map over the limit of 10000 entries"],
         ),
     ];
     for (f, args, limit) in cases {
@@ -294,4 +438,136 @@ fn list_that_doubles_through_where() {
     assert_eq!(diags.len(), 1, "{:?}", diags);
     assert_eq!(diags[0].code, "C010");
     assert!(took < WITHIN);
+}
+
+// ------------------------------------------------------------ --param
+
+/// A rule with a param of each type.
+const PARAMS: &str = "id: TEST-0400\ntitle: t\nseverity: low\nsummary: s\nmessage: m
+params:
+  kinds: { default: [bug, warning], help: report kinds }
+  min: { default: 3, help: a count }
+  ratio: { default: 1.5, help: a ratio }
+  strict: { default: false, help: a switch }
+match: |
+  count(tasks) > min and ratio > 0.0 and (strict or any of reports where kind in kinds)
+";
+
+fn with_params() -> RulePack {
+    let (pack, diags) = RulePack::from_sources(&[("p.yaml".to_string(), PARAMS.to_string())], &[]);
+    assert!(
+        diags.is_empty(),
+        "{:#?}",
+        diags.iter().map(|d| d.render()).collect::<Vec<_>>()
+    );
+    pack
+}
+
+/// `--param` values are checked against the param's declared type (its
+/// default's) and that type's range; the error names the param, the type,
+/// the value given (cut short) and says what to write.
+#[test]
+fn param_overrides_of_the_wrong_type() {
+    let nest = |n: usize| format!("{}bug{}", "[".repeat(n), "]".repeat(n));
+    let (nested, huge) = (nest(2_000), nest(5_000));
+    let cases = [
+        ("kinds=5", "is a list of strings", "is an int, not a string"),
+        ("kinds=bug,5", "is a list of strings", "item 2 `5`"),
+        (
+            "kinds=[bug, 7.5]",
+            "is a list of strings",
+            "is a float, not a string",
+        ),
+        (
+            &format!("kinds={nested}"),
+            "is a list of strings",
+            "nests lists 17 deep",
+        ),
+        (
+            &format!("kinds={huge}"),
+            "is a list of strings",
+            "10003 bytes long",
+        ),
+        (
+            "kinds=[[bug]]",
+            "is a list of strings",
+            "is a list: items are strings",
+        ),
+        ("ratio=NaN", "is a float", "is not a number"),
+        ("ratio=1e999", "is a float", "beyond the range of a float"),
+        ("ratio=-inf", "is a float", "is infinite"),
+        ("ratio=fast", "is a float", "is not a number"),
+        ("min=1e3", "is an int", "is not a whole number"),
+        (
+            "min=99999999999999999999",
+            "is an int",
+            "beyond the range of an int",
+        ),
+        ("min=2.5", "is an int", "is not a whole number"),
+        ("strict=yes", "is a bool", "neither `true` nor `false`"),
+        (
+            &format!("kinds={}", vec!["a"; 300].join(",")),
+            "is a list of strings",
+            "300 items",
+        ),
+        (
+            &format!("kinds={}", "x".repeat(5000)),
+            "is a list of strings",
+            "5000 bytes long",
+        ),
+    ];
+    let mut report = Vec::new();
+    for (arg, declared, why) in cases {
+        let mut pack = with_params();
+        let o = format!("TEST-0400.{arg}");
+        let t = Instant::now();
+        let e = match pack.override_params(std::slice::from_ref(&o)) {
+            Ok(()) => panic!("{} accepted", &o[..o.len().min(60)]),
+            Err(e) => e,
+        };
+        assert!(t.elapsed() < WITHIN, "{o}: {:?}", t.elapsed());
+        let msg = e.to_string();
+        let name = arg.split('=').next().unwrap();
+        assert!(
+            msg.starts_with(&format!("--param TEST-0400.{name}: `{name}` {declared}")),
+            "{msg}"
+        );
+        assert!(msg.contains(why), "{o}: {msg}");
+        assert!(msg.len() < 400, "{o}: the message quotes too much: {msg}");
+        assert!(e.help().contains("rules show TEST-0400"), "{}", e.help());
+        // The pack is unchanged.
+        assert_eq!(pack.rules[0].params, with_params().rules[0].params);
+        if !arg.contains("[[[[") && arg.len() < 100 {
+            report.push(format!("{msg}\n  help: {}", e.help()));
+        }
+    }
+    insta::assert_snapshot!(report.join("\n"));
+}
+
+#[test]
+fn param_overrides_of_the_right_type() {
+    use vmtriage_rules::rule::ParamValue::{self, *};
+    let s = |x: &str| Str(x.to_string());
+    let cases: [(&str, &str, ParamValue); 9] = [
+        ("kinds=null_deref", "kinds", List(vec![s("null_deref")])),
+        (
+            "kinds=bug, warning",
+            "kinds",
+            List(vec![s("bug"), s("warning")]),
+        ),
+        ("kinds=[bug, \"5\"]", "kinds", List(vec![s("bug"), s("5")])),
+        ("kinds=", "kinds", List(vec![])),
+        ("ratio=2", "ratio", Float(2.0)),
+        ("ratio=-0.25", "ratio", Float(-0.25)),
+        ("min=-3", "min", Int(-3)),
+        ("strict=true", "strict", Bool(true)),
+        // A second override is checked against the declared type too.
+        ("kinds=a,b", "kinds", List(vec![s("a"), s("b")])),
+    ];
+    let mut pack = with_params();
+    for (arg, name, want) in cases {
+        pack.override_params(&[format!("TEST-0400.{arg}")])
+            .unwrap_or_else(|e| panic!("{arg}: {e}"));
+        assert_eq!(pack.rules[0].params[name], want, "{arg}");
+    }
 }
