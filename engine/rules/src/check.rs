@@ -752,16 +752,12 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         c.expr(e);
     }
     c.origin = Origin::Message;
-    for p in &rule.message {
-        if let MessagePart::Hole(e, _) = p {
-            c.expr(e);
-        }
+    for (e, _) in MessagePart::holes(&rule.message) {
+        c.expr(e);
     }
     c.origin = Origin::DumpTitle;
-    for p in rule.dump_title.iter().flatten() {
-        if let MessagePart::Hole(e, _) = p {
-            c.expr(e);
-        }
+    for (e, _) in MessagePart::holes(rule.dump_title.as_deref().unwrap_or_default()) {
+        c.expr(e);
     }
     // A `let` nobody reads: reported, as Sigma validators flag unused selections.
     c.origin = Origin::Match;

@@ -14,8 +14,9 @@ use crate::eval::{EvalError, Evaluator};
 use crate::evidence::Fact;
 use crate::helpers::RhaiHelpers;
 use crate::model::Model;
-use crate::render::{display, render, render_shown};
+use crate::render::{display, render, render_shown, ABSENT};
 use crate::rule::{load_rule, read_dir, version_matches, MessagePart, ParamValue, Rule, Severity};
+use crate::value::Value;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -146,10 +147,9 @@ fn finding_diag(r: &Rule, f: &Finding) -> RuleDiagnostic {
                 };
                 if let Some(ft) = r.fields.get(name) {
                     // Holes were parsed on their own: find the hole's text again.
-                    let hole = parts.iter().find_map(|p| match p {
-                        MessagePart::Hole(e, text) if e.span.end >= s.end => Some(text.clone()),
-                        _ => None,
-                    });
+                    let hole = MessagePart::holes(parts)
+                        .into_iter()
+                        .find_map(|(e, text)| (e.span.end >= s.end).then(|| text.to_string()));
                     if let Some(h) = hole {
                         if let Some(pos) = ft.text.find(&format!("{{{h}}}")) {
                             let a = ft.file_offset(pos + 1 + s.start);
@@ -419,14 +419,80 @@ pub fn evaluate<'k>(
 /// A template filled on one instance of a rule, on one line.
 fn fill<'k>(ev: &mut Evaluator<'_, 'k>, parts: &[MessagePart]) -> String {
     let mut text = String::new();
+    fill_into(ev, parts, &mut text);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Appends the filled parts to `text`; false when a hole's value is
+/// absent (null), which drops the optional clause the parts are in.
+fn fill_into<'k>(ev: &mut Evaluator<'_, 'k>, parts: &[MessagePart], text: &mut String) -> bool {
+    let mut known = true;
     for p in parts {
         match p {
             MessagePart::Text(t) => text.push_str(t),
             MessagePart::Hole(e, _) => match ev.eval(e) {
+                Ok(Value::Null) => {
+                    known = false;
+                    text.push_str(ABSENT);
+                }
                 Ok(v) => text.push_str(&display(ev, &v)),
                 Err(err) => text.push_str(&format!("<{}>", err.message)),
             },
+            MessagePart::Optional(inner) => {
+                let mut clause = String::new();
+                if fill_into(ev, inner, &mut clause) {
+                    text.push_str(&clause);
+                }
+            }
         }
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    known
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(message: &str) -> Rule {
+        let text = format!(
+            "id: TEST-0001\ntitle: t\nseverity: low\nsummary: s\nmatch: |\n  let site = null\n  let age = 30.2\n  site == null and age > 1\nmessage: \"{message}\"\n"
+        );
+        load_rule("t.yaml", &text).unwrap_or_else(|e| panic!("{message}: {e:?}"))
+    }
+
+    fn filled(message: &str) -> String {
+        let r = rule(message);
+        let params = BTreeMap::new();
+        let helpers = RhaiHelpers::empty();
+        let mut ev = Evaluator::detached(&params, &helpers);
+        ev.bind("site", Value::Null);
+        ev.bind("age", Value::Float(30.2));
+        fill(&mut ev, &r.message)
+    }
+
+    #[test]
+    fn an_absent_value_leaves_out_its_clause_and_is_never_none_in_a_sentence() {
+        assert_eq!(
+            filled("stalled{? for {age} s}{? in {site}}: 1 CPU"),
+            "stalled for 30.20 s: 1 CPU"
+        );
+        assert_eq!(filled("stalled{? in {site}, for {age} s}."), "stalled.");
+        assert_eq!(filled("{? a {? b {site}} c {age}}"), "a c 30.20");
+        assert_eq!(filled("stalled in {site}"), format!("stalled in {ABSENT}"));
+    }
+
+    #[test]
+    fn clauses_are_bounded_and_closed() {
+        let text = |m: &str| {
+            format!("id: TEST-0001\ntitle: t\nseverity: low\nsummary: s\nmatch: count(tasks) > 0\nmessage: \"{m}\"\n")
+        };
+        for m in ["a {? b {count(tasks)}", "{?{?{?{?{? deep }}}}}"] {
+            let errs = load_rule("t.yaml", &text(m)).expect_err(m);
+            assert!(
+                errs.iter().any(|d| d.code == Code::UnclosedHole),
+                "{m}: {errs:?}"
+            );
+        }
+        assert!(load_rule("t.yaml", &text("{?{?{?{? deep }}}}")).is_ok());
+    }
 }

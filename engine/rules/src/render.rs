@@ -24,10 +24,14 @@ const LIST: usize = 20;
 /// scheduler's at the top and shows fewer).
 const STACK: usize = 16;
 
+/// An absent value (null) in message text: said in a word, never as
+/// `none` or `null` inside a sentence; a `{? … }` clause leaves it out.
+pub const ABSENT: &str = "unknown";
+
 /// A value as message text.
 pub fn display<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>) -> String {
     match v {
-        Value::Null => "none".into(),
+        Value::Null => ABSENT.into(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format!("{f:.2}"),

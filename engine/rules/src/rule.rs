@@ -339,11 +339,30 @@ impl std::fmt::Display for ParamValue {
     }
 }
 
-/// One `{expr}` hole of a message template, or literal text.
+/// One part of a message template: literal text, an `{expr}` hole, or an
+/// optional clause `{? text {expr} …}` shown only when every hole in it
+/// has a value — so an absent value leaves out its words instead of being
+/// printed inside a sentence.
 #[derive(Debug, Clone)]
 pub enum MessagePart {
     Text(String),
     Hole(ast::Expr, String),
+    Optional(Vec<MessagePart>),
+}
+
+impl MessagePart {
+    /// Every hole of these parts, those of optional clauses included.
+    pub fn holes(parts: &[MessagePart]) -> Vec<(&ast::Expr, &str)> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                MessagePart::Text(_) => {}
+                MessagePart::Hole(e, t) => out.push((e, t.as_str())),
+                MessagePart::Optional(inner) => out.extend(Self::holes(inner)),
+            }
+        }
+        out
+    }
 }
 
 /// A loaded, parsed rule (not yet type-checked).
@@ -687,7 +706,8 @@ fn root_global(e: &ast::Expr) -> Option<bool> {
     }
 }
 
-/// A template (`message`, `dump_title`): text and `{expr}` holes.
+/// A template (`message`, `dump_title`): text, `{expr}` holes and
+/// `{? … }` optional clauses.
 fn parse_template(
     name: &str,
     written: &str,
@@ -696,52 +716,135 @@ fn parse_template(
     src: &Arc<String>,
     errs: &mut Vec<RuleDiagnostic>,
 ) -> Vec<MessagePart> {
-    let mut message = Vec::new();
     let msg_field = fields.get(name).cloned();
     let mtext = msg_field
         .as_ref()
         .map(|f| f.text.clone())
         .unwrap_or_else(|| written.to_string());
-    let mut rest = 0usize;
-    while let Some(open) = mtext[rest..].find('{').map(|o| o + rest) {
-        if open > rest {
-            message.push(MessagePart::Text(mtext[rest..open].to_string()));
-        }
-        let Some(close) = mtext[open..].find('}').map(|c| c + open) else {
-            let off = msg_field.as_ref().map(|f| f.file_offset(open)).unwrap_or(0);
-            errs.push(
-                RuleDiagnostic::new(
-                    Code::UnclosedHole,
-                    format!("unclosed `{{` in {name}"),
-                    file,
-                    src,
-                    (off, off + 1),
-                )
-                .help("write `{expr}` to insert a value, `{{` for a literal brace"),
-            );
-            break;
-        };
-        let inner = &mtext[open + 1..close];
-        match vmtriage_dsl::parse_expr(inner) {
-            Ok(e) => message.push(MessagePart::Hole(e, inner.to_string())),
-            Err(ds) => {
-                if let Some(f) = &msg_field {
-                    let sub = FieldText {
-                        key_offset: f.key_offset,
-                        text: inner.to_string(),
-                        map: f.map[(open + 1).min(f.map.len())..close.min(f.map.len())].to_vec(),
-                        region: f.region,
-                    };
-                    errs.extend(ds.iter().map(|d| dsl_diag(d, file, src, &sub)));
+    let t = Template {
+        name,
+        text: &mtext,
+        field: msg_field.as_ref(),
+        file,
+        src,
+    };
+    t.parts(0, mtext.len(), 0, errs)
+}
+
+/// How deep `{? … }` clauses may nest in a template.
+const MAX_CLAUSE_DEPTH: usize = 4;
+
+/// The text of one template and where it stands in the file.
+struct Template<'a> {
+    name: &'a str,
+    text: &'a str,
+    field: Option<&'a FieldText>,
+    file: &'a str,
+    src: &'a Arc<String>,
+}
+
+impl Template<'_> {
+    fn error(&self, at: usize, message: String, help: &str) -> RuleDiagnostic {
+        let off = self.field.map(|f| f.file_offset(at)).unwrap_or(0);
+        RuleDiagnostic::new(
+            Code::UnclosedHole,
+            message,
+            self.file,
+            self.src,
+            (off, off + 1),
+        )
+        .help(help.to_string())
+    }
+
+    /// The parts of `text[lo..hi]`; `depth` counts the clauses around it.
+    fn parts(
+        &self,
+        lo: usize,
+        hi: usize,
+        depth: usize,
+        errs: &mut Vec<RuleDiagnostic>,
+    ) -> Vec<MessagePart> {
+        let text = self.text;
+        let mut message = Vec::new();
+        let mut rest = lo;
+        while let Some(open) = text[rest..hi].find('{').map(|o| o + rest) {
+            if open > rest {
+                message.push(MessagePart::Text(text[rest..open].to_string()));
+            }
+            if text[open + 1..hi].starts_with('?') {
+                // A clause: up to the `}` that closes it, past its holes.
+                let mut level = 0usize;
+                let close = text[open..hi].char_indices().find_map(|(i, c)| match c {
+                    '{' => {
+                        level += 1;
+                        None
+                    }
+                    '}' => {
+                        level -= 1;
+                        (level == 0).then_some(open + i)
+                    }
+                    _ => None,
+                });
+                let Some(close) = close else {
+                    errs.push(self.error(
+                        open,
+                        format!("unclosed `{{?` clause in {}", self.name),
+                        "write `{? words {expr}}`: the words and values are shown only when every value in it is known",
+                    ));
+                    return message;
+                };
+                if depth >= MAX_CLAUSE_DEPTH {
+                    errs.push(self.error(
+                        open,
+                        format!(
+                            "`{{?` clauses nested {} deep in {}, over the limit of {MAX_CLAUSE_DEPTH}",
+                            depth + 1,
+                            self.name
+                        ),
+                        "write the clauses one after another",
+                    ));
+                    return message;
+                }
+                message.push(MessagePart::Optional(self.parts(
+                    open + 2,
+                    close,
+                    depth + 1,
+                    errs,
+                )));
+                rest = close + 1;
+                continue;
+            }
+            let Some(close) = text[open..hi].find('}').map(|c| c + open) else {
+                errs.push(self.error(
+                    open,
+                    format!("unclosed `{{` in {}", self.name),
+                    "write `{expr}` to insert a value, `{? words {expr}}` for words shown only when the value is known",
+                ));
+                return message;
+            };
+            let inner = &text[open + 1..close];
+            match vmtriage_dsl::parse_expr(inner) {
+                Ok(e) => message.push(MessagePart::Hole(e, inner.to_string())),
+                Err(ds) => {
+                    if let Some(f) = self.field {
+                        let sub = FieldText {
+                            key_offset: f.key_offset,
+                            text: inner.to_string(),
+                            map: f.map[(open + 1).min(f.map.len())..close.min(f.map.len())]
+                                .to_vec(),
+                            region: f.region,
+                        };
+                        errs.extend(ds.iter().map(|d| dsl_diag(d, self.file, self.src, &sub)));
+                    }
                 }
             }
+            rest = close + 1;
         }
-        rest = close + 1;
+        if rest < hi {
+            message.push(MessagePart::Text(text[rest..hi].to_string()));
+        }
+        message
     }
-    if rest < mtext.len() {
-        message.push(MessagePart::Text(mtext[rest..].to_string()));
-    }
-    message
 }
 
 /// A rule file the YAML reader refused: a YAML syntax error where the
