@@ -415,6 +415,10 @@ fn join_or(items: &[String]) -> String {
 }
 
 /// Turns a pest failure into a diagnostic.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over pest's failure: the budget and depth errors, then what was expected where, each turned into its coded diagnostic with the words a rule author reads"
+)]
 pub(crate) fn from_pest(
     err: &pest::error::Error<Rule>,
     src: &str,

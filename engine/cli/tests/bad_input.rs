@@ -338,6 +338,10 @@ fn reader_closes_early(args: &[&str]) -> Result<(), Failed> {
     Ok(())
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the list of bad-input trials, one entry each, read top to bottom as the table of cases it is"
+)]
 fn main() {
     let args = Arguments::from_args();
     let trials = vec![

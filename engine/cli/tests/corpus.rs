@@ -9,8 +9,10 @@ use common::Entry;
 use libtest_mimic::{Arguments, Failed};
 use vmtriage_cli::report;
 
-// Over 150 lines on purpose: one dump's checks against drgn's reading in
-// sequence, each adding to the problems reported together at the end.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one dump's checks against drgn's reading in sequence, each adding to the problems reported together at the end"
+)]
 fn check_dump(e: &Entry) -> Result<(), Failed> {
     let (t, s) = common::open_with_truth(e)?;
     let k = &s.kernel;

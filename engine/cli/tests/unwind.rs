@@ -38,8 +38,10 @@ fn truth_names(frames: &[TruthFrame]) -> Vec<String> {
         .collect()
 }
 
-// Over 150 lines on purpose: one dump's checks in sequence, each adding to
-// the problems reported together at the end.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one dump's checks in sequence, each adding to the problems reported together at the end"
+)]
 fn check_dump(e: &Entry) -> Result<(), Failed> {
     let (t, s) = common::open_with_truth(e)?;
     let k = &s.kernel;

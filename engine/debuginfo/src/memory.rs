@@ -543,6 +543,10 @@ pub fn build_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<Vec<u8>> 
 
 /// [`build_image`] with the note that says where the tables were read
 /// (a dump's memory, a file).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the image's sections written in file order (symbols, BTF, ORC, notes, the tables' lengths), each needing the offsets of those before it"
+)]
 pub(crate) fn build_image_marked(
     read: ReadMemory<'_>,
     k: &DumpKernel<'_>,

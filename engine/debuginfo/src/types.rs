@@ -230,8 +230,10 @@ pub(crate) type DefLookup<'a> = &'a dyn Fn(u16, &str) -> Option<u64>;
 impl DwarfData {
     /// Parse the DIE behind `id` into a [`Type`]. `find_def` maps a declared
     /// struct/union/enum (tag, name) to the DIE of a definition.
-    // Over 150 lines on purpose: one arm per DWARF type tag over the DIE's
-    // attributes read once, sharing the unit, the offset and the error.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one arm per DWARF type tag over the DIE's attributes read once, sharing the unit, the offset and the error"
+    )]
     pub(crate) fn parse_type(
         &self,
         id: TypeId,

@@ -200,8 +200,10 @@ fn addr_expr(a: u64) -> AV {
 }
 
 /// Build the test image. `use_siblings` toggles DW_AT_sibling emission.
-// Over 150 lines on purpose: the synthetic image's units and DIEs written
-// in order, as a reader of the test follows them.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the synthetic image's units and DIEs written in order, as a reader of the test follows them"
+)]
 fn build(use_siblings: bool) -> Vec<u8> {
     let enc = Encoding {
         format: Format::Dwarf32,
@@ -524,8 +526,10 @@ fn symbols_point_at_the_defining_file() {
     assert_eq!(at("nope"), None);
 }
 
-// Over 150 lines on purpose: one assertion after another over the types
-// `build` wrote, in the same order.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one assertion after another over the types `build` wrote, in the same order"
+)]
 fn check_types(k: &KernelDebugInfo) {
     let foo = k.find_type("struct foo").unwrap();
     assert_eq!(k.find_type("foo").unwrap(), foo, "bare tag name");

@@ -1385,6 +1385,10 @@ impl DocReader<'_> {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the rule file's fields checked in the order the format documents them, every problem collected with its position before returning"
+    )]
     fn rule_doc(mut self, v: &serde_yaml_ng::Value) -> Result<RuleDoc, Vec<RuleDiagnostic>> {
         use serde_yaml_ng::Value as Y;
         let Y::Mapping(top) = v else {

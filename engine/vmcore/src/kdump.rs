@@ -214,9 +214,10 @@ pub(crate) struct KdumpDump {
 }
 
 impl KdumpDump {
-    // Over 150 lines on purpose: the header, sub-header, bitmaps and page
-    // descriptor table in file order, each checked against the file length and
-    // what came before it; split, the half-read state would travel in arguments.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the header, sub-header, bitmaps and page descriptor table in file order, each checked against the file length and what came before it; split, the half-read state would travel in arguments"
+    )]
     pub(crate) fn parse(src: &dyn ReadAt) -> Result<KdumpDump, VmcoreError> {
         let flen = src.len();
         let h = src
