@@ -12,7 +12,6 @@ pub mod report;
 pub mod runq;
 pub mod scan;
 pub mod session;
-pub mod title;
 pub mod workqueue;
 
 pub use session::{OpenError, Session};

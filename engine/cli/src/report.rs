@@ -2,9 +2,11 @@
 
 use kmodel::partial::Gap;
 use kmodel::tasks::Task;
+use kmodel::titles::Title;
 use kmodel::{Kernel, Result};
 use serde::Serialize;
 use vmcore::DumpFormat;
+use vmtriage_rules::model::Model;
 
 #[derive(Debug, Serialize)]
 pub struct Info {
@@ -27,12 +29,46 @@ pub struct Info {
     /// Tasks that could be read.
     pub tasks: Option<usize>,
     /// What happened and where (`<kind> in <function> [module]`), and the
-    /// signature that groups dumps of one bug (see [`crate::title`]).
-    pub title: crate::title::Title,
+    /// signature that groups dumps of one bug (see [`kmodel::titles`]).
+    pub title: TitleRow,
     /// What the task walk could not read (empty: complete).
     pub partial: Vec<GapRow>,
     #[serde(skip)]
     pub gaps: Vec<Gap>,
+}
+
+/// A dump's title as `info` shows it (the kind by its stable name).
+#[derive(Debug, Serialize)]
+pub struct TitleRow {
+    pub kind: &'static str,
+    pub function: Option<String>,
+    pub module: Option<String>,
+    pub text: String,
+    pub note: Option<String>,
+    pub frames: Vec<String>,
+    pub signature: String,
+}
+
+impl TitleRow {
+    pub fn of(t: &Title) -> TitleRow {
+        TitleRow {
+            kind: t.kind.slug(),
+            function: t.function.clone(),
+            module: t.module.clone(),
+            text: t.text.clone(),
+            note: t.note.clone(),
+            frames: t.frames.clone(),
+            signature: t.signature.clone(),
+        }
+    }
+}
+
+/// The dump's title as the kernel model gives it, with the rules' stacks
+/// and no rule run.
+pub fn dump_title(k: &Kernel) -> Title {
+    let stacks = crate::scan::ScanStacks::new(k);
+    let model = Model::new(k, &stacks);
+    kmodel::titles::title(k, &model, None)
 }
 
 pub fn info(k: &Kernel) -> Result<Info> {
@@ -86,7 +122,7 @@ pub fn info(k: &Kernel) -> Result<Info> {
         paging_levels: k.paging_levels(),
         cpus: k.online_cpus().map(|c| c.len()).unwrap_or(0),
         tasks: walk.as_ref().map(|w| w.tasks.len()),
-        title: crate::title::dump_title(k),
+        title: TitleRow::of(&dump_title(k)),
         partial: walk.as_ref().map(|w| gap_rows(&w.gaps)).unwrap_or_default(),
         gaps: walk.map(|w| w.gaps).unwrap_or_default(),
     })

@@ -69,7 +69,7 @@ pub fn stacks_for(k: &Kernel) -> Box<dyn for<'k> Stacks<'k>> {
 pub struct DumpReport {
     pub dump: String,
     /// What happened and where, and the signature that groups dumps of one
-    /// bug (see [`crate::title`]); absent when the dump could not be read.
+    /// bug (see [`kmodel::titles`]); absent when the dump could not be read.
     pub title: Option<String>,
     pub signature: Option<String>,
     #[serde(flatten)]
@@ -96,24 +96,6 @@ impl ScanStacks {
             ScanStacks::Unwind(u) => u,
             ScanStacks::None(n) => n,
         }
-    }
-
-    /// The dump's title from the model's own log and task list and the
-    /// rules' unwinder: read once for the title and the rules (stacks the
-    /// title unwinds stay cached for the rules).
-    pub fn title<'k>(&self, m: &Model<'k>) -> crate::title::Title {
-        let u = match self {
-            ScanStacks::Unwind(u) => Some(&u.unwinder),
-            ScanStacks::None(_) => None,
-        };
-        crate::title::title_known(
-            m.k,
-            u,
-            &crate::title::Known {
-                log: m.dmesg().ok(),
-                tasks: m.tasks().ok(),
-            },
-        )
     }
 }
 
@@ -204,21 +186,10 @@ const TASK_FRAMES: usize = 5;
 /// exit_notify < do_exit`, not six frames of rtmutex; `sysrq_handle_crash <
 /// __handle_sysrq`, not `crash_setup_regs < __crash_kexec < panic`.
 fn task_line(t: &TaskFact) -> String {
-    use crate::title::{generic, Generic};
+    use kmodel::frames::{generic, Generic};
     let mut s = format!("{} {} [{}]", t.pid, t.comm, t.state);
     let all: Vec<&str> = t.stack.iter().flatten().map(String::as_str).collect();
-    let how = |f: &str| {
-        matches!(
-            generic(f),
-            Some(
-                Generic::Wait
-                    | Generic::Lock
-                    | Generic::Helper
-                    | Generic::Report
-                    | Generic::Watchdog
-            )
-        )
-    };
+    let how = |f: &str| generic(f).is_some_and(Generic::is_mechanism);
     let run = all.iter().take_while(|f| how(f)).count();
     let from = if run == all.len() {
         0

@@ -39,9 +39,8 @@ pub struct WorkqueueReport {
 
 pub fn workqueues(k: &Kernel) -> kmodel::Result<(WorkqueueReport, Vec<kmodel::partial::Gap>)> {
     let wq = k.workqueues()?;
-    let func = |a: u64| match k.symbolize(a) {
-        Some((name, 0, _)) => name,
-        Some((name, off, _)) => format!("{name}+{off:#x}"),
+    let func = |a: u64| match k.symbol_of(a) {
+        Some(s) => s.to_string(),
         None => format!("{a:#x}"),
     };
     let task = |a: u64| TaskRef::read(k, a);

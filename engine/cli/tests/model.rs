@@ -397,6 +397,7 @@ fn check_workqueues(
             pending: p.pending.iter().map(|&f| hex(f)).collect(),
         })
         .collect();
+    check_work_functions(k, problems);
     if ours != t.pools {
         let first = ours
             .iter()
@@ -410,6 +411,55 @@ fn check_workqueues(
         ));
     }
     Ok(())
+}
+
+/// `vmtriage workqueues` names each busy worker's work function as the
+/// worker's own stack does (`fn [module]` for a module's work), not as the
+/// last vmlinux symbol before it plus a huge offset: one symbolizer.
+fn check_work_functions(k: &kmodel::Kernel, problems: &mut Vec<String>) {
+    let (Ok(u), Ok((rep, _))) = (
+        kunwind::Unwinder::new(k),
+        vmtriage_cli::workqueue::workqueues(k),
+    ) else {
+        return;
+    };
+    let Ok(reader) = kmodel::tasks::TaskReader::new(k) else {
+        return;
+    };
+    for b in rep.pools.iter().flat_map(|p| &p.busy) {
+        let Some(task) = u64::from_str_radix(b.worker.task.trim_start_matches("0x"), 16)
+            .ok()
+            .and_then(|a| k.object(a, "struct task_struct").ok())
+            .and_then(|o| reader.read(o).ok())
+        else {
+            continue;
+        };
+        let stack = u.stack(k, &task);
+        // `name`, `name+0x10`, `name [module]`: compared without compiler
+        // suffixes (a DWARF name has none).
+        let (sym, module) = match b.func.split_once(" [") {
+            Some((s, m)) => (s, Some(m.trim_end_matches(']'))),
+            None => (b.func.as_str(), None),
+        };
+        let sym = kmodel::frames::base_name(sym.split('+').next().unwrap_or(sym));
+        let named = stack.frames.iter().any(|f| {
+            f.function
+                .as_deref()
+                .is_some_and(|n| kmodel::frames::base_name(n) == sym)
+                && f.module.as_deref() == module
+        });
+        // A worker caught before it called the function has no frame in it.
+        let called = stack
+            .frames
+            .iter()
+            .any(|f| f.function.as_deref() == Some("process_one_work"));
+        if called && !named {
+            problems.push(format!(
+                "workqueues: worker {} runs {}, which its stack does not name",
+                b.worker.pid, b.func
+            ));
+        }
+    }
 }
 
 fn main() {

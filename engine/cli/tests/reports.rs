@@ -39,8 +39,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::Entry;
+use kmodel::titles::title;
 use vmtriage_cli::scan::{diagnoses_text, DumpReport, ScanStacks};
-use vmtriage_cli::title::with_rule_title;
 use vmtriage_cli::Session;
 use vmtriage_rules::model::Model;
 use vmtriage_rules::RulePack;
@@ -77,9 +77,8 @@ fn report(pack: &RulePack, e: &Entry) -> String {
         .unwrap_or_else(|err| panic!("{}: {err:?}", e.name()));
     let stacks = ScanStacks::new(&s.kernel);
     let model = Model::new(&s.kernel, &stacks);
-    let title = stacks.title(&model);
     let result = pack.scan(&model);
-    let title = with_rule_title(title, result.dump_title.as_deref());
+    let title = title(&s.kernel, &model, result.dump_title.as_deref());
     diagnoses_text(&DumpReport {
         dump: e.path.display().to_string(),
         title: Some(title.text),
@@ -591,7 +590,7 @@ fn rule_title_priority() {
     let s = Session::open(&e.path, Some(&e.vmlinux), &[]).expect("open");
     let stacks = ScanStacks::new(&s.kernel);
     let model = Model::new(&s.kernel, &stacks);
-    let generic = stacks.title(&model);
+    let generic = title(&s.kernel, &model, None);
     for (rules, want) in [
         (
             vec![
@@ -614,7 +613,7 @@ fn rule_title_priority() {
         assert!(diags.is_empty(), "{}", diags[0].render());
         let res = pack.scan(&model);
         assert_eq!(res.dump_title.as_deref(), want);
-        let t = with_rule_title(generic.clone(), res.dump_title.as_deref());
+        let t = title(&s.kernel, &model, res.dump_title.as_deref());
         assert_eq!(t.signature, generic.signature);
         assert_eq!(t.text, want.unwrap_or(&generic.text));
     }

@@ -1,4 +1,4 @@
-//! A title and a signature for every corpus dump (`vmtriage_cli::title`):
+//! A title and a signature for every corpus dump (`kmodel::titles`):
 //! every dump has both; the dumps of one scenario share one signature in
 //! every format (ELF, kdump lzo/zlib/snappy, flattened) and on every kernel
 //! series where the stacks show the same code path (the exceptions are
@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use common::Entry;
-use kunwind::Unwinder;
-use vmtriage_cli::title::{title, Title};
+use kmodel::titles::{title, Title};
+use vmtriage_cli::scan::ScanStacks;
+use vmtriage_rules::model::Model;
 
 /// Scenario and series pairs whose signatures legitimately differ from the
 /// scenario's others, and why (what their stacks show).
@@ -51,8 +52,13 @@ struct Row {
 fn title_of(e: &Entry) -> Result<Title, String> {
     let s = vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[])
         .map_err(|err| format!("open: {err:?}"))?;
-    let u = Unwinder::new(&s.kernel).map_err(|err| format!("unwinder: {err}"))?;
-    Ok(title(&s.kernel, &u))
+    let stacks = ScanStacks::new(&s.kernel);
+    if let ScanStacks::None(n) = &stacks {
+        return Err(n.0.clone());
+    }
+    // The title as a scan gives it: over the rules' model, no rule title.
+    let model = Model::new(&s.kernel, &stacks);
+    Ok(title(&s.kernel, &model, None))
 }
 
 fn format_name(e: &Entry) -> String {

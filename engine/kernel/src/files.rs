@@ -79,7 +79,7 @@ impl Kernel {
             .unwrap_or_default();
         // `name`, or `name+0x10` (an f_op is a symbol's start), and the
         // module that defines it.
-        let (name, module) = match (ops != 0).then(|| self.data_symbol_parts(ops)).flatten() {
+        let (name, module) = match (ops != 0).then(|| self.symbol_of(ops)).flatten() {
             Some(s) => {
                 let module = s.module.clone();
                 let name = crate::modules::DataSymbol { module: None, ..s }.to_string();

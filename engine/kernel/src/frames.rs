@@ -42,6 +42,36 @@ pub enum Generic {
     Helper,
 }
 
+impl Generic {
+    /// How any task sleeps, spins, takes a lock or crashes, not where it
+    /// does: the scheduler, wait primitives, lock slow paths, helpers, the
+    /// panic and watchdog machinery. A task's stack shown on one line
+    /// keeps the outermost of a run of these only.
+    pub fn is_mechanism(self) -> bool {
+        matches!(
+            self,
+            Generic::Wait | Generic::Lock | Generic::Helper | Generic::Report | Generic::Watchdog
+        )
+    }
+}
+
+/// Entry points of asynchronous interrupts (timer and device IRQs, IPIs,
+/// NMIs), by prefix: what runs above one on a stack is not the interrupted
+/// code's doing. (`asm_exc_*` others are synchronous: a fault, a trap.)
+const INTERRUPT_ENTRIES: &[&str] = &[
+    "asm_sysvec_",
+    "asm_common_interrupt",
+    "asm_exc_nmi",
+    "asm_spurious_interrupt",
+];
+
+/// Whether a function is the entry of an asynchronous interrupt (generic:
+/// [`Generic::Exception`]).
+pub fn interrupt_entry(function: &str) -> bool {
+    let f = base_name(function);
+    INTERRUPT_ENTRIES.iter().any(|p| f.starts_with(p))
+}
+
 /// Exact names of generic functions (compare after [`base_name`]).
 const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("call_timer_fn", Generic::Exception),
@@ -326,10 +356,8 @@ const GENERIC_PREFIXES: &[(&str, Generic)] = &[
     ("console_", Generic::Report),
     ("asm_exc_", Generic::Exception),
     ("exc_", Generic::Exception),
-    ("asm_sysvec_", Generic::Exception),
     ("sysvec_", Generic::Exception),
     ("__sysvec_", Generic::Exception),
-    ("asm_common_interrupt", Generic::Exception),
     ("irqentry_", Generic::Exception),
     ("_raw_spin_", Generic::Lock),
     ("_raw_read_", Generic::Lock),
@@ -402,6 +430,9 @@ const GENERIC_PREFIXES: &[(&str, Generic)] = &[
 /// Whether (and why) a function is generic: never the place a title names.
 pub fn generic(function: &str) -> Option<Generic> {
     let f = base_name(function);
+    if interrupt_entry(f) {
+        return Some(Generic::Exception);
+    }
     if let Some((_, g)) = GENERIC_NAMES.iter().find(|(n, _)| *n == f) {
         return Some(*g);
     }
@@ -409,4 +440,92 @@ pub fn generic(function: &str) -> Option<Generic> {
         .iter()
         .find(|(p, _)| f.starts_with(p))
         .map(|(_, g)| *g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_list() {
+        for g in [
+            "panic",
+            "vpanic",
+            "__crash_kexec",
+            "crash_setup_regs",
+            "dump_stack_lvl",
+            "watchdog_timer_fn.cold",
+            "asm_sysvec_apic_timer_interrupt",
+            "asm_spurious_interrupt",
+            "asm_exc_nmi",
+            "native_queued_spin_lock_slowpath",
+            "queued_write_lock_slowpath",
+            "__mutex_lock.constprop.0",
+            "rt_mutex_slowlock_block.constprop.0",
+            "rwbase_write_lock",
+            "rwsem_down_read_slowpath",
+            "down_read_killable",
+            "mmap_read_lock_killable",
+            "lock_mm_and_find_vma",
+            "schedule",
+            "__schedule",
+            "schedule_preempt_disabled",
+            "schedule_timeout",
+            "__wait_for_common",
+            "wait_for_completion_killable",
+            "delay_tsc",
+            "__x64_sys_finit_module",
+            "__se_sys_finit_module",
+            "entry_SYSCALL_64_after_hwframe",
+            "do_syscall_64",
+            "kthread",
+            "ret_from_fork_asm",
+            "do_one_initcall",
+            "idempotent_init_module",
+            "sysrq_handle_crash",
+            "__handle_sysrq.cold",
+            "__alloc_pages_slowpath.constprop.0",
+            "exc_page_fault",
+            "__pfx_vmt_init",
+            "__preempt_count_add",
+        ] {
+            assert!(generic(g).is_some(), "{g} should be generic");
+        }
+        for n in [
+            "do_exit",
+            "exit_notify",
+            "mm_update_next_owner",
+            "write_sysrq_trigger",
+            "__do_sys_pause",
+            "do_user_addr_fault",
+            "vfs_write",
+            "do_wait",
+            "proc_reg_write",
+            "ksys_write",
+            "spinner",
+            "panic_smth_else_module_fn",
+            "schedule_work",
+            "downgrade_write",
+        ] {
+            assert!(generic(n).is_none(), "{n} should not be generic");
+        }
+        assert_eq!(generic("mutex_lock"), Some(Generic::Lock));
+        assert_eq!(generic("msleep"), Some(Generic::Wait));
+    }
+
+    #[test]
+    fn interrupt_entries_are_the_asynchronous_ones() {
+        for e in [
+            "asm_sysvec_apic_timer_interrupt",
+            "asm_common_interrupt",
+            "asm_exc_nmi",
+            "asm_spurious_interrupt",
+        ] {
+            assert!(interrupt_entry(e), "{e}");
+        }
+        // A fault or a trap is the code's own doing.
+        for s in ["asm_exc_page_fault", "asm_exc_invalid_op", "exc_nmi"] {
+            assert!(!interrupt_entry(s), "{s}");
+        }
+    }
 }

@@ -24,6 +24,7 @@ pub mod sched;
 pub mod slab;
 pub mod taint;
 pub mod tasks;
+pub mod titles;
 pub mod workqueue;
 pub mod x86_64;
 pub mod xarray;
@@ -51,7 +52,7 @@ pub struct Kernel {
     text: (u64, u64),
     tlb: Mutex<HashMap<u64, u64>>,
     /// Every loaded module's name and symbol table, read on first use
-    /// ([`Kernel::data_symbol_parts`] looks addresses up in them).
+    /// ([`Kernel::symbol_of`] looks addresses up in them).
     module_syms: std::sync::OnceLock<Vec<(String, Vec<modules::ModuleSymbol>)>>,
 }
 
@@ -252,7 +253,9 @@ impl Kernel {
             .ok_or_else(|| Error::NoSymbol(name.into()))
     }
 
-    /// The function or object containing a run-time address: (name, offset, size).
+    /// The vmlinux function or object containing a run-time address:
+    /// (name, offset, size). It knows no module: to name an address, use
+    /// [`Kernel::symbol_of`].
     pub fn symbolize(&self, addr: u64) -> Option<(String, u64, u64)> {
         let link = addr.wrapping_sub(self.kaslr_offset);
         self.debug

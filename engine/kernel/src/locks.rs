@@ -15,6 +15,7 @@ use kdebuginfo::TypeKind;
 
 use crate::error::{Error, Result};
 use crate::object::{FieldReader, Object, MAX_LIST};
+use crate::tasks::Task;
 use crate::Kernel;
 
 /// The kinds of lock, by the C type that declares them.
@@ -755,6 +756,29 @@ impl Kernel {
 }
 
 impl Kernel {
+    /// The wait-for graph of a task list: the tasks that can wait for a
+    /// lock (asleep in D, or on a CPU spinning) are asked what they wait
+    /// for, by their index and task (`blocked_on`: the unwinder's answer);
+    /// the others are not unwound. The rules' model and the titles build
+    /// their graph here, so both see one.
+    pub fn tasks_wait_graph<'k>(
+        &'k self,
+        tasks: &[Task<'k>],
+        mut blocked_on: impl FnMut(usize, &Task<'k>) -> Option<BlockedOn>,
+    ) -> WaitGraph {
+        let mut addrs = Vec::new();
+        let mut blocked = std::collections::HashMap::new();
+        for (i, t) in tasks.iter().enumerate() {
+            if t.state == 'D' || self.task_on_cpu(t) {
+                addrs.push(t.addr());
+                if let Some(b) = blocked_on(i, t) {
+                    blocked.insert(t.addr(), b);
+                }
+            }
+        }
+        self.wait_graph(&addrs, |a| blocked.get(&a).cloned())
+    }
+
     /// Names the containing object of each unnamed lock where it is a
     /// process's `mm->mmap_lock` (`mmap_sem` before 5.8): the one place a
     /// sleeping lock of every process lives. Reads each task's `mm` once;

@@ -77,11 +77,16 @@ impl Kernel {
     /// The global an address lies in, as `name`, `name+0x10`, or
     /// `name [module]` for a module's variable; `None` for heap memory.
     pub fn data_symbol(&self, addr: u64) -> Option<String> {
-        self.data_symbol_parts(addr).map(|s| s.to_string())
+        self.symbol_of(addr).map(|s| s.to_string())
     }
 
-    /// [`Kernel::data_symbol`] as its parts.
-    pub fn data_symbol_parts(&self, addr: u64) -> Option<DataSymbol> {
+    /// The symbol an address lies in — a function or a variable, of the
+    /// vmlinux or of a loaded module (from its own symbol table, as the
+    /// unwinder names a module's frames) — with the offset into it; `None`
+    /// for heap memory. Every printer of a code or data address names it
+    /// here: [`Kernel::symbolize`] knows the vmlinux alone, and names a
+    /// module's function as the last vmlinux symbol plus a huge offset.
+    pub fn symbol_of(&self, addr: u64) -> Option<DataSymbol> {
         if let Some((name, offset, size)) = self.symbolize(addr) {
             if offset < size.max(1) {
                 return Some(DataSymbol {

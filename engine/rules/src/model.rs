@@ -224,17 +224,9 @@ impl<'k> Model<'k> {
     pub fn wait_graph(&self) -> ModelResult<&WaitGraph> {
         let tasks = self.tasks()?;
         lazy(&self.wait_graph, &self.spent, || {
-            let mut addrs = Vec::new();
-            let mut blocked = HashMap::new();
-            for (i, t) in tasks.iter().enumerate() {
-                if t.state == 'D' || self.k.task_on_cpu(t) {
-                    addrs.push(t.addr());
-                    if let Ok(Some(b)) = self.blocked_on(i) {
-                        blocked.insert(t.addr(), b);
-                    }
-                }
-            }
-            Ok(self.k.wait_graph(&addrs, |a| blocked.get(&a).cloned()))
+            Ok(self
+                .k
+                .tasks_wait_graph(tasks, |i, _| self.blocked_on(i).ok().flatten()))
         })
     }
 
@@ -363,5 +355,55 @@ impl<'k> Model<'k> {
         let b = timed(&self.spent, || self.stacks.blocked_on(self.k, t));
         self.blocked_cache.borrow_mut().insert(i, b.clone());
         Ok(b)
+    }
+}
+
+/// The model is what a dump's title reads ([`kmodel::titles::title`]): its
+/// log, tasks and wait-for graph, read once for the rules and the title,
+/// and its stacks. Titling after the rules ran shows no rule evidence a
+/// stack the title unwound.
+impl<'k> kmodel::titles::Source<'k> for Model<'k> {
+    fn frames(&self, task: &Task<'k>) -> Vec<kmodel::titles::Frame> {
+        // The crashed CPU's idle task is on no task list.
+        let stack = match self
+            .index()
+            .ok()
+            .and_then(|ix| ix.by_addr.get(&task.addr()))
+        {
+            Some(&i) => self.stack(i).ok(),
+            None => Some(timed(&self.spent, || self.stacks.stack(self.k, task))),
+        };
+        stack
+            .map(|s| {
+                s.frames
+                    .iter()
+                    .filter_map(|f| {
+                        Some(kmodel::titles::Frame {
+                            function: f.function.clone()?,
+                            module: f.module.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn blocked_on(&self, task: &Task<'k>) -> Option<BlockedOn> {
+        match self
+            .index()
+            .ok()
+            .and_then(|ix| ix.by_addr.get(&task.addr()))
+        {
+            Some(&i) => Model::blocked_on(self, i).ok().flatten(),
+            None => self.stacks.blocked_on(self.k, task),
+        }
+    }
+    fn log(&self) -> Option<&[LogRecord]> {
+        self.dmesg().ok()
+    }
+    fn tasks(&self) -> Option<&[Task<'k>]> {
+        Model::tasks(self).ok()
+    }
+    fn wait_graph(&self) -> Option<&WaitGraph> {
+        Model::wait_graph(self).ok()
     }
 }

@@ -49,7 +49,7 @@ pub struct Outcome {
     #[serde(default)]
     pub partial: Vec<String>,
     pub duration_ms: u64,
-    /// The dump's title and signature (see [`crate::title`]).
+    /// The dump's title and signature (see [`kmodel::titles`]).
     #[serde(default)]
     pub title: Option<String>,
     #[serde(default)]
@@ -220,7 +220,6 @@ pub fn scan_one(
     out.release = s.kernel.release.clone();
     let stacks = crate::scan::ScanStacks::new(&s.kernel);
     let model = Model::new(&s.kernel, &stacks);
-    let title = stacks.title(&model);
     out.evaluated = pack
         .rules
         .iter()
@@ -228,7 +227,8 @@ pub fn scan_one(
         .map(|r| r.doc.id.clone())
         .collect();
     let res = pack.scan_only(&model, only);
-    let title = crate::title::with_rule_title(title, res.dump_title.as_deref());
+    // After the rules: the title reads the model they read.
+    let title = kmodel::titles::title(&s.kernel, &model, res.dump_title.as_deref());
     out.title_kind = Some(title.kind.slug().to_string());
     out.title = Some(title.text);
     out.signature = Some(title.signature);

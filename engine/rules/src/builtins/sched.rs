@@ -156,9 +156,8 @@ fn pool<'m, 'k>(
 
 /// A work function's name (or its address when no symbol covers it).
 fn func_name<'k>(m: &Model<'_>, addr: u64) -> Value<'k> {
-    match m.k.symbolize(addr) {
-        Some((name, 0, _)) => Value::str(&name),
-        Some((name, off, _)) => Value::str(&format!("{name}+{off:#x}")),
+    match m.k.symbol_of(addr) {
+        Some(s) => Value::str(&s.to_string()),
         None => Value::str(&format!("{addr:#x}")),
     }
 }
