@@ -117,40 +117,10 @@ pub fn kmem_text(r: &KmemReport) -> String {
         pct(r.free_pages)
     );
     let stat = |name: &str| r.vm_stats.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-    let mut parts = Vec::new();
-    for (label, names) in [
-        ("anon", &["NR_ANON_MAPPED"][..]),
-        ("file", &["NR_FILE_PAGES"]),
-        ("shmem", &["NR_SHMEM"]),
-        ("page tables", &["NR_PAGETABLE", "NR_PAGETABLE_PAGES"]),
-        ("kernel stacks", &["NR_KERNEL_STACK_KB"]),
-    ] {
-        if let Some(v) = names.iter().find_map(|n| stat(n)) {
-            let bytes = if names[0].ends_with("_KB") {
-                v * 1024
-            } else {
-                v * ps
-            };
-            parts.push(format!("{label} {}", size(bytes)));
-        }
-    }
-    // Slab counters are in bytes since 5.9 (_B), in pages before.
-    for (label, b, p) in [
-        (
-            "slab reclaimable",
-            "NR_SLAB_RECLAIMABLE_B",
-            "NR_SLAB_RECLAIMABLE",
-        ),
-        (
-            "slab unreclaimable",
-            "NR_SLAB_UNRECLAIMABLE_B",
-            "NR_SLAB_UNRECLAIMABLE",
-        ),
-    ] {
-        if let Some(v) = stat(b).map(|v| v * ps).or_else(|| stat(p).map(|v| v * ps)) {
-            parts.push(format!("{label} {}", size(v)));
-        }
-    }
+    let parts: Vec<String> = kmodel::mm::memory_use(stat, ps)
+        .into_iter()
+        .map(|(label, bytes)| format!("{label} {}", size(bytes)))
+        .collect();
     if !parts.is_empty() {
         let _ = writeln!(s, "        {}", parts.join(", "));
     }

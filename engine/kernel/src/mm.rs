@@ -162,3 +162,78 @@ impl Kernel {
         Ok(out)
     }
 }
+
+/// The unit a VM counter counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Pages,
+    KiB,
+}
+
+/// What memory is used for, as /proc/meminfo sums it up: a label and the
+/// VM counters that give it, newest name first. The `_B` slab counters
+/// (5.9 and later) are named for bytes but the global array holds them in
+/// pages, as for every other node item (`__mod_node_page_state` shifts
+/// byte deltas by PAGE_SHIFT); some kernels name the page-table counter
+/// `NR_PAGETABLE_PAGES`.
+const MEMORY_USE: &[(&str, &[&str], Unit)] = &[
+    ("anon", &["NR_ANON_MAPPED"], Unit::Pages),
+    ("file", &["NR_FILE_PAGES"], Unit::Pages),
+    ("shmem", &["NR_SHMEM"], Unit::Pages),
+    (
+        "page tables",
+        &["NR_PAGETABLE", "NR_PAGETABLE_PAGES"],
+        Unit::Pages,
+    ),
+    ("kernel stacks", &["NR_KERNEL_STACK_KB"], Unit::KiB),
+    (
+        "slab reclaimable",
+        &["NR_SLAB_RECLAIMABLE_B", "NR_SLAB_RECLAIMABLE"],
+        Unit::Pages,
+    ),
+    (
+        "slab unreclaimable",
+        &["NR_SLAB_UNRECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE"],
+        Unit::Pages,
+    ),
+];
+
+/// What memory is used for, in bytes, from the VM counters (`stat` looks
+/// one up by its enumerator's name, as [`Kernel::vm_stats`] names them);
+/// a use whose counters this kernel does not have is left out.
+pub fn memory_use(stat: impl Fn(&str) -> Option<u64>, page_size: u64) -> Vec<(&'static str, u64)> {
+    MEMORY_USE
+        .iter()
+        .filter_map(|&(label, names, unit)| {
+            let v = names.iter().find_map(|n| stat(n))?;
+            let bytes = match unit {
+                Unit::Pages => v.saturating_mul(page_size),
+                Unit::KiB => v.saturating_mul(1024),
+            };
+            Some((label, bytes))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_use_reads_each_counter_in_its_unit() {
+        let stats = [
+            ("NR_ANON_MAPPED", 10),
+            ("NR_KERNEL_STACK_KB", 3),
+            ("NR_SLAB_RECLAIMABLE", 2),
+        ];
+        let stat = |n: &str| stats.iter().find(|(s, _)| *s == n).map(|(_, v)| *v);
+        assert_eq!(
+            memory_use(stat, 4096),
+            vec![
+                ("anon", 40_960),
+                ("kernel stacks", 3072),
+                ("slab reclaimable", 8192)
+            ]
+        );
+    }
+}
