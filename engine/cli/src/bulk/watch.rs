@@ -10,13 +10,14 @@
 //! killed and started again loses and repeats nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use miette::Report;
 
-use super::discover::{self, Candidate, Sniff};
+use super::discover::{self, Candidate};
 use super::store::{Run, RunCounts, Store};
 use super::{err, mtime_ns, store_err, Context, ScanStats};
 
@@ -39,7 +40,7 @@ struct Pending {
 
 /// Regular files under `dir` (not hidden, not named unfinished) with their
 /// size and mtime.
-fn listing(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String, u64, i64)>) {
+fn listing(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, OsString, u64, i64)>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -55,11 +56,7 @@ fn listing(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String, u64, i64)>) 
         if md.is_dir() {
             listing(root, &p, out);
         } else if md.is_file() {
-            let key = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .into_owned();
+            let key = p.strip_prefix(root).unwrap_or(&p).as_os_str().to_owned();
             out.push((p, key, md.len(), mtime_ns(&md)));
         }
     }
@@ -185,7 +182,7 @@ pub(super) fn watch(
             let q = pending.remove(&p).expect("settled files are pending");
             done.insert(p.clone(), (q.size, q.mtime));
             // What lives beside dumps (a vmlinux, a log) is no dump.
-            if matches!(discover::sniff(&p), Ok(Sniff::ElfOther | Sniff::Text)) {
+            if discover::sniff(&p).is_ok_and(discover::provably_not_dump) {
                 continue;
             }
             // (--shard: the plan keeps this watcher's share)

@@ -62,8 +62,27 @@ pub struct Outcome {
 /// A job for a worker: a dump and the rules to evaluate (None: all).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
+    #[serde(with = "path_as_key")]
     pub path: PathBuf,
     pub rules: Option<Vec<String>>,
+}
+
+/// A request's path as its lossless key: JSON holds only UTF-8, and a
+/// file name need not be.
+mod path_as_key {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::bulk::discover::{key_path, path_key};
+
+    pub fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&path_key(p))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(key_path(&String::deserialize(d)?))
+    }
 }
 
 pub fn format_name(f: DumpFormat) -> String {
