@@ -1,6 +1,7 @@
 //! Hostile archives and results databases, without the corpus: link loops,
 //! FIFOs, devices, short and garbage files, names that are not UTF-8, paths
-//! longer than PATH_MAX. Every entry that is not provably a non-dump has its row; the
+//! longer than PATH_MAX, another program's database, a run that did not
+//! finish. Every entry that is not provably a non-dump has its row; the
 //! scan ends; nothing is written where it does not belong.
 
 use std::collections::BTreeMap;
@@ -314,5 +315,91 @@ fn a_name_that_is_not_utf8_has_its_row() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("vm\\xffcore"), "{err}");
     assert!(!err.contains("No such file"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `--db` pointed at another program's SQLite file is refused before
+/// anything is written: no tables added, no switch to WAL (both happened).
+#[test]
+fn another_programs_database_is_refused() {
+    let d = fresh("foreign");
+    std::fs::write(d.join("vmcore"), GARBAGE).unwrap();
+    let db = d.join("app.sqlite");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(
+            "CREATE TABLE accounts(id INTEGER, name TEXT); INSERT INTO accounts VALUES(1, 'x');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    let o = scan(&[&d.join("vmcore")], &db);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a vmtriage results database"), "{err}");
+    assert!(err.contains("accounts"), "{err}");
+    for args in [&["report", "--db"][..], &["db", "merge", "--"][..]] {
+        let mut c = vmtriage();
+        c.args(args);
+        if args[0] == "db" {
+            c.arg(d.join("out.sqlite"));
+        }
+        let o = c.arg(&db).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("not a vmtriage results database"), "{err}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the file was written");
+    assert!(!d.join("app.sqlite-wal").exists());
+    // Another program's id, even with no tables yet: refused too.
+    let tagged = d.join("tagged.sqlite");
+    rusqlite::Connection::open(&tagged)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 1234")
+        .unwrap();
+    let o = scan(&[&d.join("vmcore")], &tagged);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("application_id is 0x4d2"), "{err}");
+    // An empty file is a new database.
+    let empty = d.join("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    let o = scan(&[&d.join("vmcore")], &empty);
+    assert_eq!(rows(&empty).len(), 1, "{o:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `report` says that the last run did not finish (it printed a normal
+/// report after a scan killed mid-way).
+#[test]
+fn report_says_the_last_run_did_not_finish() {
+    let d = fresh("unfinished");
+    std::fs::write(d.join("vmcore"), GARBAGE).unwrap();
+    let db = d.join("r.sqlite");
+    scan(&[&d.join("vmcore")], &db);
+    let report = || {
+        let o = vmtriage()
+            .args(["report", "--db"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(!report().contains("did not finish"), "{}", report());
+    // What a scan killed mid-way leaves: its run without finished_at.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("UPDATE runs SET finished_at = NULL")
+        .unwrap();
+    assert!(report().contains("did not finish"), "{}", report());
+    let o = vmtriage()
+        .args(["report", "--format", "json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["last_run_finished"].is_null() && v["last_run"].is_string(),
+        "{v}"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
