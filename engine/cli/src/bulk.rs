@@ -776,6 +776,7 @@ fn finish(
 fn stage_help(stage: &str) -> (&'static str, &'static str) {
     match stage {
         "open" => ("vmtriage::dump", "vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams. If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first."),
+        "read" => ("vmtriage::read", "the file has a dump's headers but the kernel's structures are not in it: a copy cut short (compare its size with the original's and copy it again) or a damaged dump; `vmtriage info DUMP` shows what its headers say"),
         "walk" => ("vmtriage::walk", "the archive walk is bounded (see README, 'What a hostile dump or rule file can do'): scan what it did not reach as inputs of their own"),
         "debuginfo" => ("vmtriage::debuginfo", "pass the debug vmlinux of exactly the kernel that crashed with --vmlinux, or a --debuginfo-dir holding it (Debian: linux-image-RELEASE-dbg)"),
         "kernel" => ("vmtriage::kernel", "check that the vmlinux is the debug image of the dump's kernel (`vmtriage info DUMP` prints its release and build-id)"),

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use vmcore::{DumpFormat, Vmcore};
 use vmtriage_rules::model::Model;
 use vmtriage_rules::pack::RuleRunError;
-use vmtriage_rules::{Diagnosis, RulePack};
+use vmtriage_rules::{Diagnosis, RulePack, ScanResult};
 
 use crate::session::{dump_identity, with_causes, DebugSource, OpenError, Session};
 
@@ -246,7 +246,11 @@ pub fn scan_one(
         .filter(|r| only.is_none_or(|o| o.contains(&r.doc.id)))
         .map(|r| r.doc.id.clone())
         .collect();
-    let res = pack.scan_only(&model, only);
+    let mut res = pack.scan_only(&model, only);
+    let ran = out.evaluated.len().saturating_sub(res.skipped.len());
+    if let Some(why) = unreadable(&model, &mut res, ran) {
+        return fail(out, "read", why);
+    }
     let title = crate::title::with_rule_title(title, res.dump_title.as_deref());
     out.title_kind = Some(title.kind.slug().to_string());
     out.title = Some(title.text);
@@ -254,6 +258,43 @@ pub fn scan_one(
     (out.findings, out.rule_errors, out.partial) = (res.diagnoses, res.errors, res.partial);
     out.duration_ms = t0.elapsed().as_millis() as u64;
     out
+}
+
+/// Why a scanned dump is unreadable rather than clean, if it is: its basic
+/// structures — the task list, the kernel log — cannot be read at all and
+/// no rule found anything, or every rule that ran (two or more) failed. A
+/// dump cut short keeps its headers and loses the pages its structures are
+/// on: the rules then fail one by one, and "no diagnoses" (a "no crash"
+/// title from an unread log) would be a wrong answer. A basic structure
+/// that fails beside findings makes the dump partial instead; one rule
+/// failing is that rule's error row.
+fn unreadable(model: &Model, res: &mut ScanResult, ran: usize) -> Option<String> {
+    if ran >= 2 && res.errors.len() >= ran {
+        let first = &res.errors[0];
+        return Some(format!(
+            "the dump's memory could not be read: every rule failed ({ran} of {ran}), the first ({}) with: {}",
+            first.rule, first.message
+        ));
+    }
+    let mut lost = Vec::new();
+    if let Err(e) = model.tasks() {
+        lost.push(format!("the task list cannot be walked ({e})"));
+    }
+    if let Err(e) = model.dmesg() {
+        lost.push(format!("the kernel log cannot be read ({e})"));
+    }
+    if lost.is_empty() {
+        return None;
+    }
+    if res.diagnoses.is_empty() {
+        return Some(format!(
+            "the dump's memory could not be read: {}; {} of {ran} rule(s) failed",
+            lost.join("; "),
+            res.errors.len()
+        ));
+    }
+    res.partial.extend(lost);
+    None
 }
 
 /// Scans one dump, turning a panic into an error outcome.
