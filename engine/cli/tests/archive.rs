@@ -403,3 +403,37 @@ fn report_says_the_last_run_did_not_finish() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `scan --watch` on a drop directory with link loops, a FIFO and a device
+/// link beside one dump: each look at it ends, the dump has one row, and
+/// the FIFO and the device one error row each, never opened (the listing
+/// followed `self -> .` 40 levels deep and `up -> ..` without end, and
+/// passed over FIFOs without a word).
+#[test]
+fn a_watched_drop_directory_is_walked_once() {
+    let d = fresh("watch");
+    let drop = d.join("tree/drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::write(drop.join("vmcore"), GARBAGE).unwrap();
+    symlink(".", drop.join("self")).unwrap();
+    symlink("..", drop.join("up")).unwrap();
+    mkfifo(&drop.join("fifo"));
+    symlink("/dev/zero", drop.join("zero")).unwrap();
+    let db = d.join("r.sqlite");
+    let mut c = vmtriage();
+    c.args(["scan", "-q", "--jobs", "1", "--isolate", "thread"])
+        .args(["--settle", "0.2", "--watch-idle-exit", "2", "--db"])
+        .arg(&db)
+        .arg("--watch")
+        .arg(&drop);
+    let o = run_within(c, 60);
+    assert!(o.status.code().is_some(), "{o:?}");
+    let rows = rows(&db);
+    let got: Vec<String> = rows.keys().cloned().collect();
+    let want: Vec<String> = ["fifo", "vmcore", "zero"]
+        .iter()
+        .map(|n| key(&drop.join(n)))
+        .collect();
+    assert_eq!(got, want, "{rows:?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -140,6 +140,14 @@ pub fn kind(md: &Metadata) -> &'static str {
     }
 }
 
+/// The error row of an entry that is no regular file.
+pub fn not_regular(md: &Metadata) -> String {
+    format!(
+        "{} (links followed): not opened; dumps are regular files",
+        kind(md)
+    )
+}
+
 /// Opens a regular file for reading. Anything else (a FIFO, a device, even
 /// behind a link) is refused by its kind without blocking: the open does not
 /// wait for a FIFO's writer (`O_NONBLOCK`, which changes nothing for a
@@ -396,11 +404,7 @@ impl Walk {
                 path: absolute(p),
             });
         } else {
-            let msg = format!(
-                "{} (links followed): not opened; dumps are regular files",
-                kind(&md)
-            );
-            self.error(p, "open", msg);
+            self.error(p, "open", not_regular(&md));
         }
     }
 
