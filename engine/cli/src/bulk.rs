@@ -517,10 +517,8 @@ impl Context<'_> {
         stats.seen = files.len() + input_errors.len();
         let known = match store {
             Some(s) => {
-                let paths: Vec<String> = files
-                    .iter()
-                    .map(|c| c.path.to_string_lossy().into_owned())
-                    .collect();
+                let paths: Vec<String> =
+                    files.iter().map(|c| discover::path_key(&c.path)).collect();
                 Some(s.known(&paths).map_err(store_err)?)
             }
             None => None,
@@ -648,23 +646,35 @@ impl Sink<'_> {
     fn input_errors(&mut self, errors: &[discover::InputError]) -> Result<(), Report> {
         for e in errors {
             self.stats.errors += 1;
-            let path = e.path.to_string_lossy();
-            if let Some(s) = &mut self.store {
-                let o = Outcome {
-                    error: Some(("open".into(), e.message.clone())),
-                    ..Outcome::default()
-                };
-                let file = FileRow {
-                    path: &path,
-                    sha256: None,
-                    size: -1,
-                    mtime_ns: 0,
-                };
-                s.record(&self.run, &file, &o, true).map_err(store_err)?;
-            }
+            let path = discover::path_key(&e.path);
+            self.record_error(&path, e.stage, &e.message)?;
             if !self.print.quiet {
-                print_error(self.print.out, self.print.format, &path, "open", &e.message);
+                print_error(
+                    self.print.out,
+                    self.print.format,
+                    &path,
+                    e.stage,
+                    &e.message,
+                );
             }
+        }
+        Ok(())
+    }
+
+    /// The error row of a file that was not scanned.
+    fn record_error(&mut self, path: &str, stage: &str, msg: &str) -> Result<(), Report> {
+        if let Some(s) = &mut self.store {
+            let o = Outcome {
+                error: Some((stage.into(), msg.into())),
+                ..Outcome::default()
+            };
+            let file = FileRow {
+                path,
+                sha256: None,
+                size: -1,
+                mtime_ns: 0,
+            };
+            s.record(&self.run, &file, &o, true).map_err(store_err)?;
         }
         Ok(())
     }
@@ -674,6 +684,8 @@ impl Sink<'_> {
     fn known_outcomes(&mut self, items: &[Item]) -> Result<(), Report> {
         for (i, it) in items.iter().enumerate() {
             if let Some((stage, msg)) = &it.pre_error {
+                // (stored too: a file the plan could not read has its row)
+                self.record_error(&it.path, stage, msg)?;
                 self.outcomes[i] = Some(Outcome {
                     error: Some((stage.clone(), msg.clone())),
                     ..Outcome::default()
@@ -781,6 +793,8 @@ fn finish(
 fn stage_help(stage: &str) -> (&'static str, &'static str) {
     match stage {
         "open" => ("vmtriage::dump", "vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams. If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first."),
+        "read" => ("vmtriage::read", "the file has a dump's headers but the kernel's structures are not in it: a copy cut short (compare its size with the original's and copy it again) or a damaged dump; `vmtriage info DUMP` shows what its headers say"),
+        "walk" => ("vmtriage::walk", "the archive walk is bounded (see README, 'What a hostile dump or rule file can do'): scan what it did not reach as inputs of their own"),
         "debuginfo" => ("vmtriage::debuginfo", "pass the debug vmlinux of exactly the kernel that crashed with --vmlinux, or a --debuginfo-dir holding it (Debian: linux-image-RELEASE-dbg)"),
         "kernel" => ("vmtriage::kernel", "check that the vmlinux is the debug image of the dump's kernel (`vmtriage info DUMP` prints its release and build-id)"),
         "timeout" => ("vmtriage::timeout", "raise --timeout, or scan this dump alone to see where it spends its time"),
@@ -799,8 +813,9 @@ fn print_error(out: &mut dyn Write, f: OutFormat, path: &str, stage: &str, msg: 
             );
         }
         OutFormat::Text => {
+            // (named: in an archive, which dump it is; keys are escaped)
             let (code, help) = stage_help(stage);
-            eprintln!("{:?}", err(code, help, msg.to_string()));
+            eprintln!("{:?}", err(code, help, format!("{path}: {msg}")));
         }
     }
 }

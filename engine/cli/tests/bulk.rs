@@ -605,6 +605,92 @@ fn damaged_database_is_an_error() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Copies of a kdump file and of a flattened stream cut at 60–98 % of their
+/// size keep their headers and lose pages: none looks clean. Where every
+/// rule fails, or the task list or the log cannot be read and nothing was
+/// found, the dump could not be read — status `error` (stage `read`), exit
+/// 2, counted by `report` — where `scan` said "no diagnoses", exit 0, and
+/// `report` "0 could not be read".
+fn truncated_dumps_are_not_clean() -> Result<(), Failed> {
+    let dir = fresh_dir("truncated")?;
+    let cuts = dir.join("cuts");
+    std::fs::create_dir_all(&cuts).map_err(|e| e.to_string())?;
+    let entries = manifest()?;
+    let mut formats = Vec::new();
+    for format in ["kdump", "flattened"] {
+        let e = entries
+            .iter()
+            .find(|e| e.scenario == "idle" && e.kernel_series == "6.1" && e.format == format)
+            .ok_or(format!("no idle/6.1 {format} dump in the corpus"))?;
+        let bytes = std::fs::read(&e.path).map_err(|e| e.to_string())?;
+        for pct in (60..=98).step_by(2) {
+            let cut = &bytes[..bytes.len() * pct / 100];
+            std::fs::write(cuts.join(format!("{format}-{pct}")), cut).map_err(|e| e.to_string())?;
+        }
+        formats.push(format);
+    }
+    let dbp = dir.join("r.sqlite");
+    let o = cli_scan(&cuts, &dbp).output().map_err(|e| e.to_string())?;
+    if o.status.code() != Some(2) {
+        return Err(format!("scan exited {:?}", o.status).into());
+    }
+    let c = db::open(&dbp).map_err(|e| e.to_string())?;
+    let rows = |sql: &str| -> Result<Vec<(String, i64, i64)>, Failed> {
+        let mut st = c.prepare(sql).map_err(|e| e.to_string())?;
+        let r = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| e.to_string())?
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(r)
+    };
+    let mut problems = Vec::new();
+    // Read, yet every rule that ran failed: what the old scan called clean.
+    let all_failed = rows(
+        "SELECT d.path,
+             (SELECT count(*) FROM rule_runs r WHERE r.path = d.path),
+             (SELECT count(*) FROM errors e WHERE e.path = d.path AND e.rule_id IS NOT NULL)
+         FROM dumps d WHERE d.status != 'error'",
+    )?;
+    for (path, ran, failed) in &all_failed {
+        if *ran >= 2 && failed >= ran {
+            problems.push(format!(
+                "{path}: every rule failed ({failed} of {ran}), status not error"
+            ));
+        }
+    }
+    let unread = rows(
+        "SELECT d.path, 0, 0 FROM dumps d JOIN errors e ON e.path = d.path
+         WHERE d.status = 'error' AND e.rule_id IS NULL AND e.stage = 'read'",
+    )?;
+    for format in &formats {
+        if !unread
+            .iter()
+            .any(|(p, _, _)| p.contains(&format!("/{format}-")))
+        {
+            problems.push(format!(
+                "no {format} cut is an unreadable dump (stage `read`)"
+            ));
+        }
+    }
+    let errors = rows("SELECT path, 0, 0 FROM dumps WHERE status = 'error'")?.len();
+    let r = bulk::report::summary(&c, 50, None).map_err(|e| e.to_string())?;
+    let text = bulk::report::summary_text(&r);
+    if !text.contains(&format!("{errors} could not be read")) {
+        problems.push(format!(
+            "report does not count the {errors} unread dump(s):\n{text}"
+        ));
+    }
+    println!(
+        "{} cuts: {} could not be read ({} of them at stage read)",
+        formats.len() * 20,
+        errors,
+        unread.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    support::verdict(problems)
+}
+
 /// Writes `from` to `to` in `chunks` pieces with a pause after each, the
 /// file open all along (as a kdump server writes a dump over minutes).
 fn write_slowly(from: &Path, to: &Path, chunks: u64, pause: Duration) -> std::io::Result<()> {
@@ -795,6 +881,10 @@ fn main() {
         ),
         Trial::test("bulk/changed_rule_and_shards", changed_rule_and_shards),
         Trial::test("bulk/archive_without_debuginfo", archive_without_debuginfo),
+        Trial::test(
+            "bulk/truncated_dumps_are_not_clean",
+            truncated_dumps_are_not_clean,
+        ),
         Trial::test(
             "bulk/watch_scans_each_dump_once_complete",
             watch_scans_each_dump_once_complete,

@@ -483,6 +483,64 @@ fn tls_modes(cluster: &PgCluster) -> Result<(), Failed> {
     support::verdict(problems)
 }
 
+/// The store on a server as in a file (no corpus needed): a database that
+/// holds another program's tables is refused before anything is written,
+/// and a file name that is not UTF-8 has its row under the same escaped
+/// key as in SQLite, through `db merge` too.
+fn foreign_database_and_odd_names(cluster: &PgCluster) -> Result<(), Failed> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = support::fresh_dir("pg-foreign")?;
+    let archive = dir.join("archive");
+    std::fs::create_dir_all(&archive).map_err(|e| e.to_string())?;
+    let odd = archive.join(std::ffi::OsStr::from_bytes(b"vm\xffcore"));
+    std::fs::write(&odd, b"KDUMP   cut short").map_err(|e| e.to_string())?;
+    let archive = archive.to_string_lossy().into_owned();
+    let mut problems = Vec::new();
+    let other = cluster.database("other_app")?;
+    let tables = |url: &str| -> Result<Vec<String>, Failed> {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).map_err(|e| e.to_string())?;
+        let rows = c
+            .query(
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+                 WHERE table_schema = current_schema() ORDER BY 1",
+                &[],
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    };
+    postgres::Client::connect(&other, postgres::NoTls)
+        .and_then(|mut c| c.batch_execute("CREATE TABLE accounts(id BIGINT, name TEXT)"))
+        .map_err(|e| e.to_string())?;
+    let (code, err) = vmtriage(&["scan", "-q", "--db", &other, &archive])?;
+    if code != Some(2) || !err.contains("not a vmtriage results") {
+        problems.push(format!(
+            "scan into another program's database: exit {code:?}: {err}"
+        ));
+    }
+    if tables(&other)? != ["accounts"] {
+        problems.push(format!("tables written: {:?}", tables(&other)?));
+    }
+    let ours = cluster.database("odd_names")?;
+    let (code, err) = vmtriage(&["scan", "-q", "--db", &ours, &archive])?;
+    if code != Some(2) {
+        problems.push(format!("scan of a garbage file: exit {code:?}: {err}"));
+    }
+    let key = format!("{archive}/vm\\xffcore");
+    let rows = pg(&ours)?.rows("SELECT path, status FROM dumps", &[])?;
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r.text(0), r.text(1))).collect();
+    if got != [(key.clone(), "error".to_string())] {
+        problems.push(format!("rows {got:?}, want the key {key}"));
+    }
+    let merged = dir.join("merged.sqlite");
+    merge(&merged.to_string_lossy(), &[&ours])?;
+    let rows = sqlite(&merged)?.rows("SELECT path FROM dumps", &[])?;
+    if rows.iter().map(|r| r.text(0)).collect::<Vec<_>>() != [key.clone()] {
+        problems.push("the merged file holds another key".into());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    support::verdict(problems)
+}
+
 /// The cluster: started by the first test that runs (none when a filter
 /// or `--list` runs no test here), stopped at the end.
 type Lazy = Arc<OnceLock<Result<PgCluster, String>>>;
@@ -502,6 +560,10 @@ fn main() {
     };
     let trials = vec![
         trial("bad_url_and_server_down", bad_url_and_server_down),
+        trial(
+            "foreign_database_and_odd_names",
+            foreign_database_and_odd_names,
+        ),
         trial("tls_modes", tls_modes),
         trial("scans_race_on_one_dump", scans_race_on_one_dump),
         trial("killed_shard_resumes", killed_shard_resumes),

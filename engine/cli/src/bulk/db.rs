@@ -15,8 +15,23 @@ use super::store::{FileRow, RunCounts, Store, StoreError};
 pub use super::store::{Known, Run};
 use super::worker::Outcome;
 
-/// 2: a unique key on findings (path, rule, ord).
-pub const SCHEMA_VERSION: i64 = 2;
+/// 2: a unique key on findings (path, rule, ord). 3: paths are keys
+/// ([`super::discover::path_key`]: a backslash is doubled, a byte that is
+/// not UTF-8 written `\xNN`), and a SQLite file says it is ours
+/// ([`APPLICATION_ID`]).
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// SQLite's `application_id` of a vmtriage results database ("vmtr").
+pub const APPLICATION_ID: i64 = 0x766d_7472;
+
+/// The columns that hold a dump's path.
+const PATH_COLUMNS: [(&str, &str); 5] = [
+    ("dumps", "path"),
+    ("findings", "path"),
+    ("errors", "path"),
+    ("rule_runs", "path"),
+    ("fingerprints", "first_path"),
+];
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,6 +93,8 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 fn open_once(path: &Path) -> Result<Connection, StoreError> {
     let c = Connection::open(path)?;
     c.busy_timeout(BUSY_TIMEOUT)?;
+    // Before anything is written (WAL mode is written to the file's header).
+    refuse_foreign(&c)?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
     init_schema(&c)?;
@@ -108,9 +125,58 @@ pub fn init_schema(c: &dyn Sql) -> Result<(), StoreError> {
     r
 }
 
+/// Refuses a database that is not a vmtriage results database, before
+/// anything is written to it: a SQLite file whose `application_id` names
+/// another program, or any database with tables but none of ours (a
+/// `meta` table with a schema version). An empty one is ours to fill.
+fn refuse_foreign(c: &dyn Sql) -> Result<(), StoreError> {
+    let refuse = |what: String| {
+        StoreError::Schema(format!(
+            "{} is not a vmtriage results database ({what}): nothing was written to it; pass a new file (or an empty database), or one written by `vmtriage scan --db`",
+            c.describe()
+        ))
+    };
+    let tables = match c.dialect() {
+        Dialect::Sqlite => {
+            let id = c.rows("PRAGMA application_id", &[])?;
+            match id.first().map_or(0, |r| r.int(0)) {
+                APPLICATION_ID => return Ok(()),
+                0 => {}
+                id => {
+                    return Err(refuse(format!(
+                        "its SQLite application_id is {id:#x}, another program's"
+                    )))
+                }
+            }
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')
+                 AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name"
+        }
+        Dialect::Postgres => {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+             WHERE table_schema = current_schema() ORDER BY 1"
+        }
+    };
+    let tables: Vec<String> = c.rows(tables, &[])?.iter().map(|r| r.text(0)).collect();
+    if tables.is_empty() || (tables.iter().any(|t| t == "meta") && schema_version(c)?.is_some()) {
+        return Ok(());
+    }
+    let mut names = tables
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tables.len() > 5 {
+        names += &format!(" and {} more", tables.len() - 5);
+    }
+    Err(refuse(format!("it holds other tables: {names}")))
+}
+
 fn migrate(c: &dyn Sql) -> Result<(), StoreError> {
+    refuse_foreign(c)?;
+    let old = schema_version(c).ok().flatten();
     // No meta table yet: a new database.
-    if let Some(v) = schema_version(c).ok().flatten() {
+    if let Some(v) = old {
         // Up to date: no DDL (on a server it would wait for, and deadlock
         // with, the writers of other shards).
         if v == SCHEMA_VERSION {
@@ -127,6 +193,22 @@ fn migrate(c: &dyn Sql) -> Result<(), StoreError> {
     add_title_columns(c)?;
     // Version 2: one row per finding of a rule in a dump, enforced.
     c.batch("CREATE UNIQUE INDEX IF NOT EXISTS findings_key ON findings(path, rule_id, ord)")?;
+    // Version 3: paths as keys. Before, a path was stored as it was (a
+    // name that is not UTF-8 got no row at all): only backslashes change.
+    if old.is_some_and(|v| v < 3) {
+        for (table, column) in PATH_COLUMNS {
+            c.exec(
+                &format!(
+                    "UPDATE {table} SET {column} = replace({column}, $1, $2)
+                     WHERE {column} <> replace({column}, $1, $2)"
+                ),
+                &[Val::Text("\\"), Val::Text("\\\\")],
+            )?;
+        }
+    }
+    if c.dialect() == Dialect::Sqlite {
+        c.batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+    }
     c.exec(
         "INSERT INTO meta(key, value) VALUES('schema_version', $1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -760,6 +842,42 @@ mod tests {
             let c = open(&p).unwrap();
             assert_eq!(schema_version(&c).unwrap(), Some(SCHEMA_VERSION));
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A version 2 database gets its paths as keys (a backslash doubled)
+    /// and the application id; a path without one stays as it was.
+    #[test]
+    fn version_2_paths_become_keys() {
+        let dir = std::env::temp_dir().join(format!("vmtriage-db-v2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("v2.sqlite");
+        let _ = std::fs::remove_file(&p);
+        {
+            let c = open(&p).unwrap();
+            c.batch(
+                "UPDATE meta SET value = '2' WHERE key = 'schema_version';
+                 PRAGMA application_id = 0;
+                 INSERT INTO dumps(path, status) VALUES('/a\\b', 'ok'), ('/plain', 'ok');
+                 INSERT INTO errors(path, stage, message) VALUES('/a\\b', 'open', 'x');",
+            )
+            .unwrap();
+        }
+        let c = open(&p).unwrap();
+        assert_eq!(schema_version(&c).unwrap(), Some(SCHEMA_VERSION));
+        let paths: Vec<String> = c
+            .rows("SELECT path FROM dumps ORDER BY path", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.text(0))
+            .collect();
+        assert_eq!(paths, ["/a\\\\b", "/plain"]);
+        let key = super::super::discover::path_key(Path::new("/a\\b"));
+        assert_eq!(paths[0], key);
+        let e = c.rows("SELECT path FROM errors", &[]).unwrap();
+        assert_eq!(e[0].text(0), key);
+        let id = c.rows("PRAGMA application_id", &[]).unwrap();
+        assert_eq!(id[0].int(0), APPLICATION_ID);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

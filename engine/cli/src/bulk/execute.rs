@@ -90,7 +90,7 @@ impl Slots {
                             break;
                         };
                         let job = &jobs[j];
-                        let path = PathBuf::from(&items[job.members[0]].path);
+                        let path = items[job.members[0]].file.clone();
                         let o = match &mut wp {
                             Some(w) => w.call(
                                 &Request {

@@ -3,16 +3,20 @@
 //! and one job per distinct content.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::discover::Candidate;
+use super::discover::{path_key, Candidate};
 use super::store::Known;
 use super::{mtime_ns, sha256_file};
 
 /// One file of the run.
 pub struct Item {
+    /// The dump's key: its path as the store and the reports name it
+    /// ([`path_key`]: lossless, escaped where it is not UTF-8).
     pub path: String,
+    /// The file itself.
+    pub file: PathBuf,
     pub size: i64,
     pub mtime: i64,
     pub sha: Option<String>,
@@ -53,7 +57,7 @@ pub fn needs(
         forget: Vec::new(),
     };
     for c in files {
-        let path = c.path.to_string_lossy().into_owned();
+        let path = path_key(&c.path);
         let md = std::fs::metadata(&c.path);
         let (size, mtime) = md
             .as_ref()
@@ -61,6 +65,7 @@ pub fn needs(
             .unwrap_or((-1, 0));
         let mut it = Item {
             path: path.clone(),
+            file: c.path.clone(),
             size,
             mtime,
             sha: None,
@@ -134,14 +139,14 @@ pub fn hash(
 ) -> usize {
     let queue = Mutex::new(to_hash.iter().copied().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
-    let paths: Vec<&str> = items.iter().map(|it| it.path.as_str()).collect();
+    let paths: Vec<&std::path::Path> = items.iter().map(|it| it.file.as_path()).collect();
     std::thread::scope(|s| {
         for _ in 0..threads.min(to_hash.len()) {
             s.spawn(|| loop {
                 let Some(i) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
                     return;
                 };
-                let r = sha256_file(Path::new(paths[i]));
+                let r = sha256_file(paths[i]);
                 pb.inc(1);
                 results
                     .lock()
@@ -213,7 +218,7 @@ pub fn jobs(items: &[Item]) -> (Vec<Job>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use std::path::Path;
 
     fn file(dir: &Path, name: &str, content: &[u8]) -> (Candidate, Known) {
         let path = dir.join(name);

@@ -67,6 +67,9 @@ pub struct Summary {
     pub buckets: i64,
     pub last_run: Option<String>,
     pub last_run_started: Option<i64>,
+    /// When the last run finished; None: it did not (killed, or still
+    /// running), and what it had not stored yet is missing.
+    pub last_run_finished: Option<i64>,
     pub per_rule: Vec<RuleRow>,
     pub per_release: Vec<ReleaseRow>,
     pub top_buckets: Vec<BucketRow>,
@@ -202,15 +205,16 @@ pub fn summary(c: &dyn Sql, top: usize, since_run: Option<&str>) -> Result<Summa
     };
     let last_rows = match since_run {
         Some(r) => c.rows(
-            "SELECT id, started_at FROM runs WHERE id = $1",
+            "SELECT id, started_at, finished_at FROM runs WHERE id = $1",
             &[Val::Text(r)],
         )?,
         None => c.rows(
-            "SELECT id, started_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
+            "SELECT id, started_at, finished_at FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
             &[],
         )?,
     };
     let last: Option<(String, i64)> = last_rows.first().map(|r| (r.text(0), r.int(1)));
+    let last_finished = last_rows.first().and_then(|r| r.opt_int(2));
     let per_rule = c
         .rows(
             "SELECT rule_id, max(severity), max(title), count(DISTINCT path), count(*),
@@ -283,6 +287,7 @@ pub fn summary(c: &dyn Sql, top: usize, since_run: Option<&str>) -> Result<Summa
         buckets: one("SELECT count(DISTINCT fingerprint) FROM findings")?,
         last_run: last.as_ref().map(|l| l.0.clone()),
         last_run_started: last.as_ref().map(|l| l.1),
+        last_run_finished: last_finished,
         per_rule,
         per_release,
         top_buckets: buckets(c, "", None, top)?,
@@ -308,6 +313,10 @@ pub fn summary_text(s: &Summary) -> String {
     );
     if let Some(r) = &s.last_run {
         o += &format!("last run: {r}\n");
+        if s.last_run_finished.is_none() {
+            o += "  it did not finish (killed, or still running): the dumps it had not stored are \
+                  missing or as an earlier run left them; run the same scan again to complete it\n";
+        }
     }
     o += &format!(
         "\nFindings per rule\n{:<12} {:<9} {:>6} {:>9} {:>8}  {}\n",

@@ -10,13 +10,14 @@
 //! killed and started again loses and repeats nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use miette::Report;
 
-use super::discover::{self, Candidate, Sniff};
+use super::discover::{self, Candidate};
 use super::store::{Run, RunCounts, Store};
 use super::{err, mtime_ns, store_err, Context, ScanStats};
 
@@ -37,30 +38,61 @@ struct Pending {
     since: Instant,
 }
 
-/// Regular files under `dir` (not hidden, not named unfinished) with their
-/// size and mtime.
-fn listing(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String, u64, i64)>) {
+/// What one look at the drop directory found.
+#[derive(Default)]
+struct Listing {
+    /// Regular files (not hidden, not named unfinished): path, key, size, mtime.
+    files: Vec<(PathBuf, OsString, u64, i64)>,
+    /// Entries that are no regular file (a FIFO, a device), and directories
+    /// past the depth bound: error rows, never opened.
+    odd: Vec<discover::InputError>,
+    /// Each directory and file (device, inode) once: a link loop ends, a
+    /// file behind two names is one dump.
+    seen: HashSet<(u64, u64)>,
+}
+
+fn listing(root: &Path, dir: &Path, depth: usize, out: &mut Listing) {
+    use std::os::unix::fs::MetadataExt;
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
-    for e in rd.flatten() {
-        let p = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
+    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    // real entries before links: a dump's own name wins
+    entries.sort_by_key(|p| (p.is_symlink(), p.clone()));
+    for p in entries {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
         if name.starts_with('.') || name.contains("incomplete") {
             continue;
         }
+        // (an entry that went away meanwhile, renamed when complete: not listed)
         let Ok(md) = std::fs::metadata(&p) else {
             continue;
         };
+        if !out.seen.insert((md.dev(), md.ino())) {
+            continue;
+        }
         if md.is_dir() {
-            listing(root, &p, out);
+            if depth >= discover::Limits::DEPTH {
+                out.odd.push(discover::InputError {
+                    path: p,
+                    stage: "walk",
+                    message: format!(
+                        "directory not watched: more than {} levels below the drop directory",
+                        discover::Limits::DEPTH
+                    ),
+                });
+            } else {
+                listing(root, &p, depth + 1, out);
+            }
         } else if md.is_file() {
-            let key = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .into_owned();
-            out.push((p, key, md.len(), mtime_ns(&md)));
+            let key = p.strip_prefix(root).unwrap_or(&p).as_os_str().to_owned();
+            out.files.push((p, key, md.len(), mtime_ns(&md)));
+        } else {
+            out.odd.push(discover::InputError {
+                message: discover::not_regular(&md),
+                path: p,
+                stage: "open",
+            });
         }
     }
 }
@@ -137,13 +169,24 @@ pub(super) fn watch(
     // What this process has handled (scanned, or found known and unchanged).
     let mut done: HashMap<PathBuf, (u64, i64)> = HashMap::new();
     let mut pending: HashMap<PathBuf, Pending> = HashMap::new();
+    let mut reported: HashSet<PathBuf> = HashSet::new();
     let mut last_activity = Instant::now();
     let t0 = Instant::now();
     loop {
-        let mut files = Vec::new();
-        listing(&root, &root, &mut files);
+        let mut found = Listing::default();
+        if let Ok(md) = std::fs::metadata(&root) {
+            use std::os::unix::fs::MetadataExt;
+            found.seen.insert((md.dev(), md.ino()));
+        }
+        listing(&root, &root, 0, &mut found);
+        // each odd entry's error row once
+        let odd: Vec<discover::InputError> = found
+            .odd
+            .into_iter()
+            .filter(|e| reported.insert(e.path.clone()))
+            .collect();
         let mut keys = BTreeMap::new();
-        for (p, key, size, mtime) in files {
+        for (p, key, size, mtime) in found.files {
             if done.get(&p) == Some(&(size, mtime)) {
                 continue;
             }
@@ -185,7 +228,7 @@ pub(super) fn watch(
             let q = pending.remove(&p).expect("settled files are pending");
             done.insert(p.clone(), (q.size, q.mtime));
             // What lives beside dumps (a vmlinux, a log) is no dump.
-            if matches!(discover::sniff(&p), Ok(Sniff::ElfOther | Sniff::Text)) {
+            if discover::sniff(&p).is_ok_and(discover::provably_not_dump) {
                 continue;
             }
             // (--shard: the plan keeps this watcher's share)
@@ -195,10 +238,10 @@ pub(super) fn watch(
                 shard_key: key,
             });
         }
-        if !batch.is_empty() {
+        if !batch.is_empty() || !odd.is_empty() {
             batch.sort_by(|a, b| a.path.cmp(&b.path));
             let mut stats = ScanStats::default();
-            let planned = cx.plan((batch, Vec::new()), &mut store, &mut stats)?;
+            let planned = cx.plan((batch, odd), &mut store, &mut stats)?;
             store = cx.execute(planned, store, run, &mut stats, out)?;
             if let Some(s) = &mut store {
                 let counts = RunCounts {

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use vmcore::{DumpFormat, Vmcore};
 use vmtriage_rules::model::Model;
 use vmtriage_rules::pack::RuleRunError;
-use vmtriage_rules::{Diagnosis, RulePack};
+use vmtriage_rules::{Diagnosis, RulePack, ScanResult};
 
 use crate::session::{dump_identity, with_causes, DebugSource, OpenError, Session};
 
@@ -62,8 +62,27 @@ pub struct Outcome {
 /// A job for a worker: a dump and the rules to evaluate (None: all).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
+    #[serde(with = "path_as_key")]
     pub path: PathBuf,
     pub rules: Option<Vec<String>>,
+}
+
+/// A request's path as its lossless key: JSON holds only UTF-8, and a
+/// file name need not be.
+mod path_as_key {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::bulk::discover::{key_path, path_key};
+
+    pub fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&path_key(p))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(key_path(&String::deserialize(d)?))
+    }
 }
 
 pub fn format_name(f: DumpFormat) -> String {
@@ -226,7 +245,11 @@ pub fn scan_one(
         .filter(|r| only.is_none_or(|o| o.contains(&r.doc.id)))
         .map(|r| r.doc.id.clone())
         .collect();
-    let res = pack.scan_only(&model, only);
+    let mut res = pack.scan_only(&model, only);
+    let ran = out.evaluated.len().saturating_sub(res.skipped.len());
+    if let Some(why) = unreadable(&model, &mut res, ran) {
+        return fail(out, "read", why);
+    }
     // After the rules: the title reads the model they read.
     let title = kmodel::titles::title(&s.kernel, &model, res.dump_title.as_deref());
     out.title_kind = Some(title.kind.slug().to_string());
@@ -235,6 +258,43 @@ pub fn scan_one(
     (out.findings, out.rule_errors, out.partial) = (res.diagnoses, res.errors, res.partial);
     out.duration_ms = t0.elapsed().as_millis() as u64;
     out
+}
+
+/// Why a scanned dump is unreadable rather than clean, if it is: its basic
+/// structures — the task list, the kernel log — cannot be read at all and
+/// no rule found anything, or every rule that ran (two or more) failed. A
+/// dump cut short keeps its headers and loses the pages its structures are
+/// on: the rules then fail one by one, and "no diagnoses" (a "no crash"
+/// title from an unread log) would be a wrong answer. A basic structure
+/// that fails beside findings makes the dump partial instead; one rule
+/// failing is that rule's error row.
+fn unreadable(model: &Model, res: &mut ScanResult, ran: usize) -> Option<String> {
+    if ran >= 2 && res.errors.len() >= ran {
+        let first = &res.errors[0];
+        return Some(format!(
+            "the dump's memory could not be read: every rule failed ({ran} of {ran}), the first ({}) with: {}",
+            first.rule, first.message
+        ));
+    }
+    let mut lost = Vec::new();
+    if let Err(e) = model.tasks() {
+        lost.push(format!("the task list cannot be walked ({e})"));
+    }
+    if let Err(e) = model.dmesg() {
+        lost.push(format!("the kernel log cannot be read ({e})"));
+    }
+    if lost.is_empty() {
+        return None;
+    }
+    if res.diagnoses.is_empty() {
+        return Some(format!(
+            "the dump's memory could not be read: {}; {} of {ran} rule(s) failed",
+            lost.join("; "),
+            res.errors.len()
+        ));
+    }
+    res.partial.extend(lost);
+    None
 }
 
 /// Scans one dump, turning a panic into an error outcome.

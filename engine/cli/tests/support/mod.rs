@@ -146,7 +146,13 @@ pub fn report_core(c: &dyn Sql) -> Result<serde_json::Value, Failed> {
     let r = vmtriage_cli::bulk::report::summary(c, 1000, None).map_err(|e| e.to_string())?;
     let mut v = serde_json::to_value(&r).map_err(|e| e.to_string())?;
     if let Some(o) = v.as_object_mut() {
-        for k in ["last_run", "last_run_started", "new_buckets", "new_dumps"] {
+        for k in [
+            "last_run",
+            "last_run_started",
+            "last_run_finished",
+            "new_buckets",
+            "new_dumps",
+        ] {
             o.remove(k);
         }
         for table in ["top_buckets", "signatures"] {
