@@ -269,6 +269,7 @@ fn with_dump_kernel<T>(
         build_id: build_id.as_deref(),
         kaslr_offset: info.kernel_offset().unwrap_or(0),
         symbol: &symbol,
+        globals: kmodel::GLOBALS,
     };
     f(&read, &k)
 }

@@ -152,7 +152,60 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
             "the deadlock scenario has an ABBA pair and a cycle of three; found {ours_cycles:x?}"
         ));
     }
+    problems.extend(without_dwarf(e, &t, &u, k, &by_addr));
     common::verdict(e, &problems)
+}
+
+/// Without DWARF (debug info from the dump's memory) the lock is the one
+/// whose own wait list (or rt_mutex tree, through the kernel model's
+/// PREEMPT_RT helpers) holds the task: drgn's lock, or none for a spinning
+/// lock that is no global — never another lock.
+fn without_dwarf(
+    e: &Entry,
+    t: &LockTruth,
+    u: &Unwinder,
+    k: &kmodel::Kernel,
+    by_addr: &HashMap<u64, &kmodel::tasks::Task<'_>>,
+) -> Vec<String> {
+    use vmtriage_cli::session::DebugSource;
+    let s = match vmtriage_cli::Session::open_with(&e.path, None, &[], DebugSource::Memory) {
+        Ok(s) => s,
+        Err(err) => return vec![format!("without DWARF: open: {err:?}")],
+    };
+    let km = &s.kernel;
+    let (um, walk) = match (Unwinder::new(km), km.task_walk()) {
+        (Ok(u), Ok(w)) => (u, w),
+        _ => return vec!["without DWARF: no unwinder or task walk".into()],
+    };
+    let mut problems = Vec::new();
+    let (mut same, mut spinning) = (0, 0);
+    for (task, w) in &t.waits {
+        let (Some(dt), Some(mt)) = (
+            by_addr.get(&hex(task)),
+            walk.tasks.iter().find(|m| m.addr() == hex(task)),
+        ) else {
+            continue;
+        };
+        let spins = || {
+            u.blocked_on(k, dt)
+                .and_then(|b| k.lock_at(b.addr, b.kind).ok())
+                .is_some_and(|st| st.waiters.is_none())
+        };
+        match um.blocked_on(km, mt) {
+            Some(b) if b.addr == hex(&w.lock) => same += 1,
+            None if spins() => spinning += 1,
+            other => problems.push(format!(
+                "without DWARF: pid {} waits in {} for {}; vmtriage says {other:?}",
+                mt.pid, w.function, w.lock
+            )),
+        }
+    }
+    println!(
+        "LOCKS-NODWARF {} waits={} same={same} spinning_unknown={spinning}",
+        e.name(),
+        t.waits.len()
+    );
+    problems
 }
 
 fn main() {

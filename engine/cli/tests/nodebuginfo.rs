@@ -123,7 +123,7 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
     // The declared globals: the size DWARF gives each (once per dump of
     // a QEMU ELF capture: one per scenario and kernel).
     if e.format == "elf" && e.capture == "qemu" {
-        for (name, _) in kdebuginfo::GLOBALS {
+        for &kdebuginfo::GlobalDecl { name, .. } in kmodel::GLOBALS {
             let size = |d: &kdebuginfo::KernelDebugInfo| {
                 d.variable_type(name)
                     .and_then(|t| d.sizeof(t))

@@ -3,10 +3,10 @@
 //! as [`TypeId`]s.
 //!
 //! What BTF cannot say: the type of a global variable other than a per-CPU
-//! one (BTF's VAR and DATASEC kinds list only those). The globals the model
-//! and the rule pack read are declared in [`GLOBALS`] by the C type the
-//! kernel declares them with, resolved through BTF by name; any other
-//! global is a `needs debuginfo` error. drgn's proposed BTF support has
+//! one (BTF's VAR and DATASEC kinds list only those). The caller declares
+//! the globals it reads by the C type the kernel declares them with
+//! ([`GlobalDecl`], handed down at construction), resolved through BTF by
+//! name; any other global is a `needs debuginfo` error. drgn's proposed BTF support has
 //! the same gap and fills it the same way (the helpers name the types).
 
 use std::sync::Arc;
@@ -16,63 +16,31 @@ use crate::error::{Error, Result};
 use crate::types::{Encoding, Member, Type, TypeId, TypeKind, Variable, MAX_DEPTH};
 use crate::KernelDebugInfo;
 
-/// The globals read without DWARF, each with the C type it has in the
-/// kernel (alternatives in order, for types that changed between
-/// releases). `T[N]` takes `N` from an enumerator (`NR_VM_ZONE_STAT_ITEMS`)
+/// A global the layers above read without DWARF, with the C type the
+/// kernel declares it with (alternatives in order, for types that changed
+/// between releases). This crate knows no kernel names: the kernel model
+/// declares its globals (`kmodel::GLOBALS`) and hands them down through
+/// [`crate::DumpKernel::globals`]; any other global is a `needs
+/// debuginfo` error.
+///
+/// Spellings: `T[N]` takes `N` from an enumerator (`NR_VM_ZONE_STAT_ITEMS`)
 /// or a number; `T[]` takes its length from the symbol's extent (up to the
 /// next kallsyms symbol); `T[~]` is a table the kernel sizes at build time
 /// (`ARRAY_SIZE`) and ends without a terminator: its elements up to the
 /// first all-zero one within the extent, counted in the dump's memory when
 /// the image is made (the padding after such a table is zeros). `struct
 /// {a,b}` is the anonymous struct with exactly those members.
-pub const GLOBALS: &[(&str, &[&str])] = &[
-    ("init_task", &["struct task_struct"]),
-    ("tasklist_lock", &["rwlock_t"]),
-    ("task_state_array", &["char *[~]"]),
-    ("panic_cpu", &["atomic_t"]),
-    ("jiffies_64", &["u64"]),
-    ("jiffies", &["long unsigned int"]),
-    ("tk_core", &["struct {seq,timekeeper}"]),
-    ("init_pid_ns", &["struct pid_namespace"]),
-    ("tainted_mask", &["long unsigned int"]),
-    ("taint_flags", &["struct taint_flag[~]"]),
-    ("prb", &["struct printk_ringbuffer *"]),
-    ("saved_command_line", &["char *"]),
-    ("crash_notes", &["note_buf_t *"]),
-    ("worker_pool_idr", &["struct idr"]),
-    ("vm_zone_stat", &["atomic_long_t[NR_VM_ZONE_STAT_ITEMS]"]),
-    ("vm_node_stat", &["atomic_long_t[NR_VM_NODE_STAT_ITEMS]"]),
-    ("tick_nsec", &["long unsigned int"]),
-    ("avenrun", &["long unsigned int[3]"]),
-    ("rcu_state", &["struct rcu_state"]),
-    ("gp_state_names", &["char *[~]"]),
-    ("rcu_num_lvls", &["int"]),
-    ("rcu_num_nodes", &["int"]),
-    ("nr_threads", &["int"]),
-    ("nr_node_ids", &["unsigned int"]),
-    ("nr_cpu_ids", &["unsigned int"]),
-    ("node_data", &["struct pglist_data *[]"]),
-    ("contig_page_data", &["struct pglist_data"]),
-    ("_totalram_pages", &["atomic_long_t"]),
-    ("__cpu_online_mask", &["struct cpumask"]),
-    ("__cpu_possible_mask", &["struct cpumask"]),
-    ("modules", &["struct list_head"]),
-    ("slab_caches", &["struct list_head"]),
-    ("root_mem_cgroup", &["struct mem_cgroup *"]),
-    ("panic_on_oops", &["int"]),
-    ("panic_on_warn", &["int"]),
-    ("sysctl_panic_on_rcu_stall", &["int"]),
-    ("pid_max", &["int"]),
-    ("max_threads", &["int"]),
-    // Per-CPU: BTF lists them as VARs when pahole encodes them (not 5.10's).
-    ("runqueues", &["struct rq"]),
-    ("softlockup_panic", &["unsigned int", "int"]),
-    ("sysctl_hung_task_panic", &["unsigned int", "int"]),
-    ("sysctl_hung_task_timeout_secs", &["long unsigned int"]),
-    ("init_uts_ns", &["struct uts_namespace"]),
-    ("mem_section", &["struct mem_section **"]),
-    ("__per_cpu_offset", &["long unsigned int[]"]),
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GlobalDecl {
+    pub name: &'static str,
+    pub types: &'static [&'static str],
+}
+
+impl GlobalDecl {
+    pub const fn new(name: &'static str, types: &'static [&'static str]) -> GlobalDecl {
+        GlobalDecl { name, types }
+    }
+}
 
 fn id_of(btf_id: u32) -> TypeId {
     if btf_id == 0 {
@@ -311,7 +279,7 @@ impl KernelDebugInfo {
     }
 
     /// A global's type without DWARF: a per-CPU variable's from BTF, else
-    /// the declared one ([`GLOBALS`]).
+    /// the declared one ([`GlobalDecl`]).
     pub(crate) fn btf_variable(&self, btf: &Btf<'_>, name: &str) -> Result<Variable> {
         let sym = self.symbol(name).map(|s| (s.addr, s.size));
         let Some((addr, size)) = sym else {
@@ -326,7 +294,12 @@ impl KernelDebugInfo {
         if let Some(v) = btf.named(BtfKind::Var, name) {
             return Ok(var(id_of(btf.target(v).unwrap_or(0))));
         }
-        let Some((_, spellings)) = GLOBALS.iter().find(|(n, _)| *n == name) else {
+        let Some(spellings) = self
+            .declared_globals()
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.types)
+        else {
             return Err(self.needs_debuginfo(format!(
                 "the type of the global `{name}` (without DWARF only per-CPU variables and the \
                  globals vmtriage declares have a type; pass the debug vmlinux)"
@@ -342,7 +315,7 @@ impl KernelDebugInfo {
         )))
     }
 
-    /// Resolves a declared spelling (see [`GLOBALS`]); `size` is the
+    /// Resolves a declared spelling (see [`GlobalDecl`]); `size` is the
     /// symbol's extent, for `T[]`.
     fn declared_type(
         &self,
@@ -427,6 +400,18 @@ impl KernelDebugInfo {
 }
 
 impl KernelDebugInfo {
+    /// The globals declared by the caller at construction (none for debug
+    /// info with DWARF, which types every global).
+    pub fn declared_globals(&self) -> &'static [GlobalDecl] {
+        self.globals.get().copied().unwrap_or(&[])
+    }
+
+    /// Sets the declared globals of debug info made without DWARF (once;
+    /// the constructors that take a [`crate::DumpKernel`] call it).
+    pub(crate) fn declare_globals(&self, globals: &'static [GlobalDecl]) {
+        let _ = self.globals.set(globals);
+    }
+
     /// The length of a `T[~]` global counted in the dump's memory when the
     /// image was made (section `.vmtriage.counts`: `name=count` lines).
     fn memory_count(&self, name: &str) -> Option<u64> {
@@ -440,3 +425,76 @@ impl KernelDebugInfo {
 
 /// Ids of synthetic types start here (BTF ids are below 2^31).
 pub(crate) const SYNTHETIC_BASE: u64 = 1 << 40;
+
+#[cfg(test)]
+mod tests {
+    use crate::memory::{write_elf, SectionOut};
+    use crate::{Error, GlobalDecl, KernelDebugInfo};
+
+    const ADDR: u64 = 0xffff_ffff_8100_0000;
+
+    /// An image with BTF (one type, `int`) and one global, `answer`, of
+    /// that type: BTF types no such global.
+    fn image() -> KernelDebugInfo {
+        let mut btf = Vec::new();
+        let strings = b"\0int\0";
+        let mut types = Vec::new();
+        // INT "int": name_off 1, kind 1, size 4; signed, 32 bits.
+        for w in [1u32, 1 << 24, 4, (1 << 24) | 32] {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+        btf.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        btf.extend_from_slice(&[1, 0]);
+        for w in [24u32, 0, types.len() as u32, types.len() as u32, 5] {
+            btf.extend_from_slice(&w.to_le_bytes());
+        }
+        btf.extend_from_slice(&types);
+        btf.extend_from_slice(strings);
+        let mut symtab = vec![0u8; 24];
+        symtab.extend_from_slice(&1u32.to_le_bytes()); // "answer"
+        symtab.extend_from_slice(&[(1 << 4) | 1, 0]); // GLOBAL OBJECT
+        symtab.extend_from_slice(&0xfff1u16.to_le_bytes());
+        symtab.extend_from_slice(&ADDR.to_le_bytes());
+        symtab.extend_from_slice(&4u64.to_le_bytes());
+        let section = |name, sh_type, data, link, entsize| SectionOut {
+            name,
+            sh_type,
+            flags: 0,
+            addr: 0,
+            data,
+            link,
+            entsize,
+        };
+        let elf = write_elf(&[
+            section(".symtab", 2, symtab, 2, 24),
+            section(".strtab", 3, b"\0answer\0".to_vec(), 0, 0),
+            section(".BTF", 1, btf, 0, 0),
+        ]);
+        KernelDebugInfo::from_bytes("btf-test", elf).unwrap()
+    }
+
+    /// The globals typed without DWARF are the caller's declarations: this
+    /// crate names none of its own.
+    #[test]
+    fn globals_are_typed_as_the_caller_declares_them() {
+        let d = image();
+        assert!(d.declared_globals().is_empty());
+        assert!(matches!(
+            d.variable("answer"),
+            Err(Error::NeedsDebuginfo(_))
+        ));
+        let d = image();
+        const ANSWER: &[GlobalDecl] = &[GlobalDecl::new("answer", &["long", "int"])];
+        d.declare_globals(ANSWER);
+        let v = d.variable("answer").unwrap();
+        assert_eq!((v.address, d.type_name(v.ty)), (Some(ADDR), "int".into()));
+        // A declaration whose type BTF does not have is an error, not a guess.
+        let d = image();
+        const NOTHING: &[GlobalDecl] = &[GlobalDecl::new("answer", &["struct nothing"])];
+        d.declare_globals(NOTHING);
+        assert!(matches!(
+            d.variable("answer"),
+            Err(Error::NeedsDebuginfo(_))
+        ));
+    }
+}

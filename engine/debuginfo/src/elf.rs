@@ -12,8 +12,17 @@ use crate::error::{Error, Result};
 
 /// What holds the bytes of the file.
 pub(crate) enum Backing {
-    Mmap(#[allow(dead_code)] memmap2::Mmap),
-    Owned(#[allow(dead_code)] Vec<u8>),
+    Mmap(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mmap(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
 }
 
 /// One section of the ELF file.

@@ -22,6 +22,7 @@ mod file;
 mod hash;
 pub mod memory;
 mod plain;
+mod reader;
 mod symbols;
 mod types;
 
@@ -29,12 +30,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-pub use btftypes::GLOBALS;
+pub use btftypes::GlobalDecl;
 pub use discover::{candidate_paths, find_vmlinux, kernel_image_paths};
 pub use dwarf::{CodeUnits, IndexStats};
 pub use elf::{to_hex, Section, SectionInfo};
 pub use error::{Error, Result};
 pub use memory::{DumpKernel, ReadMemory};
+pub use reader::SectionReader;
 pub use symbols::{Symbol, SymbolKind, SymbolOffset, SymbolTable};
 pub use types::{Encoding, Member, MemberInfo, Type, TypeId, TypeKind, Variable};
 
@@ -63,8 +65,11 @@ pub struct KernelDebugInfo {
     /// When the file was last modified (opened from disk only), a part of
     /// the name index cache's key.
     modified: Option<std::time::SystemTime>,
-    // Declared last so that it is dropped after everything borrowing from it.
-    _backing: Backing,
+    /// The globals typed without DWARF, as the caller declared them.
+    globals: OnceLock<&'static [GlobalDecl]>,
+    // Declared last so that it is dropped after everything borrowing from it;
+    // shared with the `SectionReader`s handed out, which keep it alive.
+    _backing: Arc<Backing>,
 }
 
 impl std::fmt::Debug for KernelDebugInfo {
@@ -162,7 +167,8 @@ impl KernelDebugInfo {
             synthetic: Mutex::new(Vec::new()),
             origin: OnceLock::new(),
             modified: None,
-            _backing: backing,
+            globals: OnceLock::new(),
+            _backing: Arc::new(backing),
         })
     }
 
@@ -278,6 +284,25 @@ impl KernelDebugInfo {
         self.elf.section(name)
     }
 
+    /// A section's bytes as an owning DWARF reader: it keeps the file's
+    /// map alive, so it may outlive this `KernelDebugInfo` (see
+    /// [`SectionReader`]). Empty for `SHT_NOBITS`; `None` if there is no
+    /// such section or it lies outside the file.
+    pub fn section_reader(&self, name: &str) -> Option<SectionReader> {
+        let s = &self.elf.sections[self.elf.section_index(name)?];
+        let endian = if self.elf.little_endian {
+            gimli::RunTimeEndian::Little
+        } else {
+            gimli::RunTimeEndian::Big
+        };
+        if s.is_nobits() {
+            return Some(SectionReader::from_vec(Vec::new(), endian));
+        }
+        let start = usize::try_from(s.file_offset).ok()?;
+        let end = start.checked_add(usize::try_from(s.size).ok()?)?;
+        SectionReader::new(self._backing.clone(), start, end, endian)
+    }
+
     /// The parsed `.BTF` section, if present and well-formed (parsed once).
     pub fn btf(&self) -> Option<&btf::Btf<'_>> {
         self.btf
@@ -360,7 +385,7 @@ impl KernelDebugInfo {
     fn dwarf(&self) -> Result<&DwarfData> {
         match self
             .dwarf
-            .get_or_init(|| DwarfData::load(&self.elf, matches!(self._backing, Backing::Mmap(_))))
+            .get_or_init(|| DwarfData::load(&self.elf, matches!(*self._backing, Backing::Mmap(_))))
         {
             Ok(d) => Ok(d),
             Err(e) => Err(self.copy_error(e)),
@@ -439,7 +464,7 @@ impl KernelDebugInfo {
     /// `~/.cache/vmtriage/index`, one file per build-id.
     fn index_cache_path(&self) -> Option<std::path::PathBuf> {
         // Only files opened from disk: an in-memory image has nothing to key on.
-        if !matches!(self._backing, Backing::Mmap(_)) {
+        if !matches!(*self._backing, Backing::Mmap(_)) {
             return None;
         }
         Some(cache_dir()?.join(format!("{}.idx", self.build_id_hex()?)))

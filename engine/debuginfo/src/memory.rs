@@ -25,7 +25,8 @@ use crate::KernelDebugInfo;
 /// (`plain.rs`, with a KASLR offset of 0).
 pub type ReadMemory<'a> = &'a dyn Fn(u64, &mut [u8]) -> std::result::Result<(), String>;
 
-/// What the dump says of its kernel (from VMCOREINFO).
+/// What the dump says of its kernel (from VMCOREINFO), and which globals
+/// the caller will read.
 pub struct DumpKernel<'a> {
     pub release: &'a str,
     pub build_id: Option<&'a [u8]>,
@@ -33,6 +34,9 @@ pub struct DumpKernel<'a> {
     pub kaslr_offset: u64,
     /// `SYMBOL(name)=…` of VMCOREINFO (run-time addresses).
     pub symbol: &'a dyn Fn(&str) -> Option<u64>,
+    /// The globals the caller reads by name, typed through BTF by their
+    /// declared C type (the kernel model's `kmodel::GLOBALS`).
+    pub globals: &'static [crate::GlobalDecl],
 }
 
 /// The start of the kernel image mapping (`__START_KERNEL_map`).
@@ -490,18 +494,24 @@ pub(crate) fn note(name: &[u8], ty: u32, desc: &[u8]) -> Vec<u8> {
     n
 }
 
-/// The section of counted table lengths (see `GLOBALS`' `T[~]`).
+/// The section of counted table lengths (see [`crate::GlobalDecl`]'s `T[~]`).
 pub(crate) const COUNTS_SECTION: &str = ".vmtriage.counts";
 
-/// Counts the `T[~]` tables of `GLOBALS` in memory: the image without
-/// the counts gives each one's element type and extent.
-fn count_tables(sections: &[SectionOut], r: &Reader<'_>, kaslr: u64) -> String {
+/// Counts the `T[~]` tables of the declared globals in memory: the image
+/// without the counts gives each one's element type and extent.
+fn count_tables(
+    sections: &[SectionOut],
+    r: &Reader<'_>,
+    kaslr: u64,
+    globals: &'static [crate::GlobalDecl],
+) -> String {
     let Ok(probe) = KernelDebugInfo::from_bytes("probe", write_elf(sections)) else {
         return String::new();
     };
+    probe.declare_globals(globals);
     let mut out = String::new();
-    for (name, spellings) in crate::GLOBALS {
-        if !spellings.iter().any(|s| s.ends_with("[~]")) {
+    for &crate::GlobalDecl { name, types } in globals {
+        if !types.iter().any(|s| s.ends_with("[~]")) {
             continue;
         }
         let found = (|| {
@@ -733,7 +743,7 @@ pub(crate) fn build_image_marked(
             });
         }
     }
-    let counts = count_tables(&sections, &r, kaslr);
+    let counts = count_tables(&sections, &r, kaslr, k.globals);
     sections.push(SectionOut {
         name: COUNTS_SECTION,
         sh_type: 1,
@@ -762,6 +772,12 @@ impl KernelDebugInfo {
     /// per build-id next to the DWARF name index (`….mem.elf`) and reused
     /// when its build-id is the dump's.
     pub fn from_memory(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<KernelDebugInfo> {
+        let d = Self::memory_image(read, k)?;
+        d.declare_globals(k.globals);
+        Ok(d)
+    }
+
+    fn memory_image(read: ReadMemory<'_>, k: &DumpKernel<'_>) -> Result<KernelDebugInfo> {
         let cache = k.build_id.and_then(|id| image_cache_path(id, "mem.elf"));
         if let Some(d) = cache
             .as_deref()

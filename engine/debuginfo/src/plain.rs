@@ -268,6 +268,17 @@ impl KernelDebugInfo {
         read_dump: ReadMemory<'_>,
         use_cache: bool,
     ) -> Result<KernelDebugInfo> {
+        let d = Self::kernel_file_image(path, dump, read_dump, use_cache)?;
+        d.declare_globals(dump.globals);
+        Ok(d)
+    }
+
+    fn kernel_file_image(
+        path: &Path,
+        dump: &DumpKernel<'_>,
+        read_dump: ReadMemory<'_>,
+        use_cache: bool,
+    ) -> Result<KernelDebugInfo> {
         let bad = |reason: String| Error::BadKernelImage {
             path: path.to_path_buf(),
             reason,
@@ -374,6 +385,7 @@ impl KernelDebugInfo {
             build_id: Some(&file_id),
             kaslr_offset: 0,
             symbol: &symbol,
+            globals: dump.globals,
         };
         let bytes = memory::build_image_marked(&read, &k, FILEIMAGE_NOTE).map_err(|e| match e {
             Error::NoDebugInfoInDump(m) => bad(format!("in the {kind}: {m}")),
@@ -484,6 +496,7 @@ mod tests {
             build_id: dump_id,
             kaslr_offset: 0x1000_0000,
             symbol: &none,
+            globals: &[],
         };
         let nothing = |_: u64, _: &mut [u8]| Err("no memory".to_string());
         KernelDebugInfo::from_kernel_file_in(path, &k, &nothing, false)

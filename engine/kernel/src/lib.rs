@@ -6,10 +6,12 @@
 //! the dump's own debug info, and version differences (`state` vs `__state`,
 //! `thread_info.cpu` vs `cpu`) are resolved by looking, not by release numbers.
 
+pub mod context;
 pub mod error;
 pub mod files;
 pub mod frames;
 pub mod fuse;
+pub mod globals;
 pub mod locks;
 pub mod memcg;
 pub mod mm;
@@ -33,6 +35,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use error::{Error, Result};
+pub use globals::GLOBALS;
 use kdebuginfo::{KernelDebugInfo, TypeId};
 pub use object::Object;
 use vmcore::Vmcore;
@@ -139,6 +142,17 @@ impl Kernel {
             }
         };
         Ok(k)
+    }
+
+    /// The kernel image, [`_text`, `_end`), at run-time addresses.
+    pub fn image_range(&self) -> (u64, u64) {
+        self.text
+    }
+
+    /// The kernel's `PAGE_SIZE`, as the dump records it (VMCOREINFO's
+    /// `PAGESIZE`, a kdump file's block size).
+    pub fn page_size(&self) -> u64 {
+        self.dump.page_size()
     }
 
     pub fn paging_levels(&self) -> u32 {

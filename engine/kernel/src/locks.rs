@@ -414,6 +414,57 @@ impl Kernel {
         Ok(s)
     }
 
+    /// The `rt_mutex_base` a PREEMPT_RT task is queued on: its
+    /// `pi_blocked_on` waiter's `lock`. `None` if it waits on none (or
+    /// the kernel has no rt_mutex, or the waiter is unreadable).
+    pub fn rt_waiting_on(&self, t: &crate::tasks::Task<'_>) -> Option<u64> {
+        let w = t.obj.member("pi_blocked_on").ok()?.as_u64().ok()?;
+        if w == 0 {
+            return None;
+        }
+        let base = self
+            .object(w, "struct rt_mutex_waiter")
+            .ok()?
+            .member("lock")
+            .ok()?
+            .as_u64()
+            .ok()?;
+        nonzero(base)
+    }
+
+    /// The lock of a kind whose `rt_mutex_base` is at `base` (what
+    /// [`Kernel::rt_waiting_on`] names), where that kind is built on an
+    /// rt_mutex: a PREEMPT_RT `spinlock_t` (`lock`), `mutex` (`rtmutex`),
+    /// `rwlock_t` and `rw_semaphore` (`rwbase.rtmutex`), an `rt_mutex`
+    /// (`rtmutex`, or itself before 5.15). `None` for a kind that is not.
+    pub fn rt_lock_of_base(&self, base: u64, kind: LockKind) -> Option<u64> {
+        let o = self.lock_object(0, kind).ok()?;
+        let path = match kind {
+            LockKind::Spinlock => "lock",
+            LockKind::Mutex => "rtmutex",
+            LockKind::Rwlock | LockKind::RwSemaphore => "rwbase.rtmutex",
+            LockKind::RtMutex if !o.has_member("rtmutex") => return Some(base),
+            LockKind::RtMutex => "rtmutex",
+            _ => return None,
+        };
+        // The native kinds have no such member: not built on an rt_mutex.
+        let off = o.member(path).ok()?.addr;
+        Some(base.wrapping_sub(off))
+    }
+
+    /// Whether a global of the vmlinux whose declared type is a lock of
+    /// `kind` starts at `addr` (a module's globals have no type here).
+    pub fn is_global_lock(&self, addr: u64, kind: LockKind) -> bool {
+        let Some(sym) = self.symbol_of(addr) else {
+            return false;
+        };
+        sym.offset == 0
+            && sym.module.is_none()
+            && self
+                .global(&sym.name)
+                .is_ok_and(|g| g.addr == addr && self.lock_kind(&g).ok() == Some(kind))
+    }
+
     /// qspinlock: locked byte, pending bit, and a tail naming queued CPUs.
     fn qspinlock(&self, raw: &Object<'_>, s: &mut LockState) -> Result<()> {
         let q = if raw.has_member("raw_lock") {

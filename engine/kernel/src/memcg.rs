@@ -18,6 +18,9 @@ pub struct MemCgroup {
     pub usage_pages: u64,
     /// The hard limit in pages (`memory.max`); None when unlimited.
     pub max_pages: Option<u64>,
+    /// The same in bytes (pages of the kernel's `PAGE_SIZE`, saturating).
+    pub usage_bytes: u64,
+    pub max_bytes: Option<u64>,
     /// `memory.events`: times usage hit `max`, OOM situations, OOM kills.
     pub max_events: u64,
     pub oom_events: u64,
@@ -48,8 +51,9 @@ impl Kernel {
             events("MEMCG_OOM"),
             events("MEMCG_OOM_KILL"),
         );
-        // PAGE_COUNTER_MAX: LONG_MAX / PAGE_SIZE (4 KiB on x86_64).
-        let unlimited = (i64::MAX as u64) / 4096;
+        // PAGE_COUNTER_MAX: LONG_MAX / PAGE_SIZE.
+        let page = self.page_size();
+        let unlimited = (i64::MAX as u64) / page;
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut stack = vec![(root, String::from("/"), 0usize)];
@@ -71,11 +75,15 @@ impl Kernel {
                     .unwrap_or(0)
             };
             let max = m.member("memory.max")?.as_u64()?;
+            let usage = counter(m.member("memory.usage")?)?;
+            let max_pages = (max < unlimited).then_some(max);
             out.push(MemCgroup {
                 addr,
                 path: path.clone(),
-                usage_pages: counter(m.member("memory.usage")?)?,
-                max_pages: (max < unlimited).then_some(max),
+                usage_pages: usage,
+                max_pages,
+                usage_bytes: usage.saturating_mul(page),
+                max_bytes: max_pages.map(|p| p.saturating_mul(page)),
                 max_events: event(ev_max),
                 oom_events: event(ev_oom),
                 oom_kills: event(ev_kill),

@@ -11,11 +11,112 @@ pub struct ModuleInfo {
     pub taints: u64,
 }
 
+/// What the unwinder needs of a loaded module: where its memory is, its
+/// ORC tables and its own symbols.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleCode {
+    pub name: String,
+    /// Its memory, [start, end): see [`Kernel::module_memory`].
+    pub ranges: Vec<(u64, u64)>,
+    /// Its ORC tables as the module loader left them, if it has any.
+    pub orc: Option<ModuleOrc>,
+    /// Its own symbols inside `ranges`, sorted by address.
+    pub symbols: Vec<ModuleSymbol>,
+}
+
+/// A module's ORC tables (`mod->arch`): `ips` is `.orc_unwind_ip` (s32
+/// offsets, each relative to its own slot; the table is at `ip_table`),
+/// `entries` is `.orc_unwind` (the kernel's `struct orc_entry`s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleOrc {
+    pub ip_table: u64,
+    pub ips: Vec<u8>,
+    pub entries: Vec<u8>,
+}
+
+/// At most this many ORC entries per module (a large module has ~100k).
+const MAX_MODULE_ORCS: u64 = 1 << 22;
+/// `mem[]` has `MOD_MEM_NUM_TYPES` (7) regions; read no more than this.
+const MAX_MODULE_MEM: u64 = 8;
+
 impl Kernel {
-    pub fn modules(&self) -> Result<Vec<ModuleInfo>> {
+    /// The loaded modules' `struct module`s, in list order.
+    pub fn module_objects(&self) -> Result<Vec<crate::Object<'_>>> {
         let head = self.symbol_addr("modules")?;
+        self.list_entries(head, "struct module", "list")
+    }
+
+    /// A module's memory, [start, end) (empty regions left out): its core
+    /// and init layouts, or from 6.4 on every region of `mem[]`.
+    pub fn module_memory(&self, m: &crate::Object<'_>) -> Vec<(u64, u64)> {
+        let region = |r: &crate::Object<'_>| -> Option<(u64, u64)> {
+            let b = r.member("base").ok()?.as_u64().ok()?;
+            let sz = r.member("size").ok()?.as_u64().ok()?;
+            Some((b, b.wrapping_add(sz)))
+        };
+        let mut ranges = Vec::new();
+        if m.has_member("core_layout") {
+            for l in ["core_layout", "init_layout"] {
+                ranges.extend(m.member(l).ok().and_then(|l| region(&l)));
+            }
+        } else if let Ok(mem) = m.member("mem") {
+            for i in 0..MAX_MODULE_MEM {
+                let Ok(t) = mem.index(i) else { break };
+                ranges.extend(region(&t));
+            }
+        }
+        ranges.retain(|r| r.0 != 0 && r.1 > r.0);
+        ranges
+    }
+
+    /// A module's ORC tables, read from memory; `None` if it has none or
+    /// they are unreadable or implausibly large.
+    pub fn module_orc(&self, m: &crate::Object<'_>) -> Option<ModuleOrc> {
+        let n = m.member("arch.num_orcs").ok()?.as_u64().ok()?;
+        let ip_table = m.member("arch.orc_unwind_ip").ok()?.as_u64().ok()?;
+        let entries_at = m.member("arch.orc_unwind").ok()?.as_u64().ok()?;
+        if n == 0 || n > MAX_MODULE_ORCS {
+            return None;
+        }
+        // `struct orc_entry` is packed into 6 bytes on every kernel with ORC.
+        let mut ips = vec![0u8; 4 * n as usize];
+        let mut entries = vec![0u8; 6 * n as usize];
+        self.read(ip_table, &mut ips).ok()?;
+        self.read(entries_at, &mut entries).ok()?;
+        Some(ModuleOrc {
+            ip_table,
+            ips,
+            entries,
+        })
+    }
+
+    /// Every loaded module's memory, ORC tables and symbols (a module
+    /// whose name or memory cannot be read is left out).
+    pub fn module_code(&self) -> Result<Vec<ModuleCode>> {
         let mut out = Vec::new();
-        for m in self.list_entries(head, "struct module", "list")? {
+        for m in self.module_objects()? {
+            let Ok(name) = m.member("name").and_then(|o| o.string()) else {
+                continue;
+            };
+            let ranges = self.module_memory(&m);
+            if ranges.is_empty() {
+                continue;
+            }
+            let mut symbols = self.module_symbols(&m).unwrap_or_default();
+            symbols.retain(|(v, _, _)| ranges.iter().any(|r| *v >= r.0 && *v < r.1));
+            out.push(ModuleCode {
+                name,
+                orc: self.module_orc(&m),
+                ranges,
+                symbols,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn modules(&self) -> Result<Vec<ModuleInfo>> {
+        let mut out = Vec::new();
+        for m in self.module_objects()? {
             // 6.4 replaced core_layout with mem[MOD_TEXT].
             let (base, size) = if m.has_member("core_layout") {
                 (
@@ -118,10 +219,7 @@ impl Kernel {
     /// module whose table cannot be read is left out.
     fn module_symbol_tables(&self) -> &[(String, Vec<ModuleSymbol>)] {
         self.module_syms.get_or_init(|| {
-            let Ok(head) = self.symbol_addr("modules") else {
-                return Vec::new();
-            };
-            let Ok(list) = self.list_entries(head, "struct module", "list") else {
+            let Ok(list) = self.module_objects() else {
                 return Vec::new();
             };
             list.iter()

@@ -254,10 +254,17 @@ impl Kernel {
     /// Whether a task was on a CPU when the dump was taken (`on_cpu`, set
     /// from context switch in to out; false where unreadable).
     pub fn task_on_cpu(&self, t: &Task<'_>) -> bool {
-        t.obj
-            .member("on_cpu")
-            .and_then(|o| o.as_u64())
-            .is_ok_and(|v| v != 0)
+        self.on_cpu(t).unwrap_or(false)
+    }
+
+    /// [`Kernel::task_on_cpu`], or why it cannot be told. A kernel built
+    /// without SMP has no `on_cpu`: there the task is on its CPU if it is
+    /// that CPU's runqueue's current task.
+    pub fn on_cpu(&self, t: &Task<'_>) -> Result<bool> {
+        if t.obj.has_member("on_cpu") {
+            return Ok(t.obj.member("on_cpu")?.as_u64()? != 0);
+        }
+        Ok(self.cpu_curr(t.cpu.unwrap_or(0))?.addr() == t.addr())
     }
 
     /// The CPU that called panic(), if the kernel panicked.

@@ -325,12 +325,12 @@ fn model_fact<'k>(m: &Model<'k>, v: &Value<'k>, depth: u32, unwind: bool) -> Fac
             f.insert("path".into(), Fact::Text(c.path.clone()));
             f.insert(
                 "usage_bytes".into(),
-                Fact::Int((c.usage_pages * 4096) as i64),
+                Fact::Int(c.usage_bytes.min(i64::MAX as u64) as i64),
             );
             f.insert(
                 "max_bytes".into(),
-                c.max_pages
-                    .map_or(Fact::Null, |p| Fact::Int((p * 4096) as i64)),
+                c.max_bytes
+                    .map_or(Fact::Null, |b| Fact::Int(b.min(i64::MAX as u64) as i64)),
             );
             f.insert("oom_kills".into(), Fact::Int(c.oom_kills as i64));
             Fact::Map(f)

@@ -4,20 +4,21 @@
 //! callee-saved registers were stored, which ORC does not.
 
 use gimli::{
-    BaseAddresses, CfaRule, DebugFrame, DebugFrameOffset, EndianSlice, RegisterRule, RunTimeEndian,
-    UnwindContext, UnwindSection,
+    BaseAddresses, CfaRule, DebugFrame, DebugFrameOffset, RegisterRule, UnwindContext,
+    UnwindSection,
 };
+use kdebuginfo::SectionReader;
 
 use crate::regs::Reg;
 
-type R = EndianSlice<'static, RunTimeEndian>;
+type R = SectionReader;
 
 /// How to recover the CFA.
 #[derive(Debug, Clone)]
 pub enum Cfa {
     RegOffset(Reg, i64),
-    /// A DWARF expression (bytes) whose value is the CFA.
-    Expr(&'static [u8]),
+    /// A DWARF expression (its bytes in `.debug_frame`) whose value is the CFA.
+    Expr(SectionReader),
 }
 
 /// How to recover one register of the caller.
@@ -43,15 +44,15 @@ pub struct CfiRow {
 }
 
 pub struct CfiIndex {
-    data: &'static [u8],
+    data: SectionReader,
     section: DebugFrame<R>,
     /// (start, end, FDE offset), sorted by start.
     fdes: Vec<(u64, u64, usize)>,
 }
 
 impl CfiIndex {
-    pub fn build(data: &'static [u8]) -> CfiIndex {
-        let mut section = DebugFrame::new(data, RunTimeEndian::Little);
+    pub fn build(data: SectionReader) -> CfiIndex {
+        let mut section = DebugFrame::from(data.clone());
         section.set_address_size(8);
         let bases = BaseAddresses::default();
         let mut fdes = Vec::new();
@@ -103,9 +104,8 @@ impl CfiIndex {
         let row = fde
             .unwind_info_for_address(&self.section, &bases, ctx, addr)
             .ok()?;
-        let data: &'static [u8] = self.data;
-        let expr = |e: &gimli::UnwindExpression<usize>| -> Option<&'static [u8]> {
-            data.get(e.offset..e.offset.checked_add(e.length)?)
+        let expr = |e: &gimli::UnwindExpression<usize>| -> Option<SectionReader> {
+            self.data.range(e.offset, e.offset.checked_add(e.length)?)
         };
         let cfa = match row.cfa() {
             CfaRule::RegisterAndOffset { register, offset } => {

@@ -9,15 +9,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use gimli::{
-    AttributeValue, EndianSlice, Evaluation, EvaluationResult, Expression, Location, RunTimeEndian,
-    UnitOffset, UnitRef,
+    AttributeValue, EndianSlice, Evaluation, EvaluationResult, Expression, Location, Reader,
+    RunTimeEndian, UnitOffset, UnitRef,
 };
-use kdebuginfo::{CodeUnits, KernelDebugInfo};
+use kdebuginfo::{CodeUnits, KernelDebugInfo, SectionReader};
 
 use crate::regs::{Reg, Regs};
 use crate::VarValue;
 
-pub(crate) type R = EndianSlice<'static, RunTimeEndian>;
+/// DWARF is read through kdebuginfo's owning reader: what is parsed from
+/// it (contexts, CFI) keeps the vmlinux's map alive by itself.
+pub(crate) type R = SectionReader;
 
 /// One source-level frame at an address: innermost inline first.
 #[derive(Debug, Clone)]
@@ -37,8 +39,6 @@ pub(crate) struct FrameEnv<'a> {
 }
 
 pub(crate) struct DwarfInfo {
-    // Declared before `debug` so that they are dropped before the data they borrow.
-    /// `.debug_aranges`.
     /// Units `.debug_aranges` omits, found when an address is not in it.
     unlisted: OnceLock<CodeUnits>,
     /// An addr2line context per compilation unit, built when an address in
@@ -61,26 +61,15 @@ type Shared<T> = Arc<Mutex<T>>;
 
 type CtxSlot = Arc<OnceLock<Result<Shared<addr2line::Context<R>>, String>>>;
 
-/// A section's bytes with the lifetime of the process.
-///
-/// SAFETY of the callers: the bytes belong to the `KernelDebugInfo`'s memory
-/// map, which is kept alive by the `Arc` held next to every user of the
-/// returned slice and dropped after them.
-pub(crate) fn section_static(debug: &Arc<KernelDebugInfo>, name: &str) -> &'static [u8] {
-    match debug.section(name) {
-        // SAFETY: see above; the map is read-only and never moves.
-        Some(s) => unsafe { std::slice::from_raw_parts(s.data.as_ptr(), s.data.len()) },
-        None => &[],
-    }
+/// A section of the vmlinux (empty if it has none).
+pub(crate) fn section(debug: &KernelDebugInfo, name: &str) -> R {
+    debug
+        .section_reader(name)
+        .unwrap_or_else(|| SectionReader::from_vec(Vec::new(), RunTimeEndian::Little))
 }
 
-fn load_dwarf(debug: &Arc<KernelDebugInfo>) -> gimli::Dwarf<R> {
-    let load = |id: gimli::SectionId| -> Result<R, ()> {
-        Ok(EndianSlice::new(
-            section_static(debug, id.name()),
-            RunTimeEndian::Little,
-        ))
-    };
+fn load_dwarf(debug: &KernelDebugInfo) -> gimli::Dwarf<R> {
+    let load = |id: gimli::SectionId| -> Result<R, ()> { Ok(section(debug, id.name())) };
     match gimli::Dwarf::load(load) {
         Ok(d) => d,
         Err(()) => unreachable!("the loader never fails"),
@@ -98,7 +87,6 @@ fn is_cross_unit_form(form: u64) -> bool {
 /// copes with them or fails the way it always did).
 fn abbrevs_cross_unit(table: &[u8]) -> bool {
     let mut r = EndianSlice::new(table, RunTimeEndian::Little);
-    use gimli::Reader;
     let mut step = || -> gimli::Result<Option<bool>> {
         if r.read_uleb128()? == 0 {
             return Ok(Some(false)); // end of the table
@@ -158,7 +146,7 @@ impl DwarfInfo {
     fn whole(&self) -> Result<Shared<addr2line::Context<R>>, String> {
         self.whole
             .get_or_init(|| {
-                addr2line::Context::from_dwarf(load_dwarf(&self.debug()?))
+                addr2line::Context::from_dwarf(load_dwarf(&*self.debug()?))
                     .map(|c| Arc::new(Mutex::new(c)))
                     .map_err(|e| format!("DWARF: {e}"))
             })
@@ -182,16 +170,19 @@ impl DwarfInfo {
 
     fn unit_ctx(&self, unit: usize) -> Result<Shared<addr2line::Context<R>>, String> {
         let debug = self.debug()?;
-        let info = section_static(&debug, ".debug_info");
-        let abbrev = section_static(&debug, ".debug_abbrev");
-        let header = gimli::DebugInfo::new(info, RunTimeEndian::Little)
+        let info = section(&debug, ".debug_info");
+        let abbrev = section(&debug, ".debug_abbrev");
+        let header = gimli::DebugInfo::from(info.clone())
             .header_from_offset(gimli::DebugInfoOffset(unit))
             .map_err(|e| format!("DWARF unit at {unit:#x}: {e}"))?;
         let end = unit
             .checked_add(header.length_including_self())
             .filter(|&e| e <= info.len())
             .ok_or_else(|| format!("DWARF unit at {unit:#x} runs past .debug_info"))?;
-        let table = abbrev.get(header.debug_abbrev_offset().0..).unwrap_or(&[]);
+        let table = abbrev
+            .bytes()
+            .get(header.debug_abbrev_offset().0..)
+            .unwrap_or(&[]);
         if abbrevs_cross_unit(table) {
             return self.whole();
         }
@@ -199,8 +190,12 @@ impl DwarfInfo {
         // shift, which nothing in it can observe (no cross-unit forms);
         // .debug_aranges is dropped because its offsets would not match.
         let mut dwarf = load_dwarf(&debug);
-        dwarf.debug_info = gimli::DebugInfo::new(&info[unit..end], RunTimeEndian::Little);
-        dwarf.debug_aranges = gimli::DebugAranges::new(&[], RunTimeEndian::Little);
+        let own = info
+            .range(unit, end)
+            .ok_or_else(|| format!("DWARF unit at {unit:#x} runs past .debug_info"))?;
+        dwarf.debug_info = gimli::DebugInfo::from(own);
+        dwarf.debug_aranges =
+            gimli::DebugAranges::from(SectionReader::from_vec(Vec::new(), RunTimeEndian::Little));
         addr2line::Context::from_dwarf(dwarf)
             .map(|c| Arc::new(Mutex::new(c)))
             .map_err(|e| format!("DWARF: {e}"))
@@ -351,7 +346,7 @@ fn die_name(unit: UnitRef<'_, R>, off: UnitOffset, depth: u32) -> Option<String>
         return unit
             .attr_string(v)
             .ok()
-            .map(|s| String::from_utf8_lossy(s.slice()).into_owned());
+            .and_then(|s| s.to_string_lossy().ok().map(|s| s.into_owned()));
     }
     if depth > 4 {
         return None;
@@ -566,7 +561,7 @@ pub(crate) fn evaluate(
         },
         Location::Bytes { value } => {
             let mut b = [0u8; 8];
-            let s = value.slice();
+            let s = value.bytes();
             let n = s.len().min(8);
             b[..n].copy_from_slice(&s[..n]);
             VarValue::Value(u64::from_le_bytes(b) & mask)
@@ -607,7 +602,9 @@ fn run(
                 eval.resume_with_register(gimli::Value::Generic(v))
             }
             EvaluationResult::RequiresFrameBase => {
-                let fb = frame_base.ok_or_else(|| un("no frame base".into()))?;
+                let fb = frame_base
+                    .clone()
+                    .ok_or_else(|| un("no frame base".into()))?;
                 if depth > 2 {
                     return Err(un("recursive frame base".into()));
                 }
@@ -668,12 +665,7 @@ mod tests {
         assert!(abbrevs_cross_unit(&[1, 0x11]));
     }
 
-    fn env_eval(
-        bytes: &'static [u8],
-        regs: &Regs,
-        cfa: Option<u64>,
-        fb: Option<&'static [u8]>,
-    ) -> VarValue {
+    fn env_eval(bytes: &[u8], regs: &Regs, cfa: Option<u64>, fb: Option<&[u8]>) -> VarValue {
         let enc = gimli::Encoding {
             format: gimli::Format::Dwarf32,
             version: 5,
@@ -696,8 +688,11 @@ mod tests {
         };
         evaluate(
             enc,
-            Expression(EndianSlice::new(bytes, RunTimeEndian::Little)),
-            fb.map(|b| Expression(EndianSlice::new(b, RunTimeEndian::Little))),
+            Expression(SectionReader::from_vec(
+                bytes.to_vec(),
+                RunTimeEndian::Little,
+            )),
+            fb.map(|b| Expression(SectionReader::from_vec(b.to_vec(), RunTimeEndian::Little))),
             8,
             &env,
         )

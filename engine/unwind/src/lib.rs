@@ -139,7 +139,6 @@ pub struct StackTrace {
 
 /// Unwinds kernel stacks of one dump. `Send + Sync`: share it.
 pub struct Unwinder {
-    /// Before `debug`: dropped first (it borrows the vmlinux's bytes).
     build: Arc<BuildTables>,
     debug: Arc<KernelDebugInfo>,
     kaslr: u64,
@@ -163,11 +162,11 @@ pub(crate) struct BuildTables {
 impl Unwinder {
     /// Cheap: tables are loaded on first use.
     pub fn new(k: &Kernel) -> Result<Unwinder> {
-        let link = |name: &str| k.debug.symbol(name).map(|s| s.addr);
-        let text = match (link("_text").or(link("_stext")), link("_end")) {
-            (Some(a), Some(b)) => (a, b),
-            _ => (0xffff_ffff_8000_0000, 0xffff_ffff_c000_0000),
-        };
+        let (start, end) = k.image_range();
+        let text = (
+            start.wrapping_sub(k.kaslr_offset),
+            end.wrapping_sub(k.kaslr_offset),
+        );
         let build = k.debug.derived(|| BuildTables {
             layout: OnceLock::new(),
             orc: OnceLock::new(),
@@ -219,9 +218,9 @@ impl Unwinder {
     }
 
     fn cfi(&self) -> &cfi::CfiIndex {
-        self.build.cfi.get_or_init(|| {
-            cfi::CfiIndex::build(dwarf::section_static(&self.debug, ".debug_frame"))
-        })
+        self.build
+            .cfi
+            .get_or_init(|| cfi::CfiIndex::build(dwarf::section(&self.debug, ".debug_frame")))
     }
 
     /// The task's kernel stack, unwound on first request and cached.

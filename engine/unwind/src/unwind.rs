@@ -147,22 +147,17 @@ pub(crate) fn unwind_task(u: &Unwinder, k: &Kernel, task: &Task<'_>) -> StackTra
     trace
 }
 
-/// Where a task's unwinding starts.
+/// Where a task's unwinding starts: the registers of its CPU if it was
+/// running, else the frame it was switched out with.
 fn initial_state(k: &Kernel, task: &Task<'_>) -> Result<(State, Start), String> {
-    let on_cpu = if task.obj.has_member("on_cpu") {
-        task.obj
-            .member("on_cpu")
-            .and_then(|o| o.as_u64())
-            .map_err(|e| format!("task->on_cpu unreadable: {e}"))?
-            != 0
-    } else {
-        k.cpu_curr(task.cpu.unwrap_or(0))
-            .map(|t| t.addr() == task.addr())
-            .unwrap_or(false)
-    };
+    let on_cpu = k
+        .on_cpu(task)
+        .map_err(|e| format!("whether the task was on a CPU: {e}"))?;
     if on_cpu {
         let cpu = task.cpu.unwrap_or(0);
-        let regs = cpu_regs(k, cpu)?;
+        let words = k.cpu_saved_regs(cpu).map_err(|e| e.to_string())?;
+        let regs = Regs::from_pt_regs(&words)
+            .ok_or_else(|| format!("registers for CPU {cpu} are truncated"))?;
         return Ok((
             State {
                 regs,
@@ -174,36 +169,20 @@ fn initial_state(k: &Kernel, task: &Task<'_>) -> Result<(State, Start), String> 
             Start::Cpu(cpu),
         ));
     }
-    let sp = task
-        .obj
-        .member("thread.sp")
-        .and_then(|o| o.as_u64())
-        .map_err(|e| format!("task->thread.sp unreadable: {e}"))?;
-    let frame = k
-        .object(sp, "struct inactive_task_frame")
-        .map_err(|e| format!("struct inactive_task_frame: {e}"))?;
-    let size = frame.size().map_err(|e| e.to_string())?;
+    let f = k.switched_out_frame(task).map_err(|e| e.to_string())?;
     let mut regs = Regs::default();
-    for (member, reg) in [
-        ("ret_addr", Reg::Rip),
-        ("bp", Reg::Rbp),
-        ("bx", Reg::Rbx),
-        ("r12", Reg::R12),
-        ("r13", Reg::R13),
-        ("r14", Reg::R14),
-        ("r15", Reg::R15),
+    regs.set(Reg::Rip, f.ret_addr);
+    for (reg, v) in [
+        (Reg::Rbp, f.bp),
+        (Reg::Rbx, f.bx),
+        (Reg::R12, f.r12),
+        (Reg::R13, f.r13),
+        (Reg::R14, f.r14),
+        (Reg::R15, f.r15),
     ] {
-        match frame.member(member).and_then(|o| o.as_u64()) {
-            Ok(v) => regs.set(reg, v),
-            Err(e) if reg == Reg::Rip => {
-                return Err(format!(
-                    "the switched-out frame at {sp:#x} is unreadable: {e}"
-                ))
-            }
-            Err(_) => {}
-        }
+        regs.set_opt(reg, v);
     }
-    regs.set(Reg::Rsp, sp.wrapping_add(size));
+    regs.set(Reg::Rsp, f.sp);
     Ok((
         State {
             regs,
@@ -214,43 +193,6 @@ fn initial_state(k: &Kernel, task: &Task<'_>) -> Result<(State, Start), String> 
         },
         Start::SwitchedOut,
     ))
-}
-
-/// The registers a CPU was stopped with: from `crash_notes` in memory for a
-/// kdump capture (the notes of the kernel that crashed), else from the
-/// dump's PRSTATUS note of that CPU (QEMU numbers them by CPU + 1).
-fn cpu_regs(k: &Kernel, cpu: u32) -> Result<Regs, String> {
-    let kdump = k.dump.vmcoreinfo().and_then(|i| i.crashtime()).is_some();
-    if kdump {
-        let base = k
-            .global("crash_notes")
-            .and_then(|o| o.as_u64())
-            .map_err(|e| format!("crash_notes: {e}"))?;
-        let addr = k.per_cpu_addr(base, cpu).map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; 0x200];
-        if k.read(addr, &mut buf).is_err() {
-            buf.truncate(0x170);
-            k.read(addr, &mut buf)
-                .map_err(|e| format!("crash notes of CPU {cpu} unreadable: {e}"))?;
-        }
-        for n in vmcore::iter_notes(&buf, false) {
-            if n.name == b"CORE" && n.n_type == vmcore::NT_PRSTATUS {
-                if let Some(p) = vmcore::PrStatus::parse(n.desc, true) {
-                    if let Some(r) = Regs::from_pt_regs(&p.regs) {
-                        return Ok(r);
-                    }
-                }
-            }
-        }
-        return Err(format!("registers for CPU {cpu} were not saved"));
-    }
-    let notes = k.dump.prstatus();
-    let p = notes
-        .iter()
-        .find(|p| p.pid == cpu + 1)
-        .or_else(|| notes.get(cpu as usize))
-        .ok_or_else(|| format!("registers for CPU {cpu} were not saved"))?;
-    Regs::from_pt_regs(&p.regs).ok_or_else(|| format!("registers for CPU {cpu} are truncated"))
 }
 
 fn in_vmlinux(u: &Unwinder, link: u64) -> bool {
@@ -428,8 +370,8 @@ fn apply_cfi(cx: &Ctx<'_>, row: &CfiRow, st: &mut State) -> Step {
     }
 }
 
-fn eval_cfa_expr(cx: &Ctx<'_>, bytes: &'static [u8], regs: &Regs) -> Option<u64> {
-    let expr = gimli::Expression(gimli::EndianSlice::new(bytes, gimli::RunTimeEndian::Little));
+fn eval_cfa_expr(cx: &Ctx<'_>, bytes: &kdebuginfo::SectionReader, regs: &Regs) -> Option<u64> {
+    let expr = gimli::Expression(bytes.clone());
     let enc = gimli::Encoding {
         format: gimli::Format::Dwarf32,
         version: 4,
@@ -616,80 +558,23 @@ fn fallback(cx: &Ctx<'_>, st: &State) -> Result<State, String> {
     })
 }
 
-/// Modules with their text range, ORC table (from memory) and symbols.
+/// Modules with their memory, ORC table and symbols (from the kernel
+/// model); none if the module list cannot be read.
 fn load_modules(k: &Kernel) -> Vec<ModuleCode> {
-    let Ok(head) = k.symbol_addr("modules") else {
-        return Vec::new();
-    };
-    let Ok(list) = k.list_entries(head, "struct module", "list") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for m in list {
-        let Ok(name) = m.member("name").and_then(|o| o.string()) else {
-            continue;
-        };
-        // Core and init code: 6.4 replaced core_layout/init_layout with mem[].
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
-        if m.has_member("core_layout") {
-            for l in ["core_layout", "init_layout"] {
-                if let (Ok(b), Ok(sz)) = (
-                    m.member(&format!("{l}.base")).and_then(|o| o.as_u64()),
-                    m.member(&format!("{l}.size")).and_then(|o| o.as_u64()),
-                ) {
-                    ranges.push((b, b.wrapping_add(sz)));
-                }
-            }
-        } else if let Ok(mem) = m.member("mem") {
-            for i in 0..8 {
-                let Ok(t) = mem.index(i) else { break };
-                if let (Ok(b), Ok(sz)) = (
-                    t.member("base").and_then(|o| o.as_u64()),
-                    t.member("size").and_then(|o| o.as_u64()),
-                ) {
-                    ranges.push((b, b.wrapping_add(sz)));
-                }
-            }
-        }
-        ranges.retain(|r| r.0 != 0 && r.1 > r.0);
-        if ranges.is_empty() {
-            continue;
-        }
-        let orc = (|| -> Option<OrcTable> {
-            let n = m.member("arch.num_orcs").ok()?.as_u64().ok()? as usize;
-            let ips = m.member("arch.orc_unwind_ip").ok()?.as_u64().ok()?;
-            let ents = m.member("arch.orc_unwind").ok()?.as_u64().ok()?;
-            if n == 0 || n > 1 << 22 {
-                return None;
-            }
-            let mut ipb = vec![0u8; 4 * n];
-            let mut eb = vec![0u8; 6 * n];
-            k.read(ips, &mut ipb).ok()?;
-            k.read(ents, &mut eb).ok()?;
-            let layout = crate::OrcLayout::detect(&k.debug, &k.release);
-            Some(OrcTable::build(ips, &ipb, &eb, &layout))
-        })()
-        .unwrap_or_default();
-        let syms = module_symbols(k, &m, &ranges).unwrap_or_default();
-        out.push(ModuleCode {
-            name,
-            ranges,
-            orc,
-            syms,
-        });
-    }
-    out
-}
-
-/// A module's own symbols (from the kernel model) inside its text range.
-fn module_symbols(
-    k: &Kernel,
-    m: &kmodel::Object<'_>,
-    ranges: &[(u64, u64)],
-) -> Option<Vec<(u64, u64, String)>> {
-    let mut out = k.module_symbols(m).ok()?;
-    out.retain(|(v, _, _)| ranges.iter().any(|r| *v >= r.0 && *v < r.1));
-    Some(out)
+    let layout = || crate::OrcLayout::detect(&k.debug, &k.release);
+    k.module_code()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| ModuleCode {
+            orc: m
+                .orc
+                .map(|o| OrcTable::build(o.ip_table, &o.ips, &o.entries, &layout()))
+                .unwrap_or_default(),
+            name: m.name,
+            ranges: m.ranges,
+            syms: m.symbols,
+        })
+        .collect()
 }
 
 /// The function a GCC clone's symbol belongs to: `f.constprop.0`,

@@ -10,15 +10,16 @@
 //! - a lock with a wait list or tree (mutex, rw_semaphore, rt_mutex and
 //!   the PREEMPT_RT locks built on it, semaphore) lists the task among its
 //!   waiters, or names it as the writer queued on it (PREEMPT_RT rwlock and
-//!   rw_semaphore); candidates also include the lock a PREEMPT_RT task's
-//!   `pi_blocked_on` waiter names, converted to the outer lock;
+//!   rw_semaphore); candidates also include the lock of the rt_mutex a
+//!   PREEMPT_RT task is queued on (`Kernel::rt_waiting_on`,
+//!   `Kernel::rt_lock_of_base`);
 //! - a spinning kind (qrwlock, qspinlock) has no list of its waiters: the
 //!   candidate must be a global of that kind (a symbol whose declared type
 //!   is the lock's) that is held or contended. That is evidence, not proof;
 //!   it is what makes `blocked_on == @tasklist_lock` answerable without
 //!   DWARF, and a lock that is no global stays unknown.
 
-use kmodel::locks::{wait_site, BlockedOn, LockKind};
+use kmodel::locks::{wait_site, BlockedOn};
 use kmodel::tasks::Task;
 use kmodel::Kernel;
 
@@ -26,17 +27,6 @@ use crate::StackTrace;
 
 /// At most this much of a stack is looked at (x86_64 `THREAD_SIZE`).
 const MAX_SPAN: u64 = 16 << 10;
-
-/// Member paths from a lock of a kind to the `rt_mutex_base` inside it.
-fn rt_paths(kind: LockKind) -> &'static [&'static str] {
-    match kind {
-        LockKind::RtMutex => &["rtmutex"],
-        LockKind::Mutex => &["rtmutex"],
-        LockKind::Spinlock => &["lock"],
-        LockKind::Rwlock | LockKind::RwSemaphore => &["rwbase.rtmutex"],
-        _ => &[],
-    }
-}
 
 fn is_kernel_addr(v: u64) -> bool {
     v >= 0xffff_8000_0000_0000 && v & 7 == 0
@@ -53,31 +43,11 @@ pub(crate) fn blocked_on(k: &Kernel, trace: &StackTrace, task: &Task<'_>) -> Opt
     let me = task.addr();
     let mut cands: Vec<u64> = Vec::new();
     // A PREEMPT_RT waiter names its rt_mutex_base.
-    if let Some(base) = task
-        .obj
-        .member("pi_blocked_on")
-        .and_then(|w| w.as_u64())
-        .ok()
-        .filter(|&w| w != 0)
-        .and_then(|w| {
-            k.object(w, "struct rt_mutex_waiter")
-                .ok()?
-                .member("lock")
-                .ok()?
-                .as_u64()
-                .ok()
-        })
+    if let Some(lock) = k
+        .rt_waiting_on(task)
+        .and_then(|base| k.rt_lock_of_base(base, kind))
     {
-        for p in rt_paths(kind) {
-            if let Some(off) = k
-                .lock_object(0, kind)
-                .ok()
-                .and_then(|o| o.member(p).ok())
-                .map(|m| m.addr)
-            {
-                cands.push(base.wrapping_sub(off));
-            }
-        }
+        cands.push(lock);
     }
     // Registers of the waiting frames, then the words of their stack.
     for f in &trace.frames[..=at] {
@@ -110,11 +80,7 @@ pub(crate) fn blocked_on(k: &Kernel, trace: &StackTrace, task: &Task<'_>) -> Opt
         };
         // Without a list of waiters, the lock spins (see the module's note).
         let proven = if st.waiters.is_none() {
-            (st.locked || st.writer_waiting == Some(true))
-                && k.data_symbol(c).is_some_and(|n| {
-                    k.global(n.split(' ').next().unwrap_or(""))
-                        .is_ok_and(|g| g.addr == c && k.lock_kind(&g).ok() == Some(kind))
-                })
+            (st.locked || st.writer_waiting == Some(true)) && k.is_global_lock(c, kind)
         } else {
             st.waiters.as_ref().is_some_and(|w| w.contains(&me)) || st.queued_writer == Some(me)
         };

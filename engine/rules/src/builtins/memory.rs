@@ -239,9 +239,9 @@ fn memcg<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m MemC
     nth(ev.model(span)?.memcgs(), *i, "memory cgroup", span)
 }
 
-/// Pages as bytes (x86_64's 4 KiB pages).
-fn bytes<'k>(pages: u64) -> Value<'k> {
-    Value::Int(pages.saturating_mul(4096).min(i64::MAX as u64) as i64)
+/// A byte count of the model as an integer of the language (saturating).
+fn bytes<'k>(n: u64) -> Value<'k> {
+    Value::Int(n.min(i64::MAX as u64) as i64)
 }
 
 const MEMCG: TypeDecl = TypeDecl {
@@ -252,10 +252,10 @@ const MEMCG: TypeDecl = TypeDecl {
             Value::str(&c.path)
         }),
         decl_field!(memcg, "usage", Shape::Is(Ty::Int), "bytes charged (memory.current)", |_, c, _| {
-            bytes(c.usage_pages)
+            bytes(c.usage_bytes)
         }),
         decl_field!(memcg, "max", Shape::Is(Ty::Int), "the hard limit in bytes (memory.max); null when unlimited", |_, c, _| {
-            c.max_pages.map_or(Value::Null, bytes)
+            c.max_bytes.map_or(Value::Null, bytes)
         }),
         decl_field!(memcg, "usage_pct", Shape::Is(Ty::Float), "usage as a percentage of the limit; null when unlimited", |_, c, _| {
             match c.max_pages {
