@@ -121,7 +121,8 @@ impl NotRegular {
 }
 
 /// What a file type is, for a refusal that names it.
-fn file_kind(t: std::fs::FileType) -> &'static str {
+/// What kind of file system object `t` is, for messages.
+pub fn file_kind(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if t.is_dir() {
         "a directory"

@@ -21,7 +21,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -120,31 +120,11 @@ fn is_text(b: &[u8], more: bool) -> bool {
             .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c' | '\x1b'))
 }
 
-/// What kind of file system object `md` is, for messages.
-pub fn kind(md: &Metadata) -> &'static str {
-    let t = md.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_file() {
-        "a regular file"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// The error row of an entry that is no regular file.
 pub fn not_regular(md: &Metadata) -> String {
     format!(
         "{} (links followed): not opened; dumps are regular files",
-        kind(md)
+        vmcore::file_kind(md.file_type())
     )
 }
 
