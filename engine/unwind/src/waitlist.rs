@@ -55,12 +55,20 @@ pub(crate) fn blocked_on(k: &Kernel, trace: &StackTrace, task: &Task<'_>) -> Opt
             cands.extend(st.regs.known().map(|(_, v)| v));
         }
     }
-    let lo = trace.frames.first().map(|f| f.sp).unwrap_or(0);
     let hi = trace
         .frames
         .get(at + 1)
         .map(|f| f.sp)
-        .unwrap_or(lo.saturating_add(MAX_SPAN));
+        .unwrap_or(trace.frames[at].sp.saturating_add(MAX_SPAN));
+    // The words of the wait site's own stack: a task interrupted on its
+    // CPU starts on the interrupt stack, whose frames are not the waiting
+    // ones (a storm task in queued_read_lock_slowpath under the timer tick).
+    let lo = trace.frames[..=at]
+        .iter()
+        .map(|f| f.sp)
+        .filter(|&sp| sp <= hi && hi - sp <= MAX_SPAN)
+        .min()
+        .unwrap_or(hi);
     if hi > lo && hi - lo <= MAX_SPAN {
         let mut buf = vec![0u8; (hi - lo) as usize];
         if k.read(lo, &mut buf).is_ok() {
