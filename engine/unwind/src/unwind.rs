@@ -210,7 +210,25 @@ fn module_of(u: &Unwinder, k: &Kernel, pc: u64) -> Option<usize> {
 fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
     let u = cx.u;
     let pc = st.regs.get(Reg::Rip).unwrap_or(0);
-    let lookup = pc.wrapping_sub(u64::from(!st.interrupted));
+    let mut lookup = pc.wrapping_sub(u64::from(!st.interrupted));
+    // A return address is looked up one byte back, in the call. But a
+    // task forked that never ran "returns" to the first byte of the code
+    // its creator wrote into its saved frame, after no call: there the byte
+    // before falls in no symbol (padding), and pc starts one.
+    if !st.interrupted {
+        let contains = |a: u64| {
+            u.debug
+                .symbolize(a.wrapping_sub(u.kaslr))
+                .is_some_and(|s| s.offset < s.symbol.size)
+        };
+        let starts = u
+            .debug
+            .symbolize(pc.wrapping_sub(u.kaslr))
+            .is_some_and(|s| s.offset == 0 && s.symbol.size > 0);
+        if starts && !contains(lookup) {
+            lookup = pc;
+        }
+    }
     let link = lookup.wrapping_sub(u.kaslr);
     let regs = st.full.then_some(st.regs);
     let sp = st.regs.get(Reg::Rsp).unwrap_or(0);
@@ -298,7 +316,25 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
 fn step(cx: &mut Ctx<'_>, st: &mut State) -> Step {
     let u = cx.u;
     let pc = st.regs.get(Reg::Rip).unwrap_or(0);
-    let lookup = pc.wrapping_sub(u64::from(!st.interrupted));
+    let mut lookup = pc.wrapping_sub(u64::from(!st.interrupted));
+    // A return address is looked up one byte back, in the call. But a
+    // task forked that never ran "returns" to the first byte of the code
+    // its creator wrote into its saved frame, after no call: there the byte
+    // before falls in no symbol (padding), and pc starts one.
+    if !st.interrupted {
+        let contains = |a: u64| {
+            u.debug
+                .symbolize(a.wrapping_sub(u.kaslr))
+                .is_some_and(|s| s.offset < s.symbol.size)
+        };
+        let starts = u
+            .debug
+            .symbolize(pc.wrapping_sub(u.kaslr))
+            .is_some_and(|s| s.offset == 0 && s.symbol.size > 0);
+        if starts && !contains(lookup) {
+            lookup = pc;
+        }
+    }
     let link = lookup.wrapping_sub(u.kaslr);
     if in_vmlinux(u, link) {
         let orc = u.orc_table();
