@@ -268,6 +268,12 @@ fn redact(text: &str) -> String {
             skip_reports = true;
             continue;
         }
+        // Which tasks khungtaskd caught before the panic is timing too.
+        if line.trim_start().starts_with("hung-task reports (") {
+            out.push("    hung-task reports: …".to_string());
+            skip_reports = true;
+            continue;
+        }
         if line.starts_with("== ") {
             out.push("== DUMP  (RELEASE)".to_string());
             continue;
