@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::frames::{base_name, generic, interrupt_entry, Generic};
 use crate::locks::{BlockedOn, ContendedLock, WaitGraph};
-use crate::oops::{OopsKind, OopsReport, PanicReason, PrintedFrame};
+use crate::oops::{LockdepBug, OopsKind, OopsReport, PanicReason, PrintedFrame};
 use crate::printk::LogRecord;
 use crate::tasks::Task;
 use crate::Kernel;
@@ -84,17 +84,24 @@ pub enum Kind {
 type Words = (&'static str, &'static str);
 const SOFT_LOCKUP: Words = ("BUG: soft lockup", "soft-lockup");
 const HARD_LOCKUP: Words = ("hard lockup", "hard-lockup");
-const RCU_STALL: Words = ("RCU stall", "rcu-stall");
-const HUNG_TASK: Words = ("task hung", "hung-task");
+const RCU_STALL: Words = ("INFO: rcu detected stall", "rcu-stall");
+const HUNG_TASK: Words = ("INFO: task hung", "hung-task");
 const SYSRQ_CRASH: Words = ("sysrq crash", "sysrq-crash");
 const WARNING: Words = ("WARNING", "warning");
 const OOPS: Words = ("Oops", "oops");
 const PANIC: Words = ("kernel panic", "panic");
+const OOM_PANIC: Words = ("out of memory panic", "oom-panic");
 
 impl Kind {
     /// The words a title starts with.
-    pub fn name(&self) -> &'static str {
-        self.words().0
+    pub fn name(&self) -> Cow<'static, str> {
+        match self {
+            Kind::Report(k) => match report_words(k) {
+                Some(w) => Cow::Owned(w),
+                None => Cow::Borrowed(self.words().0),
+            },
+            _ => Cow::Borrowed(self.words().0),
+        }
     }
 
     /// The kind's stable identifier (what the signature hashes).
@@ -102,22 +109,43 @@ impl Kind {
         self.words().1
     }
 
+    /// What the signature hashes besides the slug for a kind whose words
+    /// vary (KASAN's bug and access, UBSAN's check…): those words.
+    fn variant(&self) -> Option<String> {
+        match self {
+            Kind::Report(k) => report_words(k),
+            _ => None,
+        }
+    }
+
+    /// Whether a title names a function: the checks that report no stack
+    /// of the bug (a bad rss counter at exit, a stuck workqueue pool, an
+    /// object freed twice as SLUB sees it) are titled by their words alone,
+    /// as syzbot titles them.
+    pub fn names_function(&self) -> bool {
+        !matches!(
+            self,
+            Kind::Report(OopsKind::BadRssCounter | OopsKind::WorkqueueLockup { .. })
+        ) && !matches!(self, Kind::Report(OopsKind::Slub { what, .. }) if what == "Object already free")
+    }
+
     fn words(&self) -> Words {
         match self {
             Kind::Report(k) => match k {
-                OopsKind::PageFault { null: true } => {
-                    ("BUG: kernel NULL pointer dereference", "null-dereference")
-                }
+                OopsKind::PageFault { null: true } => (
+                    "BUG: unable to handle kernel NULL pointer dereference",
+                    "null-dereference",
+                ),
                 OopsKind::PageFault { null: false } => {
-                    ("BUG: unable to handle page fault", "page-fault")
+                    ("BUG: unable to handle kernel paging request", "page-fault")
                 }
                 OopsKind::GeneralProtection { .. } => {
                     ("general protection fault", "general-protection")
                 }
                 OopsKind::Bug { .. } => ("kernel BUG", "kernel-bug"),
-                OopsKind::ListCorruption => ("list corruption", "list-corruption"),
+                OopsKind::ListCorruption => ("BUG: corrupted list", "list-corruption"),
                 OopsKind::StackOverflow => ("kernel stack overflow", "stack-overflow"),
-                OopsKind::DoubleFault => ("double fault", "double-fault"),
+                OopsKind::DoubleFault => ("PANIC: double fault", "double-fault"),
                 OopsKind::DivideError => ("divide error", "divide-error"),
                 OopsKind::InvalidOpcode => ("invalid opcode", "invalid-opcode"),
                 OopsKind::Oops => OOPS,
@@ -130,6 +158,30 @@ impl Kind {
                 OopsKind::OomKill => ("OOM kill", "oom-kill"),
                 OopsKind::AllocFailure { .. } => ("page allocation failure", "alloc-failure"),
                 OopsKind::Panic => PANIC,
+                OopsKind::OomPanic => OOM_PANIC,
+                // The words of these vary ([`report_words`]); the slug not.
+                OopsKind::Kasan { .. } => ("KASAN", "kasan"),
+                OopsKind::Kfence { .. } => ("KFENCE", "kfence"),
+                OopsKind::Ubsan { .. } => ("UBSAN", "ubsan"),
+                OopsKind::Kmsan { .. } => ("KMSAN", "kmsan"),
+                OopsKind::Slub { .. } => ("BUG: SLUB", "slub"),
+                OopsKind::Spinlock { .. } => ("BUG: spinlock", "spinlock-debug"),
+                OopsKind::MemoryLeak => ("memory leak", "memory-leak"),
+                OopsKind::Lockdep(b) => lockdep_words(*b),
+                OopsKind::SleepInAtomic { .. } => (
+                    "BUG: sleeping function called from invalid context",
+                    "sleep-in-atomic",
+                ),
+                OopsKind::SchedWhileAtomic => {
+                    ("BUG: scheduling while atomic", "sched-while-atomic")
+                }
+                OopsKind::Refcount { .. } => ("WARNING: refcount bug", "refcount"),
+                OopsKind::Odebug { .. } => ("WARNING: ODEBUG bug", "odebug"),
+                OopsKind::BadPageState => ("BUG: Bad page state", "bad-page-state"),
+                OopsKind::BadRssCounter => ("BUG: Bad rss-counter state", "bad-rss-counter"),
+                OopsKind::WorkqueueLockup { .. } => ("BUG: workqueue lockup", "workqueue-lockup"),
+                OopsKind::StackProtector => ("kernel panic: stack is corrupted", "stack-protector"),
+                OopsKind::StackEnd => ("kernel panic: corrupted stack end", "stack-end"),
             },
             Kind::Panic(r) => match r {
                 PanicReason::SoftLockup => SOFT_LOCKUP,
@@ -139,7 +191,7 @@ impl Kind {
                 PanicReason::Sysrq => SYSRQ_CRASH,
                 PanicReason::Warning => WARNING,
                 PanicReason::FatalException => OOPS,
-                PanicReason::OutOfMemory => ("out of memory panic", "oom-panic"),
+                PanicReason::OutOfMemory => OOM_PANIC,
                 PanicReason::Other => PANIC,
             },
             Kind::Deadlock => ("deadlock", "deadlock"),
@@ -156,13 +208,59 @@ impl Kind {
     fn is_bare_panic(&self) -> bool {
         matches!(
             self,
-            Kind::Report(OopsKind::Panic)
+            Kind::Report(OopsKind::Panic | OopsKind::OomPanic)
                 | Kind::Panic(PanicReason::Other | PanicReason::OutOfMemory)
         )
     }
 
     fn is_hung_task(&self) -> bool {
         self.slug() == HUNG_TASK.1
+    }
+}
+
+/// The words of a report kind that vary with what it reports, as syzbot
+/// words them: `KASAN: slab-use-after-free Read`, `KASAN: invalid-free`
+/// (a double free too), `KFENCE: use-after-free read`, `UBSAN:
+/// shift-out-of-bounds`, `KMSAN: uninit-value`, `BUG: Redzone overwritten`,
+/// `BUG: spinlock bad magic`. None for a kind of fixed words.
+fn report_words(k: &OopsKind) -> Option<String> {
+    let rw = |w: &Option<bool>, read: &str, write: &str| match w {
+        Some(false) => format!(" {read}"),
+        Some(true) => format!(" {write}"),
+        None => String::new(),
+    };
+    Some(match k {
+        OopsKind::Kasan { bug, .. }
+            if bug.contains("double-free") || bug.contains("invalid-free") =>
+        {
+            "KASAN: invalid-free".to_string()
+        }
+        OopsKind::Kasan { bug, write } => format!("KASAN: {bug}{}", rw(write, "Read", "Write")),
+        OopsKind::Kfence { bug, write } => format!("KFENCE: {bug}{}", rw(write, "read", "write")),
+        OopsKind::Ubsan { check, .. } => format!("UBSAN: {check}"),
+        OopsKind::Kmsan { bug } => format!("KMSAN: {bug}"),
+        OopsKind::Slub { what, .. } => format!("BUG: {what}"),
+        OopsKind::Spinlock { lock, bug } => format!("BUG: {lock} {bug}"),
+        _ => return None,
+    })
+}
+
+/// Lockdep's reports as syzbot words them: every report of a lock order
+/// that can deadlock is a `possible deadlock`; each keeps its own slug.
+fn lockdep_words(b: LockdepBug) -> Words {
+    match b {
+        LockdepBug::CircularDependency => ("possible deadlock", "lockdep-circular"),
+        LockdepBug::RecursiveLocking => ("possible deadlock", "lockdep-recursive"),
+        LockdepBug::IrqLockInversion => ("possible deadlock", "lockdep-irq-inversion"),
+        LockdepBug::IrqUnsafeOrder => ("possible deadlock", "lockdep-irq-unsafe-order"),
+        LockdepBug::InconsistentState => ("inconsistent lock state", "lockdep-inconsistent"),
+        LockdepBug::HeldLockFreed => ("WARNING: held lock freed", "lockdep-held-lock-freed"),
+        LockdepBug::BadUnlockBalance => ("WARNING: bad unlock balance", "lockdep-bad-unlock"),
+        LockdepBug::HeldReturningToUser => (
+            "WARNING: lock held when returning to user space",
+            "lockdep-held-returning",
+        ),
+        LockdepBug::SuspiciousRcu => ("WARNING: suspicious RCU usage", "suspicious-rcu"),
     }
 }
 
@@ -229,7 +327,11 @@ pub trait Source<'k> {
 impl Title {
     /// Builds a title from its kind and frames (innermost first).
     pub fn new(kind: Kind, frames: &[Frame], detail: Option<&str>, note: Option<String>) -> Title {
-        let kept = significant(frames);
+        let kept = if kind.names_function() {
+            significant(frames)
+        } else {
+            Vec::new()
+        };
         let first = kept.first();
         let function = first.map(|f| base_name(&f.function).to_string());
         let module = first.and_then(|f| f.module.clone());
@@ -290,6 +392,10 @@ impl std::fmt::Display for Title {
 fn signature(kind: &Kind, frames: &[String], detail: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(kind.slug().as_bytes());
+    if let Some(v) = kind.variant() {
+        h.update(b"\n~");
+        h.update(v.as_bytes());
+    }
     for f in frames {
         h.update(b"\n");
         h.update(f.as_bytes());
@@ -425,6 +531,20 @@ fn printed_frames(r: &OopsReport) -> Vec<Frame> {
     frames
 }
 
+/// The title of one report of a log: its kind, its frames (the `RIP:`, or
+/// the function its headline names, then its reliable call trace, generic
+/// frames skipped); a bare panic by its message. A report cut short names
+/// only what it printed.
+pub fn report_title(r: &OopsReport) -> Title {
+    let kind = Kind::Report(r.kind.clone());
+    let detail = kind
+        .is_bare_panic()
+        .then_some(r.message.as_deref())
+        .flatten()
+        .filter(|m| !m.is_empty());
+    Title::new(kind, &printed_frames(r), detail, task_note(r))
+}
+
 fn task_note(r: &OopsReport) -> Option<String> {
     r.task.as_ref().map(|t| format!("task {}", t.comm))
 }
@@ -462,7 +582,7 @@ impl<'a, 'k> Titler<'a, 'k> {
             None => self.k.oopses().unwrap_or_default(),
         };
         let panic_cpu = self.k.panic_cpu().ok().flatten();
-        let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind == OopsKind::Panic);
+        let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind.is_panic());
         if panicked {
             if let Some(t) = self.crash_title(&reports) {
                 return t;
@@ -540,12 +660,11 @@ impl<'a, 'k> Titler<'a, 'k> {
         // An oops the kernel survived (the task was killed): the first one,
         // since later ones are usually its consequences.
         if let Some(r) = reports.iter().find(|r| r.kind.is_oops()) {
-            return Title::new(
-                Kind::Report(r.kind.clone()),
-                &printed_frames(r),
-                None,
-                task_note(r),
-            );
+            return report_title(r);
+        }
+        // A bug a check caught (a sanitizer, lockdep…) that did not kill.
+        if let Some(r) = reports.iter().find(|r| r.kind.is_bug_report()) {
+            return report_title(r);
         }
         let live = self.live_tasks();
         if let Some(t) = self.deadlock(&live) {
@@ -1255,7 +1374,10 @@ Kernel panic - not syncing: softlockup: hung tasks";
             Kind::Hang,
         ];
         for k in &hung {
-            assert_eq!((k.name(), k.slug()), ("task hung", "hung-task"));
+            assert_eq!(
+                (k.name().as_ref(), k.slug()),
+                ("INFO: task hung", "hung-task")
+            );
         }
         assert_eq!(
             Title::new(hung[0].clone(), &[f("vault_op")], None, None).signature,
@@ -1268,7 +1390,7 @@ Kernel panic - not syncing: softlockup: hung tasks";
             non_canonical: true,
         });
         assert_eq!(
-            (gp.name(), gp.slug()),
+            (gp.name().as_ref(), gp.slug()),
             ("general protection fault", "general-protection")
         );
         assert_eq!(

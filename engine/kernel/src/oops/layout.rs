@@ -129,6 +129,11 @@ pub(super) fn trace_frame(t: &str) -> Option<PrintedFrame> {
         reliable = false;
         s = rest.trim_start();
     }
+    // arm64 since 6.14 marks the entries it took from the registers:
+    // ` function+0x…/0x… (P)` (the pc), `(L)` (the link register).
+    if let Some(rest) = s.strip_suffix(" (P)").or_else(|| s.strip_suffix(" (L)")) {
+        s = rest.trim_end();
+    }
     let mut f = location(s)?;
     f.reliable = reliable;
     Some(f)
@@ -205,7 +210,8 @@ pub(super) fn marker(t: &str) -> Option<Marker> {
     })
 }
 
-/// A register dump line inside a trace (`RSP: 0018:…`, `RAX: …`, `Code: …`).
+/// A register dump line inside a trace (`RSP: 0018:…`, `RAX: …`, `Code: …`;
+/// arm64's `sp : …`, `x29: …`, `lr : …`, `pstate: …`).
 pub(super) fn is_register_line(t: &str) -> bool {
     const REGS: &[&str] = &[
         "RSP:",
@@ -233,8 +239,21 @@ pub(super) fn is_register_line(t: &str) -> bool {
         "DR3:",
         "DR6:",
         "PKRU:",
+        "sp : ",
+        "lr : ",
+        "pc : ",
+        "pstate: ",
     ];
-    REGS.iter().any(|r| t.starts_with(r))
+    // arm64's general registers, three to a line: `x29: ffff… x28: …`.
+    let arm64_reg = t.strip_prefix('x').is_some_and(|r| {
+        r.len() > 3
+            && r.as_bytes()
+                .get(..2)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && r.get(2..4) == Some(": ")
+            || r.as_bytes().first().is_some_and(u8::is_ascii_digit) && r.get(1..3) == Some(": ")
+    });
+    arm64_reg || REGS.iter().any(|r| t.starts_with(r))
 }
 
 /// `mm/slub.c:4210` → ("mm/slub.c", 4210).

@@ -1,18 +1,29 @@
 //! The log's crash reports as typed objects: oopses (page faults, general
 //! protection faults, `kernel BUG at`, list corruption, stack overflows,
 //! divide errors, invalid opcodes), `WARNING`s, the watchdogs' reports (soft
-//! and hard lockups, RCU stalls, hung tasks), sysrq crash triggers, OOM kills
-//! and `Kernel panic - not syncing` — each with what the kernel printed about
-//! it: the faulting address, the `RIP:` function as printed, the task and
+//! and hard lockups, RCU stalls, hung tasks, workqueue lockups), the
+//! sanitizers' (KASAN, KFENCE, UBSAN, KMSAN, kmemleak), lockdep's, the
+//! debugging checks' (sleeping in atomic context, scheduling while atomic,
+//! refcount_t, ODEBUG, bad page and rss-counter state, SLUB debug, spinlock
+//! debug), the stack protector's, sysrq crash triggers, OOM kills and
+//! `Kernel panic - not syncing` — each with what the kernel printed about
+//! it: the faulting address or the access (read or write, its size and
+//! address), the `RIP:` or `pc :` function as printed (or the function the
+//! headline names: a WARNING's, KASAN's `in`, lockdep's `at:`), the task and
 //! CPU of the `CPU: N PID: P Comm: C` line, the taint letters of that moment
-//! and the call trace.
+//! and the call trace, x86 (`RIP:`, `? ` entries, `<IRQ>` sections) or
+//! arm64 (`pc :`, `lr :`, `Call trace:`).
 //!
 //! The parser reads the printk records the model already reads
 //! ([`Kernel::dmesg`]); it knows the formats of 5.10 to 6.12 and PREEMPT_RT
 //! (`CPU: 0 UID: 0 PID: …` since 6.10, `Oops: Oops: …` and `Oops: general
 //! protection fault` since 6.11, `<TASK>` markers since 5.17, the separate
-//! `Tainted: [O]=…` line since 6.10). The log is untrusted: every line is
-//! parsed without indexing, every count is bounded, nothing panics.
+//! `Tainted: [O]=…` line since 6.10), and arm64's (`Internal error: Oops:`,
+//! `Unable to handle kernel … at virtual address`). A report cut short (the
+//! log ends before its call trace) or interleaved (another report's headline
+//! starts before its trace) is marked [`OopsReport::corrupted`], as syzbot
+//! marks such reports. The log is untrusted: every line is parsed without
+//! indexing, every count is bounded, nothing panics.
 
 use crate::error::Result;
 use crate::printk::LogRecord;
@@ -68,6 +79,130 @@ pub enum OopsKind {
     AllocFailure { order: u32, gfp: Option<String> },
     /// `Kernel panic - not syncing: …` (the message is the report's `message`).
     Panic,
+    /// `BUG: KASAN: <bug> in <function>` (mm/kasan/report.c): `bug` as
+    /// printed (`slab-use-after-free`, `global-out-of-bounds`,
+    /// `double-free`, `wild-memory-access`…); `write` from the `Read of
+    /// size`/`Write of size` line that follows (None for a free).
+    Kasan { bug: String, write: Option<bool> },
+    /// `BUG: KFENCE: <bug> [read|write] in <function>` (mm/kfence/report.c):
+    /// `use-after-free`, `out-of-bounds`, `invalid`, `invalid free`,
+    /// `memory corruption`.
+    Kfence { bug: String, write: Option<bool> },
+    /// `UBSAN: <check> in file:line:col` (lib/ubsan.c): `shift-out-of-bounds`,
+    /// `array-index-out-of-bounds`, `signed-integer-overflow`,
+    /// `invalid-load`…; `undefined-behaviour` for the older `Undefined
+    /// behaviour in`.
+    Ubsan {
+        check: String,
+        file: String,
+        line: u32,
+    },
+    /// `BUG: KMSAN: <bug> in <function>` (mm/kmsan/report.c): `uninit-value`,
+    /// `kernel-infoleak`…
+    Kmsan { bug: String },
+    /// kmemleak's `unreferenced object 0x… (size N):` (mm/kmemleak.c); the
+    /// object's address is the report's `address`.
+    MemoryLeak,
+    /// One of lockdep's reports (kernel/locking/lockdep.c).
+    Lockdep(LockdepBug),
+    /// `BUG: sleeping function called from invalid context at file:line`
+    /// (kernel/sched/core.c, __might_resched()).
+    SleepInAtomic { file: String, line: u32 },
+    /// `BUG: scheduling while atomic: comm/pid/0x…` (kernel/sched/core.c).
+    SchedWhileAtomic,
+    /// `refcount_t: underflow; use-after-free.` and the other refcount_t
+    /// checks (lib/refcount.c), reported with WARN: `what` is the check.
+    Refcount { what: String },
+    /// `ODEBUG: <action> <state> object…` (lib/debugobjects.c), reported with
+    /// WARN: `what` is the action (`free active`, `activate active`…).
+    Odebug { what: String },
+    /// `BUG: Bad page state in process comm  pfn:…` (mm/page_alloc.c).
+    BadPageState,
+    /// `BUG: Bad rss-counter state mm:… type:… val:…` (kernel/fork.c).
+    BadRssCounter,
+    /// SLUB debug: `BUG <cache> (<taint>): <what>` (mm/slub.c): `Redzone
+    /// overwritten`, `Poison overwritten`, `Freepointer corrupt`, `Object
+    /// already free`…
+    Slub { cache: String, what: String },
+    /// Spinlock debug: `BUG: spinlock bad magic on CPU#N, comm/pid`
+    /// (kernel/locking/spinlock_debug.c); `lock` is `spinlock` or `rwlock`,
+    /// `bug` the check (`bad magic`, `recursion`, `lockup suspected`…).
+    Spinlock { lock: String, bug: String },
+    /// `BUG: workqueue lockup - pool … stuck for Ns!` (kernel/workqueue.c).
+    WorkqueueLockup { seconds: u32 },
+    /// `Kernel panic - not syncing: stack-protector: Kernel stack is corrupted
+    /// in: <function>` (kernel/panic.c, __stack_chk_fail()).
+    StackProtector,
+    /// `Kernel panic - not syncing: corrupted stack end detected inside
+    /// scheduler` (kernel/sched/core.c, schedule_debug()).
+    StackEnd,
+    /// `Kernel panic - not syncing: Out of memory…` / `System is deadlocked
+    /// on memory` (mm/oom_kill.c, panic_on_oom).
+    OomPanic,
+}
+
+/// Which of lockdep's reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockdepBug {
+    /// `possible circular locking dependency detected`.
+    CircularDependency,
+    /// `possible recursive locking detected`.
+    RecursiveLocking,
+    /// `possible irq lock inversion dependency detected`.
+    IrqLockInversion,
+    /// `HARDIRQ-safe -> HARDIRQ-unsafe lock order detected` (and SOFTIRQ).
+    IrqUnsafeOrder,
+    /// `inconsistent lock state`.
+    InconsistentState,
+    /// `held lock freed!`.
+    HeldLockFreed,
+    /// `bad unlock balance detected!`.
+    BadUnlockBalance,
+    /// `lock held when returning to user space!`.
+    HeldReturningToUser,
+    /// `suspicious RCU usage.` (RCU-lockdep).
+    SuspiciousRcu,
+}
+
+impl LockdepBug {
+    /// The headline's words, after `WARNING: `.
+    pub const HEADLINES: &'static [(&'static str, LockdepBug)] = &[
+        (
+            "possible circular locking dependency detected",
+            LockdepBug::CircularDependency,
+        ),
+        (
+            "possible recursive locking detected",
+            LockdepBug::RecursiveLocking,
+        ),
+        (
+            "possible irq lock inversion dependency detected",
+            LockdepBug::IrqLockInversion,
+        ),
+        ("inconsistent lock state", LockdepBug::InconsistentState),
+        ("held lock freed!", LockdepBug::HeldLockFreed),
+        ("bad unlock balance detected!", LockdepBug::BadUnlockBalance),
+        (
+            "lock held when returning to user space!",
+            LockdepBug::HeldReturningToUser,
+        ),
+        ("suspicious RCU usage", LockdepBug::SuspiciousRcu),
+    ];
+
+    /// A short stable name (`circular`, `recursive`…).
+    pub fn key(self) -> &'static str {
+        match self {
+            LockdepBug::CircularDependency => "circular",
+            LockdepBug::RecursiveLocking => "recursive",
+            LockdepBug::IrqLockInversion => "irq_inversion",
+            LockdepBug::IrqUnsafeOrder => "irq_unsafe_order",
+            LockdepBug::InconsistentState => "inconsistent",
+            LockdepBug::HeldLockFreed => "held_lock_freed",
+            LockdepBug::BadUnlockBalance => "bad_unlock_balance",
+            LockdepBug::HeldReturningToUser => "held_returning_to_user",
+            LockdepBug::SuspiciousRcu => "suspicious_rcu",
+        }
+    }
 }
 
 impl OopsKind {
@@ -96,6 +231,34 @@ impl OopsKind {
             OopsKind::OomKill => "OOM kill",
             OopsKind::AllocFailure { .. } => "page allocation failure",
             OopsKind::Panic => "kernel panic",
+            OopsKind::Kasan { .. } => "KASAN",
+            OopsKind::Kfence { .. } => "KFENCE",
+            OopsKind::Ubsan { .. } => "UBSAN",
+            OopsKind::Kmsan { .. } => "KMSAN",
+            OopsKind::MemoryLeak => "memory leak",
+            OopsKind::Lockdep(b) => match b {
+                LockdepBug::CircularDependency => "possible circular locking dependency",
+                LockdepBug::RecursiveLocking => "possible recursive locking",
+                LockdepBug::IrqLockInversion => "possible irq lock inversion dependency",
+                LockdepBug::IrqUnsafeOrder => "irq-safe -> irq-unsafe lock order",
+                LockdepBug::InconsistentState => "inconsistent lock state",
+                LockdepBug::HeldLockFreed => "held lock freed",
+                LockdepBug::BadUnlockBalance => "bad unlock balance",
+                LockdepBug::HeldReturningToUser => "lock held when returning to user space",
+                LockdepBug::SuspiciousRcu => "suspicious RCU usage",
+            },
+            OopsKind::SleepInAtomic { .. } => "sleeping function called from invalid context",
+            OopsKind::SchedWhileAtomic => "scheduling while atomic",
+            OopsKind::Refcount { .. } => "refcount_t",
+            OopsKind::Odebug { .. } => "ODEBUG",
+            OopsKind::BadPageState => "Bad page state",
+            OopsKind::BadRssCounter => "Bad rss-counter state",
+            OopsKind::Slub { .. } => "SLUB",
+            OopsKind::Spinlock { .. } => "spinlock debug",
+            OopsKind::WorkqueueLockup { .. } => "workqueue lockup",
+            OopsKind::StackProtector => "stack-protector: Kernel stack is corrupted",
+            OopsKind::StackEnd => "corrupted stack end",
+            OopsKind::OomPanic => "out of memory panic",
         }
     }
 
@@ -121,6 +284,24 @@ impl OopsKind {
             OopsKind::OomKill => "oom_kill",
             OopsKind::AllocFailure { .. } => "alloc_failure",
             OopsKind::Panic => "panic",
+            OopsKind::Kasan { .. } => "kasan",
+            OopsKind::Kfence { .. } => "kfence",
+            OopsKind::Ubsan { .. } => "ubsan",
+            OopsKind::Kmsan { .. } => "kmsan",
+            OopsKind::MemoryLeak => "memory_leak",
+            OopsKind::Lockdep(_) => "lockdep",
+            OopsKind::SleepInAtomic { .. } => "sleep_in_atomic",
+            OopsKind::SchedWhileAtomic => "sched_while_atomic",
+            OopsKind::Refcount { .. } => "refcount",
+            OopsKind::Odebug { .. } => "odebug",
+            OopsKind::BadPageState => "bad_page",
+            OopsKind::BadRssCounter => "bad_rss",
+            OopsKind::Slub { .. } => "slub",
+            OopsKind::Spinlock { .. } => "spinlock",
+            OopsKind::WorkqueueLockup { .. } => "workqueue_lockup",
+            OopsKind::StackProtector => "stack_protector",
+            OopsKind::StackEnd => "stack_end",
+            OopsKind::OomPanic => "oom_panic",
         }
     }
 
@@ -145,6 +326,24 @@ impl OopsKind {
         "oom_kill",
         "alloc_failure",
         "panic",
+        "kasan",
+        "kfence",
+        "ubsan",
+        "kmsan",
+        "memory_leak",
+        "lockdep",
+        "sleep_in_atomic",
+        "sched_while_atomic",
+        "refcount",
+        "odebug",
+        "bad_page",
+        "bad_rss",
+        "slub",
+        "spinlock",
+        "workqueue_lockup",
+        "stack_protector",
+        "stack_end",
+        "oom_panic",
     ];
 
     /// An exception that oopses (kills the task or panics): the page
@@ -161,6 +360,75 @@ impl OopsKind {
                 | OopsKind::DivideError
                 | OopsKind::InvalidOpcode
                 | OopsKind::Oops
+        )
+    }
+
+    /// A `Kernel panic - not syncing` line: a bare panic, or one whose
+    /// message names what it is (the stack protector, the scheduler's
+    /// stack-end check, panic_on_oom).
+    pub fn is_panic(&self) -> bool {
+        matches!(
+            self,
+            OopsKind::Panic | OopsKind::StackProtector | OopsKind::StackEnd | OopsKind::OomPanic
+        )
+    }
+
+    /// A check's report of a bug it caught without dying (a sanitizer,
+    /// lockdep, a debugging check): what a log with no oops is named by.
+    pub fn is_bug_report(&self) -> bool {
+        matches!(
+            self,
+            OopsKind::Kasan { .. }
+                | OopsKind::Kfence { .. }
+                | OopsKind::Ubsan { .. }
+                | OopsKind::Kmsan { .. }
+                | OopsKind::MemoryLeak
+                | OopsKind::Lockdep(_)
+                | OopsKind::SleepInAtomic { .. }
+                | OopsKind::SchedWhileAtomic
+                | OopsKind::Refcount { .. }
+                | OopsKind::Odebug { .. }
+                | OopsKind::BadPageState
+                | OopsKind::BadRssCounter
+                | OopsKind::Slub { .. }
+                | OopsKind::Spinlock { .. }
+                | OopsKind::WorkqueueLockup { .. }
+                | OopsKind::StackProtector
+                | OopsKind::StackEnd
+        )
+    }
+
+    /// Reported through WARN() or a check that honours panic_on_warn: what
+    /// a `panic_on_warn set` panic names.
+    pub fn warns(&self) -> bool {
+        matches!(
+            self,
+            OopsKind::Warning { .. }
+                | OopsKind::Refcount { .. }
+                | OopsKind::Odebug { .. }
+                | OopsKind::Kasan { .. }
+                | OopsKind::Kfence { .. }
+                | OopsKind::Ubsan { .. }
+                | OopsKind::Kmsan { .. }
+                | OopsKind::Lockdep(_)
+        )
+    }
+
+    /// A report the kernel always prints with a call trace: without one
+    /// (the log ends first, or another report starts) it is cut short.
+    /// Panics after an oops, sysrq, the RCU and hard-lockup detectors (whose
+    /// NMI backtraces may be skipped), the rss-counter and workqueue checks
+    /// print none of their own.
+    pub fn needs_trace(&self) -> bool {
+        !matches!(
+            self,
+            OopsKind::Panic
+                | OopsKind::OomPanic
+                | OopsKind::SysrqCrash
+                | OopsKind::RcuStall
+                | OopsKind::HardLockup { .. }
+                | OopsKind::BadRssCounter
+                | OopsKind::WorkqueueLockup { .. }
         )
     }
 }
@@ -205,7 +473,11 @@ pub struct OopsReport {
     /// The faulting address (page faults, non-canonical addresses, the stack
     /// guard page hit).
     pub address: Option<u64>,
-    /// The kernel `RIP:` of the report (user-mode `RIP: 0033:` excluded).
+    /// The kernel `RIP:` (x86) or `pc :` (arm64) of the report (user-mode
+    /// `RIP: 0033:` excluded); for a report whose headline names a function
+    /// (a WARNING's `at file:line function`, KASAN's, KFENCE's and KMSAN's
+    /// `in function`, lockdep's lock `at: function`, the stack protector's
+    /// `in: function`), that function.
     pub rip: Option<PrintedFrame>,
     /// The task: from the `CPU:` line, else the headline (`[comm:pid]`,
     /// `task comm:pid`, `comm invoked oom-killer`).
@@ -225,6 +497,22 @@ pub struct OopsReport {
     /// For an OOM kill confined to a memory cgroup (`oom-kill:constraint=
     /// CONSTRAINT_MEMCG,…,oom_memcg=/path`): the cgroup out of memory.
     pub oom_memcg: Option<String>,
+    /// The bad access a sanitizer reports (KASAN's `Read of size 8 at addr
+    /// …`, KFENCE's `Use-after-free read at 0x…`).
+    pub access: Option<Access>,
+    /// The report is cut short (the log ends before its call trace) or
+    /// interleaved (another report's headline starts before its trace):
+    /// what it names beyond its headline is not sure.
+    pub corrupted: bool,
+}
+
+/// A memory access as a sanitizer reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub write: bool,
+    /// Bytes accessed; None where the report does not say (KFENCE).
+    pub size: Option<u64>,
+    pub address: Option<u64>,
 }
 
 /// What a faulting address says about the pointer, when it is one of the
@@ -291,6 +579,8 @@ impl OopsReport {
             message: None,
             victim: None,
             oom_memcg: None,
+            access: None,
+            corrupted: false,
         }
     }
 
@@ -371,7 +661,7 @@ impl PanicReason {
             PanicReason::HungTask => matches!(kind, OopsKind::HungTask { .. }),
             PanicReason::RcuStall => matches!(kind, OopsKind::RcuStall),
             PanicReason::Sysrq => matches!(kind, OopsKind::SysrqCrash),
-            PanicReason::Warning => matches!(kind, OopsKind::Warning { .. }),
+            PanicReason::Warning => kind.warns(),
             PanicReason::FatalException => kind.is_oops(),
             PanicReason::OutOfMemory | PanicReason::Other => return None,
         })
@@ -395,12 +685,22 @@ pub struct Crash {
 /// The crash of a log's reports; None when the log shows neither a panic
 /// nor a report that could have caused one.
 pub fn crash(reports: &[OopsReport]) -> Option<Crash> {
-    let panic = reports.iter().rposition(|r| r.kind == OopsKind::Panic);
+    let panic = reports.iter().rposition(|r| r.kind.is_panic());
     let before = &reports[..panic.unwrap_or(reports.len())];
     let reason = panic
         .and_then(|i| reports[i].message.as_deref())
         .map(PanicReason::of_message);
     let cause = match reason {
+        // A panic that says what it is (the stack protector's) is its own cause.
+        _ if panic.is_some_and(|i| {
+            matches!(
+                reports[i].kind,
+                OopsKind::StackProtector | OopsKind::StackEnd
+            )
+        }) =>
+        {
+            panic
+        }
         Some(PanicReason::OutOfMemory) => None,
         Some(r) if r != PanicReason::Other => {
             before.iter().rposition(|x| r.names(&x.kind) == Some(true))
@@ -435,13 +735,13 @@ pub fn parse_log(records: &[LogRecord]) -> Vec<OopsReport> {
         for line in r.text.split('\n') {
             p.line(i, r.timestamp_ns, line);
             if p.out.len() >= MAX_REPORTS {
-                p.finish();
+                p.end();
                 p.out.truncate(MAX_REPORTS);
                 return p.out;
             }
         }
     }
-    p.finish();
+    p.end();
     p.out
 }
 
@@ -488,6 +788,16 @@ struct Open {
     seen_cpu: bool,
     /// An RCU stall report printed its grace-period kthread's stack.
     gp_kthread_dump: bool,
+    /// Lockdep printed the words after which it names the lock's site.
+    site_pending: bool,
+}
+
+impl Open {
+    fn mark_if_cut(&mut self) {
+        if self.report.kind.needs_trace() && self.report.call_trace.is_empty() {
+            self.report.corrupted = true;
+        }
+    }
 }
 
 impl Parser {
@@ -497,16 +807,31 @@ impl Parser {
         }
     }
 
-    fn start(&mut self, r: OopsReport) {
+    /// The end of the log: a report still waiting for its call trace is cut short.
+    fn end(&mut self) {
+        if let Some(o) = self.cur.as_mut() {
+            o.mark_if_cut();
+        }
         self.finish();
+    }
+
+    fn start(&mut self, r: OopsReport) {
+        // Another report's headline before this one's trace: interleaved.
+        if let Some(o) = self.cur.as_mut() {
+            o.mark_if_cut();
+        }
+        self.finish();
+        // KMSAN prints its stack right under the headline, with no heading.
+        let in_trace = matches!(r.kind, OopsKind::Kmsan { .. });
         self.cur = Some(Open {
             report: r,
             lines: 0,
-            in_trace: false,
+            in_trace,
             trace_done: false,
             context: None,
             seen_cpu: false,
             gp_kthread_dump: false,
+            site_pending: false,
         });
     }
 
@@ -567,13 +892,14 @@ impl Parser {
             let mut r = OopsReport::new(kind.0, t, record, ts);
             r.address = kind.1;
             headline_task(t, &mut r);
-            if r.kind == OopsKind::Panic {
+            if r.kind.is_panic() {
                 r.message = t
                     .strip_prefix("Kernel panic - not syncing:")
                     .map(|m| m.trim().to_string());
             }
             if matches!(r.kind, OopsKind::Warning { .. }) {
                 r.message = cut.filter(|c| !c.is_empty()).map(|c| c.join(" "));
+                headline::warned_check(&mut r);
             }
             self.start(r);
             return;
@@ -584,6 +910,9 @@ impl Parser {
         let limit = o.report.kind != OopsKind::OomKill && o.lines > MAX_REPORT_LINES;
         if limit || t.starts_with("---[ end ") {
             self.finish();
+            return;
+        }
+        if detail::line(o, t) {
             return;
         }
         // A stall blamed on a starved grace-period kthread: the kthread's
@@ -618,7 +947,12 @@ impl Parser {
             }
         }
         if let Some(rest) = cpu_line(t) {
-            if !o.seen_cpu && !o.trace_done {
+            // KFENCE and KMSAN print the CPU line after their stacks.
+            let late = matches!(
+                o.report.kind,
+                OopsKind::Kfence { .. } | OopsKind::Kmsan { .. }
+            );
+            if !o.seen_cpu && (!o.trace_done || late) {
                 o.seen_cpu = true;
                 o.report.cpu = rest.cpu;
                 if rest.task.is_some() {
@@ -662,6 +996,14 @@ impl Parser {
             if !o.trace_done {
                 o.in_trace = true;
                 o.context = None;
+            }
+            return;
+        }
+        // arm64's `pc : function+0x…/0x… [module]` (its `lr :` is a
+        // register like any other).
+        if let Some(pc) = t.strip_prefix("pc : ") {
+            if !o.in_trace && o.report.rip.is_none() && !o.trace_done {
+                o.report.rip = trace_frame(pc).filter(|f| f.function.is_some());
             }
             return;
         }
@@ -720,6 +1062,7 @@ fn after<'a>(s: &'a str, p: &str) -> Option<&'a str> {
     s.find(p).map(|i| &s[i + p.len()..])
 }
 
+mod detail;
 mod headline;
 mod layout;
 

@@ -514,10 +514,7 @@ CPU: 1 PID: 123 Comm: ip Not tainted 6.1.0 #1");
     assert!(parse_lines(["WARNING: this driver is deprecated"]).is_empty());
     assert_eq!(
         one("WARNING: possible circular locking dependency detected").kind,
-        OopsKind::Warning {
-            file: String::new(),
-            line: 0
-        }
+        OopsKind::Lockdep(LockdepBug::CircularDependency)
     );
 
     let r = one("BUG: unable to handle page fault for address: ffffffffc0a0b000");
@@ -752,4 +749,261 @@ Call Trace:
     assert_eq!(r.site().as_deref(), Some("spinner [vmtriage_scen]"));
     assert_eq!(r.task.as_ref().map(|t| t.pid), Some(169));
     assert_eq!(r.cpu, Some(1));
+}
+
+#[test]
+fn kasan_names_its_bug_access_and_function() {
+    let r = one("\
+==================================================================
+BUG: KASAN: slab-use-after-free in vmt_read+0x2f/0x60 [vmt]
+Read of size 8 at addr ffff888012345678 by task cat/91
+
+CPU: 1 PID: 91 Comm: cat Tainted: G    B      O 6.6.0 #1
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0x48/0x70
+ print_report+0xd2/0x660
+ kasan_report+0xd4/0x110
+ vmt_read+0x2f/0x60 [vmt]
+ vfs_read+0x10a/0x4a0
+ </TASK>");
+    assert_eq!(
+        r.kind,
+        OopsKind::Kasan {
+            bug: "slab-use-after-free".into(),
+            write: Some(false)
+        }
+    );
+    assert_eq!(
+        r.access,
+        Some(Access {
+            write: false,
+            size: Some(8),
+            address: Some(0xffff888012345678)
+        })
+    );
+    assert_eq!(r.site().as_deref(), Some("vmt_read [vmt]"));
+    assert_eq!(r.task.as_ref().map(|t| t.comm.as_str()), Some("cat"));
+    assert_eq!(r.tainted.as_deref(), Some("BO"));
+    assert!(!r.corrupted);
+    let free = one(
+        "BUG: KASAN: double-free in vmt_put+0x1/0x2\nFree of addr ffff888012345600 by task rm/7",
+    );
+    assert_eq!(free.address, Some(0xffff888012345600));
+    assert_eq!(free.task.map(|t| t.pid), Some(7));
+}
+
+#[test]
+fn kfence_and_kmsan_stacks_have_no_heading() {
+    let r = one("\
+BUG: KFENCE: out-of-bounds write in vmt_fill+0x1c/0x40
+
+Out-of-bounds write at 0xffffffffb673e000 (32B right of kfence-#7):
+ vmt_fill+0x1c/0x40
+ vmt_ioctl+0x55/0x90
+
+kfence-#7 [0xffffffffb673dfe0-0xffffffffb673dfff, size=32, cache=kmalloc-32] allocated by task 80:
+ __kmalloc+0x1a/0x30
+ vmt_open+0x20/0x50
+
+CPU: 0 PID: 80 Comm: vmtctl Not tainted 6.1.0 #1");
+    assert_eq!(
+        r.kind,
+        OopsKind::Kfence {
+            bug: "out-of-bounds".into(),
+            write: Some(true)
+        }
+    );
+    assert_eq!(r.call_trace.len(), 2);
+    assert_eq!(r.access.map(|a| a.write), Some(true));
+    assert_eq!(r.cpu, Some(0));
+    let m = one("\
+BUG: KMSAN: uninit-value in vmt_sum+0x5e/0x90
+ vmt_sum+0x5e/0x90
+ vmt_ioctl+0x1a/0x40
+
+Uninit was created at:
+ __kmalloc+0x1/0x2");
+    assert_eq!(
+        m.kind,
+        OopsKind::Kmsan {
+            bug: "uninit-value".into()
+        }
+    );
+    assert_eq!(m.call_trace.len(), 2);
+}
+
+#[test]
+fn ubsan_kmemleak_and_checks() {
+    let r = one("UBSAN: shift-out-of-bounds in drivers/vmt/core.c:27:17\nshift exponent 32 is too large for 32-bit type 'int'");
+    assert_eq!(
+        r.kind,
+        OopsKind::Ubsan {
+            check: "shift-out-of-bounds".into(),
+            file: "drivers/vmt/core.c".into(),
+            line: 27
+        }
+    );
+    assert_eq!(
+        r.message.as_deref(),
+        Some("shift exponent 32 is too large for 32-bit type 'int'")
+    );
+    let r = one("\
+unreferenced object 0xffff888003a1b2c0 (size 64):
+  comm \"insmod\", pid 91, jiffies 4294892296
+  hex dump (first 32 bytes):
+    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................
+  backtrace (crc 5e1f3c2a):
+    [<ffffffff8135e8a2>] kmalloc_trace+0x22/0x90
+    [<ffffffffc0a01040>] vmt_setup+0x40/0x90 [vmt]");
+    assert_eq!(r.kind, OopsKind::MemoryLeak);
+    assert_eq!(r.address, Some(0xffff888003a1b2c0));
+    assert_eq!(r.task.as_ref().map(|t| t.pid), Some(91));
+    assert_eq!(r.site().as_deref(), Some("vmt_setup [vmt]"));
+    let s = one("BUG: scheduling while atomic: kworker/0:1/12/0x00000002");
+    assert_eq!(
+        (s.kind, s.task.map(|t| t.comm)),
+        (OopsKind::SchedWhileAtomic, Some("kworker/0:1".into()))
+    );
+    let s = one("BUG: spinlock bad magic on CPU#1, insmod/91");
+    assert_eq!(s.cpu, Some(1));
+    assert_eq!(
+        s.kind,
+        OopsKind::Spinlock {
+            lock: "spinlock".into(),
+            bug: "bad magic".into()
+        }
+    );
+    let s = one("BUG kmalloc-64 (Tainted: G    B      O     ): Padding overwritten. 0x00000000abcd-0x00000000abff @offset=4032");
+    assert_eq!(
+        s.kind,
+        OopsKind::Slub {
+            cache: "kmalloc-64".into(),
+            what: "Padding overwritten".into()
+        }
+    );
+    assert!(parse_lines(["BUG kmalloc-64: a driver's words"]).is_empty());
+    assert_eq!(
+        one("BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for 43s!").kind,
+        OopsKind::WorkqueueLockup { seconds: 43 }
+    );
+}
+
+#[test]
+fn lockdep_names_the_lock_site() {
+    let r = one("\
+======================================================
+WARNING: possible circular locking dependency detected
+6.1.0 #1 Tainted: G           O
+------------------------------------------------------
+vmtctl/91 is trying to acquire lock:
+ffffffffc0a03100 (vmt_b_lock){+.+.}-{3:3}, at: vmt_take_b+0x15/0x40 [vmt]
+
+but task is already holding lock:
+ffffffffc0a03080 (vmt_a_lock){+.+.}-{3:3}, at: vmt_take_a+0x15/0x40 [vmt]");
+    assert_eq!(r.kind, OopsKind::Lockdep(LockdepBug::CircularDependency));
+    assert_eq!(r.site().as_deref(), Some("vmt_take_b [vmt]"));
+    assert_eq!(r.task.as_ref().map(|t| t.pid), Some(91));
+    // Cut before its stack backtrace.
+    assert!(r.corrupted);
+    let b = one("\
+WARNING: bad unlock balance detected!
+vmtctl/91 is trying to release lock (vmt_a_lock) at:
+[<ffffffffc0a01234>] vmt_put_a+0x24/0x40 [vmt]");
+    assert_eq!(b.kind, OopsKind::Lockdep(LockdepBug::BadUnlockBalance));
+    assert_eq!(b.site().as_deref(), Some("vmt_put_a [vmt]"));
+}
+
+#[test]
+fn warned_checks_take_their_words() {
+    let r = one("\
+------------[ cut here ]------------
+refcount_t: underflow; use-after-free.
+WARNING: CPU: 0 PID: 9 at lib/refcount.c:28 refcount_warn_saturate+0xba/0x110
+Call Trace:
+ vmt_put+0x30/0x50 [vmt]");
+    assert_eq!(
+        r.kind,
+        OopsKind::Refcount {
+            what: "underflow; use-after-free".into()
+        }
+    );
+    assert_eq!(r.site().as_deref(), Some("vmt_put [vmt]"));
+    let r = one("\
+------------[ cut here ]------------
+ODEBUG: free active (active state 0) object: ffff888003a1b2c0 object type: timer_list hint: vmt_tick+0x0/0x30 [vmt]
+WARNING: CPU: 0 PID: 9 at lib/debugobjects.c:509 debug_print_object+0x85/0xb0");
+    assert_eq!(
+        r.kind,
+        OopsKind::Odebug {
+            what: "free active".into()
+        }
+    );
+}
+
+#[test]
+fn arm64_oops_and_trace() {
+    let r = one("\
+Unable to handle kernel NULL pointer dereference at virtual address 0000000000000008
+Mem abort info:
+  ESR = 0x0000000096000005
+Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP
+Modules linked in: vmt(O)
+CPU: 2 PID: 91 Comm: insmod Tainted: G           O       6.1.0 #1
+Hardware name: linux,dummy-virt (DT)
+pstate: 60400005 (nZCv daif +PAN -UAO -TCO -DIT -SSBS BTYPE=--)
+pc : vmt_init+0x1c/0x1000 [vmt]
+lr : do_one_initcall+0x60/0x1d0
+sp : ffff80000a2b3c40
+x29: ffff80000a2b3c40 x28: 0000000000000000 x27: ffff0000c1a2b000
+x2 : 0000000000000000 x1 : 0000000000000000 x0 : 0000000000000000
+Call trace:
+ vmt_init+0x1c/0x1000 [vmt] (P)
+ do_one_initcall+0x60/0x1d0
+ do_init_module+0x50/0x1f0
+ el0t_64_sync+0x18c/0x190
+Code: d2800001 d2800000 f9400421 (b9400800)
+---[ end trace 0000000000000000 ]---");
+    assert_eq!(r.kind, OopsKind::PageFault { null: true });
+    assert_eq!(r.address, Some(8));
+    assert_eq!(
+        r.rip.as_ref().and_then(|f| f.function.as_deref()),
+        Some("vmt_init")
+    );
+    assert_eq!(r.call_trace.len(), 4);
+    assert_eq!(r.site().as_deref(), Some("vmt_init [vmt]"));
+    assert_eq!(r.cpu, Some(2));
+    let p = one("Unable to handle kernel paging request at virtual address dead000000000108\nInternal error: Oops: 0000000096000044 [#1] SMP");
+    assert_eq!(
+        (p.kind, p.address),
+        (
+            OopsKind::PageFault { null: false },
+            Some(0xdead000000000108)
+        )
+    );
+}
+
+#[test]
+fn cut_and_interleaved_reports_are_corrupted() {
+    let r = parse_lines(
+        "BUG: kernel NULL pointer dereference, address: 0000000000000008\n\
+         #PF: supervisor read access in kernel mode\n\
+         watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [spin:9]\n\
+         CPU: 1 PID: 9 Comm: spin Not tainted 6.1.0 #1\n\
+         Call Trace:\n\
+         \x20spinner+0x1/0x2 [m]"
+            .lines(),
+    );
+    assert_eq!(r.len(), 2);
+    assert!(r[0].corrupted && !r[1].corrupted);
+    // A panic after an oops prints no trace of its own and is whole.
+    let p = parse_lines(["Kernel panic - not syncing: Fatal exception"]);
+    assert!(!p[0].corrupted);
+    let s = one("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: vmt_parse+0x9a/0xa0 [vmt]");
+    assert_eq!(s.kind, OopsKind::StackProtector);
+    assert_eq!(s.site().as_deref(), Some("vmt_parse [vmt]"));
+    assert_eq!(
+        one("Kernel panic - not syncing: System is deadlocked on memory").kind,
+        OopsKind::OomPanic
+    );
 }
