@@ -230,6 +230,17 @@ const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("valid_state", Generic::Report),
     ("debug_check_no_locks_freed", Generic::Report),
     ("lockdep_rcu_suspicious", Generic::Report),
+    ("___slab_alloc", Generic::Alloc),
+    ("__slab_alloc", Generic::Alloc),
+    // Work and timer queueing: what ODEBUG checks, not where it went wrong.
+    ("__queue_work", Generic::Helper),
+    ("queue_work_on", Generic::Helper),
+    ("__queue_delayed_work", Generic::Helper),
+    ("queue_delayed_work_on", Generic::Helper),
+    ("__mod_timer", Generic::Helper),
+    ("mod_timer", Generic::Helper),
+    ("add_timer", Generic::Helper),
+    ("hrtimer_start_range_ns", Generic::Helper),
     // Report
     ("panic", Generic::Report),
     ("vpanic", Generic::Report),

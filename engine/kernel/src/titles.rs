@@ -336,17 +336,20 @@ impl Title {
         let function = first.map(|f| base_name(&f.function).to_string());
         let module = first.and_then(|f| f.module.clone());
         let mut text = kind.name().to_string();
+        // A panic of its own words is named by them, as syzbot names it
+        // (`kernel panic: VFS: Unable to mount root fs…`).
+        let by_words = kind.is_bare_panic() && detail.is_some();
         match (&function, detail) {
-            (Some(f), _) => {
+            (Some(f), _) if !by_words => {
                 let _ = write!(text, " in {f}");
                 if let Some(m) = &module {
                     let _ = write!(text, " [{m}]");
                 }
             }
-            (None, Some(d)) => {
+            (_, Some(d)) => {
                 let _ = write!(text, ": {d}");
             }
-            (None, None) => {}
+            (_, None) => {}
         }
         let sig_frames: Vec<String> = kept
             .iter()
@@ -495,7 +498,11 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
     let cause = c.cause.and_then(|i| reports.get(i));
     let message = panic.and_then(|p| p.message.clone()).unwrap_or_default();
     let kind = match (cause, c.reason) {
-        (_, Some(PanicReason::OutOfMemory)) => Kind::Panic(PanicReason::OutOfMemory),
+        // panic_on_oom's panic names no report; its line says what it is.
+        (_, Some(PanicReason::OutOfMemory)) => match panic {
+            Some(p) if p.kind == OopsKind::OomPanic => Kind::Report(OopsKind::OomPanic),
+            _ => Kind::Panic(PanicReason::OutOfMemory),
+        },
         (Some(r), _) => Kind::Report(r.kind.clone()),
         (None, Some(reason)) => Kind::Panic(reason),
         (None, None) => Kind::Panic(PanicReason::Other),
@@ -506,6 +513,66 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
         kind,
         message,
     })
+}
+
+/// The title of a crash by its cause: the frames of the report the panic
+/// names, else the panic's own, else `stack` (the crashed task's, where a
+/// dump has it); the task and the panic message as the note.
+fn cause_title(c: CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
+    let CrashCause {
+        panic,
+        cause,
+        kind,
+        message,
+    } = c;
+    let mut frames = cause.map(printed_frames).unwrap_or_default();
+    if significant(&frames).is_empty() {
+        frames = panic.map(printed_frames).unwrap_or_default();
+    }
+    if significant(&frames).is_empty() {
+        frames = stack();
+    }
+    if kind.slug() == OOM_PANIC.1 && by_page_fault(&frames) {
+        frames.clear();
+    }
+    let task = cause
+        .and_then(task_note)
+        .or_else(|| panic.and_then(task_note));
+    let note = match (task, message.is_empty()) {
+        (Some(t), true) => Some(t),
+        (Some(t), false) => Some(format!("{t}; panic: {message}")),
+        (None, false) => Some(format!("panic: {message}")),
+        (None, true) => None,
+    };
+    let detail = kind
+        .is_bare_panic()
+        .then_some(message.as_str())
+        .filter(|m| !m.is_empty());
+    Title::new(kind, &frames, detail, note)
+}
+
+/// The title of a kernel log alone (no dump to read): with a panic, the
+/// report it names, as a crash's title is; else the first report that is
+/// a bug (an oops, a sanitizer's or a check's report), else the first
+/// watchdog report, OOM kill, warning or allocation failure, in that order.
+/// None for a log that holds no report.
+pub fn log_title(reports: &[OopsReport]) -> Option<Title> {
+    if reports.iter().any(|r| r.kind.is_panic()) {
+        return crash_cause(reports).map(|c| cause_title(c, Vec::new));
+    }
+    let rank = |k: &OopsKind| match k {
+        k if k.is_oops() || k.is_bug_report() => 0,
+        OopsKind::SoftLockup { .. }
+        | OopsKind::HardLockup { .. }
+        | OopsKind::RcuStall
+        | OopsKind::HungTask { .. } => 1,
+        OopsKind::OomKill => 2,
+        OopsKind::Warning { .. } => 3,
+        OopsKind::AllocFailure { .. } => 4,
+        _ => 5,
+    };
+    let first = reports.iter().min_by_key(|r| rank(&r.kind))?;
+    Some(report_title(first))
 }
 
 /// A report's frames as a title names them.
@@ -536,6 +603,9 @@ fn printed_frames(r: &OopsReport) -> Vec<Frame> {
 /// frames skipped); a bare panic by its message. A report cut short names
 /// only what it printed.
 pub fn report_title(r: &OopsReport) -> Title {
+    if r.kind == OopsKind::OomKill {
+        return oom_title(r);
+    }
     let kind = Kind::Report(r.kind.clone());
     let detail = kind
         .is_bare_panic()
@@ -543,6 +613,36 @@ pub fn report_title(r: &OopsReport) -> Title {
         .flatten()
         .filter(|m| !m.is_empty());
     Title::new(kind, &printed_frames(r), detail, task_note(r))
+}
+
+/// An OOM kill's title: the victim in the note; memory a user program
+/// touched (a page fault) is its own demand, not a kernel path: such kills
+/// are told apart by where memory ran out (one cgroup, or all of it). A
+/// kernel allocation keeps its frames.
+fn oom_title(r: &OopsReport) -> Title {
+    let note = r
+        .victim
+        .as_ref()
+        .map(|v| format!("killed {}", v.comm))
+        .or_else(|| task_note(r));
+    let scope = match &r.oom_memcg {
+        Some(path) => format!("memory cgroup {path}"),
+        None => "system-wide".to_string(),
+    };
+    let mut frames = printed_frames(r);
+    if by_page_fault(&frames) {
+        frames.clear();
+    }
+    Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note)
+}
+
+/// Memory a user program touched: a page fault's entry on the stack
+/// (x86's `exc_page_fault`, arm64's `do_mem_abort`).
+fn by_page_fault(frames: &[Frame]) -> bool {
+    frames.iter().any(|f| {
+        let b = base_name(&f.function);
+        b.ends_with("exc_page_fault") || b == "do_mem_abort"
+    })
 }
 
 fn task_note(r: &OopsReport) -> Option<String> {
@@ -627,33 +727,20 @@ impl<'a, 'k> Titler<'a, 'k> {
                 return Some(t);
             }
         }
-        let mut frames = cause.map(printed_frames).unwrap_or_default();
-        if significant(&frames).is_empty() {
-            frames = panic.map(printed_frames).unwrap_or_default();
-        }
-        if significant(&frames).is_empty() {
-            frames = self
-                .k
+        let c = CrashCause {
+            panic,
+            cause,
+            kind,
+            message,
+        };
+        Some(cause_title(c, || {
+            self.k
                 .crashed_task()
                 .ok()
                 .flatten()
                 .map(|t| self.frames(&t))
-                .unwrap_or_default();
-        }
-        let task = cause
-            .and_then(task_note)
-            .or_else(|| panic.and_then(task_note));
-        let note = match (task, message.is_empty()) {
-            (Some(t), true) => Some(t),
-            (Some(t), false) => Some(format!("{t}; panic: {message}")),
-            (None, false) => Some(format!("panic: {message}")),
-            (None, true) => None,
-        };
-        let detail = kind
-            .is_bare_panic()
-            .then_some(message.as_str())
-            .filter(|m| !m.is_empty());
-        Some(Title::new(kind, &frames, detail, note))
+                .unwrap_or_default()
+        }))
     }
 
     fn live_title(&self, reports: &[OopsReport]) -> Title {
@@ -680,26 +767,7 @@ impl<'a, 'k> Titler<'a, 'k> {
             return t;
         }
         if let Some(r) = reports.iter().find(|r| r.kind == OopsKind::OomKill) {
-            let note = r
-                .victim
-                .as_ref()
-                .map(|v| format!("killed {}", v.comm))
-                .or_else(|| task_note(r));
-            // Memory a user program touched (a page fault) is its own demand,
-            // not a kernel path: such kills are told apart by where memory ran
-            // out (one cgroup, or all of it). A kernel allocation keeps its frames.
-            let scope = match &r.oom_memcg {
-                Some(path) => format!("memory cgroup {path}"),
-                None => "system-wide".to_string(),
-            };
-            let mut frames = printed_frames(r);
-            if frames
-                .iter()
-                .any(|f| base_name(&f.function).ends_with("exc_page_fault"))
-            {
-                frames.clear();
-            }
-            return Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note);
+            return oom_title(r);
         }
         if let Some(r) = reports
             .iter()

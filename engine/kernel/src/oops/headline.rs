@@ -75,6 +75,10 @@ pub(super) fn headline(t: &str) -> Option<(OopsKind, Option<u64>, bool)> {
     if d.starts_with("invalid opcode") {
         return Some((OopsKind::InvalidOpcode, None, true));
     }
+    // arm64's undefined instruction trap (arch/arm64/kernel/traps.c).
+    if d.starts_with("Oops - Undefined instruction") {
+        return Some((OopsKind::InvalidOpcode, None, true));
+    }
     if d.starts_with("Oops: ")
         || d.starts_with("Oops - ")
         || (t.starts_with("Oops: ") && is_die)

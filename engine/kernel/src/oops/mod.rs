@@ -842,6 +842,8 @@ impl Parser {
     fn line(&mut self, record: usize, ts: u64, raw: &str) {
         let line = raw.trim_end();
         let t = line.trim_start();
+        // kmemleak's reports on the console carry its prefix (pr_fmt).
+        let t = t.strip_prefix("kmemleak: ").map_or(t, str::trim_start);
         let headline = headline(t);
         let cut = match &headline {
             Some(_) => self.cut.take(),
