@@ -1,11 +1,17 @@
 //! Functions that are never the place of a bug: the kernel's reporting
-//! machinery, the watchdogs, exception entry, lock slow paths, the
-//! scheduler and the primitives tasks wait in, the allocators, syscall and
-//! kthread entry, inline helpers. A crash title skips them to name the
-//! first frame that is not one (as syzbot's and satyr's lists do); a rule
-//! asks where a task waits (`wait_site`) or where an oops happened
+//! machinery (panic, die, BUG/WARN, stack dumps, printk, and the reporting of
+//! the sanitizers, lockdep and the debugging checks), the watchdogs,
+//! exception and interrupt entry (x86's and arm64's), lock slow paths, the
+//! scheduler and the primitives tasks wait in, the allocators and free
+//! paths, syscall and kthread entry, inline helpers (atomics, sanitizer
+//! hooks, refcount_t and work/timer queueing). A crash title skips them to
+//! name the first frame that is not one (as syzbot's and satyr's lists do);
+//! a rule asks where a task waits (`wait_site`) or where an oops happened
 //! (`culprit`) through them. Matched on the name without compiler
-//! suffixes; a documented, tested list.
+//! suffixes, by exact name (`GENERIC_NAMES`) or prefix (`GENERIC_PREFIXES`),
+//! each with its reason ([`Generic`]); this file is the list, and its tests
+//! say what must and must not be generic. The title grammar that uses it is
+//! documented in [`crate::titles`].
 
 /// A function name without the compiler's suffixes (`.cold`,
 /// `.constprop.0`, `.isra.0`, `.part.0`, `.llvm.123`).

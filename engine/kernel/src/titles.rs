@@ -1,27 +1,77 @@
-//! A title and a signature for every dump, in the style of syzbot's crash
-//! titles: `<kind> in <function> [module]`.
+//! A title and a signature for every dump and every kernel log, in the
+//! shape syzbot gives its crash titles, so that a bucket can be matched to
+//! a public syzbot or distribution bug by its title.
 //!
-//! The kind and the frames come from what the dump shows:
+//! # Title grammar
+//!
+//! ```text
+//! title    = words [" in " function [" [" module "]"]]   a report with a frame
+//!          | words ": " detail                            a panic of its own words,
+//!                                                         an OOM kill's scope, no frame
+//!          | words                                        nothing sure to name
+//! function = the first frame of the report (its RIP/pc or the function its
+//!            headline names, then its reliable call trace) that is not
+//!            generic (crate::frames), compiler suffixes (.cold, .isra.0) cut
+//! ```
+//!
+//! The `words` of each kind ([`Kind::name`]; one table, `Kind::words`, and
+//! `report_words` for the kinds whose words carry what they report):
+//!
+//! | report | words |
+//! |---|---|
+//! | KASAN | `KASAN: <bug> Read` / `Write` (`slab-use-after-free`, `global-out-of-bounds`, `null-ptr-deref`…); `KASAN: invalid-free` for a double or invalid free |
+//! | KFENCE | `KFENCE: <bug> read` / `write`, `KFENCE: invalid free`, `KFENCE: memory corruption` |
+//! | UBSAN, KMSAN | `UBSAN: <check>` (`shift-out-of-bounds`…), `KMSAN: <bug>` (`uninit-value`…) |
+//! | kmemleak | `memory leak` |
+//! | lockdep | `possible deadlock` (circular dependency, recursive locking, irq lock inversion, irq-safe → irq-unsafe order), `inconsistent lock state`, `WARNING: held lock freed`, `WARNING: bad unlock balance`, `WARNING: lock held when returning to user space`, `WARNING: suspicious RCU usage` |
+//! | might_sleep, schedule | `BUG: sleeping function called from invalid context`, `BUG: scheduling while atomic` |
+//! | refcount_t, ODEBUG | `WARNING: refcount bug`, `WARNING: ODEBUG bug` |
+//! | page allocator, mm exit | `BUG: Bad page state`; `BUG: Bad rss-counter state` (no function) |
+//! | SLUB debug | `BUG: <check>` (`Right Redzone overwritten`, `Poison overwritten`, `Freepointer corrupt`…); `BUG: Object already free` (no function) |
+//! | spinlock debug | `BUG: spinlock <check>` / `BUG: rwlock <check>` (`bad magic`, `recursion`, `lockup suspected`…) |
+//! | workqueue watchdog | `BUG: workqueue lockup` (no function) |
+//! | stack checks | `kernel panic: stack is corrupted` (stack protector), `kernel panic: corrupted stack end`, `kernel stack overflow` |
+//! | faults | `BUG: unable to handle kernel NULL pointer dereference`, `BUG: unable to handle kernel paging request` (x86 and arm64 alike), `general protection fault`, `divide error`, `invalid opcode` (arm64's undefined instruction too), `PANIC: double fault`, `Oops` (a die() line alone) |
+//! | BUG(), lists | `kernel BUG`, `BUG: corrupted list` |
+//! | WARN() | `WARNING` |
+//! | watchdogs | `BUG: soft lockup`, `hard lockup`, `INFO: rcu detected stall`, `INFO: task hung` |
+//! | panics | `kernel panic: <message>`, `out of memory panic: <message>`, `sysrq crash` |
+//! | other reports | `OOM kill: system-wide` / `OOM kill: memory cgroup <path>`, `page allocation failure` |
+//! | the dump alone | `deadlock`, `CPU hog`, `INFO: task hung` (tasks piled up in D), `task flood`, `unreclaimable slab: <cache>`, `no crash` |
+//!
+//! A report cut short or interleaved ([`crate::oops::OopsReport::corrupted`])
+//! names only what it printed: its headline's function where the headline
+//! names one, else its words alone.
+//!
+//! # Where the frames come from
+//!
 //! - a crash (the kernel panicked): the log's report that caused the panic
 //!   ([`crate::oops`]: its `RIP:` and reliable call-trace frames), else the
 //!   panic's own trace, else the stack of the crashed task;
-//! - a dump captured live: an oops the kernel survived, a deadlock cycle of
-//!   the wait-for graph, a soft/hard lockup or RCU stall (the CPU hog: the
-//!   task on a CPU that is not itself spinning for a lock), the largest group
-//!   of tasks in D (those waiting for one lock, or in one function), an OOM
-//!   kill, a warning, a flood of tasks of one command, or nothing (`no crash`).
+//! - a dump captured live: an oops the kernel survived, a bug a check
+//!   reported (a sanitizer, lockdep…), a deadlock cycle of the wait-for
+//!   graph, a soft/hard lockup or RCU stall (the CPU hog: the task on a CPU
+//!   that is not itself spinning for a lock), the largest group of tasks in
+//!   D (those waiting for one lock, or in one function), an OOM kill, a
+//!   warning, a flood of tasks of one command, or nothing (`no crash`);
+//! - a log alone ([`log_title`]): the panic's cause as for a crash, else
+//!   the first oops or check's report, else the first watchdog report, OOM
+//!   kill, warning or allocation failure.
 //!
-//! The `function` is the first frame that is not generic
-//! ([`crate::frames::generic`]). The signature is a hash of the kind and the
-//! first [`SIGNATURE_FRAMES`] non-generic frames (module names kept, offsets
-//! and addresses dropped, digits removed from function names and compiler
-//! suffixes like `.cold` or `.constprop.0` stripped), so one bug gives one
-//! signature in every dump format and on kernels where its code path is the
-//! same.
+//! # Signature
+//!
+//! A hash of the kind's stable slug (never changed once given; a new kind
+//! gets a new one), for the kinds whose words vary those words, and the
+//! first [`SIGNATURE_FRAMES`] non-generic frames (module names kept,
+//! offsets and addresses dropped, digits removed from function names and
+//! compiler suffixes like `.cold` or `.constprop.0` stripped), so one bug
+//! gives one signature in every dump format and on kernels where its code
+//! path is the same.
 //!
 //! Stacks are the unwinder's, which this crate may not call: they come
 //! through [`Source`], as the wait-for graph takes the unwinder's answer as
-//! a function. [`title`] is the one entry point.
+//! a function. [`title`] is the entry point for a dump, [`log_title`] for a
+//! log, [`report_title`] for one report.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
