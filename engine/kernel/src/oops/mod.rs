@@ -1041,7 +1041,9 @@ impl Parser {
             push_frame(&mut o.report.call_trace, f);
             return;
         }
-        if is_register_line(t) {
+        // A symbolised log's inline frames (`__dump_stack lib/dump_stack.c:88
+        // [inline]`) have no address of their own: the trace goes on.
+        if is_register_line(t) || t.ends_with(" [inline]") {
             return;
         }
         // Anything else ends the trace (`Modules linked in:`, `Mem-Info:`,

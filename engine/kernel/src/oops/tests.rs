@@ -1007,3 +1007,22 @@ fn cut_and_interleaved_reports_are_corrupted() {
         OopsKind::OomPanic
     );
 }
+
+#[test]
+fn a_symbolised_trace_keeps_its_frames_past_inline_ones() {
+    let r = one("\
+BUG: KASAN: use-after-free in vmt_send+0x2f5/0x330 drivers/vmt/net.c:1748
+Read of size 8 at addr ffff88804fab1858 by task vmtd/301
+CPU: 0 PID: 301 Comm: vmtd Not tainted 6.6.0 #3
+Call Trace:
+ <TASK>
+ __dump_stack lib/dump_stack.c:88 [inline]
+ dump_stack_lvl+0x125/0x1b0 lib/dump_stack.c:106
+ print_report+0xc4/0x620 mm/kasan/report.c:475
+ kasan_report+0xda/0x110 mm/kasan/report.c:588
+ vmt_send+0x2f5/0x330 drivers/vmt/net.c:1748
+ vmt_push+0xb8/0xe0 drivers/vmt/net.c:1763
+ </TASK>");
+    assert_eq!(r.call_trace.len(), 5);
+    assert_eq!(r.site().as_deref(), Some("vmt_send"));
+}
