@@ -109,6 +109,9 @@ pub(super) fn headline(t: &str) -> Option<(OopsKind, Option<u64>, bool)> {
             .unwrap_or_default();
         return Some((OopsKind::Warning { file, line }, None, false));
     }
+    if let Some((file, line)) = t.strip_prefix("WARNING: ").and_then(source_first) {
+        return Some((OopsKind::Warning { file, line }, None, false));
+    }
     if let Some(a) = after(t, "BUG: soft lockup - CPU#") {
         let cpu = leading_u64(a).map(|v| v as u32).unwrap_or(0);
         let secs = after(a, "stuck for ")
@@ -187,8 +190,19 @@ pub(super) fn headline_task(t: &str, r: &mut OopsReport) {
             }
         }
         OopsKind::Warning { .. } => {
+            let w = t.strip_prefix("WARNING: ").unwrap_or("");
+            if source_first(w).is_some() {
+                // `WARNING: lib/foo.c:62 at function+0x…/0x…, CPU#1: comm/123`
+                let (site, who) = w.split_once(", CPU#").unwrap_or((w, ""));
+                r.rip = after(site, " at ").and_then(named_function);
+                r.cpu = leading_u64(who).and_then(|c| u32::try_from(c).ok());
+                r.task = who
+                    .split_once(": ")
+                    .and_then(|(_, c)| super::detail::comm_slash_pid(c));
+                return;
+            }
             // `WARNING: CPU: 1 PID: 123 at lib/list_debug.c:62 function+0x…`
-            if let Some(c) = cpu_line(t.strip_prefix("WARNING: ").unwrap_or("")) {
+            if let Some(c) = cpu_line(w) {
                 r.cpu = c.cpu;
             }
             if let Some(i) = t.find(" at ") {
@@ -443,4 +457,17 @@ fn named_function(s: &str) -> Option<PrintedFrame> {
         None => sym.to_string(),
     };
     location(&loc).filter(|f| f.function.is_some())
+}
+
+/// The file and line a WARNING starts with in the form __warn() prints
+/// since late 2025 (`WARNING: net/core/dev.c:1234 at function+0x…/0x…,
+/// CPU#0: comm/pid`); None for any other text after `WARNING: `.
+fn source_first(w: &str) -> Option<(String, u32)> {
+    let (src, rest) = w.split_once(' ')?;
+    if !rest.starts_with("at ") {
+        return None;
+    }
+    let (file, line) = src.rsplit_once(':')?;
+    let code = [".c", ".h", ".rs", ".S"].iter().any(|e| file.ends_with(e));
+    Some((file.to_string(), line.parse().ok().filter(|_| code)?))
 }

@@ -1026,3 +1026,18 @@ Call Trace:
     assert_eq!(r.call_trace.len(), 5);
     assert_eq!(r.site().as_deref(), Some("vmt_send"));
 }
+
+#[test]
+fn the_warning_line_of_late_2025() {
+    let r = one("WARNING: net/core/dev.c:1234 at vmt_xmit+0x5d/0x90 [vmt], CPU#1: vmtd/301");
+    assert_eq!(
+        r.kind,
+        OopsKind::Warning {
+            file: "net/core/dev.c".into(),
+            line: 1234
+        }
+    );
+    assert_eq!(r.site().as_deref(), Some("vmt_xmit [vmt]"));
+    assert_eq!((r.cpu, r.task.map(|t| t.pid)), (Some(1), Some(301)));
+    assert!(parse_lines(["WARNING: see docs/foo.txt at boot"]).is_empty());
+}
