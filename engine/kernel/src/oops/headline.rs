@@ -112,31 +112,8 @@ pub(super) fn headline(t: &str) -> Option<(OopsKind, Option<u64>, bool)> {
     if let Some((file, line)) = t.strip_prefix("WARNING: ").and_then(source_first) {
         return Some((OopsKind::Warning { file, line }, None, false));
     }
-    if let Some(a) = after(t, "BUG: soft lockup - CPU#") {
-        let cpu = leading_u64(a).map(|v| v as u32).unwrap_or(0);
-        let secs = after(a, "stuck for ")
-            .and_then(leading_u64)
-            .map(|v| v as u32)
-            .unwrap_or(0);
-        return Some((OopsKind::SoftLockup { cpu, seconds: secs }, None, false));
-    }
-    if let Some(a) = after(t, "hard LOCKUP on cpu ") {
-        let cpu = leading_u64(a).map(|v| v as u32);
-        return Some((OopsKind::HardLockup { cpu }, None, false));
-    }
-    if t.contains("hard LOCKUP") && t.contains("atchdog") {
-        return Some((OopsKind::HardLockup { cpu: None }, None, false));
-    }
-    if (t.starts_with("rcu: INFO: ") || t.starts_with("INFO: rcu"))
-        && (t.contains("detected stall") || t.contains("self-detected stall"))
-    {
-        return Some((OopsKind::RcuStall, None, false));
-    }
-    if t.starts_with("INFO: task ") {
-        if let Some(a) = after(t, " blocked for more than ") {
-            let secs = leading_u64(a).unwrap_or(0);
-            return Some((OopsKind::HungTask { seconds: secs }, None, false));
-        }
+    if let Some(kind) = watchdog(t) {
+        return Some((kind, None, false));
     }
     if (t.starts_with("sysrq: ") || t.starts_with("SysRq : ")) && t.ends_with("Trigger a crash") {
         return Some((OopsKind::SysrqCrash, None, false));
@@ -470,4 +447,36 @@ fn source_first(w: &str) -> Option<(String, u32)> {
     let (file, line) = src.rsplit_once(':')?;
     let code = [".c", ".h", ".rs", ".S"].iter().any(|e| file.ends_with(e));
     Some((file.to_string(), line.parse().ok().filter(|_| code)?))
+}
+
+/// The lockup and stall detectors' headlines: soft and hard lockups, RCU
+/// stalls, hung tasks.
+fn watchdog(t: &str) -> Option<OopsKind> {
+    if let Some(a) = after(t, "BUG: soft lockup - CPU#") {
+        let cpu = leading_u64(a).map(|v| v as u32).unwrap_or(0);
+        let secs = after(a, "stuck for ")
+            .and_then(leading_u64)
+            .map(|v| v as u32)
+            .unwrap_or(0);
+        return Some(OopsKind::SoftLockup { cpu, seconds: secs });
+    }
+    if let Some(a) = after(t, "hard LOCKUP on cpu ") {
+        let cpu = leading_u64(a).map(|v| v as u32);
+        return Some(OopsKind::HardLockup { cpu });
+    }
+    if t.contains("hard LOCKUP") && t.contains("atchdog") {
+        return Some(OopsKind::HardLockup { cpu: None });
+    }
+    if (t.starts_with("rcu: INFO: ") || t.starts_with("INFO: rcu"))
+        && (t.contains("detected stall") || t.contains("self-detected stall"))
+    {
+        return Some(OopsKind::RcuStall);
+    }
+    if t.starts_with("INFO: task ") {
+        if let Some(a) = after(t, " blocked for more than ") {
+            let secs = leading_u64(a).unwrap_or(0);
+            return Some(OopsKind::HungTask { seconds: secs });
+        }
+    }
+    None
 }
