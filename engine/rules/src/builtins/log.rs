@@ -118,7 +118,7 @@ const REPORT: TypeDecl = TypeDecl {
             report,
             "kind",
             Shape::Is(Ty::Str),
-            "what it reports: null_deref, page_fault, gpf, bug, list_corruption, stack_overflow, double_fault, divide_error, invalid_opcode, oops, warning, soft_lockup, hard_lockup, rcu_stall, hung_task, sysrq, oom_kill, alloc_failure, panic",
+            "what it reports: null_deref, page_fault, gpf, bug, list_corruption, stack_overflow, double_fault, divide_error, invalid_opcode, oops, warning, soft_lockup, hard_lockup, rcu_stall, hung_task, sysrq, oom_kill, alloc_failure, panic, kasan, kfence, ubsan, kmsan, memory_leak, lockdep, sleep_in_atomic, sched_while_atomic, refcount, odebug, bad_page, bad_rss, slub, spinlock, workqueue_lockup, stack_protector, stack_end, oom_panic",
             |_, (_, r), _| Value::str(r.kind.key())
         ),
         decl_field!(
