@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use miette::Report;
 use sha2::{Digest, Sha256};
 use vmtriage_rules::rule::{version_matches, Severity};
-use vmtriage_rules::{RulePack, ScanResult};
+use vmtriage_rules::{RulePack, ScanResult, SkipReason, Skipped};
 
 use crate::scan::{diagnoses_text, DumpReport};
 use plan::{Item, Job};
@@ -837,7 +837,10 @@ fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str,
                 .rules
                 .iter()
                 .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
-                .map(|r| r.doc.id.clone())
+                .map(|r| Skipped {
+                    rule: r.doc.id.clone(),
+                    reason: SkipReason::NotThisKernel,
+                })
                 .collect(),
             partial: o.partial.clone(),
             dump_title: None,

@@ -359,15 +359,16 @@ fn shown(v: &Fact) -> Shown {
 /// `rules list`
 pub fn rules_list(pack: &RulePack) -> String {
     let mut s = format!(
-        "{:<12} {:<9} {:<55} {}\n",
-        "ID", "SEVERITY", "TITLE", "KERNELS"
+        "{:<12} {:<9} {:<55} {:<5} {}\n",
+        "ID", "SEVERITY", "TITLE", "NEEDS", "KERNELS"
     );
     for r in &pack.rules {
         s += &format!(
-            "{:<12} {:<9} {:<55} {}\n",
+            "{:<12} {:<9} {:<55} {:<5} {}\n",
             r.doc.id,
             r.doc.severity.as_str(),
             r.doc.title,
+            r.need.as_str(),
             r.doc.applies_to.kernels.as_deref().unwrap_or("all")
         );
     }
@@ -378,11 +379,12 @@ pub fn rules_list(pack: &RulePack) -> String {
 pub fn rule_article(r: &Rule) -> String {
     let d = &r.doc;
     let mut s = format!(
-        "{} — {}\n{}\n\nSeverity: {}   Kernels: {}   Tags: {}\n\n",
+        "{} — {}\n{}\n\nSeverity: {}   Needs: {}   Kernels: {}   Tags: {}\n\n",
         d.id,
         d.title,
         "=".repeat(d.id.len() + d.title.len() + 3),
         d.severity.as_str(),
+        r.need.as_str(),
         d.applies_to.kernels.as_deref().unwrap_or("all"),
         d.tags.join(", ")
     );
