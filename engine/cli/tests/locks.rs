@@ -159,7 +159,8 @@ fn check_dump(e: &Entry) -> Result<(), Failed> {
 /// Without DWARF (debug info from the dump's memory) the lock is the one
 /// whose own wait list (or rt_mutex tree, through the kernel model's
 /// PREEMPT_RT helpers) holds the task: drgn's lock, or none for a spinning
-/// lock that is no global — never another lock.
+/// lock that is no global or for a task not yet queued on a lock with a
+/// wait list (preempted on its way in) — never another lock.
 fn without_dwarf(
     e: &Entry,
     t: &LockTruth,
@@ -178,7 +179,7 @@ fn without_dwarf(
         _ => return vec!["without DWARF: no unwinder or task walk".into()],
     };
     let mut problems = Vec::new();
-    let (mut same, mut spinning) = (0, 0);
+    let (mut same, mut spinning, mut not_yet) = (0, 0, 0);
     for (task, w) in &t.waits {
         let (Some(dt), Some(mt)) = (
             by_addr.get(&hex(task)),
@@ -191,9 +192,19 @@ fn without_dwarf(
                 .and_then(|b| k.lock_at(b.addr, b.kind).ok())
                 .is_some_and(|st| st.waiters.is_none())
         };
+        // drgn (and DWARF) name the lock of a task still on its way into
+        // the wait: preempted in down_read's might_sleep, say, in state R.
+        // It is on no wait list yet, so without DWARF nothing proves it.
+        let not_queued = || {
+            u.blocked_on(k, dt)
+                .and_then(|b| k.lock_at(b.addr, b.kind).ok())
+                .and_then(|st| st.waiters)
+                .is_some_and(|w| !w.contains(&dt.addr()))
+        };
         match um.blocked_on(km, mt) {
             Some(b) if b.addr == hex(&w.lock) => same += 1,
             None if spins() => spinning += 1,
+            None if not_queued() => not_yet += 1,
             other => problems.push(format!(
                 "without DWARF: pid {} waits in {} for {}; vmtriage says {other:?}",
                 mt.pid, w.function, w.lock
@@ -201,7 +212,7 @@ fn without_dwarf(
         }
     }
     println!(
-        "LOCKS-NODWARF {} waits={} same={same} spinning_unknown={spinning}",
+        "LOCKS-NODWARF {} waits={} same={same} spinning_unknown={spinning} not_queued={not_yet}",
         e.name(),
         t.waits.len()
     );
