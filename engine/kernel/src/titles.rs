@@ -166,10 +166,23 @@ impl Kind {
     }
 }
 
+/// What a title was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The log's reports alone: the log of the dump, written as text, gives
+    /// the same title and signature ([`log_title`]).
+    Log,
+    /// The dump's memory: the tasks, their stacks and locks, the crashed
+    /// task's stack, the memory counters — or that memory shows nothing.
+    Memory,
+}
+
 /// A dump's title and signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title {
     pub kind: Kind,
+    /// What the title was read from.
+    pub basis: Basis,
     /// The first non-generic frame's function (compiler suffixes stripped).
     pub function: Option<String>,
     /// Its module, None for the vmlinux.
@@ -227,6 +240,12 @@ pub trait Source<'k> {
 }
 
 impl Title {
+    /// The same title, marked as read from the log's reports.
+    fn read_from_log(mut self) -> Title {
+        self.basis = Basis::Log;
+        self
+    }
+
     /// Builds a title from its kind and frames (innermost first).
     pub fn new(kind: Kind, frames: &[Frame], detail: Option<&str>, note: Option<String>) -> Title {
         let kept = significant(frames);
@@ -269,6 +288,7 @@ impl Title {
         let signature = signature(&kind, &sig_frames, detail_key.as_deref());
         Title {
             kind,
+            basis: Basis::Memory,
             function,
             module,
             text,
@@ -363,6 +383,200 @@ fn with_rule_title(t: &mut Title, rule_title: Option<&str>) {
     if let Some(r) = rule_title.map(str::trim).filter(|r| !r.is_empty()) {
         t.text = r.to_string();
     }
+}
+
+/// Records after its start within which an oops ends the log: the
+/// report itself (registers, call trace, modules, end marker) and what a
+/// kdump kernel's `crash_kexec()` leaves after it.
+const ENDS_THE_LOG: usize = 100;
+
+/// The title of a kernel log alone (a `vmcore-dmesg.txt`, a console log:
+/// [`crate::logtext`]), by the same reading of its reports as a dump's
+/// title ([`title`]): a crash — a panic line, or an oops the log ends in
+/// (with kdump loaded, `oops_end()` calls `crash_kexec()` before any
+/// panic line) — is titled by its cause ([`crash_cause`]); else the first
+/// oops, a lockup or RCU stall, a hung task, an OOM kill, a warning, an
+/// allocation failure, in that order, each by its report's frames; else
+/// `no crash`. A dump whose title has [`Basis::Log`] gets the same title
+/// and signature from its log; what only memory shows (the tasks of a
+/// hang, a deadlock cycle, a CPU hog, the crashed task's stack) the log
+/// cannot say, and the title says what the reports do.
+pub fn log_title(records: &[LogRecord], rule_title: Option<&str>) -> Title {
+    let reports = crate::oops::parse_log(records);
+    let ends_in_oops = reports.last().is_some_and(|r| {
+        r.kind.is_oops() && records.len().saturating_sub(r.record) <= ENDS_THE_LOG
+    });
+    let panicked = ends_in_oops || reports.iter().any(|r| r.kind == OopsKind::Panic);
+    let crash = panicked
+        .then(|| crash_cause(&reports))
+        .flatten()
+        .map(|c| crash_title(&c, Vec::new));
+    let mut t = crash
+        .or_else(|| first_oops(&reports))
+        .or_else(|| {
+            lockup_reports(&reports).and_then(|named| named.first().map(|r| report_title(r)))
+        })
+        .or_else(|| {
+            reports
+                .iter()
+                .find(|r| matches!(r.kind, OopsKind::HungTask { .. }))
+                .map(report_title)
+        })
+        .or_else(|| oom_kill(&reports))
+        .or_else(|| warning(&reports))
+        .or_else(|| alloc_failure(&reports))
+        .unwrap_or_else(|| {
+            Title::new(
+                Kind::NoCrash,
+                &[],
+                None,
+                Some(format!("{} log records, no report", records.len())),
+            )
+            .read_from_log()
+        });
+    with_rule_title(&mut t, rule_title);
+    t
+}
+
+/// A crash titled by the reports of its log: the cause's frames, else the
+/// panic's; `stack` gives the crashed task's stack when neither names a
+/// function (a dump's; a log has none). [`Basis::Memory`] when that stack
+/// names it.
+fn crash_title(c: &CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
+    let CrashCause {
+        panic,
+        cause,
+        kind,
+        message,
+    } = c;
+    let mut frames = cause.map(printed_frames).unwrap_or_default();
+    if significant(&frames).is_empty() {
+        frames = panic.map(printed_frames).unwrap_or_default();
+    }
+    let mut basis = Basis::Log;
+    if significant(&frames).is_empty() {
+        let s = stack();
+        if !significant(&s).is_empty() {
+            basis = Basis::Memory;
+        }
+        frames = s;
+    }
+    let task = cause
+        .and_then(task_note)
+        .or_else(|| panic.and_then(task_note));
+    let note = match (task, message.is_empty()) {
+        (Some(t), true) => Some(t),
+        (Some(t), false) => Some(format!("{t}; panic: {message}")),
+        (None, false) => Some(format!("panic: {message}")),
+        (None, true) => None,
+    };
+    let detail = kind
+        .is_bare_panic()
+        .then_some(message.as_str())
+        .filter(|m| !m.is_empty());
+    let mut t = Title::new(kind.clone(), &frames, detail, note);
+    t.basis = basis;
+    t
+}
+
+/// A report titled by its own frames.
+fn report_title(r: &OopsReport) -> Title {
+    Title::new(
+        Kind::Report(r.kind.clone()),
+        &printed_frames(r),
+        None,
+        task_note(r),
+    )
+    .read_from_log()
+}
+
+/// An oops the kernel survived (the task was killed): the first one,
+/// since later ones are usually its consequences.
+fn first_oops(reports: &[OopsReport]) -> Option<Title> {
+    reports.iter().find(|r| r.kind.is_oops()).map(report_title)
+}
+
+/// The watchdog reports of the most severe kind the log has: hard
+/// lockups, else soft lockups, else RCU stalls.
+fn lockup_reports(reports: &[OopsReport]) -> Option<Vec<&OopsReport>> {
+    let of_kind: fn(&OopsKind) -> bool = if reports
+        .iter()
+        .any(|r| matches!(r.kind, OopsKind::HardLockup { .. }))
+    {
+        |k| matches!(k, OopsKind::HardLockup { .. })
+    } else if reports
+        .iter()
+        .any(|r| matches!(r.kind, OopsKind::SoftLockup { .. }))
+    {
+        |k| matches!(k, OopsKind::SoftLockup { .. })
+    } else if reports.iter().any(|r| r.kind == OopsKind::RcuStall) {
+        |k| matches!(k, OopsKind::RcuStall)
+    } else {
+        return None;
+    };
+    Some(reports.iter().filter(|r| of_kind(&r.kind)).collect())
+}
+
+/// The first OOM kill: memory a user program touched (a page fault) is its
+/// own demand, not a kernel path: such kills are told apart by where
+/// memory ran out (one cgroup, or all of it). A kernel allocation keeps
+/// its frames.
+fn oom_kill(reports: &[OopsReport]) -> Option<Title> {
+    let r = reports.iter().find(|r| r.kind == OopsKind::OomKill)?;
+    let note = r
+        .victim
+        .as_ref()
+        .map(|v| format!("killed {}", v.comm))
+        .or_else(|| task_note(r));
+    let scope = match &r.oom_memcg {
+        Some(path) => format!("memory cgroup {path}"),
+        None => "system-wide".to_string(),
+    };
+    let mut frames = printed_frames(r);
+    if frames
+        .iter()
+        .any(|f| base_name(&f.function).ends_with("exc_page_fault"))
+    {
+        frames.clear();
+    }
+    Some(Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note).read_from_log())
+}
+
+/// The first warning.
+fn warning(reports: &[OopsReport]) -> Option<Title> {
+    reports
+        .iter()
+        .find(|r| matches!(r.kind, OopsKind::Warning { .. }))
+        .map(report_title)
+}
+
+/// A request the allocator could not meet, named by who asked (the
+/// allocator's own frames are generic); the order is in the note, as one
+/// caller fails at whatever order memory allows no more.
+fn alloc_failure(reports: &[OopsReport]) -> Option<Title> {
+    let r = reports
+        .iter()
+        .find(|r| matches!(r.kind, OopsKind::AllocFailure { .. }))?;
+    let mut note = match &r.kind {
+        OopsKind::AllocFailure {
+            order,
+            gfp: Some(g),
+        } => format!("order {order}, {g}"),
+        OopsKind::AllocFailure { order, .. } => format!("order {order}"),
+        _ => String::new(),
+    };
+    if let Some(t) = &r.task {
+        let _ = write!(note, ", task {}", t.comm);
+    }
+    Some(
+        Title::new(
+            Kind::Report(r.kind.clone()),
+            &printed_frames(r),
+            None,
+            Some(note),
+        )
+        .read_from_log(),
+    )
 }
 
 /// What a crash's log says about it: the panic, the report that caused
@@ -487,65 +701,34 @@ impl<'a, 'k> Titler<'a, 'k> {
     }
 
     fn crash_title(&self, reports: &[OopsReport]) -> Option<Title> {
-        let CrashCause {
-            panic,
-            cause,
-            kind,
-            message,
-        } = crash_cause(reports)?;
+        let c = crash_cause(reports)?;
         // A hung-task panic: the tasks are still there; title it as a live
         // hang is (by the lock chain's end), so both captures group together.
-        if kind.is_hung_task() {
+        if c.kind.is_hung_task() {
             let live = self.live_tasks();
             if let Some(mut t) = self.hung(&live, reports) {
-                if !message.is_empty() {
+                if !c.message.is_empty() {
                     t.note = Some(match t.note {
-                        Some(n) => format!("{n}; panic: {message}"),
-                        None => format!("panic: {message}"),
+                        Some(n) => format!("{n}; panic: {}", c.message),
+                        None => format!("panic: {}", c.message),
                     });
                 }
                 return Some(t);
             }
         }
-        let mut frames = cause.map(printed_frames).unwrap_or_default();
-        if significant(&frames).is_empty() {
-            frames = panic.map(printed_frames).unwrap_or_default();
-        }
-        if significant(&frames).is_empty() {
-            frames = self
-                .k
+        Some(crash_title(&c, || {
+            self.k
                 .crashed_task()
                 .ok()
                 .flatten()
                 .map(|t| self.frames(&t))
-                .unwrap_or_default();
-        }
-        let task = cause
-            .and_then(task_note)
-            .or_else(|| panic.and_then(task_note));
-        let note = match (task, message.is_empty()) {
-            (Some(t), true) => Some(t),
-            (Some(t), false) => Some(format!("{t}; panic: {message}")),
-            (None, false) => Some(format!("panic: {message}")),
-            (None, true) => None,
-        };
-        let detail = kind
-            .is_bare_panic()
-            .then_some(message.as_str())
-            .filter(|m| !m.is_empty());
-        Some(Title::new(kind, &frames, detail, note))
+                .unwrap_or_default()
+        }))
     }
 
     fn live_title(&self, reports: &[OopsReport]) -> Title {
-        // An oops the kernel survived (the task was killed): the first one,
-        // since later ones are usually its consequences.
-        if let Some(r) = reports.iter().find(|r| r.kind.is_oops()) {
-            return Title::new(
-                Kind::Report(r.kind.clone()),
-                &printed_frames(r),
-                None,
-                task_note(r),
-            );
+        if let Some(t) = first_oops(reports) {
+            return t;
         }
         let live = self.live_tasks();
         if let Some(t) = self.deadlock(&live) {
@@ -560,63 +743,11 @@ impl<'a, 'k> Titler<'a, 'k> {
         if let Some(t) = self.hung(&live, reports) {
             return t;
         }
-        if let Some(r) = reports.iter().find(|r| r.kind == OopsKind::OomKill) {
-            let note = r
-                .victim
-                .as_ref()
-                .map(|v| format!("killed {}", v.comm))
-                .or_else(|| task_note(r));
-            // Memory a user program touched (a page fault) is its own demand,
-            // not a kernel path: such kills are told apart by where memory ran
-            // out (one cgroup, or all of it). A kernel allocation keeps its frames.
-            let scope = match &r.oom_memcg {
-                Some(path) => format!("memory cgroup {path}"),
-                None => "system-wide".to_string(),
-            };
-            let mut frames = printed_frames(r);
-            if frames
-                .iter()
-                .any(|f| base_name(&f.function).ends_with("exc_page_fault"))
-            {
-                frames.clear();
-            }
-            return Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note);
-        }
-        if let Some(r) = reports
-            .iter()
-            .find(|r| matches!(r.kind, OopsKind::Warning { .. }))
+        if let Some(t) = oom_kill(reports)
+            .or_else(|| warning(reports))
+            .or_else(|| alloc_failure(reports))
         {
-            return Title::new(
-                Kind::Report(r.kind.clone()),
-                &printed_frames(r),
-                None,
-                task_note(r),
-            );
-        }
-        // A request the allocator could not meet, named by who asked (the
-        // allocator's own frames are generic); the order is in the note, as
-        // one caller fails at whatever order memory allows no more.
-        if let Some(r) = reports
-            .iter()
-            .find(|r| matches!(r.kind, OopsKind::AllocFailure { .. }))
-        {
-            let mut note = match &r.kind {
-                OopsKind::AllocFailure {
-                    order,
-                    gfp: Some(g),
-                } => format!("order {order}, {g}"),
-                OopsKind::AllocFailure { order, .. } => format!("order {order}"),
-                _ => String::new(),
-            };
-            if let Some(t) = &r.task {
-                let _ = write!(note, ", task {}", t.comm);
-            }
-            return Title::new(
-                Kind::Report(r.kind.clone()),
-                &printed_frames(r),
-                None,
-                Some(note),
-            );
+            return t;
         }
         if let Some(t) = self.flood(&live) {
             return t;
@@ -695,22 +826,7 @@ impl<'a, 'k> Titler<'a, 'k> {
 
     fn lockup(&self, live: &LiveTasks<'_, 'k>, reports: &[OopsReport]) -> Option<Title> {
         let k = self.k;
-        let of_kind: fn(&OopsKind) -> bool = if reports
-            .iter()
-            .any(|r| matches!(r.kind, OopsKind::HardLockup { .. }))
-        {
-            |k| matches!(k, OopsKind::HardLockup { .. })
-        } else if reports
-            .iter()
-            .any(|r| matches!(r.kind, OopsKind::SoftLockup { .. }))
-        {
-            |k| matches!(k, OopsKind::SoftLockup { .. })
-        } else if reports.iter().any(|r| r.kind == OopsKind::RcuStall) {
-            |k| matches!(k, OopsKind::RcuStall)
-        } else {
-            return None;
-        };
-        let named: Vec<&OopsReport> = reports.iter().filter(|r| of_kind(&r.kind)).collect();
+        let named = lockup_reports(reports)?;
         let mut times: HashMap<i32, usize> = HashMap::new();
         for r in &named {
             if let Some(t) = &r.task {
@@ -755,12 +871,7 @@ impl<'a, 'k> Titler<'a, 'k> {
                 None,
                 Some(format!("CPU hog {comm}; {} report(s)", named.len())),
             )),
-            None => Some(Title::new(
-                kind,
-                &printed_frames(first),
-                None,
-                task_note(first),
-            )),
+            None => Some(report_title(first)),
         }
     }
 
@@ -1289,5 +1400,55 @@ Kernel panic - not syncing: softlockup: hung tasks";
         let mut blank = t.clone();
         with_rule_title(&mut blank, Some("  "));
         assert_eq!(blank, t);
+    }
+
+    fn of_log(log: &str) -> Title {
+        let l = crate::logtext::read(log.as_bytes()).unwrap();
+        log_title(&l.records, None)
+    }
+
+    #[test]
+    fn a_log_alone_is_titled_by_its_reports() {
+        let oops = "\
+[    5.000000] BUG: unable to handle page fault for address: ffffffffc0a0b000
+[    5.000001] Oops: 0000 [#1] PREEMPT SMP NOPTI
+[    5.000002] CPU: 1 PID: 7 Comm: kworker/1:0 Not tainted 6.1.0 #1
+[    5.000003] RIP: 0010:my_work_fn+0x12/0x40 [mydrv]
+[    5.000004] Call Trace:
+[    5.000005]  <TASK>
+[    5.000006]  process_one_work+0x1c4/0x380
+[    5.000007]  worker_thread+0x4d/0x380
+[    5.000008]  </TASK>
+";
+        // With or without the panic line (kdump's crash_kexec() from
+        // oops_end() prints none), the same title and signature.
+        let a = of_log(oops);
+        let b = of_log(&format!(
+            "{oops}[    5.100000] Kernel panic - not syncing: Fatal exception\n"
+        ));
+        assert_eq!(
+            a.text,
+            "BUG: unable to handle page fault in my_work_fn [mydrv]"
+        );
+        assert_eq!((a.basis, &a.signature), (Basis::Log, &b.signature));
+        assert_eq!(a.text, b.text);
+        let hung = of_log(
+            "[  245.1] INFO: task vault:91 blocked for more than 120 seconds.\n\
+             [  245.2] task:vault           state:D stack:0     pid:91    ppid:2      flags:0x00004000\n\
+             [  245.3] Call Trace:\n\
+             [  245.4]  <TASK>\n\
+             [  245.5]  __schedule+0x2e1/0x8c0\n\
+             [  245.6]  schedule+0x5a/0xd0\n\
+             [  245.7]  vault_op+0x22/0x50 [vmt]\n\
+             [  245.8]  </TASK>\n",
+        );
+        assert_eq!(hung.text, "task hung in vault_op [vmt]");
+        let none = of_log("[    0.000000] Linux version 6.1.0 (x) #1\n[    1.0] ok\n");
+        assert_eq!((none.kind.clone(), none.basis), (Kind::NoCrash, Basis::Log));
+        let warn = of_log(
+            "[    1.0] WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 foo_check+0x1/0x2\n\
+             [    1.1] RIP: 0010:foo_check+0x1/0x2\n",
+        );
+        assert_eq!(warn.text, "WARNING in foo_check");
     }
 }
