@@ -673,6 +673,7 @@ impl Sink<'_> {
                 sha256: None,
                 size: -1,
                 mtime_ns: 0,
+                evidence: &[],
             };
             s.record(&self.run, &file, &o, true).map_err(store_err)?;
         }
@@ -713,6 +714,7 @@ impl Sink<'_> {
                     sha256: it.sha.as_deref(),
                     size: it.size,
                     mtime_ns: it.mtime,
+                    evidence: &it.evidence,
                 };
                 match s.record(&self.run, &file, &o, it.full) {
                     Ok(n) => self.stats.new_fingerprints += n,
@@ -750,7 +752,10 @@ impl Sink<'_> {
                 }
             }
             if !p.quiet {
-                pb.suspend(|| print_outcome(p.out, p.format, p.pack, &items[p.next].path, &o));
+                pb.suspend(|| {
+                    let it = &items[p.next];
+                    print_outcome(p.out, p.format, p.pack, &it.path, &it.evidence, &o);
+                });
             }
             p.next += 1;
         }
@@ -792,7 +797,7 @@ fn finish(
 
 fn stage_help(stage: &str) -> (&'static str, &'static str) {
     match stage {
-        "open" => ("vmtriage::dump", "vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams. If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first."),
+        "open" => ("vmtriage::dump", "vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams, and kernel logs as text (dmesg output, vmcore-dmesg.txt, journalctl -k, syslog lines, console captures). If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first."),
         "read" => ("vmtriage::read", "the file has a dump's headers but the kernel's structures are not in it: a copy cut short (compare its size with the original's and copy it again) or a damaged dump; `vmtriage info DUMP` shows what its headers say"),
         "walk" => ("vmtriage::walk", "the archive walk is bounded (see README, 'What a hostile dump or rule file can do'): scan what it did not reach as inputs of their own"),
         "debuginfo" => ("vmtriage::debuginfo", "pass the debug vmlinux of exactly the kernel that crashed with --vmlinux, or a --debuginfo-dir holding it (Debian: linux-image-RELEASE-dbg)"),
@@ -820,28 +825,47 @@ fn print_error(out: &mut dyn Write, f: OutFormat, path: &str, stage: &str, msg: 
     }
 }
 
-fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str, o: &Outcome) {
+fn print_outcome(
+    out: &mut dyn Write,
+    f: OutFormat,
+    pack: &RulePack,
+    path: &str,
+    evidence_logs: &[String],
+    o: &Outcome,
+) {
     if let Some((stage, msg)) = &o.error {
         print_error(out, f, path, stage, msg);
         return;
     }
+    let mut skipped: Vec<String> = pack
+        .rules
+        .iter()
+        .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
+        .map(|r| r.doc.id.clone())
+        .collect();
+    for n in &o.not_run {
+        if !skipped.contains(&n.rule) {
+            skipped.push(n.rule.clone());
+        }
+    }
     let rep = DumpReport {
-        dump: path.to_string(),
-        title: o.title.clone(),
-        signature: o.signature.clone(),
-        result: ScanResult {
-            release: o.release.clone(),
-            diagnoses: o.findings.clone(),
-            errors: o.rule_errors.clone(),
-            skipped: pack
-                .rules
-                .iter()
-                .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
-                .map(|r| r.doc.id.clone())
-                .collect(),
-            partial: o.partial.clone(),
-            dump_title: None,
-        },
+        kind: o.kind.clone(),
+        not_run: o.not_run.clone(),
+        log: o.log.clone(),
+        evidence_logs: evidence_logs.to_vec(),
+        ..DumpReport::of_dump(
+            path.to_string(),
+            o.title.clone(),
+            o.signature.clone(),
+            ScanResult {
+                release: o.release.clone(),
+                diagnoses: o.findings.clone(),
+                errors: o.rule_errors.clone(),
+                skipped,
+                partial: o.partial.clone(),
+                dump_title: None,
+            },
+        )
     };
     let _ = match f {
         OutFormat::Json => writeln!(out, "{}", serde_json::to_string(&rep).unwrap_or_default()),

@@ -68,12 +68,109 @@ pub fn stacks_for(k: &Kernel) -> Box<dyn for<'k> Stacks<'k>> {
 #[derive(Debug, Serialize)]
 pub struct DumpReport {
     pub dump: String,
+    /// `log` for a kernel log read as text; absent for a dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// What happened and where, and the signature that groups dumps of one
     /// bug (see [`kmodel::titles`]); absent when the dump could not be read.
     pub title: Option<String>,
     pub signature: Option<String>,
     #[serde(flatten)]
     pub result: ScanResult,
+    /// Rules not run for a reason other than the kernel range (`needs a
+    /// dump` on a log).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<NotRun>,
+    /// A log: its form, size and reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<crate::log::LogSummary>,
+    /// A dump: the logs beside it kept as its evidence (kdump's
+    /// `vmcore-dmesg.txt`), which are no crash of their own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence_logs: Vec<String>,
+}
+
+impl DumpReport {
+    /// A dump's report (no log, no rule left out for a reason of its own).
+    pub fn of_dump(
+        dump: String,
+        title: Option<String>,
+        signature: Option<String>,
+        result: ScanResult,
+    ) -> DumpReport {
+        DumpReport {
+            dump,
+            kind: None,
+            title,
+            signature,
+            result,
+            not_run: Vec::new(),
+            log: None,
+            evidence_logs: Vec::new(),
+        }
+    }
+}
+
+/// A rule that was not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NotRun {
+    pub rule: String,
+    pub reason: String,
+}
+
+/// Why a rule does not run on a log alone.
+pub const NEEDS_A_DUMP: &str = "needs a dump";
+
+/// The rule pack on a kernel log alone.
+pub struct LogRules {
+    pub diagnoses: Vec<vmtriage_rules::Diagnosis>,
+    pub errors: Vec<vmtriage_rules::pack::RuleRunError>,
+    pub not_run: Vec<NotRun>,
+}
+
+/// The outcome of a scan of a log: its title, its reports, the rules on
+/// it ([`scan_log_rules`]). Every rule counts as evaluated, so a rescan
+/// with the same pack does not read the log again.
+pub fn scan_log(pack: &RulePack, l: &crate::log::LogFile) -> crate::bulk::worker::Outcome {
+    let rules = scan_log_rules(pack, &l.text);
+    crate::bulk::worker::Outcome {
+        release: l.text.release.clone().unwrap_or_default(),
+        format: format!("log-{}", l.text.form.key()),
+        kind: Some("log".into()),
+        findings: rules.diagnoses,
+        rule_errors: rules.errors,
+        not_run: rules.not_run,
+        evaluated: pack.rules.iter().map(|r| r.doc.id.clone()).collect(),
+        title: Some(l.title.text.clone()),
+        signature: Some(l.title.signature.clone()),
+        title_kind: Some(l.title.kind.slug().to_string()),
+        log: Some(crate::log::LogSummary::of(l)),
+        ..Default::default()
+    }
+}
+
+/// Runs the rule pack on a log without a dump — for now a PLACEHOLDER:
+/// no rule runs, every rule is listed as not run, `needs a dump`.
+///
+/// Branch `logrules` is making the rules crate evaluate a pack on a log
+/// alone (the rules that need memory listed as `needs a dump`). When both
+/// branches are merged, this function — the one place the CLI runs rules
+/// on a log — calls that API with `log.records` and returns its findings,
+/// errors and skipped rules; nothing else in the CLI changes.
+pub fn scan_log_rules(pack: &RulePack, log: &kmodel::logtext::LogText) -> LogRules {
+    let _ = &log.records;
+    LogRules {
+        diagnoses: Vec::new(),
+        errors: Vec::new(),
+        not_run: pack
+            .rules
+            .iter()
+            .map(|r| NotRun {
+                rule: r.doc.id.clone(),
+                reason: NEEDS_A_DUMP.into(),
+            })
+            .collect(),
+    }
 }
 
 /// The rules' stacks: the ORC unwinder, or empty stacks with the reason
@@ -123,18 +220,30 @@ pub fn scan_kernel(pack: &RulePack, k: &Kernel) -> ScanResult {
 /// one). Under every diagnosis it would repeat one line the reader has
 /// just read; the findings after the first are context to it.
 pub fn diagnoses_text(r: &DumpReport) -> String {
-    let mut s = format!("== {}  ({})\n", r.dump, r.result.release);
+    let release = match (&r.log, r.result.release.as_str()) {
+        (Some(_), "") => "release unknown",
+        (_, rel) => rel,
+    };
+    let mut s = format!("== {}  ({release})\n", r.dump);
     let dump_title = match (&r.title, &r.signature) {
         (Some(t), Some(sig)) => Some(format!("{t} — signature {sig}")),
         _ => None,
     };
+    // What a title line is of: a dump, or a log.
+    let of = if r.log.is_some() { "log" } else { "dump" };
+    if let Some(l) = &r.log {
+        s += &format!("   {}\n", l.describe());
+    }
+    for e in &r.evidence_logs {
+        s += &format!("   with its log {e} (kept as evidence: one crash)\n");
+    }
     for p in &r.result.partial {
         s += &format!("   partial: {p}\n");
     }
     if r.result.diagnoses.is_empty() {
         s += "   no diagnoses\n";
         if let Some(t) = &dump_title {
-            s += &format!("   dump: {t}\n");
+            s += &format!("   {of}: {t}\n");
         }
     }
     for (i, d) in r.result.diagnoses.iter().enumerate() {
@@ -165,12 +274,34 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
         }
         if i == 0 {
             if let Some(t) = &dump_title {
-                s += &format!("    dump: {t}\n");
+                s += &format!("    {of}: {t}\n");
             }
         }
     }
     for e in &r.result.errors {
         s += &format!("\n[rule error] {}: {}\n", e.rule, e.message);
+    }
+    s += &not_run_text(&r.not_run);
+    if let Some(l) = r.log.as_ref().filter(|l| !l.reports.is_empty()) {
+        s += &format!("   reports ({}):\n", l.reports.len());
+        s += &l.reports_text("     ");
+    }
+    s
+}
+
+/// Rules not run, one line per reason.
+fn not_run_text(not_run: &[NotRun]) -> String {
+    let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for n in not_run {
+        by_reason.entry(&n.reason).or_default().push(&n.rule);
+    }
+    let mut s = String::new();
+    for (reason, rules) in by_reason {
+        s += &format!(
+            "   {} rule(s) not run, {reason}: {}\n",
+            rules.len(),
+            rules.join(", ")
+        );
     }
     s
 }
@@ -663,6 +794,10 @@ mod tests {
         .collect();
         let rep = DumpReport {
             dump: "vmcore".into(),
+            kind: None,
+            not_run: Vec::new(),
+            log: None,
+            evidence_logs: Vec::new(),
             title: Some("task hung in mutex_owner [vmtriage_scen]".into()),
             signature: Some("6678d14d2ede99c1".into()),
             result: ScanResult {

@@ -36,7 +36,7 @@ pub const MAX_LINES: usize = 4_000_000;
 /// The most records kept: past it, the oldest are dropped, as the ring does.
 pub const MAX_RECORDS: usize = 1_000_000;
 /// What [`recognise`] looks at: the text's first bytes.
-pub const RECOGNISE_WINDOW: usize = 1 << 20;
+pub const RECOGNISE_WINDOW: usize = 64 << 10;
 /// Bytes other than text (NUL and control characters but tab, newline,
 /// carriage return, form feed and escape) allowed in the window, per mille:
 /// serial lines pick up some noise, a binary file has far more (random

@@ -1,0 +1,155 @@
+//! A dump's log written as text gives the dump's own title and signature
+//! (issue #28, "Done when"): for every corpus dump, its log as `vmtriage
+//! dmesg` writes it (what kdump's `vmcore-dmesg.txt` holds), the same with
+//! syslog prefixes (`Nov 24 10:00:00 host kernel: [ time] …`), and the
+//! same cut in the middle of its last report (mid-line, at the middle of
+//! that report's lines, everything after it lost), each read by
+//! `kmodel::logtext` and titled by `kmodel::titles::log_title`, has the
+//! dump's title text and signature — whenever the dump's title comes from
+//! its log's reports (`Title::basis` is `Log`).
+//!
+//! The others are left out, and listed (`cargo test … -- --nocapture`):
+//! their title comes from the dump's memory, which no log holds — the tasks
+//! in D of a hang (`task hung`, named by the lock chain's end or the group's
+//! common function, also after a hung-task panic), a deadlock cycle of the
+//! wait-for graph, a CPU hog or lockup named by the stack of the task on
+//! its CPU, a task flood, unreclaimable slab, the crashed task's stack when
+//! no report names a function, and `no crash` (memory showed nothing).
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::Entry;
+use kmodel::logtext;
+use kmodel::titles::{log_title, title, Basis, Title};
+use vmtriage_cli::scan::ScanStacks;
+use vmtriage_rules::model::Model;
+
+/// The dump's title and its log as `vmtriage dmesg` writes it.
+fn dump_title_and_log(e: &Entry) -> Result<(Title, String), String> {
+    let s = vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[])
+        .map_err(|err| format!("open: {err:?}"))?;
+    let stacks = ScanStacks::new(&s.kernel);
+    let model = Model::new(&s.kernel, &stacks);
+    let t = title(&s.kernel, &model, None);
+    let rows = vmtriage_cli::report::dmesg(&s.kernel).map_err(|e| format!("dmesg: {e}"))?;
+    Ok((t, vmtriage_cli::report::dmesg_text(&rows)))
+}
+
+/// The log with a syslog prefix on every line.
+fn syslog(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("Nov 24 10:00:00 web-7 kernel: {l}\n"))
+        .collect()
+}
+
+/// The log cut in the middle of its last report: at the middle line of
+/// the report's lines (from its first line to the last line of the log),
+/// in the middle of that line.
+fn cut(text: &str) -> Option<String> {
+    let log = logtext::read(text.as_bytes()).ok()?;
+    let reports = kmodel::oops::parse_log(&log.records);
+    let last = reports.last()?;
+    // `vmtriage dmesg` writes one line per record line, in order.
+    let lines: Vec<&str> = text.lines().collect();
+    let first_line: usize = log.records[..last.record]
+        .iter()
+        .map(|r| r.text.split('\n').count())
+        .sum();
+    let mid = first_line + (lines.len() - first_line) / 2;
+    let mut out: String = lines[..mid].iter().map(|l| format!("{l}\n")).collect();
+    let l = lines.get(mid).copied().unwrap_or_default();
+    let mut half = l.len() / 2;
+    while !l.is_char_boundary(half) {
+        half -= 1;
+    }
+    out += &l[..half];
+    Some(out)
+}
+
+struct Row {
+    e: Entry,
+    dump: Title,
+    logs: Vec<(&'static str, Result<Title, String>)>,
+}
+
+fn of(text: &str) -> Result<Title, String> {
+    let l = logtext::read(text.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(log_title(&l.records, None))
+}
+
+#[test]
+fn corpus_logs_title_like_their_dumps() {
+    let dumps = common::manifest().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!dumps.is_empty(), "the corpus manifest lists no dumps");
+    let queue = Mutex::new(dumps.into_iter());
+    let rows = Mutex::new(Vec::new());
+    let problems = Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| loop {
+                let Some(e) = queue.lock().unwrap().next() else {
+                    break;
+                };
+                match dump_title_and_log(&e) {
+                    Err(err) => problems
+                        .lock()
+                        .unwrap()
+                        .push(format!("{}: {err}", e.name())),
+                    Ok((dump, text)) => {
+                        let mut logs = vec![("plain", of(&text)), ("syslog", of(&syslog(&text)))];
+                        match cut(&text) {
+                            Some(c) => logs.push(("cut", of(&c))),
+                            None => logs.push(("cut", Err("no report to cut".into()))),
+                        }
+                        rows.lock().unwrap().push(Row { e, dump, logs });
+                    }
+                }
+            });
+        }
+    });
+    let mut rows = rows.into_inner().unwrap();
+    let mut problems = problems.into_inner().unwrap();
+    rows.sort_by_key(|r| r.e.name());
+    let (mut compared, mut memory) = (0, Vec::new());
+    for r in &rows {
+        if r.dump.basis == Basis::Memory {
+            let plain = r.logs[0].1.as_ref().map(|t| t.text.clone());
+            memory.push(format!(
+                "{}: {} (its log alone: {})",
+                r.e.name(),
+                r.dump.text,
+                plain.unwrap_or_else(|e| e.clone())
+            ));
+            continue;
+        }
+        compared += 1;
+        for (form, t) in &r.logs {
+            match t {
+                Err(err) if *form == "cut" && err == "no report to cut" => {}
+                Err(err) => problems.push(format!("{} {form}: {err}", r.e.name())),
+                Ok(t) if (&t.text, &t.signature) != (&r.dump.text, &r.dump.signature) => problems
+                    .push(format!(
+                        "{} {form}: the log says {} [{}], the dump {} [{}]",
+                        r.e.name(),
+                        t.text,
+                        t.signature,
+                        r.dump.text,
+                        r.dump.signature
+                    )),
+                Ok(_) => {}
+            }
+        }
+    }
+    println!(
+        "{compared} of {} dumps titled from their log, each matched by its log as text (plain, syslog, cut)",
+        rows.len()
+    );
+    println!("{} dumps titled from memory, left out:", memory.len());
+    for m in &memory {
+        println!("  {m}");
+    }
+    assert!(compared > 0, "no dump of the corpus is titled from its log");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
