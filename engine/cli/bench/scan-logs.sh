@@ -5,10 +5,12 @@
 #    cycling over them with variations: as written (`[ time]` stamps),
 #    without stamps (`dmesg -t`), with syslog prefixes (`Nov 24 10:00:00
 #    host kernel: [ time] …`), with RFC 3339 prefixes and no kernel stamp,
-#    and cut in the middle (at 60 % of its bytes, mid-line);
+#    and cut in the middle (at 60 % of its bytes, mid-line); each file's
+#    content its own (a last line naming the copy, or its own cut), so a
+#    database scans all N;
 #  - `vmtriage scan DIR --jobs J -q`, with no database and with a new
 #    SQLite database (`--db`): wall time, logs/s, and the peak RSS of the
-#    whole process tree (sampled from /proc every 50 ms) and of the largest
+#    whole process tree (sampled from /proc every 20 ms) and of the largest
 #    single process (GNU time);
 #  - a second run on the same database (nothing changed: nothing read).
 #
@@ -43,22 +45,25 @@ import os, re, sys
 base, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 logs = [open(os.path.join(base, f), "rb").read() for f in sorted(os.listdir(base))]
 stamp = re.compile(rb"^\[ *\d+\.\d+\] ?", re.M)
-def variant(b, k):
+def variant(b, k, i):
+    # Each file's content is its own (a database scans copies once): a
+    # last line naming the copy, in the file's form, or its own cut.
     lines = b.split(b"\n")
+    tag = b"bench copy %d" % i
     if k == 0:
-        return b
+        return b + b"[99999.000000] " + tag + b"\n"
     if k == 1:
-        return stamp.sub(b"", b)
+        return stamp.sub(b"", b) + tag + b"\n"
     if k == 2:
-        return b"\n".join(b"Nov 24 10:00:00 web-7 kernel: " + l for l in lines if l)
+        return b"".join(b"Nov 24 10:00:00 web-7 kernel: " + l + b"\n" for l in lines + [tag] if l)
     if k == 3:
-        return b"\n".join(b"2026-11-24T10:00:00.123456+00:00 web-7 kernel: " + stamp.sub(b"", l)
-                          for l in lines if l)
-    return b[: len(b) * 6 // 10]
+        return b"".join(b"2026-11-24T10:00:00.123456+00:00 web-7 kernel: " + stamp.sub(b"", l) + b"\n"
+                        for l in lines + [tag] if l)
+    return b[: len(b) * 6 // 10 + i]
 for i in range(n):
     b = logs[i % len(logs)]
     with open(os.path.join(out, "%04d.log" % i), "wb") as f:
-        f.write(variant(b, (i // len(logs)) % 5))
+        f.write(variant(b, (i // len(logs)) % 5, i))
 print("logs: %d files over %d distinct dump logs, %.1f MiB"
       % (n, len(logs), sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)) / 2**20))
 PY
@@ -74,14 +79,17 @@ tree_rss_kb() {
 run() {
     local label=$1
     shift
-    local t0 pid peak=0 r t1 rc=0
+    local t0 pid child peak=0 r t1 rc=0
     t0=$(now)
     /usr/bin/time -f "%M" -o "$work/maxrss" "$vmt" scan "$work/logs" --jobs "$jobs" -q "$@" 2>"$work/err" &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
-        r=$(tree_rss_kb "$pid")
+        # time's child is vmtriage; its children are the workers.
+        child=$(pgrep -P "$pid" | head -1 || true)
+        [ -n "$child" ] || { sleep 0.01; continue; }
+        r=$(tree_rss_kb "$child")
         if [ "$r" -gt "$peak" ]; then peak=$r; fi
-        sleep 0.05
+        sleep 0.02
     done
     wait "$pid" || rc=$?
     t1=$(now)
