@@ -824,4 +824,60 @@ mod tests {
         assert_eq!(parse_shard("1/4"), Ok((1, 4)));
         assert!(parse_shard("4/4").is_err());
     }
+
+    fn cand(path: &str, sniff: Sniff) -> Candidate {
+        Candidate {
+            path: PathBuf::from(path),
+            shard_key: OsString::from(path),
+            sniff: Some(sniff),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// A dump and its own log are one candidate, by kdump's names or by
+    /// being a directory's one dump and one log; other logs stay.
+    #[test]
+    fn a_dump_keeps_its_own_log() {
+        assert!(own_log_name(b"vmcore", b"vmcore-dmesg.txt"));
+        assert!(own_log_name(b"vmcore.flat", b"vmcore.flat-dmesg.txt"));
+        assert!(own_log_name(b"dump.202611241000", b"dmesg.202611241000"));
+        assert!(!own_log_name(b"dump.202611241000", b"dmesg.202611241001"));
+        assert!(!own_log_name(b"vmcore", b"messages"));
+        let got = pair_logs(vec![
+            cand("/a/127.0.0.1-2026-11-24-10:00:00/vmcore", Sniff::Kdump),
+            cand(
+                "/a/127.0.0.1-2026-11-24-10:00:00/vmcore-dmesg.txt",
+                Sniff::Log,
+            ),
+            cand("/a/flat/d1", Sniff::ElfCore),
+            cand("/a/flat/d1-dmesg.txt", Sniff::Log),
+            cand("/a/flat/d2", Sniff::ElfCore),
+            cand("/a/flat/console.log", Sniff::Log),
+            cand("/a/one/x.elf", Sniff::ElfCore),
+            cand("/a/one/serial.txt", Sniff::Log),
+            cand("/a/lone/web-8.log", Sniff::Log),
+        ]);
+        let rows: Vec<(String, Vec<String>)> = got
+            .iter()
+            .map(|c| {
+                let e = c.evidence.iter().map(|p| path_key(p)).collect();
+                (path_key(&c.path), e)
+            })
+            .collect();
+        let row = |p: &str, e: &[&str]| (p.to_string(), e.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            rows,
+            [
+                row(
+                    "/a/127.0.0.1-2026-11-24-10:00:00/vmcore",
+                    &["/a/127.0.0.1-2026-11-24-10:00:00/vmcore-dmesg.txt"]
+                ),
+                row("/a/flat/d1", &["/a/flat/d1-dmesg.txt"]),
+                row("/a/flat/d2", &[]),
+                row("/a/flat/console.log", &[]),
+                row("/a/one/x.elf", &["/a/one/serial.txt"]),
+                row("/a/lone/web-8.log", &[]),
+            ]
+        );
+    }
 }
