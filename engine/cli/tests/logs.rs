@@ -189,3 +189,53 @@ fn corpus_logs_title_like_their_dumps() {
     assert!(compared > 0, "no dump of the corpus is titled from its log");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The corpus's serial console captures (`*.console.log` beside the dumps:
+/// what QEMU's serial port printed, the crashed kernel's and then the kdump
+/// kernel's boot) are kernel logs: recognised, read, titled; a capture
+/// whose log holds no report is titled `no crash`, never anything else.
+#[test]
+fn corpus_console_captures_are_logs() {
+    let dumps = common::manifest().unwrap_or_else(|e| panic!("{e}"));
+    let dirs: std::collections::BTreeSet<_> = dumps
+        .iter()
+        .filter_map(|e| e.path.parent().map(|p| p.to_path_buf()))
+        .collect();
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for f in rd.flatten() {
+            let p = f.path();
+            if !p.to_string_lossy().ends_with(".console.log") {
+                continue;
+            }
+            n += 1;
+            let bytes = std::fs::read(&p).unwrap();
+            match logtext::read(&bytes) {
+                Err(e) => problems.push(format!("{}: {e}", p.display())),
+                Ok(l) => {
+                    let reports = kmodel::oops::parse_log(&l.records);
+                    let t = log_title(&l.records, None);
+                    println!(
+                        "{}: {:?}, {} records: {}",
+                        p.display(),
+                        l.form,
+                        l.records.len(),
+                        t.text
+                    );
+                    if l.records.is_empty() {
+                        problems.push(format!("{}: no records", p.display()));
+                    }
+                    if reports.is_empty() && t.kind != kmodel::titles::Kind::NoCrash {
+                        problems.push(format!("{}: no report, titled {}", p.display(), t.text));
+                    }
+                }
+            }
+        }
+    }
+    println!("{n} console captures");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
