@@ -725,7 +725,8 @@ impl Sink<'_> {
             }
         }
         // A partial rescan printed in full: the stored rows of the other rules too.
-        let reload = job.rules.is_some() && o.error.is_none();
+        // (A log is always read whole: its outcome is complete.)
+        let reload = job.rules.is_some() && o.error.is_none() && o.kind.is_none();
         for &m in &job.members {
             let stored = match (&self.store, reload) {
                 (Some(s), true) => s.load(&items[m].path).ok().flatten(),
