@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use miette::Report;
 use sha2::{Digest, Sha256};
 use vmtriage_rules::rule::{version_matches, Severity};
-use vmtriage_rules::{RulePack, ScanResult};
+use vmtriage_rules::{RulePack, ScanResult, SkipReason, Skipped};
 
-use crate::scan::{diagnoses_text, DumpReport};
+use crate::scan::{diagnoses_text, DumpReport, NotRun};
 use plan::{Item, Job};
 use store::{FileRow, Run, RunCounts, Store, StoreError};
 use worker::{DebugCache, Outcome};
@@ -838,17 +838,19 @@ fn print_outcome(
         print_error(out, f, path, stage, msg);
         return;
     }
-    let mut skipped: Vec<String> = pack
+    // A rule not run for a reason of its own (a log's) keeps that reason;
+    // the others the kernel range excludes are not run on this kernel.
+    let mut skipped: Vec<Skipped> = pack
         .rules
         .iter()
         .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
-        .map(|r| r.doc.id.clone())
+        .filter(|r| !o.not_run.iter().any(|n| n.rule == r.doc.id))
+        .map(|r| Skipped {
+            rule: r.doc.id.clone(),
+            reason: SkipReason::NotThisKernel,
+        })
         .collect();
-    for n in &o.not_run {
-        if !skipped.contains(&n.rule) {
-            skipped.push(n.rule.clone());
-        }
-    }
+    skipped.extend(o.not_run.iter().filter_map(NotRun::skipped));
     let rep = DumpReport {
         kind: o.kind.clone(),
         not_run: o.not_run.clone(),

@@ -128,7 +128,8 @@ pub fn rule_page(r: &Rule) -> String {
         escape(&d.title)
     );
     b += &format!(
-        "<p><span class=\"sev {sev}\">{sev}</span> &nbsp;kernels: {} &nbsp;tags: {}</p>\n",
+        "<p><span class=\"sev {sev}\">{sev}</span> &nbsp;needs: {} &nbsp;kernels: {} &nbsp;tags: {}</p>\n",
+        r.need.as_str(),
         escape(d.applies_to.kernels.as_deref().unwrap_or("all")),
         escape(&d.tags.join(", "))
     );
@@ -199,8 +200,8 @@ pub fn index_page(pack: &RulePack) -> String {
         });
         for r in rules {
             let sev = r.doc.severity.as_str();
-            b += &format!("<tr><td><a href=\"{id}.html\">{id}</a></td><td><span class=\"sev {sev}\">{sev}</span></td><td>{}</td><td>{}</td></tr>\n",
-                escape(&r.doc.title), inline(r.doc.summary.trim()), id = escape(&r.doc.id));
+            b += &format!("<tr><td><a href=\"{id}.html\">{id}</a></td><td><span class=\"sev {sev}\">{sev}</span></td><td>{}</td><td>{}</td><td>needs {}</td></tr>\n",
+                escape(&r.doc.title), inline(r.doc.summary.trim()), r.need.as_str(), id = escape(&r.doc.id));
         }
         b += "</table>\n";
     }
@@ -212,17 +213,19 @@ pub fn index_page(pack: &RulePack) -> String {
 /// schema` prints it).
 fn model_section() -> String {
     use vmtriage_rules::builtins;
-    let row = |name: &str, ty: String, doc: &str| {
+    // What reading it needs (a log, a dump), as its declaration says.
+    let row = |name: &str, ty: String, need: Option<vmtriage_rules::Need>, doc: &str| {
         format!(
-            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
             escape(name),
             escape(&ty),
+            need.map(|n| n.as_str()).unwrap_or_default(),
             inline(doc)
         )
     };
-    let mut b = String::from("<h2>The object model</h2>\n<p>What a rule's <code>match:</code> can name (<code>vmtriage schema</code>).</p>\n<h3>Roots</h3>\n<table>\n");
+    let mut b = String::from("<h2>The object model</h2>\n<p>What a rule's <code>match:</code> can name (<code>vmtriage schema</code>), and what reading it needs: <code>nothing</code> (the values at hand), <code>log</code> (a kernel log is enough) or <code>dump</code> (the kernel's memory). A rule needs the most any of its reads needs.</p>\n<h3>Roots</h3>\n<table>\n");
     for r in builtins::roots() {
-        b += &row(r.name, r.ty.to_string(), r.doc);
+        b += &row(r.name, r.ty.to_string(), Some(r.needs), r.doc);
     }
     b += "</table>\n";
     for t in builtins::types() {
@@ -232,19 +235,19 @@ fn model_section() -> String {
             inline(t.doc)
         );
         for f in t.fields {
-            b += &row(f.name, f.ty.to_string(), f.doc);
+            b += &row(f.name, f.ty.to_string(), Some(t.field_needs(f)), f.doc);
         }
         b += "</table>\n";
     }
     b += "<h3>Functions</h3>\n<table>\n";
     for f in builtins::functions() {
-        b += &row(f.name, f.signatures().join(" | "), f.doc);
+        b += &row(f.name, f.signatures().join(" | "), Some(f.needs), f.doc);
     }
     b += "</table>\n";
     b += "<h3>Operators</h3>\n<table>\n";
     for o in builtins::operators::OPERATORS {
         for ov in o.overloads {
-            b += &row(o.op.symbol(), ov.signature(o.op), ov.doc);
+            b += &row(o.op.symbol(), ov.signature(o.op), None, ov.doc);
         }
     }
     b += "</table>\n";

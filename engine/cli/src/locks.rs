@@ -50,10 +50,8 @@ impl TaskRef {
 
     /// The task_struct at `addr`, read on its own (not from a walk).
     pub fn read(k: &Kernel, addr: u64) -> TaskRef {
-        k.object(addr, "struct task_struct")
-            .ok()
-            .and_then(|o| kmodel::tasks::TaskReader::new(k).ok()?.read(o).ok())
-            .map_or_else(|| TaskRef::unknown(addr), |t| TaskRef::of(&t))
+        k.task_at(addr)
+            .map_or_else(|_| TaskRef::unknown(addr), |t| TaskRef::of(&t))
     }
 }
 

@@ -18,17 +18,18 @@ pub fn resolve<'k>(k: &'k Kernel, expr: &str) -> Result<Object<'k>> {
     let expr = expr.trim();
     let root_end = expr.find(['.', '[']).unwrap_or(expr.len());
     let (root, mut rest) = expr.split_at(root_end);
-    let mut obj = if let Some(arg) = root.strip_prefix("task(").and_then(|r| r.strip_suffix(')')) {
+    let obj = if let Some(arg) = root.strip_prefix("task(").and_then(|r| r.strip_suffix(')')) {
         // `task(1)` may be followed by a path; the root ends at ')'.
         let pid: i32 = arg
             .trim()
             .parse()
             .map_err(|_| Error::Type(format!("task(): `{arg}` is not a pid")))?;
-        k.tasks()?
+        let task = k
+            .tasks()?
             .into_iter()
             .find(|t| t.pid == pid)
-            .ok_or_else(|| Error::Type(format!("no task with pid {pid}")))?
-            .obj
+            .ok_or_else(|| Error::Type(format!("no task with pid {pid}")))?;
+        k.task_object(task.obj.addr)?
     } else if root.starts_with("task(") {
         let close = expr
             .find(')')
@@ -38,9 +39,6 @@ pub fn resolve<'k>(k: &'k Kernel, expr: &str) -> Result<Object<'k>> {
     } else {
         k.global(root)?
     };
-    if root.starts_with("task(") {
-        obj = obj.cast("struct task_struct")?;
-    }
     resolve_rest(k, obj, rest)
 }
 

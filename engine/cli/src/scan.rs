@@ -12,7 +12,7 @@ use serde::Serialize;
 use vmtriage_rules::evidence::{Fact, TaskFact};
 use vmtriage_rules::model::{FrameInfo, Model, StackInfo, Stacks};
 use vmtriage_rules::rule::Rule;
-use vmtriage_rules::{RulePack, ScanResult};
+use vmtriage_rules::{RulePack, ScanResult, SkipReason, Skipped};
 
 /// Stacks from the ORC unwinder, for the rule engine.
 pub struct UnwindStacks {
@@ -116,6 +116,19 @@ impl DumpReport {
 pub struct NotRun {
     pub rule: String,
     pub reason: String,
+}
+
+impl NotRun {
+    /// The pack's skipped rule this is, when its reason is one of the
+    /// pack's ([`SkipReason`]).
+    pub fn skipped(&self) -> Option<Skipped> {
+        let reason: SkipReason =
+            serde_json::from_value(serde_json::Value::String(self.reason.clone())).ok()?;
+        Some(Skipped {
+            rule: self.rule.clone(),
+            reason,
+        })
+    }
 }
 
 /// Why a rule does not run on a log alone.
@@ -490,15 +503,16 @@ fn shown(v: &Fact) -> Shown {
 /// `rules list`
 pub fn rules_list(pack: &RulePack) -> String {
     let mut s = format!(
-        "{:<12} {:<9} {:<55} {}\n",
-        "ID", "SEVERITY", "TITLE", "KERNELS"
+        "{:<12} {:<9} {:<55} {:<5} {}\n",
+        "ID", "SEVERITY", "TITLE", "NEEDS", "KERNELS"
     );
     for r in &pack.rules {
         s += &format!(
-            "{:<12} {:<9} {:<55} {}\n",
+            "{:<12} {:<9} {:<55} {:<5} {}\n",
             r.doc.id,
             r.doc.severity.as_str(),
             r.doc.title,
+            r.need.as_str(),
             r.doc.applies_to.kernels.as_deref().unwrap_or("all")
         );
     }
@@ -509,11 +523,12 @@ pub fn rules_list(pack: &RulePack) -> String {
 pub fn rule_article(r: &Rule) -> String {
     let d = &r.doc;
     let mut s = format!(
-        "{} — {}\n{}\n\nSeverity: {}   Kernels: {}   Tags: {}\n\n",
+        "{} — {}\n{}\n\nSeverity: {}   Needs: {}   Kernels: {}   Tags: {}\n\n",
         d.id,
         d.title,
         "=".repeat(d.id.len() + d.title.len() + 3),
         d.severity.as_str(),
+        r.need.as_str(),
         d.applies_to.kernels.as_deref().unwrap_or("all"),
         d.tags.join(", ")
     );

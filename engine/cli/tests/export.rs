@@ -45,12 +45,18 @@ fn site_renders_in_headless_chromium() {
     for r in &pack.rules {
         assert!(dom.contains(&r.doc.id), "index lacks {}", r.doc.id);
     }
+    // What each rule needs, and each root of the model, from the declarations.
+    assert!(dom.contains("needs log") && dom.contains("needs dump"));
+    assert!(dom.contains(
+        "<td><code>dmesg</code></td><td><code>list&lt;record&gt;</code></td><td>log</td>"
+    ));
     let page = format!("file://{}", dir.join("LOCK-0001.html").display());
     let dom = chromium(&["--dump-dom", &page], &profile);
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("Mass exit contending on tasklist_lock"));
     assert!(dom.contains("min_dying"), "params table");
     assert!(dom.contains("tasklist-exit-storm"), "corpus scenarios");
+    assert!(dom.contains("needs: dump"), "what the rule needs");
     // A knowledge-base v2 article: the RCU stall, its parameter, its scenario.
     let rcu = format!("file://{}", dir.join("SCHED-0003.html").display());
     let rcu = chromium(&["--dump-dom", &rcu], &profile);
@@ -58,6 +64,9 @@ fn site_renders_in_headless_chromium() {
     assert!(rcu.contains("RCU grace period stalled"));
     assert!(rcu.contains("starved_after"), "params table");
     assert!(rcu.contains("rcu-stall"), "corpus scenarios");
+    let lockup = format!("file://{}", dir.join("SCHED-0001.html").display());
+    let lockup = chromium(&["--dump-dom", &lockup], &profile);
+    assert!(String::from_utf8_lossy(&lockup.stdout).contains("needs: log"));
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kb-LOCK-0001.png");
     let _ = std::fs::remove_file(&shot);
     chromium(

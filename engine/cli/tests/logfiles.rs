@@ -70,7 +70,7 @@ fn info_and_scan_of_a_log() {
     assert_eq!(v["kind"], "log");
     assert_eq!(
         v["title"],
-        "BUG: kernel NULL pointer dereference in null_reader [vmt_scen]"
+        "BUG: unable to handle kernel NULL pointer dereference in null_reader [vmt_scen]"
     );
     assert_eq!(v["log"]["form"], "syslog");
     assert_eq!(v["log"]["reports"][0]["site"], "null_reader [vmt_scen]");
@@ -177,7 +177,7 @@ fn a_dump_and_its_log_are_one_crash() {
     );
     assert_eq!(
         rows[1].4.as_deref(),
-        Some("BUG: kernel NULL pointer dereference in null_reader [vmt_scen]")
+        Some("BUG: unable to handle kernel NULL pointer dereference in null_reader [vmt_scen]")
     );
     // Nothing changed: a second run reads nothing again.
     let o = scan_into(&a, &db);

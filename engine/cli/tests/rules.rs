@@ -1,6 +1,8 @@
 //! The rule pack on the corpus: every scenario's expected diagnoses fire and
 //! nothing fires where it does not belong (`vmtriage rules test`), plus the
-//! engine's guarantees on real dumps: laziness and isolation of a runaway helper.
+//! engine's guarantees on real dumps: laziness and isolation of a runaway
+//! helper, and the rules that need only the log giving, from a dump's log
+//! records alone, the findings they give on the dump.
 
 mod common;
 
@@ -9,7 +11,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use vmtriage_cli::scan::{rules_test, test_table, UnwindStacks};
 use vmtriage_cli::Session;
 use vmtriage_rules::model::Model;
-use vmtriage_rules::RulePack;
+use vmtriage_rules::{Need, RulePack, SkipReason};
 
 fn pack_matches_expectations() -> Result<(), Failed> {
     let (pack, diags) = RulePack::embedded();
@@ -166,13 +168,85 @@ fn runaway_helper_is_isolated() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The rules that need only the log, run on the dump's log records alone
+/// (`Model::of_log`, the release as the dump says it), give the findings
+/// they give on the dump — message, evidence, title — and every other rule
+/// is skipped as `needs a dump`, none an error.
+fn log_rules_on_the_log_alone(e: &common::Entry) -> Result<(), Failed> {
+    let (pack, _) = RulePack::embedded();
+    let log_rules: Vec<String> = pack
+        .rules
+        .iter()
+        .filter(|r| r.need == Need::Log)
+        .map(|r| r.doc.id.clone())
+        .collect();
+    let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|e| e.to_string())?;
+    let stacks = vmtriage_cli::scan::stacks_for(&s.kernel);
+    let dump = Model::new(&s.kernel, stacks.as_ref());
+    let on_dump = pack.scan_only(&dump, Some(&log_rules));
+    let records = match dump.dmesg() {
+        Ok(r) => r.to_vec(),
+        // No log to compare (the dump level left its pages out): the log
+        // rules fail on the dump, and there is no log to read alone.
+        Err(err) => {
+            println!("{}: no log in the dump ({err})", e.name());
+            return Ok(());
+        }
+    };
+    let log = Model::of_log(records, Some(s.kernel.release.clone()));
+    let on_log = pack.scan(&log);
+    let mut problems = Vec::new();
+    let json = |d: &[vmtriage_rules::Diagnosis]| serde_json::to_string(d).unwrap_or_default();
+    if on_log.diagnoses != on_dump.diagnoses {
+        problems.push(format!(
+            "findings differ:
+  on the dump: {}
+  on its log:  {}",
+            json(&on_dump.diagnoses),
+            json(&on_log.diagnoses)
+        ));
+    }
+    let errors = |r: &vmtriage_rules::ScanResult| -> Vec<String> {
+        r.errors.iter().map(|x| x.rule.clone()).collect()
+    };
+    if errors(&on_log) != errors(&on_dump) {
+        problems.push(format!(
+            "errors differ: on the dump {:?}, on its log {:?}",
+            on_dump.errors, on_log.errors
+        ));
+    }
+    for r in &pack.rules {
+        // Not an empty agreement: where a log rule must fire, it does.
+        let fired = on_log.diagnoses.iter().any(|d| d.rule == r.doc.id);
+        if r.need == Need::Log && r.doc.tests.fires_on.contains(&e.scenario) && !fired {
+            problems.push(format!("{} did not fire on the log alone", r.doc.id));
+        }
+        let skipped = on_log.skipped.iter().find(|x| x.rule == r.doc.id);
+        let want = (r.need == Need::Dump).then_some(SkipReason::NeedsDump);
+        let kernel_excluded = on_dump.skipped.iter().any(|x| x.rule == r.doc.id);
+        if skipped.map(|x| x.reason) != want && !kernel_excluded {
+            problems.push(format!(
+                "{} (needs {}) skipped on the log as {:?}",
+                r.doc.id,
+                r.need,
+                skipped.map(|x| x.reason)
+            ));
+        }
+    }
+    common::verdict(e, &problems)
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let trials = vec![
+    let mut trials = vec![
         Trial::test("rules/pack-on-corpus", pack_matches_expectations),
         Trial::test("rules/expect-files", expect_files_agree),
         Trial::test("rules/lazy-unwinding", lazy_unwinding),
         Trial::test("rules/runaway-helper", runaway_helper_is_isolated),
     ];
+    trials.extend(common::per_dump_trials(
+        "rules/log-alone",
+        log_rules_on_the_log_alone,
+    ));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -268,7 +268,7 @@ fn oops_reports_match_the_logs() {
             (
                 "panic",
                 printed("Kernel panic - not syncing"),
-                parsed(&|k| *k == OopsKind::Panic),
+                parsed(&OopsKind::is_panic),
             ),
             (
                 "OOM kill",
@@ -307,7 +307,7 @@ fn oops_reports_match_the_logs() {
         }
         if let (Some(pid), Some(cpu)) = (t.crashed_pid, t.crashed_cpu) {
             checked += 1;
-            match reports.iter().rev().find(|r| r.kind == OopsKind::Panic) {
+            match reports.iter().rev().find(|r| r.kind.is_panic()) {
                 // A panic_on_oops kdump capture need not print the panic
                 // line before the crash kernel runs: the oops then names it.
                 None => {

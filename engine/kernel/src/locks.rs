@@ -46,6 +46,16 @@ impl LockKind {
         }
     }
 
+    /// The kind as its kernel type is named (`rw_semaphore`, not `rwsem`):
+    /// how a kernel engineer names a lock in a sentence.
+    pub fn type_word(self) -> &'static str {
+        match self {
+            LockKind::RwSemaphore => "rw_semaphore",
+            LockKind::PercpuRwSemaphore => "percpu_rw_semaphore",
+            other => other.name(),
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<LockKind> {
         ALL_KINDS.iter().copied().find(|k| k.name() == name)
     }

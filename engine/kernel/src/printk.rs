@@ -96,10 +96,16 @@ impl Kernel {
 
     /// The panic message ("Kernel panic - not syncing: …"), if the log has one.
     pub fn panic_message(&self) -> Result<Option<String>> {
-        Ok(self.dmesg()?.into_iter().rev().find_map(|r| {
-            r.text
-                .strip_prefix("Kernel panic - not syncing: ")
-                .map(|s| s.trim_end().to_string())
-        }))
+        Ok(panic_message(&self.dmesg()?))
     }
+}
+
+/// The last panic message of a log ("Kernel panic - not syncing: …"), if
+/// it has one: a dump's ring buffer or a log read from a file.
+pub fn panic_message(log: &[LogRecord]) -> Option<String> {
+    log.iter().rev().find_map(|r| {
+        r.text
+            .strip_prefix("Kernel panic - not syncing: ")
+            .map(|s| s.trim_end().to_string())
+    })
 }

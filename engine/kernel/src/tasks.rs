@@ -196,6 +196,17 @@ impl<'k> TaskReader<'k> {
 }
 
 impl Kernel {
+    /// The task_struct at `addr` as an object (for a pointer found in
+    /// another structure: a lock's owner, a waiter).
+    pub fn task_object(&self, addr: u64) -> Result<Object<'_>> {
+        self.object(addr, "struct task_struct")
+    }
+
+    /// The task at `addr`, read on its own (not from a walk).
+    pub fn task_at(&self, addr: u64) -> Result<Task<'_>> {
+        TaskReader::new(self)?.read(self.task_object(addr)?)
+    }
+
     /// Every task (every thread of every process), pid 0 excluded, in the
     /// kernel's list order: `init_task.tasks`, then each group's threads.
     /// Strict: an error if any task could not be read (see [`Kernel::task_walk`]

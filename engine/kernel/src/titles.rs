@@ -1,27 +1,79 @@
-//! A title and a signature for every dump, in the style of syzbot's crash
-//! titles: `<kind> in <function> [module]`.
+//! A title and a signature for every dump and every kernel log, in the
+//! shape syzbot gives its crash titles, so that a bucket can be matched to
+//! a public syzbot or distribution bug by its title.
 //!
-//! The kind and the frames come from what the dump shows:
+//! # Title grammar
+//!
+//! ```text
+//! title    = words [" in " function [" [" module "]"]]   a report with a frame
+//!          | words ": " detail                            a panic of its own words,
+//!                                                         an OOM kill's scope, no frame
+//!          | words                                        nothing sure to name
+//! function = the first frame of the report (its RIP/pc or the function its
+//!            headline names, then its reliable call trace) that is not
+//!            generic (crate::frames), compiler suffixes (.cold, .isra.0) cut
+//! ```
+//!
+//! The `words` of each kind ([`Kind::name`]; one table, `Kind::words`, and
+//! `report_words` for the kinds whose words carry what they report):
+//!
+//! | report | words |
+//! |---|---|
+//! | KASAN | `KASAN: <bug> Read` / `Write` (`slab-use-after-free`, `global-out-of-bounds`, `null-ptr-deref`…); `KASAN: invalid-free` for a double or invalid free |
+//! | KFENCE | `KFENCE: <bug> read` / `write`, `KFENCE: invalid free`, `KFENCE: memory corruption` |
+//! | UBSAN, KMSAN | `UBSAN: <check>` (`shift-out-of-bounds`…), `KMSAN: <bug>` (`uninit-value`…) |
+//! | kmemleak | `memory leak` |
+//! | lockdep | `possible deadlock` (circular dependency, recursive locking, irq lock inversion, irq-safe → irq-unsafe order), `inconsistent lock state`, `WARNING: held lock freed`, `WARNING: bad unlock balance`, `WARNING: lock held when returning to user space`, `WARNING: suspicious RCU usage` |
+//! | might_sleep, schedule | `BUG: sleeping function called from invalid context`, `BUG: scheduling while atomic` |
+//! | refcount_t, ODEBUG | `WARNING: refcount bug`, `WARNING: ODEBUG bug` |
+//! | page allocator, mm exit | `BUG: Bad page state`; `BUG: Bad rss-counter state` (no function) |
+//! | SLUB debug | `BUG: <check>` (`Right Redzone overwritten`, `Poison overwritten`, `Freepointer corrupt`…); `BUG: Object already free` (no function) |
+//! | spinlock debug | `BUG: spinlock <check>` / `BUG: rwlock <check>` (`bad magic`, `recursion`, `lockup suspected`…) |
+//! | workqueue watchdog | `BUG: workqueue lockup` (no function) |
+//! | stack checks | `kernel panic: stack is corrupted` (stack protector), `kernel panic: corrupted stack end`, `kernel stack overflow` |
+//! | faults | `BUG: unable to handle kernel NULL pointer dereference`, `BUG: unable to handle kernel paging request` (x86 and arm64 alike), `general protection fault`, `divide error`, `invalid opcode` (arm64's undefined instruction too), `PANIC: double fault`, `Oops` (a die() line alone) |
+//! | BUG(), lists | `kernel BUG`, `BUG: corrupted list` |
+//! | WARN() | `WARNING` |
+//! | watchdogs | `BUG: soft lockup`, `hard lockup`, `INFO: rcu detected stall`, `INFO: task hung` |
+//! | panics | `kernel panic: <message>`, `out of memory panic: <message>`, `sysrq crash` |
+//! | other reports | `OOM kill: system-wide` / `OOM kill: memory cgroup <path>`, `page allocation failure` |
+//! | the dump alone | `deadlock`, `CPU hog`, `INFO: task hung` (tasks piled up in D), `task flood`, `unreclaimable slab: <cache>`, `no crash` |
+//!
+//! A report cut short or interleaved ([`crate::oops::OopsReport::corrupted`])
+//! names only what it printed: its headline's function where the headline
+//! names one, else its words alone.
+//!
+//! # Where the frames come from
+//!
 //! - a crash (the kernel panicked): the log's report that caused the panic
 //!   ([`crate::oops`]: its `RIP:` and reliable call-trace frames), else the
 //!   panic's own trace, else the stack of the crashed task;
-//! - a dump captured live: an oops the kernel survived, a deadlock cycle of
-//!   the wait-for graph, a soft/hard lockup or RCU stall (the CPU hog: the
-//!   task on a CPU that is not itself spinning for a lock), the largest group
-//!   of tasks in D (those waiting for one lock, or in one function), an OOM
-//!   kill, a warning, a flood of tasks of one command, or nothing (`no crash`).
+//! - a dump captured live: an oops the kernel survived, a bug a check
+//!   reported (a sanitizer, lockdep…), a deadlock cycle of the wait-for
+//!   graph, a soft/hard lockup or RCU stall (the CPU hog: the task on a CPU
+//!   that is not itself spinning for a lock), the largest group of tasks in
+//!   D (those waiting for one lock, or in one function), an OOM kill, a
+//!   warning, a flood of tasks of one command, or nothing (`no crash`);
+//! - a log alone ([`log_title`]), by the same pieces: a crash (a panic
+//!   line, or an oops the log ends in) by its cause, else the first oops,
+//!   else the first check's report, else the most severe watchdog's first
+//!   report, a hung task, an OOM kill, a warning or an allocation failure;
+//!   [`Title::basis`] says whether a dump's title is one its log gives.
 //!
-//! The `function` is the first frame that is not generic
-//! ([`crate::frames::generic`]). The signature is a hash of the kind and the
-//! first [`SIGNATURE_FRAMES`] non-generic frames (module names kept, offsets
-//! and addresses dropped, digits removed from function names and compiler
-//! suffixes like `.cold` or `.constprop.0` stripped), so one bug gives one
-//! signature in every dump format and on kernels where its code path is the
-//! same.
+//! # Signature
+//!
+//! A hash of the kind's stable slug (never changed once given; a new kind
+//! gets a new one), for the kinds whose words vary those words, and the
+//! first [`SIGNATURE_FRAMES`] non-generic frames (module names kept,
+//! offsets and addresses dropped, digits removed from function names and
+//! compiler suffixes like `.cold` or `.constprop.0` stripped), so one bug
+//! gives one signature in every dump format and on kernels where its code
+//! path is the same.
 //!
 //! Stacks are the unwinder's, which this crate may not call: they come
 //! through [`Source`], as the wait-for graph takes the unwinder's answer as
-//! a function. [`title`] is the one entry point.
+//! a function. [`title`] is the entry point for a dump, [`log_title`] for a
+//! log, [`report_title`] for one report.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -31,7 +83,7 @@ use sha2::{Digest, Sha256};
 
 use crate::frames::{base_name, generic, interrupt_entry, Generic};
 use crate::locks::{BlockedOn, ContendedLock, WaitGraph};
-use crate::oops::{OopsKind, OopsReport, PanicReason, PrintedFrame};
+use crate::oops::{LockdepBug, OopsKind, OopsReport, PanicReason, PrintedFrame};
 use crate::printk::LogRecord;
 use crate::tasks::Task;
 use crate::Kernel;
@@ -84,17 +136,24 @@ pub enum Kind {
 type Words = (&'static str, &'static str);
 const SOFT_LOCKUP: Words = ("BUG: soft lockup", "soft-lockup");
 const HARD_LOCKUP: Words = ("hard lockup", "hard-lockup");
-const RCU_STALL: Words = ("RCU stall", "rcu-stall");
-const HUNG_TASK: Words = ("task hung", "hung-task");
+const RCU_STALL: Words = ("INFO: rcu detected stall", "rcu-stall");
+const HUNG_TASK: Words = ("INFO: task hung", "hung-task");
 const SYSRQ_CRASH: Words = ("sysrq crash", "sysrq-crash");
 const WARNING: Words = ("WARNING", "warning");
 const OOPS: Words = ("Oops", "oops");
 const PANIC: Words = ("kernel panic", "panic");
+const OOM_PANIC: Words = ("out of memory panic", "oom-panic");
 
 impl Kind {
     /// The words a title starts with.
-    pub fn name(&self) -> &'static str {
-        self.words().0
+    pub fn name(&self) -> Cow<'static, str> {
+        match self {
+            Kind::Report(k) => match report_words(k) {
+                Some(w) => Cow::Owned(w),
+                None => Cow::Borrowed(self.words().0),
+            },
+            _ => Cow::Borrowed(self.words().0),
+        }
     }
 
     /// The kind's stable identifier (what the signature hashes).
@@ -102,22 +161,43 @@ impl Kind {
         self.words().1
     }
 
+    /// What the signature hashes besides the slug for a kind whose words
+    /// vary (KASAN's bug and access, UBSAN's check…): those words.
+    fn variant(&self) -> Option<String> {
+        match self {
+            Kind::Report(k) => report_words(k),
+            _ => None,
+        }
+    }
+
+    /// Whether a title names a function: the checks that report no stack
+    /// of the bug (a bad rss counter at exit, a stuck workqueue pool, an
+    /// object freed twice as SLUB sees it) are titled by their words alone,
+    /// as syzbot titles them.
+    pub fn names_function(&self) -> bool {
+        !matches!(
+            self,
+            Kind::Report(OopsKind::BadRssCounter | OopsKind::WorkqueueLockup { .. })
+        ) && !matches!(self, Kind::Report(OopsKind::Slub { what, .. }) if what == "Object already free")
+    }
+
     fn words(&self) -> Words {
         match self {
             Kind::Report(k) => match k {
-                OopsKind::PageFault { null: true } => {
-                    ("BUG: kernel NULL pointer dereference", "null-dereference")
-                }
+                OopsKind::PageFault { null: true } => (
+                    "BUG: unable to handle kernel NULL pointer dereference",
+                    "null-dereference",
+                ),
                 OopsKind::PageFault { null: false } => {
-                    ("BUG: unable to handle page fault", "page-fault")
+                    ("BUG: unable to handle kernel paging request", "page-fault")
                 }
                 OopsKind::GeneralProtection { .. } => {
                     ("general protection fault", "general-protection")
                 }
                 OopsKind::Bug { .. } => ("kernel BUG", "kernel-bug"),
-                OopsKind::ListCorruption => ("list corruption", "list-corruption"),
+                OopsKind::ListCorruption => ("BUG: corrupted list", "list-corruption"),
                 OopsKind::StackOverflow => ("kernel stack overflow", "stack-overflow"),
-                OopsKind::DoubleFault => ("double fault", "double-fault"),
+                OopsKind::DoubleFault => ("PANIC: double fault", "double-fault"),
                 OopsKind::DivideError => ("divide error", "divide-error"),
                 OopsKind::InvalidOpcode => ("invalid opcode", "invalid-opcode"),
                 OopsKind::Oops => OOPS,
@@ -130,6 +210,30 @@ impl Kind {
                 OopsKind::OomKill => ("OOM kill", "oom-kill"),
                 OopsKind::AllocFailure { .. } => ("page allocation failure", "alloc-failure"),
                 OopsKind::Panic => PANIC,
+                OopsKind::OomPanic => OOM_PANIC,
+                // The words of these vary ([`report_words`]); the slug not.
+                OopsKind::Kasan { .. } => ("KASAN", "kasan"),
+                OopsKind::Kfence { .. } => ("KFENCE", "kfence"),
+                OopsKind::Ubsan { .. } => ("UBSAN", "ubsan"),
+                OopsKind::Kmsan { .. } => ("KMSAN", "kmsan"),
+                OopsKind::Slub { .. } => ("BUG: SLUB", "slub"),
+                OopsKind::Spinlock { .. } => ("BUG: spinlock", "spinlock-debug"),
+                OopsKind::MemoryLeak => ("memory leak", "memory-leak"),
+                OopsKind::Lockdep(b) => lockdep_words(*b),
+                OopsKind::SleepInAtomic { .. } => (
+                    "BUG: sleeping function called from invalid context",
+                    "sleep-in-atomic",
+                ),
+                OopsKind::SchedWhileAtomic => {
+                    ("BUG: scheduling while atomic", "sched-while-atomic")
+                }
+                OopsKind::Refcount { .. } => ("WARNING: refcount bug", "refcount"),
+                OopsKind::Odebug { .. } => ("WARNING: ODEBUG bug", "odebug"),
+                OopsKind::BadPageState => ("BUG: Bad page state", "bad-page-state"),
+                OopsKind::BadRssCounter => ("BUG: Bad rss-counter state", "bad-rss-counter"),
+                OopsKind::WorkqueueLockup { .. } => ("BUG: workqueue lockup", "workqueue-lockup"),
+                OopsKind::StackProtector => ("kernel panic: stack is corrupted", "stack-protector"),
+                OopsKind::StackEnd => ("kernel panic: corrupted stack end", "stack-end"),
             },
             Kind::Panic(r) => match r {
                 PanicReason::SoftLockup => SOFT_LOCKUP,
@@ -139,7 +243,7 @@ impl Kind {
                 PanicReason::Sysrq => SYSRQ_CRASH,
                 PanicReason::Warning => WARNING,
                 PanicReason::FatalException => OOPS,
-                PanicReason::OutOfMemory => ("out of memory panic", "oom-panic"),
+                PanicReason::OutOfMemory => OOM_PANIC,
                 PanicReason::Other => PANIC,
             },
             Kind::Deadlock => ("deadlock", "deadlock"),
@@ -156,7 +260,7 @@ impl Kind {
     fn is_bare_panic(&self) -> bool {
         matches!(
             self,
-            Kind::Report(OopsKind::Panic)
+            Kind::Report(OopsKind::Panic | OopsKind::OomPanic)
                 | Kind::Panic(PanicReason::Other | PanicReason::OutOfMemory)
         )
     }
@@ -175,6 +279,52 @@ pub enum Basis {
     /// The dump's memory: the tasks, their stacks and locks, the crashed
     /// task's stack, the memory counters — or that memory shows nothing.
     Memory,
+}
+
+/// The words of a report kind that vary with what it reports, as syzbot
+/// words them: `KASAN: slab-use-after-free Read`, `KASAN: invalid-free`
+/// (a double free too), `KFENCE: use-after-free read`, `UBSAN:
+/// shift-out-of-bounds`, `KMSAN: uninit-value`, `BUG: Redzone overwritten`,
+/// `BUG: spinlock bad magic`. None for a kind of fixed words.
+fn report_words(k: &OopsKind) -> Option<String> {
+    let rw = |w: &Option<bool>, read: &str, write: &str| match w {
+        Some(false) => format!(" {read}"),
+        Some(true) => format!(" {write}"),
+        None => String::new(),
+    };
+    Some(match k {
+        OopsKind::Kasan { bug, .. }
+            if bug.contains("double-free") || bug.contains("invalid-free") =>
+        {
+            "KASAN: invalid-free".to_string()
+        }
+        OopsKind::Kasan { bug, write } => format!("KASAN: {bug}{}", rw(write, "Read", "Write")),
+        OopsKind::Kfence { bug, write } => format!("KFENCE: {bug}{}", rw(write, "read", "write")),
+        OopsKind::Ubsan { check, .. } => format!("UBSAN: {check}"),
+        OopsKind::Kmsan { bug } => format!("KMSAN: {bug}"),
+        OopsKind::Slub { what, .. } => format!("BUG: {what}"),
+        OopsKind::Spinlock { lock, bug } => format!("BUG: {lock} {bug}"),
+        _ => return None,
+    })
+}
+
+/// Lockdep's reports as syzbot words them: every report of a lock order
+/// that can deadlock is a `possible deadlock`; each keeps its own slug.
+fn lockdep_words(b: LockdepBug) -> Words {
+    match b {
+        LockdepBug::CircularDependency => ("possible deadlock", "lockdep-circular"),
+        LockdepBug::RecursiveLocking => ("possible deadlock", "lockdep-recursive"),
+        LockdepBug::IrqLockInversion => ("possible deadlock", "lockdep-irq-inversion"),
+        LockdepBug::IrqUnsafeOrder => ("possible deadlock", "lockdep-irq-unsafe-order"),
+        LockdepBug::InconsistentState => ("inconsistent lock state", "lockdep-inconsistent"),
+        LockdepBug::HeldLockFreed => ("WARNING: held lock freed", "lockdep-held-lock-freed"),
+        LockdepBug::BadUnlockBalance => ("WARNING: bad unlock balance", "lockdep-bad-unlock"),
+        LockdepBug::HeldReturningToUser => (
+            "WARNING: lock held when returning to user space",
+            "lockdep-held-returning",
+        ),
+        LockdepBug::SuspiciousRcu => ("WARNING: suspicious RCU usage", "suspicious-rcu"),
+    }
 }
 
 /// A dump's title and signature.
@@ -248,22 +398,29 @@ impl Title {
 
     /// Builds a title from its kind and frames (innermost first).
     pub fn new(kind: Kind, frames: &[Frame], detail: Option<&str>, note: Option<String>) -> Title {
-        let kept = significant(frames);
+        let kept = if kind.names_function() {
+            significant(frames)
+        } else {
+            Vec::new()
+        };
         let first = kept.first();
         let function = first.map(|f| base_name(&f.function).to_string());
         let module = first.and_then(|f| f.module.clone());
         let mut text = kind.name().to_string();
+        // A panic of its own words is named by them, as syzbot names it
+        // (`kernel panic: VFS: Unable to mount root fs…`).
+        let by_words = kind.is_bare_panic() && detail.is_some();
         match (&function, detail) {
-            (Some(f), _) => {
+            (Some(f), _) if !by_words => {
                 let _ = write!(text, " in {f}");
                 if let Some(m) = &module {
                     let _ = write!(text, " [{m}]");
                 }
             }
-            (None, Some(d)) => {
+            (_, Some(d)) => {
                 let _ = write!(text, ": {d}");
             }
-            (None, None) => {}
+            (_, None) => {}
         }
         let sig_frames: Vec<String> = kept
             .iter()
@@ -310,6 +467,10 @@ impl std::fmt::Display for Title {
 fn signature(kind: &Kind, frames: &[String], detail: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(kind.slug().as_bytes());
+    if let Some(v) = kind.variant() {
+        h.update(b"\n~");
+        h.update(v.as_bytes());
+    }
     for f in frames {
         h.update(b"\n");
         h.update(f.as_bytes());
@@ -391,12 +552,14 @@ fn with_rule_title(t: &mut Title, rule_title: Option<&str>) {
 const ENDS_THE_LOG: usize = 100;
 
 /// The title of a kernel log alone (a `vmcore-dmesg.txt`, a console log:
-/// [`crate::logtext`]), by the same reading of its reports as a dump's
-/// title ([`title`]): a crash — a panic line, or an oops the log ends in
-/// (with kdump loaded, `oops_end()` calls `crash_kexec()` before any
-/// panic line) — is titled by its cause ([`crash_cause`]); else the first
-/// oops, a lockup or RCU stall, a hung task, an OOM kill, a warning, an
-/// allocation failure, in that order, each by its report's frames; else
+/// [`crate::logtext`]; no dump to read), by the same reading of its reports
+/// as a dump's title ([`title`]): a crash — a panic line (a stack
+/// protector's or `panic_on_oom`'s too), or an oops the log ends in (with
+/// kdump loaded, `oops_end()` calls `crash_kexec()` before any panic line)
+/// — is titled by its cause ([`crash_cause`]); else the first oops, else
+/// the first report of a check that caught a bug (a sanitizer, lockdep…),
+/// else a lockup or RCU stall, a hung task, an OOM kill, a warning, an
+/// allocation failure, in that order, each by [`report_title`]; else
 /// `no crash`. A dump whose title has [`Basis::Log`] gets the same title
 /// and signature from its log; what only memory shows (the tasks of a
 /// hang, a deadlock cycle, a CPU hog, the crashed task's stack) the log
@@ -406,25 +569,18 @@ pub fn log_title(records: &[LogRecord], rule_title: Option<&str>) -> Title {
     let ends_in_oops = reports.last().is_some_and(|r| {
         r.kind.is_oops() && records.len().saturating_sub(r.record) <= ENDS_THE_LOG
     });
-    let panicked = ends_in_oops || reports.iter().any(|r| r.kind == OopsKind::Panic);
+    let panicked = ends_in_oops || reports.iter().any(|r| r.kind.is_panic());
     let crash = panicked
         .then(|| crash_cause(&reports))
         .flatten()
-        .map(|c| crash_title(&c, Vec::new));
+        .map(|c| cause_title(c, Vec::new));
     let mut t = crash
-        .or_else(|| first_oops(&reports))
+        .or_else(|| first_bug(&reports))
         .or_else(|| {
             lockup_reports(&reports).and_then(|named| named.first().map(|r| report_title(r)))
         })
-        .or_else(|| {
-            reports
-                .iter()
-                .find(|r| matches!(r.kind, OopsKind::HungTask { .. }))
-                .map(report_title)
-        })
-        .or_else(|| oom_kill(&reports))
-        .or_else(|| warning(&reports))
-        .or_else(|| alloc_failure(&reports))
+        .or_else(|| first(&reports, |k| matches!(k, OopsKind::HungTask { .. })))
+        .or_else(|| lesser_report(&reports))
         .unwrap_or_else(|| {
             Title::new(
                 Kind::NoCrash,
@@ -438,62 +594,25 @@ pub fn log_title(records: &[LogRecord], rule_title: Option<&str>) -> Title {
     t
 }
 
-/// A crash titled by the reports of its log: the cause's frames, else the
-/// panic's; `stack` gives the crashed task's stack when neither names a
-/// function (a dump's; a log has none). [`Basis::Memory`] when that stack
-/// names it.
-fn crash_title(c: &CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
-    let CrashCause {
-        panic,
-        cause,
-        kind,
-        message,
-    } = c;
-    let mut frames = cause.map(printed_frames).unwrap_or_default();
-    if significant(&frames).is_empty() {
-        frames = panic.map(printed_frames).unwrap_or_default();
-    }
-    let mut basis = Basis::Log;
-    if significant(&frames).is_empty() {
-        let s = stack();
-        if !significant(&s).is_empty() {
-            basis = Basis::Memory;
-        }
-        frames = s;
-    }
-    let task = cause
-        .and_then(task_note)
-        .or_else(|| panic.and_then(task_note));
-    let note = match (task, message.is_empty()) {
-        (Some(t), true) => Some(t),
-        (Some(t), false) => Some(format!("{t}; panic: {message}")),
-        (None, false) => Some(format!("panic: {message}")),
-        (None, true) => None,
-    };
-    let detail = kind
-        .is_bare_panic()
-        .then_some(message.as_str())
-        .filter(|m| !m.is_empty());
-    let mut t = Title::new(kind.clone(), &frames, detail, note);
-    t.basis = basis;
-    t
+/// The title of the first report of a kind.
+fn first(reports: &[OopsReport], of: impl Fn(&OopsKind) -> bool) -> Option<Title> {
+    reports.iter().find(|r| of(&r.kind)).map(report_title)
 }
 
-/// A report titled by its own frames.
-fn report_title(r: &OopsReport) -> Title {
-    Title::new(
-        Kind::Report(r.kind.clone()),
-        &printed_frames(r),
-        None,
-        task_note(r),
-    )
-    .read_from_log()
+/// What a log names a kernel that did not crash by before anything else:
+/// an oops it survived (the task was killed), the first one, since later
+/// ones are usually its consequences; else a bug a check caught (a
+/// sanitizer, lockdep…) that did not kill.
+fn first_bug(reports: &[OopsReport]) -> Option<Title> {
+    first(reports, OopsKind::is_oops).or_else(|| first(reports, OopsKind::is_bug_report))
 }
 
-/// An oops the kernel survived (the task was killed): the first one,
-/// since later ones are usually its consequences.
-fn first_oops(reports: &[OopsReport]) -> Option<Title> {
-    reports.iter().find(|r| r.kind.is_oops()).map(report_title)
+/// The reports a kernel that did not crash is named by last: the first
+/// OOM kill, else warning, else allocation failure.
+fn lesser_report(reports: &[OopsReport]) -> Option<Title> {
+    first(reports, |k| *k == OopsKind::OomKill)
+        .or_else(|| first(reports, |k| matches!(k, OopsKind::Warning { .. })))
+        .or_else(|| first(reports, |k| matches!(k, OopsKind::AllocFailure { .. })))
 }
 
 /// The watchdog reports of the most severe kind the log has: hard
@@ -515,68 +634,6 @@ fn lockup_reports(reports: &[OopsReport]) -> Option<Vec<&OopsReport>> {
         return None;
     };
     Some(reports.iter().filter(|r| of_kind(&r.kind)).collect())
-}
-
-/// The first OOM kill: memory a user program touched (a page fault) is its
-/// own demand, not a kernel path: such kills are told apart by where
-/// memory ran out (one cgroup, or all of it). A kernel allocation keeps
-/// its frames.
-fn oom_kill(reports: &[OopsReport]) -> Option<Title> {
-    let r = reports.iter().find(|r| r.kind == OopsKind::OomKill)?;
-    let note = r
-        .victim
-        .as_ref()
-        .map(|v| format!("killed {}", v.comm))
-        .or_else(|| task_note(r));
-    let scope = match &r.oom_memcg {
-        Some(path) => format!("memory cgroup {path}"),
-        None => "system-wide".to_string(),
-    };
-    let mut frames = printed_frames(r);
-    if frames
-        .iter()
-        .any(|f| base_name(&f.function).ends_with("exc_page_fault"))
-    {
-        frames.clear();
-    }
-    Some(Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note).read_from_log())
-}
-
-/// The first warning.
-fn warning(reports: &[OopsReport]) -> Option<Title> {
-    reports
-        .iter()
-        .find(|r| matches!(r.kind, OopsKind::Warning { .. }))
-        .map(report_title)
-}
-
-/// A request the allocator could not meet, named by who asked (the
-/// allocator's own frames are generic); the order is in the note, as one
-/// caller fails at whatever order memory allows no more.
-fn alloc_failure(reports: &[OopsReport]) -> Option<Title> {
-    let r = reports
-        .iter()
-        .find(|r| matches!(r.kind, OopsKind::AllocFailure { .. }))?;
-    let mut note = match &r.kind {
-        OopsKind::AllocFailure {
-            order,
-            gfp: Some(g),
-        } => format!("order {order}, {g}"),
-        OopsKind::AllocFailure { order, .. } => format!("order {order}"),
-        _ => String::new(),
-    };
-    if let Some(t) = &r.task {
-        let _ = write!(note, ", task {}", t.comm);
-    }
-    Some(
-        Title::new(
-            Kind::Report(r.kind.clone()),
-            &printed_frames(r),
-            None,
-            Some(note),
-        )
-        .read_from_log(),
-    )
 }
 
 /// What a crash's log says about it: the panic, the report that caused
@@ -603,7 +660,11 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
     let cause = c.cause.and_then(|i| reports.get(i));
     let message = panic.and_then(|p| p.message.clone()).unwrap_or_default();
     let kind = match (cause, c.reason) {
-        (_, Some(PanicReason::OutOfMemory)) => Kind::Panic(PanicReason::OutOfMemory),
+        // panic_on_oom's panic names no report; its line says what it is.
+        (_, Some(PanicReason::OutOfMemory)) => match panic {
+            Some(p) if p.kind == OopsKind::OomPanic => Kind::Report(OopsKind::OomPanic),
+            _ => Kind::Panic(PanicReason::OutOfMemory),
+        },
         (Some(r), _) => Kind::Report(r.kind.clone()),
         (None, Some(reason)) => Kind::Panic(reason),
         (None, None) => Kind::Panic(PanicReason::Other),
@@ -614,6 +675,52 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
         kind,
         message,
     })
+}
+
+/// The title of a crash by its cause: the frames of the report the panic
+/// names, else the panic's own, else `stack` (the crashed task's, where a
+/// dump has it; a log has none); the task and the panic message as the
+/// note. [`Basis::Memory`] when the function named comes from that stack.
+fn cause_title(c: CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
+    let CrashCause {
+        panic,
+        cause,
+        kind,
+        message,
+    } = c;
+    let mut frames = cause.map(printed_frames).unwrap_or_default();
+    if significant(&frames).is_empty() {
+        frames = panic.map(printed_frames).unwrap_or_default();
+    }
+    let mut from_stack = false;
+    if significant(&frames).is_empty() {
+        frames = stack();
+        from_stack = true;
+    }
+    if kind.slug() == OOM_PANIC.1 && by_page_fault(&frames) {
+        frames.clear();
+    }
+    let basis = if from_stack && !significant(&frames).is_empty() {
+        Basis::Memory
+    } else {
+        Basis::Log
+    };
+    let task = cause
+        .and_then(task_note)
+        .or_else(|| panic.and_then(task_note));
+    let note = match (task, message.is_empty()) {
+        (Some(t), true) => Some(t),
+        (Some(t), false) => Some(format!("{t}; panic: {message}")),
+        (None, false) => Some(format!("panic: {message}")),
+        (None, true) => None,
+    };
+    let detail = kind
+        .is_bare_panic()
+        .then_some(message.as_str())
+        .filter(|m| !m.is_empty());
+    let mut t = Title::new(kind, &frames, detail, note);
+    t.basis = basis;
+    t
 }
 
 /// A report's frames as a title names them.
@@ -637,6 +744,77 @@ fn printed_frames(r: &OopsReport) -> Vec<Frame> {
         }
     }
     frames
+}
+
+/// The title of one report of a log: its kind, its frames (the `RIP:`, or
+/// the function its headline names, then its reliable call trace, generic
+/// frames skipped); a bare panic by its message, an OOM kill by its scope
+/// ([`oom_title`]), an allocation failure with its order in the note. A
+/// report cut short names only what it printed. [`Basis::Log`]: a dump
+/// and its log title a report alike.
+pub fn report_title(r: &OopsReport) -> Title {
+    if r.kind == OopsKind::OomKill {
+        return oom_title(r);
+    }
+    let kind = Kind::Report(r.kind.clone());
+    let detail = kind
+        .is_bare_panic()
+        .then_some(r.message.as_deref())
+        .flatten()
+        .filter(|m| !m.is_empty());
+    let note = match &r.kind {
+        OopsKind::AllocFailure { .. } => Some(alloc_note(r)),
+        _ => task_note(r),
+    };
+    Title::new(kind, &printed_frames(r), detail, note).read_from_log()
+}
+
+/// A request the allocator could not meet is named by who asked (the
+/// allocator's own frames are generic); the order is in the note, as one
+/// caller fails at whatever order memory allows no more.
+fn alloc_note(r: &OopsReport) -> String {
+    let mut note = match &r.kind {
+        OopsKind::AllocFailure {
+            order,
+            gfp: Some(g),
+        } => format!("order {order}, {g}"),
+        OopsKind::AllocFailure { order, .. } => format!("order {order}"),
+        _ => String::new(),
+    };
+    if let Some(t) = &r.task {
+        let _ = write!(note, ", task {}", t.comm);
+    }
+    note
+}
+
+/// An OOM kill's title: the victim in the note; memory a user program
+/// touched (a page fault) is its own demand, not a kernel path: such kills
+/// are told apart by where memory ran out (one cgroup, or all of it). A
+/// kernel allocation keeps its frames.
+fn oom_title(r: &OopsReport) -> Title {
+    let note = r
+        .victim
+        .as_ref()
+        .map(|v| format!("killed {}", v.comm))
+        .or_else(|| task_note(r));
+    let scope = match &r.oom_memcg {
+        Some(path) => format!("memory cgroup {path}"),
+        None => "system-wide".to_string(),
+    };
+    let mut frames = printed_frames(r);
+    if by_page_fault(&frames) {
+        frames.clear();
+    }
+    Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note).read_from_log()
+}
+
+/// Memory a user program touched: a page fault's entry on the stack
+/// (x86's `exc_page_fault`, arm64's `do_mem_abort`).
+fn by_page_fault(frames: &[Frame]) -> bool {
+    frames.iter().any(|f| {
+        let b = base_name(&f.function);
+        b.ends_with("exc_page_fault") || b == "do_mem_abort"
+    })
 }
 
 fn task_note(r: &OopsReport) -> Option<String> {
@@ -676,7 +854,7 @@ impl<'a, 'k> Titler<'a, 'k> {
             None => self.k.oopses().unwrap_or_default(),
         };
         let panic_cpu = self.k.panic_cpu().ok().flatten();
-        let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind == OopsKind::Panic);
+        let panicked = panic_cpu.is_some() || reports.iter().any(|r| r.kind.is_panic());
         if panicked {
             if let Some(t) = self.crash_title(&reports) {
                 return t;
@@ -716,7 +894,7 @@ impl<'a, 'k> Titler<'a, 'k> {
                 return Some(t);
             }
         }
-        Some(crash_title(&c, || {
+        Some(cause_title(c, || {
             self.k
                 .crashed_task()
                 .ok()
@@ -727,7 +905,7 @@ impl<'a, 'k> Titler<'a, 'k> {
     }
 
     fn live_title(&self, reports: &[OopsReport]) -> Title {
-        if let Some(t) = first_oops(reports) {
+        if let Some(t) = first_bug(reports) {
             return t;
         }
         let live = self.live_tasks();
@@ -743,10 +921,7 @@ impl<'a, 'k> Titler<'a, 'k> {
         if let Some(t) = self.hung(&live, reports) {
             return t;
         }
-        if let Some(t) = oom_kill(reports)
-            .or_else(|| warning(reports))
-            .or_else(|| alloc_failure(reports))
-        {
+        if let Some(t) = lesser_report(reports) {
             return t;
         }
         if let Some(t) = self.flood(&live) {
@@ -1366,7 +1541,10 @@ Kernel panic - not syncing: softlockup: hung tasks";
             Kind::Hang,
         ];
         for k in &hung {
-            assert_eq!((k.name(), k.slug()), ("task hung", "hung-task"));
+            assert_eq!(
+                (k.name().as_ref(), k.slug()),
+                ("INFO: task hung", "hung-task")
+            );
         }
         assert_eq!(
             Title::new(hung[0].clone(), &[f("vault_op")], None, None).signature,
@@ -1379,7 +1557,7 @@ Kernel panic - not syncing: softlockup: hung tasks";
             non_canonical: true,
         });
         assert_eq!(
-            (gp.name(), gp.slug()),
+            (gp.name().as_ref(), gp.slug()),
             ("general protection fault", "general-protection")
         );
         assert_eq!(
@@ -1428,7 +1606,7 @@ Kernel panic - not syncing: softlockup: hung tasks";
         ));
         assert_eq!(
             a.text,
-            "BUG: unable to handle page fault in my_work_fn [mydrv]"
+            "BUG: unable to handle kernel paging request in my_work_fn [mydrv]"
         );
         assert_eq!((a.basis, &a.signature), (Basis::Log, &b.signature));
         assert_eq!(a.text, b.text);
@@ -1442,7 +1620,7 @@ Kernel panic - not syncing: softlockup: hung tasks";
              [  245.7]  vault_op+0x22/0x50 [vmt]\n\
              [  245.8]  </TASK>\n",
         );
-        assert_eq!(hung.text, "task hung in vault_op [vmt]");
+        assert_eq!(hung.text, "INFO: task hung in vault_op [vmt]");
         let none = of_log("[    0.000000] Linux version 6.1.0 (x) #1\n[    1.0] ok\n");
         assert_eq!((none.kind.clone(), none.basis), (Kind::NoCrash, Basis::Log));
         let warn = of_log(

@@ -1,6 +1,7 @@
 //! The checker: types a rule's expressions against the schema before any dump
-//! is opened. Members reached through DWARF (`@x`, `.raw`) are typed `object`
-//! and checked once a dump is open.
+//! is opened, and infers what the rule needs (a kernel log, or a dump) from
+//! the needs the built-ins it reads declare. Members reached through DWARF
+//! (`@x`, `.raw`) are typed `object` and checked once a dump is open.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use crate::builtins::{self, Function, Shape};
 use crate::diag::{with_article, Code};
 use crate::limits::{compile_regex, MAX_BUILT_SIZE};
 use crate::rule::{MessagePart, ParamValue, Rule};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 
 /// A checker finding, with the span inside the expression it came from.
 #[derive(Debug, Clone)]
@@ -117,9 +118,31 @@ struct Checker<'a> {
     origin: Origin,
     /// The size bound (`MAX_BUILT_SIZE`) of each `let` and `for` binding.
     built: Vec<(String, u64)>,
+    /// The strongest need of what the rule reads so far.
+    need: Need,
+    /// The first thing it reads that needs a dump: what, where.
+    dump_use: Option<(String, Span, Origin)>,
+}
+
+/// A checked rule: what is wrong with it (nothing when it is sound), and
+/// what it needs — as it declares (`needs:`), else as inferred.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub findings: Vec<Finding>,
+    pub need: Need,
+    /// The strongest need of what the rule reads (`log` at least).
+    pub inferred: Need,
 }
 
 impl Checker<'_> {
+    /// The rule reads `what` (at `span`), which needs `need`.
+    fn uses(&mut self, need: Need, what: impl FnOnce() -> String, span: Span) {
+        if need == Need::Dump && self.dump_use.is_none() {
+            self.dump_use = Some((what(), span, self.origin.clone()));
+        }
+        self.need = self.need.max(need);
+    }
+
     fn find(
         &mut self,
         code: Code,
@@ -156,10 +179,14 @@ impl Checker<'_> {
         }
         if let Some(e) = self.elems.last().cloned() {
             if let Some(t) = builtins::field_type(&e, n) {
+                if let Some(need) = builtins::field_needs(&e, n) {
+                    self.uses(need, || format!("`{n}` of a {e}"), span);
+                }
                 return t;
             }
         }
         if let Some(r) = builtins::root(n) {
+            self.uses(r.needs, || format!("`{n}`"), span);
             return r.ty.to_ty(None);
         }
         let close_param = self
@@ -194,7 +221,12 @@ impl Checker<'_> {
 
     fn field(&mut self, base: &Ty, name: &str, span: Span) -> Ty {
         match builtins::field_type(base, name) {
-            Some(t) => t,
+            Some(t) => {
+                if let Some(need) = builtins::field_needs(base, name) {
+                    self.uses(need, || format!("`.{name}` of a {base}"), span);
+                }
+                t
+            }
             None => {
                 let owner = match base {
                     Ty::List(x) => x.as_ref(),
@@ -540,7 +572,10 @@ impl Checker<'_> {
         let tys: Vec<Ty> = args.iter().map(|a| self.expr(a)).collect();
         let f = func.name.as_str();
         match builtins::function(f) {
-            Some(b) => self.call(b, args, &tys, func.span, span),
+            Some(b) => {
+                self.uses(b.needs, || format!("`{f}()`"), func.span);
+                self.call(b, args, &tys, func.span, span)
+            }
             None if self.helpers.iter().any(|h| h == f) => Ty::Any,
             None => {
                 let mut names: Vec<&str> = builtins::functions().map(|f| f.name).collect();
@@ -566,6 +601,9 @@ impl Checker<'_> {
     /// `x has …`: a stack or a task, and names or a pattern.
     fn has(&mut self, stack: &Expr, pattern: &HasPattern) -> Ty {
         let t = self.expr(stack);
+        if t == Ty::Task || t == Ty::list(Ty::Frame) {
+            self.uses(Need::Dump, || "a task's stack (`has`)".into(), stack.span);
+        }
         let ok = matches!(&t, Ty::Task | Ty::Any | Ty::Null)
             || t == Ty::list(Ty::Frame)
             || t == Ty::list(Ty::Str);
@@ -619,7 +657,10 @@ impl Checker<'_> {
                 Ty::list(t)
             }
             ExprKind::Var(n) => self.name(n, span),
-            ExprKind::Global { .. } => Ty::Object,
+            ExprKind::Global { name, .. } => {
+                self.uses(Need::Dump, || format!("the kernel global `@{name}`"), span);
+                Ty::Object
+            }
             ExprKind::Field { base, name, .. } => {
                 let b = self.expr(base);
                 self.field(&b, &name.name, name.span)
@@ -706,8 +747,10 @@ impl Checker<'_> {
     }
 }
 
-/// Checks a parsed rule; returns the findings (empty when the rule is sound).
-pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
+/// Checks a parsed rule: its findings (empty when the rule is sound) and
+/// its need. A rule that declares `needs: log` and reads what needs a dump
+/// is C013 at the first such read.
+pub fn check(rule: &Rule, helpers: &[String]) -> Checked {
     let mut c = Checker {
         params: &rule.params,
         helpers,
@@ -717,6 +760,8 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
         out: Vec::new(),
         origin: Origin::Match,
         built: Vec::new(),
+        need: Need::Log,
+        dump_use: None,
     };
     let mut lets: Vec<(String, Span)> = Vec::new();
     for s in &rule.program.stmts {
@@ -786,5 +831,20 @@ pub fn check(rule: &Rule, helpers: &[String]) -> Vec<Finding> {
             );
         }
     }
-    c.out
+    let inferred = c.need;
+    if let (Some(Need::Log), Some((what, span, origin))) = (rule.doc.needs, c.dump_use.take()) {
+        c.out.push(Finding {
+            code: Code::NeedsDump,
+            title: "this rule declares `needs: log` but reads a dump".into(),
+            label: format!("{what} needs a dump (the kernel's memory)"),
+            help: Some("on a kernel log alone there are only its records and the reports parsed from them (`dmesg`, `reports`, `crash`, `kernel.release`): read only those, or remove `needs: log` (the rule then needs a dump and is skipped on a log)".into()),
+            span,
+            origin,
+        });
+    }
+    Checked {
+        findings: c.out,
+        need: rule.doc.needs.unwrap_or(inferred),
+        inferred,
+    }
 }

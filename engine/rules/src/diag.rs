@@ -37,6 +37,8 @@ pub enum Code {
     /// line or `rule::MAX_LABEL_CHARS` characters, a template, not text, or
     /// the label of another item of the same rule.
     BadLabel,
+    /// R013: a `needs:` that is not `log` or `dump`.
+    UnknownNeed,
     /// E001–E011: a syntax error in an expression, with the expression
     /// parser's own code (dsl-grammar/README.md).
     Syntax(&'static str),
@@ -68,6 +70,9 @@ pub enum Code {
     /// C012: an operation on constants that fails whatever the dump (a
     /// division by a literal zero, a constant overflow).
     ConstantError,
+    /// C013: a rule that declares `needs: log` reads what only a dump has
+    /// (tasks, locks, memory, a global…), at the first such use.
+    NeedsDump,
     /// H001: a helper file does not compile.
     HelperCompile,
     /// H002: a helper file breaks a limit of the sandbox when it is compiled
@@ -93,6 +98,7 @@ impl Code {
         Code::FileTooLarge,
         Code::YamlTooLarge,
         Code::BadLabel,
+        Code::UnknownNeed,
         Code::UnknownName,
         Code::UnknownModelField,
         Code::TypeMismatch,
@@ -105,6 +111,7 @@ impl Code {
         Code::ValueTooLarge,
         Code::OperatorMismatch,
         Code::ConstantError,
+        Code::NeedsDump,
         Code::HelperCompile,
         Code::HelperTooLarge,
         Code::HelperWaits,
@@ -124,6 +131,7 @@ impl Code {
             Code::FileTooLarge => "R010",
             Code::YamlTooLarge => "R011",
             Code::BadLabel => "R012",
+            Code::UnknownNeed => "R013",
             Code::Syntax(c) => c,
             Code::UnknownName => "C001",
             Code::UnknownModelField => "C002",
@@ -137,6 +145,7 @@ impl Code {
             Code::ValueTooLarge => "C010",
             Code::OperatorMismatch => "C011",
             Code::ConstantError => "C012",
+            Code::NeedsDump => "C013",
             Code::HelperCompile => "H001",
             Code::HelperTooLarge => "H002",
             Code::HelperWaits => "H003",

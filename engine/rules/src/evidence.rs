@@ -163,12 +163,12 @@ impl TaskFact {
     }
 }
 
-/// A lock kind by its kernel type's name (`rw_semaphore`, not `rwsem`).
+/// A lock kind by its kernel type's name (`rw_semaphore`, not `rwsem`);
+/// a kind the model does not know is said as it came.
 pub fn kind_word(kind: &str) -> &str {
-    match kind {
-        "rwsem" => "rw_semaphore",
-        "percpu_rwsem" => "percpu_rw_semaphore",
-        other => other,
+    match kmodel::locks::LockKind::from_name(kind) {
+        Some(k) => k.type_word(),
+        None => kind,
     }
 }
 

@@ -1,5 +1,8 @@
-//! The per-dump model rules evaluate over: the kernel's data read once and on
-//! demand (tasks, indexes, log, memory…), stacks unwound only when asked.
+//! The model rules evaluate over: a dump's kernel data read once and on
+//! demand (tasks, indexes, log, memory…), stacks unwound only when asked;
+//! or a kernel log alone ([`Model::of_log`]: its records, the reports parsed
+//! from them, the release it names), where whatever needs the kernel's
+//! memory is [`ModelError::NeedsDump`].
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
@@ -74,6 +77,10 @@ pub enum ModelError {
     Kernel(Arc<kmodel::Error>),
     #[error("no task #{0}")]
     NoTask(usize),
+    /// The model is of a kernel log alone: what was asked is in the
+    /// kernel's memory, which only a dump has.
+    #[error("needs a dump")]
+    NeedsDump,
 }
 
 impl From<kmodel::Error> for ModelError {
@@ -86,9 +93,19 @@ pub type ModelResult<T> = Result<T, ModelError>;
 
 type Lazy<T> = OnceCell<ModelResult<T>>;
 
+/// A dump: the kernel model over its memory, and where stacks come from.
+#[derive(Clone, Copy)]
+struct Dump<'k> {
+    k: &'k Kernel,
+    stacks: &'k dyn Stacks<'k>,
+}
+
 pub struct Model<'k> {
-    pub k: &'k Kernel,
-    pub stacks: &'k dyn Stacks<'k>,
+    /// None for a kernel log alone.
+    dump: Option<Dump<'k>>,
+    /// The kernel release: the dump's, or what the log says (its `Linux
+    /// version` line), if it says.
+    release: Option<String>,
     tasks: Lazy<Vec<Task<'k>>>,
     /// What the task walk could not read (a filtered or damaged dump).
     gaps: OnceCell<Vec<Gap>>,
@@ -135,11 +152,31 @@ fn timed<T>(spent: &Cell<Duration>, f: impl FnOnce() -> T) -> T {
     v
 }
 
+impl Model<'static> {
+    /// The model of a kernel log alone (a `vmcore-dmesg.txt`, a console
+    /// log), without a dump: its records, oldest first, and the kernel
+    /// release if the log says it (its `Linux version` line). Rules that
+    /// read only the log run on it; whatever needs the kernel's memory
+    /// (tasks, locks, globals, stacks…) is [`ModelError::NeedsDump`], and
+    /// [`crate::RulePack::scan`] skips the rules that need a dump with
+    /// that reason.
+    pub fn of_log(records: Vec<LogRecord>, release: Option<String>) -> Model<'static> {
+        let m = Model::with(None, release);
+        let _ = m.dmesg.set(Ok(records));
+        m
+    }
+}
+
 impl<'k> Model<'k> {
+    /// The model of a dump.
     pub fn new(k: &'k Kernel, stacks: &'k dyn Stacks<'k>) -> Model<'k> {
+        Model::with(Some(Dump { k, stacks }), Some(k.release.clone()))
+    }
+
+    fn with(dump: Option<Dump<'k>>, release: Option<String>) -> Model<'k> {
         Model {
-            k,
-            stacks,
+            dump,
+            release,
             tasks: OnceCell::new(),
             gaps: OnceCell::new(),
             index: OnceCell::new(),
@@ -165,10 +202,30 @@ impl<'k> Model<'k> {
         }
     }
 
+    /// The kernel model of the dump; [`ModelError::NeedsDump`] on a log.
+    pub fn kernel(&self) -> ModelResult<&'k Kernel> {
+        self.dump.map(|d| d.k).ok_or(ModelError::NeedsDump)
+    }
+
+    fn dump(&self) -> ModelResult<Dump<'k>> {
+        self.dump.ok_or(ModelError::NeedsDump)
+    }
+
+    /// Whether this is the model of a dump (not of a log alone).
+    pub fn has_dump(&self) -> bool {
+        self.dump.is_some()
+    }
+
+    /// The kernel release: the dump's, or the log's if it says.
+    pub fn release(&self) -> Option<&str> {
+        self.release.as_deref()
+    }
+
     /// Every task that could be read; what could not is in [`Model::gaps`].
     pub fn tasks(&self) -> ModelResult<&[Task<'k>]> {
+        let k = self.kernel()?;
         lazy(&self.tasks, &self.spent, || {
-            let w = self.k.task_walk()?;
+            let w = k.task_walk()?;
             let _ = self.gaps.set(w.gaps);
             Ok(w.tasks)
         })
@@ -203,38 +260,50 @@ impl<'k> Model<'k> {
         self.tasks()?.get(i).ok_or(ModelError::NoTask(i))
     }
 
+    /// The kernel log: the dump's ring buffer, or the log given.
     pub fn dmesg(&self) -> ModelResult<&[LogRecord]> {
-        lazy(&self.dmesg, &self.spent, || self.k.dmesg()).map(|v| v.as_slice())
+        if let Some(d) = self.dmesg.get() {
+            return d.as_ref().map(|v| v.as_slice()).map_err(|e| e.clone());
+        }
+        let k = self.kernel()?;
+        lazy(&self.dmesg, &self.spent, || k.dmesg()).map(|v| v.as_slice())
     }
 
     pub fn memory(&self) -> ModelResult<&MemorySummary> {
-        lazy(&self.memory, &self.spent, || self.k.memory())
+        let k = self.kernel()?;
+        lazy(&self.memory, &self.spent, || k.memory())
     }
 
     pub fn modules(&self) -> ModelResult<&[ModuleInfo]> {
-        lazy(&self.modules, &self.spent, || self.k.modules()).map(|v| v.as_slice())
+        let k = self.kernel()?;
+        lazy(&self.modules, &self.spent, || k.modules()).map(|v| v.as_slice())
     }
 
+    /// The panic message, as the log prints it.
     pub fn panic_message(&self) -> ModelResult<Option<&str>> {
-        lazy(&self.panic, &self.spent, || self.k.panic_message()).map(|o| o.as_deref())
+        let log = self.dmesg()?;
+        lazy(&self.panic, &self.spent, || {
+            Ok(kmodel::printk::panic_message(log))
+        })
+        .map(|o| o.as_deref())
     }
 
     /// The wait-for graph over the tasks that can wait for a lock (asleep in
     /// D, or on a CPU spinning): built once, unwinding only those.
     pub fn wait_graph(&self) -> ModelResult<&WaitGraph> {
         let tasks = self.tasks()?;
+        let k = self.kernel()?;
         lazy(&self.wait_graph, &self.spent, || {
-            Ok(self
-                .k
-                .tasks_wait_graph(tasks, |i, _| self.blocked_on(i).ok().flatten()))
+            Ok(k.tasks_wait_graph(tasks, |i, _| self.blocked_on(i).ok().flatten()))
         })
     }
 
     pub fn cpus(&self) -> ModelResult<&[CpuInfo]> {
         let ix = self.index()?;
+        let k = self.kernel()?;
         lazy(&self.cpus, &self.spent, || {
             let mut v = Vec::new();
-            for rq in self.k.runqueues()? {
+            for rq in k.runqueues()? {
                 v.push(CpuInfo {
                     id: rq.cpu,
                     current: ix.by_addr.get(&rq.curr).copied(),
@@ -248,22 +317,26 @@ impl<'k> Model<'k> {
     }
 
     pub fn rcu(&self) -> ModelResult<&RcuState> {
-        lazy(&self.rcu, &self.spent, || self.k.rcu_state())
+        let k = self.kernel()?;
+        lazy(&self.rcu, &self.spent, || k.rcu_state())
     }
 
     /// Every worker pool (what the walk of their IDR could not read is
     /// left out; `vmtriage workqueues` reports it).
     pub fn pools(&self) -> ModelResult<&[WorkerPool]> {
-        lazy(&self.pools, &self.spent, || Ok(self.k.workqueues()?.pools)).map(|v| v.as_slice())
+        let k = self.kernel()?;
+        lazy(&self.pools, &self.spent, || Ok(k.workqueues()?.pools)).map(|v| v.as_slice())
     }
 
     pub fn slab_caches(&self) -> ModelResult<&[SlabCache]> {
-        lazy(&self.slab_caches, &self.spent, || self.k.slab_caches()).map(|v| v.as_slice())
+        let k = self.kernel()?;
+        lazy(&self.slab_caches, &self.spent, || k.slab_caches()).map(|v| v.as_slice())
     }
 
     /// The global VM counters, read once.
     pub fn vm_stats(&self) -> ModelResult<&[VmStat]> {
-        lazy(&self.vm_stats, &self.spent, || self.k.vm_stats()).map(|v| v.as_slice())
+        let k = self.kernel()?;
+        lazy(&self.vm_stats, &self.spent, || k.vm_stats()).map(|v| v.as_slice())
     }
 
     /// The crash reports of the log (oldest first) and which of them tell
@@ -283,12 +356,14 @@ impl<'k> Model<'k> {
 
     /// Every memory cgroup, the root first.
     pub fn memcgs(&self) -> ModelResult<&[MemCgroup]> {
-        lazy(&self.memcgs, &self.spent, || self.k.memcgs()).map(|v| v.as_slice())
+        let k = self.kernel()?;
+        lazy(&self.memcgs, &self.spent, || k.memcgs()).map(|v| v.as_slice())
     }
 
     /// Jiffies per second.
     pub fn hz(&self) -> ModelResult<u64> {
-        lazy(&self.hz, &self.spent, || self.k.hz()).copied()
+        let k = self.kernel()?;
+        lazy(&self.hz, &self.spent, || k.hz()).copied()
     }
 
     pub fn stack(&self, i: usize) -> ModelResult<Arc<StackInfo>> {
@@ -296,7 +371,8 @@ impl<'k> Model<'k> {
             return Ok(s.clone());
         }
         let t = self.task(i)?;
-        let s = timed(&self.spent, || self.stacks.stack(self.k, t));
+        let d = self.dump()?;
+        let s = timed(&self.spent, || d.stacks.stack(d.k, t));
         self.unwound.set(self.unwound.get() + 1);
         self.stack_cache.borrow_mut().insert(i, s.clone());
         Ok(s)
@@ -315,7 +391,8 @@ impl<'k> Model<'k> {
             return Ok(f.clone());
         }
         let t = self.task(i)?;
-        let f = Arc::new(timed(&self.spent, || self.k.open_files(t))?);
+        let k = self.kernel()?;
+        let f = Arc::new(timed(&self.spent, || k.open_files(t))?);
         self.files_cache.borrow_mut().insert(i, f.clone());
         Ok(f)
     }
@@ -352,7 +429,8 @@ impl<'k> Model<'k> {
         // needed anyway, and keeping the stack lets evidence show it.
         self.stack(i)?;
         let t = self.task(i)?;
-        let b = timed(&self.spent, || self.stacks.blocked_on(self.k, t));
+        let d = self.dump()?;
+        let b = timed(&self.spent, || d.stacks.blocked_on(d.k, t));
         self.blocked_cache.borrow_mut().insert(i, b.clone());
         Ok(b)
     }
@@ -371,7 +449,9 @@ impl<'k> kmodel::titles::Source<'k> for Model<'k> {
             .and_then(|ix| ix.by_addr.get(&task.addr()))
         {
             Some(&i) => self.stack(i).ok(),
-            None => Some(timed(&self.spent, || self.stacks.stack(self.k, task))),
+            None => self
+                .dump
+                .map(|d| timed(&self.spent, || d.stacks.stack(d.k, task))),
         };
         stack
             .map(|s| {
@@ -394,7 +474,7 @@ impl<'k> kmodel::titles::Source<'k> for Model<'k> {
             .and_then(|ix| ix.by_addr.get(&task.addr()))
         {
             Some(&i) => Model::blocked_on(self, i).ok().flatten(),
-            None => self.stacks.blocked_on(self.k, task),
+            None => self.dump.and_then(|d| d.stacks.blocked_on(d.k, task)),
         }
     }
     fn log(&self) -> Option<&[LogRecord]> {

@@ -1,5 +1,6 @@
 //! A rule pack: rules and helpers loaded and checked together; scanning one
-//! dump with every rule that applies to its kernel.
+//! dump, or one kernel log alone, with every rule that applies to its
+//! kernel (on a log, the rules that need a dump are skipped, saying so).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ use crate::helpers::RhaiHelpers;
 use crate::model::Model;
 use crate::render::{display, render, render_shown, ABSENT};
 use crate::rule::{load_rule, read_dir, version_matches, MessagePart, ParamValue, Rule, Severity};
+use crate::ty::Need;
 use crate::value::Value;
 
 mod embedded {
@@ -105,13 +107,54 @@ pub struct RuleRunError {
     pub message: String,
 }
 
+/// Why a rule did not run on a dump or a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SkipReason {
+    /// Its `applies_to` excludes this kernel.
+    #[serde(rename = "applies_to excludes this kernel")]
+    NotThisKernel,
+    /// It has `applies_to: kernels`, and the log does not say the kernel
+    /// release.
+    #[serde(rename = "the log does not say the kernel release")]
+    UnknownRelease,
+    /// It reads what only a dump has, and this is a kernel log alone.
+    #[serde(rename = "needs a dump")]
+    NeedsDump,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotThisKernel => "applies_to excludes this kernel",
+            SkipReason::UnknownRelease => "the log does not say the kernel release",
+            SkipReason::NeedsDump => "needs a dump",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule that did not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub rule: String,
+    pub reason: SkipReason,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanResult {
+    /// The kernel release: the dump's, or the log's (empty when a log does
+    /// not say it).
     pub release: String,
     pub diagnoses: Vec<Diagnosis>,
     pub errors: Vec<RuleRunError>,
-    /// Rules skipped because `applies_to` excludes this kernel.
-    pub skipped: Vec<String>,
+    /// Rules that did not run, each with its reason: `applies_to` excludes
+    /// this kernel, or (on a kernel log alone) the rule needs a dump.
+    pub skipped: Vec<Skipped>,
     /// What the model could not read (grouped warning lines); empty when
     /// every rule answered from complete data.
     pub partial: Vec<String>,
@@ -191,8 +234,10 @@ impl RulePack {
         let mut ids: BTreeMap<String, (String, usize, Arc<String>)> = BTreeMap::new();
         for (file, text) in rules {
             match load_rule(file, text) {
-                Ok(r) => {
-                    let findings = check(&r, &h.names);
+                Ok(mut r) => {
+                    let checked = check(&r, &h.names);
+                    r.need = checked.need;
+                    let findings = checked.findings;
                     if !findings.is_empty() {
                         diags.extend(findings.iter().map(|f| finding_diag(&r, f)));
                         continue;
@@ -288,16 +333,34 @@ impl RulePack {
         Ok(())
     }
 
-    /// Evaluates every rule that applies to this kernel.
+    /// Evaluates every rule that applies to this kernel (on the model of
+    /// a kernel log alone, [`Model::of_log`], those that need only the log).
     pub fn scan<'k>(&self, m: &Model<'k>) -> ScanResult {
         self.scan_only(m, None)
     }
 
+    /// Why a rule does not run on this model, if it does not: its
+    /// `applies_to` excludes the kernel (or, on a log that does not say
+    /// the release, cannot say), or it needs a dump and this is a log.
+    pub fn skip_reason(r: &Rule, m: &Model<'_>) -> Option<SkipReason> {
+        if r.need == Need::Dump && !m.has_dump() {
+            return Some(SkipReason::NeedsDump);
+        }
+        if r.kernels.is_empty() {
+            return None;
+        }
+        match m.release() {
+            None => Some(SkipReason::UnknownRelease),
+            Some(rel) if !version_matches(&r.kernels, rel) => Some(SkipReason::NotThisKernel),
+            Some(_) => None,
+        }
+    }
+
     /// Evaluates the rules `only` names (every rule when None) that apply
-    /// to this kernel; the others of `only` are `skipped`.
+    /// to this kernel; the others of `only` are `skipped`, with why.
     pub fn scan_only<'k>(&self, m: &Model<'k>, only: Option<&[String]>) -> ScanResult {
         let mut res = ScanResult {
-            release: m.k.release.clone(),
+            release: m.release().unwrap_or_default().to_string(),
             diagnoses: Vec::new(),
             errors: Vec::new(),
             skipped: Vec::new(),
@@ -309,8 +372,11 @@ impl RulePack {
             if only.is_some_and(|o| !o.contains(&r.doc.id)) {
                 continue;
             }
-            if !r.kernels.is_empty() && !version_matches(&r.kernels, &m.k.release) {
-                res.skipped.push(r.doc.id.clone());
+            if let Some(reason) = Self::skip_reason(r, m) {
+                res.skipped.push(Skipped {
+                    rule: r.doc.id.clone(),
+                    reason,
+                });
                 continue;
             }
             match evaluate(r, m, &r.params, &self.helpers) {

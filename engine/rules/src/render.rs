@@ -143,7 +143,7 @@ fn lock_fact<'k>(
         .and_then(|g| g.locks.iter().find(|c| c.addr == address));
     let name = name
         .or_else(|| contended.and_then(|c| c.name.clone()))
-        .or_else(|| m.and_then(|m| m.k.data_symbol(address)));
+        .or_else(|| m.and_then(|m| m.kernel().ok()?.data_symbol(address)));
     let task = |addr: Option<u64>| -> Option<TaskFact> {
         let m = m?;
         let i = *m.index().ok()?.by_addr.get(&addr?)?;

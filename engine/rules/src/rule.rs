@@ -13,6 +13,7 @@ use crate::source::{
     read_yaml, scan_fields, FieldText, YamlError, YamlLimit, MAX_RULE_FILE_BYTES, MAX_YAML_DEPTH,
     MAX_YAML_NODES, MAX_YAML_TEXT,
 };
+use crate::ty::Need;
 pub use crate::version::{parse_version_reqs, version_matches, VersionReq};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -65,6 +66,10 @@ pub struct RuleDoc {
     pub summary: String,
     pub description: String,
     pub applies_to: AppliesTo,
+    /// What the rule declares it needs (`needs: log` or `needs: dump`);
+    /// None: what the checker infers from what it reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Need>,
     pub params: BTreeMap<String, ParamDoc>,
     #[serde(rename = "match")]
     pub match_expr: String,
@@ -381,6 +386,10 @@ pub struct Rule {
     pub dump_title: Option<Vec<MessagePart>>,
     pub params: BTreeMap<String, ParamValue>,
     pub kernels: Vec<VersionReq>,
+    /// What the rule runs on (`log` or `dump`): as it declares, else as the
+    /// checker infers from the built-ins it reads (set when a pack loads it;
+    /// `dump` until then).
+    pub need: Need,
 }
 
 fn dsl_diag(
@@ -532,6 +541,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
     let Some(program) = program else {
         return Err(errs);
     };
+    let need = doc.needs.unwrap_or(Need::Dump);
     Ok(Rule {
         doc,
         file: file.to_string(),
@@ -543,6 +553,7 @@ pub fn load_rule(file: &str, text: &str) -> Result<Rule, Vec<RuleDiagnostic>> {
         dump_title,
         params,
         kernels,
+        need,
     })
 }
 
@@ -941,6 +952,7 @@ const RULE_FIELDS: &[&str] = &[
     "summary",
     "description",
     "applies_to",
+    "needs",
     "params",
     "match",
     "evidence",
@@ -1366,12 +1378,7 @@ impl DocReader<'_> {
             Some((_, s)) => *s,
             None => {
                 if given && !sev_text.is_empty() {
-                    let span = self
-                        .fields
-                        .get("severity")
-                        .filter(|f| !f.text.is_empty())
-                        .map(|f| (f.file_offset(0), f.file_offset(f.text.len() - 1) + 1))
-                        .unwrap_or_else(|| self.key("severity"));
+                    let span = self.value_span("severity");
                     self.diag(
                         Code::UnknownSeverity,
                         format!("unknown value `{sev_text}`"),
@@ -1381,6 +1388,34 @@ impl DocReader<'_> {
                     );
                 }
                 Severity::Info
+            }
+        }
+    }
+
+    /// A top-level field's value as written, else its key.
+    fn value_span(&self, name: &str) -> (usize, usize) {
+        self.fields
+            .get(name)
+            .filter(|f| !f.text.is_empty())
+            .map(|f| (f.file_offset(0), f.file_offset(f.text.len() - 1) + 1))
+            .unwrap_or_else(|| self.key(name))
+    }
+
+    /// `needs:` as written: `log` or `dump` (R013 otherwise, at the value).
+    fn needs(&mut self, t: &str) -> Option<Need> {
+        match t.trim() {
+            "log" => Some(Need::Log),
+            "dump" => Some(Need::Dump),
+            other => {
+                let span = self.value_span("needs");
+                self.diag(
+                    Code::UnknownNeed,
+                    format!("unknown value `{other}` of `needs`"),
+                    span,
+                    "not `log` or `dump`".into(),
+                    "`needs: log` runs the rule on a kernel log alone too, `needs: dump` only on dumps; without `needs:`, the checker infers it from what the rule reads".into(),
+                );
+                None
             }
         }
     }
@@ -1515,6 +1550,13 @@ impl DocReader<'_> {
                 }
             }
         }
+        let needs = match given.get("needs") {
+            None => None,
+            Some(_) => {
+                let t = text(&mut self, "needs");
+                self.needs(&t)
+            }
+        };
         let mut tests = RuleTests::default();
         if let Some(x) = given.get("tests") {
             for (k, v) in self.mapping(x, "tests", "`tests`", &["fires_on", "silent_on"]) {
@@ -1540,6 +1582,7 @@ impl DocReader<'_> {
             summary,
             description,
             applies_to,
+            needs,
             params,
             match_expr,
             evidence,

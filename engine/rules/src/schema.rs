@@ -10,22 +10,38 @@ pub use crate::ty::Ty;
 
 /// The schema as text (`vmtriage schema`).
 pub fn render() -> String {
-    let mut s = String::from("# The vmtriage object model\n\n## Roots\n\n");
+    let mut s = String::from("# The vmtriage object model\n\n  Each root, field and function with its type, what reading it needs\n  (nothing: the values at hand; log: a kernel log is enough; dump: the\n  kernel's memory) and what it is. A rule needs the most any of its reads\n  needs, or what it declares (`needs: log` or `needs: dump`).\n\n## Roots\n\n");
     let width = builtins::roots().map(|r| r.name.len()).max().unwrap_or(0);
     for r in builtins::roots() {
-        s += &format!("  {:<width$} {:<20} {}\n", r.name, r.ty.to_string(), r.doc);
+        s += &format!(
+            "  {:<width$} {:<20} {:<7} {}\n",
+            r.name,
+            r.ty.to_string(),
+            r.needs.as_str(),
+            r.doc
+        );
     }
     for t in builtins::types() {
-        s += &format!("\n## {}\n\n  {}\n\n", t.name, t.doc);
+        s += &format!("\n## {}\n\n  {} (needs {})\n\n", t.name, t.doc, t.needs);
         for f in t.fields {
-            s += &format!("  {:<16} {:<14} {}\n", f.name, shown(&f.ty), f.doc);
+            s += &format!(
+                "  {:<16} {:<14} {:<7} {}\n",
+                f.name,
+                shown(&f.ty),
+                t.field_needs(f).as_str(),
+                f.doc
+            );
         }
     }
     s += "\n## Functions\n\n";
     for f in builtins::functions() {
         for (i, sig) in f.signatures().iter().enumerate() {
-            let doc = if i == 0 { f.doc } else { "" };
-            s += &format!("  {sig:<52} {doc}\n");
+            let (needs, doc) = if i == 0 {
+                (f.needs.as_str(), f.doc)
+            } else {
+                ("", "")
+            };
+            s += &format!("  {sig:<52} {needs:<7} {doc}\n");
         }
     }
     s += "\n## Operators\n\n  Each overload as `operands -> result`, tried in order; a rule that applies an\n  operator to other types is refused (C011). Null operands: see each operator.\n";
@@ -78,24 +94,25 @@ fn shown(s: &Shape) -> String {
 }
 
 /// The schema as JSON (`vmtriage schema --format json`, the site):
-/// `{roots: [{name, type, doc}], types: [{name, doc, fields: [{name, type,
-/// doc}]}], functions: [{name, module, signatures, doc}], operators:
+/// `{roots: [{name, type, needs, doc}], types: [{name, doc, needs, fields:
+/// [{name, type, needs, doc}]}], functions: [{name, module, signatures,
+/// needs, doc}], operators:
 /// [{operator, doc, null, overloads: [{signature, operands, result, doc,
 /// outcomes}]}], sort_keys: [{name, type, doc}], constants: [{name, value, doc}]}`.
 pub fn to_json() -> serde_json::Value {
     use serde_json::json;
     json!({
         "roots": builtins::roots()
-            .map(|r| json!({"name": r.name, "type": r.ty.to_string(), "doc": r.doc}))
+            .map(|r| json!({"name": r.name, "type": r.ty.to_string(), "needs": r.needs, "doc": r.doc}))
             .collect::<Vec<_>>(),
         "types": builtins::types()
-            .map(|t| json!({"name": t.name, "doc": t.doc, "fields": t.fields.iter()
-                .map(|f| json!({"name": f.name, "type": shown(&f.ty), "doc": f.doc}))
+            .map(|t| json!({"name": t.name, "doc": t.doc, "needs": t.needs, "fields": t.fields.iter()
+                .map(|f| json!({"name": f.name, "type": shown(&f.ty), "needs": t.field_needs(f), "doc": f.doc}))
                 .collect::<Vec<_>>()}))
             .collect::<Vec<_>>(),
         "functions": builtins::MODULES.iter()
             .flat_map(|m| m.functions.iter().map(move |f| json!({"name": f.name, "module": m.name,
-                "signatures": f.signatures(), "doc": f.doc})))
+                "signatures": f.signatures(), "needs": f.needs, "doc": f.doc})))
             .collect::<Vec<_>>(),
         "operators": operators::OPERATORS.iter()
             .map(|o| json!({"operator": o.op.symbol(), "doc": o.doc, "null": on_null(o.on_null),

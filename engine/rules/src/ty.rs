@@ -91,3 +91,39 @@ impl fmt::Display for Ty {
         }
     }
 }
+
+/// What reading something of the language needs, weakest first: nothing
+/// but the values at hand (the language's own functions), the kernel log
+/// (its records, the reports parsed from it, the release its `Linux
+/// version` line gives), or a dump (the kernel's memory: tasks, locks,
+/// globals, stacks…). Each built-in declares its own; a rule needs the
+/// strongest need of anything it uses, or what it declares (`needs:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Need {
+    Nothing,
+    Log,
+    Dump,
+}
+
+impl Need {
+    /// As a rule's `needs:` writes it and `rules list` shows it: a rule
+    /// that needs nothing runs on a log too, so it is shown as `log`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Need::Nothing => "nothing",
+            Need::Log => "log",
+            Need::Dump => "dump",
+        }
+    }
+    /// What a rule with this need runs on (`log` or `dump`).
+    pub fn of_rule(self) -> Need {
+        self.max(Need::Log)
+    }
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -74,6 +74,12 @@ broken!(
 );
 broken!(dump_title_unknown_field, "dump-title-hole.yaml", "C002", 9);
 broken!(param_help_with_a_comma, "param-comma.yaml", "R002", 6);
+broken!(
+    needs_log_reads_a_dump,
+    "needs-log-reads-a-dump.yaml",
+    "C013",
+    8
+);
 
 /// The three forms of an evidence item, and the labels derived from an
 /// expression when the rule gives none: never a dotted path.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kdebuginfo::KernelDebugInfo;
@@ -121,7 +121,11 @@ pub fn format_name(f: DumpFormat) -> String {
     }
 }
 
-type Slot = Arc<OnceLock<Result<Arc<KernelDebugInfo>, String>>>;
+/// A build's debug info once made. A failure is not kept: made from one
+/// dump's memory, it may be that dump's own (a copy cut short lacks the
+/// pages of its kallsyms tables) and must not fail the build's other dumps.
+/// The lock is held while the info is made, so a build is indexed once.
+type Slot = Arc<Mutex<Option<Arc<KernelDebugInfo>>>>;
 
 /// Debug info per build: opened and indexed once, shared by every dump of
 /// that build.
@@ -166,10 +170,17 @@ impl DebugCache {
             .entry(key)
             .or_default()
             .clone();
-        slot.get_or_init(|| {
+        let mut made = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = made.as_ref() {
+            return Ok(Arc::clone(d));
+        }
+        let d = {
             let d = match self.source {
                 DebugSource::Memory => crate::session::memory_debuginfo(core).map_err(|e| {
-                    format!("the dump's own tables (--debuginfo none): {}", with_causes(&e))
+                    format!(
+                        "the dump's own tables (--debuginfo none): {}",
+                        with_causes(&e)
+                    )
                 })?,
                 DebugSource::Dwarf => {
                     let path = match &self.vmlinux {
@@ -196,10 +207,11 @@ impl DebugCache {
                     })?
                 }
             };
-            self.opened.fetch_add(1, Ordering::Relaxed);
-            Ok(Arc::new(d))
-        })
-        .clone()
+            Arc::new(d)
+        };
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        *made = Some(Arc::clone(&d));
+        Ok(d)
     }
 }
 

@@ -8,7 +8,7 @@ use vmtriage_dsl::ast::Span;
 use super::{
     decl_field, fail, wrong_owner, Args, Ctx, Function, Module, Param, Shape, Sig, TypeDecl, R,
 };
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::{EvalError, Num};
 use crate::value::{GroupVal, Key, Value};
 
@@ -29,6 +29,7 @@ pub static MODULE: Module = Module {
     functions: &[
         Function {
             name: "count",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: STR_OR_LIST,
                 result: Shape::Is(Ty::Int),
@@ -38,6 +39,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "len",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: STR_OR_LIST,
                 result: Shape::Is(Ty::Int),
@@ -47,6 +49,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "sum",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: &[Param {
                     name: "numbers",
@@ -59,6 +62,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "min",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: LIST,
                 result: Shape::Var(&Shape::Is(Ty::Any)),
@@ -68,6 +72,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "max",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: LIST,
                 result: Shape::Var(&Shape::Is(Ty::Any)),
@@ -77,6 +82,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "first",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: LIST,
                 result: Shape::Var(&Shape::Is(Ty::Any)),
@@ -86,6 +92,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "unique",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: LIST,
                 result: Shape::List(&Shape::Var(&Shape::Is(Ty::Any))),
@@ -106,6 +113,7 @@ fn group<'k>(_: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<GroupVal<'
 
 const GROUP: TypeDecl = TypeDecl {
     name: "group",
+    needs: Need::Nothing,
     doc: "one group of `group COLL by KEY [as NAME]` (NAME also names the key)",
     fields: &[
         decl_field!(

@@ -60,6 +60,12 @@ impl<'m, 'k> Ctx<'m, 'k> {
         })
     }
 
+    /// The dump's kernel model, or an error at `span` without a dump (no
+    /// model, or the model of a kernel log alone: "needs a dump").
+    pub fn kernel(&self, span: Span) -> Result<&'k kmodel::Kernel, EvalError> {
+        self.model(span)?.kernel().map_err(super::model_err(span))
+    }
+
     /// The element a filter (`where`, a quantifier, `group`) is looking at.
     pub(crate) fn elem(&self) -> Option<&Value<'k>> {
         self.elems.last()
@@ -124,15 +130,15 @@ impl<'m, 'k> Ctx<'m, 'k> {
     }
 
     pub(crate) fn global(&self, name: &str, optional: bool, span: Span) -> R<'k> {
-        let m = self.model(span)?;
-        match m.k.global(name) {
+        let k = self.kernel(span)?;
+        match k.global(name) {
             Ok(o) => Ok(Value::Obj(o)),
             Err(_) if optional => Ok(Value::Null),
             Err(e) => fail(
                 span,
                 format!(
                     "{e} (on {}); write `@?{name}` if only some kernels have it",
-                    m.k.release
+                    k.release
                 ),
             ),
         }

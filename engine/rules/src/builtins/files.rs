@@ -4,7 +4,7 @@ use kmodel::files::OpenFile;
 use vmtriage_dsl::ast::Span;
 
 use super::{decl_field, model_err, opt_str, wrong_owner, Ctx, Module, Shape, TypeDecl};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::Value;
 
@@ -31,6 +31,7 @@ fn file<'k>(ev: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<OpenFile, Eva
 
 const FILE: TypeDecl = TypeDecl {
     name: "file",
+    needs: Need::Dump,
     doc: "an open file of a task: its descriptor, path and file_operations",
     fields: &[
         decl_field!(file, "fd", Shape::Is(Ty::Int), "the file descriptor", |_, f, _| {

@@ -6,11 +6,11 @@ use std::rc::Rc;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, kernel_err, model_err, nth, opt_int, wrong_owner, Ctx, Module, Root, Shape,
-    TypeDecl,
+    decl_field, kernel_err, kernel_of, model_err, nth, opt_int, wrong_owner, Ctx, Module, Root,
+    Shape, TypeDecl,
 };
 use crate::model::{CpuInfo, Model};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::Value;
 use crate::version::parse_version;
@@ -23,12 +23,14 @@ pub static MODULE: Module = Module {
     roots: &[
         Root {
             name: "kernel",
+            needs: Need::Log,
             ty: Shape::Is(Ty::Kernel),
             doc: "release, uptime, panic, taint, cmdline",
             get: |_, _| Ok(Value::Kernel),
         },
         Root {
             name: "cpus",
+            needs: Need::Dump,
             ty: Shape::List(&Shape::Is(Ty::Cpu)),
             doc: "online CPUs",
             get: |ev, span| {
@@ -38,6 +40,7 @@ pub static MODULE: Module = Module {
         },
         Root {
             name: "modules",
+            needs: Need::Dump,
             ty: Shape::List(&Shape::Is(Ty::Module)),
             doc: "loaded modules",
             get: |ev, span| {
@@ -61,7 +64,8 @@ fn kernel<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m Mod
 /// A kernel global read as an integer.
 fn global_int<'k>(m: &Model<'k>, name: &str, span: Span) -> Result<Value<'k>, EvalError> {
     Ok(Value::Int(
-        m.k.global(name)
+        kernel_of(m, span)?
+            .global(name)
             .and_then(|o| o.as_i64())
             .map_err(kernel_err(span))?,
     ))
@@ -69,41 +73,48 @@ fn global_int<'k>(m: &Model<'k>, name: &str, span: Span) -> Result<Value<'k>, Ev
 
 const KERNEL: TypeDecl = TypeDecl {
     name: "kernel",
+    needs: Need::Dump,
     doc: "the kernel that crashed",
     fields: &[
         decl_field!(
             kernel,
             "release",
             Shape::Is(Ty::Str),
-            "uname -r",
-            |_, m, _| { Value::str(&m.k.release) }
+            "uname -r (on a log, as its `Linux version` line says; null if it does not)",
+            needs: Some(Need::Log),
+            |_, m, _| super::opt_str(m.release())
         ),
         decl_field!(
             kernel,
             "version",
             Shape::Is(Ty::Version),
             "the release as a comparable version (compare with \"6.1\")",
-            |_, m, _| Value::Version(Rc::new(parse_version(&m.k.release).unwrap_or_default()))
+            needs: Some(Need::Log),
+            |_, m, _| match m.release() {
+                Some(r) => Value::Version(Rc::new(parse_version(r).unwrap_or_default())),
+                None => Value::Null,
+            }
         ),
         decl_field!(
             kernel,
             "uptime",
             Shape::Is(Ty::Float),
             "seconds since boot",
-            |_, m, span| { Value::Float(m.k.uptime_ns().map_err(kernel_err(span))? as f64 / 1e9) }
+            |_, m, span| { Value::Float(kernel_of(m, span)?.uptime_ns().map_err(kernel_err(span))? as f64 / 1e9) }
         ),
         decl_field!(
             kernel,
             "jiffies",
             Shape::Is(Ty::Int),
             "jiffies_64",
-            |_, m, span| { Value::Int(m.k.jiffies().map_err(kernel_err(span))? as i64) }
+            |_, m, span| { Value::Int(kernel_of(m, span)?.jiffies().map_err(kernel_err(span))? as i64) }
         ),
         decl_field!(
             kernel,
             "panic",
             Shape::Is(Ty::Str),
             "panic message, null if the kernel did not panic",
+            needs: Some(Need::Log),
             |_, m, span| super::opt_str(m.panic_message().map_err(model_err(span))?)
         ),
         decl_field!(
@@ -111,14 +122,14 @@ const KERNEL: TypeDecl = TypeDecl {
             "panicked",
             Shape::Is(Ty::Bool),
             "the kernel panicked",
-            |_, m, span| { Value::Bool(m.k.panic_cpu().map_err(kernel_err(span))?.is_some()) }
+            |_, m, span| { Value::Bool(kernel_of(m, span)?.panic_cpu().map_err(kernel_err(span))?.is_some()) }
         ),
         decl_field!(
             kernel,
             "crashed_task",
             Shape::Is(Ty::Task),
             "the task that panicked",
-            |ev, m, span| match m.k.crashed_task().map_err(kernel_err(span))? {
+            |ev, m, span| match kernel_of(m, span)?.crashed_task().map_err(kernel_err(span))? {
                 Some(t) => super::task_at(ev, Some(t.addr()), span)?,
                 None => Value::Null,
             }
@@ -128,14 +139,14 @@ const KERNEL: TypeDecl = TypeDecl {
             "crashed_cpu",
             Shape::Is(Ty::Int),
             "the CPU that panicked",
-            |_, m, span| { opt_int(m.k.panic_cpu().map_err(kernel_err(span))?.map(i64::from)) }
+            |_, m, span| { opt_int(kernel_of(m, span)?.panic_cpu().map_err(kernel_err(span))?.map(i64::from)) }
         ),
         decl_field!(
             kernel,
             "taint",
             Shape::Is(Ty::Int),
             "taint mask (/proc/sys/kernel/tainted)",
-            |_, m, span| Value::Int(m.k.tainted_mask().map_err(kernel_err(span))? as i64)
+            |_, m, span| Value::Int(kernel_of(m, span)?.tainted_mask().map_err(kernel_err(span))? as i64)
         ),
         decl_field!(
             kernel,
@@ -143,8 +154,8 @@ const KERNEL: TypeDecl = TypeDecl {
             Shape::List(&Shape::Is(Ty::Str)),
             "taint letters set, e.g. [\"O\", \"E\"], from the kernel's own taint_flags[] (a bit it does not name is \"?\")",
             |_, m, span| {
-                let mask = m.k.tainted_mask().map_err(kernel_err(span))?;
-                let letters = m.k.taint_letters(mask).map_err(kernel_err(span))?;
+                let mask = kernel_of(m, span)?.tainted_mask().map_err(kernel_err(span))?;
+                let letters = kernel_of(m, span)?.taint_letters(mask).map_err(kernel_err(span))?;
                 Value::list(letters.iter().map(|c| Value::str(&c.to_string())).collect())
             }
         ),
@@ -153,8 +164,8 @@ const KERNEL: TypeDecl = TypeDecl {
             "cmdline",
             Shape::Is(Ty::Str),
             "kernel command line",
-            |_, m, _| {
-                match m.k.global("saved_command_line").and_then(|o| o.string()) {
+            |_, m, span| {
+                match kernel_of(m, span)?.global("saved_command_line").and_then(|o| o.string()) {
                     Ok(s) => Value::str(&s),
                     Err(_) => Value::Null,
                 }
@@ -198,6 +209,7 @@ fn cpu<'m, 'k>(
 
 const CPU: TypeDecl = TypeDecl {
     name: "cpu",
+    needs: Need::Dump,
     doc: "an online CPU",
     fields: &[
         decl_field!(
@@ -235,8 +247,7 @@ const CPU: TypeDecl = TypeDecl {
             "seconds its current task has had the CPU (a CPU hog shows here); null when idle",
             |_, (m, c), span| {
                 let secs = match c.current.filter(|_| !c.rq.is_idle()) {
-                    Some(i) => m
-                        .k
+                    Some(i) => kernel_of(m, span)?
                         .since_last_arrival(m.task(i).map_err(model_err(span))?)
                         .map_err(kernel_err(span))?
                         .map(|ns| ns as f64 / 1e9),
@@ -257,7 +268,7 @@ const CPU: TypeDecl = TypeDecl {
             "crashed",
             Shape::Is(Ty::Bool),
             "the CPU that panicked",
-            |_, (m, c), _| { Value::Bool(m.k.panic_cpu().ok().flatten() == Some(c.id)) }
+            |_, (m, c), span| { Value::Bool(kernel_of(m, span)?.panic_cpu().ok().flatten() == Some(c.id)) }
         ),
     ],
 };
@@ -275,6 +286,7 @@ fn module<'m, 'k>(
 
 const MODULE_TYPE: TypeDecl = TypeDecl {
     name: "module",
+    needs: Need::Dump,
     doc: "a loaded module",
     fields: &[
         decl_field!(

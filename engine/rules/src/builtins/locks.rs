@@ -10,10 +10,10 @@ use kmodel::Object;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, fail, kernel_err, model_err, task_at, tasks_at, wrong_owner, Args, Ctx, Function,
-    Module, Param, Root, Shape, Sig, TypeDecl, R,
+    decl_field, fail, kernel_err, kernel_of, model_err, task_at, tasks_at, wrong_owner, Args, Ctx,
+    Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
 };
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::{LockVal, Value};
 
@@ -28,6 +28,7 @@ pub static MODULE: Module = Module {
     doc: "locks: what tasks wait for, who holds what, wait-for cycles",
     roots: &[Root {
         name: "deadlocks",
+        needs: Need::Dump,
         ty: Shape::List(&Shape::List(&Shape::Is(Ty::Task))),
         doc: "every wait-for cycle (each a list of its tasks in wait order: each waits for a lock the next one holds), only where every owner is recorded",
         get: deadlocks,
@@ -36,6 +37,7 @@ pub static MODULE: Module = Module {
     functions: &[
         Function {
             name: "rwlock",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: LOCK_ARG,
                 result: Shape::Is(Ty::LockState),
@@ -45,6 +47,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "rwsem",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: LOCK_ARG,
                 result: Shape::Is(Ty::LockState),
@@ -54,6 +57,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "mutex",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: LOCK_ARG,
                 result: Shape::Is(Ty::LockState),
@@ -63,6 +67,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "waiters",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: LOCK_ARG,
                 result: Shape::List(&Shape::Is(Ty::Task)),
@@ -70,7 +75,7 @@ pub static MODULE: Module = Module {
             doc: "tasks waiting for this lock: its own wait list or rt_mutex tree, else the tasks whose stacks wait on it",
             call: |ev, a| {
                 let o = obj_arg(ev, a)?;
-                let st = ev.model(a.span)?.k.lock_state(&o).map_err(kernel_err(a.span))?;
+                let st = ev.kernel(a.span)?.lock_state(&o).map_err(kernel_err(a.span))?;
                 waiters_of(ev, &st, a.span)
             },
         },
@@ -87,6 +92,7 @@ fn lock<'k>(_: &Ctx<'_, 'k>, v: &Value<'k>, span: Span) -> Result<Rc<LockVal>, E
 
 const LOCK: TypeDecl = TypeDecl {
     name: "lock",
+    needs: Need::Dump,
     doc: "a lock a task waits for",
     fields: &[
         decl_field!(lock, "address", Shape::Is(Ty::Int), "address of the lock", |_, l, _| {
@@ -118,7 +124,7 @@ const LOCK: TypeDecl = TypeDecl {
             "raw",
             Shape::Is(Ty::Object),
             "the lock as a typed kernel object",
-            |ev, l, span| match l.name.as_deref().and_then(|n| ev.model(span).ok()?.k.global(n).ok()) {
+            |ev, l, span| match l.name.as_deref().and_then(|n| ev.kernel(span).ok()?.global(n).ok()) {
                 Some(o) => Value::Obj(o),
                 None => Value::Null,
             }
@@ -156,7 +162,7 @@ const LOCK: TypeDecl = TypeDecl {
                 let owner = match contended(ev, &l, span)? {
                     Some(c) => c.state.as_ref().ok().and_then(|s| s.owner),
                     None => LockKind::from_name(l.kind)
-                        .and_then(|k| ev.model(span).ok()?.k.lock_at(l.address, k).ok())
+                        .and_then(|k| ev.kernel(span).ok()?.lock_at(l.address, k).ok())
                         .and_then(|s| s.owner),
                 };
                 task_at(ev, owner, span)?
@@ -199,6 +205,7 @@ fn opt_bool<'k>(b: Option<bool>) -> Value<'k> {
 
 const LOCK_STATE: TypeDecl = TypeDecl {
     name: "lock_state",
+    needs: Need::Dump,
     doc: "a lock's state as `rwlock()`, `rwsem()`, `mutex()` read it: the same record for every kind and flavour, null where the kind records nothing",
     fields: &[
         decl_field!(state, "kind", Shape::Is(Ty::Str), "the lock's kind (rwlock, rwsem, mutex, rt_mutex…)", |_, s, _| {
@@ -273,7 +280,7 @@ pub fn blocked_on<'k>(ev: &Ctx<'_, 'k>, task: usize, span: Span) -> R<'k> {
     Ok(match m.blocked_on(task).map_err(model_err(span))? {
         Some(b) => Value::Lock(Rc::new(LockVal {
             address: b.addr,
-            name: m.k.data_symbol(b.addr),
+            name: kernel_of(m, span)?.data_symbol(b.addr),
             kind: b.kind.name(),
             mode: b.mode.name(),
         })),
@@ -302,7 +309,7 @@ fn obj_arg<'k>(ev: &Ctx<'_, 'k>, a: &Args<'k>) -> Result<Object<'k>, EvalError> 
     match a.get(0)? {
         Value::Obj(o) => Ok(*o),
         Value::Lock(l) => {
-            let k = ev.model(span)?.k;
+            let k = ev.kernel(span)?;
             if let Some(o) = l.name.as_deref().and_then(|n| k.global(n).ok()) {
                 return Ok(o);
             }
@@ -323,9 +330,10 @@ fn spinners<'k>(ev: &Ctx<'_, 'k>, addr: u64, span: Span) -> R<'k> {
     let m = ev.model(span)?;
     let me = model_err(span);
     let tasks = m.tasks().map_err(&me)?;
+    let k = kernel_of(m, span)?;
     let mut out = Vec::new();
     for (i, t) in tasks.iter().enumerate() {
-        if !(m.k.task_on_cpu(t) || t.state == 'D') {
+        if !(k.task_on_cpu(t) || t.state == 'D') {
             continue;
         }
         if let Some(b) = m.blocked_on(i).map_err(&me)? {
@@ -351,7 +359,7 @@ fn waiters_of<'k>(ev: &Ctx<'_, 'k>, st: &LockState, span: Span) -> R<'k> {
 fn lock_record<'k>(ev: &mut Ctx<'_, 'k>, a: &Args<'k>, want: Option<LockKind>) -> R<'k> {
     let span = a.span;
     let o = obj_arg(ev, a)?;
-    let st = ev.model(span)?.k.lock_state(&o).map_err(kernel_err(span))?;
+    let st = ev.kernel(span)?.lock_state(&o).map_err(kernel_err(span))?;
     // An RT mutex is an rt_mutex: a wait entered through a tail call
     // shows only the rt_mutex, so mutex() takes either.
     let same = |w: LockKind| w == st.kind || (w == LockKind::Mutex && st.kind == LockKind::RtMutex);

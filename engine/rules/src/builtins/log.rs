@@ -6,7 +6,7 @@ use kmodel::printk::LogRecord;
 use vmtriage_dsl::ast::Span;
 
 use super::{decl_field, model_err, nth, wrong_owner, Ctx, Module, Root, Shape, TypeDecl};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::Value;
 
@@ -16,6 +16,7 @@ pub static MODULE: Module = Module {
     roots: &[
         Root {
             name: "dmesg",
+            needs: Need::Log,
             ty: Shape::List(&Shape::Is(Ty::Record)),
             doc: "the kernel log",
             get: |ev, span| {
@@ -25,6 +26,7 @@ pub static MODULE: Module = Module {
         },
         Root {
             name: "reports",
+            needs: Need::Log,
             ty: Shape::List(&Shape::Is(Ty::Report)),
             doc: "the crash reports of the log, oldest first: oopses, BUGs, warnings, lockups, RCU stalls, hung tasks, OOM kills, panics",
             get: |ev, span| {
@@ -34,6 +36,7 @@ pub static MODULE: Module = Module {
         },
         Root {
             name: "crash",
+            needs: Need::Log,
             ty: Shape::Is(Ty::Report),
             doc: "the report that brought the machine down: the one its panic names (the oops of a `Fatal exception`, the lockup of `softlockup: hung tasks`…), else the panic itself; null when the log shows no panic",
             get: |ev, span| {
@@ -59,6 +62,7 @@ fn record<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m Log
 
 const RECORD: TypeDecl = TypeDecl {
     name: "record",
+    needs: Need::Log,
     doc: "one record of the kernel log",
     fields: &[
         decl_field!(
@@ -112,13 +116,14 @@ fn location(f: &PrintedFrame) -> String {
 
 const REPORT: TypeDecl = TypeDecl {
     name: "report",
+    needs: Need::Log,
     doc: "a crash report of the kernel log, parsed by the kernel model",
     fields: &[
         decl_field!(
             report,
             "kind",
             Shape::Is(Ty::Str),
-            "what it reports: null_deref, page_fault, gpf, bug, list_corruption, stack_overflow, double_fault, divide_error, invalid_opcode, oops, warning, soft_lockup, hard_lockup, rcu_stall, hung_task, sysrq, oom_kill, alloc_failure, panic",
+            "what it reports: null_deref, page_fault, gpf, bug, list_corruption, stack_overflow, double_fault, divide_error, invalid_opcode, oops, warning, soft_lockup, hard_lockup, rcu_stall, hung_task, sysrq, oom_kill, alloc_failure, panic, kasan, kfence, ubsan, kmsan, memory_leak, lockdep, sleep_in_atomic, sched_while_atomic, refcount, odebug, bad_page, bad_rss, slub, spinlock, workqueue_lockup, stack_protector, stack_end, oom_panic",
             |_, (_, r), _| Value::str(r.kind.key())
         ),
         decl_field!(
@@ -257,6 +262,7 @@ const REPORT: TypeDecl = TypeDecl {
             "task",
             Shape::Is(Ty::Task),
             "the task the report names, if the dump still has it; null otherwise",
+            needs: Some(Need::Dump),
             |ev, (_, r), span| match &r.task {
                 Some(t) => {
                     let ix = ev.model(span)?.index().map_err(model_err(span))?;

@@ -11,7 +11,7 @@ use super::{
     decl_field, model_err, nth, opt_int, wrong_owner, Ctx, Function, Module, Param, Root, Shape,
     Sig, TypeDecl,
 };
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::Value;
 
@@ -21,12 +21,15 @@ pub static MODULE: Module = Module {
     roots: &[
         Root {
             name: "memory",
+            needs: Need::Dump,
             ty: Shape::Is(Ty::Memory),
             doc: "RAM and zone watermarks",
-            get: |_, _| Ok(Value::Memory),
+            // A handle on the dump's memory: none on a log alone.
+            get: |ev, span| ev.kernel(span).map(|_| Value::Memory),
         },
         Root {
             name: "memcgs",
+            needs: Need::Dump,
             ty: Shape::List(&Shape::Is(Ty::Memcg)),
             doc: "every memory cgroup, the root first (empty without the memory controller)",
             get: |ev, span| {
@@ -36,6 +39,7 @@ pub static MODULE: Module = Module {
         },
         Root {
             name: "slab_caches",
+            needs: Need::Dump,
             ty: Shape::List(&Shape::Is(Ty::Slab)),
             doc: "every slab cache (/proc/slabinfo)",
             get: |ev, span| {
@@ -47,6 +51,7 @@ pub static MODULE: Module = Module {
     types: &[MEMORY, ZONE, SLAB, MEMCG],
     functions: &[Function {
         name: "vmstat",
+        needs: Need::Dump,
         sigs: &[Sig {
             params: &[Param {
                 name: "counter",
@@ -84,6 +89,7 @@ fn memory<'m, 'k>(
 
 const MEMORY: TypeDecl = TypeDecl {
     name: "memory",
+    needs: Need::Dump,
     doc: "the machine's memory",
     fields: &[
         decl_field!(
@@ -120,6 +126,7 @@ fn zone<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m ZoneI
 
 const ZONE: TypeDecl = TypeDecl {
     name: "zone",
+    needs: Need::Dump,
     doc: "a populated memory zone",
     fields: &[
         decl_field!(zone, "node", Shape::Is(Ty::Int), "NUMA node", |_, z, _| {
@@ -189,6 +196,7 @@ fn slab<'m, 'k>(ev: &Ctx<'m, 'k>, v: &Value<'k>, span: Span) -> Result<&'m SlabC
 
 const SLAB: TypeDecl = TypeDecl {
     name: "slab",
+    needs: Need::Dump,
     doc: "a slab cache (SLUB)",
     fields: &[
         decl_field!(slab, "name", Shape::Is(Ty::Str), "cache name", |_, c, _| {
@@ -246,6 +254,7 @@ fn bytes<'k>(n: u64) -> Value<'k> {
 
 const MEMCG: TypeDecl = TypeDecl {
     name: "memcg",
+    needs: Need::Dump,
     doc: "a memory cgroup: its charge, limit and events (cgroup v2's memory.current, memory.max, memory.events)",
     fields: &[
         decl_field!(memcg, "path", Shape::Is(Ty::Str), "the cgroup's path from the root (`/`, `/system.slice/nginx.service`)", |_, c, _| {

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use vmtriage_dsl::ast::Span;
 
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::{EvalError, Value};
 
 mod ctx;
@@ -141,6 +141,10 @@ pub struct Field {
     pub name: &'static str,
     pub ty: Shape,
     pub doc: &'static str,
+    /// What reading it needs, where it is not its type's
+    /// ([`TypeDecl::needs`]): a report's `task` looks the log's pid up in
+    /// the dump's tasks.
+    pub needs: Option<Need>,
     pub get: Getter,
 }
 
@@ -149,7 +153,16 @@ pub struct TypeDecl {
     /// As [`Ty::name`] spells it.
     pub name: &'static str,
     pub doc: &'static str,
+    /// What reading its fields needs (a field may declare its own).
+    pub needs: Need,
     pub fields: &'static [Field],
+}
+
+impl TypeDecl {
+    /// What reading this field of the type needs.
+    pub fn field_needs(&self, f: &Field) -> Need {
+        f.needs.unwrap_or(self.needs)
+    }
 }
 
 pub struct Param {
@@ -184,6 +197,8 @@ pub struct Function {
     /// Its signatures (overloads), tried in order.
     pub sigs: &'static [Sig],
     pub doc: &'static str,
+    /// What a call needs beyond its arguments.
+    pub needs: Need,
     pub call: Call,
 }
 
@@ -216,6 +231,7 @@ pub struct Root {
     pub name: &'static str,
     pub ty: Shape,
     pub doc: &'static str,
+    pub needs: Need,
     pub get: RootGetter,
 }
 
@@ -297,6 +313,25 @@ pub fn field(owner: &str, name: &str) -> Option<&'static Field> {
         .copied()
 }
 
+/// What reading the field `name` of a value of type `t` needs, if `t`
+/// has such a field (a list's: its elements'). A kernel object's members
+/// are read in the dump's memory.
+pub fn field_needs(t: &Ty, name: &str) -> Option<Need> {
+    match t {
+        Ty::Object => Some(Need::Dump),
+        // Known at run time only: what gave the value was counted.
+        Ty::Any => Some(Need::Nothing),
+        Ty::List(inner) => field_needs(inner, name),
+        other => {
+            let decl = type_decl(other.name())?;
+            decl.fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| decl.field_needs(f))
+        }
+    }
+}
+
 /// The type of `t.name`, if `t` has such a field. Field access on a list
 /// maps over its elements (and flattens lists of lists).
 pub fn field_type(t: &Ty, name: &str) -> Option<Ty> {
@@ -376,6 +411,15 @@ pub fn model_err(span: Span) -> impl Fn(crate::model::ModelError) -> EvalError {
     }
 }
 
+/// The dump's kernel model behind a model, or "needs a dump" at `span`
+/// (the model of a kernel log alone).
+pub fn kernel_of<'k>(
+    m: &crate::model::Model<'k>,
+    span: Span,
+) -> Result<&'k kmodel::Kernel, EvalError> {
+    m.kernel().map_err(model_err(span))
+}
+
 /// Maps the kernel model's errors to an error at `span`.
 pub fn kernel_err(span: Span) -> impl Fn(kmodel::Error) -> EvalError {
     move |e| EvalError {
@@ -449,13 +493,20 @@ pub fn opt_str<'k>(v: Option<&str>) -> Value<'k> {
 /// Declares a field whose getter first unpacks its value with `$this`
 /// (`fn(&Ctx, &Value, Span) -> Result<X, EvalError>`), then computes
 /// `$body` (a [`Value`]; `?` may be used) from the context, `X` and the span.
+/// It needs what its type needs, unless `needs: Some(Need::…)` says otherwise.
 macro_rules! decl_field {
     ($this:path, $name:literal, $ty:expr, $doc:literal,
+     |$ev:pat_param, $x:pat_param, $span:pat_param| $body:expr) => {
+        $crate::builtins::decl_field!($this, $name, $ty, $doc, needs: None,
+            |$ev, $x, $span| $body)
+    };
+    ($this:path, $name:literal, $ty:expr, $doc:literal, needs: $needs:expr,
      |$ev:pat_param, $x:pat_param, $span:pat_param| $body:expr) => {
         $crate::builtins::Field {
             name: $name,
             ty: $ty,
             doc: $doc,
+            needs: $needs,
             get: |ev, v, span| {
                 let $x = $this(ev, v, span)?;
                 let $ev = ev;

@@ -1,7 +1,7 @@
 //! Arithmetic beyond the operators: `percent`, `hex`.
 
 use super::{Args, Ctx, Function, Module, Param, Shape, Sig, R};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::{Num, Value};
 
 pub static MODULE: Module = Module {
@@ -11,6 +11,7 @@ pub static MODULE: Module = Module {
     types: &[],
     functions: &[Function {
         name: "percent",
+        needs: Need::Nothing,
         sigs: &[Sig {
             params: &[
                 Param {
@@ -37,6 +38,7 @@ pub static MODULE: Module = Module {
     },
     Function {
         name: "hex",
+        needs: Need::Nothing,
         sigs: &[Sig {
             params: &[Param {
                 name: "n",

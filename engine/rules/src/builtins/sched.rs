@@ -8,10 +8,11 @@ use kmodel::workqueue::WorkerPool;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, model_err, nth, tasks_at, wrong_owner, Ctx, Module, Root, Shape, TypeDecl,
+    decl_field, kernel_of, model_err, nth, tasks_at, wrong_owner, Ctx, Module, Root, Shape,
+    TypeDecl,
 };
 use crate::model::Model;
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::Value;
 
@@ -21,12 +22,15 @@ pub static MODULE: Module = Module {
     roots: &[
         Root {
             name: "rcu",
+            needs: Need::Dump,
             ty: Shape::Is(Ty::Rcu),
             doc: "the RCU grace-period state",
-            get: |_, _| Ok(Value::Rcu),
+            // A handle on the dump's RCU state: none on a log alone.
+            get: |ev, span| ev.kernel(span).map(|_| Value::Rcu),
         },
         Root {
             name: "workqueue_pools",
+            needs: Need::Dump,
             ty: Shape::List(&Shape::Is(Ty::Pool)),
             doc: "every workqueue worker pool (per-CPU and unbound)",
             get: |ev, span| {
@@ -61,6 +65,7 @@ fn rcu<'m, 'k>(
 const RCU: TypeDecl =
     TypeDecl {
         name: "rcu",
+        needs: Need::Dump,
         doc: "the RCU grace period (rcu_state): running or not, for how long, what it waits for",
         fields: &[
             decl_field!(
@@ -90,7 +95,7 @@ const RCU: TypeDecl =
             Shape::Is(Ty::Float),
             "seconds past the grace period's stall-warning deadline (0 if not due or none runs)",
             |_, (m, r), span| {
-                let jiffies = m.k.jiffies().map_err(super::kernel_err(span))?;
+                let jiffies = kernel_of(m, span)?.jiffies().map_err(super::kernel_err(span))?;
                 let over = jiffies.wrapping_sub(r.jiffies_stall) as i64;
                 let over = if r.gp_in_progress && over > 0 { over as u64 } else { 0 };
                 seconds(m, over, span)?
@@ -156,7 +161,7 @@ fn pool<'m, 'k>(
 
 /// A work function's name (or its address when no symbol covers it).
 fn func_name<'k>(m: &Model<'_>, addr: u64) -> Value<'k> {
-    match m.k.symbol_of(addr) {
+    match m.kernel().ok().and_then(|k| k.symbol_of(addr)) {
         Some(s) => Value::str(&s.to_string()),
         None => Value::str(&format!("{addr:#x}")),
     }
@@ -164,6 +169,7 @@ fn func_name<'k>(m: &Model<'_>, addr: u64) -> Value<'k> {
 
 const POOL: TypeDecl = TypeDecl {
     name: "pool",
+    needs: Need::Dump,
     doc: "a workqueue worker pool",
     fields: &[
         decl_field!(pool, "id", Shape::Is(Ty::Int), "pool id", |_, (_, p), _| {

@@ -2,7 +2,7 @@
 //! `@name` and `@?name`).
 
 use super::{fail, Args, Ctx, Function, Module, Param, Shape, Sig, R};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::Value;
 
 const NAME: &[Param] = &[Param {
@@ -18,6 +18,7 @@ pub static MODULE: Module = Module {
     functions: &[
         Function {
             name: "sym",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: NAME,
                 result: Shape::Is(Ty::Object),
@@ -27,6 +28,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "sym_opt",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: NAME,
                 result: Shape::Is(Ty::Object),

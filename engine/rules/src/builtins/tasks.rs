@@ -5,11 +5,11 @@ use kmodel::tasks::Task;
 use vmtriage_dsl::ast::Span;
 
 use super::{
-    decl_field, fail, kernel_err, locks, model_err, opt_int, opt_str, task_list, wrong_owner, Args,
-    Constant, Ctx, Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
+    decl_field, fail, kernel_err, kernel_of, locks, model_err, opt_int, opt_str, task_list,
+    wrong_owner, Args, Constant, Ctx, Function, Module, Param, Root, Shape, Sig, TypeDecl, R,
 };
 use crate::model::{FrameInfo, Model};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::EvalError;
 use crate::value::Value;
 
@@ -18,6 +18,7 @@ pub static MODULE: Module = Module {
     doc: "tasks (threads), their relations and kernel stacks",
     roots: &[Root {
         name: "tasks",
+        needs: Need::Dump,
         ty: Shape::List(&Shape::Is(Ty::Task)),
         doc: "every task (thread) in the dump",
         get: |ev, span| Ok(task_list(0..ev.model(span)?.tasks().map_err(model_err(span))?.len())),
@@ -26,6 +27,7 @@ pub static MODULE: Module = Module {
     functions: &[
         Function {
             name: "task",
+            needs: Need::Dump,
             sigs: &[Sig {
                 params: &[Param {
                     name: "pid",
@@ -38,6 +40,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "signal_pending",
+            needs: Need::Dump,
             sigs: &[
                 Sig {
                     params: &[Param {
@@ -133,6 +136,7 @@ fn related<'k>(rel: Option<&Vec<usize>>) -> Value<'k> {
 
 const TASK: TypeDecl = TypeDecl {
     name: "task",
+    needs: Need::Dump,
     doc: "a task (thread)",
     fields: &[
         decl_field!(task, "pid", Shape::Is(Ty::Int), "thread id", |_, (_, _, t), _| {
@@ -170,7 +174,7 @@ const TASK: TypeDecl = TypeDecl {
             "since_ran",
             Shape::Is(Ty::Float),
             "seconds since the task last got a CPU (its runqueue clock minus sched_info.last_arrival): for a task in D, at least how long it has been blocked; null without CONFIG_SCHED_INFO",
-            |_, (m, _, t), span| match m.k.since_last_arrival(t).map_err(kernel_err(span))? {
+            |_, (m, _, t), span| match kernel_of(m, span)?.since_last_arrival(t).map_err(kernel_err(span))? {
                 Some(ns) => Value::Float(ns as f64 / 1e9),
                 None => Value::Null,
             }
@@ -185,8 +189,8 @@ const TASK: TypeDecl = TypeDecl {
         }),
         decl_field!(task, "on_cpu", Shape::Is(Ty::Bool), "running on a CPU at dump time", |_,
                                                                                (m, _, t),
-                                                                               _| {
-            Value::Bool(m.k.task_on_cpu(t))
+                                                                               span| {
+            Value::Bool(kernel_of(m, span)?.task_on_cpu(t))
         }),
         decl_field!(task, "kthread", Shape::Is(Ty::Bool), "a kernel thread (PF_KTHREAD)", |_,
                                                                               (_, _, t),
@@ -353,6 +357,7 @@ fn of<'k>(f: Option<FrameInfo>, get: impl FnOnce(&FrameInfo) -> Value<'k>) -> Va
 
 const FRAME: TypeDecl = TypeDecl {
     name: "frame",
+    needs: Need::Dump,
     doc: "one frame of a kernel stack",
     fields: &[
         decl_field!(

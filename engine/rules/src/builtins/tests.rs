@@ -35,6 +35,7 @@ const CANDIDATES: &[Candidate] = &[
     ("first(cpus)", || Ty::Cpu),
     ("task(1).blocked_on", || Ty::Lock),
     ("rwlock(@x)", || Ty::LockState),
+    ("first(reports)", || Ty::Report),
 ];
 
 fn accepted(s: &Shape) -> Option<&'static str> {
@@ -54,10 +55,15 @@ fn rejected(s: &Shape) -> Option<(&'static str, Ty)> {
 /// The checker's report on a rule whose condition is `EXPR == null`,
 /// written on the `match:` line (line 6, the expression from column 8).
 fn check_expr(expr: &str) -> Vec<RuleDiagnostic> {
+    pack_of(expr).1
+}
+
+/// The pack of that one rule, and what the checker says of it.
+fn pack_of(expr: &str) -> (RulePack, Vec<RuleDiagnostic>) {
     let src = format!(
         "id: TEST-0100\ntitle: t\nseverity: low\nsummary: s\nmessage: m\nmatch: {expr} == null\n"
     );
-    RulePack::from_sources(&[("t.yaml".into(), src)], &[]).1
+    RulePack::from_sources(&[("t.yaml".into(), src)], &[])
 }
 
 fn rendered(ds: &[RuleDiagnostic]) -> String {
@@ -531,5 +537,131 @@ fn constant_operations_that_always_fail_are_refused_by_the_checker() {
     ] {
         let ds = check_expr(fits);
         assert!(ds.is_empty(), "{fits}: {}", rendered(&ds));
+    }
+}
+
+/// A kernel log alone: a `kernel BUG at` that panicked the machine.
+fn bug_log() -> crate::model::Model<'static> {
+    let text = "\
+Linux version 6.12.118+deb13-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.12.118-1
+------------[ cut here ]------------
+kernel BUG at mm/slub.c:451!
+Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI
+CPU: 0 UID: 0 PID: 77 Comm: kworker/0:2 Tainted: G           OE      6.12.118+deb13-cloud-amd64 #1  Debian 6.12.118-1
+RIP: 0010:kfree+0x2a1/0x2b0
+Call Trace:
+ <TASK>
+ vmt_free+0x12/0x30 [vmtriage_scen]
+ process_one_work+0x17b/0x330
+ </TASK>
+Kernel panic - not syncing: Fatal exception";
+    let records = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| kmodel::printk::LogRecord {
+            seq: i as u64,
+            level: 4,
+            timestamp_ns: i as u64 * 1_000_000,
+            text: l.to_string(),
+        })
+        .collect();
+    crate::model::Model::of_log(records, Some("6.12.118+deb13-cloud-amd64".into()))
+}
+
+/// Expressions of the types whose values a kernel log alone has: the
+/// fields of every other type are read through a value that needs a dump.
+const ON_A_LOG: &[(&str, &str)] = &[
+    ("record", "first(dmesg)"),
+    ("report", "first(reports)"),
+    ("kernel", "kernel"),
+    ("group", "first(group dmesg by level)"),
+];
+
+/// What a rule whose condition is `EXPR == null` needs, as the checker
+/// infers it.
+fn need_of(expr: &str) -> Need {
+    let (pack, ds) = pack_of(expr);
+    assert!(ds.is_empty(), "{expr}: {}", rendered(&ds));
+    pack.rules[0].need
+}
+
+/// Every use of a built-in a rule can make on a kernel log alone, and what
+/// its declarations say it needs (a rule needs the log at least).
+fn uses_on_a_log() -> Vec<(String, Need)> {
+    let mut out: Vec<(String, Need)> = roots()
+        .map(|r| (r.name.to_string(), r.needs.of_rule()))
+        .collect();
+    for t in types() {
+        let Some((_, base)) = ON_A_LOG.iter().find(|(n, _)| *n == t.name) else {
+            for f in t.fields {
+                assert_eq!(
+                    t.field_needs(f),
+                    Need::Dump,
+                    "{}.{}: no value of a {} exists without a dump",
+                    t.name,
+                    f.name,
+                    t.name
+                );
+            }
+            continue;
+        };
+        for f in t.fields {
+            out.push((format!("{base}.{}", f.name), t.field_needs(f).of_rule()));
+        }
+    }
+    // The arguments a kernel log alone can give a function.
+    let on_a_log: Vec<&Candidate> = CANDIDATES
+        .iter()
+        .filter(|(e, _)| need_of(&format!("({e})")) == Need::Log)
+        .collect();
+    for f in functions() {
+        for sig in f.sigs {
+            let args: Option<Vec<&str>> = sig
+                .params
+                .iter()
+                .map(|p| {
+                    on_a_log
+                        .iter()
+                        .find(|(_, t)| p.ty.accepts(&t(), &mut None))
+                        .map(|(e, _)| *e)
+                })
+                .collect();
+            // Taking what only a dump has (a task, a lock), it needs one.
+            let Some(args) = args else {
+                assert_eq!(f.needs, Need::Dump, "{}{sig}", f.name);
+                continue;
+            };
+            out.push((call(f.name, &args).0, f.needs.of_rule()));
+        }
+    }
+    out
+}
+
+/// What each built-in needs is declared, the checker infers a rule's need
+/// from those declarations, and evaluation agrees on a kernel log alone: a
+/// use the checker says needs only the log never asks for a dump, and one
+/// it says needs a dump does (no declaration is stronger than its reading).
+#[test]
+fn every_need_is_declared_and_the_checker_agrees_with_evaluation() {
+    let m = bug_log();
+    let params = BTreeMap::new();
+    let helpers = RhaiHelpers::empty();
+    let needs_a_dump = crate::model::ModelError::NeedsDump.to_string();
+    let uses = uses_on_a_log();
+    assert!(uses.len() > 60, "{} uses", uses.len());
+    for (expr, declared) in uses {
+        let (pack, ds) = pack_of(&expr);
+        assert!(ds.is_empty(), "{expr}: {}", rendered(&ds));
+        let r = &pack.rules[0];
+        assert_eq!(r.need, declared, "{expr}: the checker infers {}", r.need);
+        let got = crate::pack::evaluate(r, &m, &params, &helpers);
+        match (declared, got) {
+            // Its one-argument form reads the task a filter looks at.
+            (Need::Dump, Err(_)) if expr == "signal_pending(1)" => {}
+            (Need::Dump, Err(e)) => assert_eq!(e.error.message, needs_a_dump, "{expr}"),
+            (Need::Dump, Ok(_)) => panic!("{expr} is declared to need a dump, and reads a log"),
+            (_, Err(e)) => assert_ne!(e.error.message, needs_a_dump, "{expr}"),
+            (_, Ok(_)) => {}
+        }
     }
 }

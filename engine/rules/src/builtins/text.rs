@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use super::{fail, Function, Module, Param, Shape, Sig};
-use crate::ty::Ty;
+use crate::ty::{Need, Ty};
 use crate::value::Value;
 use crate::version::parse_version;
 
@@ -16,6 +16,7 @@ pub static MODULE: Module = Module {
     functions: &[
         Function {
             name: "capture",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: &[
                     Param {
@@ -48,6 +49,7 @@ pub static MODULE: Module = Module {
         },
         Function {
             name: "version",
+            needs: Need::Nothing,
             sigs: &[Sig {
                 params: &[Param {
                     name: "text",
