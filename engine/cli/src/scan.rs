@@ -119,6 +119,14 @@ pub struct NotRun {
 }
 
 impl NotRun {
+    /// A rule the pack skipped, its reason in words.
+    pub fn of(s: &Skipped) -> NotRun {
+        NotRun {
+            rule: s.rule.clone(),
+            reason: s.reason.as_str().into(),
+        }
+    }
+
     /// The pack's skipped rule this is, when its reason is one of the
     /// pack's ([`SkipReason`]).
     pub fn skipped(&self) -> Option<Skipped> {
@@ -131,14 +139,15 @@ impl NotRun {
     }
 }
 
-/// Why a rule does not run on a log alone.
-pub const NEEDS_A_DUMP: &str = "needs a dump";
-
 /// The rule pack on a kernel log alone.
 pub struct LogRules {
     pub diagnoses: Vec<vmtriage_rules::Diagnosis>,
     pub errors: Vec<vmtriage_rules::pack::RuleRunError>,
+    /// Every rule that did not run, with why: it needs a dump, or its
+    /// kernel range excludes the log's release or the log does not say it.
     pub not_run: Vec<NotRun>,
+    /// The title a rule that fired gives (its `dump_title:`), as on a dump.
+    pub rule_title: Option<String>,
 }
 
 /// The outcome of a scan of a log: its title, its reports, the rules on
@@ -146,6 +155,12 @@ pub struct LogRules {
 /// with the same pack does not read the log again.
 pub fn scan_log(pack: &RulePack, l: &crate::log::LogFile) -> crate::bulk::worker::Outcome {
     let rules = scan_log_rules(pack, &l.text);
+    // A rule's title replaces the log's words as it does a dump's; the
+    // signature stays the reports'.
+    let title = match &rules.rule_title {
+        Some(rt) => kmodel::titles::log_title(&l.text.records, Some(rt)),
+        None => l.title.clone(),
+    };
     crate::bulk::worker::Outcome {
         release: l.text.release.clone().unwrap_or_default(),
         format: format!("log-{}", l.text.form.key()),
@@ -154,35 +169,29 @@ pub fn scan_log(pack: &RulePack, l: &crate::log::LogFile) -> crate::bulk::worker
         rule_errors: rules.errors,
         not_run: rules.not_run,
         evaluated: pack.rules.iter().map(|r| r.doc.id.clone()).collect(),
-        title: Some(l.title.text.clone()),
-        signature: Some(l.title.signature.clone()),
-        title_kind: Some(l.title.kind.slug().to_string()),
+        title_kind: Some(title.kind.slug().to_string()),
+        title: Some(title.text),
+        signature: Some(title.signature),
         log: Some(crate::log::LogSummary::of(l)),
         ..Default::default()
     }
 }
 
-/// Runs the rule pack on a log without a dump — for now a PLACEHOLDER:
-/// no rule runs, every rule is listed as not run, `needs a dump`.
-///
-/// Branch `logrules` is making the rules crate evaluate a pack on a log
-/// alone (the rules that need memory listed as `needs a dump`). When both
-/// branches are merged, this function — the one place the CLI runs rules
-/// on a log — calls that API with `log.records` and returns its findings,
-/// errors and skipped rules; nothing else in the CLI changes.
+/// Runs the rule pack on a log without a dump — the one place the CLI
+/// runs rules on a log: the model of the log ([`Model::of_log`]: its
+/// records and the release its banner says) answers what a dump's log
+/// does, so a rule that reads only the log (`needs: log`) finds on the log
+/// what it finds on the dump of the same crash; the others are not run,
+/// each with its reason ([`SkipReason`]: `needs a dump`, or a kernel range
+/// the log's release is outside of or that the log cannot say).
 pub fn scan_log_rules(pack: &RulePack, log: &kmodel::logtext::LogText) -> LogRules {
-    let _ = &log.records;
+    let model = Model::of_log(log.records.clone(), log.release.clone());
+    let res = pack.scan(&model);
     LogRules {
-        diagnoses: Vec::new(),
-        errors: Vec::new(),
-        not_run: pack
-            .rules
-            .iter()
-            .map(|r| NotRun {
-                rule: r.doc.id.clone(),
-                reason: NEEDS_A_DUMP.into(),
-            })
-            .collect(),
+        diagnoses: res.diagnoses,
+        errors: res.errors,
+        not_run: res.skipped.iter().map(NotRun::of).collect(),
+        rule_title: res.dump_title,
     }
 }
 

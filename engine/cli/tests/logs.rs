@@ -27,6 +27,11 @@
 //! - a task flood (fork-storm), unreclaimable slab (slab-leak) and `no
 //!   crash` (idle): memory's counts, or memory showing nothing; their logs
 //!   hold no report and are titled `no crash`.
+//!
+//! On every dump, the rules that need only the log (`needs: log`) find on
+//! its log as text, run as `scan LOG` runs them
+//! (`vmtriage_cli::scan::scan_log_rules`), what they find on the dump:
+//! the same rules, titles, severities and messages.
 
 mod common;
 
@@ -35,18 +40,43 @@ use std::sync::Mutex;
 use common::Entry;
 use kmodel::logtext;
 use kmodel::titles::{log_title, title, Basis, Title};
-use vmtriage_cli::scan::ScanStacks;
+use vmtriage_cli::scan::{scan_log_rules, ScanStacks};
 use vmtriage_rules::model::Model;
+use vmtriage_rules::RulePack;
 
-/// The dump's title and its log as `vmtriage dmesg` writes it.
-fn dump_title_and_log(e: &Entry) -> Result<(Title, String), String> {
+/// The dump's title, its log as `vmtriage dmesg` writes it, and the
+/// findings on the dump of the rules that need only the log.
+fn dump_title_and_log(e: &Entry) -> Result<(Title, String, Vec<Found>), String> {
     let s = vmtriage_cli::Session::open(&e.path, Some(&e.vmlinux), &[])
         .map_err(|err| format!("open: {err:?}"))?;
     let stacks = ScanStacks::new(&s.kernel);
     let model = Model::new(&s.kernel, &stacks);
     let t = title(&s.kernel, &model, None);
+    let (pack, _) = RulePack::embedded();
+    let log_rules = common::log_rules(&pack);
+    let found = found(&pack.scan_only(&model, Some(&log_rules)).diagnoses);
     let rows = vmtriage_cli::report::dmesg(&s.kernel).map_err(|e| format!("dmesg: {e}"))?;
-    Ok((t, vmtriage_cli::report::dmesg_text(&rows)))
+    Ok((t, vmtriage_cli::report::dmesg_text(&rows), found))
+}
+
+/// A finding as the log and the dump must agree on it: its rule, title,
+/// severity and message.
+type Found = (String, String, String, String);
+
+fn found(ds: &[vmtriage_rules::Diagnosis]) -> Vec<Found> {
+    ds.iter()
+        .map(|d| {
+            let sev = d.severity.as_str().to_string();
+            (d.rule.clone(), d.title.clone(), sev, d.message.clone())
+        })
+        .collect()
+}
+
+/// The findings of `scan LOG` on the log as text ([`scan_log_rules`]).
+fn log_found(text: &str) -> Result<Vec<Found>, String> {
+    let l = logtext::read(text.as_bytes()).map_err(|e| e.to_string())?;
+    let (pack, _) = RulePack::embedded();
+    Ok(found(&scan_log_rules(&pack, &l).diagnoses))
 }
 
 /// The log with a syslog prefix on every line.
@@ -98,6 +128,7 @@ fn corpus_logs_title_like_their_dumps() {
     let queue = Mutex::new(dumps.into_iter());
     let rows = Mutex::new(Vec::new());
     let problems = Mutex::new(Vec::new());
+    let agreed = Mutex::new(0);
     std::thread::scope(|sc| {
         for _ in 0..2 {
             sc.spawn(|| loop {
@@ -109,7 +140,22 @@ fn corpus_logs_title_like_their_dumps() {
                         .lock()
                         .unwrap()
                         .push(format!("{}: {err}", e.name())),
-                    Ok((dump, text)) => {
+                    Ok((dump, text, on_dump)) => {
+                        // The rules that need only the log find on the log
+                        // as text what they find on the dump.
+                        match log_found(&text) {
+                            Ok(on_log) if on_log == on_dump => {
+                                *agreed.lock().unwrap() += on_dump.len();
+                            }
+                            Ok(on_log) => problems.lock().unwrap().push(format!(
+                                "{}: log rules on the dump {on_dump:?}, on its log {on_log:?}",
+                                e.name()
+                            )),
+                            Err(err) => problems
+                                .lock()
+                                .unwrap()
+                                .push(format!("{} rules: {err}", e.name())),
+                        }
                         let mut logs = vec![("plain", of(&text)), ("syslog", of(&syslog(&text)))];
                         match cut(&text) {
                             Some(c) => logs.push(("cut", of(&c))),
@@ -173,6 +219,10 @@ fn corpus_logs_title_like_their_dumps() {
     println!(
         "{compared} of {} dumps titled from their log, each matched by its log as text (plain, syslog, cut)",
         rows.len()
+    );
+    println!(
+        "{} findings of the log-only rules, the same on each dump and its log as text",
+        agreed.into_inner().unwrap()
     );
     println!(
         "{} cut logs lost frames the signature hashes (the cut fell in the call trace of the \
