@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use vmtriage_rules::rule::{version_matches, Severity};
 use vmtriage_rules::{RulePack, ScanResult, SkipReason, Skipped};
 
-use crate::scan::{diagnoses_text, DumpReport};
+use crate::scan::{diagnoses_text, DumpReport, NotRun};
 use plan::{Item, Job};
 use store::{FileRow, Run, RunCounts, Store, StoreError};
 use worker::{DebugCache, Outcome};
@@ -673,6 +673,7 @@ impl Sink<'_> {
                 sha256: None,
                 size: -1,
                 mtime_ns: 0,
+                evidence: &[],
             };
             s.record(&self.run, &file, &o, true).map_err(store_err)?;
         }
@@ -713,6 +714,7 @@ impl Sink<'_> {
                     sha256: it.sha.as_deref(),
                     size: it.size,
                     mtime_ns: it.mtime,
+                    evidence: &it.evidence,
                 };
                 match s.record(&self.run, &file, &o, it.full) {
                     Ok(n) => self.stats.new_fingerprints += n,
@@ -723,7 +725,8 @@ impl Sink<'_> {
             }
         }
         // A partial rescan printed in full: the stored rows of the other rules too.
-        let reload = job.rules.is_some() && o.error.is_none();
+        // (A log is always read whole: its outcome is complete.)
+        let reload = job.rules.is_some() && o.error.is_none() && o.kind.is_none();
         for &m in &job.members {
             let stored = match (&self.store, reload) {
                 (Some(s), true) => s.load(&items[m].path).ok().flatten(),
@@ -750,7 +753,10 @@ impl Sink<'_> {
                 }
             }
             if !p.quiet {
-                pb.suspend(|| print_outcome(p.out, p.format, p.pack, &items[p.next].path, &o));
+                pb.suspend(|| {
+                    let it = &items[p.next];
+                    print_outcome(p.out, p.format, p.pack, &it.path, &it.evidence, &o);
+                });
             }
             p.next += 1;
         }
@@ -792,7 +798,7 @@ fn finish(
 
 fn stage_help(stage: &str) -> (&'static str, &'static str) {
     match stage {
-        "open" => ("vmtriage::dump", "vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams. If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first."),
+        "open" => ("vmtriage::dump", "vmtriage reads ELF vmcores (/proc/vmcore copies, makedumpfile -E, QEMU dump-guest-memory), kdump-compressed files and makedumpfile flattened streams, and kernel logs as text (dmesg output, vmcore-dmesg.txt, journalctl -k, syslog lines, console captures). If the file was cut short, copy it again; if it is compressed as a whole (.gz, .xz), decompress it first."),
         "read" => ("vmtriage::read", "the file has a dump's headers but the kernel's structures are not in it: a copy cut short (compare its size with the original's and copy it again) or a damaged dump; `vmtriage info DUMP` shows what its headers say"),
         "walk" => ("vmtriage::walk", "the archive walk is bounded (see README, 'What a hostile dump or rule file can do'): scan what it did not reach as inputs of their own"),
         "debuginfo" => ("vmtriage::debuginfo", "pass the debug vmlinux of exactly the kernel that crashed with --vmlinux, or a --debuginfo-dir holding it (Debian: linux-image-RELEASE-dbg)"),
@@ -820,31 +826,49 @@ fn print_error(out: &mut dyn Write, f: OutFormat, path: &str, stage: &str, msg: 
     }
 }
 
-fn print_outcome(out: &mut dyn Write, f: OutFormat, pack: &RulePack, path: &str, o: &Outcome) {
+fn print_outcome(
+    out: &mut dyn Write,
+    f: OutFormat,
+    pack: &RulePack,
+    path: &str,
+    evidence_logs: &[String],
+    o: &Outcome,
+) {
     if let Some((stage, msg)) = &o.error {
         print_error(out, f, path, stage, msg);
         return;
     }
+    // A rule not run for a reason of its own (a log's) keeps that reason;
+    // the others the kernel range excludes are not run on this kernel.
+    let mut skipped: Vec<Skipped> = pack
+        .rules
+        .iter()
+        .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
+        .filter(|r| !o.not_run.iter().any(|n| n.rule == r.doc.id))
+        .map(|r| Skipped {
+            rule: r.doc.id.clone(),
+            reason: SkipReason::NotThisKernel,
+        })
+        .collect();
+    skipped.extend(o.not_run.iter().filter_map(NotRun::skipped));
     let rep = DumpReport {
-        dump: path.to_string(),
-        title: o.title.clone(),
-        signature: o.signature.clone(),
-        result: ScanResult {
-            release: o.release.clone(),
-            diagnoses: o.findings.clone(),
-            errors: o.rule_errors.clone(),
-            skipped: pack
-                .rules
-                .iter()
-                .filter(|r| !r.kernels.is_empty() && !version_matches(&r.kernels, &o.release))
-                .map(|r| Skipped {
-                    rule: r.doc.id.clone(),
-                    reason: SkipReason::NotThisKernel,
-                })
-                .collect(),
-            partial: o.partial.clone(),
-            dump_title: None,
-        },
+        kind: o.kind.clone(),
+        not_run: o.not_run.clone(),
+        log: o.log.clone(),
+        evidence_logs: evidence_logs.to_vec(),
+        ..DumpReport::of_dump(
+            path.to_string(),
+            o.title.clone(),
+            o.signature.clone(),
+            ScanResult {
+                release: o.release.clone(),
+                diagnoses: o.findings.clone(),
+                errors: o.rule_errors.clone(),
+                skipped,
+                partial: o.partial.clone(),
+                dump_title: None,
+            },
+        )
     };
     let _ = match f {
         OutFormat::Json => writeln!(out, "{}", serde_json::to_string(&rep).unwrap_or_default()),

@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod export;
 pub mod kmem;
 pub mod locks;
+pub mod log;
 pub mod pipe;
 pub mod print;
 pub mod rcu;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, Report};
-use vmtriage_cli::{bt, bulk, print, report, scan, Session};
+use vmtriage_cli::{bt, bulk, log, print, report, scan, Session};
 use vmtriage_rules::RulePack;
 
 /// Exit codes: 0 success; 1 the command ran and found a problem (a diagnosis
@@ -31,7 +31,9 @@ enum Format {
 
 #[derive(clap::Args)]
 struct DumpArgs {
-    /// The crash dump (ELF vmcore, kdump-compressed or flattened).
+    /// The crash dump (ELF vmcore, kdump-compressed or flattened); `info`
+    /// also takes a kernel log as text (dmesg, vmcore-dmesg.txt,
+    /// journalctl -k, syslog, a console capture).
     dump: PathBuf,
     /// The debug vmlinux of the dump's kernel.
     #[arg(long)]
@@ -51,7 +53,7 @@ struct DumpArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Release, format, crash context of a dump.
+    /// Release, format, crash context of a dump; form, size, reports and title of a kernel log.
     Info(DumpArgs),
     /// Every task, as ps shows it.
     Ps(DumpArgs),
@@ -101,8 +103,9 @@ enum Cmd {
         /// The address (hex with 0x, or decimal).
         addr: String,
     },
-    /// Evaluate the rule pack against dumps, directories or lists of dumps and
-    /// print diagnoses; in parallel with --jobs, into a database with --db.
+    /// Evaluate the rule pack against dumps (and kernel logs as text),
+    /// directories or lists of them and print diagnoses; in parallel with
+    /// --jobs, into a database with --db.
     Scan(Box<bulk::ScanArgs>),
     /// Summarise a scan database: findings per rule and release, new buckets.
     Report(bulk::ReportArgs),
@@ -296,7 +299,24 @@ fn run(cli: Cli) -> Result<ExitCode, Report> {
     let rf = |e: kmodel::Error| Report::new(ReadFailed(e.to_string()));
     match cli.cmd {
         Cmd::Info(a) => {
-            let s = open(&a)?;
+            let s = match Session::open_with(
+                &a.dump,
+                a.vmlinux.as_deref(),
+                &a.debuginfo_dirs,
+                a.debuginfo,
+            ) {
+                Ok(s) => s,
+                // No dump: perhaps a kernel log.
+                Err(vmtriage_cli::OpenError::Dump {
+                    path,
+                    source: e @ vmcore::VmcoreError::NotADump { .. },
+                }) => {
+                    let l = log::open(&path, &e)?;
+                    emit(a.format, &log::info(&l), log::info_text);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
             let i = report::info(&s.kernel).map_err(rf)?;
             emit(a.format, &i, report::info_text);
             return Ok(partial_exit(&i.gaps));

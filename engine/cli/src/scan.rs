@@ -12,7 +12,7 @@ use serde::Serialize;
 use vmtriage_rules::evidence::{Fact, TaskFact};
 use vmtriage_rules::model::{FrameInfo, Model, StackInfo, Stacks};
 use vmtriage_rules::rule::Rule;
-use vmtriage_rules::{RulePack, ScanResult};
+use vmtriage_rules::{RulePack, ScanResult, SkipReason, Skipped};
 
 /// Stacks from the ORC unwinder, for the rule engine.
 pub struct UnwindStacks {
@@ -68,12 +68,131 @@ pub fn stacks_for(k: &Kernel) -> Box<dyn for<'k> Stacks<'k>> {
 #[derive(Debug, Serialize)]
 pub struct DumpReport {
     pub dump: String,
+    /// `log` for a kernel log read as text; absent for a dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// What happened and where, and the signature that groups dumps of one
     /// bug (see [`kmodel::titles`]); absent when the dump could not be read.
     pub title: Option<String>,
     pub signature: Option<String>,
     #[serde(flatten)]
     pub result: ScanResult,
+    /// Rules not run for a reason other than the kernel range (`needs a
+    /// dump` on a log).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<NotRun>,
+    /// A log: its form, size and reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<crate::log::LogSummary>,
+    /// A dump: the logs beside it kept as its evidence (kdump's
+    /// `vmcore-dmesg.txt`), which are no crash of their own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence_logs: Vec<String>,
+}
+
+impl DumpReport {
+    /// A dump's report (no log, no rule left out for a reason of its own).
+    pub fn of_dump(
+        dump: String,
+        title: Option<String>,
+        signature: Option<String>,
+        result: ScanResult,
+    ) -> DumpReport {
+        DumpReport {
+            dump,
+            kind: None,
+            title,
+            signature,
+            result,
+            not_run: Vec::new(),
+            log: None,
+            evidence_logs: Vec::new(),
+        }
+    }
+}
+
+/// A rule that was not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NotRun {
+    pub rule: String,
+    pub reason: String,
+}
+
+impl NotRun {
+    /// A rule the pack skipped, its reason in words.
+    pub fn of(s: &Skipped) -> NotRun {
+        NotRun {
+            rule: s.rule.clone(),
+            reason: s.reason.as_str().into(),
+        }
+    }
+
+    /// The pack's skipped rule this is, when its reason is one of the
+    /// pack's ([`SkipReason`]).
+    pub fn skipped(&self) -> Option<Skipped> {
+        let reason: SkipReason =
+            serde_json::from_value(serde_json::Value::String(self.reason.clone())).ok()?;
+        Some(Skipped {
+            rule: self.rule.clone(),
+            reason,
+        })
+    }
+}
+
+/// The rule pack on a kernel log alone.
+pub struct LogRules {
+    pub diagnoses: Vec<vmtriage_rules::Diagnosis>,
+    pub errors: Vec<vmtriage_rules::pack::RuleRunError>,
+    /// Every rule that did not run, with why: it needs a dump, or its
+    /// kernel range excludes the log's release or the log does not say it.
+    pub not_run: Vec<NotRun>,
+    /// The title a rule that fired gives (its `dump_title:`), as on a dump.
+    pub rule_title: Option<String>,
+}
+
+/// The outcome of a scan of a log: its title, its reports, the rules on
+/// it ([`scan_log_rules`]). Every rule counts as evaluated, so a rescan
+/// with the same pack does not read the log again.
+pub fn scan_log(pack: &RulePack, l: &crate::log::LogFile) -> crate::bulk::worker::Outcome {
+    let rules = scan_log_rules(pack, &l.text);
+    // A rule's title replaces the log's words as it does a dump's; the
+    // signature stays the reports'.
+    let title = match &rules.rule_title {
+        Some(rt) => kmodel::titles::log_title(&l.text.records, Some(rt)),
+        None => l.title.clone(),
+    };
+    crate::bulk::worker::Outcome {
+        release: l.text.release.clone().unwrap_or_default(),
+        format: format!("log-{}", l.text.form.key()),
+        kind: Some("log".into()),
+        findings: rules.diagnoses,
+        rule_errors: rules.errors,
+        not_run: rules.not_run,
+        evaluated: pack.rules.iter().map(|r| r.doc.id.clone()).collect(),
+        title_kind: Some(title.kind.slug().to_string()),
+        title: Some(title.text),
+        signature: Some(title.signature),
+        log: Some(crate::log::LogSummary::of(l)),
+        ..Default::default()
+    }
+}
+
+/// Runs the rule pack on a log without a dump — the one place the CLI
+/// runs rules on a log: the model of the log ([`Model::of_log`]: its
+/// records and the release its banner says) answers what a dump's log
+/// does, so a rule that reads only the log (`needs: log`) finds on the log
+/// what it finds on the dump of the same crash; the others are not run,
+/// each with its reason ([`SkipReason`]: `needs a dump`, or a kernel range
+/// the log's release is outside of or that the log cannot say).
+pub fn scan_log_rules(pack: &RulePack, log: &kmodel::logtext::LogText) -> LogRules {
+    let model = Model::of_log(log.records.clone(), log.release.clone());
+    let res = pack.scan(&model);
+    LogRules {
+        diagnoses: res.diagnoses,
+        errors: res.errors,
+        not_run: res.skipped.iter().map(NotRun::of).collect(),
+        rule_title: res.dump_title,
+    }
 }
 
 /// The rules' stacks: the ORC unwinder, or empty stacks with the reason
@@ -123,18 +242,30 @@ pub fn scan_kernel(pack: &RulePack, k: &Kernel) -> ScanResult {
 /// one). Under every diagnosis it would repeat one line the reader has
 /// just read; the findings after the first are context to it.
 pub fn diagnoses_text(r: &DumpReport) -> String {
-    let mut s = format!("== {}  ({})\n", r.dump, r.result.release);
+    let release = match (&r.log, r.result.release.as_str()) {
+        (Some(_), "") => "release unknown",
+        (_, rel) => rel,
+    };
+    let mut s = format!("== {}  ({release})\n", r.dump);
     let dump_title = match (&r.title, &r.signature) {
         (Some(t), Some(sig)) => Some(format!("{t} — signature {sig}")),
         _ => None,
     };
+    // What a title line is of: a dump, or a log.
+    let of = if r.log.is_some() { "log" } else { "dump" };
+    if let Some(l) = &r.log {
+        s += &format!("   {}\n", l.describe());
+    }
+    for e in &r.evidence_logs {
+        s += &format!("   with its log {e} (kept as evidence: one crash)\n");
+    }
     for p in &r.result.partial {
         s += &format!("   partial: {p}\n");
     }
     if r.result.diagnoses.is_empty() {
         s += "   no diagnoses\n";
         if let Some(t) = &dump_title {
-            s += &format!("   dump: {t}\n");
+            s += &format!("   {of}: {t}\n");
         }
     }
     for (i, d) in r.result.diagnoses.iter().enumerate() {
@@ -165,12 +296,34 @@ pub fn diagnoses_text(r: &DumpReport) -> String {
         }
         if i == 0 {
             if let Some(t) = &dump_title {
-                s += &format!("    dump: {t}\n");
+                s += &format!("    {of}: {t}\n");
             }
         }
     }
     for e in &r.result.errors {
         s += &format!("\n[rule error] {}: {}\n", e.rule, e.message);
+    }
+    s += &not_run_text(&r.not_run);
+    if let Some(l) = r.log.as_ref().filter(|l| !l.reports.is_empty()) {
+        s += &format!("   reports ({}):\n", l.reports.len());
+        s += &l.reports_text("     ");
+    }
+    s
+}
+
+/// Rules not run, one line per reason.
+fn not_run_text(not_run: &[NotRun]) -> String {
+    let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for n in not_run {
+        by_reason.entry(&n.reason).or_default().push(&n.rule);
+    }
+    let mut s = String::new();
+    for (reason, rules) in by_reason {
+        s += &format!(
+            "   {} rule(s) not run, {reason}: {}\n",
+            rules.len(),
+            rules.join(", ")
+        );
     }
     s
 }
@@ -665,6 +818,10 @@ mod tests {
         .collect();
         let rep = DumpReport {
             dump: "vmcore".into(),
+            kind: None,
+            not_run: Vec::new(),
+            log: None,
+            evidence_logs: Vec::new(),
             title: Some("task hung in mutex_owner [vmtriage_scen]".into()),
             signature: Some("6678d14d2ede99c1".into()),
             result: ScanResult {

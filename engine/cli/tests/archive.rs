@@ -165,7 +165,8 @@ fn every_entry_but_a_provable_non_dump_is_a_row() {
     std::fs::write(a.join("one-high"), [0x9a]).unwrap();
     std::fs::write(a.join("one-control"), [0x01]).unwrap();
     std::fs::write(a.join("empty"), b"").unwrap();
-    // left out: a log, and a complete ELF header of an executable
+    // left out: a text that is no kernel log, and a complete ELF header of
+    // an executable
     std::fs::write(a.join("README"), "kernel crash dumps of host x\n").unwrap();
     let mut exe = vec![0u8; 64];
     exe[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");

@@ -262,6 +262,7 @@ fn scans_race_on_one_dump(cluster: &PgCluster) -> Result<(), Failed> {
                         sha256: Some("ab"),
                         size: i,
                         mtime_ns: w as i64,
+                        evidence: &[],
                     };
                     db::store(&c, &run, &file, &o, true).map_err(|e| e.to_string())?;
                 }

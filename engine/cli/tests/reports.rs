@@ -79,12 +79,12 @@ fn report(pack: &RulePack, e: &Entry) -> String {
     let model = Model::new(&s.kernel, &stacks);
     let result = pack.scan(&model);
     let title = title(&s.kernel, &model, result.dump_title.as_deref());
-    diagnoses_text(&DumpReport {
-        dump: e.path.display().to_string(),
-        title: Some(title.text),
-        signature: Some(title.signature),
+    diagnoses_text(&DumpReport::of_dump(
+        e.path.display().to_string(),
+        Some(title.text),
+        Some(title.signature),
         result,
-    })
+    ))
 }
 
 /// Replaces each digit run of `s` that `keep` refuses by `with`; digits

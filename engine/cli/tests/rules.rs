@@ -174,12 +174,7 @@ fn runaway_helper_is_isolated() -> Result<(), Failed> {
 /// is skipped as `needs a dump`, none an error.
 fn log_rules_on_the_log_alone(e: &common::Entry) -> Result<(), Failed> {
     let (pack, _) = RulePack::embedded();
-    let log_rules: Vec<String> = pack
-        .rules
-        .iter()
-        .filter(|r| r.need == Need::Log)
-        .map(|r| r.doc.id.clone())
-        .collect();
+    let log_rules = common::log_rules(&pack);
     let s = Session::open(&e.path, Some(&e.vmlinux), &[]).map_err(|e| e.to_string())?;
     let stacks = vmtriage_cli::scan::stacks_for(&s.kernel);
     let dump = Model::new(&s.kernel, stacks.as_ref());

@@ -13,6 +13,7 @@ pub mod frames;
 pub mod fuse;
 pub mod globals;
 pub mod locks;
+pub mod logtext;
 pub mod memcg;
 pub mod mm;
 pub mod modules;

@@ -54,9 +54,11 @@
 //!   that is not itself spinning for a lock), the largest group of tasks in
 //!   D (those waiting for one lock, or in one function), an OOM kill, a
 //!   warning, a flood of tasks of one command, or nothing (`no crash`);
-//! - a log alone ([`log_title`]): the panic's cause as for a crash, else
-//!   the first oops or check's report, else the first watchdog report, OOM
-//!   kill, warning or allocation failure.
+//! - a log alone ([`log_title`]), by the same pieces: a crash (a panic
+//!   line, or an oops the log ends in) by its cause, else the first oops,
+//!   else the first check's report, else the most severe watchdog's first
+//!   report, a hung task, an OOM kill, a warning or an allocation failure;
+//!   [`Title::basis`] says whether a dump's title is one its log gives.
 //!
 //! # Signature
 //!
@@ -268,6 +270,17 @@ impl Kind {
     }
 }
 
+/// What a title was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The log's reports alone: the log of the dump, written as text, gives
+    /// the same title and signature ([`log_title`]).
+    Log,
+    /// The dump's memory: the tasks, their stacks and locks, the crashed
+    /// task's stack, the memory counters — or that memory shows nothing.
+    Memory,
+}
+
 /// The words of a report kind that vary with what it reports, as syzbot
 /// words them: `KASAN: slab-use-after-free Read`, `KASAN: invalid-free`
 /// (a double free too), `KFENCE: use-after-free read`, `UBSAN:
@@ -318,6 +331,8 @@ fn lockdep_words(b: LockdepBug) -> Words {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title {
     pub kind: Kind,
+    /// What the title was read from.
+    pub basis: Basis,
     /// The first non-generic frame's function (compiler suffixes stripped).
     pub function: Option<String>,
     /// Its module, None for the vmlinux.
@@ -375,6 +390,12 @@ pub trait Source<'k> {
 }
 
 impl Title {
+    /// The same title, marked as read from the log's reports.
+    fn read_from_log(mut self) -> Title {
+        self.basis = Basis::Log;
+        self
+    }
+
     /// Builds a title from its kind and frames (innermost first).
     pub fn new(kind: Kind, frames: &[Frame], detail: Option<&str>, note: Option<String>) -> Title {
         let kept = if kind.names_function() {
@@ -424,6 +445,7 @@ impl Title {
         let signature = signature(&kind, &sig_frames, detail_key.as_deref());
         Title {
             kind,
+            basis: Basis::Memory,
             function,
             module,
             text,
@@ -524,6 +546,96 @@ fn with_rule_title(t: &mut Title, rule_title: Option<&str>) {
     }
 }
 
+/// Records after its start within which an oops ends the log: the
+/// report itself (registers, call trace, modules, end marker) and what a
+/// kdump kernel's `crash_kexec()` leaves after it.
+const ENDS_THE_LOG: usize = 100;
+
+/// The title of a kernel log alone (a `vmcore-dmesg.txt`, a console log:
+/// [`crate::logtext`]; no dump to read), by the same reading of its reports
+/// as a dump's title ([`title`]): a crash — a panic line (a stack
+/// protector's or `panic_on_oom`'s too), or an oops the log ends in (with
+/// kdump loaded, `oops_end()` calls `crash_kexec()` before any panic line)
+/// — is titled by its cause ([`crash_cause`]); else the first oops, else
+/// the first report of a check that caught a bug (a sanitizer, lockdep…),
+/// else a lockup or RCU stall, a hung task, an OOM kill, a warning, an
+/// allocation failure, in that order, each by [`report_title`]; else
+/// `no crash`. A dump whose title has [`Basis::Log`] gets the same title
+/// and signature from its log; what only memory shows (the tasks of a
+/// hang, a deadlock cycle, a CPU hog, the crashed task's stack) the log
+/// cannot say, and the title says what the reports do.
+pub fn log_title(records: &[LogRecord], rule_title: Option<&str>) -> Title {
+    let reports = crate::oops::parse_log(records);
+    let ends_in_oops = reports.last().is_some_and(|r| {
+        r.kind.is_oops() && records.len().saturating_sub(r.record) <= ENDS_THE_LOG
+    });
+    let panicked = ends_in_oops || reports.iter().any(|r| r.kind.is_panic());
+    let crash = panicked
+        .then(|| crash_cause(&reports))
+        .flatten()
+        .map(|c| cause_title(c, Vec::new));
+    let mut t = crash
+        .or_else(|| first_bug(&reports))
+        .or_else(|| {
+            lockup_reports(&reports).and_then(|named| named.first().map(|r| report_title(r)))
+        })
+        .or_else(|| first(&reports, |k| matches!(k, OopsKind::HungTask { .. })))
+        .or_else(|| lesser_report(&reports))
+        .unwrap_or_else(|| {
+            Title::new(
+                Kind::NoCrash,
+                &[],
+                None,
+                Some(format!("{} log records, no report", records.len())),
+            )
+            .read_from_log()
+        });
+    with_rule_title(&mut t, rule_title);
+    t
+}
+
+/// The title of the first report of a kind.
+fn first(reports: &[OopsReport], of: impl Fn(&OopsKind) -> bool) -> Option<Title> {
+    reports.iter().find(|r| of(&r.kind)).map(report_title)
+}
+
+/// What a log names a kernel that did not crash by before anything else:
+/// an oops it survived (the task was killed), the first one, since later
+/// ones are usually its consequences; else a bug a check caught (a
+/// sanitizer, lockdep…) that did not kill.
+fn first_bug(reports: &[OopsReport]) -> Option<Title> {
+    first(reports, OopsKind::is_oops).or_else(|| first(reports, OopsKind::is_bug_report))
+}
+
+/// The reports a kernel that did not crash is named by last: the first
+/// OOM kill, else warning, else allocation failure.
+fn lesser_report(reports: &[OopsReport]) -> Option<Title> {
+    first(reports, |k| *k == OopsKind::OomKill)
+        .or_else(|| first(reports, |k| matches!(k, OopsKind::Warning { .. })))
+        .or_else(|| first(reports, |k| matches!(k, OopsKind::AllocFailure { .. })))
+}
+
+/// The watchdog reports of the most severe kind the log has: hard
+/// lockups, else soft lockups, else RCU stalls.
+fn lockup_reports(reports: &[OopsReport]) -> Option<Vec<&OopsReport>> {
+    let of_kind: fn(&OopsKind) -> bool = if reports
+        .iter()
+        .any(|r| matches!(r.kind, OopsKind::HardLockup { .. }))
+    {
+        |k| matches!(k, OopsKind::HardLockup { .. })
+    } else if reports
+        .iter()
+        .any(|r| matches!(r.kind, OopsKind::SoftLockup { .. }))
+    {
+        |k| matches!(k, OopsKind::SoftLockup { .. })
+    } else if reports.iter().any(|r| r.kind == OopsKind::RcuStall) {
+        |k| matches!(k, OopsKind::RcuStall)
+    } else {
+        return None;
+    };
+    Some(reports.iter().filter(|r| of_kind(&r.kind)).collect())
+}
+
 /// What a crash's log says about it: the panic, the report that caused
 /// it, and the kind of the crash.
 #[derive(Debug, Clone)]
@@ -567,7 +679,8 @@ pub fn crash_cause(reports: &[OopsReport]) -> Option<CrashCause<'_>> {
 
 /// The title of a crash by its cause: the frames of the report the panic
 /// names, else the panic's own, else `stack` (the crashed task's, where a
-/// dump has it); the task and the panic message as the note.
+/// dump has it; a log has none); the task and the panic message as the
+/// note. [`Basis::Memory`] when the function named comes from that stack.
 fn cause_title(c: CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
     let CrashCause {
         panic,
@@ -579,12 +692,19 @@ fn cause_title(c: CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
     if significant(&frames).is_empty() {
         frames = panic.map(printed_frames).unwrap_or_default();
     }
+    let mut from_stack = false;
     if significant(&frames).is_empty() {
         frames = stack();
+        from_stack = true;
     }
     if kind.slug() == OOM_PANIC.1 && by_page_fault(&frames) {
         frames.clear();
     }
+    let basis = if from_stack && !significant(&frames).is_empty() {
+        Basis::Memory
+    } else {
+        Basis::Log
+    };
     let task = cause
         .and_then(task_note)
         .or_else(|| panic.and_then(task_note));
@@ -598,31 +718,9 @@ fn cause_title(c: CrashCause<'_>, stack: impl FnOnce() -> Vec<Frame>) -> Title {
         .is_bare_panic()
         .then_some(message.as_str())
         .filter(|m| !m.is_empty());
-    Title::new(kind, &frames, detail, note)
-}
-
-/// The title of a kernel log alone (no dump to read): with a panic, the
-/// report it names, as a crash's title is; else the first report that is
-/// a bug (an oops, a sanitizer's or a check's report), else the first
-/// watchdog report, OOM kill, warning or allocation failure, in that order.
-/// None for a log that holds no report.
-pub fn log_title(reports: &[OopsReport]) -> Option<Title> {
-    if reports.iter().any(|r| r.kind.is_panic()) {
-        return crash_cause(reports).map(|c| cause_title(c, Vec::new));
-    }
-    let rank = |k: &OopsKind| match k {
-        k if k.is_oops() || k.is_bug_report() => 0,
-        OopsKind::SoftLockup { .. }
-        | OopsKind::HardLockup { .. }
-        | OopsKind::RcuStall
-        | OopsKind::HungTask { .. } => 1,
-        OopsKind::OomKill => 2,
-        OopsKind::Warning { .. } => 3,
-        OopsKind::AllocFailure { .. } => 4,
-        _ => 5,
-    };
-    let first = reports.iter().min_by_key(|r| rank(&r.kind))?;
-    Some(report_title(first))
+    let mut t = Title::new(kind, &frames, detail, note);
+    t.basis = basis;
+    t
 }
 
 /// A report's frames as a title names them.
@@ -650,8 +748,10 @@ fn printed_frames(r: &OopsReport) -> Vec<Frame> {
 
 /// The title of one report of a log: its kind, its frames (the `RIP:`, or
 /// the function its headline names, then its reliable call trace, generic
-/// frames skipped); a bare panic by its message. A report cut short names
-/// only what it printed.
+/// frames skipped); a bare panic by its message, an OOM kill by its scope
+/// ([`oom_title`]), an allocation failure with its order in the note. A
+/// report cut short names only what it printed. [`Basis::Log`]: a dump
+/// and its log title a report alike.
 pub fn report_title(r: &OopsReport) -> Title {
     if r.kind == OopsKind::OomKill {
         return oom_title(r);
@@ -662,7 +762,29 @@ pub fn report_title(r: &OopsReport) -> Title {
         .then_some(r.message.as_deref())
         .flatten()
         .filter(|m| !m.is_empty());
-    Title::new(kind, &printed_frames(r), detail, task_note(r))
+    let note = match &r.kind {
+        OopsKind::AllocFailure { .. } => Some(alloc_note(r)),
+        _ => task_note(r),
+    };
+    Title::new(kind, &printed_frames(r), detail, note).read_from_log()
+}
+
+/// A request the allocator could not meet is named by who asked (the
+/// allocator's own frames are generic); the order is in the note, as one
+/// caller fails at whatever order memory allows no more.
+fn alloc_note(r: &OopsReport) -> String {
+    let mut note = match &r.kind {
+        OopsKind::AllocFailure {
+            order,
+            gfp: Some(g),
+        } => format!("order {order}, {g}"),
+        OopsKind::AllocFailure { order, .. } => format!("order {order}"),
+        _ => String::new(),
+    };
+    if let Some(t) = &r.task {
+        let _ = write!(note, ", task {}", t.comm);
+    }
+    note
 }
 
 /// An OOM kill's title: the victim in the note; memory a user program
@@ -683,7 +805,7 @@ fn oom_title(r: &OopsReport) -> Title {
     if by_page_fault(&frames) {
         frames.clear();
     }
-    Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note)
+    Title::new(Kind::Report(r.kind.clone()), &frames, Some(&scope), note).read_from_log()
 }
 
 /// Memory a user program touched: a page fault's entry on the stack
@@ -757,32 +879,21 @@ impl<'a, 'k> Titler<'a, 'k> {
     }
 
     fn crash_title(&self, reports: &[OopsReport]) -> Option<Title> {
-        let CrashCause {
-            panic,
-            cause,
-            kind,
-            message,
-        } = crash_cause(reports)?;
+        let c = crash_cause(reports)?;
         // A hung-task panic: the tasks are still there; title it as a live
         // hang is (by the lock chain's end), so both captures group together.
-        if kind.is_hung_task() {
+        if c.kind.is_hung_task() {
             let live = self.live_tasks();
             if let Some(mut t) = self.hung(&live, reports) {
-                if !message.is_empty() {
+                if !c.message.is_empty() {
                     t.note = Some(match t.note {
-                        Some(n) => format!("{n}; panic: {message}"),
-                        None => format!("panic: {message}"),
+                        Some(n) => format!("{n}; panic: {}", c.message),
+                        None => format!("panic: {}", c.message),
                     });
                 }
                 return Some(t);
             }
         }
-        let c = CrashCause {
-            panic,
-            cause,
-            kind,
-            message,
-        };
         Some(cause_title(c, || {
             self.k
                 .crashed_task()
@@ -794,14 +905,8 @@ impl<'a, 'k> Titler<'a, 'k> {
     }
 
     fn live_title(&self, reports: &[OopsReport]) -> Title {
-        // An oops the kernel survived (the task was killed): the first one,
-        // since later ones are usually its consequences.
-        if let Some(r) = reports.iter().find(|r| r.kind.is_oops()) {
-            return report_title(r);
-        }
-        // A bug a check caught (a sanitizer, lockdep…) that did not kill.
-        if let Some(r) = reports.iter().find(|r| r.kind.is_bug_report()) {
-            return report_title(r);
+        if let Some(t) = first_bug(reports) {
+            return t;
         }
         let live = self.live_tasks();
         if let Some(t) = self.deadlock(&live) {
@@ -816,44 +921,8 @@ impl<'a, 'k> Titler<'a, 'k> {
         if let Some(t) = self.hung(&live, reports) {
             return t;
         }
-        if let Some(r) = reports.iter().find(|r| r.kind == OopsKind::OomKill) {
-            return oom_title(r);
-        }
-        if let Some(r) = reports
-            .iter()
-            .find(|r| matches!(r.kind, OopsKind::Warning { .. }))
-        {
-            return Title::new(
-                Kind::Report(r.kind.clone()),
-                &printed_frames(r),
-                None,
-                task_note(r),
-            );
-        }
-        // A request the allocator could not meet, named by who asked (the
-        // allocator's own frames are generic); the order is in the note, as
-        // one caller fails at whatever order memory allows no more.
-        if let Some(r) = reports
-            .iter()
-            .find(|r| matches!(r.kind, OopsKind::AllocFailure { .. }))
-        {
-            let mut note = match &r.kind {
-                OopsKind::AllocFailure {
-                    order,
-                    gfp: Some(g),
-                } => format!("order {order}, {g}"),
-                OopsKind::AllocFailure { order, .. } => format!("order {order}"),
-                _ => String::new(),
-            };
-            if let Some(t) = &r.task {
-                let _ = write!(note, ", task {}", t.comm);
-            }
-            return Title::new(
-                Kind::Report(r.kind.clone()),
-                &printed_frames(r),
-                None,
-                Some(note),
-            );
+        if let Some(t) = lesser_report(reports) {
+            return t;
         }
         if let Some(t) = self.flood(&live) {
             return t;
@@ -932,22 +1001,7 @@ impl<'a, 'k> Titler<'a, 'k> {
 
     fn lockup(&self, live: &LiveTasks<'_, 'k>, reports: &[OopsReport]) -> Option<Title> {
         let k = self.k;
-        let of_kind: fn(&OopsKind) -> bool = if reports
-            .iter()
-            .any(|r| matches!(r.kind, OopsKind::HardLockup { .. }))
-        {
-            |k| matches!(k, OopsKind::HardLockup { .. })
-        } else if reports
-            .iter()
-            .any(|r| matches!(r.kind, OopsKind::SoftLockup { .. }))
-        {
-            |k| matches!(k, OopsKind::SoftLockup { .. })
-        } else if reports.iter().any(|r| r.kind == OopsKind::RcuStall) {
-            |k| matches!(k, OopsKind::RcuStall)
-        } else {
-            return None;
-        };
-        let named: Vec<&OopsReport> = reports.iter().filter(|r| of_kind(&r.kind)).collect();
+        let named = lockup_reports(reports)?;
         let mut times: HashMap<i32, usize> = HashMap::new();
         for r in &named {
             if let Some(t) = &r.task {
@@ -992,12 +1046,7 @@ impl<'a, 'k> Titler<'a, 'k> {
                 None,
                 Some(format!("CPU hog {comm}; {} report(s)", named.len())),
             )),
-            None => Some(Title::new(
-                kind,
-                &printed_frames(first),
-                None,
-                task_note(first),
-            )),
+            None => Some(report_title(first)),
         }
     }
 
@@ -1529,5 +1578,55 @@ Kernel panic - not syncing: softlockup: hung tasks";
         let mut blank = t.clone();
         with_rule_title(&mut blank, Some("  "));
         assert_eq!(blank, t);
+    }
+
+    fn of_log(log: &str) -> Title {
+        let l = crate::logtext::read(log.as_bytes()).unwrap();
+        log_title(&l.records, None)
+    }
+
+    #[test]
+    fn a_log_alone_is_titled_by_its_reports() {
+        let oops = "\
+[    5.000000] BUG: unable to handle page fault for address: ffffffffc0a0b000
+[    5.000001] Oops: 0000 [#1] PREEMPT SMP NOPTI
+[    5.000002] CPU: 1 PID: 7 Comm: kworker/1:0 Not tainted 6.1.0 #1
+[    5.000003] RIP: 0010:my_work_fn+0x12/0x40 [mydrv]
+[    5.000004] Call Trace:
+[    5.000005]  <TASK>
+[    5.000006]  process_one_work+0x1c4/0x380
+[    5.000007]  worker_thread+0x4d/0x380
+[    5.000008]  </TASK>
+";
+        // With or without the panic line (kdump's crash_kexec() from
+        // oops_end() prints none), the same title and signature.
+        let a = of_log(oops);
+        let b = of_log(&format!(
+            "{oops}[    5.100000] Kernel panic - not syncing: Fatal exception\n"
+        ));
+        assert_eq!(
+            a.text,
+            "BUG: unable to handle kernel paging request in my_work_fn [mydrv]"
+        );
+        assert_eq!((a.basis, &a.signature), (Basis::Log, &b.signature));
+        assert_eq!(a.text, b.text);
+        let hung = of_log(
+            "[  245.1] INFO: task vault:91 blocked for more than 120 seconds.\n\
+             [  245.2] task:vault           state:D stack:0     pid:91    ppid:2      flags:0x00004000\n\
+             [  245.3] Call Trace:\n\
+             [  245.4]  <TASK>\n\
+             [  245.5]  __schedule+0x2e1/0x8c0\n\
+             [  245.6]  schedule+0x5a/0xd0\n\
+             [  245.7]  vault_op+0x22/0x50 [vmt]\n\
+             [  245.8]  </TASK>\n",
+        );
+        assert_eq!(hung.text, "INFO: task hung in vault_op [vmt]");
+        let none = of_log("[    0.000000] Linux version 6.1.0 (x) #1\n[    1.0] ok\n");
+        assert_eq!((none.kind.clone(), none.basis), (Kind::NoCrash, Basis::Log));
+        let warn = of_log(
+            "[    1.0] WARNING: CPU: 0 PID: 1 at kernel/foo.c:12 foo_check+0x1/0x2\n\
+             [    1.1] RIP: 0010:foo_check+0x1/0x2\n",
+        );
+        assert_eq!(warn.text, "WARNING in foo_check");
     }
 }

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use kmodel::oops::{parse_lines, OopsKind};
+use kmodel::oops::{parse_log, records_of_lines, OopsKind};
 use kmodel::titles::{crash_cause, log_title, Kind};
 
 /// Kinds of [`OopsKind::KEYS`] the set need not show (not among the
@@ -127,10 +127,12 @@ fn unstamped(l: &str) -> &str {
 /// What a log gives: the titled report's kind, the title, the guilty
 /// frame and whether the titled report is corrupted.
 fn got(lines: &[String]) -> (String, String, String, bool) {
-    let reports = parse_lines(lines.iter().map(String::as_str));
-    let Some(title) = log_title(&reports) else {
+    let records = records_of_lines(lines.iter().map(String::as_str));
+    let title = log_title(&records, None);
+    if title.kind == Kind::NoCrash {
         return ("none".into(), "none".into(), "none".into(), false);
-    };
+    }
+    let reports = parse_log(&records);
     let kind = match &title.kind {
         Kind::Report(k) => k.key().to_string(),
         // A panic whose report is gone or that names none.

@@ -19,7 +19,7 @@ use super::worker::Outcome;
 /// ([`super::discover::path_key`]: a backslash is doubled, a byte that is
 /// not UTF-8 written `\xNN`), and a SQLite file says it is ours
 /// ([`APPLICATION_ID`]).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// SQLite's `application_id` of a vmtriage results database ("vmtr").
 pub const APPLICATION_ID: i64 = 0x766d_7472;
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS dumps(
     release TEXT, build_id TEXT, format TEXT,
     scanned_at INTEGER, duration_ms INTEGER, pack_hash TEXT,
     status TEXT NOT NULL, first_run TEXT, run_id TEXT,
-    title TEXT, signature TEXT, title_kind TEXT);
+    title TEXT, signature TEXT, title_kind TEXT, kind TEXT, evidence TEXT);
 CREATE TABLE IF NOT EXISTS rule_runs(
     path TEXT NOT NULL, rule_id TEXT NOT NULL, rule_version TEXT NOT NULL, run_id TEXT,
     PRIMARY KEY(path, rule_id));
@@ -190,7 +190,7 @@ fn migrate(c: &dyn Sql) -> Result<(), StoreError> {
         }
     }
     c.batch(&c.dialect().schema(SCHEMA))?;
-    add_title_columns(c)?;
+    add_columns(c)?;
     // Version 2: one row per finding of a rule in a dump, enforced.
     c.batch("CREATE UNIQUE INDEX IF NOT EXISTS findings_key ON findings(path, rule_id, ord)")?;
     // Version 3: paths as keys. Before, a path was stored as it was (a
@@ -222,25 +222,29 @@ fn schema_version(c: &dyn Sql) -> Result<Option<i64>, StoreError> {
     Ok(rows.first().and_then(|r| r.opt_int(0)))
 }
 
-/// A database written before dumps had titles gets the three columns (at
-/// the end, where a new database has them, so shards of either age merge).
-fn add_title_columns(c: &dyn Sql) -> Result<(), StoreError> {
-    if c.dialect() == Dialect::Postgres {
-        return c.batch(
-            "ALTER TABLE dumps ADD COLUMN IF NOT EXISTS title TEXT;
-             ALTER TABLE dumps ADD COLUMN IF NOT EXISTS signature TEXT;
-             ALTER TABLE dumps ADD COLUMN IF NOT EXISTS title_kind TEXT;",
-        );
-    }
-    let has = c.rows(
-        "SELECT count(*) FROM pragma_table_info('dumps') WHERE name = 'signature'",
-        &[],
-    )?;
-    if has.first().map_or(0, |r| r.int(0)) == 0 {
-        c.batch(
-            "ALTER TABLE dumps ADD COLUMN title TEXT; ALTER TABLE dumps ADD COLUMN signature TEXT;
-             ALTER TABLE dumps ADD COLUMN title_kind TEXT;",
+/// Columns added after the first schema, at the end of `dumps` where a new
+/// database has them (so shards of either age merge): a dump's title
+/// (version 2), and (version 4) its `kind` — `dump`, or `log` for a kernel
+/// log read as text (NULL in older rows: a dump) — and its `evidence`, the
+/// logs kept beside a dump as its evidence (their keys, one a line).
+const ADDED_COLUMNS: [&str; 5] = ["title", "signature", "title_kind", "kind", "evidence"];
+
+/// A database written before these columns gets them.
+fn add_columns(c: &dyn Sql) -> Result<(), StoreError> {
+    for col in ADDED_COLUMNS {
+        if c.dialect() == Dialect::Postgres {
+            c.batch(&format!(
+                "ALTER TABLE dumps ADD COLUMN IF NOT EXISTS {col} TEXT"
+            ))?;
+            continue;
+        }
+        let has = c.rows(
+            "SELECT count(*) FROM pragma_table_info('dumps') WHERE name = $1",
+            &[Val::Text(col)],
         )?;
+        if has.first().map_or(0, |r| r.int(0)) == 0 {
+            c.batch(&format!("ALTER TABLE dumps ADD COLUMN {col} TEXT"))?;
+        }
     }
     Ok(())
 }
@@ -315,7 +319,9 @@ fn store_rows(
         sha256,
         size,
         mtime_ns,
+        evidence,
     } = *file;
+    let evidence = (!evidence.is_empty()).then(|| evidence.join("\n"));
     lock_path(c, path)?;
     let t = now();
     let status = if o.error.is_some() {
@@ -327,14 +333,16 @@ fn store_rows(
     };
     c.exec(
         "INSERT INTO dumps(path, sha256, size, mtime_ns, release, build_id, format, scanned_at,
-             duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind)
-         VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
+             duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind,
+             kind, evidence)
+         VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)
          ON CONFLICT(path) DO UPDATE SET sha256=excluded.sha256, size=excluded.size,
              mtime_ns=excluded.mtime_ns, release=excluded.release, build_id=excluded.build_id,
              format=excluded.format, scanned_at=excluded.scanned_at,
              duration_ms=excluded.duration_ms, pack_hash=excluded.pack_hash,
              status=excluded.status, run_id=excluded.run_id,
-             title=excluded.title, signature=excluded.signature, title_kind=excluded.title_kind",
+             title=excluded.title, signature=excluded.signature, title_kind=excluded.title_kind,
+             kind=excluded.kind, evidence=excluded.evidence",
         &[
             Val::Text(path),
             Val::OptText(sha256),
@@ -351,6 +359,8 @@ fn store_rows(
             Val::OptText(o.title.as_deref()),
             Val::OptText(o.signature.as_deref()),
             Val::OptText(o.title_kind.as_deref()),
+            Val::Text(o.kind.as_deref().unwrap_or("dump")),
+            Val::OptText(evidence.as_deref()),
         ],
     )?;
     let p = Val::Text(path);
@@ -492,7 +502,8 @@ pub fn forget_rules(c: &dyn Sql, path: &str, rules: &[String]) -> Result<(), Sto
 pub fn load_outcome(c: &dyn Sql, path: &str) -> Result<Option<Outcome>, StoreError> {
     let p = [Val::Text(path)];
     let head = c.rows(
-        "SELECT release, build_id, format, duration_ms, title, signature, title_kind FROM dumps WHERE path = $1",
+        "SELECT release, build_id, format, duration_ms, title, signature, title_kind, kind
+         FROM dumps WHERE path = $1",
         &p,
     )?;
     let Some(h) = head.first() else {
@@ -506,6 +517,7 @@ pub fn load_outcome(c: &dyn Sql, path: &str) -> Result<Option<Outcome>, StoreErr
         title: h.opt_text(4),
         signature: h.opt_text(5),
         title_kind: h.opt_text(6),
+        kind: h.opt_text(7).filter(|k| k != "dump"),
         ..Outcome::default()
     };
     // Sorted here, byte for byte: a server's collation does not reorder them.
@@ -685,7 +697,7 @@ impl Store for SqlStore {
 }
 
 const DUMP_COLUMNS: &str = "path, sha256, size, mtime_ns, release, build_id, format, scanned_at,
-    duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind";
+    duration_ms, pack_hash, status, first_run, run_id, title, signature, title_kind, kind, evidence";
 const FINDING_COLUMNS: &str = "path, rule_id, rule_version, severity, severity_rank, title,
     message, evidence, references_json, fingerprint, ord, run_id";
 const ERROR_COLUMNS: &str = "path, rule_id, stage, message, run_id, at";

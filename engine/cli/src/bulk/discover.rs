@@ -35,12 +35,14 @@ pub enum Sniff {
     /// An ELF file that is not a core (a vmlinux, a module): a complete,
     /// valid ELF header of a relocatable, executable or shared object.
     ElfOther,
+    /// A kernel log as text ([`kmodel::logtext::recognise`]).
+    Log,
     Text,
     Unknown,
 }
 
-/// Bytes read to sniff a file.
-const SNIFF_WINDOW: usize = 4096;
+/// Bytes read to sniff a file: what recognises a kernel log.
+const SNIFF_WINDOW: usize = kmodel::logtext::RECOGNISE_WINDOW;
 
 /// Whether a file whose first bytes sniff as `s` is provably not a dump —
 /// the only entries a directory walk leaves out without a row:
@@ -49,13 +51,14 @@ const SNIFF_WINDOW: usize = 4096;
 ///   valid class, byte order and version) says relocatable, executable or
 ///   shared object: a vmlinux, a module, a tool. A dump is an ELF core, or
 ///   not ELF at all; a short or damaged ELF header is a candidate.
-/// - text: non-empty, valid UTF-8 (a character may be cut only at the end of
+/// - text that is no kernel log ([`kmodel::logtext::recognise`] refuses
+///   it: READMEs, lists, CSV): non-empty, valid UTF-8 (a character may be cut only at the end of
 ///   a full window, where the file goes on), something visible in it, no
 ///   NUL and no control character but tab, newline, carriage return, form
 ///   feed and escape (colour in logs). Logs, READMEs, lists.
 ///
-/// Everything else — empty files, short headers, garbage — is scanned and
-/// gets its row. (Hidden entries, names starting with `.`, are not part of
+/// Everything else — kernel logs, empty files, short headers, garbage — is
+/// scanned and gets its row. (Hidden entries, names starting with `.`, are not part of
 /// the archive: `.git`, a writer's temporary file.)
 pub fn provably_not_dump(s: Sniff) -> bool {
     matches!(s, Sniff::ElfOther | Sniff::Text)
@@ -75,6 +78,9 @@ fn sniff_window(b: &[u8], more: bool) -> Sniff {
     }
     if b.starts_with(b"makedumpfile") {
         return Sniff::Flattened;
+    }
+    if !b.is_empty() && kmodel::logtext::recognise(b).is_ok() {
+        return Sniff::Log;
     }
     if is_text(b, more) {
         return Sniff::Text;
@@ -211,6 +217,12 @@ pub struct Candidate {
     /// The path relative to the input it was found under (stable across
     /// machines that mount the archive in different places).
     pub shard_key: OsString,
+    /// What its first bytes say (None: not sniffed).
+    pub sniff: Option<Sniff>,
+    /// For a dump: the kernel logs beside it that are its own (kdump's
+    /// `vmcore-dmesg.txt`), kept as its evidence instead of scanned as
+    /// crashes of their own ([`pair_logs`]).
+    pub evidence: Vec<PathBuf>,
 }
 
 /// An input or an archive entry that could not be used (missing,
@@ -347,13 +359,14 @@ impl Walk {
         if md.is_dir() {
             self.walk_dir(input, p, depth + 1, links);
         } else if md.is_file() {
-            if found == Found::Walked {
-                match sniff(p) {
-                    Ok(s) if provably_not_dump(s) => return,
-                    Ok(_) => {}
-                    Err(e) => return self.error(p, "open", format!("cannot read: {e}")),
+            let sniffed = match (sniff(p), found) {
+                (Ok(s), Found::Walked) if provably_not_dump(s) => return,
+                (Err(e), Found::Walked) => {
+                    return self.error(p, "open", format!("cannot read: {e}"))
                 }
-            }
+                // Named: scanned whatever it is (its error is the scan's).
+                (s, _) => s.ok(),
+            };
             let key = p.strip_prefix(input).unwrap_or(p);
             let key = if key.as_os_str().is_empty() {
                 p.file_name().unwrap_or(p.as_os_str())
@@ -363,6 +376,8 @@ impl Walk {
             self.out.push(Candidate {
                 shard_key: key.to_os_string(),
                 path: absolute(p),
+                sniff: sniffed,
+                evidence: Vec::new(),
             });
         } else {
             self.error(p, "open", not_regular(&md));
@@ -504,7 +519,74 @@ pub fn discover_within(inputs: &[PathBuf], limits: Limits) -> (Vec<Candidate>, V
         let key = input.file_name().unwrap_or_default().to_os_string();
         w.named(input, &key);
     }
-    (w.out, w.errs)
+    (pair_logs(w.out), w.errs)
+}
+
+/// Whether a log file name is a dump's own, by the names kdump gives
+/// them side by side: `vmcore` and `vmcore-dmesg.txt` (kexec-tools,
+/// makedumpfile `--dump-dmesg`), `dump.202611241000` and
+/// `dmesg.202611241000` (Debian's kdump-tools), `NAME` and
+/// `NAME-dmesg.txt`.
+fn own_log_name(dump: &[u8], log: &[u8]) -> bool {
+    let named = |suffix: &[u8]| log.strip_prefix(dump) == Some(suffix);
+    named(b"-dmesg.txt")
+        || named(b".dmesg")
+        || (log == b"vmcore-dmesg.txt" && dump.starts_with(b"vmcore"))
+        || dump
+            .strip_prefix(b"dump.")
+            .is_some_and(|stamp| log.strip_prefix(b"dmesg.") == Some(stamp))
+}
+
+/// A dump and its own kernel log side by side are one crash: the dump is
+/// scanned, the log kept as its evidence (dropped from the candidates).
+/// A log is a dump's own when they share a directory and either its name
+/// is the dump's log name ([`own_log_name`]) or the directory holds that
+/// one dump and that one log (kdump's one directory per crash,
+/// `127.0.0.1-2026-11-24-10:00:00/`).
+pub fn pair_logs(mut cands: Vec<Candidate>) -> Vec<Candidate> {
+    use std::collections::BTreeMap;
+    let is_dump = |c: &Candidate| {
+        matches!(
+            c.sniff,
+            Some(Sniff::ElfCore | Sniff::Kdump | Sniff::Flattened)
+        )
+    };
+    let mut dirs: BTreeMap<&Path, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    for (i, c) in cands.iter().enumerate() {
+        let dir = c.path.parent().unwrap_or(Path::new("/"));
+        let e = dirs.entry(dir).or_default();
+        if is_dump(c) {
+            e.0.push(i);
+        } else if c.sniff == Some(Sniff::Log) {
+            e.1.push(i);
+        }
+    }
+    let name = |c: &Candidate| c.path.file_name().unwrap_or_default().as_bytes().to_vec();
+    let mut owner: Vec<(usize, usize)> = Vec::new();
+    for (dumps, logs) in dirs.values() {
+        for &l in logs {
+            let by_name = dumps
+                .iter()
+                .copied()
+                .find(|&d| own_log_name(&name(&cands[d]), &name(&cands[l])));
+            let alone = (dumps.len() == 1 && logs.len() == 1).then(|| dumps[0]);
+            if let Some(d) = by_name.or(alone) {
+                owner.push((l, d));
+            }
+        }
+    }
+    let mut dropped = vec![false; cands.len()];
+    for (l, d) in owner {
+        let p = cands[l].path.clone();
+        cands[d].evidence.push(p);
+        dropped[l] = true;
+    }
+    let mut i = 0;
+    cands.retain(|_| {
+        i += 1;
+        !dropped[i - 1]
+    });
+    cands
 }
 
 /// `K/N`: shard K (0-based) of N.
@@ -573,9 +655,11 @@ mod tests {
         let left_out = |b: &[u8]| provably_not_dump(sniff_bytes(b));
         assert!(left_out(&elf(2, 1, 2, 64)), "a vmlinux");
         assert!(left_out(&elf(2, 1, 1, 4096)), "a module");
-        assert!(left_out(
-            b"Dec  8 00:01:02 host kernel: \x1b[1mBUG\x1b[0m\r\n"
-        ));
+        assert!(left_out(b"a README\nwith words\n"));
+        // A kernel log is an input now (#28).
+        let log = b"Dec  8 00:01:02 host kernel: \x1b[1mBUG\x1b[0m\r\n";
+        assert_eq!(sniff_bytes(log), Sniff::Log);
+        assert!(!left_out(log));
         for short in 4..=63 {
             assert!(!left_out(&elf(2, 1, 2, short)), "{short}-byte ELF header");
         }
@@ -739,5 +823,61 @@ mod tests {
         assert!(counts.iter().all(|&c| c > 20), "{counts:?}");
         assert_eq!(parse_shard("1/4"), Ok((1, 4)));
         assert!(parse_shard("4/4").is_err());
+    }
+
+    fn cand(path: &str, sniff: Sniff) -> Candidate {
+        Candidate {
+            path: PathBuf::from(path),
+            shard_key: OsString::from(path),
+            sniff: Some(sniff),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// A dump and its own log are one candidate, by kdump's names or by
+    /// being a directory's one dump and one log; other logs stay.
+    #[test]
+    fn a_dump_keeps_its_own_log() {
+        assert!(own_log_name(b"vmcore", b"vmcore-dmesg.txt"));
+        assert!(own_log_name(b"vmcore.flat", b"vmcore.flat-dmesg.txt"));
+        assert!(own_log_name(b"dump.202611241000", b"dmesg.202611241000"));
+        assert!(!own_log_name(b"dump.202611241000", b"dmesg.202611241001"));
+        assert!(!own_log_name(b"vmcore", b"messages"));
+        let got = pair_logs(vec![
+            cand("/a/127.0.0.1-2026-11-24-10:00:00/vmcore", Sniff::Kdump),
+            cand(
+                "/a/127.0.0.1-2026-11-24-10:00:00/vmcore-dmesg.txt",
+                Sniff::Log,
+            ),
+            cand("/a/flat/d1", Sniff::ElfCore),
+            cand("/a/flat/d1-dmesg.txt", Sniff::Log),
+            cand("/a/flat/d2", Sniff::ElfCore),
+            cand("/a/flat/console.log", Sniff::Log),
+            cand("/a/one/x.elf", Sniff::ElfCore),
+            cand("/a/one/serial.txt", Sniff::Log),
+            cand("/a/lone/web-8.log", Sniff::Log),
+        ]);
+        let rows: Vec<(String, Vec<String>)> = got
+            .iter()
+            .map(|c| {
+                let e = c.evidence.iter().map(|p| path_key(p)).collect();
+                (path_key(&c.path), e)
+            })
+            .collect();
+        let row = |p: &str, e: &[&str]| (p.to_string(), e.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            rows,
+            [
+                row(
+                    "/a/127.0.0.1-2026-11-24-10:00:00/vmcore",
+                    &["/a/127.0.0.1-2026-11-24-10:00:00/vmcore-dmesg.txt"]
+                ),
+                row("/a/flat/d1", &["/a/flat/d1-dmesg.txt"]),
+                row("/a/flat/d2", &[]),
+                row("/a/flat/console.log", &[]),
+                row("/a/one/x.elf", &["/a/one/serial.txt"]),
+                row("/a/lone/web-8.log", &[]),
+            ]
+        );
     }
 }

@@ -26,6 +26,8 @@ pub struct Item {
     pub full: bool,
     /// A problem before any scan (unreadable file): (stage, cause).
     pub pre_error: Option<(String, String)>,
+    /// The keys of the logs kept as this dump's evidence.
+    pub evidence: Vec<String>,
 }
 
 /// Work for one distinct content: the files that hold it and the rules to
@@ -75,6 +77,7 @@ pub fn needs(
                 .as_ref()
                 .err()
                 .map(|e| ("open".into(), format!("cannot read {path}: {e}"))),
+            evidence: c.evidence.iter().map(|p| path_key(p)).collect(),
         };
         if let (Some(known), None) = (known, &it.pre_error) {
             match known.get(&path) {
@@ -237,6 +240,8 @@ mod tests {
         let c = Candidate {
             path,
             shard_key: name.into(),
+            sniff: None,
+            evidence: Vec::new(),
         };
         (c, known)
     }
@@ -259,6 +264,8 @@ mod tests {
         let missing = Candidate {
             path: PathBuf::from("/nonexistent/vmtriage-plan"),
             shard_key: "missing".into(),
+            sniff: None,
+            evidence: Vec::new(),
         };
         let mut k_changed = k_changed;
         k_changed.rules.insert("C".into(), "1".into());

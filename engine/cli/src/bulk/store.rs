@@ -33,6 +33,8 @@ pub struct FileRow<'a> {
     pub sha256: Option<&'a str>,
     pub size: i64,
     pub mtime_ns: i64,
+    /// The logs kept as a dump's evidence (keys), none for most.
+    pub evidence: &'a [String],
 }
 
 /// What one process did in a run (shards of a run add theirs up).

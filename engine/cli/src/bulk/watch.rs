@@ -236,6 +236,8 @@ pub(super) fn watch(
             batch.push(Candidate {
                 path: p,
                 shard_key: key,
+                sniff: None,
+                evidence: Vec::new(),
             });
         }
         if !batch.is_empty() || !odd.is_empty() {

@@ -57,6 +57,15 @@ pub struct Outcome {
     /// The title's kind (`hung-task`, `sysrq-crash`, `no-crash`…).
     #[serde(default)]
     pub title_kind: Option<String>,
+    /// `log` for a kernel log read as text; None for a dump.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Rules not run for a reason of their own (`needs a dump` on a log).
+    #[serde(default)]
+    pub not_run: Vec<crate::scan::NotRun>,
+    /// A log's form, size and reports.
+    #[serde(default)]
+    pub log: Option<crate::log::LogSummary>,
 }
 
 /// A job for a worker: a dump and the rules to evaluate (None: all).
@@ -236,6 +245,17 @@ pub fn scan_one(
     };
     let core = match Vmcore::open(path) {
         Ok(c) => c,
+        // No dump: perhaps a kernel log.
+        Err(e @ vmcore::VmcoreError::NotADump { .. }) => {
+            return match crate::log::open(path, &e) {
+                Ok(l) => {
+                    let mut o = crate::scan::scan_log(pack, &l);
+                    o.duration_ms = t0.elapsed().as_millis() as u64;
+                    o
+                }
+                Err(e) => fail(out, "open", with_causes(&e)),
+            }
+        }
         Err(e) => return fail(out, "open", with_causes(&e)),
     };
     out.format = format_name(core.format());

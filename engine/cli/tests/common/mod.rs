@@ -278,3 +278,12 @@ pub fn reading<T: serde::de::DeserializeOwned>(
         .map(Some)
         .map_err(|err| format!("{}: {err}", path.display()))
 }
+
+/// The ids of the pack's rules that need only the log (`needs: log`).
+pub fn log_rules(pack: &vmtriage_rules::RulePack) -> Vec<String> {
+    pack.rules
+        .iter()
+        .filter(|r| r.need == vmtriage_rules::Need::Log)
+        .map(|r| r.doc.id.clone())
+        .collect()
+}

@@ -748,7 +748,14 @@ pub fn parse_log(records: &[LogRecord]) -> Vec<OopsReport> {
 /// Parses lines of text (one log line each), as `dmesg` prints them
 /// without timestamps; for tests and for logs read from elsewhere.
 pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<OopsReport> {
-    let records: Vec<LogRecord> = lines
+    parse_log(&records_of_lines(lines))
+}
+
+/// Lines of text (one log line each, no timestamps) as a log's records,
+/// one a line: what [`parse_lines`] parses, and what a log title
+/// ([`crate::titles::log_title`]) of such lines reads.
+pub fn records_of_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<LogRecord> {
+    lines
         .into_iter()
         .enumerate()
         .map(|(i, l)| LogRecord {
@@ -757,8 +764,7 @@ pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<OopsRepo
             timestamp_ns: 0,
             text: l.to_string(),
         })
-        .collect();
-    parse_log(&records)
+        .collect()
 }
 
 #[derive(Default)]
