@@ -299,6 +299,10 @@ const GENERIC_NAMES: &[(&str, Generic)] = &[
     ("default_do_nmi", Generic::Watchdog),
     ("rcu_dump_cpu_stacks", Generic::Watchdog),
     ("print_cpu_stall", Generic::Watchdog),
+    // kernel/rcu/tree_stall.h: the stall report's own call of panic()
+    // under panic_on_rcu_stall, inlined or not.
+    ("panic_on_rcu_stall", Generic::Watchdog),
+    ("print_other_cpu_stall", Generic::Watchdog),
     ("check_cpu_stall", Generic::Watchdog),
     ("rcu_pending", Generic::Watchdog),
     ("rcu_sched_clock_irq", Generic::Watchdog),
@@ -618,6 +622,8 @@ mod tests {
             "crash_setup_regs",
             "dump_stack_lvl",
             "watchdog_timer_fn.cold",
+            "panic_on_rcu_stall",
+            "print_other_cpu_stall",
             "asm_sysvec_apic_timer_interrupt",
             "asm_spurious_interrupt",
             "asm_exc_nmi",
