@@ -206,29 +206,33 @@ fn module_of(u: &Unwinder, k: &Kernel, pc: u64) -> Option<usize> {
         .position(|m| m.ranges.iter().any(|r| pc >= r.0 && pc < r.1))
 }
 
+/// A state's pc and the address to look it up at. A return address is
+/// looked up one byte back, in the call. But a task forked that never ran
+/// "returns" to the first byte of the code its creator wrote into its saved
+/// frame, after no call: there the byte before falls in no symbol
+/// (padding), and pc starts one.
+fn lookup_pc(u: &Unwinder, st: &State) -> (u64, u64) {
+    let pc = st.regs.get(Reg::Rip).unwrap_or(0);
+    let back = pc.wrapping_sub(u64::from(!st.interrupted));
+    if st.interrupted {
+        return (pc, back);
+    }
+    let contains = |a: u64| {
+        u.debug
+            .symbolize(a.wrapping_sub(u.kaslr))
+            .is_some_and(|s| s.offset < s.symbol.size)
+    };
+    let starts = u
+        .debug
+        .symbolize(pc.wrapping_sub(u.kaslr))
+        .is_some_and(|s| s.offset == 0 && s.symbol.size > 0);
+    (pc, if starts && !contains(back) { pc } else { back })
+}
+
 /// The frames (inline ones first) for one register state.
 fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
     let u = cx.u;
-    let pc = st.regs.get(Reg::Rip).unwrap_or(0);
-    let mut lookup = pc.wrapping_sub(u64::from(!st.interrupted));
-    // A return address is looked up one byte back, in the call. But a
-    // task forked that never ran "returns" to the first byte of the code
-    // its creator wrote into its saved frame, after no call: there the byte
-    // before falls in no symbol (padding), and pc starts one.
-    if !st.interrupted {
-        let contains = |a: u64| {
-            u.debug
-                .symbolize(a.wrapping_sub(u.kaslr))
-                .is_some_and(|s| s.offset < s.symbol.size)
-        };
-        let starts = u
-            .debug
-            .symbolize(pc.wrapping_sub(u.kaslr))
-            .is_some_and(|s| s.offset == 0 && s.symbol.size > 0);
-        if starts && !contains(lookup) {
-            lookup = pc;
-        }
-    }
+    let (pc, lookup) = lookup_pc(u, st);
     let link = lookup.wrapping_sub(u.kaslr);
     let regs = st.full.then_some(st.regs);
     let sp = st.regs.get(Reg::Rsp).unwrap_or(0);
@@ -315,26 +319,7 @@ fn push_frames(cx: &Ctx<'_>, st: &State, idx: usize, out: &mut Vec<Frame>) {
 /// One step: the caller's registers. Sets `st.cfa`.
 fn step(cx: &mut Ctx<'_>, st: &mut State) -> Step {
     let u = cx.u;
-    let pc = st.regs.get(Reg::Rip).unwrap_or(0);
-    let mut lookup = pc.wrapping_sub(u64::from(!st.interrupted));
-    // A return address is looked up one byte back, in the call. But a
-    // task forked that never ran "returns" to the first byte of the code
-    // its creator wrote into its saved frame, after no call: there the byte
-    // before falls in no symbol (padding), and pc starts one.
-    if !st.interrupted {
-        let contains = |a: u64| {
-            u.debug
-                .symbolize(a.wrapping_sub(u.kaslr))
-                .is_some_and(|s| s.offset < s.symbol.size)
-        };
-        let starts = u
-            .debug
-            .symbolize(pc.wrapping_sub(u.kaslr))
-            .is_some_and(|s| s.offset == 0 && s.symbol.size > 0);
-        if starts && !contains(lookup) {
-            lookup = pc;
-        }
-    }
+    let (_, lookup) = lookup_pc(u, st);
     let link = lookup.wrapping_sub(u.kaslr);
     if in_vmlinux(u, link) {
         let orc = u.orc_table();

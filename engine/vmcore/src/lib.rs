@@ -40,7 +40,7 @@ use std::sync::Arc;
 pub use error::{ReadError, VmcoreError};
 pub use kdump::{Compression, KdumpHeader, Utsname};
 pub use notes::{iter_notes, Note, PrStatus, QemuCpuState, X86_64Regs, NT_PRSTATUS};
-pub use source::{file_kind, open_regular};
+pub use regular_file::{file_kind, open_regular};
 pub use vmcoreinfo::VmcoreInfo;
 
 use elf::ElfDump;
